@@ -183,8 +183,8 @@ def step_into(prog, st, codes, out, spk_out, trace):
             w_off = prog[qr + 5]
             r_off = prog[qr + 6]
             c_off = prog[qr + 7]
-            for j in range(n):
-                st[acc_off + j] = 0
+            acc = st[acc_off : acc_off + n]
+            acc[:] = 0
             if src == -1:
                 for i in range(n_src):
                     x = np.int64(codes[i])
@@ -193,12 +193,12 @@ def step_into(prog, st, codes, out, spk_out, trace):
                     if sparse:
                         for k in range(prog[r_off + i], prog[r_off + i + 1]):
                             c = prog[c_off + k]
-                            st[acc_off + c] += prog[w_off + k] * x
+                            acc[c] += prog[w_off + k] * x
                         synops += prog[r_off + i + 1] - prog[r_off + i]
                     else:
-                        base = w_off + i * n
+                        w = prog[w_off + i * n : w_off + (i + 1) * n]
                         for j in range(n):
-                            st[acc_off + j] += prog[base + j] * x
+                            acc[j] += w[j] * x
                         synops += n
             else:
                 srec = pops + src * POP_LEN
@@ -213,64 +213,72 @@ def step_into(prog, st, codes, out, spk_out, trace):
                     if sparse:
                         for k in range(prog[r_off + i], prog[r_off + i + 1]):
                             c = prog[c_off + k]
-                            st[acc_off + c] += prog[w_off + k]
+                            acc[c] += prog[w_off + k]
                         synops += prog[r_off + i + 1] - prog[r_off + i]
                     else:
-                        base = w_off + i * n
+                        w = prog[w_off + i * n : w_off + (i + 1) * n]
                         for j in range(n):
-                            st[acc_off + j] += prog[base + j]
+                            acc[j] += w[j]
                         synops += n
+            cur = st[i_off : i_off + n]
             for j in range(n):
-                st[i_off + j] = _sat24(np.int64(st[i_off + j]) + _scale(np.int64(st[acc_off + j]), expo))
-        # neuron updates
+                cur[j] = _sat24(np.int64(cur[j]) + _scale(np.int64(acc[j]), expo))
+        # neuron updates (views keep the loop body free of offset arithmetic)
         reset = prog[rec + 1]
         refr = prog[rec + 2]
         da = np.int64(prog[rec + 3])
         a_step = np.int64(prog[rec + 4])
         ring = prog[rec + 7] + st[prog[rec + 9]] * n
+        du_ = prog[neur + first : neur + first + n]
+        dv_ = prog[neur + n_neur + first : neur + n_neur + first + n]
+        bias_ = prog[neur + 2 * n_neur + first : neur + 2 * n_neur + first + n]
+        theta_ = prog[neur + 3 * n_neur + first : neur + 3 * n_neur + first + n]
+        u_ = st[first : first + n]
+        v_ = st[n_neur + first : n_neur + first + n]
+        a_ = st[2 * n_neur + first : 2 * n_neur + first + n]
+        r_ = st[3 * n_neur + first : 3 * n_neur + first + n]
+        cur = st[i_off : i_off + n]
+        s_ = st[ring : ring + n]
+        pop_spikes = 0
         for j in range(n):
-            g = first + j
-            du = np.int64(prog[neur + g])
-            dv = np.int64(prog[neur + n_neur + g])
-            bias = np.int64(prog[neur + 2 * n_neur + g])
-            theta = np.int64(prog[neur + 3 * n_neur + g])
-            u = _sat24(_decay(np.int64(st[g]), du) + st[i_off + j])
-            st[g] = u
-            v = np.int64(st[n_neur + g])
+            u = _sat24(_decay(np.int64(u_[j]), np.int64(du_[j])) + cur[j])
+            u_[j] = u
+            v = np.int64(v_[j])
             s = 0
             if kind == 2:  # LI
-                v = _sat24(_sat24(_decay(v, dv) + u) + bias)
+                v = _sat24(_sat24(_decay(v, np.int64(dv_[j])) + u) + bias_[j])
             elif kind == 3:  # DELTA: v is the reference level, theta the delta
-                if u - v >= theta:
+                if u - v >= theta_[j]:
                     s = 1
                     v = u
                 elif u < v:
                     v = u
             else:  # LIF, ALIF
-                a = np.int64(st[2 * n_neur + g])
-                r = st[3 * n_neur + g]
-                if r > 0:
-                    st[3 * n_neur + g] = r - 1
+                a = np.int64(a_[j])
+                if r_[j] > 0:
+                    r_[j] -= 1
                 else:
-                    v = _sat24(_sat24(_decay(v, dv) + u) + bias)
-                    th = theta + a
+                    v = _sat24(_sat24(_decay(v, np.int64(dv_[j])) + u) + bias_[j])
+                    th = theta_[j] + a
                     if v >= th:
                         s = 1
                         if reset == 0:
                             v = 0
                         else:
                             v = v - th
-                        st[3 * n_neur + g] = refr
+                        r_[j] = refr
                 if kind == 1:
                     a = _decay(a, da)
                     if s:
                         a += a_step
-                    st[2 * n_neur + g] = _sat24(a)
-            st[n_neur + g] = v
-            st[ring + j] = s
-            spikes += s
-            if trace:
-                spk_out[g] = s
+                    a_[j] = _sat24(a)
+            v_[j] = v
+            s_[j] = s
+            pop_spikes += s
+        spikes += pop_spikes
+        if trace:
+            for j in range(n):
+                spk_out[first + j] = s_[j]
     outs = prog[H_OUT]
     for k in range(prog[H_NOUT]):
         g = prog[outs + 2 * k]
