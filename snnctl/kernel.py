@@ -113,7 +113,13 @@ def compile_network(net: Network) -> np.ndarray:
         proj_rows[rank] = [q.src, net.src_size(q), q.lag, q.exponent, int(q.sparse), w_off, r_off, c_off]
     header[H_OUT] = put(np.array([[first[o.pop] + o.neuron, o.shift] for o in net.outputs]))
     header[[H_NPOP, H_NPROJ, H_NIN, H_NOUT, H_NNEUR, H_STATE_LEN, H_MAXPOP]] = [
-        n_pop, len(order), net.n_inputs, net.n_outputs, n_neur, state_len, max_pop
+        n_pop,
+        len(order),
+        net.n_inputs,
+        net.n_outputs,
+        n_neur,
+        state_len,
+        max_pop,
     ]
     prog = np.concatenate([header] + chunks)
     prog[header[H_PROJ] : header[H_PROJ] + proj_rows.size] = proj_rows.ravel()

@@ -216,7 +216,7 @@ class Network:
         if self.n_neurons > MAX_NEURONS:
             raise NetworkError(f"network: {self.n_neurons} neurons in all; at most {MAX_NEURONS}")
         for i, p in enumerate(self.populations):
-            p.validate(f"population {i} {p.name!r}".rstrip(" ''"))
+            p.validate(f"population {i} {p.name!r}" if p.name else f"population {i}")
         if not np.all(np.isfinite(self.input_scale)) or np.any(self.input_scale <= 0):
             raise NetworkError("network: input_scale must be finite and > 0 for every input channel")
         _check_range(self.input_zero, -32768, 32767, "input_zero", "network")
@@ -231,7 +231,9 @@ class Network:
             if q.weights.shape != shape:
                 raise NetworkError(f"{where}: weights have shape {q.weights.shape}, expected {shape} (n_src, n_dst)")
             if not EXPONENT_RANGE[0] <= q.exponent <= EXPONENT_RANGE[1]:
-                raise NetworkError(f"{where}: exponent = {q.exponent} is outside {EXPONENT_RANGE[0]}..{EXPONENT_RANGE[1]}")
+                raise NetworkError(
+                    f"{where}: exponent = {q.exponent} is outside {EXPONENT_RANGE[0]}..{EXPONENT_RANGE[1]}"
+                )
             if not 0 <= q.delay <= MAX_DELAY:
                 raise NetworkError(f"{where}: delay = {q.delay} is outside 0..{MAX_DELAY}")
             if q.src == INPUT and q.lag:

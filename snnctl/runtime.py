@@ -95,7 +95,7 @@ def stack_programs(nets: list[Network]) -> np.ndarray:
     if not nets:
         raise NetworkError("run_batch: no networks given")
     progs = [kernel.compile_network(n) for n in nets]
-    for b, (n, p) in enumerate(zip(nets, progs, strict=True)):
+    for b, n in enumerate(nets):
         if (n.n_inputs, n.n_outputs) != (nets[0].n_inputs, nets[0].n_outputs):
             raise NetworkError(f"run_batch: network {b} has {n.n_inputs} inputs/{n.n_outputs} outputs,"
                                f" network 0 has {nets[0].n_inputs}/{nets[0].n_outputs}")  # fmt: skip

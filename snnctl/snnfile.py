@@ -101,9 +101,7 @@ def _section(tag: bytes, body: bytes) -> bytes:
 def to_bytes(net: Network) -> bytes:
     """Serialise a (validated) network to `.snn` bytes."""
     net.validate()
-    pops = b"".join(
-        POP.pack(p.kind, p.reset, p.refractory, 0, p.n, p.da, p.a_step) for p in net.populations
-    )
+    pops = b"".join(POP.pack(p.kind, p.reset, p.refractory, 0, p.n, p.da, p.a_step) for p in net.populations)
     neur = np.zeros(net.n_neurons, dtype=NEUR_DTYPE)
     off = net.offsets()
     for i, p in enumerate(net.populations):
@@ -174,12 +172,18 @@ def _read_sections(buf: bytes, end: int) -> dict[bytes, bytes]:
         if tag in REQUIRED:
             _need(tag not in seen, ErrorCode.BAD_SECTION, f"section {tag.decode()} appears twice")
             expected = REQUIRED[len(seen)]
-            _need(tag == expected, ErrorCode.BAD_SECTION, f"section {tag.decode()} found where {expected.decode()} belongs")
+            _need(
+                tag == expected,
+                ErrorCode.BAD_SECTION,
+                f"section {tag.decode()} found where {expected.decode()} belongs",
+            )
             seen.append(tag)
         elif tag[:1].isupper() or not tag[:1].isalpha():
             raise SnnFormatError(ErrorCode.BAD_SECTION, f"unknown required section tag {tag!r}")
         else:
-            _need(len(seen) == len(REQUIRED), ErrorCode.BAD_SECTION, f"optional section {tag!r} before the required ones")
+            _need(
+                len(seen) == len(REQUIRED), ErrorCode.BAD_SECTION, f"optional section {tag!r} before the required ones"
+            )
         sections[tag] = buf[body_start : body_start + length]
         pos = body_start + padded
     if len(seen) < len(REQUIRED):
@@ -243,7 +247,9 @@ def from_bytes(buf: bytes) -> Network:
               and da <= DECAY_ONE and 0 <= a_step <= MAX24, ErrorCode.BAD_VALUE,
               f"population {i}: a field is out of range")  # fmt: skip
     # NEUR ---------------------------------------------------------------------------------------
-    _need(len(sec[b"NEUR"]) == n_neur * NEUR_DTYPE.itemsize, ErrorCode.BAD_COUNT, "NEUR length disagrees with n_neurons")
+    _need(
+        len(sec[b"NEUR"]) == n_neur * NEUR_DTYPE.itemsize, ErrorCode.BAD_COUNT, "NEUR length disagrees with n_neurons"
+    )
     neur = np.frombuffer(sec[b"NEUR"], dtype=NEUR_DTYPE)
     for name, lo, hi in (("du", 0, DECAY_ONE), ("dv", 0, DECAY_ONE), ("bias", MIN24, MAX24), ("theta", 1, MAX24)):
         bad = np.flatnonzero((neur[name] < lo) | (neur[name] > hi))
@@ -281,9 +287,7 @@ def from_bytes(buf: bytes) -> Network:
         else:
             weights = np.frombuffer(block, dtype=np.int8).reshape(n_src, n_dst).copy()
         used = offset + size
-        projections.append(
-            Projection(INPUT if src == INPUT_SRC else src, dst, weights, expo, recurrent, delay, sparse)
-        )
+        projections.append(Projection(INPUT if src == INPUT_SRC else src, dst, weights, expo, recurrent, delay, sparse))
     # INPQ / OUTQ --------------------------------------------------------------------------------
     _need(len(sec[b"INPQ"]) == n_in * INPQ_DTYPE.itemsize, ErrorCode.BAD_COUNT, "INPQ length disagrees with n_inputs")
     inpq = np.frombuffer(sec[b"INPQ"], dtype=INPQ_DTYPE)

@@ -1,0 +1,1 @@
+"""Evolution: DEAP toolboxes, genome <-> controller codecs, fitness functions, parallel backends and checkpoints."""
