@@ -48,6 +48,7 @@ INPQ_DTYPE = np.dtype([("scale", "<f4"), ("zero", "<i2"), ("reserved", "<u2")])
 OUTQ = struct.Struct("<HHBBhf")
 INPUT_SRC = 0xFFFF
 FLAG_SPARSE, FLAG_RECURRENT = 1, 2
+META_MAX_DEPTH = 64  # the C core checks `meta` with a fixed-size stack of this depth
 NAMES_KEY = "population_names"  # kept in `meta`, so C readers need not know about names
 REQUIRED = (b"POPS", b"NEUR", b"PROJ", b"WGHT", b"INPQ", b"OUTQ")
 
@@ -210,6 +211,17 @@ def _check_sparse(block: bytes, n_src: int, n_dst: int, nnz: int, k: int) -> np.
     return dense
 
 
+def _json_depth(obj: object) -> int:
+    """Nesting depth of a parsed JSON value (an object or array counts one level), without recursion."""
+    deepest, stack = 0, [(obj, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return deepest
+
+
 def sparse_block_bytes(n_src: int, nnz: int) -> int:
     return 4 * (n_src + 1) + 2 * nnz + nnz
 
@@ -306,8 +318,9 @@ def from_bytes(buf: bytes) -> Network:
     if b"meta" in sec:
         try:
             meta = json.loads(sec[b"meta"].decode())
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise SnnFormatError(ErrorCode.BAD_VALUE, f"meta section is not UTF-8 JSON ({e})") from None
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+            raise SnnFormatError(ErrorCode.BAD_VALUE, f"meta section is not UTF-8 JSON ({type(e).__name__})") from None
+        _need(_json_depth(meta) <= META_MAX_DEPTH, ErrorCode.BAD_VALUE, f"meta nests deeper than {META_MAX_DEPTH}")
         _need(isinstance(meta, dict), ErrorCode.BAD_VALUE, "meta section is not a JSON object")
     fail_safe = None
     if b"fail" in sec:

@@ -1,0 +1,176 @@
+/*
+ * snn.h - public API of the snnctl C99 core: load a `.snn` blob, reset, step.
+ *
+ * Specification: docs/integer-model.md (arithmetic) and docs/snn-format.md (file format).
+ *
+ * Memory model
+ * ------------
+ * The core never allocates. The caller provides
+ *   - the blob (the `.snn` file bytes). The int8 weights are executed IN PLACE from the blob, so
+ *     the blob must stay valid and unchanged for as long as the net is used (on a device: keep it
+ *     in flash). Nothing else is read from the blob after snn_load, except the optional `fail`
+ *     codes (snn_fail_code).
+ *   - an arena (RAM) that snn_load fills with descriptors, parameters, state, spike history,
+ *     scratch buffers and native copies of sparse index arrays. snn_measure (or snn_load itself)
+ *     reports how many bytes are needed. Pass a 4-byte aligned arena to use every byte; an
+ *     unaligned arena is aligned up internally and loses up to 3 bytes.
+ *   - the snn_net_t itself (a small struct of pointers and counts; not in the arena).
+ *
+ * Arena layout (every region starts 4-byte aligned; sizes in bytes; N = neurons, P = populations,
+ * Q = projections, O = outputs, M = largest population; firmware_bridge/memory.py mirrors this):
+ *     pops   P * 28        snn_pop_t descriptors, population order
+ *     projs  Q * 28        snn_proj_t descriptors, sorted by destination (file order kept within)
+ *     outs   O * 4         snn_out_t
+ *     du     pad4(2N)      uint16
+ *     dv     pad4(2N)      uint16
+ *     bias   4N            int32
+ *     theta  4N            int32
+ *     u,v,a  3 * 4N        int32 state
+ *     r      pad4(N)       uint8 refractory counters
+ *     hist   sum_p depth_p * ceil(n_p / 32) * 4    spike-history rings, one bit per neuron
+ *     acc    4M            int32 synapse accumulator (scratch)
+ *     cur    4M            int32 summed input current I (scratch)
+ *     rows   sum over sparse projections of 4 * (n_src + 1)     native uint32 row pointers
+ *     cols   pad4(2 * sum over sparse projections of nnz)       native uint16 column indices
+ * The descriptors hold indices/offsets, never pointers, so the arena size is the same on 16-,
+ * 32- and 64-bit targets.
+ *
+ * Portability: C99, fixed-width types only, correct where `int` has 16 bits, no float, no
+ * malloc, no recursion, no `>>` of a negative value, no division in the step.
+ */
+#ifndef SNN_H
+#define SNN_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Return codes of snn_load / snn_measure: minus the error codes of docs/snn-format.md. */
+enum snn_status {
+    SNN_OK = 0,
+    SNN_E_TRUNCATED = -1,   /* buffer shorter than header / file_bytes, or a section runs past the end */
+    SNN_E_BAD_MAGIC = -2,   /* first four bytes are not "SNNC" */
+    SNN_E_BAD_VERSION = -3, /* unknown format version */
+    SNN_E_BAD_CRC = -4,     /* CRC-32 mismatch */
+    SNN_E_BAD_SECTION = -5, /* required section missing / repeated / out of order / unknown */
+    SNN_E_BAD_COUNT = -6,   /* a count or length disagrees with the header or the format limits */
+    SNN_E_BAD_INDEX = -7,   /* an index outside its table, a weight block outside WGHT */
+    SNN_E_BAD_VALUE = -8,   /* a field outside its range */
+    SNN_E_TOO_LARGE = -9    /* the arena is too small for this network */
+};
+
+#define SNN_FORMAT_VERSION 1u
+#define SNN_INPUT 0xFFFFu /* projection source "the input codes" */
+
+#define SNN_MIN24 (-INT32_C(8388607) - 1) /* -2^23 */
+#define SNN_MAX24 INT32_C(8388607)        /*  2^23 - 1 */
+
+/* Limits of format version 1 (docs/snn-format.md). */
+#define SNN_MAX_POPULATIONS 254u
+#define SNN_MAX_PROJECTIONS 1024u
+#define SNN_MAX_INPUTS 256u
+#define SNN_MAX_OUTPUTS 256u
+#define SNN_MAX_NEURONS 65535u
+
+/* Population kinds and reset modes (integer-model.md §2). */
+enum snn_kind { SNN_LIF = 0, SNN_ALIF = 1, SNN_LI = 2, SNN_DELTA = 3 };
+enum snn_reset { SNN_RESET_HARD = 0, SNN_RESET_SOFT = 1 };
+
+/* One population (28 bytes, no padding on any common ABI). */
+typedef struct snn_pop {
+    int32_t a_step;      /* ALIF threshold increase per spike, 0..MAX24 */
+    uint32_t hist_word;  /* index of this population's history in net->hist (uint32 words) */
+    uint16_t first;      /* flat index of the population's neuron 0 */
+    uint16_t n;          /* neurons, 1..65535 */
+    uint16_t words;      /* uint32 words per history slot = ceil(n / 32) */
+    uint16_t da;         /* ALIF adaptation decay, 0..4096 */
+    uint16_t proj_begin; /* incoming projections: net->projs[proj_begin .. proj_end) */
+    uint16_t proj_end;
+    uint16_t n_spikes;   /* spikes of this population in the last step */
+    uint8_t kind;        /* enum snn_kind */
+    uint8_t reset;       /* enum snn_reset */
+    uint8_t refractory;  /* 0..15 */
+    uint8_t depth;       /* history ring depth = 1 + max lag of the projections reading it */
+    uint8_t head;        /* ring slot holding the current (last computed) step */
+    uint8_t reserved;
+} snn_pop_t;
+
+/* One projection (28 bytes). */
+typedef struct snn_proj {
+    uint32_t nnz;       /* synapses (dense: n_src * n_dst) */
+    uint32_t w_off;     /* byte offset of the int8 weights in the blob */
+    uint32_t row_index; /* sparse: index of row[0] in net->rows (n_src + 1 entries) */
+    uint32_t col_index; /* sparse: index of col[0] in net->cols (nnz entries) */
+    uint16_t src;       /* source population, or SNN_INPUT */
+    uint16_t dst;       /* destination population */
+    uint16_t n_src;
+    uint16_t n_dst;
+    int8_t exponent;    /* -16..16 */
+    uint8_t lag;        /* delay + recurrent, 0..16 */
+    uint8_t sparse;     /* 1: compressed rows */
+    uint8_t reserved;
+} snn_proj_t;
+
+/* One output (4 bytes). */
+typedef struct snn_out {
+    uint16_t neuron; /* flat neuron index */
+    uint8_t shift;   /* 0..23 */
+    uint8_t reserved;
+} snn_out_t;
+
+typedef struct snn_net {
+    const uint8_t *blob;  /* the loaded file; must outlive the net (weights are read in place) */
+    uint8_t *arena;       /* 4-aligned start of the used arena */
+    uint32_t arena_bytes; /* bytes of arena used (on SNN_E_TOO_LARGE: bytes needed) */
+    uint32_t fail_off;    /* blob offset of the `fail` codes, 0 if the file has none */
+    uint16_t n_pops, n_projs, n_inputs, n_outputs;
+    uint16_t n_neurons;   /* total, 1..65535 */
+    uint16_t max_pop;     /* largest population (scratch buffer length) */
+    snn_pop_t *pops;
+    snn_proj_t *projs;
+    snn_out_t *outs;
+    uint16_t *du, *dv;         /* per neuron, flat order */
+    int32_t *bias, *theta;
+    int32_t *u, *v, *a;        /* state, each always in MIN24..MAX24 */
+    uint8_t *r;                /* refractory counters */
+    uint32_t *hist;            /* spike-history bit rings */
+    int32_t *acc, *cur;        /* scratch, max_pop entries each */
+    uint32_t *rows;            /* sparse row pointers (native) */
+    uint16_t *cols;            /* sparse column indices (native) */
+    /* Counters of the last step (integer-model.md §5). */
+    uint32_t spikes;           /* spikes of all populations */
+    uint32_t synops;           /* synaptic operations */
+} snn_net_t;
+
+/* Validate `blob` (len bytes) and report the arena bytes snn_load needs (4-aligned arena).
+ * Returns SNN_OK or the same error code snn_load would return for a format problem. */
+int32_t snn_measure(const uint8_t *blob, uint32_t len, uint32_t *arena_bytes_needed);
+
+/* Validate `blob` in the order docs/snn-format.md gives, then lay the network out in `arena`.
+ * Never reads outside [blob, blob + len). Returns SNN_OK, a format error, or SNN_E_TOO_LARGE if
+ * arena_bytes is too small (then net->arena_bytes holds the bytes needed, for a 4-aligned arena).
+ * On success the state is reset. */
+int32_t snn_load(snn_net_t *net, const uint8_t *blob, uint32_t len, uint8_t *arena, uint32_t arena_bytes);
+
+/* All state, refractory counters, spike history and counters to 0. */
+void snn_reset(snn_net_t *net);
+
+/* One time step (integer-model.md §3): in_codes[n_inputs] -> out_codes[n_outputs]. */
+void snn_step(snn_net_t *net, const int16_t *in_codes, int16_t *out_codes);
+
+/* Spikes of the last step as n_neurons flags (0/1), flat population order. */
+void snn_spikes(const snn_net_t *net, uint8_t *flags);
+
+/* Fail-safe output code k from the optional `fail` section (0 if the file has none). */
+int16_t snn_fail_code(const snn_net_t *net, uint16_t k);
+
+/* "OK", "TRUNCATED", "BAD_MAGIC", ... "TOO_LARGE" (the names of docs/snn-format.md). */
+const char *snn_error_name(int32_t code);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SNN_H */
