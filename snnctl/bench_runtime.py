@@ -39,7 +39,7 @@ def run_runtime_bench(steps: int = 2000, json_out: bool = False) -> dict[str, An
 
     result: dict[str, Any] = {
         "benchmark": "runtime",
-        "network": "blimp-shaped: 2 x (1 input -> 40 CUBA-LIF +/- encoders -> 40 CUBA-LIF hidden -> 1 LI)",
+        "network": "blimp-shaped: 2 x (1 input -> 40 CUBA-LIF +/- encoders -> 40 hidden (LIF | ALIF) -> 1 LI)",
         "steps": steps,
         "repeats": REPEATS,
         "machine": machine_info(),
@@ -107,6 +107,8 @@ def _measure_snnctl(steps: int, bar: Any) -> dict[str, Any]:
     run_codes = np.ascontiguousarray(codes[WARMUP_STEPS:])
     runtime.run(net, run_codes[:10])  # compile
     out["us_per_step_in_kernel"] = _median_seconds(lambda: runtime.run(net, run_codes)) * 1e6 / steps
+    _, counts = runtime.run(net, run_codes, counts=True)
+    out["spikes_per_step"], out["synops_per_step"] = (float(x) for x in counts.mean(axis=0))
     bar.update(1)
 
     bar.set_postfix_str(f"snnctl: batch of {BATCH}")
@@ -163,6 +165,14 @@ def format_table(r: dict[str, Any]) -> str:
         f"snnctl runtime benchmark: {r['network']}",
         f"{r['steps']} steps per run, median of {r['repeats']} runs after warm-up",
         *([f"integer network: {r['snnctl_network']}"] if "snnctl_network" in r else []),
+        *(
+            [
+                f"activity on the bench input: {r['spikes_per_step']:.1f} spikes and"
+                f" {r['synops_per_step']:.0f} synops per step"
+            ]
+            if "spikes_per_step" in r
+            else []
+        ),
         "",
         f"  cpu      {m['cpu']} ({m['cores']} cores)",
         f"  python   {m['python']}    numba {m['numba']}    numpy {m['numpy']}",
