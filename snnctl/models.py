@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .encoders import pm_pair
 from .network import INPUT, Kind, Network, Output, Population, Projection, Reset
-
-
-def pm_pair_weights(n: int, magnitude: np.ndarray | int) -> np.ndarray:
-    """(1, n) input weights for +/- pair encoding: neuron 2k gets +m, neuron 2k+1 gets -m."""
-    sign = np.where(np.arange(n) % 2 == 0, 1, -1)
-    return (sign * np.broadcast_to(magnitude, (n,))).reshape(1, n).astype(np.int8)
 
 
 def blimp_shaped_network(seed: int = 0, n_enc: int = 40, n_hidden: int = 40) -> Network:
@@ -27,13 +22,14 @@ def blimp_shaped_network(seed: int = 0, n_enc: int = 40, n_hidden: int = 40) -> 
     outputs: list[Output] = []
     for name, hidden_kind in (("pd", Kind.LIF), ("i", Kind.ALIF)):
         base = len(pops)
-        pops.append(Population(Kind.LIF, n_enc, du=1024, dv=512, bias=200, theta=4096, reset=Reset.SOFT,
-                               name=f"{name}_enc"))  # fmt: skip
+        enc, enc_w = pm_pair(1, [0], n_enc // 2, rng.integers(20, 60, n_enc // 2), bias=200, theta=4096, du=1024,
+                             dv=512, name=f"{name}_enc")  # fmt: skip
+        pops.append(enc)
         pops.append(Population(hidden_kind, n_hidden, du=1024, dv=512, bias=rng.integers(-200, 200, n_hidden),
                                theta=4096, reset=Reset.SOFT, da=64, a_step=512 if hidden_kind == Kind.ALIF else 0,
                                name=f"{name}_hidden"))  # fmt: skip
         pops.append(Population(Kind.LI, 1, du=4096, dv=256, name=f"{name}_out"))
-        projs.append(Projection(INPUT, base, pm_pair_weights(n_enc, rng.integers(20, 60, n_enc)), exponent=0))
+        projs.append(Projection(INPUT, base, enc_w, exponent=0))
         projs.append(Projection(base, base + 1, rng.integers(-40, 80, (n_enc, n_hidden)), exponent=5))
         projs.append(Projection(base + 1, base + 2, rng.integers(-128, 128, (n_hidden, 1)), exponent=6))
         outputs.append(Output(base + 2, 0, shift=4, scale=3.3 / 2048))
