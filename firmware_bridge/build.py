@@ -3,14 +3,20 @@
 Binaries are cached under a hash of the sources, the compiler command and the flags, so repeated
 builds are free and an edit to any core file triggers a rebuild. `CC` overrides the compiler
 (it may carry arguments, e.g. ``CC="ccache gcc"``).
+
+`build_firmware(board)` cross-compiles the image of an emulated board (`firmware/ports/<board>/` +
+`firmware/device/` + `firmware/core/`) with its toolchain (for `lm3s6965evb`: arm-none-eabi-gcc from
+the Debian package gcc-arm-none-eabi) and `firmware_size(elf)` reports its flash and RAM use.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shlex
 import shutil
+import struct
 import subprocess
 import tempfile
 from pathlib import Path
@@ -58,15 +64,41 @@ def build_host_tool(name: str, out_dir: Path | None = None, sanitize: bool = Fal
     if not main.is_file():
         known = sorted(p.stem for p in HOST_DIR.glob("*.c"))
         raise ValueError(f"no host tool {name!r} in {HOST_DIR} (known: {', '.join(known)})")
-    cc = compiler_command()
-    flags = BASE_FLAGS + (SANITIZE_FLAGS if sanitize else RELEASE_FLAGS)
     core_c = sorted(CORE_DIR.glob("*.c"))
-    sources = [main, *core_c]
+    return _build_cached(name, [main, *core_c], [CORE_DIR], [], out_dir, sanitize)
+
+
+def build_host_device(out_dir: Path | None = None, sanitize: bool = False) -> Path:
+    """Build the POSIX virtual device `snndev` (`firmware/ports/host/snndev.c` + `firmware/device/` +
+    the core) and return the path of the executable.
+
+    Run it with no argument to serve on a new pseudo-terminal or with ``--tcp PORT`` to serve on
+    127.0.0.1; its first stdout line is ``URL <path or socket://...>`` (docs/protocol.md).
+    `sanitize=True` builds with AddressSanitizer and UBSan.
+    """
+    port = FIRMWARE_DIR / "ports" / "host"
+    device = FIRMWARE_DIR / "device"
+    sources = [port / "snndev.c", *sorted(device.glob("*.c")), *sorted(CORE_DIR.glob("*.c"))]
+    return _build_cached("snndev", sources, [CORE_DIR, device, port], ["-DSNN_DEV_PORT_CONFIG"], out_dir, sanitize)
+
+
+def _build_cached(
+    name: str,
+    sources: list[Path],
+    include_dirs: list[Path],
+    extra_flags: list[str],
+    out_dir: Path | None,
+    sanitize: bool,
+) -> Path:
+    """Compile `sources` into one executable cached under a hash of sources, headers, compiler and flags."""
+    cc = compiler_command()
+    flags = BASE_FLAGS + (SANITIZE_FLAGS if sanitize else RELEASE_FLAGS) + extra_flags
     digest = hashlib.sha256()
     for part in (cc, flags):
         digest.update("\0".join(part).encode() + b"\n")
     digest.update(_compiler_identity(cc))
-    for path in [*sources, *sorted(CORE_DIR.glob("*.h"))]:
+    headers = [h for d in include_dirs for h in sorted(d.glob("*.h"))]
+    for path in [*sources, *headers]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     out_dir = Path(out_dir) if out_dir is not None else default_cache_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -78,7 +110,8 @@ def build_host_tool(name: str, out_dir: Path | None = None, sanitize: bool = Fal
     fd, tmp_name = tempfile.mkstemp(prefix=f".{name}-", suffix=suffix, dir=out_dir)
     os.close(fd)
     tmp = Path(tmp_name)
-    cmd = [*cc, *flags, "-I", str(CORE_DIR), *map(str, sources), "-o", str(tmp)]
+    includes = [arg for d in include_dirs for arg in ("-I", str(d))]
+    cmd = [*cc, *flags, *includes, *map(str, sources), "-o", str(tmp)]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
@@ -90,3 +123,190 @@ def build_host_tool(name: str, out_dir: Path | None = None, sanitize: bool = Fal
     finally:
         tmp.unlink(missing_ok=True)
     return exe
+
+
+# ---------------------------------------------------------------------------------------------
+# Cross-compiled firmware images for the emulated boards (firmware/ports/<board>/).
+# ---------------------------------------------------------------------------------------------
+
+DEVICE_DIR = FIRMWARE_DIR / "device"
+PORTS_DIR = FIRMWARE_DIR / "ports"
+
+ARM_TOOLCHAIN_PACKAGES = ("gcc-arm-none-eabi",)
+ARM_EMULATOR_PACKAGES = ("qemu-system-arm",)
+
+# Freestanding Cortex-M image: no newlib, libgcc only; the port supplies memcpy/memset/... (its
+# libc/ directory). -fno-tree-loop-distribute-patterns stops GCC from turning those very loops back
+# into calls to themselves.
+ARM_CM3_FLAGS = [
+    "-mcpu=cortex-m3",
+    "-mthumb",
+    "-Os",
+    "-ffreestanding",
+    "-nostdlib",
+    "-std=c99",
+    "-Wall",
+    "-Wextra",
+    "-Werror",
+    "-ffunction-sections",
+    "-fdata-sections",
+    "-fno-tree-loop-distribute-patterns",
+    "-g",
+]
+
+# board -> how to build it. `defines` are the device library's size macros for this board.
+FIRMWARE_BOARDS: dict[str, dict] = {
+    "lm3s6965evb": {
+        "prefix": "arm-none-eabi-",
+        "packages": ARM_TOOLCHAIN_PACKAGES,
+        "flags": ARM_CM3_FLAGS,
+        "linker_script": "lm3s6965.ld",
+        "flash_bytes": 256 * 1024,
+        "ram_bytes": 64 * 1024,
+        "defines": {"SNN_DEV_PORT_CONFIG": "1"},  # ports/lm3s6965evb/snn_port_config.h
+    },
+}
+
+# Software floating point would mean the core or the device library used float/double somewhere.
+_SOFT_FLOAT_SYMBOL = re.compile(r"^__aeabi_(?:[fd]\w+|u?[il]2[fd])$")
+
+
+def apt_install_hint(packages: tuple[str, ...] | list[str]) -> str:
+    """The command line that installs `packages` on Debian/Ubuntu."""
+    return "apt-get install -y --no-install-recommends " + " ".join(packages)
+
+
+def cross_tools(board: str) -> dict[str, str]:
+    """Paths of gcc, nm and size for `board`'s cross toolchain; RuntimeError naming the apt packages."""
+    spec = _board_spec(board)
+    tools = {}
+    for tool in ("gcc", "nm", "size"):
+        path = shutil.which(spec["prefix"] + tool)
+        if path is None:
+            raise RuntimeError(
+                f"{spec['prefix']}{tool} not found on PATH: the {board} firmware needs the "
+                f"{', '.join(spec['packages'])} package(s); install with: {apt_install_hint(spec['packages'])}"
+                " (or run firmware_bridge/firmware/install-toolchains.sh)"
+            )
+        tools[tool] = path
+    return tools
+
+
+def _board_spec(board: str) -> dict:
+    if board not in FIRMWARE_BOARDS:
+        raise ValueError(f"no firmware board {board!r} (known: {', '.join(sorted(FIRMWARE_BOARDS))})")
+    return FIRMWARE_BOARDS[board]
+
+
+def firmware_sources(board: str) -> list[Path]:
+    """The C files of `board`'s image: core, device library, port."""
+    _board_spec(board)
+    port = PORTS_DIR / board
+    device_c = sorted(DEVICE_DIR.glob("*.c"))
+    if not (DEVICE_DIR / "snn_device.h").is_file() or not device_c:
+        raise RuntimeError(f"the device library ({DEVICE_DIR}) is missing or incomplete")
+    return [*sorted(CORE_DIR.glob("*.c")), *device_c, *sorted(port.glob("*.c"))]
+
+
+def build_firmware(board: str, out_dir: Path | None = None) -> Path:
+    """Cross-compile the firmware of `board` and return the path of its `fw.elf` (a `fw.map` beside it).
+
+    The image is cached in a directory named after a hash of the sources, headers, linker script,
+    flags and compiler version. RuntimeError if the toolchain is missing (naming the apt packages),
+    if compiling fails, or if the image contains software floating-point helpers.
+    """
+    spec = _board_spec(board)
+    tools = cross_tools(board)
+    port = PORTS_DIR / board
+    sources = firmware_sources(board)
+    ldscript = port / spec["linker_script"]
+    include_dirs = [CORE_DIR, DEVICE_DIR, port, port / "libc"]
+    headers = sorted(p for d in include_dirs for p in d.glob("*.h"))
+    defines = [f"-D{k}={v}" for k, v in sorted(spec["defines"].items())]
+    flags = [*spec["flags"], *defines]
+    link = [f"-T{ldscript}", "-Wl,--gc-sections", "-Wl,-Map=fw.map", "-lgcc"]
+
+    digest = hashlib.sha256()
+    for part in ([tools["gcc"]], flags, link):
+        digest.update("\0".join(part).encode() + b"\n")
+    digest.update(_compiler_identity([tools["gcc"]]))
+    for path in [*sources, *headers, ldscript]:
+        digest.update(str(path.relative_to(FIRMWARE_DIR)).encode() + b"\0" + path.read_bytes())
+    out_dir = Path(out_dir) if out_dir is not None else default_cache_dir()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    final = out_dir / f"fw-{board}-{digest.hexdigest()[:16]}"
+    elf = final / "fw.elf"
+    if elf.is_file():
+        return elf
+
+    # build in a private directory, check, then rename: concurrent builds never see a half-written image
+    tmp = Path(tempfile.mkdtemp(prefix=f".fw-{board}-", dir=out_dir))
+    try:
+        cmd = [
+            tools["gcc"],
+            *flags,
+            *(f"-I{d}" for d in include_dirs),
+            *map(str, sources),
+            "-o",
+            "fw.elf",
+            *link,
+        ]
+        proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise RuntimeError(
+                f"building the {board} firmware failed (exit {proc.returncode}):\n{shlex.join(cmd)}\n"
+                f"{proc.stderr.strip()}"
+            )
+        floats = soft_float_symbols(tmp / "fw.elf", nm=tools["nm"])
+        if floats:
+            raise RuntimeError(
+                f"the {board} firmware links software floating point ({', '.join(floats)}): the core and"
+                f" the device library must not use float or double; see {tmp / 'fw.map'} for who pulls them in"
+            )
+        try:
+            os.replace(tmp, final)
+        except OSError:
+            if not elf.is_file():  # not a concurrent build that won the race
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return elf
+
+
+def soft_float_symbols(elf: Path, nm: str | None = None) -> list[str]:
+    """The software floating-point helpers (`__aeabi_f*`, `__aeabi_d*`, `__aeabi_i2f`, ...) in `elf`."""
+    nm = nm or shutil.which("arm-none-eabi-nm")
+    if nm is None:
+        raise RuntimeError(f"arm-none-eabi-nm not found; install with: {apt_install_hint(ARM_TOOLCHAIN_PACKAGES)}")
+    proc = subprocess.run([nm, str(elf)], capture_output=True, text=True, check=True)
+    names = (line.split()[-1] for line in proc.stdout.splitlines() if line.strip())
+    return sorted({n for n in names if _SOFT_FLOAT_SYMBOL.match(n)})
+
+
+def firmware_size(elf: Path) -> dict[str, int]:
+    """Flash and RAM use of a firmware image, read from its ELF section headers (no tools needed).
+
+    `text` = code, read-only data and tables; `data` = initialised RAM (its initial values also
+    occupy flash); `bss` = zeroed RAM. `flash` = text + data, `ram` = data + bss (the stack comes
+    on top, from the end of RAM down).
+    """
+    raw = Path(elf).read_bytes()
+    if raw[:4] != b"\x7fELF" or raw[4] != 1 or raw[5] != 1:
+        raise ValueError(f"{elf}: not a little-endian 32-bit ELF file")
+    (shoff,) = struct.unpack_from("<I", raw, 0x20)
+    shentsize, shnum = struct.unpack_from("<HH", raw, 0x2E)
+    sizes = {"text": 0, "data": 0, "bss": 0}
+    for i in range(shnum):
+        _name, sh_type, sh_flags, _addr, _off, sh_size = struct.unpack_from("<IIIIII", raw, shoff + i * shentsize)
+        if not sh_flags & 0x2 or sh_size == 0:  # SHF_ALLOC
+            continue
+        if sh_type == 8:  # SHT_NOBITS
+            sizes["bss"] += sh_size
+        elif sh_flags & 0x1:  # SHF_WRITE
+            sizes["data"] += sh_size
+        else:
+            sizes["text"] += sh_size
+    sizes["flash"] = sizes["text"] + sizes["data"]
+    sizes["ram"] = sizes["data"] + sizes["bss"]
+    return sizes

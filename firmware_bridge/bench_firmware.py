@@ -1,0 +1,135 @@
+"""`snnctl bench firmware`: the blimp-shaped network on the emulated boards.
+
+For lm3s6965evb (Cortex-M3 under QEMU with `-icount shift=7`, so every guest instruction takes
+exactly 128 ns of virtual time): image flash and RAM, the network's blob and arena bytes,
+instructions per STEP (from the device's cycle counter, deterministic under icount) and the
+host <-> device round trip per STEP. For the host virtual device: the round trip and the step time.
+Round trips are stop-and-wait (one STEP, wait for its reply), median over `steps`.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+
+import numpy as np
+
+ICOUNT_SHIFT = 7  # what firmware_bridge.emulators passes to QEMU: 2**7 ns per instruction
+BOARDS = ("lm3s6965evb", "host")
+
+
+def _measure(board: str, net, codes: np.ndarray, steps: int) -> dict:
+    from .device import Device
+    from .emulators import start_emulator
+
+    with start_emulator(board) as emu, Device(emu.url, timeout=1.0) as dev:
+        info = dev.hello()
+        ni = dev.deploy(net)
+        dev.reset()
+        cycles = []
+        for k in range(min(steps, len(codes))):  # per-step cost, from the device's own counter
+            cycles.append(dev.step(codes[k], counts=True).cycles or 0)
+        rtts = []
+        for k in range(steps):
+            t0 = time.perf_counter()
+            dev.step(codes[k % len(codes)])
+            rtts.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        dev.run(codes[:steps], window=8)
+        pipelined = (time.perf_counter() - t0) / steps
+    res = {
+        "board": info.name,
+        "firmware": info.firmware_version,
+        "net_blob_bytes": ni.blob_bytes,
+        "net_arena_bytes": ni.arena_used,
+        "round_trip_ms": round(1e3 * statistics.median(rtts), 4),
+        "round_trip_p99_ms": round(1e3 * float(np.percentile(rtts, 99)), 4),
+        "pipelined_step_ms": round(1e3 * pipelined, 4),
+        "tick_hz": info.tick_hz,
+    }
+    if info.tick_hz:
+        seconds = [c / info.tick_hz for c in cycles]
+        res["device_step_us"] = round(1e6 * statistics.median(seconds), 3)
+        if board != "host":
+            ins = [s * 1e9 / 2**ICOUNT_SHIFT for s in seconds]
+            res["instructions_per_step"] = int(round(statistics.median(ins)))
+            res["instructions_per_step_min"] = int(round(min(ins)))
+            res["instructions_per_step_max"] = int(round(max(ins)))
+    return res
+
+
+def firmware_bench(steps: int = 500) -> dict:
+    """Measure every board whose tools are installed; missing ones are listed under `skipped`."""
+    from snnctl.models import blimp_shaped_network
+
+    from . import build
+    from .emulators import available_boards
+    from .memory import device_bytes
+
+    net = blimp_shaped_network()
+    mem = device_bytes(net)
+    codes = np.random.default_rng(0).integers(-600, 600, (max(steps, 1), 1)).astype(np.int16)
+    avail = available_boards()
+    out: dict = {
+        "network": "blimp_shaped_network()",
+        "neurons": net.n_neurons,
+        "synapses": net.n_synapses,
+        "net_blob_bytes": mem["blob_bytes"],
+        "net_arena_bytes": mem["arena_bytes"],
+        "steps": steps,
+        "boards": {},
+        "skipped": {b: f"apt-get install {avail[b]}" for b in BOARDS if avail.get(b)},
+    }
+    for board in BOARDS:
+        if avail.get(board):
+            continue
+        res = _measure(board, net, codes, steps)
+        if board != "host":
+            sizes = build.firmware_size(build.build_firmware(board))
+            res.update(flash_bytes=sizes["flash"], ram_bytes=sizes["ram"], text_bytes=sizes["text"],
+                       data_bytes=sizes["data"], bss_bytes=sizes["bss"])  # fmt: skip
+        out["boards"][board] = res
+    arm = out["boards"].get("lm3s6965evb", {})
+    for key in ("flash_bytes", "ram_bytes", "instructions_per_step", "round_trip_ms"):
+        out[key] = arm.get(key)
+    out["host_round_trip_ms"] = out["boards"].get("host", {}).get("round_trip_ms")
+    return out
+
+
+def format_bench(r: dict) -> str:
+    lines = [f"blimp-shaped network: {r['neurons']} neurons, {r['synapses']} synapses, "
+             f"blob {r['net_blob_bytes']} B, arena {r['net_arena_bytes']} B"]  # fmt: skip
+    rows = [
+        ("flash (image)", "flash_bytes", "B"),
+        ("RAM (data+bss, before stack)", "ram_bytes", "B"),
+        ("instructions per step (median)", "instructions_per_step", ""),
+        ("device time per step (QEMU: virtual)", "device_step_us", "us"),
+        ("round trip per step (median)", "round_trip_ms", "ms"),
+        ("round trip p99", "round_trip_p99_ms", "ms"),
+        ("pipelined, per step (window 8)", "pipelined_step_ms", "ms"),
+    ]
+    boards = list(r["boards"])
+    if boards:
+        width = max(len(x[0]) for x in rows)
+        lines.append("")
+        lines.append("  " + "".ljust(width) + "".join(f"  {b:>14}" for b in boards))
+        for label, key, unit in rows:
+            cells = []
+            for b in boards:
+                v = r["boards"][b].get(key)
+                cells.append(f"{'-' if v is None else f'{v} {unit}'.strip():>14}")
+            lines.append("  " + label.ljust(width) + "".join(f"  {c}" for c in cells))
+        if "lm3s6965evb" in r["boards"]:
+            lines.append("")
+            lines.append(f"  lm3s6965evb under QEMU -icount shift={ICOUNT_SHIFT}: instruction counts are exact;"
+                         " times are QEMU's, not silicon's")  # fmt: skip
+    for b, why in r["skipped"].items():
+        lines.append(f"  {b}: skipped (tools missing: {why})")
+    return "\n".join(lines)
+
+
+def run_firmware_bench(steps: int = 500, json_out: bool = False) -> dict:
+    r = firmware_bench(steps)
+    print(json.dumps(r, indent=2) if json_out else format_bench(r))
+    return r

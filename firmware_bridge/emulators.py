@@ -1,0 +1,254 @@
+"""Start emulated devices that speak the serial protocol of docs/protocol.md.
+
+`start_emulator(board)` builds what the board needs and returns a running `Emulator` whose `.url`
+a serial client opens (`serial.serial_for_url(url)`, or `firmware_bridge.device`):
+
+- `host`: the POSIX host device (`build.build_host_device()`), which prints `URL <url>` as its first
+  line; the url is a pty path such as `/dev/pts/5`.
+- `lm3s6965evb`: `qemu-system-arm -M lm3s6965evb` running the Cortex-M3 image of
+  `build.build_firmware`; the url is `socket://127.0.0.1:PORT`.
+
+QEMU's UART is a TCP server on a free localhost port with `nodelay=on` (without it every exchange
+costs ~40 ms of Nagle delay). With `icount=True` QEMU runs with `-icount shift=7`: virtual time
+advances 128 ns per guest instruction, so the device's cycle counter measures instructions and is
+the same on every run and machine (see ports/lm3s6965evb/board.c). Bytes the firmware sends before
+a client connects are lost, so a client pings (HELLO) until it is answered.
+
+An `Emulator` is a context manager; `close()` terminates the process, then kills it. Processes are
+also closed at interpreter exit, and on Linux they get SIGTERM if the Python process that started
+them dies, so no emulator outlives its owner.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import deque
+from pathlib import Path
+
+from firmware_bridge import build
+
+QEMU_MACHINES = {"lm3s6965evb": ("qemu-system-arm", build.ARM_EMULATOR_PACKAGES)}
+BOARDS = ("host", "lm3s6965evb")
+
+_live: set[Emulator] = set()  # closed at exit, even if the caller dropped its reference
+
+
+class Emulator:
+    """A running emulated board: `.board`, `.url` (for the serial client), `.process`."""
+
+    def __init__(self, board: str, url: str, process: subprocess.Popen, log: Path | None = None, output=None):
+        self.board = board
+        self.url = url
+        self.process = process
+        self.log = log  # the emulator's stderr (QEMU) or None
+        self._output = output  # recent stdout lines (host device), a deque
+        _live.add(self)
+
+    def __enter__(self) -> Emulator:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else f"exited {self.process.returncode}"
+        return f"Emulator(board={self.board!r}, url={self.url!r}, pid={self.process.pid}, {state})"
+
+    @property
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def output(self) -> str:
+        """What the emulator printed so far (stderr for QEMU, stdout after the URL line for the host device)."""
+        if self._output is not None:
+            return "".join(self._output)
+        if self.log is not None and self.log.exists():
+            return self.log.read_text(errors="replace")
+        return ""
+
+    def close(self, timeout: float = 3.0) -> None:
+        """Terminate the process, kill it if it does not exit within `timeout`, and reap it."""
+        _stop(self.process, timeout)
+        for stream in (self.process.stdout, self.process.stderr, self.process.stdin):
+            if stream is not None:
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+        if self.log is not None:
+            self.log.unlink(missing_ok=True)
+        _live.discard(self)
+
+
+def _stop(process: subprocess.Popen, timeout: float) -> None:
+    if process.poll() is None:
+        try:
+            process.terminate()
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:  # pragma: no cover - a process that survives SIGKILL
+        pass
+
+
+@atexit.register
+def _close_all() -> None:
+    for emu in list(_live):
+        emu.close(timeout=1.0)
+
+
+def _die_with_parent():
+    """preexec_fn (Linux): the child gets SIGTERM when the thread that started it exits."""
+    if not sys.platform.startswith("linux") or threading.current_thread() is not threading.main_thread():
+        return None
+
+    def preexec() -> None:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+    return preexec
+
+
+def _missing_packages(board: str) -> list[str]:
+    if board == "host":
+        try:
+            build.compiler_command()
+            return []
+        except RuntimeError:
+            return ["gcc"]
+    if board in QEMU_MACHINES:
+        missing = []
+        try:
+            build.cross_tools(board)
+        except RuntimeError:
+            missing.extend(build.FIRMWARE_BOARDS[board]["packages"])
+        qemu, packages = QEMU_MACHINES[board]
+        if shutil.which(qemu) is None:
+            missing.extend(packages)
+        return missing
+    raise ValueError(f"unknown board {board!r} (known: {', '.join(BOARDS)})")
+
+
+def available_boards() -> dict[str, str | None]:
+    """For each board: None if its tools are installed, else the apt packages that are missing (space-separated)."""
+    return {board: (" ".join(missing) if (missing := _missing_packages(board)) else None) for board in BOARDS}
+
+
+def start_emulator(board: str, *, icount: bool = True, timeout: float = 10.0) -> Emulator:
+    """Build and start `board` (see the module docstring); wait until its serial port can be opened.
+
+    RuntimeError naming the apt packages if tools are missing, or if the emulator does not come up
+    within `timeout` seconds (with its output).
+    """
+    missing = _missing_packages(board)
+    if missing:
+        raise RuntimeError(
+            f"board {board!r} needs the Debian package(s) {', '.join(missing)}; install with: "
+            f"{build.apt_install_hint(missing)}"
+        )
+    if board == "host":
+        return _start_host(timeout)
+    elf = build.build_firmware(board)
+    return start_qemu(board, elf, icount=icount, timeout=timeout)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_qemu(board: str, elf: Path, *, icount: bool = True, timeout: float = 10.0) -> Emulator:
+    """Run the image `elf` on QEMU's `board` machine with UART0 on a localhost TCP server."""
+    qemu_name, packages = QEMU_MACHINES[board]
+    qemu = shutil.which(qemu_name)
+    if qemu is None:
+        raise RuntimeError(f"{qemu_name} not found; install with: {build.apt_install_hint(packages)}")
+    deadline = time.monotonic() + timeout
+    last_error = ""
+    for _attempt in range(5):  # another process may grab the port between _free_port and QEMU's bind
+        port = _free_port()
+        cmd = [qemu, "-M", board, "-nographic", "-monitor", "none", "-kernel", str(elf)]
+        cmd += ["-serial", f"tcp:127.0.0.1:{port},server=on,wait=off,nodelay=on"]
+        if icount:
+            cmd += ["-icount", "shift=7"]
+        fd, log_name = tempfile.mkstemp(prefix=f"qemu-{board}-", suffix=".log")
+        log = Path(log_name)
+        with os.fdopen(fd, "wb") as log_file:
+            process = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent(),
+            )
+        emu = Emulator(board, f"socket://127.0.0.1:{port}", process, log=log)
+        try:
+            while time.monotonic() < deadline:
+                if process.poll() is not None:
+                    break
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                    return emu
+                except OSError:
+                    time.sleep(0.02)
+            last_error = emu.output().strip()
+        except BaseException:
+            emu.close()
+            raise
+        emu.close()
+        if time.monotonic() >= deadline or "Address already in use" not in last_error:
+            break
+    raise RuntimeError(
+        f"QEMU ({board}) did not open its serial port within {timeout:g} s:\n{shlex.join(cmd)}\n{last_error}"
+    )
+
+
+def _start_host(timeout: float) -> Emulator:
+    """Run the POSIX host device; its first stdout line is `URL <url>`."""
+    exe = build.build_host_device()
+    process = subprocess.Popen(
+        [str(exe)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+        preexec_fn=_die_with_parent(),
+    )
+    lines: deque[str] = deque(maxlen=200)
+    first: list[str] = []
+    got_first = threading.Event()
+
+    def pump() -> None:  # keep reading so the device never blocks on a full pipe
+        assert process.stdout is not None
+        for line in process.stdout:
+            if not got_first.is_set():
+                first.append(line)
+                got_first.set()
+            else:
+                lines.append(line)
+        got_first.set()
+
+    threading.Thread(target=pump, name=f"host-device-{process.pid}", daemon=True).start()
+    emu = Emulator("host", "", process, output=lines)
+    if not got_first.wait(timeout) or not first or not first[0].startswith("URL "):
+        emu.close()
+        seen = first[0].strip() if first else "nothing"
+        raise RuntimeError(f"the host device ({exe}) did not print 'URL <url>' within {timeout:g} s (got {seen})")
+    emu.url = first[0][4:].strip()
+    return emu

@@ -1,0 +1,32 @@
+/*
+ * board.h - the board layer a port provides to the device library (docs/protocol.md §7).
+ *
+ * The device library (snn_device.c, snn_frame.c) calls these; a port implements them and calls
+ * snn_device_init() once and snn_device_poll() in its main loop, e.g.
+ *
+ *     board_init();
+ *     snn_device_init();
+ *     for (;;) { snn_device_poll(); board_idle(); }
+ */
+#ifndef SNN_BOARD_H
+#define SNN_BOARD_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+void     board_init(void);
+int      board_uart_getc(uint8_t *byte);        /* 1 and a byte if one is waiting, else 0 */
+void     board_uart_write(const uint8_t *buf, uint16_t len);
+uint32_t board_millis(void);                     /* wraps; differences are used */
+uint32_t board_cycles(void);                     /* free-running cycle/instruction counter, 0 if none */
+void     board_outputs(const int16_t *codes, uint16_t n);  /* actuator hook */
+void     board_idle(void);                       /* sleep until an interrupt, or return */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SNN_BOARD_H */

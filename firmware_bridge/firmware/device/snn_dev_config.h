@@ -1,0 +1,59 @@
+/*
+ * snn_dev_config.h - compile-time limits and identity of a device build.
+ *
+ * A port sets these with -D flags, or defines SNN_DEV_PORT_CONFIG and puts a header named
+ * "snn_port_config.h" on the include path (ports/<board>/snn_port_config.h). Anything not set
+ * gets the small default below.
+ *
+ *   SNN_DEV_MAX_PAYLOAD   largest packet payload, 64 .. 1024 (INFO max_payload)
+ *   SNN_DEV_MAX_BLOB      bytes of ONE upload slot's blob buffer (there are two)
+ *   SNN_DEV_ARENA_BYTES   bytes of ONE slot's arena (there are two)
+ *   SNN_DEV_MAX_NEURONS   COMMIT refuses networks with more neurons (<= 65535)
+ *   SNN_DEV_MAX_SYNAPSES  COMMIT refuses networks with more synapses (sum of projection nnz)
+ *   SNN_DEV_BOARD_NAME    ASCII string literal, at most 24 characters
+ *   SNN_DEV_FW_MAJOR / _MINOR / _PATCH   firmware version (0 .. 255 each)
+ *   SNN_DEV_TICK_HZ       rate of board_cycles(), 0 if the board has no cycle counter
+ *   SNN_DEV_FREE_RAM()    expression: free RAM in bytes, 0 if the port cannot tell
+ */
+#ifndef SNN_DEV_CONFIG_H
+#define SNN_DEV_CONFIG_H
+
+#ifdef SNN_DEV_PORT_CONFIG
+#include "snn_port_config.h"
+#endif
+
+#ifndef SNN_DEV_MAX_PAYLOAD
+#define SNN_DEV_MAX_PAYLOAD 256u
+#endif
+#ifndef SNN_DEV_MAX_BLOB
+#define SNN_DEV_MAX_BLOB 8192u
+#endif
+#ifndef SNN_DEV_ARENA_BYTES
+#define SNN_DEV_ARENA_BYTES 8192u
+#endif
+#ifndef SNN_DEV_MAX_NEURONS
+#define SNN_DEV_MAX_NEURONS 1024u
+#endif
+#ifndef SNN_DEV_MAX_SYNAPSES
+#define SNN_DEV_MAX_SYNAPSES ((uint32_t)SNN_DEV_MAX_BLOB) /* every synapse costs >= 1 blob byte */
+#endif
+#ifndef SNN_DEV_BOARD_NAME
+#define SNN_DEV_BOARD_NAME "snn-device"
+#endif
+#ifndef SNN_DEV_FW_MAJOR
+#define SNN_DEV_FW_MAJOR 0u
+#endif
+#ifndef SNN_DEV_FW_MINOR
+#define SNN_DEV_FW_MINOR 1u
+#endif
+#ifndef SNN_DEV_FW_PATCH
+#define SNN_DEV_FW_PATCH 0u
+#endif
+#ifndef SNN_DEV_TICK_HZ
+#define SNN_DEV_TICK_HZ 0u
+#endif
+#ifndef SNN_DEV_FREE_RAM
+#define SNN_DEV_FREE_RAM() 0u
+#endif
+
+#endif /* SNN_DEV_CONFIG_H */

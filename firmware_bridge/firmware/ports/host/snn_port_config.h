@@ -1,0 +1,19 @@
+/* snn_port_config.h - limits of the POSIX virtual device (ports/host/snndev.c). */
+#ifndef SNN_PORT_CONFIG_H
+#define SNN_PORT_CONFIG_H
+
+#include <stdint.h>
+
+#define SNN_DEV_MAX_PAYLOAD 1024u
+#define SNN_DEV_MAX_BLOB 262144ul
+#define SNN_DEV_ARENA_BYTES 262144ul
+#define SNN_DEV_MAX_NEURONS 65535u
+#define SNN_DEV_MAX_SYNAPSES 262144ul
+#define SNN_DEV_BOARD_NAME "host-virtual"
+#define SNN_DEV_FW_MAJOR 0u
+#define SNN_DEV_FW_MINOR 1u
+#define SNN_DEV_FW_PATCH 0u
+#define SNN_DEV_TICK_HZ 1000000000ul /* board_cycles() counts CLOCK_MONOTONIC nanoseconds */
+#define SNN_DEV_FREE_RAM() 0u         /* a process has no honest "free RAM": reported as unknown */
+
+#endif /* SNN_PORT_CONFIG_H */

@@ -1,0 +1,212 @@
+"""`snnctl import` and `snnctl export`: NIR interchange and C headers.
+
+Kept apart from snnctl/cli.py; `cli.build_parser` calls `add_parsers(sub)`. Handlers import what
+they need lazily and turn user mistakes into `cli.UserError` (one line, exit status 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+_IMPORT_EPILOG = """\
+examples:
+  snnctl import model.nir -o net.snn                    dt from the file's snnctl metadata, else 1e-4 s
+  snnctl import model.nir -o net.snn --dt 1e-3 --calibration cal.npy
+
+NIR is continuous-time: the graph is discretised with forward Euler at --dt (snnTorch exports
+assume dt = 1e-4 s), then quantised. --calibration is a .npy array (T, n_inputs) of typical
+inputs; without it a deterministic random input over [-1, 1] per channel is used (or the range
+an snnctl export stored) and the report says so. Needs the nir package: pip install 'snnctl[nir]'.
+"""
+
+_EXPORT_EPILOG = """\
+examples:
+  snnctl export net.snn --nir net.nir --dt 1e-3
+  snnctl export net.snn --c-header net.h --name blimp
+
+--nir writes a NIR graph (real units; needs pip install 'snnctl[nir]'). --c-header writes the
+.snn blob as `static const uint8_t NAME_snn[]` plus NAME_snn_len and size macros, for compiling
+the network into flash and calling snn_load on it.
+"""
+
+DEFAULT_DT = 1e-4  # snnTorch's export_to_nir convention
+
+
+_USER_ERROR: type[Exception] | None = None  # cli.UserError as passed to add_parsers
+
+
+def _user_error() -> type[Exception]:
+    """The UserError class the running cli.main catches (under `python -m snnctl.cli` that is
+    `__main__.UserError`, not `snnctl.cli.UserError`, so cli.py hands it over)."""
+    if _USER_ERROR is not None:
+        return _USER_ERROR
+    from snnctl.cli import UserError
+
+    return UserError
+
+
+def _need_nir() -> Any:
+    from snnctl.nir_io import require_nir
+
+    try:
+        return require_nir()
+    except ImportError:
+        raise _user_error()("the 'nir' package is not installed: pip install 'snnctl[nir]'") from None
+
+
+def _load_net(path: str) -> Any:
+    from snnctl import snnfile
+
+    UserError = _user_error()
+    try:
+        return snnfile.load(path)
+    except snnfile.SnnFormatError as exc:
+        msg = str(exc)
+        raise UserError(msg if path in msg else f"{path}: {msg}") from None
+    except ValueError as exc:
+        raise UserError(f"{path}: {exc}") from None
+    except OSError as exc:
+        raise UserError(f"{path}: {exc.strerror or exc}") from None
+
+
+def _check_dt(dt: float | None) -> None:
+    import math
+
+    if dt is not None and not (math.isfinite(dt) and dt > 0):
+        raise _user_error()(f"--dt must be a positive number of seconds, got {dt}")
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    UserError = _user_error()
+    _check_dt(args.dt)
+    _need_nir()
+    import numpy as np
+
+    from snnctl import snnfile
+    from snnctl.nir_io import NirImportError, graph_hints, import_nir, read_graph
+
+    if not os.path.isfile(args.model):
+        raise UserError(f"{args.model}: no such file")
+    calibration = None
+    if args.calibration is not None:
+        try:
+            calibration = np.load(args.calibration, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise UserError(f"{args.calibration}: cannot read as .npy ({exc})") from None
+        if not np.issubdtype(calibration.dtype, np.number):
+            raise UserError(f"{args.calibration}: expected a numeric array (T, n_inputs), got {calibration.dtype}")
+    try:
+        graph = read_graph(args.model)
+        dt = args.dt if args.dt is not None else graph_hints(graph).get("dt", DEFAULT_DT)
+        net, report = import_nir(graph, dt, calibration=calibration, seed=args.seed, affine_bias=args.affine_bias)
+    except NirImportError as exc:
+        raise UserError(f"{args.model}: {exc}") from None
+    except ValueError as exc:  # NetworkError from a malformed calibration array
+        raise UserError(str(exc)) from None
+    net.meta.setdefault("name", os.path.splitext(os.path.basename(args.model))[0])
+    try:
+        snnfile.save(net, args.output)
+    except OSError as exc:
+        raise UserError(f"{args.output}: {exc.strerror or exc}") from None
+    print(report)
+    print(f"wrote {args.output} ({net.n_neurons} neurons, dt = {dt:g} s)")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    UserError = _user_error()
+    if args.nir is None and args.c_header is None:
+        raise UserError("give --nir OUT.nir or --c-header OUT.h (or both)")
+    _check_dt(args.dt)
+    net = _load_net(args.path)
+    if args.nir is not None:
+        nir = _need_nir()
+        from snnctl.nir_io import NirExportError, export_nir
+
+        dt = args.dt if args.dt is not None else float(net.meta.get("dt", net.meta.get("nir_dt", 0)) or 0)
+        if not dt:
+            raise UserError(f"{args.path} does not record its time step: give --dt SECONDS")
+        try:
+            graph = export_nir(net, dt)
+        except NirExportError as exc:
+            raise UserError(f"{args.path}: {exc}") from None
+        try:
+            nir.write(args.nir, graph)
+        except OSError as exc:
+            raise UserError(f"{args.nir}: {exc.strerror or exc}") from None
+        print(f"wrote {args.nir} (dt = {dt:g} s)")
+    if args.c_header is not None:
+        from snnctl.c_header import c_identifier, to_c_header
+
+        name = args.name or os.path.splitext(os.path.basename(args.c_header))[0].replace("-", "_")
+        try:
+            c_identifier(name)
+        except ValueError as exc:
+            raise UserError(f"--name: {exc}") from None
+        text = to_c_header(net, name)
+        try:
+            with open(args.c_header, "w", encoding="ascii") as f:
+                f.write(text)
+        except OSError as exc:
+            raise UserError(f"{args.c_header}: {exc.strerror or exc}") from None
+        print(f"wrote {args.c_header} ({name}_snn, {net.n_neurons} neurons)")
+    return 0
+
+
+def add_parsers(sub: Any, user_error: type[Exception] | None = None) -> None:
+    """Add the `import` and `export` subcommands to `snnctl`'s subparsers.
+
+    `user_error`: the exception class cli.main prints as one line with exit status 2.
+    """
+    global _USER_ERROR
+    if user_error is not None:
+        _USER_ERROR = user_error
+    fmt = argparse.RawDescriptionHelpFormatter
+    p_imp = sub.add_parser(
+        "import",
+        help="import a NIR graph (.nir) as an integer network (.snn)",
+        description="Discretise and quantise a NIR graph into an integer .snn network; prints the quantisation report.",
+        epilog=_IMPORT_EPILOG,
+        formatter_class=fmt,
+    )
+    p_imp.add_argument("model", metavar="MODEL.nir", help="NIR file to read")
+    p_imp.add_argument("-o", "--output", required=True, metavar="NET.snn", help="network file to write")
+    p_imp.add_argument(
+        "--dt",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help=f"time step (default: the file's snnctl_dt metadata, else {DEFAULT_DT:g})",
+    )
+    p_imp.add_argument("--calibration", metavar="FILE.npy", help="calibration inputs, array (T, n_inputs)")
+    p_imp.add_argument("--seed", type=int, default=0, help="seed of the generated calibration input (default 0)")
+    p_imp.add_argument(
+        "--affine-bias",
+        choices=("v", "neuron"),
+        default="v",
+        help="Affine bias into a CubaLIF current: 'v' adds it to the membrane bias (exact in the steady state;"
+        " default), 'neuron' drives it from an always-firing neuron (exact, one extra neuron)",
+    )
+    p_imp.set_defaults(handler=_cmd_import)
+
+    p_exp = sub.add_parser(
+        "export",
+        help="export a .snn network as NIR or as a C header",
+        description="Write a .snn network as a NIR graph (--nir) and/or a C header holding its blob (--c-header).",
+        epilog=_EXPORT_EPILOG,
+        formatter_class=fmt,
+    )
+    p_exp.add_argument("path", metavar="NET.snn", help="network file to read")
+    p_exp.add_argument("--nir", metavar="OUT.nir", help="write a NIR graph")
+    p_exp.add_argument(
+        "--dt",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="time step the NIR graph is for (default: the dt recorded in NET.snn)",
+    )
+    p_exp.add_argument("--c-header", metavar="OUT.h", help="write a C header with the .snn blob")
+    p_exp.add_argument("--name", metavar="NAME", help="C identifier prefix (default: OUT.h's file name)")
+    p_exp.set_defaults(handler=_cmd_export)
