@@ -1,0 +1,481 @@
+"""Blimp altitude control: an indoor helium blimp on a vertical slide, a thruster, a 10-Hz lidar.
+
+``BlimpAltitudeEnv`` follows "Evolving Spiking Neural Networks to Mimic PID Control for Autonomous
+Blimps" (TU Delft, 2023): the controller sees the lidar altitude and the reference, commands a
+vertical thruster with ``u`` in [-3.3, 3.3] (the paper's units), and the motor does nothing while
+``|u| < 0.1``. Written in the style of gymnasium's ``envs/mujoco/*_v5.py`` (parameters are
+constructor arguments), but on ``gymnasium.Env`` directly because the MJCF is generated from the
+parameters (``blimp_mjcf``; ``python -m sim.blimp > blimp.xml`` writes the default model out, e.g. for
+``python -m mujoco.viewer --mjcf=blimp.xml``).
+
+Physics (MuJoCo)
+----------------
+One rigid body on a slide joint along z (no pitch, roll or horizontal motion): a prolate-spheroid
+envelope (semi-axes ``envelope_semi_major_m`` x ``envelope_radius_m`` x ``envelope_radius_m``, long
+axis horizontal) with a gondola hanging below it; the lidar sits at the gondola's bottom and the
+joint coordinate *is* the lidar's height above the floor.
+
+* Mass: helium (0.1664 kg/m^3 x envelope volume) + envelope fabric (``envelope_areal_density_kg_m2``
+  x spheroid surface) + gondola; the gondola (payload and ballast) is sized so that the total mass is
+  the displaced air mass plus ``excess_mass_kg`` — a blimp trimmed slightly heavy, as flown.
+* Buoyancy: MuJoCo's fluid model has no buoyancy term, so it is applied through the body's
+  ``gravcomp``: gravcomp = (displaced air mass + added mass) / body mass, which leaves a net weight of
+  exactly ``excess_mass_kg * g``.
+* Added mass: a body accelerating through air drags air with it. For vertical (transverse) motion of
+  a prolate spheroid, potential flow (Lamb) gives m_a = k * rho * V with k = beta0 / (2 - beta0)
+  (k = 0.70 for the default 2:1 envelope). MuJoCo's fluid model only adds the gyroscopic part of
+  added mass (zero on a slide joint), so m_a is added to the body's inertial mass here and cancelled
+  in gravity by gravcomp: it slows the dynamics without changing the weight. ``added_mass_coef`` sets
+  k (``None``: Lamb's value; 0: none). Free-fall acceleration from rest is g * dm / (m + m_a).
+* Drag: MuJoCo's ellipsoid fluid model (``fluidshape="ellipsoid"`` on the envelope, air density
+  ``air_density_kg_m3`` and viscosity 1.8e-5 Pa s): quadratic blunt drag on the projected area
+  pi * a * r plus viscous drag. MuJoCo writes the blunt drag as C * rho * A * |v| v with C = 0.5, i.e.
+  a conventional drag coefficient of 1.0 (a spheroid across its axis at Re ~ 1e4); the viscous part is
+  ~0.1 % of it here. Terminal sink speed with the defaults: sqrt(dm g / (0.5 rho pi a r)) = 0.38 m/s;
+  full thrust climbs at ~0.54 m/s and descends at ~0.76 m/s.
+* Thruster: ``u`` is clipped to [-3.3, 3.3], zeroed while ``|u| < dead_zone`` (the motor does not
+  turn), then passes a first-order lag (``motor_tau_s``; MuJoCo ``filterexact`` actuator dynamics,
+  exact for a held command); the vertical force is ``thrust_gain_n * lagged u``.
+* Floor and ceiling: the slide joint is limited to [0, ``ceiling_m`` - height of the envelope's top
+  above the lidar]; the blimp rests on the floor or against the ceiling instead of leaving the room.
+* MuJoCo timestep ``timestep_s`` (2 ms), ``implicitfast`` integrator; one env step is one control
+  period 1 / ``sensor_rate_hz`` of physics substeps with the command held (zero-order hold).
+
+Sensor and disturbances
+-----------------------
+* Lidar: the true altitude after the control period plus Gaussian noise of standard deviation
+  ``sensor_noise_m``, sampled once per step (``sensor_rate_hz``).
+* Gusts (off by default, ``gust_force_n`` > 0 turns them on): vertical force pulses starting as a
+  Poisson process of rate ``gust_rate_hz``, each lasting ``gust_duration_s`` with a random sign and a
+  magnitude uniform in [0.5, 1] x ``gust_force_n``; held constant over each control period.
+* Buoyancy drift (off by default, ``buoyancy_drift_kg`` > 0 turns it on): the excess mass varies as
+  ``excess_mass_kg + buoyancy_drift_kg * sin(2 pi t / buoyancy_drift_period_s + phase)`` (helium
+  warming and cooling); applied as a weight change (the inertia keeps its nominal value).
+* All randomness (noise, gusts, drift phase) comes from the env's ``np_random``.
+
+Reference
+---------
+A ``sim.profiles.ReferenceProfile``: ``profile`` is a kind (``"steps"``, the paper's 30-s steps;
+``"alternating"``, ``"ramps"``, ``"random"``) built with ``profile_kwargs`` or a fixed profile. On
+``reset(seed=s)`` the profile is ``make_profile(kind, s)`` — the same profile whatever the noise or
+disturbance settings; on a reset without a seed a profile seed is drawn from ``np_random`` below
+``HELDOUT_SEED_START`` (held-out seeds are only ever used when asked for). ``reset(options={"profile":
+p})`` flies a given profile. The blimp starts at rest at ``initial_altitude_m`` (default: the
+profile's first value) with the motor off.
+
+Observation
+-----------
+``Box(-inf, inf, (3,), float32)``:
+
+=====  ====================================================  ====
+index  quantity                                              unit
+=====  ====================================================  ====
+0      lidar altitude measurement (noisy)                    m
+1      reference altitude                                    m
+2      error = reference - measurement                       m
+=====  ====================================================  ====
+
+Action
+------
+``Box(-3.3, 3.3, (1,), float32)``: the controller command ``u`` (the paper's units). Values outside
+are clipped, NaN counts as 0.
+
+Reward
+------
+``-|reference - true altitude|`` (metres) per step: the tracking error without the sensor noise, so
+that a controller is not scored on noise it cannot see through.
+
+Episode end
+-----------
+Never ``terminated`` (the floor and ceiling are joint limits, not failures); ``truncated`` after
+``episode_s`` seconds (``episode_s * sensor_rate_hz`` steps).
+
+``info``: ``time_s`` (time of the observation), ``altitude_m`` (true), ``velocity_m_s``,
+``reference_m``, ``command`` (u after clipping and dead zone), ``thrust_n`` (lagged force),
+``excess_mass_kg`` (with drift), ``disturbance_n`` (gust + drift force), ``profile_seed``.
+
+Parameters (units; default)
+---------------------------
+envelope_semi_major_m (m; 0.6), envelope_radius_m (m; 0.3): envelope semi-axes, a 1.2 m x 0.6 m
+    indoor blimp of 0.226 m^3.
+envelope_areal_density_kg_m2 (kg/m^2; 0.05): envelope fabric (metallised nylon/mylar, ~50 g/m^2).
+excess_mass_kg (kg; 0.005): mass above neutral buoyancy (5 g); negative for a blimp that rises.
+added_mass_coef (-; None = Lamb's potential-flow value, 0.70 for the default shape).
+air_density_kg_m3 (kg/m^3; 1.2), air_viscosity_pa_s (Pa s; 1.8e-5).
+thrust_gain_n (N per unit u; 0.045): full command 3.3 gives 0.149 N (15 gf), three times the
+    default excess weight; hovering needs u = 1.09.
+motor_tau_s (s; 0.1): motor time constant (0 = no lag).
+dead_zone (u; 0.1): commands with |u| below this give no thrust.
+u_max (u; 3.3): command bound.
+sensor_rate_hz (Hz; 10): lidar and control rate; one env step per sample.
+sensor_noise_m (m; 0.01): lidar noise standard deviation.
+timestep_s (s; 0.002): MuJoCo timestep; 1 / (sensor_rate_hz * timestep_s) must be an integer.
+episode_s (s; 120): episode length.
+profile ("steps" | "alternating" | "ramps" | "random" | ReferenceProfile; "steps").
+profile_kwargs (dict; None): extra arguments to the profile builder (e.g. low_m, high_m, period_s).
+initial_altitude_m (m; None = the profile's first value).
+ceiling_m (m; 4.0): room height.
+gust_force_n (N; 0), gust_rate_hz (1/s; 0.05), gust_duration_s (s; 1.0).
+buoyancy_drift_kg (kg; 0), buoyancy_drift_period_s (s; 60).
+render_mode (None only: no renderer; the env is meant for headless batch runs).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import gymnasium as gym
+import mujoco
+import numpy as np
+from gymnasium import spaces
+
+from sim.profiles import HELDOUT_SEED_START, ReferenceProfile, make_profile
+
+G = 9.81
+HELIUM_DENSITY_KG_M3 = 0.1664  # at 20 degC, 1 atm
+GONDOLA_HALF_SIZE_M = (0.06, 0.04, 0.03)  # 12 x 8 x 6 cm box under the envelope
+
+
+def spheroid_volume(a: float, r: float) -> float:
+    """Volume (m^3) of a prolate spheroid with semi-major axis ``a`` and radius ``r``."""
+    return 4.0 / 3.0 * math.pi * a * r * r
+
+
+def spheroid_surface(a: float, r: float) -> float:
+    """Surface area (m^2) of a prolate spheroid (a >= r); a sphere when a == r."""
+    if a < r:
+        raise ValueError("the envelope must be prolate: semi-major axis >= radius")
+    if a == r:
+        return 4.0 * math.pi * r * r
+    e = math.sqrt(1.0 - (r / a) ** 2)
+    return 2.0 * math.pi * r * r * (1.0 + a / (r * e) * math.asin(e))
+
+
+def spheroid_transverse_added_mass_coef(a: float, r: float) -> float:
+    """Lamb's added-mass coefficient k for a prolate spheroid moving across its long axis.
+
+    k = beta0 / (2 - beta0), beta0 = 1/e^2 - (1 - e^2) / (2 e^3) * ln((1 + e) / (1 - e)); a sphere
+    gives 0.5, a long thin body tends to 1.
+    """
+    if a < r:
+        raise ValueError("the envelope must be prolate: semi-major axis >= radius")
+    if a == r:
+        return 0.5
+    e = math.sqrt(1.0 - (r / a) ** 2)
+    beta0 = 1.0 / e**2 - (1.0 - e**2) / (2.0 * e**3) * math.log((1.0 + e) / (1.0 - e))
+    return beta0 / (2.0 - beta0)
+
+
+def blimp_mjcf(
+    *,
+    semi_major_m: float,
+    radius_m: float,
+    body_mass_kg: float,
+    gravcomp: float,
+    joint_max_m: float,
+    air_density_kg_m3: float,
+    air_viscosity_pa_s: float,
+    timestep_s: float,
+    thrust_gain_n: float,
+    motor_tau_s: float,
+    u_max: float,
+) -> str:
+    """The MJCF of the blimp for the given (derived) parameters."""
+    gx, gy, gz = GONDOLA_HALF_SIZE_M
+    env_z = 2 * gz + radius_m  # envelope centre above the lidar (gondola bottom)
+    # Inertia of a solid spheroid of the body's mass: irrelevant on a slide joint, but must be valid.
+    ixx = 0.4 * body_mass_kg * radius_m**2
+    iyy = 0.2 * body_mass_kg * (semi_major_m**2 + radius_m**2)
+    if motor_tau_s > 0:
+        dyn = f'dyntype="filterexact" dynprm="{motor_tau_s!r}"'
+    else:
+        dyn = 'dyntype="none"'
+    return f"""<mujoco model="blimp_altitude">
+  <compiler angle="radian" autolimits="true"/>
+  <option timestep="{timestep_s!r}" density="{air_density_kg_m3!r}" viscosity="{air_viscosity_pa_s!r}"
+          integrator="implicitfast"/>
+  <visual><global offwidth="640" offheight="480"/></visual>
+  <worldbody>
+    <light pos="0 0 5" dir="0 0 -1"/>
+    <geom name="floor" type="plane" size="3 3 0.1" rgba="0.8 0.8 0.8 1"/>
+    <body name="blimp" pos="0 0 0" gravcomp="{gravcomp!r}">
+      <joint name="z" type="slide" axis="0 0 1" range="0 {joint_max_m!r}" damping="0"/>
+      <inertial pos="0 0 {env_z!r}" mass="{body_mass_kg!r}" diaginertia="{ixx!r} {iyy!r} {iyy!r}"/>
+      <geom name="envelope" type="ellipsoid" size="{semi_major_m!r} {radius_m!r} {radius_m!r}" pos="0 0 {env_z!r}"
+            fluidshape="ellipsoid" contype="0" conaffinity="0" rgba="0.75 0.75 0.8 0.6"/>
+      <geom name="gondola" type="box" size="{gx!r} {gy!r} {gz!r}" pos="0 0 {gz!r}"
+            contype="0" conaffinity="0" rgba="0.2 0.2 0.2 1"/>
+      <site name="lidar" pos="0 0 0" size="0.01"/>
+    </body>
+  </worldbody>
+  <actuator>
+    <general name="thruster" joint="z" {dyn} gainprm="{thrust_gain_n!r}" ctrlrange="{-u_max!r} {u_max!r}"/>
+  </actuator>
+</mujoco>
+"""
+
+
+class BlimpAltitudeEnv(gym.Env):
+    """Altitude control of an indoor blimp (see the module docstring for everything)."""
+
+    metadata = {"render_modes": [], "render_fps": 10}
+
+    def __init__(
+        self,
+        envelope_semi_major_m: float = 0.6,
+        envelope_radius_m: float = 0.3,
+        envelope_areal_density_kg_m2: float = 0.05,
+        excess_mass_kg: float = 0.005,
+        added_mass_coef: float | None = None,
+        air_density_kg_m3: float = 1.2,
+        air_viscosity_pa_s: float = 1.8e-5,
+        thrust_gain_n: float = 0.045,
+        motor_tau_s: float = 0.1,
+        dead_zone: float = 0.1,
+        u_max: float = 3.3,
+        sensor_rate_hz: float = 10.0,
+        sensor_noise_m: float = 0.01,
+        timestep_s: float = 0.002,
+        episode_s: float = 120.0,
+        profile: str | ReferenceProfile = "steps",
+        profile_kwargs: dict | None = None,
+        initial_altitude_m: float | None = None,
+        ceiling_m: float = 4.0,
+        gust_force_n: float = 0.0,
+        gust_rate_hz: float = 0.05,
+        gust_duration_s: float = 1.0,
+        buoyancy_drift_kg: float = 0.0,
+        buoyancy_drift_period_s: float = 60.0,
+        render_mode: str | None = None,
+    ):
+        if render_mode is not None:
+            raise ValueError(f"render_mode {render_mode!r} is not supported (only None)")
+        for name, v in (
+            ("envelope_semi_major_m", envelope_semi_major_m),
+            ("envelope_radius_m", envelope_radius_m),
+            ("sensor_rate_hz", sensor_rate_hz),
+            ("timestep_s", timestep_s),
+            ("episode_s", episode_s),
+            ("u_max", u_max),
+            ("air_density_kg_m3", air_density_kg_m3),
+        ):
+            if not v > 0:
+                raise ValueError(f"{name} must be > 0, got {v}")
+        for name, v in (
+            ("motor_tau_s", motor_tau_s),
+            ("dead_zone", dead_zone),
+            ("sensor_noise_m", sensor_noise_m),
+            ("thrust_gain_n", thrust_gain_n),
+            ("gust_force_n", gust_force_n),
+            ("gust_rate_hz", gust_rate_hz),
+            ("buoyancy_drift_kg", buoyancy_drift_kg),
+        ):
+            if not v >= 0:
+                raise ValueError(f"{name} must be >= 0, got {v}")
+        n_sub = 1.0 / (sensor_rate_hz * timestep_s)
+        if abs(n_sub - round(n_sub)) > 1e-6 or round(n_sub) < 1:
+            raise ValueError(f"1 / (sensor_rate_hz * timestep_s) must be a positive integer, got {n_sub}")
+        if isinstance(profile, str):
+            make_profile(profile, 0, episode_s, **(profile_kwargs or {}))  # validate kind and kwargs now
+        elif not isinstance(profile, ReferenceProfile):
+            raise TypeError("profile must be a kind name or a sim.profiles.ReferenceProfile")
+
+        self.render_mode = render_mode
+        self.n_substeps = int(round(n_sub))
+        self.dt = 1.0 / sensor_rate_hz
+        self.max_steps = int(round(episode_s * sensor_rate_hz))
+        self.episode_s = episode_s
+        self.sensor_noise_m = float(sensor_noise_m)
+        self.dead_zone = float(dead_zone)
+        self.u_max = float(u_max)
+        self.thrust_gain_n = float(thrust_gain_n)
+        self.motor_tau_s = float(motor_tau_s)
+        self.excess_mass_kg = float(excess_mass_kg)
+        self.gust_force_n = float(gust_force_n)
+        self.gust_rate_hz = float(gust_rate_hz)
+        self.gust_duration_s = float(gust_duration_s)
+        self.buoyancy_drift_kg = float(buoyancy_drift_kg)
+        self.buoyancy_drift_period_s = float(buoyancy_drift_period_s)
+        self.initial_altitude_m = initial_altitude_m
+        self._profile_spec = profile
+        self._profile_kwargs = dict(profile_kwargs or {})
+
+        # Mass budget (kg).
+        a, r = float(envelope_semi_major_m), float(envelope_radius_m)
+        self.volume_m3 = spheroid_volume(a, r)
+        self.displaced_air_kg = air_density_kg_m3 * self.volume_m3
+        self.helium_kg = HELIUM_DENSITY_KG_M3 * self.volume_m3
+        self.envelope_kg = envelope_areal_density_kg_m2 * spheroid_surface(a, r)
+        self.mass_kg = self.displaced_air_kg + self.excess_mass_kg
+        self.gondola_kg = self.mass_kg - self.helium_kg - self.envelope_kg
+        payload_kg = self.displaced_air_kg - self.helium_kg - self.envelope_kg
+        if payload_kg <= 0:
+            raise ValueError(
+                f"the envelope cannot lift itself: its gross lift leaves {payload_kg:.4f} kg of payload "
+                "(make the envelope bigger or its fabric lighter)"
+            )
+        if self.gondola_kg <= 0:
+            raise ValueError(
+                f"excess_mass_kg={excess_mass_kg} would need a gondola mass of {self.gondola_kg:.4f} kg "
+                f"(the payload at neutral buoyancy is {payload_kg:.4f} kg)"
+            )
+        k = spheroid_transverse_added_mass_coef(a, r) if added_mass_coef is None else float(added_mass_coef)
+        if k < 0:
+            raise ValueError(f"added_mass_coef must be >= 0, got {k}")
+        self.added_mass_kg = k * air_density_kg_m3 * self.volume_m3
+        self.body_mass_kg = self.mass_kg + self.added_mass_kg
+        self.gravcomp = (self.displaced_air_kg + self.added_mass_kg) / self.body_mass_kg
+        self.envelope_top_m = 2 * GONDOLA_HALF_SIZE_M[2] + 2 * r
+        joint_max = ceiling_m - self.envelope_top_m
+        if joint_max <= 0:
+            raise ValueError(f"ceiling_m={ceiling_m} is lower than the blimp ({self.envelope_top_m:.2f} m tall)")
+        self.altitude_max_m = joint_max
+
+        self.mjcf = blimp_mjcf(
+            semi_major_m=a,
+            radius_m=r,
+            body_mass_kg=self.body_mass_kg,
+            gravcomp=self.gravcomp,
+            joint_max_m=joint_max,
+            air_density_kg_m3=air_density_kg_m3,
+            air_viscosity_pa_s=air_viscosity_pa_s,
+            timestep_s=timestep_s,
+            thrust_gain_n=thrust_gain_n,
+            motor_tau_s=motor_tau_s,
+            u_max=u_max,
+        )
+        self.model = mujoco.MjModel.from_xml_string(self.mjcf)
+        self.data = mujoco.MjData(self.model)
+        self._body = self.model.body("blimp").id
+        self._has_act = self.model.na > 0
+
+        self.observation_space = spaces.Box(-np.inf, np.inf, shape=(3,), dtype=np.float32)
+        self.action_space = spaces.Box(-self.u_max, self.u_max, shape=(1,), dtype=np.float32)
+
+        self.profile: ReferenceProfile | None = None
+        self.profile_seed: int | None = None
+        self._k = 0
+        self._meas = 0.0
+        self._command = 0.0
+        self._gust_left_s = 0.0
+        self._gust_force = 0.0
+        self._drift_phase = 0.0
+        self._disturbance = 0.0
+
+    # ---------------------------------------------------------------- helpers
+    @property
+    def time_s(self) -> float:
+        return self._k * self.dt
+
+    @property
+    def altitude_m(self) -> float:
+        """True altitude of the lidar above the floor (m)."""
+        return float(self.data.qpos[0])
+
+    @property
+    def thrust_n(self) -> float:
+        return float(self.data.actuator_force[0])
+
+    def _measure(self) -> float:
+        noise = self.np_random.normal(0.0, self.sensor_noise_m) if self.sensor_noise_m > 0 else 0.0
+        return self.altitude_m + noise
+
+    def _obs(self) -> np.ndarray:
+        ref = self.profile(self.time_s)
+        return np.array([self._meas, ref, ref - self._meas], dtype=np.float32)
+
+    def _info(self) -> dict[str, Any]:
+        return {
+            "time_s": self.time_s,
+            "altitude_m": self.altitude_m,
+            "velocity_m_s": float(self.data.qvel[0]),
+            "reference_m": float(self.profile(self.time_s)),
+            "command": self._command,
+            "thrust_n": self.thrust_n,
+            "excess_mass_kg": self.excess_mass_kg + self._drift_kg(self.time_s),
+            "disturbance_n": self._disturbance,
+            "profile_seed": self.profile_seed,
+        }
+
+    def _drift_kg(self, t: float) -> float:
+        if self.buoyancy_drift_kg == 0:
+            return 0.0
+        return self.buoyancy_drift_kg * math.sin(2 * math.pi * t / self.buoyancy_drift_period_s + self._drift_phase)
+
+    def command_after_dead_zone(self, u: float) -> float:
+        """What reaches the motor for a command ``u``: clipped to [-u_max, u_max], 0 inside the dead zone."""
+        if not math.isfinite(u):
+            return 0.0
+        u = min(max(u, -self.u_max), self.u_max)
+        return 0.0 if abs(u) < self.dead_zone else u
+
+    # ---------------------------------------------------------------- gym API
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        options = options or {}
+        if "profile" in options:
+            self.profile = options["profile"]
+            self.profile_seed = getattr(self.profile, "seed", None)
+        elif isinstance(self._profile_spec, ReferenceProfile):
+            self.profile, self.profile_seed = self._profile_spec, self._profile_spec.seed
+        else:
+            self.profile_seed = int(seed) if seed is not None else int(self.np_random.integers(HELDOUT_SEED_START))
+            self.profile = make_profile(self._profile_spec, self.profile_seed, self.episode_s, **self._profile_kwargs)
+
+        mujoco.mj_resetData(self.model, self.data)
+        z0 = self.profile.initial if self.initial_altitude_m is None else float(self.initial_altitude_m)
+        self.data.qpos[0] = min(max(z0, 0.0), self.altitude_max_m)
+        mujoco.mj_forward(self.model, self.data)
+        self._k = 0
+        self._command = 0.0
+        self._gust_left_s = 0.0
+        self._gust_force = 0.0
+        self._disturbance = 0.0
+        self._drift_phase = float(self.np_random.uniform(0, 2 * math.pi)) if self.buoyancy_drift_kg > 0 else 0.0
+        self._meas = self._measure()
+        return self._obs(), self._info()
+
+    def _disturbance_force(self) -> float:
+        """Vertical disturbance force (N, up positive) held over the coming control period."""
+        f = 0.0
+        if self.gust_force_n > 0:
+            if self._gust_left_s <= 0 and self.np_random.random() < -math.expm1(-self.gust_rate_hz * self.dt):
+                self._gust_left_s = self.gust_duration_s
+                self._gust_force = (
+                    self.gust_force_n
+                    * self.np_random.uniform(0.5, 1.0)
+                    * (1.0 if self.np_random.random() < 0.5 else -1.0)
+                )
+            if self._gust_left_s > 0:
+                f += self._gust_force
+                self._gust_left_s -= self.dt
+        if self.buoyancy_drift_kg > 0:
+            f -= self._drift_kg(self.time_s + 0.5 * self.dt) * G
+        return f
+
+    def step(self, action):
+        if self.profile is None:
+            raise RuntimeError("call reset() before step()")
+        u = float(np.asarray(action, dtype=np.float64).reshape(-1)[0])
+        self._command = self.command_after_dead_zone(u)
+        self.data.ctrl[0] = self._command
+        self._disturbance = self._disturbance_force()
+        self.data.xfrc_applied[self._body, 2] = self._disturbance
+        mujoco.mj_step(self.model, self.data, nstep=self.n_substeps)
+        self._k += 1
+        self._meas = self._measure()
+        obs = self._obs()
+        reward = -abs(float(self.profile(self.time_s)) - self.altitude_m)
+        truncated = self._k >= self.max_steps
+        return obs, reward, False, truncated, self._info()
+
+    def render(self):
+        return None
+
+    def close(self):
+        pass
+
+
+if __name__ == "__main__":  # print the default model's MJCF
+    print(BlimpAltitudeEnv().mjcf, end="")
