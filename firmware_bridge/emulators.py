@@ -7,6 +7,9 @@ a serial client opens (`serial.serial_for_url(url)`, or `firmware_bridge.device`
   line; the url is a pty path such as `/dev/pts/5`.
 - `lm3s6965evb`: `qemu-system-arm -M lm3s6965evb` running the Cortex-M3 image of
   `build.build_firmware`; the url is `socket://127.0.0.1:PORT`.
+- `atmega328p`: the 8-bit AVR image of `build.build_avr_firmware` in libsimavr, driven by
+  `ports/atmega328p/simavr_runner.c` (`build.build_simavr_runner`), which prints `URL /dev/pts/N`
+  like the host device. 2 KB of RAM: only tiny networks fit (docs/firmware-boards.md).
 
 QEMU's UART is a TCP server on a free localhost port with `nodelay=on` (without it every exchange
 costs ~40 ms of Nagle delay). With `icount=True` QEMU runs with `-icount shift=7`: virtual time
@@ -38,7 +41,7 @@ from pathlib import Path
 from firmware_bridge import build
 
 QEMU_MACHINES = {"lm3s6965evb": ("qemu-system-arm", build.ARM_EMULATOR_PACKAGES)}
-BOARDS = ("host", "lm3s6965evb")
+BOARDS = ("host", "lm3s6965evb", "atmega328p")
 
 _live: set[Emulator] = set()  # closed at exit, even if the caller dropped its reference
 
@@ -140,6 +143,19 @@ def _missing_packages(board: str) -> list[str]:
         if shutil.which(qemu) is None:
             missing.extend(packages)
         return missing
+    if board in build.AVR_BOARDS:
+        missing = []
+        try:
+            build.avr_tools()
+        except RuntimeError:
+            missing.extend(build.AVR_TOOLCHAIN_PACKAGES)
+        if not Path("/usr/include/simavr/sim_avr.h").is_file():
+            missing.extend(build.AVR_EMULATOR_PACKAGES)
+        try:
+            build.compiler_command()
+        except RuntimeError:
+            missing.append("gcc")
+        return missing
     raise ValueError(f"unknown board {board!r} (known: {', '.join(BOARDS)})")
 
 
@@ -162,6 +178,9 @@ def start_emulator(board: str, *, icount: bool = True, timeout: float = 10.0) ->
         )
     if board == "host":
         return _start_host(timeout)
+    if board in build.AVR_BOARDS:
+        elf = build.build_avr_firmware(board)
+        return _start_url_printer(board, [str(build.build_simavr_runner()), str(elf)], timeout)
     elf = build.build_firmware(board)
     return start_qemu(board, elf, icount=icount, timeout=timeout)
 
@@ -220,9 +239,13 @@ def start_qemu(board: str, elf: Path, *, icount: bool = True, timeout: float = 1
 
 def _start_host(timeout: float) -> Emulator:
     """Run the POSIX host device; its first stdout line is `URL <url>`."""
-    exe = build.build_host_device()
+    return _start_url_printer("host", [str(build.build_host_device())], timeout)
+
+
+def _start_url_printer(board: str, cmd: list[str], timeout: float) -> Emulator:
+    """Run `cmd` (the host device or the simavr runner), whose first stdout line is `URL <url>`."""
     process = subprocess.Popen(
-        [str(exe)],
+        cmd,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -244,11 +267,12 @@ def _start_host(timeout: float) -> Emulator:
                 lines.append(line)
         got_first.set()
 
-    threading.Thread(target=pump, name=f"host-device-{process.pid}", daemon=True).start()
-    emu = Emulator("host", "", process, output=lines)
+    threading.Thread(target=pump, name=f"{board}-device-{process.pid}", daemon=True).start()
+    emu = Emulator(board, "", process, output=lines)
     if not got_first.wait(timeout) or not first or not first[0].startswith("URL "):
         emu.close()
         seen = first[0].strip() if first else "nothing"
-        raise RuntimeError(f"the host device ({exe}) did not print 'URL <url>' within {timeout:g} s (got {seen})")
+        raise RuntimeError(f"the {board} device ({shlex.join(cmd)}) did not print 'URL <url>' within {timeout:g} s"
+                           f" (got {seen})")  # fmt: skip
     emu.url = first[0][4:].strip()
     return emu

@@ -108,3 +108,12 @@ def test_c_parser_agrees_with_python_on_every_corruption(snncheck) -> None:
 )
 def test_c_parser_survives_arbitrary_bytes(blobs, snncheck) -> None:
     assert _c_codes(snncheck, blobs) == [_py_code(b) for b in blobs]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_c_matches_numba_on_wide_populations(data, snnrun, tmp_path) -> None:
+    """Populations past 32 neurons reach the C core's multi-word spike rows and 8-wide gathers."""
+    net = data.draw(networks(max_pops=3, max_n=90, max_inputs=12))
+    codes = data.draw(inputs(net.n_inputs, max_steps=25))
+    assert_same(c_trace(snnrun, net, codes, tmp_path), runtime.run_trace(net, codes))

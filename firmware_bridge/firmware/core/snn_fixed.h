@@ -13,10 +13,33 @@
 
 #include "snn.h"
 
+/* The helpers below sit in the innermost loops of the step: with GCC/Clang optimising for speed
+ * they are always inlined (otherwise they can end up as a call per neuron); at -Os (small MCUs,
+ * where flash counts more) the compiler decides. SNN_NOINLINE keeps a hot loop in a function of
+ * its own (better register allocation than inlined into the big step function). */
+#if defined(__GNUC__) && !defined(__OPTIMIZE_SIZE__)
+#define SNN_INLINE static inline __attribute__((always_inline))
+#define SNN_NOINLINE __attribute__((noinline))
+#else
+#define SNN_INLINE static inline
+#define SNN_NOINLINE
+#endif
+
 /* sat24(x) = min(max(x, MIN24), MAX24). Callers pass at most 26-bit values (sums of two or
- * three 24-bit terms, or a scaled accumulator already bounded by scale()). */
-static inline int32_t snn_sat24(int32_t x)
+ * three 24-bit terms, or a scaled accumulator already bounded by scale()).
+ * On ARM cores with the saturation instructions (Cortex-M3 and up) the ACLE intrinsic __ssat is
+ * the same function in one instruction (SSAT #24 saturates to -2^23 .. 2^23 - 1); GCC does not
+ * always find it from the portable form once the helpers are inlined into each other. */
+#if defined(__GNUC__) && defined(__ARM_FEATURE_SAT)
+#include <arm_acle.h>
+#define SNN_HAVE_SSAT 1
+#endif
+
+SNN_INLINE int32_t snn_sat24(int32_t x)
 {
+#if defined(SNN_HAVE_SSAT)
+    return (int32_t)__ssat(x, 24);
+#else
     if (x > SNN_MAX24) {
         return SNN_MAX24;
     }
@@ -24,10 +47,11 @@ static inline int32_t snn_sat24(int32_t x)
         return SNN_MIN24;
     }
     return x;
+#endif
 }
 
 /* sat16(x): output codes. */
-static inline int16_t snn_sat16(int32_t x)
+SNN_INLINE int16_t snn_sat16(int32_t x)
 {
     if (x > INT32_C(32767)) {
         return (int16_t)32767;
@@ -44,7 +68,7 @@ static inline int16_t snn_sat16(int32_t x)
  *           uint32_t, so |INT32_MIN| = 2^31 does not overflow; |x| + 2^k - 1 <= 2^31 + 2^30 < 2^32.
  *           For k >= 1 the quotient is <= 2^30 and fits int32_t before the negation; k = 0
  *           returns x unchanged (the quotient 2^31 would not fit). */
-static inline int32_t snn_floordiv_pow2(int32_t x, uint8_t k)
+SNN_INLINE int32_t snn_floordiv_pow2(int32_t x, uint8_t k)
 {
     uint32_t mag;
     if (k == 0u) {
@@ -70,7 +94,7 @@ static inline int32_t snn_floordiv_pow2(int32_t x, uint8_t k)
  *     lo * d                  in 0 .. 4095*4096 < 2^24 (non-negative, so the shift is defined)
  *     removed = hi*d + (lo*d >> 12) lies between 0 and x (inclusive), so x - removed stays in
  *     MIN24..MAX24: no saturation is needed and nothing exceeds 25 bits. */
-static inline int32_t snn_decay(int32_t x, uint16_t d)
+SNN_INLINE int32_t snn_decay(int32_t x, uint16_t d)
 {
     uint32_t t = (uint32_t)(x + INT32_C(8388608));
     int32_t hi = (int32_t)(t >> 12) - INT32_C(2048);
@@ -88,7 +112,7 @@ static inline int32_t snn_decay(int32_t x, uint16_t d)
  *          otherwise |acc| <= 2^(23-e), and the product (a multiplication, not a shift, so a
  *          negative acc is fine) is within MIN24..MAX24.
  *   e < 0: floordiv shrinks |acc| to <= 2^29, then sat24. */
-static inline int32_t snn_scale(int32_t acc, int8_t e)
+SNN_INLINE int32_t snn_scale(int32_t acc, int8_t e)
 {
     if (e > 0) {
         int32_t lim = (int32_t)((uint32_t)1u << (uint8_t)(23 - e)); /* 2^(23-e), 2^7 .. 2^22 */

@@ -6,150 +6,458 @@
  *     a sum of two 24-bit values needs 25 bits.
  *   - synapse accumulator acc: an INPUT row adds int8 * int16 (|.| <= 2^7 * 2^15 = 2^22) for at
  *     most 256 inputs: |acc| <= 2^30. A spike row adds one int8 per active source, at most
- *     65535 of them: |acc| <= 128 * 65535 < 2^23. No saturation is needed inside the sum.
+ *     65535 of them: |acc| <= 128 * 65535 < 2^23. No saturation is needed inside the sum, so the
+ *     order in which the synapses of one projection are added does not matter (exact integers).
  *   - threshold th = theta + a: theta <= MAX24 and 0 <= a <= MAX24, so 1 <= th < 2^24.
  *   - DELTA: u - v of two 24-bit values needs 25 bits.
  * No division or modulo: ring heads wrap by comparison, bit positions use shifts of unsigned
  * values, and every floor division is by a power of two (snn_fixed.h).
+ *
+ * Speed (the step is the hot path on a microcontroller):
+ *   - Dense projections are computed destination-major ("gather"): first the active sources are
+ *     listed (their row offsets i * n_dst, in net->acc, which is free for a dense projection and
+ *     has max_pop >= n_src entries), then each block of eight destinations (SNN_GATHER_WIDE; one at
+ *     a time on 16-bit-int targets) sums its weights over the list in registers and writes
+ *     scale(acc) straight into cur[]. No accumulator array is
+ *     zeroed, loaded or stored, and a projection with no active source is skipped (it adds
+ *     scale(0) = 0).
+ *   - cur[] is not zeroed per population: the first projection that contributes stores
+ *     scale(acc) (= sat24(0 + scale(acc)), since scale() is already in MIN24..MAX24), later ones
+ *     add with sat24, and a population that received nothing gets cur[] = 0 before its update.
+ *   - Sparse projections scatter into net->acc as before (their rows are not contiguous).
+ *   - Set bits of a spike word are found with count-trailing-zeros where the compiler has it.
+ *   - The neuron update is specialised per population kind: one pass computes u and the candidate
+ *     membrane for every neuron (into cur[]), a second applies threshold, reset and refractory
+ *     (ALIF: then a third updates a); spike bits are collected in a register and stored once per
+ *     32 neurons, spikes counted per word.
  */
+#include <limits.h>
 #include <stddef.h>
 
 #include "snn.h"
 #include "snn_fixed.h"
 
-/* Add row i (the synapses of source i) times x to acc; returns the synapses touched.
- * Dense: w[i * n_dst + j] for every j. Sparse: w[k], col[k] for k in row[i] .. row[i+1]. */
-static uint32_t add_row_times(const snn_net_t *net, const snn_proj_t *q, uint32_t i, int32_t x, int32_t *acc)
+/* Eight destinations per pass over the active list (gather_spikes, gather_input) pays on 32-bit
+ * cores with 13+ registers; on targets with a 16-bit int (8/16-bit MCUs, where every int32_t add
+ * is several instructions and flash is scarce) the one-destination loop alone is used. Define
+ * SNN_GATHER_WIDE to 0 or 1 to override. */
+#if !defined(SNN_GATHER_WIDE)
+#if UINT_MAX >= 0xFFFFFFFFu
+#define SNN_GATHER_WIDE 1
+#else
+#define SNN_GATHER_WIDE 0
+#endif
+#endif
+
+/* Index of the lowest set bit of a non-zero word. GCC/Clang: one or two instructions (Cortex-M3:
+ * rbit + clz). Otherwise a portable byte-then-bit search (no table, no division). */
+#if defined(__GNUC__)
+#define SNN_CTZ32(w) ((uint32_t)__builtin_ctzl((unsigned long)(w))) /* unsigned long >= 32 bits */
+#else
+static uint32_t snn_ctz32(uint32_t w)
 {
-    const int8_t *w = (const int8_t *)(const void *)(net->blob + q->w_off);
-    uint32_t j;
-    if (!q->sparse) {
-        const int8_t *row = w + i * (uint32_t)q->n_dst; /* < n_src * n_dst < 2^32 */
-        for (j = 0u; j < q->n_dst; j++) {
-            acc[j] += (int32_t)row[j] * x; /* int8 * int16 -> |.| <= 2^22 */
-        }
-        return q->n_dst;
+    uint32_t n = 0u;
+    while ((w & UINT32_C(0xFF)) == 0u) {
+        w >>= 8;
+        n += 8u;
+    }
+    while ((w & 1u) == 0u) {
+        w >>= 1;
+        n++;
+    }
+    return n;
+}
+#define SNN_CTZ32(w) snn_ctz32(w)
+#endif
+
+/* The spike-history slot of population `src` that holds step t - lag. */
+static const uint32_t *history_slot(const snn_net_t *net, const snn_pop_t *src, uint8_t lag)
+{
+    /* lag < depth, so one conditional add replaces the modulo */
+    uint32_t slot = src->head >= lag ? (uint32_t)(src->head - lag) : (uint32_t)src->head + src->depth - lag;
+    return net->hist + src->hist_word + slot * src->words;
+}
+
+/* Precomputed scale(., e) of one projection (integer-model.md §1, snn_fixed.h snn_scale):
+ *   e > 0: lim = 2^(23-e) (2^7 .. 2^22), mul = 2^e; e < 0: k = -e (1..16). */
+typedef struct {
+    int8_t e;
+    uint8_t k;
+    int32_t lim, mul;
+} scale_t;
+
+static scale_t scale_of(int8_t e)
+{
+    scale_t s;
+    s.e = e;
+    s.k = (uint8_t)(e < 0 ? -e : 0);
+    s.lim = e > 0 ? (int32_t)((uint32_t)1u << (uint8_t)(23 - e)) : 0;
+    s.mul = e > 0 ? (int32_t)((uint32_t)1u << (uint8_t)e) : 1;
+    return s;
+}
+
+/* scale(acc, e) for e > 0 with lim = 2^(23-e), mul = 2^e: clamp acc to -lim..lim first, so the
+ * product lies in -2^23..2^23 (no overflow, a multiplication rather than a shift of a possibly
+ * negative value), then sat24. acc >= lim gives sat24(2^23) = MAX24 and acc < -lim gives
+ * -2^23 = MIN24, exactly snn_scale's early returns; otherwise the product is already in range. */
+SNN_INLINE int32_t scale_up(int32_t acc, int32_t lim, int32_t mul)
+{
+    acc = acc > lim ? lim : acc;
+    acc = acc < -lim ? -lim : acc;
+    return snn_sat24(acc * mul);
+}
+
+/* scale(acc, e), bit for bit snn_scale (|acc| <= 2^30). */
+SNN_INLINE int32_t apply_scale(int32_t acc, const scale_t *s)
+{
+    if (s->e > 0) {
+        return scale_up(acc, s->lim, s->mul);
+    }
+    if (s->e < 0) {
+        return snn_sat24(snn_floordiv_pow2(acc, s->k));
+    }
+    return snn_sat24(acc);
+}
+
+/* cur[j] = I[j] + scale(acc): the first contributing projection of a population stores (cur is
+ * not zeroed beforehand; sat24(0 + x) = x for x already in 24 bits), later ones saturate-add. */
+SNN_INLINE void put(int32_t *cur, int32_t x, int fresh)
+{
+    *cur = fresh ? x : snn_sat24(*cur + x); /* 24 + 24 bits */
+}
+
+#if SNN_GATHER_WIDE
+/* put(cur + k, scale(t[k])) for k = 0..7, with the exponent's and fresh's branches taken once for
+ * the eight values instead of once per value (written out: t stays in registers). */
+SNN_INLINE void emit8(int32_t *cur, int32_t *t, const scale_t *sc, int fresh)
+{
+    if (sc->e > 0) {
+        const int32_t lim = sc->lim, mul = sc->mul;
+        t[0] = scale_up(t[0], lim, mul);
+        t[1] = scale_up(t[1], lim, mul);
+        t[2] = scale_up(t[2], lim, mul);
+        t[3] = scale_up(t[3], lim, mul);
+        t[4] = scale_up(t[4], lim, mul);
+        t[5] = scale_up(t[5], lim, mul);
+        t[6] = scale_up(t[6], lim, mul);
+        t[7] = scale_up(t[7], lim, mul);
+    } else if (sc->e < 0) {
+        const uint8_t k = sc->k;
+        t[0] = snn_sat24(snn_floordiv_pow2(t[0], k));
+        t[1] = snn_sat24(snn_floordiv_pow2(t[1], k));
+        t[2] = snn_sat24(snn_floordiv_pow2(t[2], k));
+        t[3] = snn_sat24(snn_floordiv_pow2(t[3], k));
+        t[4] = snn_sat24(snn_floordiv_pow2(t[4], k));
+        t[5] = snn_sat24(snn_floordiv_pow2(t[5], k));
+        t[6] = snn_sat24(snn_floordiv_pow2(t[6], k));
+        t[7] = snn_sat24(snn_floordiv_pow2(t[7], k));
     } else {
-        const uint32_t *rows = net->rows + q->row_index;
-        const uint16_t *cols = net->cols + q->col_index;
-        uint32_t lo = rows[i], hi = rows[i + 1u];
-        for (j = lo; j < hi; j++) {
-            acc[cols[j]] += (int32_t)w[j] * x;
-        }
-        return hi - lo;
+        t[0] = snn_sat24(t[0]);
+        t[1] = snn_sat24(t[1]);
+        t[2] = snn_sat24(t[2]);
+        t[3] = snn_sat24(t[3]);
+        t[4] = snn_sat24(t[4]);
+        t[5] = snn_sat24(t[5]);
+        t[6] = snn_sat24(t[6]);
+        t[7] = snn_sat24(t[7]);
+    }
+    if (fresh) {
+        cur[0] = t[0];
+        cur[1] = t[1];
+        cur[2] = t[2];
+        cur[3] = t[3];
+        cur[4] = t[4];
+        cur[5] = t[5];
+        cur[6] = t[6];
+        cur[7] = t[7];
+    } else { /* 24 + 24 bits each */
+        cur[0] = snn_sat24(cur[0] + t[0]);
+        cur[1] = snn_sat24(cur[1] + t[1]);
+        cur[2] = snn_sat24(cur[2] + t[2]);
+        cur[3] = snn_sat24(cur[3] + t[3]);
+        cur[4] = snn_sat24(cur[4] + t[4]);
+        cur[5] = snn_sat24(cur[5] + t[5]);
+        cur[6] = snn_sat24(cur[6] + t[6]);
+        cur[7] = snn_sat24(cur[7] + t[7]);
     }
 }
+#endif
 
-/* Spike sources: x = 1, so only the weights are added (no multiply). */
-static uint32_t add_row(const snn_net_t *net, const snn_proj_t *q, uint32_t i, int32_t *acc)
-{
-    const int8_t *w = (const int8_t *)(const void *)(net->blob + q->w_off);
-    uint32_t j;
-    if (!q->sparse) {
-        const int8_t *row = w + i * (uint32_t)q->n_dst;
-        for (j = 0u; j < q->n_dst; j++) {
-            acc[j] += (int32_t)row[j];
-        }
-        return q->n_dst;
-    } else {
-        const uint32_t *rows = net->rows + q->row_index;
-        const uint16_t *cols = net->cols + q->col_index;
-        uint32_t lo = rows[i], hi = rows[i + 1u];
-        for (j = lo; j < hi; j++) {
-            acc[cols[j]] += (int32_t)w[j];
-        }
-        return hi - lo;
-    }
-}
-
-/* acc = sum_i w[i, .] * x[i] over the non-zero input codes. */
-static uint32_t accumulate_input(const snn_net_t *net, const snn_proj_t *q, const int16_t *x, int32_t *acc)
-{
-    uint32_t i, synops = 0u;
-    for (i = 0u; i < q->n_src; i++) {
-        if (x[i] != 0) {
-            synops += add_row_times(net, q, i, (int32_t)x[i], acc);
-        }
-    }
-    return synops;
-}
-
-/* acc = sum of the rows of the sources that spiked `lag` steps ago (event driven: silent words
- * of the bit ring are skipped). */
-static uint32_t accumulate_spikes(const snn_net_t *net, const snn_proj_t *q, int32_t *acc)
+/* List the sources that spiked `lag` steps ago as row offsets i * n_dst (each < n_src * n_dst <
+ * 2^32) into list[]; returns how many (<= n_src). */
+static uint32_t list_active(const snn_net_t *net, const snn_proj_t *q, uint32_t *list)
 {
     const snn_pop_t *src = &net->pops[q->src];
-    /* slot of step t - lag; lag < depth, so one conditional add replaces the modulo */
-    uint32_t slot = src->head >= q->lag ? (uint32_t)(src->head - q->lag)
-                                          : (uint32_t)src->head + src->depth - q->lag;
-    const uint32_t *bits = net->hist + src->hist_word + slot * src->words;
-    uint32_t wi, synops = 0u;
-    for (wi = 0u; wi < src->words; wi++) {
+    const uint32_t *bits = history_slot(net, src, q->lag);
+    const uint32_t n_dst = q->n_dst, words = src->words;
+    uint32_t wi, n = 0u, base = 0u; /* base = 32 * wi * n_dst: the row offset of bit 0 of word wi */
+    for (wi = 0u; wi < words; wi++) {
         uint32_t word = bits[wi];
-        uint32_t i = wi << 5;
-        while (word != 0u) { /* unsigned shifts only */
-            if ((word & 1u) != 0u) {
-                synops += add_row(net, q, i, acc);
+        while (word != 0u) {
+            list[n++] = base + SNN_CTZ32(word) * n_dst;
+            word &= word - 1u; /* clear the lowest set bit (unsigned arithmetic) */
+        }
+        base += n_dst << 5;
+    }
+    return n;
+}
+
+/* Dense projection from a population: for every destination j, acc = sum over the listed rows of
+ * w[row + j] (n_act >= 1 rows); scaled into cur[]. Eight destinations share one pass over the
+ * list, their sums held in registers (each |.| <= 128 * 65535 < 2^23). Kept out of line so that
+ * the inner loop has the whole register file to itself. */
+SNN_NOINLINE static void gather_spikes(const int8_t *w, const uint32_t *list, uint32_t n_act, uint32_t n_dst,
+                                       const scale_t *sc, int32_t *cur, int fresh)
+{
+    const uint32_t *const end = list + n_act;
+    uint32_t j = 0u;
+#if SNN_GATHER_WIDE
+    for (; j + 8u <= n_dst; j += 8u) {
+        const int8_t *const wj = w + j;
+        const uint32_t *l = list;
+        int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
+        int32_t t[8];
+        do {
+            const int8_t *const p = wj + *l;
+            a0 += p[0];
+            a1 += p[1];
+            a2 += p[2];
+            a3 += p[3];
+            a4 += p[4];
+            a5 += p[5];
+            a6 += p[6];
+            a7 += p[7];
+        } while (++l != end);
+        t[0] = a0;
+        t[1] = a1;
+        t[2] = a2;
+        t[3] = a3;
+        t[4] = a4;
+        t[5] = a5;
+        t[6] = a6;
+        t[7] = a7;
+        emit8(cur + j, t, sc, fresh);
+    }
+#endif
+    for (; j < n_dst; j++) {
+        const int8_t *const wj = w + j;
+        const uint32_t *l = list;
+        int32_t a = 0;
+        do {
+            a += wj[*l];
+        } while (++l != end);
+        put(cur + j, apply_scale(a, sc), fresh);
+    }
+}
+
+/* Dense projection from the input codes: acc[j] = sum_i w[i * n_dst + j] * x[i], zero codes
+ * skipped; eight destinations per pass as in gather_spikes. Each product is int8 * int16
+ * (|.| <= 2^22), each sum |acc| <= 2^30. */
+SNN_NOINLINE static void gather_input(const int8_t *w, const int16_t *x, uint32_t n_src, uint32_t n_dst,
+                                      const scale_t *sc, int32_t *cur, int fresh)
+{
+    const int16_t *const x_end = x + n_src;
+    uint32_t j = 0u;
+#if SNN_GATHER_WIDE
+    for (; j + 8u <= n_dst; j += 8u) {
+        const int8_t *p = w + j;
+        const int16_t *xp = x;
+        int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
+        int32_t t[8];
+        for (; xp != x_end; xp++, p += n_dst) {
+            const int32_t xi = (int32_t)*xp;
+            if (xi != 0) {
+                a0 += (int32_t)p[0] * xi;
+                a1 += (int32_t)p[1] * xi;
+                a2 += (int32_t)p[2] * xi;
+                a3 += (int32_t)p[3] * xi;
+                a4 += (int32_t)p[4] * xi;
+                a5 += (int32_t)p[5] * xi;
+                a6 += (int32_t)p[6] * xi;
+                a7 += (int32_t)p[7] * xi;
             }
-            word >>= 1;
-            i++;
+        }
+        t[0] = a0;
+        t[1] = a1;
+        t[2] = a2;
+        t[3] = a3;
+        t[4] = a4;
+        t[5] = a5;
+        t[6] = a6;
+        t[7] = a7;
+        emit8(cur + j, t, sc, fresh);
+    }
+#endif
+    for (; j < n_dst; j++) {
+        const int8_t *p = w + j;
+        const int16_t *xp = x;
+        int32_t a = 0;
+        for (; xp != x_end; xp++, p += n_dst) {
+            a += (int32_t)p[0] * (int32_t)*xp;
+        }
+        put(cur + j, apply_scale(a, sc), fresh);
+    }
+}
+
+/* Sparse projection: scatter the rows of the active sources into acc[0 .. n_dst), then scale into
+ * cur[]. Returns the synapses touched. */
+static uint32_t scatter_sparse(const snn_net_t *net, const snn_proj_t *q, const int16_t *x,
+                               const scale_t *sc, int32_t *cur, int fresh)
+{
+    const int8_t *w = (const int8_t *)(const void *)(net->blob + q->w_off);
+    const uint32_t *rows = net->rows + q->row_index;
+    const uint16_t *cols = net->cols + q->col_index;
+    int32_t *acc = net->acc;
+    const uint32_t n_dst = q->n_dst;
+    uint32_t i, j, k, synops = 0u;
+    for (j = 0u; j < n_dst; j++) {
+        acc[j] = 0;
+    }
+    if (q->src == SNN_INPUT) {
+        for (i = 0u; i < q->n_src; i++) {
+            const int32_t xi = (int32_t)x[i];
+            if (xi != 0) {
+                const uint32_t hi = rows[i + 1u];
+                for (k = rows[i]; k < hi; k++) {
+                    acc[cols[k]] += (int32_t)w[k] * xi; /* int8 * int16 -> |.| <= 2^22 */
+                }
+                synops += hi - rows[i];
+            }
+        }
+    } else {
+        const snn_pop_t *src = &net->pops[q->src];
+        const uint32_t *bits = history_slot(net, src, q->lag);
+        uint32_t wi;
+        for (wi = 0u; wi < src->words; wi++) {
+            uint32_t word = bits[wi];
+            while (word != 0u) {
+                uint32_t hi;
+                i = (wi << 5) + SNN_CTZ32(word);
+                word &= word - 1u;
+                hi = rows[i + 1u];
+                for (k = rows[i]; k < hi; k++) {
+                    acc[cols[k]] += (int32_t)w[k]; /* spikes are 1: no multiply */
+                }
+                synops += hi - rows[i];
+            }
         }
     }
+    for (j = 0u; j < n_dst; j++) {
+        put(cur + j, apply_scale(acc[j], sc), fresh);
+    }
     return synops;
+}
+
+/* Number of set bits of a spike word (portable SWAR count; every shift is of an unsigned value). */
+static uint32_t popcount32(uint32_t x)
+{
+    x = x - ((x >> 1) & UINT32_C(0x55555555));
+    x = (x & UINT32_C(0x33333333)) + ((x >> 2) & UINT32_C(0x33333333));
+    x = (x + (x >> 4)) & UINT32_C(0x0F0F0F0F);
+    return (x * UINT32_C(0x01010101)) >> 24; /* byte sums <= 32: no carry between bytes */
+}
+
+/* Threshold pass of a LIF (alif = 0) or ALIF (alif = 1) population: x[j] holds the candidate
+ * membrane sat24(sat24(decay(v, dv) + u) + bias), which becomes v unless the neuron is refractory
+ * (then v stays frozen). Writes the spike words; returns the number of spikes. Always inlined with
+ * a constant `alif`, so LIF does not read a (always 0 for LIF: only ALIF ever changes it). */
+SNN_INLINE uint32_t fire(snn_net_t *net, const snn_pop_t *pop, const int32_t *x, uint32_t *slot, int alif)
+{
+    const uint32_t first = pop->first, n = pop->n;
+    int32_t *const V = net->v + first;
+    const int32_t *const A = net->a + first, *const TH = net->theta + first;
+    uint8_t *const R = net->r + first;
+    const uint8_t refractory = pop->refractory;
+    const int soft = pop->reset == SNN_RESET_SOFT;
+    uint32_t j, j0, n_spikes = 0u;
+    for (j0 = 0u; j0 < n; j0 += 32u) { /* one history word per 32 neurons */
+        const uint32_t j1 = n - j0 > 32u ? j0 + 32u : n;
+        uint32_t bits = 0u, bit = 1u;
+        for (j = j0; j < j1; j++, bit <<= 1) {
+            if (R[j] != 0u) {
+                R[j]--; /* refractory: v frozen, no spike */
+            } else {
+                const int32_t th = alif ? TH[j] + A[j] : TH[j]; /* 1 <= th < 2^24 */
+                int32_t v = x[j];
+                if (v >= th) {
+                    v = soft ? v - th : 0; /* v - th in 0..MAX24 */
+                    R[j] = refractory;
+                    bits |= bit;
+                }
+                V[j] = v;
+            }
+        }
+        slot[j0 >> 5] = bits;
+        if (bits != 0u) {
+            n_spikes += popcount32(bits);
+        }
+    }
+    return n_spikes;
 }
 
 /* Neuron update of one population (§3) from the summed current cur[]; writes s_p(t) into the
- * population's current history slot. */
-static void update_population(snn_net_t *net, snn_pop_t *pop)
+ * population's current history slot. The kind's branch is taken once per population. */
+static void update_population(snn_net_t *net, snn_pop_t *pop, int32_t *cur)
 {
-    uint32_t *slot = net->hist + pop->hist_word + (uint32_t)pop->head * pop->words;
-    const int32_t *cur = net->cur;
-    const uint32_t first = pop->first;
+    uint32_t *const slot = net->hist + pop->hist_word + (uint32_t)pop->head * pop->words;
+    const uint32_t first = pop->first, n = pop->n;
+    int32_t *const U = net->u + first, *const V = net->v + first;
+    const uint16_t *const DU = net->du + first, *const DV = net->dv + first;
+    const int32_t *const B = net->bias + first, *const TH = net->theta + first;
+    const uint8_t kind = pop->kind;
     uint32_t j, n_spikes = 0u;
 
-    for (j = 0u; j < pop->words; j++) {
-        slot[j] = 0u;
-    }
-    for (j = 0u; j < pop->n; j++) {
-        const uint32_t i = first + j;
-        int32_t u = snn_sat24(snn_decay(net->u[i], net->du[i]) + cur[j]); /* 24 + 24 bits */
-        int32_t v = net->v[i];
-        uint8_t s = 0u;
-        net->u[i] = u;
-        switch (pop->kind) {
-        case SNN_LIF:
-        case SNN_ALIF:
-            if (net->r[i] > 0u) {
-                net->r[i]--; /* refractory: v frozen, no spike */
-            } else {
-                int32_t th = net->theta[i] + net->a[i]; /* 1 <= th < 2^24 */
-                v = snn_sat24(snn_sat24(snn_decay(v, net->dv[i]) + u) + net->bias[i]);
-                if (v >= th) {
-                    s = 1u;
-                    v = pop->reset == SNN_RESET_HARD ? 0 : v - th; /* v - th in 0..MAX24 */
-                    net->r[i] = pop->refractory;
+    if (kind == SNN_DELTA) { /* v is the reference level, theta is delta */
+        uint32_t j0;
+        for (j0 = 0u; j0 < n; j0 += 32u) {
+            const uint32_t j1 = n - j0 > 32u ? j0 + 32u : n;
+            uint32_t bits = 0u, bit = 1u;
+            for (j = j0; j < j1; j++, bit <<= 1) {
+                const int32_t u = snn_sat24(snn_decay(U[j], DU[j]) + cur[j]); /* 24 + 24 bits */
+                const int32_t v = V[j];
+                U[j] = u;
+                if (u - v >= TH[j]) { /* 25-bit difference: rose by delta, emit and re-reference */
+                    V[j] = u;
+                    bits |= bit;
+                    n_spikes++;
+                } else if (u < v) { /* falling: track the trough silently */
+                    V[j] = u;
                 }
-                net->v[i] = v;
             }
-            if (pop->kind == SNN_ALIF) { /* a >= 0 always: decay keeps the sign, a_step >= 0 */
-                net->a[i] = snn_sat24(snn_decay(net->a[i], pop->da) + (s ? pop->a_step : 0));
-            }
-            break;
-        case SNN_LI:
-            net->v[i] = snn_sat24(snn_sat24(snn_decay(v, net->dv[i]) + u) + net->bias[i]);
-            break;
-        default: /* SNN_DELTA: v is the reference level, theta is delta */
-            if (u - v >= net->theta[i]) { /* 25-bit difference */
-                s = 1u;
-                net->v[i] = u;
-            } else if (u < v) {
-                net->v[i] = u;
-            }
-            break;
+            slot[j0 >> 5] = bits;
         }
-        if (s) {
-            slot[j >> 5] |= (uint32_t)1u << (j & 31u);
-            n_spikes++;
+    } else {
+        /* u = sat24(decay(u, du) + I), then the candidate membrane
+         * x = sat24(sat24(decay(v, dv) + u) + bias) replaces I in cur[] (LI: it is the new v) */
+        for (j = 0u; j < n; j++) {
+            const int32_t u = snn_sat24(snn_decay(U[j], DU[j]) + cur[j]); /* 24 + 24 bits */
+            U[j] = u;
+            cur[j] = snn_sat24(snn_sat24(snn_decay(V[j], DV[j]) + u) + B[j]);
+        }
+        if (kind == SNN_LI) {
+            for (j = 0u; j < n; j++) {
+                V[j] = cur[j];
+            }
+            for (j = 0u; j < pop->words; j++) {
+                slot[j] = 0u;
+            }
+        } else if (kind == SNN_ALIF) {
+            /* a = sat24(decay(a, da) + s * a_step), after the threshold used the old a;
+             * a >= 0 always: decay keeps the sign, a_step >= 0 */
+            int32_t *const A = net->a + first;
+            const uint16_t da = pop->da;
+            const int32_t a_step = pop->a_step;
+            uint32_t j0;
+            n_spikes = fire(net, pop, cur, slot, 1);
+            for (j0 = 0u; j0 < n; j0 += 32u) {
+                const uint32_t j1 = n - j0 > 32u ? j0 + 32u : n;
+                uint32_t bits = slot[j0 >> 5];
+                for (j = j0; j < j1; j++, bits >>= 1) {
+                    A[j] = snn_sat24(snn_decay(A[j], da) + (int32_t)(bits & 1u) * a_step); /* s in 0..1 */
+                }
+            }
+        } else {
+            n_spikes = fire(net, pop, cur, slot, 0);
         }
     }
     pop->n_spikes = (uint16_t)n_spikes;
@@ -158,11 +466,11 @@ static void update_population(snn_net_t *net, snn_pop_t *pop)
 
 void snn_step(snn_net_t *net, const int16_t *in_codes, int16_t *out_codes)
 {
-    uint32_t p, k, j;
-    int32_t *acc = net->acc, *cur = net->cur;
+    uint32_t p, k, j, synops = 0u;
+    int32_t *const cur = net->cur;
+    uint32_t *const list = (uint32_t *)(void *)net->acc; /* int32 scratch reused as uint32 offsets */
 
     net->spikes = 0u;
-    net->synops = 0u;
     /* every population moves to a fresh history slot; slots of earlier steps stay readable */
     for (p = 0u; p < net->n_pops; p++) {
         snn_pop_t *pop = &net->pops[p];
@@ -170,25 +478,43 @@ void snn_step(snn_net_t *net, const int16_t *in_codes, int16_t *out_codes)
     }
     for (p = 0u; p < net->n_pops; p++) {
         snn_pop_t *pop = &net->pops[p];
-        for (j = 0u; j < pop->n; j++) {
-            cur[j] = 0;
-        }
+        int fresh = 1; /* cur[] holds nothing yet */
         for (k = pop->proj_begin; k < pop->proj_end; k++) { /* file order = order of summation */
             const snn_proj_t *q = &net->projs[k];
-            for (j = 0u; j < q->n_dst; j++) {
-                acc[j] = 0;
-            }
-            if (q->src == SNN_INPUT) {
-                net->synops += accumulate_input(net, q, in_codes, acc);
+            const scale_t sc = scale_of(q->exponent);
+            if (q->sparse) {
+                synops += scatter_sparse(net, q, in_codes, &sc, cur, fresh);
+                fresh = 0;
             } else {
-                net->synops += accumulate_spikes(net, q, acc);
-            }
-            for (j = 0u; j < q->n_dst; j++) {
-                cur[j] = snn_sat24(cur[j] + snn_scale(acc[j], q->exponent)); /* 24 + 24 bits */
+                const int8_t *w = (const int8_t *)(const void *)(net->blob + q->w_off);
+                if (q->src == SNN_INPUT) {
+                    uint32_t i, n_nz = 0u;
+                    for (i = 0u; i < q->n_src; i++) {
+                        n_nz += in_codes[i] != 0 ? 1u : 0u;
+                    }
+                    if (n_nz != 0u) { /* all codes 0: acc = 0, nothing to add */
+                        gather_input(w, in_codes, q->n_src, q->n_dst, &sc, cur, fresh);
+                        synops += n_nz * q->n_dst;
+                        fresh = 0;
+                    }
+                } else {
+                    const uint32_t n_act = list_active(net, q, list);
+                    if (n_act != 0u) { /* no spike: acc = 0, nothing to add */
+                        gather_spikes(w, list, n_act, q->n_dst, &sc, cur, fresh);
+                        synops += n_act * q->n_dst; /* <= 65535^2 < 2^32 */
+                        fresh = 0;
+                    }
+                }
             }
         }
-        update_population(net, pop);
+        if (fresh) {
+            for (j = 0u; j < pop->n; j++) {
+                cur[j] = 0;
+            }
+        }
+        update_population(net, pop, cur);
     }
+    net->synops = synops;
     if (out_codes != NULL) {
         for (k = 0u; k < net->n_outputs; k++) {
             const snn_out_t *o = &net->outs[k];

@@ -1,0 +1,247 @@
+/*
+ * simavr_runner.c - run the atmega328p firmware under libsimavr with USART0 on a pseudo-terminal.
+ *
+ *   simavr_runner FW.elf [-f HZ] [-b BAUD]
+ *
+ * Prints `URL /dev/pts/N` on stdout (what firmware_bridge.emulators expects), then runs until
+ * SIGTERM/SIGINT or until the firmware crashes (exit 1, message on stderr).
+ *
+ * Why not simavr's own uart_pty part: it feeds the AVR only when the firmware polls UCSR0A with an
+ * empty input FIFO (its XON signal), which an interrupt-driven receiver that sleeps never does,
+ * and it moves bytes on a second thread. This bridge is single-threaded and models the line:
+ *   - host -> AVR: bytes read from the pty master are queued and handed to the USART one per
+ *     character time (10 bits at BAUD, in simulated cycles) by a simavr cycle timer, as a real
+ *     serial line delivers them; the firmware's RX interrupt sees them at the right moments.
+ *   - AVR -> host: every byte the USART sends is written to the pty master.
+ *   - time: when the AVR sleeps (SLEEP with interrupts on) and nothing is queued, the runner waits
+ *     in real time for the simulated sleep (select() on the pty with that timeout), so an idle
+ *     device's millisecond clock follows the wall clock (the protocol watchdog relies on it). While
+ *     the AVR computes, simulation runs as fast as the host allows.
+ * The runner keeps its own handle on the pty slave, in raw mode, so a client may close and reopen
+ * the port without the master seeing a hang-up.
+ */
+#define _DEFAULT_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pty.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <simavr/avr_uart.h>
+#include <simavr/sim_avr.h>
+#include <simavr/sim_elf.h>
+#include <simavr/sim_io.h>
+#include <simavr/sim_irq.h>
+#include <simavr/sim_cycle_timers.h>
+#include <simavr/sim_time.h>
+
+#define RXQ 8192u
+
+static volatile sig_atomic_t g_stop;
+static int g_master = -1;
+static avr_irq_t *g_uart_in;
+static uint8_t g_rxq[RXQ];
+static size_t g_rx_head, g_rx_tail; /* queued host bytes: [tail, head) */
+static int g_inject_armed;
+static avr_cycle_count_t g_byte_cycles;
+static uint8_t g_txbuf[4096];
+static size_t g_tx_len;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+static void tx_flush(void)
+{
+    size_t off = 0;
+    while (off < g_tx_len) {
+        ssize_t n = write(g_master, g_txbuf + off, g_tx_len - off);
+        if (n > 0) {
+            off += (size_t)n;
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else {
+            break; /* nobody reading (EAGAIN) or gone: the bytes are lost, as on a real line */
+        }
+    }
+    g_tx_len = 0;
+}
+
+static void on_uart_out(avr_irq_t *irq, uint32_t value, void *param)
+{
+    (void)irq;
+    (void)param;
+    g_txbuf[g_tx_len++] = (uint8_t)value;
+    if (g_tx_len == sizeof g_txbuf) {
+        tx_flush();
+    }
+}
+
+static avr_cycle_count_t inject(avr_t *avr, avr_cycle_count_t when, void *param)
+{
+    (void)avr;
+    (void)param;
+    if (g_rx_tail == g_rx_head) {
+        g_inject_armed = 0;
+        return 0;
+    }
+    avr_raise_irq(g_uart_in, g_rxq[g_rx_tail % RXQ]);
+    g_rx_tail++;
+    if (g_rx_tail == g_rx_head) {
+        g_inject_armed = 0;
+        return 0;
+    }
+    return when + g_byte_cycles;
+}
+
+/* Read what the host sent (non-blocking) and make sure the injection timer runs. */
+static void rx_pump(avr_t *avr)
+{
+    while (g_rx_head - g_rx_tail < RXQ) {
+        size_t room = RXQ - (g_rx_head - g_rx_tail);
+        size_t start = g_rx_head % RXQ;
+        size_t chunk = RXQ - start < room ? RXQ - start : room;
+        ssize_t n = read(g_master, g_rxq + start, chunk);
+        if (n <= 0) {
+            break;
+        }
+        g_rx_head += (size_t)n;
+    }
+    if (g_rx_tail != g_rx_head && !g_inject_armed) {
+        g_inject_armed = 1;
+        avr_cycle_timer_register(avr, 1, inject, NULL);
+    }
+}
+
+/* The AVR sleeps for how_long cycles (until its next timer event). */
+static void on_sleep(avr_t *avr, avr_cycle_count_t how_long)
+{
+    fd_set rd;
+    struct timeval tv;
+    uint64_t usec;
+    tx_flush();
+    if (g_rx_tail != g_rx_head || g_stop) {
+        return; /* bytes are on their way in: no real-time wait */
+    }
+    usec = avr_cycles_to_usec(avr, how_long);
+    if (usec > 20000u) {
+        usec = 20000u;
+    }
+    FD_ZERO(&rd);
+    FD_SET(g_master, &rd);
+    tv.tv_sec = 0;
+    tv.tv_usec = (suseconds_t)usec;
+    if (select(g_master + 1, &rd, NULL, NULL, &tv) > 0) {
+        rx_pump(avr);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    const char *elf = NULL;
+    unsigned long hz = 16000000ul, baud = 115200ul;
+    elf_firmware_t fw;
+    avr_t *avr;
+    int slave = -1, i, stdout_fd, null_fd;
+    char name[256];
+    struct termios tio;
+    uint32_t flags = 0;
+    unsigned long counter = 0;
+
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-f") == 0 && i + 1 < argc) {
+            hz = strtoul(argv[++i], NULL, 10);
+        } else if (strcmp(argv[i], "-b") == 0 && i + 1 < argc) {
+            baud = strtoul(argv[++i], NULL, 10);
+        } else if (!elf) {
+            elf = argv[i];
+        } else {
+            fprintf(stderr, "usage: %s FW.elf [-f HZ] [-b BAUD]\n", argv[0]);
+            return 2;
+        }
+    }
+    if (!elf) {
+        fprintf(stderr, "usage: %s FW.elf [-f HZ] [-b BAUD]\n", argv[0]);
+        return 2;
+    }
+    /* libsimavr chats on stdout while loading ("Loaded N .text ..."): discard that, stdout's first
+     * line must be the URL */
+    fflush(stdout);
+    stdout_fd = dup(1);
+    null_fd = open("/dev/null", O_WRONLY);
+    if (null_fd >= 0) {
+        dup2(null_fd, 1);
+        close(null_fd);
+    }
+    memset(&fw, 0, sizeof fw);
+    if (elf_read_firmware(elf, &fw) != 0) {
+        fprintf(stderr, "simavr_runner: cannot read %s\n", elf);
+        return 1;
+    }
+    avr = avr_make_mcu_by_name("atmega328p");
+    if (!avr) {
+        fprintf(stderr, "simavr_runner: libsimavr has no atmega328p core\n");
+        return 1;
+    }
+    avr_init(avr);
+    avr->log = 1; /* errors only */
+    fw.frequency = (uint32_t)hz;
+    avr_load_firmware(avr, &fw);
+    avr->frequency = (uint32_t)hz;
+    avr->sleep = on_sleep;
+    fflush(stdout);
+    dup2(stdout_fd, 1);
+    close(stdout_fd);
+    /* host byte every 10 bit times: 8N1 */
+    g_byte_cycles = (avr_cycle_count_t)((hz * 10ul + baud - 1ul) / baud);
+
+    /* no console echo of the binary stream, no usleep() on status polls */
+    avr_ioctl(avr, AVR_IOCTL_UART_GET_FLAGS('0'), &flags);
+    flags &= ~(uint32_t)(AVR_UART_FLAG_STDIO | AVR_UART_FLAG_POOL_SLEEP);
+    avr_ioctl(avr, AVR_IOCTL_UART_SET_FLAGS('0'), &flags);
+    g_uart_in = avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_INPUT);
+    avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_OUTPUT), on_uart_out, NULL);
+
+    if (openpty(&g_master, &slave, name, NULL, NULL) != 0) {
+        perror("simavr_runner: openpty");
+        return 1;
+    }
+    if (tcgetattr(slave, &tio) == 0) {
+        cfmakeraw(&tio);
+        tcsetattr(slave, TCSANOW, &tio);
+    }
+    fcntl(g_master, F_SETFL, fcntl(g_master, F_GETFL) | O_NONBLOCK);
+    signal(SIGTERM, on_signal);
+    signal(SIGINT, on_signal);
+    signal(SIGPIPE, SIG_IGN);
+    printf("URL %s\n", name);
+    fflush(stdout);
+
+    while (!g_stop) {
+        int state = avr_run(avr);
+        if (state == cpu_Done || state == cpu_Crashed) {
+            fprintf(stderr, "simavr_runner: the AVR %s at pc 0x%04x, cycle %llu\n",
+                    state == cpu_Done ? "stopped" : "crashed", (unsigned)avr->pc,
+                    (unsigned long long)avr->cycle);
+            tx_flush();
+            return 1;
+        }
+        if ((++counter & 1023u) == 0u) {
+            rx_pump(avr);
+            if (g_tx_len) {
+                tx_flush();
+            }
+        }
+    }
+    tx_flush();
+    close(slave);
+    close(g_master);
+    return 0;
+}

@@ -1,0 +1,44 @@
+/*
+ * snn_port_config.h - device library limits and identity of the atmega328p port (see
+ * device/snn_dev_config.h; the build compiles with -DSNN_DEV_PORT_CONFIG).
+ *
+ * 2048 bytes of RAM hold everything: the device library's TWO upload slots (blob + arena each,
+ * protocol.md §4: the atomic swap), its frame buffers for 64-byte payloads (the protocol's
+ * minimum), the 64-byte UART ring, .data/.bss and the stack. Measured under simavr
+ * (tests/test_atmega328p_port.py): the deepest stack, COMMIT -> snn_load, is ~330 bytes, plus
+ * ~25 for an interrupt on top; the limits below leave ~540 bytes for it.
+ *
+ * A slot of 208 + 228 bytes runs the 3-neuron micro controller "error -> +/- LIF pair -> LI
+ * readout" (blob 208 B with its fail-safe codes, arena 220 B; the arena array is only 1-aligned
+ * on AVR, so up to 3 bytes are lost to aligning it). A 4-LIF version (blob 232 B, arena 288 B)
+ * would leave too little stack. docs/firmware-boards.md has the budget and what fits with the network in flash.
+ */
+#ifndef SNN_PORT_CONFIG_H
+#define SNN_PORT_CONFIG_H
+
+#include <stdint.h>
+
+#ifndef SNN_DEV_MAX_PAYLOAD
+#define SNN_DEV_MAX_PAYLOAD 64u
+#endif
+#ifndef SNN_DEV_MAX_BLOB
+#define SNN_DEV_MAX_BLOB 208u
+#endif
+#ifndef SNN_DEV_ARENA_BYTES
+#define SNN_DEV_ARENA_BYTES 228u
+#endif
+#define SNN_DEV_MAX_NEURONS 16u
+#define SNN_DEV_MAX_SYNAPSES 208u
+#define SNN_DEV_BOARD_NAME "atmega328p"
+
+/* board_cycles() counts CPU clock cycles (Timer1 at F_CPU, no prescaler, plus its overflows). */
+#ifndef F_CPU
+#define F_CPU 16000000UL
+#endif
+#define SNN_DEV_TICK_HZ F_CPU
+
+/* RAM between the end of .bss and the deepest stack pointer seen so far (board.c paints it). */
+uint32_t board_free_ram(void);
+#define SNN_DEV_FREE_RAM() board_free_ram()
+
+#endif /* SNN_PORT_CONFIG_H */

@@ -1,0 +1,166 @@
+"""The atmega328p port (8-bit AVR, 16-bit int, 2 KB RAM) under libsimavr, over the serial protocol.
+
+The image is the unchanged core and device library compiled by avr-gcc, so these tests show the
+core is correct where `int` has 16 bits, and what the protocol costs in 2 KB. It cannot run the
+160-neuron blimp network of tests/test_device.py (its arena alone is 4.7 KB), so this is a reduced
+suite on the largest blimp-like network that fits two upload slots: error -> +/- LIF pair -> LI
+readout (docs/firmware-boards.md). Skipped, naming the apt packages, when avr-gcc / avr-libc /
+libsimavr-dev are missing, unless CI=true, where that fails.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import zlib
+
+import numpy as np
+import pytest
+
+pytest.importorskip("serial")
+
+from firmware_bridge import protocol as P  # noqa: E402
+from firmware_bridge.device import Device, DeviceErrorReply, NetworkTooLarge  # noqa: E402
+from firmware_bridge.memory import device_bytes  # noqa: E402
+from snnctl.encoders import pm_pair  # noqa: E402
+from snnctl.network import INPUT, Kind, Network, Output, Population, Projection  # noqa: E402
+from snnctl.runtime import run  # noqa: E402
+from snnctl.snnfile import to_bytes  # noqa: E402
+
+BOARD = "atmega328p"
+STACK_RESERVE = 400  # bytes of RAM the image must leave for the stack (measured deepest: ~330 + an ISR)
+
+
+def micro_blimp(pairs: int = 1, seed: int = 5, fail_safe: bool = True) -> Network:
+    """One branch of the blimp controller shrunk to 2 KB: the error input -> `pairs` +/- LIF encoder
+    pairs (the blimp's encoder parameters) -> one LI readout (its output scaling)."""
+    rng = np.random.default_rng(seed)
+    enc, w = pm_pair(1, [0], pairs, rng.integers(20, 60, pairs), bias=200, theta=4096, du=1024, dv=512, name="")
+    out = Population(Kind.LI, 1, du=4096, dv=256)
+    projs = [Projection(INPUT, 0, w, exponent=0), Projection(0, 1, rng.integers(-128, 128, (2 * pairs, 1)), exponent=6)]
+    net = Network(1, [enc, out], projs, [Output(1, 0, shift=4, scale=3.3 / 2048)], input_scale=1e-3)
+    if fail_safe:
+        net.fail_safe = np.array([-77])
+    net.validate()
+    return net
+
+
+def _codes(t: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(-700, 700, (t, 1)).astype(np.int16)
+
+
+@pytest.fixture(scope="module")
+def emu():
+    from firmware_bridge.emulators import available_boards, start_emulator
+
+    missing = available_boards()[BOARD]
+    if missing:
+        msg = f"board {BOARD}: tools missing; apt-get install {missing}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(msg + " (CI=true: boards must not be skipped)")
+        pytest.skip(msg)
+    with start_emulator(BOARD) as e:
+        yield e
+
+
+@pytest.fixture
+def dev(emu):
+    with Device(emu.url, timeout=0.5, retries=2) as d:
+        d.hello()
+        yield d
+
+
+def test_image_fits_2k_ram_and_32k_flash(emu):
+    from firmware_bridge import build
+
+    sizes = build.firmware_size(build.build_avr_firmware(BOARD))
+    spec = build.AVR_BOARDS[BOARD]
+    assert sizes["flash"] <= spec["flash_bytes"]
+    assert sizes["ram"] + STACK_RESERVE <= spec["ram_bytes"], sizes
+
+
+def test_hello_and_limits(dev):
+    info = dev.info
+    assert info.name == "atmega328p" and info.max_payload == 64 and info.tick_hz == 16_000_000
+    assert info.has(P.Capability.ATOMIC_COMMIT) and info.has(P.Capability.CYCLE_COUNTER)
+    assert not info.has(P.Capability.NETWORK_IN_FLASH)
+    net = micro_blimp()
+    mem = device_bytes(net)
+    assert mem["blob_bytes"] <= info.max_blob_bytes and mem["arena_bytes"] + 3 <= info.arena_bytes
+
+
+def test_micro_blimp_runs_bit_identical(dev):
+    net = micro_blimp()
+    ni = dev.deploy(net)
+    blob = to_bytes(net)
+    assert (ni.loaded, ni.blob_bytes, ni.blob_crc32, ni.n_neurons) == (True, len(blob), zlib.crc32(blob), 3)
+    codes = _codes(3000, 1)
+    got = dev.run(codes)
+    ref = run(net, codes)
+    assert np.count_nonzero(np.diff(ref[:, 0])) > 100  # the readout moves: not a trivially constant net
+    np.testing.assert_array_equal(got, ref)
+    dev.reset()
+    ref_out, ref_cnt = run(net, codes[:50], counts=True)
+    for t in range(50):
+        res = dev.step(codes[t], counts=True)
+        assert res.outputs.tolist() == ref_out[t].tolist()
+        assert (res.spikes, res.synops) == tuple(ref_cnt[t])
+        assert 1000 < res.cycles < 100_000  # CPU cycles at 16 MHz
+    # the stack never reached .bss: HELLO's free_ram is the untouched stack headroom
+    assert dev.hello().free_ram >= 100
+
+
+def test_larger_net_refused_old_one_keeps_running(dev):
+    net = micro_blimp()
+    dev.deploy(net)
+    codes = _codes(60, 2)
+    ref = run(net, codes)
+    np.testing.assert_array_equal(dev.run(codes[:20]), ref[:20])
+    big = micro_blimp(pairs=2)
+    with pytest.raises(NetworkTooLarge):
+        dev.deploy(big)
+    with pytest.raises(DeviceErrorReply) as exc:
+        dev.upload(to_bytes(big))
+    assert exc.value.code == "TOO_LARGE"
+    # an interrupted upload of another valid network
+    other = to_bytes(micro_blimp(seed=9))
+    dev.load_begin(len(other), zlib.crc32(other))
+    dev.load_chunk(0, other[:40])
+    np.testing.assert_array_equal(dev.run(codes[20:40]), ref[20:40])
+    with pytest.raises(DeviceErrorReply) as exc:
+        dev.commit()
+    assert exc.value.code == "INCOMPLETE"
+    np.testing.assert_array_equal(dev.run(codes[40:]), ref[40:])
+
+
+def test_line_garbage_is_survived(dev):
+    net = micro_blimp()
+    dev.deploy(net)
+    before = dev.stats()
+    dev.write_raw(np.random.default_rng(3).integers(0, 256, 400, dtype=np.uint8).tobytes() + b"\0")
+    time.sleep(0.2)
+    codes = _codes(30, 4)
+    np.testing.assert_array_equal(dev.run(codes), run(net, codes))
+    after = dev.stats()
+
+    def faults(s):
+        return s.crc_errors + s.framing_errors + s.dropped_frames
+
+    assert faults(after) > faults(before)
+
+
+def test_watchdog_fail_safe(dev):
+    net = micro_blimp()
+    dev.deploy(net)
+    trips = dev.stats().watchdog_trips
+    dev.watchdog(60)
+    try:
+        codes = _codes(20, 5)
+        ref = run(net, codes)
+        np.testing.assert_array_equal(dev.run(codes[:10]), ref[:10])
+        time.sleep(0.4)
+        assert dev.stats().watchdog_trips == trips + 1
+        res = dev.step(codes[0])
+        assert res.watchdog_tripped and res.outputs.tolist() == ref[0].tolist()  # from reset state
+    finally:
+        dev.watchdog(0)
