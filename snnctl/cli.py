@@ -678,6 +678,9 @@ def build_parser() -> argparse.ArgumentParser:
     from snnctl.cli_interchange import add_parsers as _add_interchange  # import / export (NIR, C header)
 
     _add_interchange(sub, UserError)
+    from snnctl.cli_experiments import add_parsers as _add_experiments  # evolve / run (configs/*.toml)
+
+    _add_experiments(sub, UserError)
     parser.set_defaults(handler=lambda _args: _print_help(parser))
     return parser
 

@@ -1,0 +1,233 @@
+"""The blimp experiment end to end: config schema, the evolution phases, held-out comparison, plots.
+
+`snnctl evolve configs/blimp_pid.toml` runs `evolve_blimp`; `snnctl run configs/blimp_pid.toml
+--controller best.snn|pid` runs `fly_heldout`. Phases (each a normal `evolve.runner` run folder):
+
+1. `mimic/` (optional, `[mimic] generations > 0`): the paper's fitness, MAE + (1 - r) against the
+   PID's commands on error sequences recorded from PID flights — cheap, batched in numba.
+2. the closed-loop phase in the run folder itself, started from phase 1's best genome (or the
+   codec's PID-derived initial genome): the MuJoCo blimp flies every genome.
+
+The run folder then gets `best.snn`, a comparison table against the PID on held-out profiles
+(`heldout.json`), `flight.png` (altitude vs reference, SNN and PID) and `raster.png` (the SNN's
+spikes during that flight).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from evolve.blimp import ClosedLoopProblem, MimicProblem, record_pid_flights
+from evolve.runner import EVOLVE_SECTION, EvolveSettings, evolve
+from snnctl.config import Key, Section
+from snnctl.controllers.blimp_snn import BlimpSNNCodec, BlimpSNNSpec
+
+SCHEMA = Section(
+    "a blimp altitude experiment",
+    experiment=Section("what this file is", family=Key(str, "blimp", "controller family", choices=("blimp",))),
+    evolve=EVOLVE_SECTION,
+    env=Section(
+        "the simulated blimp (sim.blimp.BlimpAltitudeEnv)",
+        excess_mass_kg=Key(float, 0.005, "mass above neutral buoyancy (kg)", ge=0, le=0.1),
+        sensor_noise_m=Key(float, 0.01, "lidar noise standard deviation (m)", ge=0, le=0.5),
+        sensor_rate_hz=Key(float, 10.0, "control and sensing rate (Hz); 1 / (rate * 2 ms) must be whole", gt=0, le=500),
+        gust_force_n=Key(float, 0.0, "vertical gust force amplitude (N)", ge=0, le=1),
+        buoyancy_drift_kg=Key(float, 0.0, "slow buoyancy drift amplitude (kg)", ge=0, le=0.1),
+    ),
+    network=Section(
+        "the SNN (snnctl.controllers.blimp_snn.BlimpSNNSpec)",
+        pd_pairs=Key(int, 5, "+/- encoder pairs of the PD net (fast and slow groups each)", ge=1, le=40),
+        i_pairs=Key(int, 5, "+/- encoder pairs of the I net", ge=1, le=40),
+        i_adaptive=Key(bool, False, "I-net encoders with adaptive thresholds (ALIF), as in the paper"),
+    ),
+    mimic=Section(
+        "phase 1: mimic the PID on recorded flights (skipped when generations = 0)",
+        generations=Key(int, 0, "generations of the mimic phase", ge=0, le=1_000_000),
+        sigma=Key(float, 0.1, "CMA-ES step size of the mimic phase", gt=0, le=1),
+        flights=Key(int, 40, "PID flights recorded for training sequences", ge=1, le=10_000),
+        sequences_per_generation=Key(int, 3, "sequences each generation is scored on", ge=1, le=1000),
+    ),
+    closed_loop=Section(
+        "phase 2: fly the MuJoCo blimp (generations and population from [evolve])",
+        episode_s=Key(float, 60.0, "length of a training flight (s)", gt=0, le=3600),
+        episodes_per_generation=Key(int, 2, "training flights per genome and generation", ge=1, le=100),
+        w_rmse=Key(float, 1.0, "cost weight of the RMSE (m)", ge=0),
+        w_steady_state=Key(float, 5.0, "cost weight of the steady-state error (m)", ge=0),
+        w_overshoot=Key(float, 0.5, "cost weight of overshoot up + down (m)", ge=0),
+        w_effort=Key(float, 0.0, "cost weight of the mean |u|", ge=0),
+        spikes_objective=Key(bool, False, "second objective: spikes per second (use with algorithm = nsga2)"),
+    ),
+    run=Section(
+        "held-out evaluation (snnctl run, and the table at the end of snnctl evolve)",
+        episodes=Key(int, 10, "held-out flights", ge=1, le=1000),
+        episode_s=Key(float, 120.0, "length of a held-out flight (s)", gt=0, le=3600),
+        profile=Key(str, "steps", "reference profile kind", choices=("steps", "alternating", "ramps", "random")),
+    ),
+)
+
+METRICS = ("rmse_m", "steady_state_error_m", "overshoot_up_m", "overshoot_down_m", "control_effort", "spikes_per_s")
+
+
+def env_kwargs(cfg: dict, episode_s: float, profile: str = "steps") -> dict:
+    return {**cfg["env"], "episode_s": episode_s, "profile": profile}
+
+
+def spec_of(cfg: dict) -> BlimpSNNSpec:
+    return BlimpSNNSpec(**cfg["network"])
+
+
+def evolve_blimp(cfg: dict, out_dir: Path, resume: bool = False, progress: bool = True) -> dict:
+    """Run the phases into `out_dir`; returns the held-out comparison (SNN vs PID)."""
+    out_dir = Path(out_dir)
+    spec = spec_of(cfg)
+    settings = EvolveSettings.from_dict(cfg["evolve"])
+    start = BlimpSNNCodec(spec).initial_genome
+    t0 = time.time()
+    if cfg["mimic"]["generations"] > 0:
+        mdir = out_dir / "mimic"
+        if progress:
+            print(f"phase 1/2: mimic the PID ({cfg['mimic']['flights']} recorded flights)")
+        errors, targets = record_pid_flights(cfg["mimic"]["flights"], env_kwargs(cfg, cfg["run"]["episode_s"]))
+        problem = MimicProblem(spec, errors, targets, cfg["mimic"]["sequences_per_generation"], seed=settings.seed)
+        msettings = EvolveSettings.from_dict(
+            {**cfg["evolve"], "generations": cfg["mimic"]["generations"], "sigma": cfg["mimic"]["sigma"]}
+        )
+        result = evolve(problem, msettings, mdir, resume=resume and (mdir / "checkpoint.pkl").exists(),
+                        progress=progress, config=cfg)  # fmt: skip
+        start = result.best_genome
+    cl = cfg["closed_loop"]
+    problem = ClosedLoopProblem(
+        spec, env_kwargs(cfg, cl["episode_s"]), cl["episodes_per_generation"], cl["w_rmse"], cl["w_steady_state"],
+        cl["w_overshoot"], cl["w_effort"], cl["spikes_objective"], initial=start, seed=settings.seed,
+    )  # fmt: skip
+    if progress:
+        print("phase 2/2: closed loop in the MuJoCo blimp" if cfg["mimic"]["generations"] else "closed loop in MuJoCo")
+    evolve(problem, settings, out_dir, resume=resume, progress=progress, config=cfg)
+    evolve_s = time.time() - t0
+    table = compare_heldout(cfg, out_dir / "best.snn", out_dir, progress=progress)
+    table["evolution_wall_s"] = evolve_s
+    (out_dir / "heldout.json").write_text(json.dumps(table, indent=2))
+    return table
+
+
+def make_controller(spec: str):
+    """`pid` or a path to a `.snn` file -> a controller with reset()/act()."""
+    if spec == "pid":
+        from snnctl.controllers.pid import PID
+
+        return PID.for_blimp()
+    from snnctl.controllers.snn import SNNController
+
+    return SNNController.load(spec)
+
+
+def fly_heldout(cfg: dict, controller_spec: str, episodes: int | None = None, seed: int = 0,
+                record_first: bool = False) -> tuple[dict, Any]:  # fmt: skip
+    """Fly held-out profiles; returns mean metrics (and the first flight's record if asked)."""
+    from sim.blimp import BlimpAltitudeEnv
+    from sim.metrics import run_episode
+    from sim.profiles import HELDOUT_SEEDS
+
+    n = episodes or cfg["run"]["episodes"]
+    if seed + n > len(HELDOUT_SEEDS):
+        raise ValueError(f"only {len(HELDOUT_SEEDS)} held-out profiles exist; --seed + --episodes must not exceed it")
+    env = BlimpAltitudeEnv(**env_kwargs(cfg, cfg["run"]["episode_s"], cfg["run"]["profile"]))
+    ctl = make_controller(controller_spec)
+    rows, first = [], None
+    for s in HELDOUT_SEEDS[seed : seed + n]:
+        rec = run_episode(env, ctl, seed=s)
+        m = rec.metrics()
+        spikes = rec.extras.get("spikes")
+        m["spikes_per_s"] = float(spikes.sum() / (len(rec.t) * env.dt)) if spikes is not None else 0.0
+        rows.append(m)
+        first = first or rec
+    env.close()
+    mean = {k: float(np.mean([r[k] for r in rows])) for k in METRICS}
+    mean["worst_overshoot_up_m"] = float(max(r["overshoot_up_m"] for r in rows))
+    mean["worst_overshoot_down_m"] = float(max(r["overshoot_down_m"] for r in rows))
+    mean["episodes"] = n
+    return mean, (first if record_first else None)
+
+
+def compare_heldout(cfg: dict, snn_path: Path, out_dir: Path, progress: bool = True) -> dict:
+    snn, snn_rec = fly_heldout(cfg, str(snn_path), record_first=True)
+    pid, pid_rec = fly_heldout(cfg, "pid", record_first=True)
+    plot_flight(out_dir / "flight.png", {"SNN": snn_rec, "PID": pid_rec})
+    plot_raster(out_dir / "raster.png", snn_path, snn_rec)
+    table = {"snn": snn, "pid": pid}
+    if progress:
+        print(format_comparison(table, cfg["run"]["episodes"]))
+    return table
+
+
+def format_comparison(table: dict, episodes: int) -> str:
+    rows = [("RMSE (m)", "rmse_m"), ("steady-state error (m)", "steady_state_error_m"),
+            ("overshoot up (m)", "overshoot_up_m"), ("overshoot down (m)", "overshoot_down_m"),
+            ("worst overshoot up (m)", "worst_overshoot_up_m"), ("worst overshoot down (m)", "worst_overshoot_down_m"),
+            ("mean |u|", "control_effort"), ("spikes per second", "spikes_per_s")]  # fmt: skip
+    names = list(table)
+    lines = [f"held-out profiles: {episodes} flights (mean over flights)", f"  {'metric':26}" + "".join(
+        f"{n.upper():>12}" for n in names)]  # fmt: skip
+    for label, key in rows:
+        lines.append(f"  {label:26}" + "".join(f"{table[n][key]:12.4f}" for n in names))
+    return "\n".join(lines)
+
+
+def plot_flight(path: Path, recs: dict) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax, ax_u) = plt.subplots(2, 1, figsize=(9, 5.5), sharex=True, height_ratios=[2, 1])
+    first = next(iter(recs.values()))
+    ax.plot(first.t, first.reference, "k--", lw=1, label="reference")
+    for name, rec in recs.items():
+        ax.plot(rec.t, rec.altitude, lw=1.2, label=f"{name} altitude")
+        ax_u.plot(rec.t, rec.action, lw=0.8, label=name)
+    ax.set_ylabel("altitude (m)")
+    ax.legend(loc="upper right", fontsize=8)
+    ax_u.set_ylabel("command u")
+    ax_u.set_xlabel("time (s)")
+    ax.set_title("held-out flight: altitude vs reference")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_raster(path: Path, snn_path: Path, rec) -> None:
+    """Replay the flight's error through the network to draw every neuron's spikes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from snnctl import runtime, snnfile
+
+    net = snnfile.load(snn_path)
+    codes = net.quantize_inputs((rec.reference - rec.measurement)[:, None])
+    tr = runtime.run_trace(net, codes)
+    fig, ax = plt.subplots(figsize=(9, 4))
+    t_idx, n_idx = np.nonzero(tr.spikes)
+    ax.scatter(rec.t[t_idx], n_idx, s=1, c="k", marker="|")
+    off = net.offsets()
+    for i, p in enumerate(net.populations):
+        ax.axhline(off[i] - 0.5, color="0.8", lw=0.5)
+        ax.text(rec.t[-1] * 1.01, (off[i] + off[i + 1]) / 2, p.name or str(i), fontsize=7, va="center")
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("neuron")
+    ax.set_title("SNN spikes during the held-out flight")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def copy_config(src: Path, out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, out_dir / "source_config.toml")

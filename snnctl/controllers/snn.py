@@ -1,0 +1,61 @@
+"""An integer network as a controller: `reset()`, `act(obs) -> action`, like every controller here.
+
+Which observation entries feed the inputs and how outputs become the action are read from the
+network's `meta` (written by its codec), so a `.snn` file alone is enough to fly it:
+`obs_index` (list of observation indices, default: all), `combine` ("sum": the action is the sum
+of all outputs; default: one action per output) and `u_min`/`u_max` (clip).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..network import Network
+from ..runtime import Stepper
+
+
+class SNNController:
+    def __init__(self, net: Network) -> None:
+        self.net = net
+        self.stepper = Stepper(net)
+        idx = net.meta.get("obs_index")
+        self.obs_index = None if idx is None else np.atleast_1d(np.asarray(idx, dtype=np.int64))
+        self.combine = net.meta.get("combine")
+        self.u_min = net.meta.get("u_min", -np.inf)
+        self.u_max = net.meta.get("u_max", np.inf)
+        self.last_spike_count = 0
+        self.last_synops = 0
+        self.last_codes = np.zeros(net.n_outputs, dtype=np.int16)
+        # per-step constants, so act() is a handful of small numpy operations
+        n_in = net.n_inputs
+        self._inv_scale = 1.0 / net.input_scale.astype(np.float64)
+        self._zero = net.input_zero.astype(np.float64)
+        self._codes = np.zeros(n_in, dtype=np.int16)
+        self._out_scale = np.array([o.scale for o in net.outputs])
+        self._out_zero = np.array([o.zero for o in net.outputs], dtype=np.float64)
+
+    @classmethod
+    def load(cls, path) -> SNNController:
+        from ..snnfile import load
+
+        return cls(load(path))
+
+    def reset(self) -> None:
+        self.stepper.reset()
+        self.last_spike_count = 0
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        obs = np.asarray(obs, dtype=np.float64).reshape(-1)
+        x = obs if self.obs_index is None else obs[self.obs_index]
+        # Network.quantize_inputs, inlined: NaN -> zero point, overflow and +-inf saturate
+        q = np.nan_to_num(x * self._inv_scale, nan=0.0, posinf=40000.0, neginf=-40000.0)
+        np.clip(np.rint(q) + self._zero, -32768, 32767, out=q)
+        self._codes[:] = q
+        codes = self.stepper.step(self._codes)
+        self.last_codes = codes.copy()
+        self.last_spike_count = self.stepper.spikes
+        self.last_synops = self.stepper.synops
+        y = (codes - self._out_zero) * self._out_scale
+        if self.combine == "sum":
+            y = np.array([y.sum()])
+        return np.clip(y, self.u_min, self.u_max).astype(np.float32)
