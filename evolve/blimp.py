@@ -49,7 +49,9 @@ def mimic_fitness(u: np.ndarray, target: np.ndarray) -> np.ndarray:
     uc = u - u.mean(axis=1, keepdims=True)
     tc = target - target.mean()
     denom = np.sqrt((uc**2).sum(axis=1) * (tc**2).sum())
-    r = np.divide(uc @ tc, denom, out=np.zeros(len(u)), where=denom > 0)
+    # row-wise products, not a BLAS matrix-vector product: BLAS may round a row differently
+    # depending on its position in the batch, and a genome's score must not depend on its chunk
+    r = np.divide((uc * tc).sum(axis=1), denom, out=np.zeros(len(u)), where=denom > 0)
     return mae + (1.0 - r)
 
 

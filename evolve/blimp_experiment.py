@@ -108,7 +108,8 @@ def evolve_blimp(cfg: dict, out_dir: Path, resume: bool = False, progress: bool 
     )  # fmt: skip
     if progress:
         print("phase 2/2: closed loop in the MuJoCo blimp" if cfg["mimic"]["generations"] else "closed loop in MuJoCo")
-    evolve(problem, settings, out_dir, resume=resume, progress=progress, config=cfg)
+    evolve(problem, settings, out_dir, resume=resume and (out_dir / "checkpoint.pkl").exists(), progress=progress,
+           config=cfg)  # fmt: skip
     evolve_s = time.time() - t0
     table = compare_heldout(cfg, out_dir / "best.snn", out_dir, progress=progress)
     table["evolution_wall_s"] = evolve_s

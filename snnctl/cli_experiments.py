@@ -90,7 +90,7 @@ def _cmd_evolve(args: argparse.Namespace) -> int:
     from evolve.runner import EvolveError
 
     out = Path(args.resume or args.out or Path("runs") / Path(args.config).stem)
-    if args.resume and not (out / "checkpoint.pkl").exists():
+    if args.resume and not any((d / "checkpoint.pkl").exists() for d in (out, out / "mimic")):
         raise _USER_ERROR(f"{out}: no checkpoint.pkl to resume from")
     copy_config(Path(args.config), out)
     try:
@@ -105,6 +105,10 @@ def _cmd_evolve(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    if args.episodes is not None and args.episodes < 1:
+        raise _USER_ERROR(f"--episodes must be at least 1, got {args.episodes}")
+    if args.seed < 0:
+        raise _USER_ERROR(f"--seed is the first held-out profile index and must be >= 0, got {args.seed}")
     cfg = _load(args.config)
     from evolve.blimp_experiment import fly_heldout, format_comparison, plot_flight
     from snnctl.snnfile import SnnFormatError

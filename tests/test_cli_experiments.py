@@ -1,0 +1,217 @@
+"""`snnctl evolve CONFIG` and `snnctl run CONFIG --controller ...` end to end, on tiny budgets."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import tomllib
+
+import numpy as np
+import pytest
+
+from snnctl import cli, snnfile
+from snnctl.controllers.blimp_snn import BlimpSNNCodec, BlimpSNNSpec
+
+TINY = """\
+[experiment]
+family = "blimp"
+
+[evolve]
+algorithm = "cmaes"
+generations = 2
+population = 4
+sigma = 0.05
+seed = 3
+backend = "serial"
+workers = 1
+
+[network]
+pd_pairs = 2
+i_pairs = 2
+
+[mimic]
+generations = 2
+flights = 2
+sequences_per_generation = 1
+
+[closed_loop]
+episode_s = 5.0
+episodes_per_generation = 1
+
+[run]
+episodes = 1
+episode_s = 20.0
+"""
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def tiny_cfg(tmp_path_factory) -> str:
+    path = tmp_path_factory.mktemp("cfg") / "tiny.toml"
+    path.write_text(TINY)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def finished_run(tiny_cfg, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "tiny"
+    assert cli.main(["evolve", tiny_cfg, "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+def _rows(path) -> list[dict]:
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def _one_line_error(capsys, *needles: str) -> str:
+    cap = capsys.readouterr()
+    lines = cap.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("snnctl: error: "), cap.err
+    assert "Traceback" not in cap.err
+    for n in needles:
+        assert n in lines[0]
+    return lines[0]
+
+
+def test_evolve_writes_the_run_folder(finished_run) -> None:
+    for name in ("config.toml", "log.csv", "best_genome.npy", "best.snn", "fitness.png", "flight.png",
+                 "raster.png", "heldout.json", "checkpoint.pkl", "source_config.toml"):  # fmt: skip
+        assert (finished_run / name).is_file(), name
+    for name in ("fitness.png", "flight.png", "raster.png"):
+        assert (finished_run / name).read_bytes()[:8] == PNG
+    assert len(_rows(finished_run / "log.csv")) == 2
+    assert len(_rows(finished_run / "mimic" / "log.csv")) == 2  # phase 1 ran its own generations
+    assert (finished_run / "mimic" / "best.snn").is_file()
+    cfg = tomllib.loads((finished_run / "config.toml").read_text())
+    assert cfg["evolve"]["generations"] == 2 and cfg["evolve"]["population"] == 4
+    assert cfg["closed_loop"]["episode_s"] == 5.0 and cfg["network"]["pd_pairs"] == 2
+
+
+def test_evolve_best_snn_is_the_best_genome_decoded(finished_run) -> None:
+    codec = BlimpSNNCodec(BlimpSNNSpec(pd_pairs=2, i_pairs=2))
+    best = np.load(finished_run / "best_genome.npy")
+    assert best.shape == (codec.layout.size,)
+    assert (finished_run / "best.snn").read_bytes() == snnfile.to_bytes(codec.decode(best))
+    rows = _rows(finished_run / "log.csv")
+    info = json.loads((finished_run / "best_genome.json").read_text())
+    best_ever = min(float(r["tracking_cost_best"]) for r in rows)
+    assert info["objectives"]["tracking_cost"] == pytest.approx(best_ever)
+
+
+def test_evolve_heldout_table(finished_run, tiny_cfg, capsys) -> None:
+    table = json.loads((finished_run / "heldout.json").read_text())
+    assert {"snn", "pid"} <= set(table)
+    keys = {"rmse_m", "steady_state_error_m", "overshoot_up_m", "overshoot_down_m", "control_effort",
+            "spikes_per_s", "worst_overshoot_up_m", "worst_overshoot_down_m", "episodes"}  # fmt: skip
+    assert keys <= set(table["snn"]) and keys <= set(table["pid"])
+    assert table["pid"]["spikes_per_s"] == 0 and table["snn"]["spikes_per_s"] > 0
+    assert table["snn"]["episodes"] == table["pid"]["episodes"] == 1
+    # the PID column is what `snnctl run --controller pid` reports on the same config
+    assert cli.main(["run", tiny_cfg, "--controller", "pid", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == pytest.approx(table["pid"])
+    assert cli.main(["run", tiny_cfg, "--controller", str(finished_run / "best.snn"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == pytest.approx(table["snn"])
+
+
+def test_evolve_resume_extends_a_finished_run(finished_run, tiny_cfg, tmp_path) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(finished_run, run)
+    before = _rows(run / "log.csv")
+    assert cli.main(["evolve", tiny_cfg, "--resume", str(run), "--generations", "3", "--quiet"]) == 0
+    after = _rows(run / "log.csv")
+    assert len(after) == 3
+    assert after[:2] == before  # the first generations are kept as they were
+    assert len(_rows(run / "mimic" / "log.csv")) == 2  # the finished phase 1 is not rerun
+    assert json.loads((run / "heldout.json").read_text())["snn"]["episodes"] == 1
+
+
+def test_evolve_resume_of_a_folder_without_checkpoint_is_a_user_error(tiny_cfg, tmp_path, capsys) -> None:
+    assert cli.main(["evolve", tiny_cfg, "--resume", str(tmp_path / "nothing")]) == 2
+    _one_line_error(capsys, "nothing", "checkpoint")
+
+
+def test_evolve_resume_after_an_interrupt_before_the_closed_loop_phase(tiny_cfg, tmp_path, monkeypatch) -> None:
+    from evolve.blimp import ClosedLoopProblem
+
+    def interrupted(self, genomes, seeds, generation):
+        raise KeyboardInterrupt
+
+    out = tmp_path / "run"
+    monkeypatch.setattr(ClosedLoopProblem, "evaluate", interrupted)
+    assert cli.main(["evolve", tiny_cfg, "--out", str(out), "--quiet"]) == 130
+    monkeypatch.undo()
+    assert (out / "mimic" / "checkpoint.pkl").is_file()
+    assert cli.main(["evolve", tiny_cfg, "--resume", str(out), "--quiet"]) == 0
+
+
+def test_run_pid_json_has_the_metrics(tiny_cfg, capsys) -> None:
+    assert cli.main(["run", tiny_cfg, "--controller", "pid", "--json", "--episodes", "2", "--seed", "3"]) == 0
+    m = json.loads(capsys.readouterr().out)
+    for k in ("rmse_m", "steady_state_error_m", "overshoot_up_m", "overshoot_down_m", "spikes_per_s"):
+        assert isinstance(m[k], float) and np.isfinite(m[k]) and m[k] >= 0
+    assert m["episodes"] == 2 and m["spikes_per_s"] == 0.0
+    assert m["worst_overshoot_up_m"] >= m["overshoot_up_m"]
+
+
+def test_run_text_table_and_plot(finished_run, tiny_cfg, tmp_path, capsys) -> None:
+    png = tmp_path / "flight.png"
+    assert cli.main(["run", tiny_cfg, "--controller", str(finished_run / "best.snn"), "--plot", str(png)]) == 0
+    out = capsys.readouterr().out
+    assert "RMSE (m)" in out and "BEST.SNN" in out and f"plot: {png}" in out
+    assert png.read_bytes()[:8] == PNG
+
+
+def test_run_missing_controller_file_is_a_one_line_error(tiny_cfg, tmp_path, capsys) -> None:
+    missing = tmp_path / "missing.snn"
+    assert cli.main(["run", tiny_cfg, "--controller", str(missing)]) == 2
+    _one_line_error(capsys, "missing.snn")
+
+
+def test_run_corrupt_controller_file_is_a_one_line_error(tiny_cfg, tmp_path, capsys) -> None:
+    bad = tmp_path / "bad.snn"
+    bad.write_bytes(b"not a network at all")
+    assert cli.main(["run", tiny_cfg, "--controller", str(bad)]) == 2
+    _one_line_error(capsys, "bad.snn")
+
+
+@pytest.mark.parametrize("command", ["run", "evolve"])
+def test_bad_config_key_names_file_and_key(command, tmp_path, capsys) -> None:
+    cfg = tmp_path / "broken.toml"
+    cfg.write_text(TINY.replace("episodes_per_generation = 1", "episodes_per_generaton = 1"))
+    args = [command, str(cfg)] + (["--controller", "pid"] if command == "run" else ["--out", str(tmp_path / "o")])
+    assert cli.main(args) == 2
+    _one_line_error(capsys, "broken.toml", "closed_loop.episodes_per_generaton")
+    assert not (tmp_path / "o").exists()
+
+
+def test_bad_config_value_and_missing_config(tmp_path, capsys) -> None:
+    cfg = tmp_path / "range.toml"
+    cfg.write_text(TINY.replace("episode_s = 5.0", "episode_s = -5.0"))
+    assert cli.main(["run", str(cfg), "--controller", "pid"]) == 2
+    _one_line_error(capsys, "range.toml", "closed_loop.episode_s")
+    assert cli.main(["run", str(tmp_path / "none.toml"), "--controller", "pid"]) == 2
+    _one_line_error(capsys, "none.toml")
+
+
+def test_run_too_many_heldout_flights_is_a_user_error(tiny_cfg, capsys) -> None:
+    assert cli.main(["run", tiny_cfg, "--controller", "pid", "--seed", "19", "--episodes", "2"]) == 2
+    _one_line_error(capsys, "held-out")
+
+
+@pytest.mark.parametrize("args", [["--episodes", "-1"], ["--seed", "-1"], ["--episodes", "0"]])
+def test_run_rejects_nonpositive_episodes_and_negative_seed(tiny_cfg, args, capsys) -> None:
+    code = cli.main(["run", tiny_cfg, "--controller", "pid", "--json", *args])
+    cap = capsys.readouterr()
+    assert code == 2 and "Warning" not in cap.err
+    assert "episodes" in cap.err or "seed" in cap.err
+
+
+def test_help_lists_the_experiment_commands(capsys) -> None:
+    for sub in ("evolve", "run"):
+        with pytest.raises(SystemExit) as exc:
+            cli.main([sub, "--help"])
+        assert exc.value.code == 0
+        assert "examples:" in capsys.readouterr().out
