@@ -157,15 +157,18 @@ class BlimpSNNCodec:
 
         def encoders(name: str, w: np.ndarray, part: str, theta: str, du: int, kind=Kind.LIF, **kw) -> Population:
             # soft reset: the rate follows the input current (less the leak), one spike per step at most
-            return Population(kind, len(w), du=du, dv=one(f"{part}.dv"), bias=np.repeat(L.ints(genome, f"{part}.bias"), 2),
-                              theta=one(theta), reset=Reset.SOFT, name=name, **kw)  # fmt: skip
+            bias = np.repeat(L.ints(genome, f"{part}.bias"), 2)
+            return Population(kind, len(w), du=du, dv=one(f"{part}.dv"), bias=bias, theta=one(theta),
+                              reset=Reset.SOFT, name=name, **kw)  # fmt: skip
 
         pops = [
             encoders("pd_fast", pairs("pd.w_fast"), "pd", "pd.theta", 4096),
             encoders("pd_slow", pairs("pd.w_slow"), "pd", "pd.slow_theta", one("pd.slow_du")),
             Population(Kind.LI, 1, du=4096, dv=one("pd.out_dv"), name="pd_out"),
         ]
-        i_kind, i_extra = (Kind.ALIF, {"da": one("i.da"), "a_step": one("i.a_step")}) if s.i_adaptive else (Kind.LIF, {})
+        i_kind, i_extra = (Kind.LIF, {})
+        if s.i_adaptive:
+            i_kind, i_extra = Kind.ALIF, {"da": one("i.da"), "a_step": one("i.a_step")}
         pops += [
             encoders("i_enc", pairs("i.w"), "i", "i.theta", 4096, i_kind, **i_extra),
             Population(Kind.LI, 1, du=4096, dv=one("i.out_dv"), name="i_out"),
