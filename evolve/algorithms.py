@@ -30,6 +30,7 @@ strategy. ``load_state_dict`` restores it into a freshly built algorithm of the 
 
 from __future__ import annotations
 
+import abc
 import math
 import random
 from typing import Any
@@ -138,7 +139,7 @@ def _clipped(func):
     return wrapper
 
 
-class Algorithm:
+class Algorithm(abc.ABC):
     """Base: ask for genomes (real units), tell their fitness, keep a hall of fame."""
 
     name = "base"
@@ -167,13 +168,13 @@ class Algorithm:
         self.population_size = int(population)
 
     # -- the interface ---------------------------------------------------------------------------
+    @abc.abstractmethod
     def ask(self) -> np.ndarray:
         """Genomes (real units, ``(P, n_genes)``) to evaluate next."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def tell(self, fitness: np.ndarray) -> None:
         """Fitness ``(P, n_obj)`` of the genomes the last ``ask`` returned (nan already replaced)."""
-        raise NotImplementedError
 
     def best(self) -> tuple[np.ndarray, np.ndarray]:
         """The best genome so far (real units) and its objective values.

@@ -24,6 +24,7 @@ Backends are context managers; ``close()`` shuts pools down (and Ray, if the bac
 
 from __future__ import annotations
 
+import abc
 import multiprocessing
 import os
 import pickle
@@ -60,16 +61,17 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-class Backend:
+class Backend(abc.ABC):
     """Base class: evaluates a population of genomes for a problem, in order."""
 
     kind = "base"
     workers = 1
 
+    @abc.abstractmethod
     def evaluate(self, problem: Any, genomes: np.ndarray, seeds: np.ndarray, generation: int) -> np.ndarray:
-        raise NotImplementedError
+        """Fitness (P, n_obj) of `genomes`, row i scored with seeds[i]."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - a default, not abstract: the serial backend has nothing to release
         """Release workers. Safe to call more than once."""
 
     def __enter__(self) -> Backend:
