@@ -20,9 +20,7 @@ from snnctl import __version__
 EXIT_USAGE = 2
 
 
-class UserError(Exception):
-    """A mistake the user can act on; main() prints it as one line and exits with status 2."""
-
+from snnctl.cli_common import UserError, load_network  # noqa: E402  (UserError: re-exported)
 
 # -- inspect --------------------------------------------------------------------------------------
 
@@ -298,20 +296,6 @@ def _open(args: argparse.Namespace):
     return open_device(args.port, timeout=args.timeout, connect_timeout=max(args.timeout, args.connect_timeout))
 
 
-def _load_net(path: str):
-    from snnctl import snnfile
-
-    try:
-        return snnfile.load(path), open(path, "rb").read()
-    except snnfile.SnnFormatError as exc:
-        msg = str(exc)
-        raise UserError(msg if path in msg else f"{path}: {msg}") from None
-    except ValueError as exc:
-        raise UserError(f"{path}: {exc}") from None
-    except OSError as exc:
-        raise UserError(f"{path}: {exc.strerror or exc}") from None
-
-
 @_device_errors
 def _cmd_device_info(args: argparse.Namespace) -> int:
     from firmware_bridge.protocol import record_dict
@@ -355,7 +339,7 @@ def _cmd_device_info(args: argparse.Namespace) -> int:
 def _cmd_deploy(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    net, blob = _load_net(args.path)
+    net, blob = load_network(args.path)
     with _open(args) as dev:
         info = dev.info
         from firmware_bridge.device import check_limits
@@ -415,7 +399,7 @@ def _cmd_device_run(args: argparse.Namespace) -> int:
 
     net = blob = None
     if args.net:
-        net, blob = _load_net(args.net)
+        net, blob = load_network(args.net)
     codes, real = _read_inputs(args.inputs, net)
     with _open(args) as dev:
         ni = dev.netinfo()
@@ -677,10 +661,10 @@ def build_parser() -> argparse.ArgumentParser:
     p_bench.set_defaults(handler=lambda _args: _print_help(p_bench))
     from snnctl.cli_interchange import add_parsers as _add_interchange  # import / export (NIR, C header)
 
-    _add_interchange(sub, UserError)
+    _add_interchange(sub)
     from snnctl.cli_experiments import add_parsers as _add_experiments  # evolve / run (configs/*.toml)
 
-    _add_experiments(sub, UserError)
+    _add_experiments(sub)
     parser.set_defaults(handler=lambda _args: _print_help(parser))
     return parser
 

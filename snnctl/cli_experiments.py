@@ -1,6 +1,6 @@
 """`snnctl evolve` and `snnctl run`: experiments described by one TOML file in configs/.
 
-Kept apart from snnctl/cli.py; `cli.build_parser` calls `add_parsers(sub, UserError)`. The
+Kept apart from snnctl/cli.py; `cli.build_parser` calls `add_parsers(sub)`. The
 experiment code (MuJoCo, DEAP) is imported inside the handlers only, so `import snnctl` and
 `snnctl --help` stay light.
 """
@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+
+from snnctl.cli_common import UserError
 
 _EVOLVE_EPILOG = """\
 examples:
@@ -34,12 +36,8 @@ metrics: RMSE, steady-state error (mean |e| over the last 10 s of each step), ov
 error within 30 s after an up/down step), mean |u| and spikes per second.
 """
 
-_USER_ERROR: type[Exception] = ValueError
 
-
-def add_parsers(sub: argparse._SubParsersAction, user_error: type[Exception]) -> None:
-    global _USER_ERROR
-    _USER_ERROR = user_error
+def add_parsers(sub: argparse._SubParsersAction) -> None:
     fmt = argparse.RawDescriptionHelpFormatter
     p = sub.add_parser("evolve", help="evolve a controller (the main job)", epilog=_EVOLVE_EPILOG, formatter_class=fmt,
                        description="Evolve an SNN controller as a config file describes.")  # fmt: skip
@@ -70,13 +68,13 @@ def _load(path: str, overrides: dict | None = None) -> dict:
     from snnctl.config import ConfigError, load_config
 
     if not Path(path).is_file():
-        raise _USER_ERROR(f"{path}: no such config file (examples live in configs/)")
+        raise UserError(f"{path}: no such config file (examples live in configs/)")
     from evolve.blimp_experiment import SCHEMA
 
     try:
         return load_config(path, SCHEMA, overrides=overrides or {})
     except ConfigError as e:
-        raise _USER_ERROR(str(e)) from None
+        raise UserError(str(e)) from None
 
 
 def _cmd_evolve(args: argparse.Namespace) -> int:
@@ -91,12 +89,12 @@ def _cmd_evolve(args: argparse.Namespace) -> int:
 
     out = Path(args.resume or args.out or Path("runs") / Path(args.config).stem)
     if args.resume and not any((d / "checkpoint.pkl").exists() for d in (out, out / "mimic")):
-        raise _USER_ERROR(f"{out}: no checkpoint.pkl to resume from")
+        raise UserError(f"{out}: no checkpoint.pkl to resume from")
     copy_config(Path(args.config), out)
     try:
         evolve_blimp(cfg, out, resume=bool(args.resume), progress=not args.quiet)
     except (EvolveError, BackendError, ProblemError) as e:
-        raise _USER_ERROR(str(e)) from None
+        raise UserError(str(e)) from None
     except KeyboardInterrupt:
         print(f"\ninterrupted; continue with: snnctl evolve {args.config} --resume {out}")
         return 130
@@ -106,19 +104,19 @@ def _cmd_evolve(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     if args.episodes is not None and args.episodes < 1:
-        raise _USER_ERROR(f"--episodes must be at least 1, got {args.episodes}")
+        raise UserError(f"--episodes must be at least 1, got {args.episodes}")
     if args.seed < 0:
-        raise _USER_ERROR(f"--seed is the first held-out profile index and must be >= 0, got {args.seed}")
+        raise UserError(f"--seed is the first held-out profile index and must be >= 0, got {args.seed}")
     cfg = _load(args.config)
     from evolve.blimp_experiment import fly_heldout, format_comparison, plot_flight
     from snnctl.snnfile import SnnFormatError
 
     if args.controller != "pid" and not Path(args.controller).is_file():
-        raise _USER_ERROR(f"{args.controller}: no such file (give a .snn network or 'pid')")
+        raise UserError(f"{args.controller}: no such file (give a .snn network or 'pid')")
     try:
         metrics, rec = fly_heldout(cfg, args.controller, args.episodes, args.seed, record_first=bool(args.plot))
     except (SnnFormatError, ValueError) as e:
-        raise _USER_ERROR(str(e)) from None
+        raise UserError(str(e)) from None
     if args.plot:
         plot_flight(Path(args.plot), {Path(args.controller).stem if args.controller != "pid" else "PID": rec})
     if args.json:

@@ -1,7 +1,7 @@
 """`snnctl import` and `snnctl export`: NIR interchange and C headers.
 
 Kept apart from snnctl/cli.py; `cli.build_parser` calls `add_parsers(sub)`. Handlers import what
-they need lazily and turn user mistakes into `cli.UserError` (one line, exit status 2).
+they need lazily and turn user mistakes into `cli_common.UserError` (one line, exit status 2).
 """
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import os
 from typing import Any
+
+from snnctl.cli_common import UserError, load_network
 
 _IMPORT_EPILOG = """\
 examples:
@@ -34,52 +36,23 @@ the network into flash and calling snn_load on it.
 DEFAULT_DT = 1e-4  # snnTorch's export_to_nir convention
 
 
-_USER_ERROR: type[Exception] | None = None  # cli.UserError as passed to add_parsers
-
-
-def _user_error() -> type[Exception]:
-    """The UserError class the running cli.main catches (under `python -m snnctl.cli` that is
-    `__main__.UserError`, not `snnctl.cli.UserError`, so cli.py hands it over)."""
-    if _USER_ERROR is not None:
-        return _USER_ERROR
-    from snnctl.cli import UserError
-
-    return UserError
-
-
 def _need_nir() -> Any:
     from snnctl.nir_io import require_nir
 
     try:
         return require_nir()
     except ImportError:
-        raise _user_error()("the 'nir' package is not installed: pip install 'snnctl[nir]'") from None
-
-
-def _load_net(path: str) -> Any:
-    from snnctl import snnfile
-
-    UserError = _user_error()
-    try:
-        return snnfile.load(path)
-    except snnfile.SnnFormatError as exc:
-        msg = str(exc)
-        raise UserError(msg if path in msg else f"{path}: {msg}") from None
-    except ValueError as exc:
-        raise UserError(f"{path}: {exc}") from None
-    except OSError as exc:
-        raise UserError(f"{path}: {exc.strerror or exc}") from None
+        raise UserError("the 'nir' package is not installed: pip install 'snnctl[nir]'") from None
 
 
 def _check_dt(dt: float | None) -> None:
     import math
 
     if dt is not None and not (math.isfinite(dt) and dt > 0):
-        raise _user_error()(f"--dt must be a positive number of seconds, got {dt}")
+        raise UserError(f"--dt must be a positive number of seconds, got {dt}")
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    UserError = _user_error()
     _check_dt(args.dt)
     _need_nir()
     import numpy as np
@@ -116,11 +89,10 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    UserError = _user_error()
     if args.nir is None and args.c_header is None:
         raise UserError("give --nir OUT.nir or --c-header OUT.h (or both)")
     _check_dt(args.dt)
-    net = _load_net(args.path)
+    net = load_network(args.path)[0]
     if args.nir is not None:
         nir = _need_nir()
         from snnctl.nir_io import NirExportError, export_nir
@@ -155,14 +127,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parsers(sub: Any, user_error: type[Exception] | None = None) -> None:
-    """Add the `import` and `export` subcommands to `snnctl`'s subparsers.
-
-    `user_error`: the exception class cli.main prints as one line with exit status 2.
-    """
-    global _USER_ERROR
-    if user_error is not None:
-        _USER_ERROR = user_error
+def add_parsers(sub: Any) -> None:
+    """Add the `import` and `export` subcommands to `snnctl`'s subparsers."""
     fmt = argparse.RawDescriptionHelpFormatter
     p_imp = sub.add_parser(
         "import",
