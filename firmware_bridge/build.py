@@ -19,6 +19,7 @@ import shutil
 import struct
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 FIRMWARE_DIR = Path(__file__).resolve().parent / "firmware"
@@ -106,23 +107,28 @@ def _build_cached(
     exe = out_dir / f"{name}{'-san' if sanitize else ''}-{digest.hexdigest()[:16]}{suffix}"
     if exe.is_file():
         return exe
-    # compile to a temporary name, then rename: concurrent builds never see a half-written binary
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{name}-", suffix=suffix, dir=out_dir)
+    includes = [arg for d in include_dirs for arg in ("-I", str(d))]
+    _compile_into(exe, lambda out: [*cc, *flags, *includes, *map(str, sources), "-o", out], name)
+    return exe
+
+
+def _compile_into(exe: Path, command: Callable[[str], list[str]], what: str) -> None:
+    """Run `command(tmp_path)` and rename its output to `exe`: concurrent builds never see a
+    half-written binary, and a failed build leaves nothing behind."""
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{exe.name}-", dir=exe.parent)
     os.close(fd)
     tmp = Path(tmp_name)
-    includes = [arg for d in include_dirs for arg in ("-I", str(d))]
-    cmd = [*cc, *flags, *includes, *map(str, sources), "-o", str(tmp)]
+    cmd = command(str(tmp))
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             raise RuntimeError(
-                f"building {name} failed (exit {proc.returncode}):\n{shlex.join(cmd)}\n{proc.stderr.strip()}"
+                f"building {what} failed (exit {proc.returncode}):\n{shlex.join(cmd)}\n{proc.stderr.strip()}"
             )
         tmp.chmod(0o755)
         os.replace(tmp, exe)
     finally:
         tmp.unlink(missing_ok=True)
-    return exe
 
 
 # ---------------------------------------------------------------------------------------------
@@ -438,18 +444,7 @@ def build_simavr_runner(out_dir: Path | None = None) -> Path:
     exe = out_dir / f"simavr_runner-{digest.hexdigest()[:16]}"
     if exe.is_file():
         return exe
-    fd, tmp_name = tempfile.mkstemp(prefix=".simavr_runner-", dir=out_dir)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    cmd = [*cc, *flags, str(src), "-o", str(tmp), *libs]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            raise RuntimeError(f"building the simavr runner failed:\n{shlex.join(cmd)}\n{proc.stderr.strip()}")
-        tmp.chmod(0o755)
-        os.replace(tmp, exe)
-    finally:
-        tmp.unlink(missing_ok=True)
+    _compile_into(exe, lambda out: [*cc, *flags, str(src), "-o", out, *libs], "the simavr runner")
     return exe
 
 
