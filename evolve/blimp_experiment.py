@@ -16,7 +16,6 @@ spikes during that flight).
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -71,6 +70,8 @@ SCHEMA = Section(
     ),
 )
 
+RUN_OPTIONS: frozenset[str] = frozenset()  # family-specific `snnctl run` flags (snnctl.experiments)
+
 METRICS = ("rmse_m", "steady_state_error_m", "overshoot_up_m", "overshoot_down_m", "control_effort", "spikes_per_s")
 
 
@@ -115,6 +116,34 @@ def evolve_blimp(cfg: dict, out_dir: Path, resume: bool = False, progress: bool 
     table["evolution_wall_s"] = evolve_s
     (out_dir / "heldout.json").write_text(json.dumps(table, indent=2))
     return table
+
+
+def evolve_main(cfg: dict, out_dir: Path, resume: bool = False, progress: bool = True) -> None:
+    """`snnctl evolve` on a blimp config."""
+    evolve_blimp(cfg, out_dir, resume=resume, progress=progress)
+
+
+def run_main(cfg: dict, args: Any) -> int:
+    """`snnctl run` on a blimp config: held-out flights, the metrics table (or JSON), a plot."""
+    from snnctl.cli_common import UserError
+    from snnctl.snnfile import SnnFormatError
+
+    if args.controller != "pid" and not Path(args.controller).is_file():
+        raise UserError(f"{args.controller}: no such file (give a .snn network or 'pid')")
+    try:
+        metrics, rec = fly_heldout(cfg, args.controller, args.episodes, args.seed, record_first=bool(args.plot))
+    except (SnnFormatError, ValueError) as e:
+        raise UserError(str(e)) from None
+    name = Path(args.controller).name if args.controller != "pid" else "pid"
+    if args.plot:
+        plot_flight(Path(args.plot), {Path(args.controller).stem if args.controller != "pid" else "PID": rec})
+    if args.json:
+        print(json.dumps(metrics, indent=2))
+    else:
+        print(format_comparison({name: metrics}, metrics["episodes"]))
+        if args.plot:
+            print(f"plot: {args.plot}")
+    return 0
 
 
 def make_controller(spec: str):
@@ -227,8 +256,3 @@ def plot_raster(path: Path, snn_path: Path, rec) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
-
-
-def copy_config(src: Path, out_dir: Path) -> None:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(src, out_dir / "source_config.toml")

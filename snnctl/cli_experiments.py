@@ -1,16 +1,17 @@
-"""`snnctl evolve` and `snnctl run`: experiments described by one TOML file in configs/.
+"""`snnctl evolve`, `snnctl train` and `snnctl run`: experiments described by one TOML file in configs/.
 
-Kept apart from snnctl/cli.py; `cli.build_parser` calls `add_parsers(sub)`. The
-experiment code (MuJoCo, DEAP) is imported inside the handlers only, so `import snnctl` and
-`snnctl --help` stay light.
+Kept apart from snnctl/cli.py; `cli.build_parser` calls `add_parsers(sub)`. The config's
+`[experiment] family` picks the code (`snnctl.experiments`); that code (MuJoCo, DEAP) is imported
+inside the handlers only, so `import snnctl` and `snnctl --help` stay light.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import shutil
 from pathlib import Path
 
+from snnctl import experiments
 from snnctl.cli_common import UserError
 
 _EVOLVE_EPILOG = """\
@@ -19,6 +20,7 @@ examples:
   snnctl evolve configs/blimp_pid.toml --generations 20 --workers 1 --out runs/quick
   snnctl evolve configs/blimp_pid.toml --resume runs/blimp  continue a stopped run exactly
   snnctl evolve configs/blimp_closed_loop.toml --backend ray --ray-address auto
+  snnctl evolve configs/swimmer_ncap.toml                   the spiking NCAP swimmer
 
 The run folder holds the resolved config, log.csv / log.jsonl, best_genome.npy, best.snn,
 checkpoint.pkl, and PNG plots (fitness.png, flight.png, raster.png). The same --seed gives the same
@@ -30,10 +32,22 @@ examples:
   snnctl run configs/blimp_pid.toml --controller runs/blimp/best.snn
   snnctl run configs/blimp_pid.toml --controller pid --episodes 20 --json
   snnctl run configs/blimp_pid.toml --controller runs/blimp/best.snn --plot flight.png
+  snnctl run configs/swimmer_ncap.toml --controller runs/swimmer_ncap/best.snn --n-links 8 --video swim.mp4
+  snnctl run configs/har_l2mu.toml --controller runs/har_l2mu/best.snn --json
 
-Flies held-out reference profiles (never used in training) with sensor noise and prints the
-metrics: RMSE, steady-state error (mean |e| over the last 10 s of each step), overshoot (worst
-error within 30 s after an up/down step), mean |u| and spikes per second.
+Runs a controller on held-out episodes (never used in training) and prints the metrics. Blimp:
+RMSE, steady-state error (mean |e| over the last 10 s of each step), overshoot (worst error within
+30 s after an up/down step), mean |u| and spikes per second. The options below the common ones
+belong to one family each; giving one to another family is an error.
+"""
+
+_TRAIN_EPILOG = """\
+examples:
+  snnctl train configs/har_l2mu.toml
+  snnctl train configs/har_l2mu.toml --data path/to/BasicMotions --out runs/har
+
+The same as `snnctl evolve` for families whose training is not (only) evolution: HAR fits the
+L2MU's readout in closed form on the integer network's own features.
 """
 
 
@@ -53,50 +67,78 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(handler=_cmd_evolve)
 
+    t = sub.add_parser("train", help="train a classifier (HAR)", epilog=_TRAIN_EPILOG, formatter_class=fmt,
+                       description="Train what a config file describes (run folder as evolve).")  # fmt: skip
+    t.add_argument("config", help="experiment TOML file, e.g. configs/har_l2mu.toml")
+    t.add_argument("--data", help="dataset folder or file (overrides [data] path)")
+    t.add_argument("--seed", type=int, help="run seed")
+    t.add_argument("--out", help="run folder (default runs/<config name>)")
+    t.add_argument("--quiet", action="store_true", help="no progress bars")
+    t.set_defaults(handler=_cmd_train)
+
     r = sub.add_parser("run", help="fly a controller on held-out profiles", epilog=_RUN_EPILOG, formatter_class=fmt,
                        description="Run a controller closed-loop and print the metrics table.")  # fmt: skip
     r.add_argument("config", help="experiment TOML file")
-    r.add_argument("--controller", required=True, help="a .snn file, or 'pid'")
-    r.add_argument("--episodes", type=int, help="held-out flights (default: [run] episodes)")
-    r.add_argument("--seed", type=int, default=0, help="first held-out profile index (default 0)")
+    r.add_argument("--controller", required=True, help="a .snn file, or a baseline the family names (blimp: 'pid')")
+    r.add_argument("--episodes", type=int, help="held-out episodes (default: [run] episodes)")
+    r.add_argument("--seed", type=int, default=0, help="first held-out episode index (default 0)")
     r.add_argument("--json", action="store_true", help="print the metrics as JSON")
-    r.add_argument("--plot", metavar="OUT.png", help="plot the first flight (altitude, reference, command)")
+    r.add_argument("--plot", metavar="OUT.png", help="plot the first episode")
+    sw = r.add_argument_group("swimmer options")
+    sw.add_argument("--n-links", type=int, help="body length to run on (the circuit grows with it)")
+    sw.add_argument("--video", metavar="OUT.mp4", help="render the first episode offscreen (.mp4 or .gif)")
+    har = r.add_argument_group("HAR options")
+    har.add_argument("--data", help="dataset folder or file (overrides [data] path)")
+    har.add_argument("--port", help="run on a board: serial device or URL (e.g. socket://127.0.0.1:5555)")
+    loop = r.add_argument_group("sensing-to-action options (blimp)")
+    loop.add_argument("--sensing", choices=("fixed", "delta", "adaptive"), help="sensing policy")
+    loop.add_argument("--faults", metavar="SPEC", help="fault injection, e.g. 'dropout@30:5,stuck@60:10'")
     r.set_defaults(handler=_cmd_run)
 
 
-def _load(path: str, overrides: dict | None = None) -> dict:
-    from snnctl.config import ConfigError, load_config
-
-    if not Path(path).is_file():
-        raise UserError(f"{path}: no such config file (examples live in configs/)")
-    from evolve.blimp_experiment import SCHEMA
-
-    try:
-        return load_config(path, SCHEMA, overrides=overrides or {})
-    except ConfigError as e:
-        raise UserError(str(e)) from None
+def _overrides(args: argparse.Namespace, names: tuple[str, ...]) -> dict:
+    return {f"evolve.{k}": getattr(args, k) for k in names if getattr(args, k, None) is not None}
 
 
 def _cmd_evolve(args: argparse.Namespace) -> int:
-    overrides = {f"evolve.{k}": v for k, v in (("generations", args.generations), ("population", args.population),
-                 ("workers", args.workers), ("backend", args.backend), ("ray_address", args.ray_address),
-                 ("seed", args.seed)) if v is not None}  # fmt: skip
-    cfg = _load(args.config, overrides)
+    mod, cfg = experiments.load(args.config, _overrides(
+        args, ("generations", "population", "workers", "backend", "ray_address", "seed")))  # fmt: skip
+    return _train_or_evolve(args, mod, cfg, "evolve")
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    overrides = _overrides(args, ("seed",))
+    if args.data is not None:
+        overrides["data.path"] = args.data
+    mod, cfg = experiments.load(args.config, overrides)
+    if not hasattr(mod, "train_main"):
+        raise UserError(f"{args.config}: a {cfg['experiment']['family']} experiment is evolved, not trained: "
+                        f"snnctl evolve {args.config}")  # fmt: skip
+    return _train_or_evolve(args, mod, cfg, "train")
+
+
+def _train_or_evolve(args: argparse.Namespace, mod, cfg: dict, verb: str) -> int:
     from evolve.backends import BackendError
-    from evolve.blimp_experiment import copy_config, evolve_blimp
     from evolve.problem import ProblemError
     from evolve.runner import EvolveError
 
-    out = Path(args.resume or args.out or Path("runs") / Path(args.config).stem)
-    if args.resume and not any((d / "checkpoint.pkl").exists() for d in (out, out / "mimic")):
+    main = mod.train_main if verb == "train" else getattr(mod, "evolve_main", None)
+    if main is None:
+        family = cfg["experiment"]["family"]
+        raise UserError(f"{args.config}: a {family} experiment is trained: snnctl train {args.config}")
+    resume = getattr(args, "resume", None)
+    out = Path(resume or args.out or Path("runs") / Path(args.config).stem)
+    if resume and not any(out.glob("**/checkpoint.pkl")):
         raise UserError(f"{out}: no checkpoint.pkl to resume from")
-    copy_config(Path(args.config), out)
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(args.config, out / "source_config.toml")
     try:
-        evolve_blimp(cfg, out, resume=bool(args.resume), progress=not args.quiet)
+        main(cfg, out, resume=bool(resume), progress=not args.quiet)
     except (EvolveError, BackendError, ProblemError) as e:
         raise UserError(str(e)) from None
     except KeyboardInterrupt:
-        print(f"\ninterrupted; continue with: snnctl evolve {args.config} --resume {out}")
+        again = f"snnctl evolve {args.config} --resume {out}" if verb == "evolve" else f"snnctl train {args.config}"
+        print(f"\ninterrupted; continue with: {again}")
         return 130
     print(f"run folder: {out}   (best network: {out / 'best.snn'})")
     return 0
@@ -106,23 +148,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.episodes is not None and args.episodes < 1:
         raise UserError(f"--episodes must be at least 1, got {args.episodes}")
     if args.seed < 0:
-        raise UserError(f"--seed is the first held-out profile index and must be >= 0, got {args.seed}")
-    cfg = _load(args.config)
-    from evolve.blimp_experiment import fly_heldout, format_comparison, plot_flight
-    from snnctl.snnfile import SnnFormatError
-
-    if args.controller != "pid" and not Path(args.controller).is_file():
-        raise UserError(f"{args.controller}: no such file (give a .snn network or 'pid')")
-    try:
-        metrics, rec = fly_heldout(cfg, args.controller, args.episodes, args.seed, record_first=bool(args.plot))
-    except (SnnFormatError, ValueError) as e:
-        raise UserError(str(e)) from None
-    if args.plot:
-        plot_flight(Path(args.plot), {Path(args.controller).stem if args.controller != "pid" else "PID": rec})
-    if args.json:
-        print(json.dumps(metrics, indent=2))
-    else:
-        print(format_comparison({Path(args.controller).name: metrics}, metrics["episodes"]))
-        if args.plot:
-            print(f"plot: {args.plot}")
-    return 0
+        raise UserError(f"--seed is the first held-out episode index and must be >= 0, got {args.seed}")
+    overrides = {"data.path": args.data} if getattr(args, "data", None) is not None else {}
+    family = experiments.family_of(args.config)
+    experiments.reject_options(args, family, experiments.module_of(family).RUN_OPTIONS)
+    mod, cfg = experiments.load(args.config, overrides)
+    return mod.run_main(cfg, args)

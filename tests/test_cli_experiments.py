@@ -215,3 +215,30 @@ def test_help_lists_the_experiment_commands(capsys) -> None:
             cli.main([sub, "--help"])
         assert exc.value.code == 0
         assert "examples:" in capsys.readouterr().out
+
+
+# -- family dispatch (snnctl.experiments) -------------------------------------------------------
+
+
+def test_config_without_family_names_the_key(tmp_path, capsys) -> None:
+    cfg = tmp_path / "x.toml"
+    cfg.write_text("[evolve]\ngenerations = 1\n")
+    assert cli.main(["evolve", str(cfg)]) == 2
+    _one_line_error(capsys, "[experiment] family is missing", "blimp, swimmer, har")
+
+
+def test_unknown_family_lists_the_known_ones(tmp_path, capsys) -> None:
+    cfg = tmp_path / "x.toml"
+    cfg.write_text('[experiment]\nfamily = "rover"\n')
+    assert cli.main(["run", str(cfg), "--controller", "pid"]) == 2
+    _one_line_error(capsys, "'rover' is unknown", "blimp, swimmer, har")
+
+
+def test_run_flag_of_another_family_is_an_error(tiny_cfg, capsys) -> None:
+    assert cli.main(["run", tiny_cfg, "--controller", "pid", "--n-links", "5"]) == 2
+    _one_line_error(capsys, "--n-links does not apply to a blimp experiment")
+
+
+def test_train_on_an_evolved_family_points_to_evolve(tiny_cfg, capsys) -> None:
+    assert cli.main(["train", tiny_cfg]) == 2
+    _one_line_error(capsys, "is evolved, not trained", f"snnctl evolve {tiny_cfg}")

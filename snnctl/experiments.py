@@ -1,0 +1,81 @@
+"""Which code runs a config file: `[experiment] family` names a module in `evolve/`.
+
+Every family module (`evolve/<family>_experiment.py`) has the same face, so the CLI needs no
+per-family branches:
+
+- `SCHEMA`: the config schema (`snnctl.config.Section`), its `[experiment] family` fixed to the family;
+- `evolve_main(cfg, out_dir, resume, progress) -> None`: `snnctl evolve` (and `snnctl train`);
+- `run_main(cfg, args) -> int`: `snnctl run` (args: the parsed command line);
+- `RUN_OPTIONS`: the family-specific `snnctl run` flags it accepts (see `reject_options`).
+
+Modules are imported only when a config asks for them, so `snnctl --help` stays light.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import tomllib
+from pathlib import Path
+from types import ModuleType
+
+from snnctl.cli_common import UserError
+
+FAMILIES = {
+    "blimp": "evolve.blimp_experiment",
+    "swimmer": "evolve.swimmer_experiment",
+    "har": "evolve.har_experiment",
+}
+
+# `snnctl run` flags that only some families understand, with the argparse dest they set.
+FAMILY_RUN_FLAGS = {
+    "--n-links": "n_links",
+    "--video": "video",
+    "--data": "data",
+    "--port": "port",
+    "--sensing": "sensing",
+    "--faults": "faults",
+}
+
+
+def family_of(path: str | Path) -> str:
+    """Read `[experiment] family` without validating the rest (the family's schema does that)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: no such config file (examples live in configs/)")
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise UserError(f"{path}: not valid TOML: {e}") from None
+    family = data.get("experiment", {}).get("family") if isinstance(data.get("experiment"), dict) else None
+    if family is None:
+        raise UserError(f"{path}: [experiment] family is missing; one of: {', '.join(FAMILIES)}")
+    if family not in FAMILIES:
+        raise UserError(f"{path}: [experiment] family = {family!r} is unknown; one of: {', '.join(FAMILIES)}")
+    return family
+
+
+def module_of(family: str) -> ModuleType:
+    return importlib.import_module(FAMILIES[family])
+
+
+def load(path: str | Path, overrides: dict | None = None) -> tuple[ModuleType, dict]:
+    """The family module and the validated config (errors name the file and the key)."""
+    from snnctl.config import ConfigError, load_config
+
+    mod = module_of(family_of(path))
+    try:
+        return mod, load_config(str(path), mod.SCHEMA, overrides=overrides or {})
+    except ConfigError as e:
+        raise UserError(str(e)) from None
+
+
+def reject_options(args: argparse.Namespace, family: str, allowed: frozenset[str] | set[str]) -> None:
+    """A flag meant for another family is an error, not silently ignored."""
+    for flag, dest in FAMILY_RUN_FLAGS.items():
+        if dest not in allowed and getattr(args, dest, None) is not None:
+            ok = [f for f, d in FAMILY_RUN_FLAGS.items() if d in allowed]
+            raise UserError(
+                f"{flag} does not apply to a {family} experiment"
+                + (f" (its options: {', '.join(ok)})" if ok else " (it takes no family-specific options)")
+            )
