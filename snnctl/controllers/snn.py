@@ -44,18 +44,26 @@ class SNNController:
         self.stepper.reset()
         self.last_spike_count = 0
 
-    def act(self, obs: np.ndarray) -> np.ndarray:
+    def encode(self, obs: np.ndarray) -> np.ndarray:
+        """Observation -> the network's int16 input codes (the same codes a board is sent)."""
         obs = np.asarray(obs, dtype=np.float64).reshape(-1)
         x = obs if self.obs_index is None else obs[self.obs_index]
         # Network.quantize_inputs, inlined: NaN -> zero point, overflow and +-inf saturate
         q = np.nan_to_num(x * self._inv_scale, nan=0.0, posinf=40000.0, neginf=-40000.0)
         np.clip(np.rint(q) + self._zero, -32768, 32767, out=q)
         self._codes[:] = q
-        codes = self.stepper.step(self._codes)
-        self.last_codes = codes.copy()
-        self.last_spike_count = self.stepper.spikes
-        self.last_synops = self.stepper.synops
+        return self._codes
+
+    def decode(self, codes: np.ndarray) -> np.ndarray:
+        """The network's int16 output codes -> the action (combined and clipped as `meta` says)."""
         y = (codes - self._out_zero) * self._out_scale
         if self.combine == "sum":
             y = np.array([y.sum()])
         return np.clip(y, self.u_min, self.u_max).astype(np.float32)
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        codes = self.stepper.step(self.encode(obs))
+        self.last_codes = codes.copy()
+        self.last_spike_count = self.stepper.spikes
+        self.last_synops = self.stepper.synops
+        return self.decode(codes)
