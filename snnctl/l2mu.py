@@ -1,0 +1,552 @@
+"""L2MU: a natively spiking Legendre Memory Unit for human-activity recognition on raw IMU current.
+
+Follows "Natively neuromorphic LMU architecture for encoding-free SNN-based HAR on commercial edge
+devices" (2024): every element of an LMU is a population of spiking neurons and the raw sensor
+values enter as current, with no spike-encoding step. Populations, in the network's order:
+
+* `tonic` (1 LIF): fires every step (bias = threshold); its spikes are a constant current, used
+  to cancel the offsets of the spike codes below.
+* `enc<c>` (1 LIF per raw channel c): the input/encoder population. The raw value enters as
+  current; with no membrane leak and soft reset the neuron is a first-order sigma-delta modulator,
+  so its spikes s carry x~ + 1/2, where x~ = gamma_c (x_c - mean_c) in [-0.45, 0.45] is the
+  normalised input: sum_t s(t) = sum_t (x~(t) + 1/2) - v(T), with 0 <= v < 1 as long as x~ stays
+  in range (the sigma-delta identity; the error is one spike in a whole window, not per step).
+* `mem<c>` (d LIF per channel): the LMU memory of order d over the window theta, with A, B frozen
+  (`snnctl.lmu`). The memory lives in the neurons' synaptic current u, mapped as below; the
+  neurons are sigma-delta modulators of u + 1/2 like the encoders.
+* `hid<c>` (H LIF per channel): the hidden layer. Each neuron sees the raw value (current) and its
+  channel's memory (spikes) along a fixed random direction e_j, with a random intercept: a
+  rectifying tuning curve over (x~, m~), as in the NEF that the LMU comes from.
+* `out` (K LI, no leak, memoryless current): the class scores. Its membrane sums, over the window,
+  the hidden spikes times the readout weights plus a bias per step: the final v is exactly a linear
+  map of the hidden neurons' spike counts. That map is what `snnctl.readout_fit` fits.
+
+**The memory on the integer model.** A CUBA neuron's current is a leaky integrator,
+u[t] = alpha u[t-1] + I[t] (alpha = 1 - du/4096). With du = 0 (alpha = 1) and a recurrent
+projection of weights R = Abar - I from the memory's own spikes (lag 1), the current follows
+u[t] = u[t-1] + R (u[t-1] + e[t-1]) + Bbar x~[t] = Abar u[t-1] + Bbar x~[t] + R e[t-1],
+where e is the sigma-delta coding error of the spikes. Three things the integer model cannot
+express exactly, and what is done about them:
+
+1. spikes are 0/1, not signed: each memory neuron codes u + 1/2 (bias 1/2 on v, threshold 1), and
+   the constant R/2 (plus Bbar/2 from the encoder's offset) is cancelled by a current from `tonic`;
+2. the coding error e[t] = v[t-1] - v[t] is a first difference of a bounded signal, so it enters
+   the memory high-pass filtered and the memory error stays bounded (noise shaping), not
+   accumulating; the memory is scaled per dimension (u_i = m_i / c_i, c from the training data)
+   so that |u| <= 0.45 keeps the modulators in range (outside it they clip);
+3. R, Bbar and the cancelling currents are rounded to int8 with a per-projection exponent
+   (`snnctl.quantize`); with du = 0 the weights are the small differences Abar - I, not Abar
+   itself, so the rounding error is relative to dt/theta-sized entries.
+
+`memory_error` measures the integer memory against the float LMU on real inputs; the tests bound it.
+
+The float reference (`l2mu_float_network`) is the same topology with real parameters
+(`snnctl.reference`); `l2mu_network` quantises it (`snnctl.quantize`) and installs the integer
+readout fitted on the integer network's own features (`install_readout`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .lmu import lmu_discrete, simulate_memory
+from .network import DECAY_ONE, INPUT, MAX_OUTPUTS, Kind, Network, NetworkError, Output, Population, Projection, Reset
+from .reference import FloatNetwork, FloatOutput, FloatPopulation, FloatProjection, decay_factor
+
+RANGE = 0.45  # normalised inputs and memory dimensions stay within +-RANGE (spike rates 0.05..0.95)
+
+__all__ = [
+    "L2MUSpec",
+    "L2MUParams",
+    "Calibration",
+    "calibrate",
+    "hidden_encoders",
+    "l2mu_float_network",
+    "l2mu_network",
+    "install_readout",
+    "population_index",
+    "hidden_slices",
+    "count_networks",
+    "hidden_counts",
+    "memory_error",
+]
+
+
+@dataclass(frozen=True)
+class L2MUSpec:
+    """Shape of the network: what the data fixes (channels, classes, rate) and the sizes chosen."""
+
+    n_channels: int
+    n_classes: int
+    order: int = 4
+    hidden_per_channel: int = 32
+    dt: float = 0.1  # seconds between input samples (1 / the data's sample rate)
+    steps_per_sample: int = 1  # network steps per sample (each sample's code is held that long)
+    seed: int = 0  # the hidden neurons' random encoders and intercepts
+
+    def __post_init__(self) -> None:
+        checks = {
+            "n_channels": (self.n_channels, 1, 64),
+            "n_classes": (self.n_classes, 2, MAX_OUTPUTS),
+            "order": (self.order, 1, 32),
+            "hidden_per_channel": (self.hidden_per_channel, 1, 1024),
+            "steps_per_sample": (self.steps_per_sample, 1, 1000),
+        }
+        for name, (value, lo, hi) in checks.items():
+            if not lo <= int(value) <= hi:
+                raise ValueError(f"L2MU: {name} = {value} is outside {lo}..{hi}")
+        if not (math.isfinite(self.dt) and self.dt > 0):
+            raise ValueError(f"L2MU: dt = {self.dt} must be finite and > 0 seconds")
+
+    @property
+    def n_hidden(self) -> int:
+        return self.n_channels * self.hidden_per_channel
+
+    @property
+    def step_s(self) -> float:
+        """The network's time step: the sample period over steps_per_sample."""
+        return self.dt / self.steps_per_sample
+
+    def held(self, x: np.ndarray) -> np.ndarray:
+        """Windows (N, C, T) -> network inputs (N, T * steps_per_sample, C): each sample held."""
+        return np.repeat(np.transpose(np.asarray(x, dtype=np.float64), (0, 2, 1)), self.steps_per_sample, axis=1)
+
+
+@dataclass(frozen=True)
+class L2MUParams:
+    """Real parameters of the spiking part (what evolution may tune); time constants in seconds."""
+
+    theta: float = 1.0  # LMU window
+    hidden_gain: float = 2.0  # hidden rate (spikes/step) per unit of drive e . z, median over neurons
+    gain_spread: float = 4.0  # gains log-uniform in [gain / spread, gain * spread]
+    intercept: float = 0.3  # intercepts uniform in [-intercept, intercept] (units of e . z)
+    input_weight: float = 1.0  # weight of the raw-current axis against the memory axes in the encoders
+    hidden_tau_syn: float = 0.1  # hidden synaptic current
+    hidden_tau_mem: float = 0.2  # hidden membrane leak
+
+    def __post_init__(self) -> None:
+        for name in ("theta", "hidden_gain", "intercept", "hidden_tau_syn", "hidden_tau_mem"):
+            v = getattr(self, name)
+            if not (math.isfinite(v) and v > 0):
+                raise ValueError(f"L2MU: {name} = {v} must be finite and > 0")
+        if not (math.isfinite(self.gain_spread) and self.gain_spread >= 1):
+            raise ValueError(f"L2MU: gain_spread = {self.gain_spread} must be >= 1")
+        if not (math.isfinite(self.input_weight) and self.input_weight >= 0):
+            raise ValueError(f"L2MU: input_weight = {self.input_weight} must be >= 0")
+
+
+@dataclass
+class Calibration:
+    """What the training data fixes: input normalisation and the memory's per-dimension scale."""
+
+    mean: np.ndarray  # (C,) per-channel mean of the raw input
+    gamma: np.ndarray  # (C,) x~ = gamma (x - mean) stays within +-RANGE on the training data
+    mem_scale: np.ndarray  # (C, d) c: memory neuron i of channel c holds m_i / c
+
+    def to_dict(self) -> dict:
+        return {k: np.asarray(v).tolist() for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Calibration:
+        return cls(**{k: np.asarray(d[k], dtype=np.float64) for k in ("mean", "gamma", "mem_scale")})
+
+
+def _check_windows(x: np.ndarray, n_channels: int) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 3 or x.shape[1] != n_channels:
+        raise ValueError(f"windows must have shape (N, {n_channels} channels, T), got {x.shape}")
+    if x.shape[0] == 0 or x.shape[2] == 0:
+        raise ValueError(f"windows must not be empty, got shape {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError("windows contain NaN or inf; fill or drop missing samples before training")
+    return x
+
+
+def calibrate(spec: L2MUSpec, params: L2MUParams, x: np.ndarray) -> Calibration:
+    """Normalisation from training windows x (N, C, T): channel means and ranges, memory ranges."""
+    x = _check_windows(x, spec.n_channels)
+    mean = x.mean(axis=(0, 2))
+    span = np.abs(x - mean[None, :, None]).max(axis=(0, 2))
+    gamma = RANGE / np.where(span > 0, span, 1.0)
+    abar, bbar = lmu_discrete(spec.order, params.theta, spec.step_s)
+    xn = gamma[None, None, :] * (spec.held(x) - mean[None, None, :])  # (N, T', C)
+    peak = np.zeros((spec.n_channels, spec.order))
+    for n in range(x.shape[0]):  # each window from rest, as the network runs it
+        m = simulate_memory(abar, bbar, xn[n])  # (T', C, d)
+        peak = np.maximum(peak, np.abs(m).max(axis=0))
+    mem_scale = np.where(peak > 1e-9, peak / RANGE, 1.0)
+    return Calibration(mean, gamma, mem_scale)
+
+
+def hidden_encoders(spec: L2MUSpec, params: L2MUParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The hidden neurons' fixed random tuning: directions (C, H, 1+d), gains (C, H), intercepts (C, H).
+
+    Axis 0 of a direction is the raw input x~, axes 1.. the memory dimensions m~_i. Directions are
+    uniform on the sphere after the input axis is weighted by `input_weight`; drawn from
+    `spec.seed` only, so the same spec gives the same hidden layer whatever the other parameters.
+    """
+    rng = np.random.default_rng(spec.seed)
+    c, h, d = spec.n_channels, spec.hidden_per_channel, spec.order
+    e = rng.standard_normal((c, h, 1 + d))
+    gain_u = rng.uniform(-1.0, 1.0, (c, h))
+    icpt_u = rng.uniform(-1.0, 1.0, (c, h))
+    e[:, :, 0] *= params.input_weight
+    norm = np.linalg.norm(e, axis=2, keepdims=True)
+    e = e / np.where(norm > 0, norm, 1.0)
+    gains = params.hidden_gain * params.gain_spread**gain_u
+    return e, gains, params.intercept * icpt_u
+
+
+def population_index(spec: L2MUSpec) -> dict[str, int]:
+    """Population name -> index in the network."""
+    names = ["tonic"] + [f"enc{c}" for c in range(spec.n_channels)] + [f"mem{c}" for c in range(spec.n_channels)]
+    names += [f"hid{c}" for c in range(spec.n_channels)] + ["out"]
+    return {n: i for i, n in enumerate(names)}
+
+
+def l2mu_float_network(
+    spec: L2MUSpec,
+    params: L2MUParams,
+    cal: Calibration,
+    readout_w: np.ndarray | None = None,
+    readout_b: np.ndarray | None = None,
+) -> FloatNetwork:
+    """The float reference: real LMU matrices, real gains; readout (n_hidden, K) per spike, bias (K,) per step."""
+    c_n, d, h, k = spec.n_channels, spec.order, spec.hidden_per_channel, spec.n_classes
+    idx = population_index(spec)
+    dt = spec.step_s
+    abar, bbar = lmu_discrete(d, params.theta, dt)
+    e, gains, icpt = hidden_encoders(spec, params)
+    a_syn = float(decay_factor(np.array(params.hidden_tau_syn), dt))
+    a_mem = float(decay_factor(np.array(params.hidden_tau_mem), dt))
+    readout_w = np.zeros((spec.n_hidden, k)) if readout_w is None else np.asarray(readout_w, dtype=np.float64)
+    readout_b = np.zeros(k) if readout_b is None else np.asarray(readout_b, dtype=np.float64)
+    if readout_w.shape != (spec.n_hidden, k) or readout_b.shape != (k,):
+        raise ValueError(f"readout must be ({spec.n_hidden}, {k}) weights and ({k},) biases, "
+                         f"got {readout_w.shape} and {readout_b.shape}")  # fmt: skip
+
+    pops = [
+        FloatPopulation(Kind.LIF, 1, tau_syn=None, tau_mem=0.0, bias=1.0, threshold=1.0, name="tonic"),
+    ]
+    projs: list[FloatProjection] = []
+    for c in range(c_n):  # encoders: u = gamma x (memoryless), v integrates u + 1/2 - gamma mean
+        bias = 0.5 - cal.gamma[c] * cal.mean[c]
+        pops.append(FloatPopulation(Kind.LIF, 1, tau_syn=None, tau_mem=math.inf, threshold=1.0, bias=bias,
+                                    reset=Reset.SOFT, name=f"enc{c}"))  # fmt: skip
+        w = np.zeros((c_n, 1))
+        w[c, 0] = cal.gamma[c]
+        projs.append(FloatProjection(INPUT, idx[f"enc{c}"], w))
+    # memory decay per neuron = the diagonal of Abar, rounded to what the integer model can hold
+    # (d = round(4096 (1 - Abar_ii))), so only the off-diagonal couplings go through spikes
+    leak = np.clip(np.rint(DECAY_ONE * (1.0 - np.diag(abar))), 0, DECAY_ONE) / DECAY_ONE
+    alpha = 1.0 - leak
+    with np.errstate(divide="ignore"):
+        tau_mem_syn = np.where(
+            alpha >= 1, math.inf, np.where(alpha > 0, -dt / np.log(np.where(alpha > 0, alpha, 0.5)), 0.0)
+        )
+    for c in range(c_n):  # memory in u (scaled by 1/c_i); spikes code u + 1/2
+        sc = cal.mem_scale[c]
+        r = (abar - np.diag(alpha)) * sc[None, :] / sc[:, None]  # D^-1 (Abar - alpha I) D
+        b = bbar / sc  # D^-1 Bbar
+        pops.append(FloatPopulation(Kind.LIF, d, tau_syn=tau_mem_syn, tau_mem=math.inf, bias=0.5, threshold=1.0,
+                                    reset=Reset.SOFT, name=f"mem{c}"))  # fmt: skip
+        m = idx[f"mem{c}"]
+        projs.append(FloatProjection(idx[f"enc{c}"], m, b[None, :]))
+        projs.append(FloatProjection(m, m, r.T, recurrent=True))  # weights[src j, dst i] = R[i, j]
+        # the codes' offsets: 1/2 per memory spike arrives one step late (as the recurrent spikes do,
+        # so step 0 is balanced too), 1/2 per encoder spike in the same step
+        projs.append(FloatProjection(idx["tonic"], m, -0.5 * r.sum(axis=1)[None, :], delay=1))
+        projs.append(FloatProjection(idx["tonic"], m, -0.5 * b[None, :]))
+    for c in range(c_n):  # hidden: steady current g e . z, bias puts the onset at e . z = intercept
+        g = gains[c]
+        win = np.zeros((c_n, h))
+        win[c] = g * e[c, :, 0] * cal.gamma[c] * (1 - a_syn)
+        wmem = (g[None, :] * e[c, :, 1:].T) * (1 - a_syn)  # (d, H): spike of m_i codes m~_i + 1/2
+        offset = -g * (e[c, :, 0] * cal.gamma[c] * cal.mean[c] + 0.5 * e[c, :, 1:].sum(axis=1))
+        bias = (1 - a_mem) - g * icpt[c] + offset
+        pops.append(FloatPopulation(Kind.LIF, h, tau_syn=params.hidden_tau_syn, tau_mem=params.hidden_tau_mem,
+                                    bias=bias, threshold=1.0, reset=Reset.SOFT, name=f"hid{c}"))  # fmt: skip
+        projs.append(FloatProjection(INPUT, idx[f"hid{c}"], win, sparse=True))
+        projs.append(FloatProjection(idx[f"mem{c}"], idx[f"hid{c}"], wmem))
+    pops.append(FloatPopulation(Kind.LI, k, tau_syn=None, tau_mem=math.inf, threshold=1.0, name="out"))
+    for c in range(c_n):
+        projs.append(FloatProjection(idx[f"hid{c}"], idx["out"], readout_w[c * h : (c + 1) * h]))
+    projs.append(FloatProjection(idx["tonic"], idx["out"], readout_b[None, :]))
+    outs = [FloatOutput(idx["out"], j) for j in range(k)]
+    meta = {"family": "har", "l2mu_spec": asdict(spec), "l2mu_params": asdict(params), "calibration": cal.to_dict()}
+    return FloatNetwork(c_n, pops, projs, outs, dt=dt, meta=meta)
+
+
+def hidden_slices(net: Network) -> list[tuple[int, slice]]:
+    """(population index, neuron slice in the concatenated hidden vector) of every hid<c> population."""
+    out, start = [], 0
+    for i, p in enumerate(net.populations):
+        if p.name.startswith("hid"):
+            out.append((i, slice(start, start + p.n)))
+            start += p.n
+    if not out:
+        raise NetworkError("network has no hidden (hid<c>) populations; is it an L2MU network?")
+    return out
+
+
+def l2mu_network(
+    spec: L2MUSpec, params: L2MUParams, cal: Calibration, calibration_input: np.ndarray, state_bits: int = 20
+) -> tuple[Network, FloatNetwork]:
+    """The integer L2MU (readout still zero) and its float reference, quantised on `calibration_input` (T, C).
+
+    Give `calibration_input` the training windows laid end to end (held, `spec.held`), so every
+    state's range is seen. After `snnctl.quantize` the constant offsets are recomputed from the
+    integer weights (`_consistent_offsets`), so that they cancel exactly in the integer network.
+    """
+    from .quantize import quantize
+
+    fnet = l2mu_float_network(spec, params, cal)
+    net, report = quantize(fnet, calibration_input, state_bits=state_bits)
+    net.meta = {k: v for k, v in net.meta.items() if k != "quantized_from_float"}
+    net.meta["state_scale"] = [float(v) for v in report.state_scale]
+    _consistent_offsets(net, fnet, spec, cal)
+    return net, fnet
+
+
+def _int_weights(q: Projection) -> np.ndarray:
+    """What one spike (or code) delivers through q, in the destination's integer current units."""
+    return q.weights.astype(np.float64) * 2.0**q.exponent
+
+
+def _consistent_offsets(net: Network, fnet: FloatNetwork, spec: L2MUSpec, cal: Calibration) -> None:
+    """Recompute every constant offset of the integer network from its own rounded weights.
+
+    The spike codes carry offsets (a memory or encoder spike codes value + 1/2) and the inputs a
+    mean; the float reference cancels them exactly. Quantised independently, a cancelling current
+    would be off by up to half an int8 step of its own projection, and in the memory, whose DC
+    gain is ~theta/dt, that would become a standing error of the memory state. So here:
+
+    * encoder bias = theta/2 - w_in * code(mean)  (on v; the encoder has no synaptic memory);
+    * the memory's cancelling currents = -(what its recurrent and encoder projections deliver for
+      the codes' constant parts), as int8 parts with exponents >= 0 (`int8_parts`): exact to half
+      an LSB of the memory state;
+    * hidden bias = the float design's bias without its offset part, plus the offset the integer
+      weights actually produce, through the integer synapse's DC gain 4096 / du.
+    """
+    idx = population_index(spec)
+    s = np.asarray(net.meta["state_scale"], dtype=np.float64)
+    sigma = np.asarray(net.input_scale, dtype=np.float64)
+    by_key = {(q.src, q.dst, q.lag): q for q in net.projections}
+    f_by_key = {(q.src, q.dst, q.lag): q for q in fnet.projections}
+    tonic = idx["tonic"]
+    for c in range(spec.n_channels):
+        e_i, m_i, h_i = idx[f"enc{c}"], idx[f"mem{c}"], idx[f"hid{c}"]
+        mu_code = cal.mean[c] / sigma[c]  # the channel mean in input codes (real)
+        enc = net.populations[e_i]
+        w_in = _int_weights(by_key[(INPUT, e_i, 0)])[c, 0]
+        enc.bias = np.array([np.rint(enc.theta[0] / 2 - w_in * mu_code)], dtype=np.int64)
+        const_e = (enc.bias[0] + w_in * mu_code) / enc.theta[0]  # constant part of the encoder's rate
+        mem = net.populations[m_i]
+        const_m = mem.bias / mem.theta  # constant part of each memory neuron's rate (1/2 up to rounding)
+        cancel_rec = -np.rint(const_m @ _int_weights(by_key[(m_i, m_i, 1)]))
+        cancel_enc = -np.rint(const_e * _int_weights(by_key[(e_i, m_i, 0)])[0])
+        net.projections = [q for q in net.projections if not (q.src == tonic and q.dst == m_i)]
+        net.projections += [Projection(tonic, m_i, w[None, :], exponent=e, delay=1) for w, e in int8_parts(cancel_rec)]
+        net.projections += [Projection(tonic, m_i, w[None, :], exponent=e) for w, e in int8_parts(cancel_enc)]
+        hid, fhid = net.populations[h_i], fnet.populations[h_i]
+        k_syn = 1.0 - decay_factor(fhid.tau_syn, fnet.dt)  # float synapse: DC gain 1 / k_syn
+        f_in, f_mem = f_by_key[(INPUT, h_i, 0)].weights[c], f_by_key[(m_i, h_i, 0)].weights
+        offset_f = -(f_in * cal.mean[c] + 0.5 * f_mem.sum(axis=0)) / k_syn
+        w_in_h, w_mem_h = _int_weights(by_key[(INPUT, h_i, 0)])[c], _int_weights(by_key[(m_i, h_i, 0)])
+        offset_i = -(w_in_h * mu_code + const_m @ w_mem_h) * DECAY_ONE / hid.du
+        hid.bias = np.rint((fhid.bias - offset_f) / s[h_i] + offset_i).astype(np.int64)
+    net.validate()
+
+
+WEIGHT_PARTS_MAX = 127 * 128 + 64  # largest |integer weight| two int8 parts (exponents 7 and 0) represent
+
+
+@dataclass
+class IntegerReadout:
+    """The readout as installed: integer weights and bias in units of v, real score per unit of v."""
+
+    weights: np.ndarray  # (n_hidden, K) int64: the sum of the int8 parts times 2^exponent
+    bias: np.ndarray  # (K,) int64, added to v every step
+    lsb: float  # real score per unit of v
+    shift: int  # output code = floor(v / 2^shift)
+
+
+def int8_parts(target: np.ndarray) -> list[tuple[np.ndarray, int]]:
+    """int8 arrays w_p with exponents e_p >= 0 such that sum_p w_p 2^e_p = round(target), exactly.
+
+    Exponents are never negative, so a projection's `scale(acc, e)` is an exact multiplication
+    (docs/integer-model.md §1), and the parts of one weight add up without any rounding. Each part
+    takes the next 7 bits; |round(target)| <= WEIGHT_PARTS_MAX needs two parts, any value < 2^22
+    at most four.
+    """
+    rest = np.rint(np.asarray(target, dtype=np.float64))
+    if np.any(np.abs(rest) >= 2**22):
+        raise NetworkError("int8_parts: integer weights must stay below 2^22 in magnitude")
+    parts = []
+    while np.any(rest != 0) or not parts:
+        peak = float(np.abs(rest).max(initial=0.0))
+        e = 0  # smallest e >= 0 with round(rest / 2^e) inside int8
+        while np.rint(peak / 2.0**e) > 127:
+            e += 1
+        w = np.clip(np.rint(rest / 2.0**e), -128, 127)
+        parts.append((w.astype(np.int8), e))
+        rest = rest - w * 2.0**e
+    return parts
+
+
+def install_readout(net: Network, fnet: FloatNetwork, w: np.ndarray, b: np.ndarray, counts: np.ndarray,
+                    steps: int) -> IntegerReadout:  # fmt: skip
+    """Put the fitted linear map score = w . counts + b (w: (n_hidden, K), b: (K,)) into both networks.
+
+    Integer side, exactly: the readout population is LI with du = 4096 (u = I, no synaptic memory)
+    and dv = 0 (no leak); each hidden->out weight is the sum of int8 parts with exponents >= 0
+    (`int8_parts`: up to 15 bits, the fitted map cancels large terms and needs them), and the
+    bias comes a `steps`-th per step from the `tonic` neuron, the same way (the readout is a time
+    sum: after t steps it holds t/steps of the bias, which keeps running scores comparable for
+    early exit). After t steps from reset, with c_j the spike counts so far,
+        v_k = sum_j W[j, k] * c_j + t * beta_k        (integers, no rounding anywhere)
+    with W = round(w / lsb), beta = round(b / (steps * lsb)): after `steps` steps the deployed
+    score lsb * v differs from the fitted map only by these roundings,
+        |lsb * v - (w . c + b)| <= lsb / 2 * (sum_j c_j + steps).
+    `counts` (N, n_hidden), the training windows' final counts, sizes the lsb: as fine as two
+    parts allow, but coarse enough that steps * |beta| + sum_j |W_j| c_j (a bound on |v| at every
+    step of a window, counts only grow) stays below 2^22 on every training window (a factor 2 to
+    spare below 24-bit saturation); the output shift keeps their final scores inside int16, twice.
+    Float side: the same w per spike and b / steps per step in the reference's readout.
+    """
+    w = np.asarray(w, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    counts = np.asarray(counts, dtype=np.float64)
+    sl = hidden_slices(net)
+    n_h = sum(s.stop - s.start for _, s in sl)
+    k = net.n_outputs
+    if w.shape != (n_h, k) or b.shape != (k,):
+        raise ValueError(f"readout must be ({n_h}, {k}) weights and ({k},) biases, got {w.shape} and {b.shape}")
+    if counts.ndim != 2 or counts.shape[1] != n_h or counts.shape[0] == 0:
+        raise ValueError(f"counts must be (N, {n_h}) spike counts of the training windows, got {counts.shape}")
+    if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
+        raise ValueError("readout weights and biases must be finite")
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    names = [p.name for p in net.populations]
+    out_pop, tonic = names.index("out"), names.index("tonic")
+    w_max = float(np.abs(w).max(initial=0.0))
+    reach = float((np.abs(b)[None, :] + counts @ np.abs(w)).max(initial=0.0))  # real units
+    lsb = max(w_max / (127 * 128), reach / 2**22, 1e-300)
+    while True:  # rounding can push a bound over by a hair: check in integers, coarsen if needed
+        w_int = np.rint(w / lsb).astype(np.int64)
+        b_int = np.rint(b / (steps * lsb)).astype(np.int64)
+        if float((steps * np.abs(b_int)[None, :] + counts @ np.abs(w_int)).max()) < 2**22:
+            break
+        lsb *= 1.01
+    final = np.abs(counts @ w_int + steps * b_int[None, :]).max(initial=1.0)
+    shift = max(0, math.ceil(math.log2(2 * final / 32767)))
+    p = net.populations[out_pop]
+    net.populations[out_pop] = Population(Kind.LI, p.n, du=DECAY_ONE, dv=0, bias=0, theta=p.theta, name=p.name)
+    keep = [q for q in net.projections if q.dst != out_pop]
+    for pop, s in sl:
+        keep += [Projection(pop, out_pop, part, exponent=e) for part, e in int8_parts(w_int[s])]
+    keep += [Projection(tonic, out_pop, part[None, :], exponent=e) for part, e in int8_parts(b_int)]
+    net.projections = keep
+    net.outputs = [Output(out_pop, j, shift=shift, scale=float(np.float32(lsb * 2**shift))) for j in range(k)]
+    net.meta = {**net.meta, "readout": {"lsb": lsb, "shift": shift, "steps": int(steps)}}
+    net.validate()
+    fkeep = [q for q in fnet.projections if q.dst != out_pop]
+    fkeep += [FloatProjection(pop, out_pop, w[s]) for pop, s in sl]
+    fkeep.append(FloatProjection(tonic, out_pop, b[None, :] / steps))
+    fnet.projections = fkeep
+    fnet.validate()
+    return IntegerReadout(w_int, b_int, lsb, shift)
+
+
+# -- features: hidden spike counts, computed by the integer model itself -----------------------------
+
+
+def count_networks(net: Network) -> list[Network]:
+    """Copies of `net` whose readout counts hidden spikes: output j of copy i = spikes of hidden neuron 256 i + j.
+
+    The readout is replaced by an LI population with identity weights (exponent 0), du = 4096 and
+    dv = 0, so its v after t steps is exactly the number of spikes the neuron fired so far: the
+    same sum the real readout weights. At most 256 outputs per network, hence a list.
+    """
+    sl = hidden_slices(net)
+    out_pop = len(net.populations) - 1
+    if net.populations[out_pop].name != "out":
+        raise NetworkError("the last population of an L2MU network must be its readout 'out'")
+    n_h = sum(s.stop - s.start for _, s in sl)
+    nets = []
+    for start in range(0, n_h, MAX_OUTPUTS):
+        stop = min(n_h, start + MAX_OUTPUTS)
+        projs = [q for q in net.projections if q.dst != out_pop]
+        for pop, s in sl:
+            lo, hi = max(s.start, start), min(s.stop, stop)
+            if lo >= hi:
+                continue
+            w = np.zeros((s.stop - s.start, stop - start), np.int8)
+            w[np.arange(lo, hi) - s.start, np.arange(lo, hi) - start] = 1
+            projs.append(Projection(pop, out_pop, w, exponent=0, sparse=True))
+        pops = list(net.populations[:out_pop]) + [Population(Kind.LI, stop - start, du=DECAY_ONE, dv=0, name="count")]
+        outs = [Output(out_pop, j) for j in range(stop - start)]
+        nets.append(Network(net.n_inputs, pops, projs, outs, net.input_scale, net.input_zero, meta={}))
+    return nets
+
+
+def hidden_counts(nets: list[Network] | list[list[Network]], codes: np.ndarray) -> np.ndarray:
+    """Spike count of every hidden neuron over each window: codes (B, T, C) -> (B, n_hidden) int64.
+
+    `nets` is `count_networks(net)` (one network for every row of codes), or one such list per row
+    (evolution: a different network per row). Runs `snnctl.runtime.run_batch` on the integer model.
+    """
+    from .runtime import run_batch
+
+    codes = np.asarray(codes)
+    per_row = bool(nets) and isinstance(nets[0], list)
+    groups = len(nets[0]) if per_row else len(nets)
+    if codes.shape[1] > 32767:
+        raise ValueError(f"windows of {codes.shape[1]} steps: spike counts are read as int16 codes (<= 32767)")
+    out = []
+    for g in range(groups):
+        batch = [row[g] for row in nets] if per_row else [nets[g]] * codes.shape[0]
+        res = run_batch(batch, codes)
+        out.append(res[:, -1, :].astype(np.int64))
+    return np.concatenate(out, axis=1)
+
+
+def memory_error(net: Network, fnet: FloatNetwork, x: np.ndarray) -> dict[str, float]:
+    """The integer spiking memory against the exact float LMU, on windows x (N, C, T).
+
+    Both in the memory's scaled units (|m~| <= 0.45 on the training data): the float LMU fed the
+    exact normalised input, the integer memory read as u * state_scale from `run_trace`. Returns
+    the RMS and max absolute error and the RMS of the float memory itself, over all windows,
+    channels, dimensions and steps.
+    """
+    from .runtime import run_trace
+
+    meta = fnet.meta
+    spec = L2MUSpec(**meta["l2mu_spec"])
+    params = L2MUParams(**meta["l2mu_params"])
+    cal = Calibration.from_dict(meta["calibration"])
+    x = _check_windows(x, spec.n_channels)
+    abar, bbar = lmu_discrete(spec.order, params.theta, spec.step_s)
+    idx = population_index(spec)
+    off = net.offsets()
+    scale = net.meta.get("state_scale")
+    if scale is None:
+        raise NetworkError("memory_error needs net.meta['state_scale'] (set by l2mu_network)")
+    errs, refs = [], []
+    held = spec.held(x)
+    for n in range(x.shape[0]):
+        xn = cal.gamma[None, :] * (held[n] - cal.mean[None, :])  # (T', C)
+        ref = simulate_memory(abar, bbar, xn) / cal.mem_scale[None]  # (T', C, d)
+        tr = run_trace(net, net.quantize_inputs(held[n]))
+        for c in range(spec.n_channels):
+            p = idx[f"mem{c}"]
+            got = tr.u[:, off[p] : off[p + 1]] * scale[p]
+            errs.append(got - ref[:, c])
+            refs.append(ref[:, c])
+    err, ref = np.concatenate(errs), np.concatenate(refs)
+    return {"rms": float(np.sqrt(np.mean(err**2))), "max": float(np.abs(err).max()),
+            "rms_signal": float(np.sqrt(np.mean(ref**2)))}  # fmt: skip

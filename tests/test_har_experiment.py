@@ -1,0 +1,133 @@
+"""`snnctl train` / `snnctl run` on a HAR config, end to end on a small synthetic dataset.
+
+The dataset: 3 classes of 2-channel windows that differ in per-channel variability (quiet, slow
+swing, fast shake), as the real activities do, written as UEA `.ts` files and read through
+`--data`. Also the early-exit rule by hand and the host virtual device against numba.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from snnctl.cli import main
+
+CONFIG = """
+[experiment]
+family = "har"
+[data]
+rate_hz = 10.0
+[model]
+order = 2
+theta_s = 1.0
+hidden_per_channel = 8
+steps_per_sample = 2
+[train]
+calibration_windows = 6
+[run]
+early_exit_margins = [0.5, 100.0]
+device_measure_windows = 1
+"""
+
+
+def _synthetic(n_per_class: int, seed: int) -> tuple[np.ndarray, list[str]]:
+    rng = np.random.default_rng(seed)
+    t = np.arange(30) * 0.1
+    xs, labels = [], []
+    for cls, (amp, freq) in enumerate(((0.05, 0.2), (1.0, 0.5), (2.5, 2.5))):
+        for _ in range(n_per_class):
+            phase = rng.uniform(0, 2 * np.pi, 2)
+            x = amp * np.sin(2 * np.pi * freq * t[None, :] + phase[:, None]) + rng.normal(0, 0.05, (2, 30))
+            xs.append(x + np.array([[1.0], [-0.5]]))
+            labels.append(f"c{cls}")
+    return np.array(xs), labels
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    from sim.har_data import write_ts
+
+    root = tmp_path_factory.mktemp("har")
+    data = root / "data"
+    data.mkdir()
+    for split, n, seed in (("TRAIN", 6, 0), ("TEST", 4, 1)):
+        x, labels = _synthetic(n, seed)
+        write_ts(data / f"Toy_{split}.ts", x, labels, problem_name="Toy", classes=["c0", "c1", "c2"])
+    cfg = root / "har.toml"
+    cfg.write_text(CONFIG)
+    out = root / "run"
+    assert main(["train", str(cfg), "--data", str(data), "--out", str(out), "--quiet"]) == 0
+    return cfg, data, out
+
+
+def test_train_writes_the_run_folder(trained):
+    _, _, out = trained
+    for name in ("best.snn", "report.json", "confusion.png", "source_config.toml"):
+        assert (out / name).is_file(), name
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["integer"]["accuracy"] >= 11 / 12  # separable by construction
+    assert rep["float_reference"]["accuracy"] >= 11 / 12
+    assert rep["readout"]["codes_equal_integer_map"] is True
+    assert rep["readout"]["max_abs_score_error"] <= rep["readout"]["max_bound"]
+    assert rep["device_bytes"]["arena_bytes"] > 0 and rep["integer"]["synops_per_window"] > 0
+    assert sum(map(sum, rep["integer"]["confusion"])) == 12
+
+
+def test_run_json(trained, capsys):
+    cfg, data, out = trained
+    capsys.readouterr()
+    assert main(["run", str(cfg), "--controller", str(out / "best.snn"), "--data", str(data), "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    for key in ("accuracy", "macro_f1", "synops_per_window", "spikes_per_window", "confusion", "device_bytes"):
+        assert key in res
+    rep = json.loads((out / "report.json").read_text())
+    assert res["accuracy"] == rep["integer"]["accuracy"]
+    assert [r["margin"] for r in res["early_exit"]] == [0.5, 100.0]
+    # a margin never reached runs every window to its end: the full-window accuracy
+    assert res["early_exit"][1]["accuracy"] == res["accuracy"]
+    assert res["early_exit"][1]["fraction_of_window"] == 1.0
+
+
+def test_run_rejects_other_families_flags_and_bad_files(trained, tmp_path, capsys):
+    cfg, data, out = trained
+    assert main(["run", str(cfg), "--controller", str(out / "best.snn"), "--n-links", "4"]) == 2
+    assert "--n-links does not apply to a har experiment" in capsys.readouterr().err
+    bogus = tmp_path / "x.snn"
+    bogus.write_bytes(b"not a network")
+    assert main(["run", str(cfg), "--controller", str(bogus), "--data", str(data)]) == 2
+
+
+def test_early_exit_by_hand():
+    from evolve.har import early_exit
+
+    # 2 windows, 4 steps, 2 samples of 2 steps; scores checked at steps 1 and 3
+    s = np.zeros((2, 4, 3))
+    s[0, 1] = [1.0, 0.2, 0.0]  # margin 0.8 at the first check -> class 0 after 2 steps
+    s[0, 3] = [0.0, 2.0, 0.0]
+    s[1, 1] = [0.0, 0.1, 0.0]  # margin 0.1, then 3.0 at the end -> class 2 after 4 steps
+    s[1, 3] = [0.0, 0.0, 3.0]
+    rows = early_exit(s, np.array([0, 2]), [0.5, 5.0], steps_per_sample=2)
+    assert rows[0] == {"margin": 0.5, "accuracy": 1.0, "mean_steps": 3.0, "fraction_of_window": 0.75}
+    assert rows[1]["accuracy"] == 0.5 and rows[1]["mean_steps"] == 4.0  # never passes: final scores
+
+
+def test_host_device_equals_numba(trained, capsys):
+    from firmware_bridge.emulators import available_boards, start_emulator
+
+    missing = available_boards()["host"]
+    if missing:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"host device tools missing: {missing}")
+        pytest.skip(f"host device tools missing: {missing}")
+    cfg, data, out = trained
+    with start_emulator("host") as emu:
+        capsys.readouterr()
+        code = main(["run", str(cfg), "--controller", str(out / "best.snn"), "--data", str(data), "--json",
+                     "--port", emu.url])  # fmt: skip
+    res = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert res["device"]["predictions_equal_numba"] and res["device"]["output_codes_equal_numba"]
+    assert res["device"]["accuracy"] == res["accuracy"]
