@@ -211,6 +211,7 @@ examples:
   snnctl bench runtime --steps 5000    longer timed runs
   snnctl bench runtime --json          results as JSON
   snnctl bench firmware                firmware size, instructions per step, serial round trip
+  snnctl bench loop                    sensing policies on the blimp (--board: highest control rate)
 """
 
 _BENCH_RUNTIME_EPILOG = """\
@@ -513,6 +514,34 @@ def _cmd_bench_firmware(args: argparse.Namespace) -> int:
     return 0
 
 
+_BENCH_LOOP_EPILOG = """\
+examples:
+  snnctl bench loop
+  snnctl bench loop --controller runs/blimp_pid/best.snn --episodes 5 --json
+  snnctl bench loop --board lm3s6965evb
+
+Flies the blimp SNN (and the PID) on held-out profiles under fixed 10-Hz, send-on-delta and
+action-to-sensing policies and prints RMSE, samples, sensor and link bytes and spikes per second.
+--board adds the highest control rate the emulated board answers with no deadline miss (real-time
+pacing, a few seconds per rate; wall-clock timing: other load on the machine lowers it).
+"""
+
+
+def _cmd_bench_loop(args: argparse.Namespace) -> int:
+    if not 1 <= args.episodes <= 20:
+        raise UserError(f"--episodes must be in 1..20 (the held-out set), got {args.episodes}")
+    if args.controller is not None:
+        load_network(args.controller)  # a missing or damaged file is one line, before any flight
+    from firmware_bridge.device import DeviceError
+    from snnctl.bench_loop import run_loop_bench
+
+    try:
+        run_loop_bench(json_out=args.json, controller=args.controller, episodes=args.episodes, board=args.board)
+    except (DeviceError, RuntimeError, ValueError) as exc:
+        raise UserError(str(exc)) from None
+    return 0
+
+
 def _add_port_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", required=True, metavar="URL", help="serial port or pyserial URL of the device")
     p.add_argument("--timeout", type=float, default=0.5, metavar="S",
@@ -576,6 +605,20 @@ def build_parser() -> argparse.ArgumentParser:
     p_bfw.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
     p_bfw.add_argument("--steps", type=int, default=500, metavar="N", help="round trips timed per board (default 500)")
     p_bfw.set_defaults(handler=_cmd_bench_firmware)
+    p_bloop = bench_sub.add_parser(
+        "loop",
+        help="fixed vs event-driven vs adaptive sensing on the blimp; the highest rate a board sustains",
+        description="Compare sensing policies on held-out blimp flights (RMSE, samples, bytes, spikes per second).",
+        epilog=_BENCH_LOOP_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p_bloop.add_argument("--controller", metavar="NET.snn",
+                         help="the blimp SNN (default runs/blimp_pid/best.snn)")  # fmt: skip
+    p_bloop.add_argument("--episodes", type=int, default=10, metavar="N", help="held-out flights (1..20, default 10)")
+    p_bloop.add_argument("--board", choices=("host", "lm3s6965evb"),
+                         help="also the highest control rate this emulated board sustains")  # fmt: skip
+    p_bloop.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
+    p_bloop.set_defaults(handler=_cmd_bench_loop)
 
     p_deploy = sub.add_parser(
         "deploy",
@@ -665,6 +708,9 @@ def build_parser() -> argparse.ArgumentParser:
     from snnctl.cli_experiments import add_parsers as _add_experiments  # evolve / run (configs/*.toml)
 
     _add_experiments(sub)
+    from snnctl.cli_loop import add_parsers as _add_loop  # hil (hardware in the loop)
+
+    _add_loop(sub)
     parser.set_defaults(handler=lambda _args: _print_help(parser))
     return parser
 

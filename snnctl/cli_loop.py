@@ -1,0 +1,373 @@
+"""`snnctl hil`: the blimp flies in MuJoCo while its SNN runs on a board (emulated or real).
+
+Kept apart from snnctl/cli.py; `cli.build_parser` calls `add_parsers(sub)`. Everything heavy
+(MuJoCo, pyserial, the emulators) is imported inside the handler, so `snnctl --help` stays light.
+
+The loop is `sim.loop.LoopRunner` with a `firmware_bridge.loop_device.DeviceBackend`: each control
+step the observation is quantised on the host (`SNNController.encode`), sent to the board in one
+STEP, and the board's output codes are de-quantised (`SNNController.decode`). Link faults of
+`--faults` are made for real by a `firmware_bridge.link_faults.LinkFaultProxy` between the client
+and the board; sensor faults are applied by the loop, as in `snnctl run`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from snnctl.cli_common import UserError
+
+_HIL_EPILOG = """\
+examples:
+  snnctl hil configs/blimp_pid.toml --controller runs/blimp_pid/best.snn --board lm3s6965evb --realtime
+  snnctl hil configs/blimp_pid.toml --controller best.snn --port socket://127.0.0.1:5555 --json
+  snnctl hil configs/blimp_pid.toml --controller best.snn --board host --faults 'drop@30:5:0.2,unplug@60:5'
+  snnctl hil configs/blimp_pid.toml --controller best.snn --board host --sensing delta --plot hil.png
+  snnctl hil configs/blimp_pid.toml --controller best.snn --board host --log hil.npz --compare
+  snnctl hil configs/blimp_pid.toml --controller best.snn --compare hil.npz     (check a saved log)
+
+Flies held-out profiles ([run] profile and episode_s of the config) with the network on a board:
+--board starts that board's emulator for the run (host: the POSIX virtual device; lm3s6965evb: the
+Cortex-M3 image under QEMU), --port uses a running board (any pyserial URL). --realtime paces the
+loop to the wall clock at the config's sensor rate; a reply after the control period is a deadline
+miss. Faults (kind@start:duration[:param], seconds of flight time): sensor kinds dropout, stuck,
+noise, spike; link kinds delay (ms), drop (p), corrupt (p), silent, unplug, made for real on the
+link. After a link fault the board's network restarts from reset state; the monitor holds the safe
+action until replies are on time again. --compare replays the observations the board was given
+through the in-process integer network and reports whether every action is bit-identical.
+"""
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "hil",
+        help="hardware in the loop: the blimp in MuJoCo, its SNN on a board",
+        description="Fly held-out blimp profiles in MuJoCo with the SNN running on a (emulated) board.",
+        epilog=_HIL_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("config", help="experiment TOML file, e.g. configs/blimp_pid.toml")
+    p.add_argument("--controller", required=True, metavar="NET.snn", help="the network to run on the board")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--port", metavar="URL", help="a running board: serial device or pyserial URL")
+    where.add_argument("--board", choices=("host", "lm3s6965evb", "atmega328p"),
+                       help="start this board's emulator for the run (and stop it after)")  # fmt: skip
+    p.add_argument("--realtime", action="store_true", help="pace the loop to the wall clock")
+    p.add_argument("--sensing", choices=("fixed", "delta", "adaptive"), default="fixed",
+                   help="sensing policy (default fixed: a sample every step)")  # fmt: skip
+    p.add_argument("--faults", metavar="SPEC", help="fault injection, e.g. 'dropout@30:5,unplug@60:5'")
+    p.add_argument("--episodes", type=int, default=1, help="held-out flights (default 1)")
+    p.add_argument("--seed", type=int, default=0, help="first held-out flight index; also seeds fault draws")
+    p.add_argument("--deadline-ms", type=float, metavar="MS",
+                   help="how long a step waits for the board (default: the control period)")  # fmt: skip
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--plot", metavar="OUT.png", help="timeline of the first flight (altitude, action, flags)")
+    p.add_argument("--log", metavar="OUT.npz", help="save per-step observations, codes and actions")
+    p.add_argument("--compare", nargs="?", const="", metavar="LOG.npz",
+                   help="check bit-identity with the in-process network: of this run, or of a saved log")  # fmt: skip
+    p.set_defaults(handler=_cmd_hil)
+
+
+# -- the command ---------------------------------------------------------------------------------
+
+
+def _cmd_hil(args: argparse.Namespace) -> int:
+    from snnctl import experiments
+    from snnctl.cli_common import load_network
+
+    family = experiments.family_of(args.config)
+    if family != "blimp":
+        raise UserError(f"{args.config}: snnctl hil flies blimp experiments; this one is a {family} experiment")
+    net, _ = load_network(args.controller)
+    if args.compare:  # a saved log: no flight
+        if args.port or args.board:
+            raise UserError("--compare LOG.npz checks a saved log; leave out --port/--board (or give --compare alone)")
+        return _print_compare(_compare_file(net, args.compare), args.json)
+    if not (args.port or args.board):
+        raise UserError("say where the network runs: --board host|lm3s6965evb|atmega328p or --port URL")
+    if args.episodes < 1:
+        raise UserError(f"--episodes must be at least 1, got {args.episodes}")
+    if args.seed < 0:
+        raise UserError(f"--seed is the first held-out flight index and must be >= 0, got {args.seed}")
+    if args.deadline_ms is not None and not (math.isfinite(args.deadline_ms) and args.deadline_ms > 0):
+        raise UserError(f"--deadline-ms must be a positive number, got {args.deadline_ms}")
+    from sim.faults import FaultSpecError, parse_faults
+
+    try:
+        faults = parse_faults(args.faults)
+    except FaultSpecError as e:
+        raise UserError(f"--faults: {e}") from None
+    _, cfg = experiments.load(args.config)
+    if args.plot:
+        try:
+            import sim.loop_plots  # noqa: F401 - checked before the flight, not after it
+        except ImportError as e:
+            raise UserError(f"--plot needs sim.loop_plots ({e})") from None
+    from firmware_bridge.device import DeviceError
+
+    try:
+        report = fly(cfg, args, net, faults)
+    except DeviceError as e:
+        raise UserError(str(e)) from None
+    if args.json:
+        print(json.dumps(report, indent=2, default=_json_default))
+    else:
+        print(format_report(report))
+    bad = report.get("compare") is not None and not report["compare"]["identical"]
+    return 1 if bad else 0
+
+
+def _json_default(x: Any) -> Any:
+    if isinstance(x, np.integer | np.floating):
+        return x.item()
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    raise TypeError(f"not JSON: {type(x).__name__}")
+
+
+def fly(cfg: dict, args: argparse.Namespace, net: Any, faults: list) -> dict[str, Any]:
+    """Start the board (if asked), fly the held-out profiles through `LoopRunner`, and report."""
+    from tqdm import tqdm
+
+    from evolve.blimp_experiment import env_kwargs
+    from firmware_bridge.link_faults import LinkFaultProxy, link_faults_of
+    from firmware_bridge.loop_device import DeviceBackend, replay
+    from sim.blimp import BlimpAltitudeEnv
+    from sim.loop import LoopRunner
+    from sim.profiles import HELDOUT_SEEDS
+    from sim.sensing import make_sensing
+
+    if args.seed + args.episodes > len(HELDOUT_SEEDS):
+        raise UserError(f"only {len(HELDOUT_SEEDS)} held-out profiles exist; --seed + --episodes must not exceed it")
+    env = BlimpAltitudeEnv(**env_kwargs(cfg, cfg["run"]["episode_s"], cfg["run"]["profile"]))
+    period = float(env.dt)
+    deadline = period if args.deadline_ms is None else args.deadline_ms / 1e3
+    emu = proxy = backend = None
+    try:
+        url = args.port
+        if args.board:
+            emu = _start_board(args.board)
+            url = emu.url
+        link = link_faults_of(faults)
+        if link:
+            try:
+                proxy = LinkFaultProxy(url, link, seed=args.seed)
+            except ValueError as e:
+                raise UserError(f"--faults: link faults need a socket:// URL or a tty path: {e}") from None
+        # paced to the clock, a step with no reply must still end inside its period: the backend gives
+        # up after 80 % of the deadline, leaving the rest for the physics step and the monitor
+        backend = DeviceBackend(net, proxy.url if proxy else url, deadline_s=deadline * (0.8 if args.realtime else 1))
+        steps = args.episodes * int(round(cfg["run"]["episode_s"] / period))
+        bar = tqdm(total=steps, unit="step", desc=f"hil {backend.info.name if backend.info else ''}", file=sys.stderr,
+                   disable=None, leave=False)  # fmt: skip
+
+        def on_step(_k: int, t: float) -> None:
+            if proxy is not None:
+                proxy.set_time(t)  # link faults switch on and off with flight time
+            bar.update(1)
+
+        runner = LoopRunner(env, backend, make_sensing(args.sensing), faults=faults, realtime=args.realtime,
+                            deadline_s=deadline if args.realtime else None, seed=args.seed,
+                            link_faults_in_process=False, on_step=on_step)  # fmt: skip
+        with bar:
+            results = [runner.run(seed=s) for s in HELDOUT_SEEDS[args.seed : args.seed + args.episodes]]
+        board = backend.info.name if backend.info else "device"
+        journal = backend.journal.arrays()
+        link_stats = None if proxy is None else proxy.stats.__dict__.copy()
+        backend_stats = {"uploads": backend.uploads, "reconnects": backend.reconnects, "faults": dict(backend.faults),
+                         "watchdog_trips": backend.watchdog_trips}  # fmt: skip
+    finally:
+        for thing in (backend, proxy, emu):
+            if thing is not None:
+                thing.close()
+        env.close()
+    report = summarise(results, args, board, url, period)
+    report["backend"] = backend_stats
+    if link_stats is not None:
+        report["link"] = link_stats
+    if args.log:
+        save_log(Path(args.log), journal, results)
+        report["log"] = args.log
+    if args.compare is not None:
+        report["compare"] = _compare_dict(replay(net, journal))
+    if args.plot:
+        _plot(Path(args.plot), results[0], f"{Path(args.controller).name} on {board}")
+        report["plot"] = args.plot
+    return report
+
+
+def _start_board(board: str):
+    from firmware_bridge.emulators import start_emulator
+
+    try:
+        return start_emulator(board)
+    except (RuntimeError, ValueError, OSError) as e:
+        raise UserError(str(e)) from None
+
+
+# -- summary ------------------------------------------------------------------------------------
+
+_MEAN_KEYS = ("rmse_m", "steady_state_error_m", "overshoot_up_m", "overshoot_down_m", "control_effort", "samples_per_s",
+              "bytes_out_per_s", "bytes_in_per_s", "bytes_per_s", "spikes_per_s", "synops_per_s")  # fmt: skip
+
+
+def summarise(results: list, args: argparse.Namespace, board: str, url: str, period: float) -> dict[str, Any]:
+    """Per-flight summaries, their mean, and latency pooled over every step of every flight."""
+    per = [r.summary() for r in results]
+    lat = np.concatenate([r.column("latency_s")[r.column("called").astype(bool)] for r in results])
+    lat = lat[np.isfinite(lat)] * 1e3
+    mean = {k: float(np.mean([s[k] for s in per])) for k in _MEAN_KEYS if all(k in s for s in per)}
+    flags: dict[str, int] = {}
+    for s in per:
+        for k, v in s["flags"].items():
+            flags[k] = flags.get(k, 0) + v
+    return {
+        "controller": args.controller,
+        "board": board,
+        "url": url,
+        "realtime": bool(args.realtime),
+        "control_hz": 1.0 / period,
+        "sensing": per[0]["sensing"],
+        "faults": per[0]["faults"],
+        "episodes": len(per),
+        "steps": int(sum(s["steps"] for s in per)),
+        "controller_calls": int(sum(s["controller_calls"] for s in per)),
+        "deadline_misses": int(sum(s["deadline_misses"] for s in per)),
+        "latency_p50_ms": float(np.percentile(lat, 50)) if lat.size else None,
+        "latency_p99_ms": float(np.percentile(lat, 99)) if lat.size else None,
+        "latency_max_ms": float(lat.max()) if lat.size else None,
+        "flags": flags,
+        "flagged_steps": int(sum(s["flagged_steps"] for s in per)),
+        "mean": mean,
+        "flights": per,
+    }
+
+
+def format_report(r: dict[str, Any]) -> str:
+    m = r["mean"]
+    pace = "real time" if r["realtime"] else "as fast as the board answers"
+    lines = [
+        f"hardware in the loop: {Path(r['controller']).name} on {r['board']} ({r['url']})",
+        f"  {r['episodes']} held-out flight(s), {r['steps']} steps at {r['control_hz']:g} Hz, {pace}, sensing"
+        f" {r['sensing']}" + (f", faults {', '.join(r['faults'])}" if r["faults"] else ""),
+        "",
+        f"  {'metric':34}{'value':>14}",
+    ]
+
+    def row(label: str, value: str) -> None:
+        lines.append(f"  {label:34}{value:>14}")
+
+    def num(x: Any, fmt: str = "{:.4f}") -> str:
+        return "-" if x is None or (isinstance(x, float) and not math.isfinite(x)) else fmt.format(x)
+
+    for label, key in (("RMSE (m)", "rmse_m"), ("steady-state error (m)", "steady_state_error_m"),
+                       ("overshoot up (m)", "overshoot_up_m"), ("overshoot down (m)", "overshoot_down_m"),
+                       ("mean |u|", "control_effort")):  # fmt: skip
+        if key in m:
+            row(label, num(m[key]))
+    row("deadline misses", f"{r['deadline_misses']} of {r['controller_calls']}")
+    lat = (num(r[k], "{:.2f}") for k in ("latency_p50_ms", "latency_p99_ms", "latency_max_ms"))
+    row("latency p50 / p99 / max (ms)", " / ".join(lat))
+    row("sensor samples per second", num(m.get("samples_per_s"), "{:.2f}"))
+    row("bytes per second (out / in)", f"{num(m.get('bytes_out_per_s'), '{:.0f}')} / "
+                                       f"{num(m.get('bytes_in_per_s'), '{:.0f}')}")  # fmt: skip
+    row("spikes per second", num(m.get("spikes_per_s"), "{:.1f}"))
+    row("synaptic operations per second", num(m.get("synops_per_s"), "{:.0f}"))
+    flags = ", ".join(f"{k} {v}" for k, v in sorted(r["flags"].items())) or "none"
+    row("monitor flags", flags)
+    row("flagged steps", str(r["flagged_steps"]))
+    to_flag = r["flights"][0].get("steps_to_flag", [])
+    if to_flag:
+        lines.append("  faults of the first flight, steps from the window's start to the monitor's flag:")
+        for f in to_flag:
+            lines.append(f"    {f['fault']:30}{'not flagged' if f['steps'] is None else f['steps']:>14}")
+    b = r.get("backend")
+    if b:
+        faults = ", ".join(f"{k} {v}" for k, v in b["faults"].items() if v) or "none"
+        lines.append(f"  board: {b['uploads']} upload(s), {b['reconnects']} reconnect(s), link faults: {faults}")
+    c = r.get("compare")
+    if c:
+        lines.append(_compare_line(c))
+    for key, what in (("log", "log"), ("plot", "plot")):
+        if r.get(key):
+            lines.append(f"{what}: {r[key]}")
+    return "\n".join(lines)
+
+
+# -- logs and bit identity ----------------------------------------------------------------------
+
+
+def save_log(path: Path, journal: dict[str, np.ndarray], results: list) -> None:
+    """What the board was given and answered (`j_*`, per controller call) and what the loop did (`loop_*`, per step)."""
+    loop: dict[str, np.ndarray] = {}
+    for name in ("t", "truth", "reference", "action", "controller_u", "flagged", "called", "latency_s"):
+        loop[f"loop_{name}"] = np.concatenate([r.column(name) for r in results])
+    loop["loop_deadline_miss"] = np.concatenate([r.column("deadline_miss") for r in results])
+    loop["loop_episode"] = np.concatenate([np.full(len(r.records), i) for i, r in enumerate(results)])
+    try:
+        np.savez_compressed(path, **{f"j_{k}": v for k, v in journal.items()}, **loop)
+    except OSError as e:
+        raise UserError(f"{path}: {e.strerror or e}") from None
+
+
+def load_log(path: str) -> dict[str, np.ndarray]:
+    """The journal part of a `--log` file, as `firmware_bridge.loop_device.replay` takes it."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            log = {k[2:]: z[k] for k in z.files if k.startswith("j_")}
+    except (OSError, ValueError) as e:
+        raise UserError(f"{path}: not a snnctl hil log ({e})") from None
+    need = {"obs", "codes_in", "codes_out", "answered", "reset_before", "board_step"}
+    if not need <= set(log):
+        raise UserError(f"{path}: not a snnctl hil log (missing {', '.join(sorted(need - set(log)))})")
+    return log
+
+
+def _compare_file(net: Any, path: str) -> dict[str, Any]:
+    from firmware_bridge.loop_device import replay
+
+    return _compare_dict(replay(net, load_log(path)))
+
+
+def _compare_dict(rep: Any) -> dict[str, Any]:
+    return {
+        "identical": rep.identical,
+        "steps": rep.steps,
+        "faulted_steps": rep.faulted,
+        "code_mismatches": rep.code_mismatches,
+        "action_mismatches": rep.action_mismatches,
+        "count_mismatches": rep.count_mismatches,
+        "first_mismatch": rep.first_mismatch,
+        "inconsistencies": rep.inconsistencies,
+    }
+
+
+def _compare_line(c: dict[str, Any]) -> str:
+    if c["identical"]:
+        return (f"bit-identical to the in-process network: yes ({c['steps']} answered steps"
+                + (f"; {c['faulted_steps']} without an answer" if c["faulted_steps"] else "") + ")")  # fmt: skip
+    parts = [f"{c['action_mismatches']} action(s)", f"{c['code_mismatches']} code vector(s)",
+             f"{c['count_mismatches']} spike/synop count(s)"]  # fmt: skip
+    first = f", first at call {c['first_mismatch']}" if c["first_mismatch"] is not None else ""
+    extra = f"; {'; '.join(c['inconsistencies'][:3])}" if c["inconsistencies"] else ""
+    return f"bit-identical to the in-process network: NO ({', '.join(parts)} differ of {c['steps']}{first}){extra}"
+
+
+def _print_compare(c: dict[str, Any], as_json: bool) -> int:
+    print(json.dumps(c, indent=2, default=_json_default) if as_json else _compare_line(c))
+    return 0 if c["identical"] else 1
+
+
+def _plot(path: Path, result: Any, title: str) -> None:
+    from sim import loop_plots
+
+    try:
+        loop_plots.plot_timeline(path, result, title=title)
+    except OSError as e:
+        raise UserError(f"{path}: {e.strerror or e}") from None
