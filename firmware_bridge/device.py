@@ -439,6 +439,8 @@ class Device:
 
         Raises NetworkTooLarge (before anything is sent) naming the limit that is exceeded.
         """
+        from snnctl import snnfile
+
         from .memory import device_bytes
 
         net, blob = _load_network(net_or_path)
@@ -457,7 +459,7 @@ class Device:
             "n_neurons": net.n_neurons,
             "n_synapses": net.n_synapses,
             "blob_bytes": len(blob),
-            "blob_crc32": zlib.crc32(blob),
+            "blob_crc32": snnfile.network_crc(blob),
             "arena_used": device_bytes(net)["arena_bytes"],
         }
         wrong = [f"{k} {getattr(ni, k)} (expected {v})" for k, v in want.items() if getattr(ni, k) != v]

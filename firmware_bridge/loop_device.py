@@ -14,12 +14,11 @@ port (at most one attempt per `reconnect_interval_s` of wall time or per `reconn
 whichever comes first, so a loop running faster than real time also retries within a few steps),
 say HELLO, re-deploy if the board no longer runs this network (see Uploads), and carry on.
 
-Uploads: the first connection always deploys the network; a reconnect skips the upload when the
-board's NetInfo still agrees with it on every field (size, CRC-32, neuron/synapse/input/output
-counts, arena). Only a reconnect may trust NetInfo: a `.snn` file ends with the CRC-32 of all its
-other bytes, so the CRC-32 of a whole blob, which is what NetInfo reports, is the same constant
-(the CRC residue 0x2144DF1C) for every `.snn` file, and two networks of the same shape look alike.
-Between our own upload and a reconnect, a board that lost power comes back empty (re-deployed).
+Uploads: the first connection always deploys the network (so a flight starts from a freshly
+loaded, reset network whatever ran before); a reconnect skips the upload when the board's NetInfo
+still agrees with it on every field (size, the file's own CRC-32 — `snnfile.network_crc` —,
+neuron/synapse/input/output counts, arena). A board that lost power comes back empty and is
+re-deployed.
 
 Board state after a fault: **reset**. After any fault (timeout, lost link, garbled reply) and at
 every `reset()`, the next request the board gets before a STEP is RESET, so the SNN restarts from
@@ -45,13 +44,13 @@ from __future__ import annotations
 import math
 import statistics
 import time
-import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from sim.loop_backends import Action, Backend, BackendDisconnected, BackendFault, BackendTimeout
+from snnctl import snnfile
 
 from . import protocol as P
 from .device import ConnectionLost, Device, DeviceError, DeviceErrorReply, DeviceTimeout, ProtocolError, _load_network
@@ -164,7 +163,7 @@ class DeviceBackend(Backend):
         if reconnect_every < 1:
             raise ValueError(f"reconnect_every must be >= 1, got {reconnect_every}")
         self.net, self.blob = _load_network(net)
-        self.blob_crc = zlib.crc32(self.blob)
+        self.blob_crc = snnfile.network_crc(self.blob)
         self.ctl = SNNController(self.net)  # encode/decode only: the board runs the network
         self.url = url
         self.deadline_s = float(deadline_s)

@@ -394,9 +394,10 @@ def _read_inputs(path: str, net) -> tuple:
 @_device_errors
 def _cmd_device_run(args: argparse.Namespace) -> int:
     import time
-    import zlib
 
     import numpy as np
+
+    from snnctl import snnfile
 
     net = blob = None
     if args.net:
@@ -407,7 +408,7 @@ def _cmd_device_run(args: argparse.Namespace) -> int:
         if not ni.loaded:
             raise UserError(f"no network is loaded on {args.port}; deploy one first (snnctl deploy NET.snn --port"
                             f" {args.port})")  # fmt: skip
-        if blob is not None and (len(blob), zlib.crc32(blob)) != (ni.blob_bytes, ni.blob_crc32):
+        if blob is not None and (len(blob), snnfile.network_crc(blob)) != (ni.blob_bytes, ni.blob_crc32):
             raise UserError(f"{args.net} is not the network deployed on {args.port} (device: {ni.blob_bytes} B,"
                             f" crc32 0x{ni.blob_crc32:08x}); deploy it first or pass the deployed file")  # fmt: skip
         if codes.shape[1] != ni.n_inputs:

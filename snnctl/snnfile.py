@@ -146,6 +146,17 @@ def to_bytes(net: Network) -> bytes:
     return data + struct.pack("<I", zlib.crc32(data))
 
 
+def network_crc(blob: bytes) -> int:
+    """The file's own CRC-32 (its last four bytes): what identifies a network on a board.
+
+    Not `zlib.crc32(blob)`: a CRC over data followed by its own CRC is the same constant
+    (0x2144DF1C) for every valid file, so it cannot tell two networks apart.
+    """
+    if len(blob) < 4:
+        raise ValueError(f"a .snn blob has at least 28 bytes, got {len(blob)}")
+    return int.from_bytes(blob[-4:], "little")
+
+
 def save(net: Network, path: str | Path) -> Path:
     path = Path(path)
     path.write_bytes(to_bytes(net))

@@ -181,9 +181,10 @@ class FakeDevice:
             return P.pack_response(MsgType.NETINFO, 0, 0, 0, 0, 0, 0, 0, 0)
         net, _, blob = self.active
         from firmware_bridge.memory import device_bytes
+        from snnctl import snnfile
 
         return P.pack_response(MsgType.NETINFO, 1, net.n_inputs, net.n_outputs, net.n_neurons, net.n_synapses,
-                               len(blob), zlib.crc32(blob), device_bytes(net)["arena_bytes"])  # fmt: skip
+                               len(blob), snnfile.network_crc(blob), device_bytes(net)["arena_bytes"])  # fmt: skip
 
     def _commit(self, seq: int) -> bytes:
         from firmware_bridge.memory import device_bytes

@@ -25,7 +25,7 @@ from firmware_bridge.memory import device_bytes  # noqa: E402
 from snnctl.encoders import pm_pair  # noqa: E402
 from snnctl.network import INPUT, Kind, Network, Output, Population, Projection  # noqa: E402
 from snnctl.runtime import run  # noqa: E402
-from snnctl.snnfile import to_bytes  # noqa: E402
+from snnctl.snnfile import network_crc, to_bytes  # noqa: E402
 
 BOARD = "atmega328p"
 STACK_RESERVE = 400  # bytes of RAM the image must leave for the stack (measured deepest: ~330 + an ISR)
@@ -93,7 +93,7 @@ def test_micro_blimp_runs_bit_identical(dev):
     net = micro_blimp()
     ni = dev.deploy(net)
     blob = to_bytes(net)
-    assert (ni.loaded, ni.blob_bytes, ni.blob_crc32, ni.n_neurons) == (True, len(blob), zlib.crc32(blob), 3)
+    assert (ni.loaded, ni.blob_bytes, ni.blob_crc32, ni.n_neurons) == (True, len(blob), network_crc(blob), 3)
     codes = _codes(3000, 1)
     got = dev.run(codes)
     ref = run(net, codes)

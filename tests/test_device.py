@@ -31,7 +31,7 @@ from firmware_bridge.protocol import MsgType  # noqa: E402
 from snnctl.models import blimp_shaped_network  # noqa: E402
 from snnctl.network import INPUT, Kind, Network, Output, Population, Projection  # noqa: E402
 from snnctl.runtime import run  # noqa: E402
-from snnctl.snnfile import to_bytes  # noqa: E402
+from snnctl.snnfile import network_crc, to_bytes  # noqa: E402
 
 BOARDS = ("host", "lm3s6965evb")
 TIMEOUT = 0.5
@@ -110,7 +110,7 @@ def test_hello_and_limits(dev, emu):
 def test_deploy_and_run_10000_steps_bit_identical(dev, blimp):
     ni = dev.deploy(blimp)
     blob = to_bytes(blimp)
-    assert (ni.loaded, ni.blob_bytes, ni.blob_crc32) == (True, len(blob), zlib.crc32(blob))
+    assert (ni.loaded, ni.blob_bytes, ni.blob_crc32) == (True, len(blob), network_crc(blob))
     assert ni.n_neurons == blimp.n_neurons and ni.n_synapses == blimp.n_synapses
     codes = _codes(10_000, 1)
     t0 = time.perf_counter()
@@ -161,7 +161,7 @@ def test_interrupted_uploads_leave_old_network_running(dev, blimp):
     assert exc.value.code == "INVALID_NETWORK"
     f.check(20)
     ni = dev.netinfo()
-    assert ni.blob_crc32 == zlib.crc32(to_bytes(blimp))
+    assert ni.blob_crc32 == network_crc(to_bytes(blimp))
 
 
 def _expect_silence(dev: Device, wait: float = 0.15) -> None:
@@ -357,11 +357,11 @@ def test_cli_deploy_info_run(host_emu, blimp, tmp_path, capsys):
     path = save(blimp, tmp_path / "blimp.snn")
     assert main(["deploy", str(path), "--port", url]) == 0
     out = capsys.readouterr().out
-    assert f"crc32 0x{zlib.crc32(to_bytes(blimp)):08x}" in out and f"{blimp.n_neurons} neurons" in out
+    assert f"crc32 0x{network_crc(to_bytes(blimp)):08x}" in out and f"{blimp.n_neurons} neurons" in out
 
     assert main(["device", "info", "--port", url, "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
-    assert info["network"]["loaded"] and info["network"]["blob_crc32"] == zlib.crc32(to_bytes(blimp))
+    assert info["network"]["loaded"] and info["network"]["blob_crc32"] == network_crc(to_bytes(blimp))
 
     codes = _codes(500, 8)
     np.save(tmp_path / "codes.npy", codes)

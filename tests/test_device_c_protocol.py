@@ -286,7 +286,7 @@ def test_upload_commit_and_500_steps_bit_exact(dev, net, blob, codes):
     assert info == dev.netinfo()
     assert info == dict(loaded=1, n_inputs=net.n_inputs, n_outputs=net.n_outputs, n_neurons=net.n_neurons,
                         n_synapses=sum(q.nnz for q in net.projections), blob_bytes=len(blob),
-                        blob_crc32=zlib.crc32(blob), arena_used=device_bytes(net)["arena_bytes"])  # fmt: skip
+                        blob_crc32=snnfile.network_crc(blob), arena_used=device_bytes(net)["arena_bytes"])  # fmt: skip
     want, want_counts = runtime.run(net, codes, counts=True)
     got, got_counts, steps = [], [], []
     for k, c in enumerate(codes):
@@ -451,7 +451,7 @@ def test_upload_cut_off_midway_leaves_the_old_network_running(dev, net, blob, co
     dev.ok(LOAD_CHUNK, struct.pack("<I", 1000) + other[1000:2000])
     # the host gives up; the old network goes on exactly where it was
     np.testing.assert_array_equal(run_steps(dev, codes[250:]), want[250:])
-    assert dev.netinfo()["blob_crc32"] == zlib.crc32(blob)
+    assert dev.netinfo()["blob_crc32"] == snnfile.network_crc(blob)
 
 
 def test_corrupted_blob_fails_whole_blob_crc(dev, net, blob, codes):

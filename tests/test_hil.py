@@ -152,16 +152,21 @@ def test_replay_catches_a_changed_output(host_emu, net):
     assert not rep.identical and rep.code_mismatches == 1 and rep.first_mismatch == 17
 
 
-def test_whole_blob_crc_cannot_tell_networks_apart():
-    """Why a first connection always uploads: a .snn ends with the CRC-32 of everything before it, so
-    the CRC-32 of the whole blob (what NetInfo reports) is the CRC residue for every network."""
+def test_netinfo_tells_networks_of_the_same_shape_apart(host_emu):
+    """A .snn ends with the CRC-32 of everything before it, so the CRC-32 of a whole blob is the CRC
+    residue 0x2144DF1C for every network; NetInfo reports the file's own CRC instead."""
     import zlib
 
-    from snnctl.snnfile import to_bytes
+    from firmware_bridge.device import open_device
+    from snnctl.snnfile import network_crc, to_bytes
 
     a, b = to_bytes(blimp_net(3)), to_bytes(blimp_net(4))
     assert a != b and len(a) == len(b)
-    assert zlib.crc32(a) == zlib.crc32(b) == 0x2144DF1C
+    assert zlib.crc32(a) == zlib.crc32(b) == 0x2144DF1C  # why the transfer CRC cannot identify a network
+    assert network_crc(a) != network_crc(b)
+    with open_device(host_emu.url) as dev:
+        for blob in (a, b):
+            assert dev.deploy(blob).blob_crc32 == network_crc(blob) == zlib.crc32(blob[:-4])
 
 
 def test_first_connection_uploads_a_reconnect_keeps_the_running_network(host_emu, net):

@@ -256,7 +256,9 @@ static void on_commit(const snn_packet_t *q)
         return;
     }
     s->blob_bytes = dev.load_total;
-    s->blob_crc = dev.load_crc;
+    /* NETINFO's blob_crc32 is the file's own CRC-32 (its last 4 bytes, checked by snn_load), not
+       the transfer CRC: a CRC over data + its own CRC is one constant for every valid file. */
+    s->blob_crc = snn_rd32(s->blob + dev.load_total - 4u);
     s->n_synapses = synapses;
     s->loaded = 1u;
     /* the swap: between two requests, so atomic with respect to STEP */
