@@ -32,6 +32,8 @@ examples:
   snnctl run configs/blimp_pid.toml --controller runs/blimp/best.snn
   snnctl run configs/blimp_pid.toml --controller pid --episodes 20 --json
   snnctl run configs/blimp_pid.toml --controller runs/blimp/best.snn --plot flight.png
+  snnctl run configs/blimp_pid.toml --controller runs/blimp_pid/best.snn --sensing delta \\
+      --faults 'dropout@30:5,unplug@60:5' --plot loop.png
   snnctl run configs/swimmer_ncap.toml --controller runs/swimmer_ncap/best.snn --n-links 8 --video swim.mp4
   snnctl run configs/har_l2mu.toml --controller runs/har_l2mu/best.snn --json
 
