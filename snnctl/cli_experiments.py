@@ -18,7 +18,7 @@ _EVOLVE_EPILOG = """\
 examples:
   snnctl evolve configs/blimp_pid.toml                      the main job on the file's settings
   snnctl evolve configs/blimp_pid.toml --generations 20 --workers 1 --out runs/quick
-  snnctl evolve configs/blimp_pid.toml --resume runs/blimp  continue a stopped run exactly
+  snnctl evolve configs/blimp_pid.toml --resume runs/blimp_pid  continue a stopped run exactly
   snnctl evolve configs/blimp_closed_loop.toml --backend ray --ray-address auto
   snnctl evolve configs/swimmer_ncap.toml                   the spiking NCAP swimmer
 
@@ -29,9 +29,9 @@ result with any --workers or --backend.
 
 _RUN_EPILOG = """\
 examples:
-  snnctl run configs/blimp_pid.toml --controller runs/blimp/best.snn
+  snnctl run configs/blimp_pid.toml --controller runs/blimp_pid/best.snn
   snnctl run configs/blimp_pid.toml --controller pid --episodes 20 --json
-  snnctl run configs/blimp_pid.toml --controller runs/blimp/best.snn --plot flight.png
+  snnctl run configs/blimp_pid.toml --controller runs/blimp_pid/best.snn --plot flight.png
   snnctl run configs/blimp_pid.toml --controller runs/blimp_pid/best.snn --sensing delta \\
       --faults 'dropout@30:5,unplug@60:5' --plot loop.png
   snnctl run configs/swimmer_ncap.toml --controller runs/swimmer_ncap/best.snn --n-links 8 --video swim.mp4
