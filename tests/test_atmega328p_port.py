@@ -10,12 +10,13 @@ libsimavr-dev are missing, unless CI=true, where that fails.
 
 from __future__ import annotations
 
-import os
 import time
 import zlib
 
 import numpy as np
 import pytest
+
+from tests.boards import require_board
 
 pytest.importorskip("serial")
 
@@ -51,14 +52,9 @@ def _codes(t: int, seed: int = 0) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def emu():
-    from firmware_bridge.emulators import available_boards, start_emulator
+    from firmware_bridge.emulators import start_emulator
 
-    missing = available_boards()[BOARD]
-    if missing:
-        msg = f"board {BOARD}: tools missing; apt-get install {missing}"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(msg + " (CI=true: boards must not be skipped)")
-        pytest.skip(msg)
+    require_board(BOARD)
     with start_emulator(BOARD) as e:
         yield e
 

@@ -16,6 +16,8 @@ import zlib
 import numpy as np
 import pytest
 
+from tests.boards import require_board
+
 pytest.importorskip("serial")
 
 from firmware_bridge import protocol as P  # noqa: E402
@@ -37,22 +39,11 @@ BOARDS = ("host", "lm3s6965evb")
 TIMEOUT = 0.5
 
 
-def _require(board: str) -> None:
-    from firmware_bridge.emulators import available_boards
-
-    missing = available_boards()[board]
-    if missing:
-        msg = f"board {board}: tools missing; apt-get install {missing}"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(msg + " (CI=true: boards must not be skipped)")
-        pytest.skip(msg)
-
-
 @pytest.fixture(scope="module", params=BOARDS)
 def emu(request):
     from firmware_bridge.emulators import start_emulator
 
-    _require(request.param)
+    require_board(request.param)
     with start_emulator(request.param) as e:
         yield e
 
@@ -311,7 +302,7 @@ def test_connection_lost(emu, blimp):
 
 def test_host_device_actuator_gets_fail_safe_codes(blimp):
     """The host device logs board_outputs with -v: the watchdog hands it the network's fail-safe codes."""
-    _require("host")
+    require_board("host")
     from firmware_bridge.build import build_host_device
 
     proc = subprocess.Popen([str(build_host_device()), "-v"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -342,7 +333,7 @@ def test_host_device_actuator_gets_fail_safe_codes(blimp):
 def host_emu():
     from firmware_bridge.emulators import start_emulator
 
-    _require("host")
+    require_board("host")
     with start_emulator("host") as e:
         yield e
 

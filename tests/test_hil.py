@@ -9,7 +9,6 @@ test itself schedules on the link-fault proxy.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 
@@ -17,6 +16,8 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from tests.boards import require_board
 
 pytest.importorskip("serial")
 
@@ -32,22 +33,11 @@ DT = 0.1  # the blimp's 10-Hz loop
 SAFE_U = np.array([1.0], np.float32)
 
 
-def _require(board: str) -> None:
-    from firmware_bridge.emulators import available_boards
-
-    missing = available_boards()[board]
-    if missing:
-        msg = f"board {board}: tools missing; apt-get install {missing}"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(msg + " (CI=true: boards must not be skipped)")
-        pytest.skip(msg)
-
-
 @pytest.fixture(scope="module", params=BOARDS)
 def emu(request):
     from firmware_bridge.emulators import start_emulator
 
-    _require(request.param)
+    require_board(request.param)
     with start_emulator(request.param) as e:
         yield e
 
@@ -56,7 +46,7 @@ def emu(request):
 def host_emu():
     from firmware_bridge.emulators import start_emulator
 
-    _require("host")
+    require_board("host")
     with start_emulator("host") as e:
         yield e
 
@@ -297,7 +287,7 @@ def test_a_delay_inside_the_deadline_only_makes_replies_late(host_emu, net):
 
 
 def test_unplug_on_the_cortex_m3_comes_back(net):
-    _require("lm3s6965evb")
+    require_board("lm3s6965evb")
     from firmware_bridge.emulators import start_emulator
 
     with start_emulator("lm3s6965evb") as qemu:
@@ -310,7 +300,7 @@ def test_unplug_on_the_cortex_m3_comes_back(net):
 
 def test_a_board_that_restarts_without_its_network_gets_it_again(net):
     """The host device on a fixed TCP port, killed and started again (power cycle): re-deployed."""
-    _require("host")
+    require_board("host")
     from firmware_bridge import build
 
     exe = str(build.build_host_device())
@@ -393,7 +383,7 @@ def hil(capsys, *argv: str) -> tuple[int, dict]:
 
 def test_cli_flight_on_the_cortex_m3_is_bit_identical_and_the_log_replays(tmp_path, capsys, snn_file):
     """`snnctl hil --board lm3s6965evb --log --compare` on a 20-s held-out flight, then the log alone."""
-    _require("lm3s6965evb")
+    require_board("lm3s6965evb")
     cfg = write_config(tmp_path / "blimp.toml", 20.0)
     log = tmp_path / "hil.npz"
     rc, rep = hil(capsys, cfg, "--controller", snn_file, "--board", "lm3s6965evb", "--log", str(log), "--compare")
@@ -416,7 +406,7 @@ def test_cli_flight_on_the_cortex_m3_is_bit_identical_and_the_log_replays(tmp_pa
 
 
 def test_cli_realtime_10hz_on_the_host_board_misses_no_deadline(tmp_path, capsys, snn_file):
-    _require("host")
+    require_board("host")
     cfg = write_config(tmp_path / "blimp.toml", 4.0)
     rc, rep = hil(capsys, cfg, "--controller", snn_file, "--board", "host", "--realtime", "--compare")
     assert rc == 0 and rep["realtime"] and rep["steps"] == 40
@@ -427,7 +417,7 @@ def test_cli_realtime_10hz_on_the_host_board_misses_no_deadline(tmp_path, capsys
 def test_cli_every_link_fault_in_one_flight(tmp_path, capsys, snn_file):
     """Each link kind once in a 20-s flight on the host board: flagged at its first step, the safe
     action applied while flagged, the link flag cleared after each, every answer bit-identical."""
-    _require("host")
+    require_board("host")
     import numpy as np
 
     cfg = write_config(tmp_path / "blimp.toml", 20.0)
