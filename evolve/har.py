@@ -6,12 +6,14 @@
 exactly the integer form of the fitted map. `evaluate` scores an integer network on windows;
 `float_predictions` runs the float reference; `early_exit` stops each window once the readout's
 margin passes a threshold; `run_on_device` streams windows to a board over the serial protocol.
+`L2MUProblem` is the `snnctl evolve` problem: it tunes the spiking part for the readout's
+leave-one-out error on the training split.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -25,7 +27,7 @@ from snnctl.l2mu import (
     install_readout,
     l2mu_network,
 )
-from snnctl.network import Network
+from snnctl.network import Network, NetworkError
 from snnctl.readout_fit import RidgeReadout, accuracy, confusion, fit_ridge, macro_f1
 from snnctl.reference import FloatNetwork
 
@@ -51,7 +53,8 @@ class Trained:
 def spec_params(n_channels: int, n_classes: int, rate_hz: float, model: dict) -> tuple[L2MUSpec, L2MUParams]:
     """L2MUSpec and L2MUParams from a config's [model] section and the data's shape."""
     spec = L2MUSpec(n_channels, n_classes, order=model["order"], hidden_per_channel=model["hidden_per_channel"],
-                    dt=1.0 / rate_hz, steps_per_sample=model["steps_per_sample"], seed=model["seed"])  # fmt: skip
+                    dt=1.0 / rate_hz, steps_per_sample=model["steps_per_sample"], seed=model["seed"],
+                    encoder_neurons=model["encoder_neurons"], memory_neurons=model["memory_neurons"])  # fmt: skip
     params = L2MUParams(theta=model["theta_s"], hidden_gain=model["hidden_gain"], gain_spread=model["gain_spread"],
                         intercept=model["intercept"], input_weight=model["input_weight"],
                         hidden_tau_syn=model["hidden_tau_syn_s"], hidden_tau_mem=model["hidden_tau_mem_s"])  # fmt: skip
@@ -74,7 +77,7 @@ def train_l2mu(spec: L2MUSpec, params: L2MUParams, x: np.ndarray, y: np.ndarray,
         raise HARTrainError(f"the training split has {len(np.unique(y))} class(es); a classifier needs at least 2")
     t0 = time.perf_counter()
     cal = calibrate(spec, params, x)
-    pick = np.unique(np.linspace(0, len(x) - 1, min(len(x), calibration_windows)).round().astype(int))
+    pick = calibration_pick(y, calibration_windows)
     net, fnet = l2mu_network(spec, params, cal, spec.held(x[pick]).reshape(-1, spec.n_channels), state_bits)
     if progress:
         print(f"  network: {net.n_neurons} neurons, {net.n_synapses} synapses ({time.perf_counter() - t0:.1f} s)")
@@ -229,3 +232,110 @@ def run_on_device(url: str, net: Network, spec: L2MUSpec, x: np.ndarray, measure
             res["instructions_per_window"] = int(round(per_window_s * 1e9 / 2**7))  # QEMU -icount shift=7
             res["instructions_per_step"] = int(round(per_window_s * 1e9 / 2**7 / codes.shape[1]))
     return res
+
+
+# -- evolution of the spiking part: the readout's leave-one-out score on the training split ---------
+
+# Genes: what `L2MUParams` holds, each searched on a log scale except the intercept (a fraction of
+# the drive range, where linear is natural). (gene name, params field, log10?)
+GENES: tuple[tuple[str, str, bool], ...] = (
+    ("theta_s", "theta", True),
+    ("hidden_gain", "hidden_gain", True),
+    ("gain_spread", "gain_spread", True),
+    ("intercept", "intercept", False),
+    ("input_weight", "input_weight", True),
+    ("hidden_tau_syn_s", "hidden_tau_syn", True),
+    ("hidden_tau_mem_s", "hidden_tau_mem", True),
+)
+
+
+@dataclass
+class L2MUProblem:
+    """Tune the L2MU's spiking part (window theta, hidden gains, spread, intercepts = thresholds,
+    input weight, hidden time constants) for the closed-form readout, on the training split only.
+
+    A genome is one value per searched gene (`ranges`: gene name -> (low, high) in real units; a
+    log-scaled gene is carried as log10 of its value). Its fitness is the readout's exact
+    leave-one-out squared error (`snnctl.readout_fit.loo_scores`, the best over the alpha grid) on
+    the integer network's own hidden spike counts for every training window: the network is built
+    and quantised as `train_l2mu` builds it, except that the quantiser calibrates on
+    `calibration_windows` windows spread over the classes (the float calibration run is the
+    expensive part). Deterministic: the result depends on the genome only, never on the batch.
+    """
+
+    spec: L2MUSpec
+    base: L2MUParams  # values of the genes not searched
+    ranges: dict  # gene name -> (low, high), real units
+    x: np.ndarray  # (N, C, T) training windows
+    y: np.ndarray  # (N,) labels
+    alphas: Any = None
+    calibration_windows: int = 8
+    state_bits: int = 20
+    name: str = "har-l2mu"
+    objectives: tuple[str, ...] = ("loo_squared_error",)
+    weights: tuple[float, ...] = (-1.0,)
+
+    def __post_init__(self) -> None:
+        known = {g for g, _, _ in GENES}
+        unknown = set(self.ranges) - known
+        if unknown:
+            raise HARTrainError(f"unknown search genes {sorted(unknown)}; known: {', '.join(g for g, _, _ in GENES)}")
+        self.genes = [(g, f, lg) for g, f, lg in GENES if g in self.ranges]
+        if not self.genes:
+            raise HARTrainError("the search has no genes: give at least one [search] range")
+        rows = []
+        for g, _, lg in self.genes:
+            lo, hi = (float(v) for v in self.ranges[g])
+            if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi and (lo > 0 or not lg)):
+                need = "finite low < high" + (", low > 0 (searched on a log scale)" if lg else "")
+                raise HARTrainError(f"[search] {g} = [{lo}, {hi}]: need {need}")
+            rows.append([np.log10(lo), np.log10(hi)] if lg else [lo, hi])
+        self.bounds = np.array(rows, dtype=np.float64)
+        start = [np.log10(getattr(self.base, f)) if lg else getattr(self.base, f) for _, f, lg in self.genes]
+        self.initial_genome = np.clip(start, self.bounds[:, 0], self.bounds[:, 1])
+        self.x = np.asarray(self.x, dtype=np.float64)
+        self.y = np.asarray(self.y)
+        self.pick = calibration_pick(self.y, self.calibration_windows)
+
+    def params(self, genome: np.ndarray) -> L2MUParams:
+        """The L2MUParams a genome stands for (real units)."""
+        vals = {f: (10.0 ** float(v) if lg else float(v)) for v, (_, f, lg) in zip(genome, self.genes, strict=True)}
+        return replace(self.base, **vals)
+
+    def features(self, genome: np.ndarray) -> np.ndarray:
+        """The integer network's hidden spike counts on every training window, (N, n_hidden)."""
+        from snnctl.l2mu import calibrate
+
+        params = self.params(genome)
+        cal = calibrate(self.spec, params, self.x)
+        calib_in = self.spec.held(self.x[self.pick]).reshape(-1, self.spec.n_channels)
+        net, _ = l2mu_network(self.spec, params, cal, calib_in, self.state_bits)
+        return hidden_counts(count_networks(net), codes_of(net, self.spec, self.x))
+
+    def evaluate(self, genomes: np.ndarray, seeds: np.ndarray, generation: int) -> np.ndarray:
+        from snnctl.readout_fit import DEFAULT_ALPHAS, loo_scores, one_hot_targets
+
+        grid = DEFAULT_ALPHAS if self.alphas is None else np.atleast_1d(np.asarray(self.alphas, dtype=np.float64))
+        t = one_hot_targets(self.y, self.spec.n_classes)
+        out = np.full((len(genomes), 1), np.nan)
+        for i, g in enumerate(genomes):
+            try:
+                counts = self.features(np.asarray(g, dtype=np.float64))
+            except (NetworkError, ValueError):  # parameters the integer model cannot hold: the worst score
+                continue
+            out[i, 0] = min(r.mse for r in loo_scores(counts.astype(np.float64), t, grid))
+        return out
+
+
+def calibration_pick(y: np.ndarray, n: int) -> np.ndarray:
+    """About n window indices spread over the classes (round robin), for the quantiser's calibration."""
+    y = np.asarray(y)
+    by_class = [np.flatnonzero(y == c) for c in np.unique(y)]
+    pick: list[int] = []
+    k = 0
+    while len(pick) < min(n, len(y)):
+        for idx in by_class:
+            if k < len(idx) and len(pick) < n:
+                pick.append(int(idx[k]))
+        k += 1
+    return np.sort(np.array(pick, dtype=np.int64))

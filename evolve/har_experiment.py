@@ -7,7 +7,10 @@ table (integer accuracy beside the float reference's, macro-F1, spikes and synap
 window, device memory, early exit). `snnctl run configs/har_l2mu.toml --controller best.snn`
 evaluates a trained network on the test split, in numba or (`--port URL`) on a board.
 
-The spiking part is frozen (fixed by [model]); there is no evolutionary phase.
+The spiking part is fixed by [model] for `snnctl train`; `snnctl evolve configs/har_l2mu.toml` first
+tunes it (the [search] ranges: theta, hidden gains, intercepts, input weight, time constants) with
+the closed-form readout's leave-one-out error on the training split as the fitness, then trains and
+reports the best as `snnctl train` does. The test split is only ever scored, never used to choose.
 """
 
 from __future__ import annotations
@@ -19,11 +22,13 @@ from typing import Any
 
 import numpy as np
 
+from evolve.runner import EVOLVE_SECTION
 from snnctl.config import Key, Section
 
 SCHEMA = Section(
     "an L2MU human-activity-recognition experiment",
     experiment=Section("what this file is", family=Key(str, "har", "controller family", choices=("har",))),
+    evolve=EVOLVE_SECTION,
     data=Section(
         "the dataset (sim.har_data.load_dataset)",
         path=Key(
@@ -37,9 +42,11 @@ SCHEMA = Section(
         "the L2MU (snnctl.l2mu): memory, hidden layer, time step",
         order=Key(int, 4, "LMU order d (Legendre dimensions per channel)", ge=1, le=32),
         theta_s=Key(float, 1.0, "LMU window theta (s)", gt=0, le=3600),
-        hidden_per_channel=Key(int, 32, "hidden neurons per input channel", ge=1, le=1024),
+        hidden_per_channel=Key(int, 16, "hidden neurons per input channel", ge=1, le=1024),
         steps_per_sample=Key(int, 10, "network steps per input sample (each sample held that long)", ge=1, le=1000),
         seed=Key(int, 0, "seed of the hidden neurons' random tuning", ge=0, le=2**32 - 1),
+        encoder_neurons=Key(int, 4, "sigma-delta neurons per input channel (staggered phases)", ge=1, le=64),
+        memory_neurons=Key(int, 4, "sigma-delta neurons per memory dimension (error ~ 1 / this)", ge=1, le=64),
         hidden_gain=Key(float, 2.0, "hidden rate (spikes/step) per unit of drive, median", gt=0, le=1000),
         gain_spread=Key(float, 4.0, "hidden gains log-uniform in [gain/spread, gain*spread]", ge=1, le=1000),
         intercept=Key(float, 0.3, "hidden intercepts uniform in [-intercept, intercept]", gt=0, le=10),
@@ -51,10 +58,28 @@ SCHEMA = Section(
     train=Section(
         "readout fit (snnctl.readout_fit): ridge regression on the integer network's spike counts",
         alphas=Key(
-            list, [], "ridge penalties to choose from by leave-one-out; empty = 1e-3..1e4 (29 values)", item=float
+            list,
+            [],
+            "ridge penalties (relative: x N x mean count variance) chosen from by leave-one-out; "
+            "empty = 1e-5..1e2 (29 values)",
+            item=float,
         ),  # fmt: skip
-        calibration_windows=Key(int, 20, "training windows the quantiser calibrates state ranges on", ge=1, le=100000),
+        calibration_windows=Key(
+            int, 40, "training windows (spread over the classes) the quantiser calibrates on", ge=1, le=100000
+        ),
         float_reference=Key(bool, True, "also score the float reference on the test split (slower)"),
+    ),
+    search=Section(
+        "snnctl evolve: the spiking part's ranges (real units; [] = keep [model]'s value); fitness = the readout's "
+        "leave-one-out squared error on the training split",
+        theta_s=Key(list, [0.3, 3.0], "LMU window theta (s)", item=float),
+        hidden_gain=Key(list, [0.5, 8.0], "median hidden gain", item=float),
+        gain_spread=Key(list, [], "hidden gain spread", item=float),
+        intercept=Key(list, [0.05, 0.9], "hidden intercept range (the thresholds, in units of the drive)", item=float),
+        input_weight=Key(list, [0.2, 5.0], "raw-current axis weight against the memory axes", item=float),
+        hidden_tau_syn_s=Key(list, [0.02, 0.5], "hidden synaptic time constant (s)", item=float),
+        hidden_tau_mem_s=Key(list, [], "hidden membrane time constant (s)", item=float),
+        calibration_windows=Key(int, 4, "training windows the quantiser calibrates on per evaluation", ge=1, le=100000),
     ),
     run=Section(
         "evaluation (snnctl run, and the table at the end of snnctl train)",
@@ -93,20 +118,72 @@ def rate_of(ds: Any, cfg: dict) -> float:
 
 def train_main(cfg: dict, out_dir: Path, resume: bool = False, progress: bool = True) -> dict:
     """`snnctl train` on a HAR config: train, evaluate, write best.snn / report.json / confusion.png."""
-    from evolve.har import HARTrainError, evaluate, float_predictions, metrics, spec_params, train_l2mu
-    from firmware_bridge.memory import device_bytes
-    from snnctl import snnfile
-    from snnctl.cli_common import UserError
-    from snnctl.l2mu import memory_error
+    from evolve.har import spec_params
 
-    out_dir = Path(out_dir)
     t0 = time.perf_counter()
     ds = load_data(cfg)
     rate = rate_of(ds, cfg)
     spec, params = spec_params(len(ds.channels), len(ds.classes), rate, cfg["model"])
     if progress:
-        print(f"{ds.name}: {len(ds.X_train)} train / {len(ds.X_test)} test windows, {len(ds.channels)} channels x "
-              f"{ds.X_train.shape[2]} samples at {rate:g} Hz, {len(ds.classes)} classes")  # fmt: skip
+        print(_data_line(ds, rate))
+    return train_and_report(cfg, ds, rate, spec, params, Path(out_dir), t0, progress)
+
+
+def evolve_main(cfg: dict, out_dir: Path, resume: bool = False, progress: bool = True) -> dict:
+    """`snnctl evolve` on a HAR config: tune the spiking part by evolution ([search] ranges, [evolve]
+    settings), the fitness being the closed-form readout's leave-one-out error on the training split;
+    then train the best parameters as `snnctl train` does and write the same run folder and table."""
+    from evolve.har import HARTrainError, L2MUProblem, spec_params
+    from evolve.runner import EvolveSettings, evolve
+    from snnctl.cli_common import UserError
+
+    t0 = time.perf_counter()
+    out_dir = Path(out_dir)
+    ds = load_data(cfg)
+    rate = rate_of(ds, cfg)
+    spec, params = spec_params(len(ds.channels), len(ds.classes), rate, cfg["model"])
+    search = cfg["search"]
+    ranges = {k: v for k, v in search.items() if k != "calibration_windows" and v}
+    for k, v in ranges.items():
+        if len(v) != 2:
+            raise UserError(f"[search] {k} = {v}: give [low, high] or [] to keep [model]'s value")
+    try:
+        problem = L2MUProblem(spec, params, ranges, ds.X_train, ds.y_train, cfg["train"]["alphas"] or None,
+                              search["calibration_windows"], cfg["model"]["state_bits"])  # fmt: skip
+    except HARTrainError as e:
+        raise UserError(str(e)) from None
+    if progress:
+        print(_data_line(ds, rate))
+        print(f"evolving {', '.join(g for g, _, _ in problem.genes)} on the training split (leave-one-out)")
+    result = evolve(problem, EvolveSettings.from_dict(cfg["evolve"]), out_dir, resume=resume, progress=progress,
+                    config=cfg)  # fmt: skip
+    best = problem.params(result.best_genome)
+    start_fit = problem.evaluate(problem.initial_genome[None, :], np.zeros(1, np.uint64), 0)[0, 0]
+    evolved = {"params": {f: getattr(best, f) for _, f, _ in problem.genes},
+               "loo_squared_error": float(result.best_fitness[0]), "start_loo_squared_error": float(start_fit),
+               "evaluations": result.evaluations, "evolve_wall_s": result.elapsed}  # fmt: skip
+    if progress:
+        print("evolved: " + ", ".join(f"{k} = {v:.4g}" for k, v in evolved["params"].items())
+              + f"  (LOO squared error {start_fit:.4f} -> {evolved['loo_squared_error']:.4f})")  # fmt: skip
+    return train_and_report(cfg, ds, rate, spec, best, out_dir, t0, progress, extra={"evolved": evolved})
+
+
+def _data_line(ds: Any, rate: float) -> str:
+    return (f"{ds.name}: {len(ds.X_train)} train / {len(ds.X_test)} test windows, {len(ds.channels)} channels x "
+            f"{ds.X_train.shape[2]} samples at {rate:g} Hz, {len(ds.classes)} classes")  # fmt: skip
+
+
+def train_and_report(cfg: dict, ds: Any, rate: float, spec: Any, params: Any, out_dir: Path, t0: float,
+                     progress: bool, extra: dict | None = None) -> dict:  # fmt: skip
+    """Train the readout for (spec, params), score it on the test split, write the run folder."""
+    from dataclasses import asdict
+
+    from evolve.har import HARTrainError, evaluate, float_predictions, metrics, train_l2mu
+    from firmware_bridge.memory import device_bytes
+    from snnctl import snnfile
+    from snnctl.cli_common import UserError
+    from snnctl.l2mu import memory_error
+
     try:
         tr = train_l2mu(spec, params, ds.X_train, ds.y_train, cfg["train"]["alphas"] or None,
                         cfg["train"]["calibration_windows"], cfg["model"]["state_bits"], progress)  # fmt: skip
@@ -118,7 +195,8 @@ def train_main(cfg: dict, out_dir: Path, resume: bool = False, progress: bool = 
     snnfile.save(net, out_dir / "best.snn")
     train_s = time.perf_counter() - t0
     ev = evaluate(net, spec, ds.X_test)
-    report: dict = {"dataset": ds.name, "classes": list(ds.classes), "train_wall_s": train_s}
+    report: dict = {"dataset": ds.name, "classes": list(ds.classes), "train_wall_s": train_s, **(extra or {})}
+    report["l2mu_params"] = asdict(params)
     report["integer"] = {**metrics(ds.y_test, ev.predictions, spec.n_classes),
                          "train_accuracy": float(np.mean(evaluate(net, spec, ds.X_train).predictions == ds.y_train)),
                          "spikes_per_window": ev.spikes_per_window,
@@ -127,8 +205,9 @@ def train_main(cfg: dict, out_dir: Path, resume: bool = False, progress: bool = 
         fpred = float_predictions(tr.fnet, spec, ds.X_test)
         report["float_reference"] = metrics(ds.y_test, fpred, spec.n_classes)
         report["float_reference"]["agreement_with_integer"] = float(np.mean(fpred == ev.predictions))
-    report["readout"] = {"alpha": tr.ridge.alpha, "loo_accuracy": tr.ridge.loo_accuracy, **tr.score_check}
-    report["memory_error"] = memory_error(net, tr.fnet, ds.X_test[: min(8, len(ds.X_test))])
+    report["readout"] = {"alpha": tr.ridge.alpha, "loo_accuracy": tr.ridge.loo_accuracy,
+                         "loo_squared_error": tr.ridge.loo_mse, **tr.score_check}  # fmt: skip
+    report["memory_error"] = memory_error(net, tr.fnet, ds.X_test[per_class(ds.y_test, 2)])
     report["early_exit"] = _early(cfg, ev, ds.y_test, spec)
     report["device_bytes"] = device_bytes(net)
     report["network"] = {"neurons": net.n_neurons, "synapses": net.n_synapses, "populations": len(net.populations),
@@ -141,6 +220,12 @@ def train_main(cfg: dict, out_dir: Path, resume: bool = False, progress: bool = 
     if progress:
         print(format_report(report))
     return report
+
+
+def per_class(y: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the first k windows of every class: a small sample that covers all activities."""
+    y = np.asarray(y)
+    return np.sort(np.concatenate([np.flatnonzero(y == c)[:k] for c in np.unique(y)]))
 
 
 def _early(cfg: dict, ev: Any, y: np.ndarray, spec: Any) -> list[dict]:
@@ -218,12 +303,12 @@ def _early_lines(rows: list[dict]) -> list[str]:
 
 
 def format_report(r: dict) -> str:
-    i, dev, net = r["integer"], r["device_bytes"], r["network"]
+    i, dev, net, mem = r["integer"], r["device_bytes"], r["network"], r["memory_error"]
     f = r.get("float_reference")
     lines = [f"{r['dataset']} test split, {sum(map(sum, i['confusion']))} windows",
              f"  {'':34}{'integer':>12}{'float ref':>12}",
-             f"  {'accuracy':34}{i['accuracy']:>12.1%}{(f['accuracy'] if f else float('nan')):>12.1%}",
-             f"  {'macro-F1':34}{i['macro_f1']:>12.3f}{(f['macro_f1'] if f else float('nan')):>12.3f}",
+             f"  {'accuracy':34}{i['accuracy']:>12.1%}{format(f['accuracy'], '.1%') if f else '-':>12}",
+             f"  {'macro-F1':34}{i['macro_f1']:>12.3f}{format(f['macro_f1'], '.3f') if f else '-':>12}",
              f"  {'train accuracy':34}{i['train_accuracy']:>12.1%}",
              f"  {'readout: LOO accuracy (alpha)':34}{r['readout']['loo_accuracy']:>12.1%}"
              f"   ({r['readout']['alpha']:.3g})",
@@ -232,8 +317,8 @@ def format_report(r: dict) -> str:
              f"  {'network':34}{net['neurons']:>5} neurons, {net['synapses']} synapses,"
              f" {net['steps_per_window']} steps/window",
              f"  {'device memory (arena / blob)':34}{dev['arena_bytes']:>7} B / {dev['blob_bytes']} B",
-             f"  {'memory vs float LMU (rms / signal)':34}{r['memory_error']['rms']:>12.4f}"
-             f" / {r['memory_error']['rms_signal']:.4f}",
+             f"  {'memory vs float LMU (rms / signal)':34}{mem['rms']:>12.4f}"
+             f" / {mem['rms_signal']:.4f} = {mem['rms'] / mem['rms_signal']:.2f}",
              f"  {'wall time: train / total':34}{r['train_wall_s']:>10.1f} s / {r['total_wall_s']:.1f} s"]  # fmt: skip
     return "\n".join(lines + _confusion_lines(i["confusion"], r["classes"]) + _early_lines(r["early_exit"]))
 
@@ -282,3 +367,68 @@ def plot_confusion(path: Path, conf: np.ndarray, classes: Any, title: str) -> No
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+# -- the seed table: how much the result depends on the hidden layer's random draw -------------------
+
+
+def seed_table(cfg: dict, seeds: list[int], progress: bool = True) -> list[dict]:
+    """Train and score the config once per model seed (test split only scored, never used to choose).
+
+    Each row: seed, integer and float-reference test accuracy, their gap in points, the readout's
+    LOO accuracy and alpha (all chosen on the training split), and the wall time of the training.
+    """
+    from evolve.har import evaluate, float_predictions, spec_params, train_l2mu
+
+    ds = load_data(cfg)
+    rate = rate_of(ds, cfg)
+    rows = []
+    for seed in seeds:
+        t0 = time.perf_counter()
+        spec, params = spec_params(len(ds.channels), len(ds.classes), rate, {**cfg["model"], "seed": int(seed)})
+        tr = train_l2mu(spec, params, ds.X_train, ds.y_train, cfg["train"]["alphas"] or None,
+                        cfg["train"]["calibration_windows"], cfg["model"]["state_bits"])  # fmt: skip
+        train_s = time.perf_counter() - t0
+        acc_i = float(np.mean(evaluate(tr.net, spec, ds.X_test).predictions == ds.y_test))
+        acc_f = float(np.mean(float_predictions(tr.fnet, spec, ds.X_test) == ds.y_test))
+        rows.append({"seed": int(seed), "integer": acc_i, "float": acc_f, "gap_points": 100 * abs(acc_i - acc_f),
+                     "loo_accuracy": tr.ridge.loo_accuracy, "alpha": tr.ridge.alpha, "train_s": train_s})  # fmt: skip
+        if progress:
+            print(format_seed_row(rows[-1]), flush=True)
+    return rows
+
+
+def format_seed_row(r: dict) -> str:
+    return (f"  {r['seed']:>4}  {r['integer']:>8.1%}  {r['float']:>8.1%}  {r['gap_points']:>5.1f}  "
+            f"{r['loo_accuracy']:>8.1%}  {r['alpha']:>8.3g}  {r['train_s']:>7.1f}")  # fmt: skip
+
+
+SEED_HEADER = "  seed   integer     float    gap  LOO(train)    alpha  train s"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m evolve.har_experiment CONFIG --seeds 0 1 2 3 4`: the seed table of a HAR config."""
+    import argparse
+
+    from snnctl import experiments
+
+    ap = argparse.ArgumentParser(prog="python -m evolve.har_experiment", description=main.__doc__)
+    ap.add_argument("config")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    ap.add_argument("--data", help="dataset folder or file (overrides [data] path)")
+    ap.add_argument("--json", metavar="OUT.json", help="also write the rows as JSON")
+    args = ap.parse_args(argv)
+    _, cfg = experiments.load(args.config, {"data.path": args.data} if args.data else None)
+    print(SEED_HEADER)
+    rows = seed_table(cfg, args.seeds)
+    i = np.array([r["integer"] for r in rows])
+    f = np.array([r["float"] for r in rows])
+    print(f"  mean  {i.mean():>8.1%}  {f.mean():>8.1%}   (min {i.min():.1%} / {f.min():.1%}; "
+          f"max gap {max(r['gap_points'] for r in rows):.1f} points)")  # fmt: skip
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

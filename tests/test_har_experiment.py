@@ -2,7 +2,8 @@
 
 The dataset: 3 classes of 2-channel windows that differ in per-channel variability (quiet, slow
 swing, fast shake), as the real activities do, written as UEA `.ts` files and read through
-`--data`. Also the early-exit rule by hand and the host virtual device against numba.
+`--data`. Also the early-exit rule by hand, the host virtual device against numba, and
+`snnctl evolve` (the spiking part tuned on the training split's leave-one-out error) on a tiny budget.
 """
 
 from __future__ import annotations
@@ -131,3 +132,79 @@ def test_host_device_equals_numba(trained, capsys):
     assert code == 0
     assert res["device"]["predictions_equal_numba"] and res["device"]["output_codes_equal_numba"]
     assert res["device"]["accuracy"] == res["accuracy"]
+
+
+EVOLVE_CONFIG = CONFIG.replace(
+    "[train]",
+    """[evolve]
+generations = 2
+population = 3
+backend = "serial"
+[search]
+theta_s = [0.5, 2.0]
+hidden_gain = [1.0, 4.0]
+intercept = []
+input_weight = []
+hidden_tau_syn_s = []
+calibration_windows = 3
+[train]""",
+).replace("calibration_windows = 6", "calibration_windows = 6\nfloat_reference = false")
+
+
+def test_evolve_tunes_on_the_training_split_only(trained, tmp_path):
+    """`snnctl evolve` on a HAR config: a normal run folder (log, best genome, best.snn, report),
+    genes inside their [search] ranges, and the same evolution whatever the test split holds."""
+    from sim.har_data import write_ts
+
+    _, data, _ = trained
+    cfg = tmp_path / "evo.toml"
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "Toy_TRAIN.ts").write_bytes((data / "Toy_TRAIN.ts").read_bytes())
+    x, labels = _synthetic(4, seed=7)  # a different test split, labels shuffled
+    rng = np.random.default_rng(0)
+    write_ts(other / "Toy_TEST.ts", x, list(rng.permutation(labels)), problem_name="Toy", classes=["c0", "c1", "c2"])
+    runs = []
+    for i, d in enumerate((data, other)):  # `snnctl evolve` has no --data: the config names the data
+        out = tmp_path / f"run{i}"
+        cfg.write_text(EVOLVE_CONFIG.replace("[data]", f"[data]\npath = {str(d)!r}"))
+        assert main(["evolve", str(cfg), "--out", str(out), "--quiet"]) == 0
+        for name in ("best.snn", "report.json", "log.csv", "best_genome.npy", "checkpoint.pkl"):
+            assert (out / name).is_file(), name
+        runs.append((json.loads((out / "report.json").read_text()), np.load(out / "best_genome.npy"),
+                     (out / "log.csv").read_text()))  # fmt: skip
+    (rep, genome, log), (rep2, genome2, log2) = runs
+    np.testing.assert_array_equal(genome, genome2)
+    assert _same_fitness(log, log2)
+    ev = rep["evolved"]
+    # genes are log10 of theta and the gain, inside the ranges
+    assert ev["params"] == pytest.approx({"theta": 10 ** genome[0], "hidden_gain": 10 ** genome[1]})
+    assert 0.5 <= ev["params"]["theta"] <= 2.0 and 1.0 <= ev["params"]["hidden_gain"] <= 4.0
+    assert ev["evaluations"] == 6
+    best_ever = [float(r["loo_squared_error_best_ever"]) for r in _rows(log)]
+    assert ev["loo_squared_error"] == pytest.approx(min(best_ever))
+    assert rep["l2mu_params"]["theta"] == pytest.approx(ev["params"]["theta"])
+    assert rep["integer"]["accuracy"] >= 11 / 12
+
+
+def _rows(log: str) -> list[dict]:
+    import csv
+    import io
+
+    return list(csv.DictReader(io.StringIO(log)))
+
+
+def _same_fitness(a: str, b: str) -> bool:
+    """log.csv rows agree except in timing columns."""
+    ra, rb = _rows(a), _rows(b)
+    keys = [k for k in ra[0] if "time" not in k]
+    return all(x[k] == y[k] for x, y in zip(ra, rb, strict=True) for k in keys)
+
+
+def test_evolve_rejects_bad_ranges(trained, tmp_path, capsys):
+    _, data, _ = trained
+    cfg = tmp_path / "bad.toml"
+    bad = EVOLVE_CONFIG.replace("theta_s = [0.5, 2.0]", "theta_s = [2.0, 0.5]")
+    cfg.write_text(bad.replace("[data]", f"[data]\npath = {str(data)!r}"))
+    assert main(["evolve", str(cfg), "--out", str(tmp_path / "r"), "--quiet"]) == 2
+    assert "theta_s" in capsys.readouterr().err

@@ -23,12 +23,14 @@ from snnctl.l2mu import (
     hidden_counts,
     install_readout,
     int8_parts,
+    kick_for,
     l2mu_network,
     memory_error,
     population_index,
 )
 from snnctl.lmu import expm, lmu_ab, lmu_discrete, shifted_legendre, simulate_memory, zoh
-from snnctl.readout_fit import fit_ridge, loo_scores, macro_f1, one_hot_targets
+from snnctl.readout_fit import LooRow, choose_alpha, fit_ridge, loo_scores, macro_f1, one_hot_targets
+from snnctl.reference import simulate
 from snnctl.runtime import run, run_trace
 
 # -- the LMU matrices --------------------------------------------------------------------------------
@@ -183,6 +185,80 @@ def test_integer_memory_tracks_the_float_lmu(small):
     assert np.abs(np.mean(bias, axis=0)).max() < 0.01
 
 
+@pytest.fixture(scope="module")
+def coded():
+    """The same memory with 4 staggered neurons per encoder and memory element."""
+    spec = L2MUSpec(2, 3, order=3, hidden_per_channel=8, dt=0.1, steps_per_sample=10, seed=3, encoder_neurons=4,
+                    memory_neurons=4)  # fmt: skip
+    params = L2MUParams(theta=1.0)
+    x = _windows(9)
+    cal = calibrate(spec, params, x)
+    net, fnet = l2mu_network(spec, params, cal, spec.held(x).reshape(-1, 2))
+    return spec, params, cal, net, fnet, x
+
+
+def test_population_code_memory_fidelity(small, coded):
+    """The goal of the population code: the memory's RMS error against the exact float LMU is at most
+    0.3 of the memory signal's RMS with 4 neurons per element, and about 1/4 of the one-neuron error
+    (the sigma-delta error of n staggered copies falls as 1/n)."""
+    one = memory_error(small[3], small[4], small[5][:4])
+    four = memory_error(coded[3], coded[4], coded[5][:4])
+    assert one["rms_signal"] == pytest.approx(four["rms_signal"])  # the same reference memory
+    assert four["rms"] <= 0.3 * four["rms_signal"], four
+    assert four["rms"] <= 0.4 * one["rms"], (one, four)
+
+
+def test_copies_hold_one_state_and_form_an_n_level_code(coded):
+    """Every copy of a memory dimension holds the same u after the stagger impulse has been taken
+    out (to that impulse's rounding, two int8 parts: ~theta / 40000, plus the decay's 1 LSB), and
+    the copies' membranes, started at phases k/n, sum to within about one threshold:
+    v_k = frac(k/n + S) summed over k is (n - 1)/2 + frac(n S). Unstaggered, the sum would swing over
+    n thresholds."""
+    spec, _, _, net, _, x = coded
+    idx = population_index(spec)
+    off = net.offsets()
+    for w in spec.held(x[:3]):
+        tr = run_trace(net, net.quantize_inputs(w))
+        for c in range(spec.n_channels):
+            p = idx[f"mem{c}"]
+            theta = int(net.populations[p].theta[0])
+            u = tr.u[1:, off[p] : off[p + 1]].reshape(-1, spec.order, 4)
+            assert np.ptp(u, axis=2).max() <= theta * 1e-4 + 2
+            v = tr.v[1:, off[p] : off[p + 1]]
+            assert np.all((v >= 0) & (v < theta))  # in range: no modulator winds up on these windows
+            assert np.ptp(v.reshape(-1, spec.order, 4).sum(axis=2), axis=0).max() <= 1.1 * theta
+
+
+def test_start_fires_once_and_the_tonic_always(coded):
+    spec, _, _, net, fnet, x = coded
+    idx = population_index(spec)
+    w = spec.held(x[:1])[0]
+    tr = run_trace(net, net.quantize_inputs(w))
+    ft = simulate(fnet, w)
+    for spikes, off in ((tr.spikes, net.offsets()), (ft.spikes, fnet.offsets())):
+        assert np.flatnonzero(spikes[:, off[idx["start"]]]).tolist() == [0]
+        assert spikes[:, off[idx["tonic"]]].all()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 2**21), st.integers(0, 4095))
+def test_kick_for_inverts_one_step_of_decay(q, du):
+    k = kick_for(q, du)
+    g = lambda kk: kk - (kk * du) // 4096  # noqa: E731  (docs/integer-model.md: decay(K, du) = K - floor(K du / 4096))
+    assert g(k) == q
+    assert k == 0 or g(k - 1) < q
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(-(2**21), 2**21), min_size=1, max_size=6), st.integers(1, 3))
+def test_int8_parts_truncated_rounds_to_the_last_exponent(values, n):
+    target = np.array(values, dtype=np.float64)
+    parts = int8_parts(target, max_parts=n)
+    assert 1 <= len(parts) <= n
+    total = sum(w.astype(np.int64) * 2**e for w, e in parts)
+    assert np.all(np.abs(total - target) <= 2 ** parts[-1][1] / 2)
+
+
 def test_hidden_counts_are_the_spike_sums(small):
     spec, _, _, net, _, x = small
     codes = net.quantize_inputs(spec.held(x[:3]))
@@ -253,40 +329,76 @@ def test_spec_and_params_reject_bad_values():
 # -- the readout fit ------------------------------------------------------------------------------------
 
 
+def _brute_loo(x, t, pen, standardise):
+    """Refit without each sample; the penalty (absolute) and any standardisation fixed from all N."""
+    n = len(x)
+    mu, sd = x.mean(0), (x.std(0) if standardise else np.ones(x.shape[1]))
+    z = (x - mu) / sd
+    y = np.argmax(t, axis=1)
+    res, hits = [], 0
+    for i in range(n):
+        keep = np.arange(n) != i
+        tm = t[keep].mean(0)
+        zc = z[keep] - z[keep].mean(0)
+        w = np.linalg.solve(zc.T @ zc + pen * np.eye(x.shape[1]), zc.T @ (t[keep] - tm))
+        pred = (z[i] - z[keep].mean(0)) @ w + tm
+        res.append(((t[i] - pred) ** 2).sum())
+        hits += int(np.argmax(pred) == y[i])
+    return hits / n, float(np.mean(res))
+
+
 def test_loo_matches_brute_force():
+    """Count units (the default): the closed-form LOO is exact. Standardised: close (scales from all N)."""
     rng = np.random.default_rng(1)
     x = rng.normal(size=(14, 5)) * [1, 10, 0.1, 3, 1] + [0, 5, 0, -2, 1]
     y = rng.integers(0, 3, 14)
     t = one_hot_targets(y, 3)
-    for alpha in (0.1, 3.0):
-        (_, acc, mse), = loo_scores(x, t, np.array([alpha]))  # fmt: skip
-        # brute force with the same convention: standardisation on all N, centring inside each fit
-        mu, sd = x.mean(0), x.std(0)
-        z = (x - mu) / sd
-        res, hits = [], 0
-        for i in range(14):
-            keep = np.arange(14) != i
-            tm = t[keep].mean(0)
-            zc = z[keep] - z[keep].mean(0)
-            w = np.linalg.solve(zc.T @ zc + alpha * np.eye(5), zc.T @ (t[keep] - tm))
-            pred = (z[i] - z[keep].mean(0)) @ w + tm
-            res.append(t[i] - pred)
-            hits += int(np.argmax(pred) == y[i])
-        # the closed form centres on all N samples (hat matrix + 1/N): close, not identical
-        assert abs(acc - hits / 14) <= 1 / 14 + 1e-12
-        assert mse == pytest.approx(np.mean(np.square(res)), rel=0.15)
+    for alpha in (0.01, 0.3):
+        (row,) = loo_scores(x, t, np.array([alpha]))
+        pen = alpha * np.mean((x - x.mean(0)) ** 2) * 14  # the relative penalty's unit: N * mean variance
+        acc, mse = _brute_loo(x, t, pen, standardise=False)
+        assert row.accuracy == acc
+        assert row.mse == pytest.approx(mse, rel=1e-9)
+        (row,) = loo_scores(x, t, np.array([alpha]), standardise=True)
+        acc, mse = _brute_loo(x, t, alpha * 14, standardise=True)
+        assert abs(row.accuracy - acc) <= 1 / 14 + 1e-12
+        assert row.mse == pytest.approx(mse, rel=0.15)
 
 
-def test_fit_ridge_separates_and_folds_standardisation():
+def test_choose_alpha_one_standard_error_rule():
+    table = [LooRow(0.01, 0.9, 0.50, 0.05), LooRow(0.1, 1.0, 0.30, 0.04), LooRow(1.0, 1.0, 0.33, 0.05),
+             LooRow(10.0, 1.0, 0.35, 0.05), LooRow(100.0, 0.9, 0.31, 0.05)]  # fmt: skip
+    # best accuracy 1.0 at 0.1, 1, 10; the lowest error there is 0.30 +- 0.04: 1.0 is within, 10 not
+    assert choose_alpha(table).alpha == 1.0
+    assert choose_alpha(table[:2]).alpha == 0.1
+
+
+def test_fit_ridge_separates_and_folds_scaling():
     rng = np.random.default_rng(0)
     y = np.repeat([0, 1, 2], 10)
-    x = rng.normal(size=(30, 4)) * [5, 0.01, 1, 1] + np.eye(3, 4)[y] * [20, 0.05, 3, 0] + [100, -3, 0, 0]
-    r = fit_ridge(x, y, 3)
-    assert r.loo_accuracy == 1.0 and np.all(r.predict(x) == y)
-    # the folded map equals standardise-then-multiply
-    z = (x - x.mean(0)) / x.std(0)
-    wz = r.w * x.std(0)[:, None]
-    np.testing.assert_allclose(r.scores(x), z @ wz + (r.b + x.mean(0) @ r.w), rtol=1e-9, atol=1e-9)
+    noise = rng.normal(size=(30, 4))
+    # count-like features (one unit, similar spreads) for the default; wildly different scales,
+    # with the class information in a tiny one, only for the standardised fit
+    for standardise, sd, sep in ((False, [5, 2, 1, 1], [20, 8, 3, 0]), (True, [5, 0.01, 1, 1], [20, 0.05, 3, 0])):
+        x = noise * sd + np.eye(3, 4)[y] * sep + [100, -3, 0, 0]
+        r = fit_ridge(x, y, 3, standardise=standardise)
+        assert r.loo_accuracy == 1.0 and np.all(r.predict(x) == y)
+        # the folded map equals scale-then-multiply with the chosen penalty, solved independently
+        sd = x.std(0) if standardise else np.ones(4)
+        z = (x - x.mean(0)) / sd
+        pen = r.alpha * np.mean(z**2) * 30
+        t = one_hot_targets(y, 3)
+        wz = np.linalg.solve(z.T @ z + pen * np.eye(4), z.T @ (t - t.mean(0)))
+        np.testing.assert_allclose(r.scores(x), z @ wz + t.mean(0), rtol=1e-9, atol=1e-9)
+
+
+def test_fit_ridge_rejects_bad_input():
+    with pytest.raises(ValueError, match="at least 3"):
+        fit_ridge(np.zeros((2, 3)), np.array([0, 1]), 2)
+    with pytest.raises(ValueError, match="NaN"):
+        fit_ridge(np.full((4, 2), np.nan), np.array([0, 1, 0, 1]), 2)
+    with pytest.raises(ValueError, match="alphas"):
+        fit_ridge(np.eye(4), np.array([0, 1, 0, 1]), 2, alphas=[-1.0])
 
 
 def test_macro_f1_by_hand():
