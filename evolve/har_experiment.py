@@ -92,6 +92,7 @@ SCHEMA = Section(
     ),
 )
 
+TRAIN_SEED_KEY = "model.seed"  # what `snnctl train --seed` sets (snnctl.cli_experiments)
 RUN_OPTIONS: frozenset[str] = frozenset({"data", "port"})
 
 

@@ -65,6 +65,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ray-address", help="Ray cluster address (with --backend ray)")
     p.add_argument("--seed", type=int, help="run seed")
     p.add_argument("--out", help="run folder (default runs/<config name>)")
+    p.add_argument("--data", help="dataset folder or file (overrides [data] path; HAR)")
     p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(handler=_cmd_evolve)
@@ -73,7 +74,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                        description="Train what a config file describes (run folder as evolve).")  # fmt: skip
     t.add_argument("config", help="experiment TOML file, e.g. configs/har_l2mu.toml")
     t.add_argument("--data", help="dataset folder or file (overrides [data] path)")
-    t.add_argument("--seed", type=int, help="run seed")
+    t.add_argument("--seed", type=int, help="seed of the model's random parts (HAR: [model] seed)")
     t.add_argument("--out", help="run folder (default runs/<config name>)")
     t.add_argument("--quiet", action="store_true", help="no progress bars")
     t.set_defaults(handler=_cmd_train)
@@ -103,13 +104,18 @@ def _overrides(args: argparse.Namespace, names: tuple[str, ...]) -> dict:
 
 
 def _cmd_evolve(args: argparse.Namespace) -> int:
-    mod, cfg = experiments.load(args.config, _overrides(
-        args, ("generations", "population", "workers", "backend", "ray_address", "seed")))  # fmt: skip
+    overrides = _overrides(args, ("generations", "population", "workers", "backend", "ray_address", "seed"))
+    if args.data is not None:
+        overrides["data.path"] = args.data
+    mod, cfg = experiments.load(args.config, overrides)
     return _train_or_evolve(args, mod, cfg, "evolve")
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    overrides = _overrides(args, ("seed",))
+    mod = experiments.module_of(experiments.family_of(args.config))
+    overrides = {}
+    if args.seed is not None:  # what the seed drives in training: the family says (HAR: the model's random parts)
+        overrides[getattr(mod, "TRAIN_SEED_KEY", "evolve.seed")] = args.seed
     if args.data is not None:
         overrides["data.path"] = args.data
     mod, cfg = experiments.load(args.config, overrides)
@@ -134,6 +140,10 @@ def _train_or_evolve(args: argparse.Namespace, mod, cfg: dict, verb: str) -> int
         raise UserError(f"{out}: no checkpoint.pkl to resume from")
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(args.config, out / "source_config.toml")
+    if verb == "train":  # evolve's runner writes the resolved config itself
+        from snnctl.config import dump_toml
+
+        (out / "config.toml").write_text(dump_toml(cfg, mod.SCHEMA))
     try:
         main(cfg, out, resume=bool(resume), progress=not args.quiet)
     except (EvolveError, BackendError, ProblemError) as e:

@@ -6,7 +6,8 @@ per-family branches:
 - `SCHEMA`: the config schema (`snnctl.config.Section`), its `[experiment] family` fixed to the family;
 - `evolve_main(cfg, out_dir, resume, progress) -> None`: `snnctl evolve` (and `snnctl train`);
 - `run_main(cfg, args) -> int`: `snnctl run` (args: the parsed command line);
-- `RUN_OPTIONS`: the family-specific `snnctl run` flags it accepts (see `reject_options`).
+- `RUN_OPTIONS`: the family-specific `snnctl run` flags it accepts (see `reject_options`);
+- optional `TRAIN_SEED_KEY`: the config key `snnctl train --seed` sets (default `evolve.seed`).
 
 Modules are imported only when a config asks for them, so `snnctl --help` stays light.
 """

@@ -77,6 +77,17 @@ def test_train_writes_the_run_folder(trained):
     assert sum(map(sum, rep["integer"]["confusion"])) == 12
 
 
+def test_train_seed_sets_the_model_seed_and_the_resolved_config_is_kept(trained, tmp_path):
+    import tomllib
+
+    cfg, data, out = trained
+    assert tomllib.loads((out / "config.toml").read_text())["model"]["seed"] == 0
+    again = tmp_path / "seed5"
+    assert main(["train", str(cfg), "--data", str(data), "--seed", "5", "--out", str(again), "--quiet"]) == 0
+    assert tomllib.loads((again / "config.toml").read_text())["model"]["seed"] == 5
+    assert (again / "best.snn").read_bytes() != (out / "best.snn").read_bytes()  # other random hidden directions
+
+
 def test_run_json(trained, capsys):
     cfg, data, out = trained
     capsys.readouterr()
