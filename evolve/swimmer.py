@@ -1,0 +1,251 @@
+"""Fitness for swimmer controllers: the spiking NCAP circuit and the float baselines, by return.
+
+`SwimmerProblem` scores a genome by the mean return of its controller over a few episodes of the
+swimmer (gymnasium's `Swimmer-v5`, or `snnctl/SwimmerN-v0` with `n_links`), objective `return`,
+maximised (DEAP weight +1). The genome is one of three kinds:
+
+* `ncap` -- `snnctl.controllers.ncap.NCAPCodec`: the integer network, flown by `SNNController`
+  (the numba `Stepper`, one kernel call per control step): what is scored is `best.snn`;
+* `linear` -- `snnctl.controllers.linear.LinearCodec`: a = clip(W obs + b);
+* `mlp` -- `snnctl.controllers.mlp.MLPCodec`: a tanh MLP.
+
+Common random numbers: every genome of a generation swims from the same initial states, drawn
+from (problem seed, generation) below `HELDOUT_SEED_START`; seeds from there up are the held-out
+evaluation set, never trained on. The env is built lazily in each worker and left out of the
+pickled problem.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from snnctl.controllers.linear import LinearCodec, LinearPolicy, LinearSpec
+from snnctl.controllers.mlp import MLPCodec, MLPPolicy, MLPSpec
+from snnctl.controllers.ncap import NCAPCodec, NCAPSpec
+from snnctl.controllers.snn import SNNController
+
+KINDS = ("ncap", "linear", "mlp")
+ENVS = ("Swimmer-v5", "snnctl/SwimmerN-v0")
+HELDOUT_SEED_START = 1_000_000  # as sim.profiles: seeds from here up are for evaluation only
+
+
+def heldout_seeds(n: int, first: int = 0) -> list[int]:
+    """The held-out episode seeds `first .. first + n - 1` (indices into the evaluation set)."""
+    return [HELDOUT_SEED_START + first + k for k in range(n)]
+
+
+def obs_act_dims(n_links: int) -> tuple[int, int]:
+    """Observation and action sizes of an `n_links` swimmer (Swimmer-v5's layout: 2n + 2, n - 1)."""
+    return 2 * n_links + 2, n_links - 1
+
+
+def make_env(env_name: str, n_links: int, **kwargs: Any):
+    """The swimmer env: `Swimmer-v5` (3 links only) or `snnctl/SwimmerN-v0` with `n_links`."""
+    import gymnasium
+
+    if env_name == "Swimmer-v5":
+        if n_links != 3:
+            raise ValueError(
+                f"Swimmer-v5 has 3 links, not {n_links}; use env name 'snnctl/SwimmerN-v0' for other body lengths"
+            )
+        return gymnasium.make("Swimmer-v5", **kwargs)
+    if env_name == "snnctl/SwimmerN-v0":
+        import sim  # noqa: F401  (registers snnctl/SwimmerN-v0)
+
+        return gymnasium.make("snnctl/SwimmerN-v0", n_links=n_links, **kwargs)
+    raise ValueError(f"unknown swimmer env {env_name!r}; one of: {', '.join(ENVS)}")
+
+
+def make_codec(kind: str, options: dict, n_links: int):
+    """The genome codec of a controller kind for an `n_links` body.
+
+    `options`: the config's `[controller]` table; keys that are not the kind's are ignored. NCAP
+    takes any `NCAPSpec` field but `n_joints` (from `n_links`); linear and MLP take `weight_bound`
+    (and MLP `hidden`).
+    """
+    obs_dim, act_dim = obs_act_dims(n_links)
+    if kind == "ncap":
+        fields = {f.name for f in dataclasses.fields(NCAPSpec)} - {"n_joints"}
+        return NCAPCodec(NCAPSpec(n_joints=act_dim, **{k: v for k, v in options.items() if k in fields}))
+    if kind == "linear":
+        return LinearCodec(LinearSpec(obs_dim, act_dim, weight_bound=options.get("weight_bound", 1.0)))
+    if kind == "mlp":
+        hidden = tuple(options.get("hidden", (16,)))
+        return MLPCodec(MLPSpec(obs_dim, act_dim, hidden=hidden, weight_bound=options.get("weight_bound", 1.0)))
+    raise ValueError(f"unknown controller kind {kind!r}; one of: {', '.join(KINDS)}")
+
+
+class LeanSNNController(SNNController):
+    """`SNNController` with a leaner `encode` for finite observations (the evolution's hot loop).
+
+    `SNNController.encode` pays for `nan_to_num` on every step; MuJoCo observations are finite, so
+    this version rounds, offsets and clips in place and hands anything non-finite to the original.
+    Same codes for every input (tests/test_swimmer_evolve.py checks it against the original).
+    """
+
+    def encode(self, obs: np.ndarray) -> np.ndarray:
+        x = np.asarray(obs, dtype=np.float64).reshape(-1)
+        x = x[self.obs_index] if self.obs_index is not None else x.copy()
+        np.multiply(x, self._inv_scale, out=x)
+        if not np.isfinite(x).all():
+            return super().encode(obs)
+        np.rint(x, out=x)
+        x += self._zero
+        np.clip(x, -32768, 32767, out=x)
+        self._codes[:] = x
+        return self._codes
+
+
+def controller_of(codec, genome: np.ndarray):
+    """A controller (`reset()`, `act(obs)`) for a genome: the integer network flown by SNNController for NCAP."""
+    if isinstance(codec, NCAPCodec):
+        return LeanSNNController(codec.decode(genome))
+    return codec.decode(genome)
+
+
+def run_episode(env, controller, seed: int, steps: int) -> float:
+    """Return (sum of rewards) of one episode of at most `steps` steps from `env.reset(seed=seed)`."""
+    obs, _ = env.reset(seed=int(seed))
+    controller.reset()
+    total = 0.0
+    for _ in range(steps):
+        obs, reward, terminated, truncated, _ = env.step(controller.act(obs))
+        total += float(reward)
+        if terminated or truncated:
+            break
+    return total
+
+
+@dataclass
+class SwimmerProblem:
+    """Mean return over `episodes_per_generation` episodes; objective `return`, maximised."""
+
+    kind: str
+    options: dict
+    env_name: str = "Swimmer-v5"
+    n_links: int = 3
+    episodes_per_generation: int = 1
+    episode_steps: int = 1000
+    seed: int = 0
+    env_kwargs: dict = field(default_factory=dict)
+    name: str = ""  # default: swimmer-<kind>
+    objectives: tuple[str, ...] = ("return",)
+    weights: tuple[float, ...] = (1.0,)
+    _codec: Any = field(default=None, repr=False)
+    _env: Any = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown controller kind {self.kind!r}; one of: {', '.join(KINDS)}")
+        if self.episodes_per_generation < 1 or self.episode_steps < 1:
+            raise ValueError("episodes_per_generation and episode_steps must be >= 1")
+        self.name = self.name or f"swimmer-{self.kind}"
+        self._codec = make_codec(self.kind, self.options, self.n_links)
+        self.bounds = self._codec.bounds
+        self.initial_genome = self._codec.initial_genome
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_env"] = None  # MuJoCo is built lazily in each worker
+        return state
+
+    @property
+    def codec(self):
+        return self._codec
+
+    def episode_seeds(self, generation: int) -> list[int]:
+        """Training seeds of a generation, shared by all its genomes (common random numbers)."""
+        rng = np.random.default_rng([self.seed, generation])
+        return [int(s) for s in rng.integers(0, HELDOUT_SEED_START, self.episodes_per_generation)]
+
+    def env(self):
+        if self._env is None:
+            self._env = make_env(self.env_name, self.n_links, **self.env_kwargs)
+        return self._env
+
+    def evaluate(self, genomes: np.ndarray, seeds: np.ndarray, generation: int) -> np.ndarray:
+        env = self.env()
+        ep_seeds = self.episode_seeds(generation)
+        out = np.zeros((len(genomes), 1))
+        for i, g in enumerate(genomes):
+            ctl = controller_of(self._codec, g)
+            out[i, 0] = np.mean([run_episode(env, ctl, s, self.episode_steps) for s in ep_seeds])
+        return out
+
+    def export_best(self, genome: np.ndarray, out_dir: Path) -> Path:
+        return export_controller(self._codec, genome, out_dir)
+
+
+def export_controller(codec, genome: np.ndarray, out_dir: Path) -> Path:
+    """best.snn (NCAP: the integer network exactly as scored) or best.npz (float baselines)."""
+    if isinstance(codec, NCAPCodec):
+        from snnctl.snnfile import save
+
+        return save(codec.decode(genome), Path(out_dir) / "best.snn")
+    return codec.decode(genome).save(Path(out_dir) / "best.npz")
+
+
+def load_controller(path: str | Path, n_links: int | None = None):
+    """A saved controller for an `n_links` body: `.snn` (NCAP, rebuilt for n_links) or `.npz` (baselines).
+
+    Raises ValueError naming the file when it cannot drive that body (a float baseline or a per-joint
+    NCAP was evolved for one body length only).
+    """
+    path = Path(path)
+    if path.suffix == ".snn":
+        from snnctl.controllers.ncap import resize_network
+        from snnctl.snnfile import load
+
+        net = load(path)
+        links = net.meta.get("n_links")
+        if n_links is not None and links != n_links:
+            if not isinstance(net.meta.get("ncap"), dict):
+                raise ValueError(f"{path}: not an NCAP network; it cannot be rebuilt for {n_links} links")
+            try:
+                net = resize_network(net, n_links - 1)
+            except ValueError as e:
+                raise ValueError(f"{path}: {e}") from None
+        return SNNController(net)
+    if path.suffix == ".npz":
+        with np.load(path) as z:
+            kind = str(z["kind"]) if "kind" in z else "?"
+        if kind not in ("linear", "mlp"):
+            raise ValueError(f"{path}: not a swimmer policy file (kind {kind!r}; expected linear or mlp)")
+        policy = LinearPolicy.load(path) if kind == "linear" else MLPPolicy.load(path)
+        if n_links is not None:
+            obs_dim, act_dim = obs_act_dims(n_links)
+            w_in, w_out = (
+                (policy.w if kind == "linear" else policy.weights[0]).shape[1],
+                (policy.w if kind == "linear" else policy.weights[-1]).shape[0],
+            )
+            if (w_in, w_out) != (obs_dim, act_dim):
+                raise ValueError(
+                    f"{path}: a {kind} policy for {w_out + 1} links (obs {w_in}, actions {w_out}) cannot drive"
+                    f" {n_links} links; only a shared-weight NCAP transfers to other body lengths"
+                )
+        return policy
+    raise ValueError(f"{path}: give a .snn (NCAP) or .npz (linear / mlp) controller file")
+
+
+def measure_steps_per_second(problem: SwimmerProblem, genome: np.ndarray | None = None, steps: int = 1000) -> dict:
+    """Env steps per second of one episode with and without the controller (for the report)."""
+    env = problem.env()
+    ctl = controller_of(problem.codec, problem.initial_genome if genome is None else genome)
+    run_episode(env, ctl, 0, 50)  # warm-up (numba compile)
+    t0 = time.perf_counter()
+    run_episode(env, ctl, 1, steps)
+    t_ctl = time.perf_counter() - t0
+    zero = np.zeros(env.action_space.shape, np.float32)
+    env.reset(seed=1)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        env.step(zero)
+    t_env = time.perf_counter() - t0
+    return {"steps_per_s": steps / t_ctl, "env_only_steps_per_s": steps / t_env,
+            "controller_us_per_step": max(0.0, (t_ctl - t_env) / steps * 1e6)}  # fmt: skip

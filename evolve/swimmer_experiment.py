@@ -1,0 +1,277 @@
+"""The swimmer experiment end to end: config schema, evolution, held-out table, transfer, plots, video.
+
+`snnctl evolve configs/swimmer_ncap.toml` evolves a controller (`[controller] kind`: the spiking
+NCAP circuit, or a float linear / MLP baseline) on the swimmer by return (`evolve.swimmer`), writes
+`best.snn` (NCAP) or `best.npz` (baselines) and ends with a held-out table: parameters, mean +- std
+return over `[run] episodes` held-out episodes (seeds from 1,000,000 up, never trained on),
+evaluations and episodes used, wall time of the evolution (also in `heldout.json`), plus
+`swim.png` (joint angles and the spike raster of the first held-out episode).
+
+`snnctl run configs/swimmer_ncap.toml --controller best.snn [--n-links K]` swims a saved
+controller on held-out episodes; with `--n-links K` a shared-weight NCAP is rebuilt for a K-link
+body (the circuit grows with the body, the evolved weights unchanged) and swims
+`snnctl/SwimmerN-v0`. `--plot OUT.png` draws the first episode's joint angles and spikes,
+`--video OUT.mp4|.gif` films it offscreen (MuJoCo's renderer; needs OSMesa without a display).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from evolve.runner import EVOLVE_SECTION, EvolveSettings, evolve
+from evolve.swimmer import (
+    ENVS,
+    HELDOUT_SEED_START,
+    KINDS,
+    SwimmerProblem,
+    heldout_seeds,
+    load_controller,
+    make_env,
+    run_episode,
+)
+from snnctl.config import Key, Section
+
+SCHEMA = Section(
+    "a swimmer experiment (NCAP circuit prior, issue 5)",
+    experiment=Section("what this file is", family=Key(str, "swimmer", "controller family", choices=("swimmer",))),
+    evolve=EVOLVE_SECTION,
+    env=Section(
+        "the swimmer body",
+        name=Key(str, "Swimmer-v5", "gymnasium env: Swimmer-v5 (3 links) or snnctl/SwimmerN-v0", choices=ENVS),
+        n_links=Key(int, 3, "body links (Swimmer-v5: 3; SwimmerN: 3..16)", ge=3, le=16),
+    ),
+    controller=Section(
+        "what is evolved: the spiking NCAP circuit or a float baseline",
+        kind=Key(str, "ncap", "ncap (integer SNN, best.snn), linear or mlp (float, best.npz)", choices=KINDS),
+        shared=Key(bool, True, "ncap: one set of weights for all joints (transfers to any body length)"),
+        period=Key(int, 60, "ncap: head oscillator period in control steps (initial value when evolved)", ge=2),
+        evolve_period=Key(bool, True, "ncap: the oscillator period is a gene in period_min..period_max"),
+        period_min=Key(int, 8, "ncap: smallest evolvable period (control steps)", ge=2, le=10_000),
+        period_max=Key(int, 120, "ncap: largest evolvable period (control steps)", ge=3, le=10_000),
+        velocity_feedback=Key(bool, True, "ncap: B-neurons also sense the previous joint's angular velocity"),
+        neurons_per_unit=Key(int, 4, "ncap: LIF neurons per B-neuron / muscle unit", choices=(1, 2, 4, 8, 16)),
+        out_dv=Key(
+            int, 4096, "ncap: torque readout decay (4096: no smoothing; 1024: tau ~ 3.5 steps)", ge=64, le=4096
+        ),  # fmt: skip
+        hidden=Key(list, [16], "mlp: hidden layer sizes", item=int, min_len=1, max_len=8, ge=1, le=4096),
+        weight_bound=Key(float, 1.0, "linear / mlp: every weight in [-bound, bound]", gt=0, le=1000),
+    ),
+    train=Section(
+        "fitness during evolution",
+        episodes_per_generation=Key(int, 2, "episodes per genome and generation (mean return)", ge=1, le=100),
+        episode_steps=Key(int, 1000, "steps of a training episode (0.04 s each)", ge=1, le=1000),
+    ),
+    run=Section(
+        "held-out evaluation (snnctl run, and the table at the end of snnctl evolve)",
+        episodes=Key(int, 10, "held-out episodes", ge=1, le=1000),
+        episode_steps=Key(int, 1000, "steps of a held-out episode", ge=1, le=1000),
+    ),
+)
+
+RUN_OPTIONS: frozenset[str] = frozenset({"n_links", "video"})
+
+VIDEO_SIZE = (320, 240)
+
+
+def check_config(cfg: dict) -> None:
+    """Cross-key rules the schema cannot say (ValueError naming the keys)."""
+    env = cfg["env"]
+    if env["name"] == "Swimmer-v5" and env["n_links"] != 3:
+        raise ValueError(f"env.n_links = {env['n_links']}: Swimmer-v5 has 3 links; use name = 'snnctl/SwimmerN-v0'")
+    c = cfg["controller"]
+    if not c["period_min"] < c["period_max"] or not c["period_min"] <= c["period"] <= c["period_max"]:
+        raise ValueError(
+            f"controller: need period_min < period_max and period in between, got period = {c['period']},"
+            f" period_min = {c['period_min']}, period_max = {c['period_max']}"
+        )
+
+
+def problem_of(cfg: dict) -> SwimmerProblem:
+    check_config(cfg)
+    return SwimmerProblem(
+        cfg["controller"]["kind"], dict(cfg["controller"]), cfg["env"]["name"], cfg["env"]["n_links"],
+        cfg["train"]["episodes_per_generation"], cfg["train"]["episode_steps"], seed=cfg["evolve"]["seed"],
+    )  # fmt: skip
+
+
+def best_file(cfg: dict, out_dir: Path) -> Path:
+    return Path(out_dir) / ("best.snn" if cfg["controller"]["kind"] == "ncap" else "best.npz")
+
+
+def evolve_main(cfg: dict, out_dir: Path, resume: bool = False, progress: bool = True) -> None:
+    """`snnctl evolve` on a swimmer config: evolve, export, then the held-out table."""
+    try:
+        problem = problem_of(cfg)
+    except ValueError as e:
+        from snnctl.cli_common import UserError
+
+        raise UserError(str(e)) from None
+    out_dir = Path(out_dir)
+    settings = EvolveSettings.from_dict(cfg["evolve"])
+    t0 = time.perf_counter()
+    result = evolve(problem, settings, out_dir, resume=resume and (out_dir / "checkpoint.pkl").exists(),
+                    progress=progress, config=cfg)  # fmt: skip
+    wall = time.perf_counter() - t0
+    path = best_file(cfg, out_dir)
+    rows, first, ctl = heldout_returns(cfg, path, cfg["env"]["n_links"], record_first=True)
+    table = {
+        "controller": cfg["controller"]["kind"],
+        "env": cfg["env"]["name"],
+        "n_links": cfg["env"]["n_links"],
+        "params": int(problem.codec.n_params),
+        "return_mean": float(np.mean(rows)),
+        "return_std": float(np.std(rows)),
+        "returns": [float(r) for r in rows],
+        "heldout_episodes": len(rows),
+        "heldout_seeds": [HELDOUT_SEED_START, HELDOUT_SEED_START + len(rows) - 1],
+        "evaluations": int(result.evaluations),
+        "episodes": int(result.evaluations * cfg["train"]["episodes_per_generation"]),
+        "generations": int(result.generations),
+        # the whole run's evolution time (resumed runs add up); this call's wall time as well
+        "evolution_s": float(result.elapsed),
+        "wall_s": wall,
+        "best_file": path.name,
+    }
+    (out_dir / "heldout.json").write_text(json.dumps(table, indent=2) + "\n")
+    plot_episode(out_dir / "swim.png", first, ctl, title=f"{path.name}: held-out episode 0")
+    if progress:
+        print(format_table([table]))
+
+
+def heldout_returns(cfg: dict, path: Path, n_links: int, episodes: int | None = None, first: int = 0,
+                    record_first: bool = False) -> tuple[list[float], Any, Any]:  # fmt: skip
+    """Returns of a saved controller on held-out episodes, the first one's recording (if asked), the controller."""
+    n = episodes or cfg["run"]["episodes"]
+    steps = cfg["run"]["episode_steps"]
+    ctl = load_controller(path, n_links)
+    env = make_env(env_name_for(cfg, n_links), n_links)
+    try:
+        seeds = heldout_seeds(n, first)
+        rec = None
+        if record_first:
+            from sim.video import record_episode
+
+            rec = record_episode(env, ctl, None, seed=seeds[0], max_steps=steps)
+            # summed in step order, as run_episode does, so a plot never changes the reported mean
+            rows = [sum(rec.rewards.tolist())] + [run_episode(env, ctl, s, steps) for s in seeds[1:]]
+        else:
+            rows = [run_episode(env, ctl, s, steps) for s in seeds]
+    finally:
+        env.close()
+    return rows, rec, ctl
+
+
+def env_name_for(cfg: dict, n_links: int) -> str:
+    """Swimmer-v5 when the config uses it and the body is its 3 links, else the N-link swimmer."""
+    return cfg["env"]["name"] if n_links == cfg["env"]["n_links"] else "snnctl/SwimmerN-v0"
+
+
+def format_table(rows: list[dict]) -> str:
+    """The results table: controller, parameters, held-out return, evaluations, wall time."""
+    if not rows:
+        return ""
+    r0 = rows[0]
+    lines = [
+        f"held-out: {r0['env']} ({r0['n_links']} links), {r0['heldout_episodes']} episodes"
+        f" (seeds {r0['heldout_seeds'][0]}..{r0['heldout_seeds'][1]})",
+        f"  {'controller':12}{'params':>8}{'return (mean +- std)':>24}{'evaluations':>13}{'episodes':>10}"
+        f"{'evolution (s)':>15}",
+    ]
+    for r in rows:
+        ret = f"{r['return_mean']:.1f} +- {r['return_std']:.1f}"
+        lines.append(f"  {r['controller']:12}{r['params']:>8}{ret:>24}{r['evaluations']:>13}{r['episodes']:>10}"
+                     f"{r['evolution_s']:>15.0f}")  # fmt: skip
+    return "\n".join(lines)
+
+
+def run_main(cfg: dict, args: Any) -> int:
+    """`snnctl run` on a swimmer config: held-out returns (table or JSON), optional plot and video."""
+    from snnctl.cli_common import UserError
+    from snnctl.snnfile import SnnFormatError
+
+    try:
+        check_config(cfg)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    path = Path(args.controller)
+    if not path.is_file():
+        raise UserError(f"{path}: no such file (give a best.snn or best.npz from snnctl evolve)")
+    n_links = cfg["env"]["n_links"] if args.n_links is None else args.n_links
+    if not 3 <= n_links <= 16:
+        raise UserError(f"--n-links must be in 3..16 (the N-link swimmer's range), got {n_links}")
+    if args.video is not None and Path(args.video).suffix.lower() not in (".mp4", ".gif"):
+        raise UserError(f"--video {args.video}: give a .mp4 or .gif file name")
+    n = args.episodes or cfg["run"]["episodes"]
+    try:
+        rows, rec, ctl = heldout_returns(cfg, path, n_links, n, args.seed, record_first=bool(args.plot))
+    except (SnnFormatError, ValueError) as e:
+        raise UserError(str(e)) from None
+    result = {
+        "controller": path.name,
+        "env": env_name_for(cfg, n_links),
+        "n_links": n_links,
+        "episodes": len(rows),
+        "first_seed": HELDOUT_SEED_START + args.seed,
+        "return_mean": float(np.mean(rows)),
+        "return_std": float(np.std(rows)),
+        "return_min": float(np.min(rows)),
+        "return_max": float(np.max(rows)),
+        "returns": [float(r) for r in rows],
+    }
+    if args.plot:
+        plot_episode(Path(args.plot), rec, ctl, title=f"{path.name} on {n_links} links: held-out episode {args.seed}")
+        result["plot"] = str(args.plot)
+    if args.video:
+        result["video"] = str(record_video(cfg, path, n_links, Path(args.video), args.seed))
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        last = result["first_seed"] + len(rows) - 1
+        print(
+            f"{path.name} on {result['env']} ({n_links} links), {len(rows)} held-out episodes of "
+            f"{cfg['run']['episode_steps']} steps (seeds {result['first_seed']}..{last})\n"
+            f"  return  mean {result['return_mean']:.1f}  std {result['return_std']:.1f}  "
+            f"min {result['return_min']:.1f}  max {result['return_max']:.1f}"
+        )
+        for key in ("plot", "video"):
+            if key in result:
+                print(f"{key}: {result[key]}")
+    return 0
+
+
+def record_video(cfg: dict, path: Path, n_links: int, out: Path, first: int = 0) -> Path:
+    """Film held-out episode `first` offscreen to `out` (.mp4 or .gif)."""
+    from sim.video import VideoError, record_episode
+    from snnctl.cli_common import UserError
+
+    ctl = load_controller(path, n_links)
+    w, h = VIDEO_SIZE
+    try:
+        env = make_env(env_name_for(cfg, n_links), n_links, render_mode="rgb_array", width=w, height=h)
+    except VideoError as e:
+        raise UserError(str(e)) from None
+    try:
+        record_episode(env, ctl, out, seed=heldout_seeds(1, first)[0], max_steps=cfg["run"]["episode_steps"])
+    except VideoError as e:
+        raise UserError(str(e)) from None
+    finally:
+        env.close()
+    return out
+
+
+def plot_episode(out: Path, rec, controller, title: str) -> Path:
+    """Joint angles and (for an SNN) the spike raster of a recorded episode, by population."""
+    from sim.swimmer_plots import plot_swim
+
+    n_joints = rec.actions.shape[1]
+    q = rec.observations[:-1, 1 : 1 + n_joints]  # the swimmer layout: obs[1 .. n_links - 1] are joint angles
+    net = getattr(controller, "net", None)
+    offsets = names = None
+    if rec.spikes is not None and net is not None:
+        offsets, names = net.offsets(), [p.name for p in net.populations]
+    return plot_swim(out, rec.t[:-1], q, rec.spikes, offsets, names, title=title)
