@@ -152,7 +152,8 @@ def _train_or_evolve(args: argparse.Namespace, mod, cfg: dict, verb: str) -> int
         again = f"snnctl evolve {args.config} --resume {out}" if verb == "evolve" else f"snnctl train {args.config}"
         print(f"\ninterrupted; continue with: {again}")
         return 130
-    print(f"run folder: {out}   (best network: {out / 'best.snn'})")
+    best = next((out / n for n in ("best.snn", "best.npz") if (out / n).exists()), None)
+    print(f"run folder: {out}" + (f"   (best controller: {best})" if best else ""))
     return 0
 
 
