@@ -4,7 +4,12 @@
 --controller best.snn|pid` runs `fly_heldout`. Phases (each a normal `evolve.runner` run folder):
 
 1. `mimic/` (optional, `[mimic] generations > 0`): the paper's fitness, MAE + (1 - r) against the
-   PID's commands on error sequences recorded from PID flights — cheap, batched in numba.
+   PID's commands on error sequences recorded from PID flights — cheap, batched in numba. The PID
+   is the tuned baseline (`target = "pid"`, as in the paper) or the PID the initial network is
+   derived from (`"banded_pid"`: D of the error, the I net's integral band). Mimicking the baseline
+   pulls the network's integrator back to the baseline's wind-up; the banded one keeps the network
+   what it was designed to be. The flights last `[mimic] flight_s`, independent of the held-out
+   `[run] episode_s` (an evaluation setting must not change what evolution sees).
 2. the closed-loop phase in the run folder itself, started from phase 1's best genome (or the
    codec's PID-derived initial genome): the MuJoCo blimp flies every genome.
 
@@ -22,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from evolve.blimp import ClosedLoopProblem, MimicProblem, record_pid_flights
+from evolve.blimp import ClosedLoopProblem, MimicProblem, banded_pid, record_pid_flights
 from evolve.runner import EVOLVE_SECTION, EvolveSettings, evolve
 from snnctl.config import Key, Section
 from snnctl.controllers.blimp_snn import BlimpSNNCodec, BlimpSNNSpec
@@ -41,15 +46,27 @@ SCHEMA = Section(
     ),
     network=Section(
         "the SNN (snnctl.controllers.blimp_snn.BlimpSNNSpec)",
-        pd_pairs=Key(int, 5, "+/- encoder pairs of the PD net (fast and slow groups each)", ge=1, le=40),
-        i_pairs=Key(int, 5, "+/- encoder pairs of the I net", ge=1, le=40),
+        pd_pairs=Key(int, 12, "+/- comparator pairs of the PD net (fast and slow groups each)", ge=1, le=40),
+        i_pairs=Key(int, 8, "+/- comparator pairs of the I net", ge=1, le=40),
         i_adaptive=Key(bool, False, "I-net encoders with adaptive thresholds (ALIF), as in the paper"),
+        pd_range_m=Key(
+            float, 1.0, "largest PD comparator threshold: the error range the PD net resolves (m)", ge=0.001, le=4.0
+        ),
+        i_range_m=Key(float, 0.1, "largest I comparator threshold: the integral band (m)", ge=0.001, le=4.0),
     ),
     mimic=Section(
         "phase 1: mimic the PID on recorded flights (skipped when generations = 0)",
         generations=Key(int, 0, "generations of the mimic phase", ge=0, le=1_000_000),
         sigma=Key(float, 0.1, "CMA-ES step size of the mimic phase", gt=0, le=1),
         flights=Key(int, 40, "PID flights recorded for training sequences", ge=1, le=10_000),
+        flight_s=Key(float, 120.0, "length of a recorded PID flight (s)", gt=0, le=3600),
+        target=Key(
+            str,
+            "pid",
+            "PID to mimic: the tuned baseline ('pid', as in the paper) or 'banded_pid', the network's own "
+            "derivation (D of the error, the I net's integral band)",
+            choices=("pid", "banded_pid"),
+        ),
         sequences_per_generation=Key(int, 3, "sequences each generation is scored on", ge=1, le=1000),
     ),
     closed_loop=Section(
@@ -58,9 +75,11 @@ SCHEMA = Section(
         episodes_per_generation=Key(int, 2, "training flights per genome and generation", ge=1, le=100),
         w_rmse=Key(float, 1.0, "cost weight of the RMSE (m)", ge=0),
         w_steady_state=Key(float, 5.0, "cost weight of the steady-state error (m)", ge=0),
-        w_overshoot=Key(float, 0.5, "cost weight of overshoot up + down (m)", ge=0),
+        w_overshoot_up=Key(float, 0.5, "cost weight of the overshoot after up steps (m)", ge=0),
+        w_overshoot_down=Key(float, 0.5, "cost weight of the overshoot after down steps (m)", ge=0),
         w_effort=Key(float, 0.0, "cost weight of the mean |u|", ge=0),
         spikes_objective=Key(bool, False, "second objective: spikes per second (use with algorithm = nsga2)"),
+        relative_to_pid=Key(bool, False, "score the cost minus the PID's on the same flights (a paired comparison)"),
     ),
     run=Section(
         "held-out evaluation (snnctl run, and the table at the end of snnctl evolve)",
@@ -70,7 +89,8 @@ SCHEMA = Section(
     ),
 )
 
-RUN_OPTIONS: frozenset[str] = frozenset()  # family-specific `snnctl run` flags (snnctl.experiments)
+# family-specific `snnctl run` flags (snnctl.experiments): the sensing-to-action loop's
+RUN_OPTIONS: frozenset[str] = frozenset({"sensing", "faults"})
 
 METRICS = ("rmse_m", "steady_state_error_m", "overshoot_up_m", "overshoot_down_m", "control_effort", "spikes_per_s")
 
@@ -94,7 +114,10 @@ def evolve_blimp(cfg: dict, out_dir: Path, resume: bool = False, progress: bool 
         mdir = out_dir / "mimic"
         if progress:
             print(f"phase 1/2: mimic the PID ({cfg['mimic']['flights']} recorded flights)")
-        errors, targets = record_pid_flights(cfg["mimic"]["flights"], env_kwargs(cfg, cfg["run"]["episode_s"]))
+        target = banded_pid(spec) if cfg["mimic"]["target"] == "banded_pid" else None
+        errors, targets = record_pid_flights(
+            cfg["mimic"]["flights"], env_kwargs(cfg, cfg["mimic"]["flight_s"]), pid=target
+        )
         problem = MimicProblem(spec, errors, targets, cfg["mimic"]["sequences_per_generation"], seed=settings.seed)
         msettings = EvolveSettings.from_dict(
             {**cfg["evolve"], "generations": cfg["mimic"]["generations"], "sigma": cfg["mimic"]["sigma"]}
@@ -104,8 +127,10 @@ def evolve_blimp(cfg: dict, out_dir: Path, resume: bool = False, progress: bool 
         start = result.best_genome
     cl = cfg["closed_loop"]
     problem = ClosedLoopProblem(
-        spec, env_kwargs(cfg, cl["episode_s"]), cl["episodes_per_generation"], cl["w_rmse"], cl["w_steady_state"],
-        cl["w_overshoot"], cl["w_effort"], cl["spikes_objective"], initial=start, seed=settings.seed,
+        spec, env_kwargs(cfg, cl["episode_s"]), cl["episodes_per_generation"], w_rmse=cl["w_rmse"],
+        w_steady_state=cl["w_steady_state"], w_overshoot_up=cl["w_overshoot_up"],
+        w_overshoot_down=cl["w_overshoot_down"], w_effort=cl["w_effort"], spikes_objective=cl["spikes_objective"],
+        relative_to_pid=cl["relative_to_pid"], initial=start, seed=settings.seed,
     )  # fmt: skip
     if progress:
         print("phase 2/2: closed loop in the MuJoCo blimp" if cfg["mimic"]["generations"] else "closed loop in MuJoCo")
@@ -124,9 +149,46 @@ def evolve_main(cfg: dict, out_dir: Path, resume: bool = False, progress: bool =
 
 
 def run_main(cfg: dict, args: Any) -> int:
-    """`snnctl run` on a blimp config: held-out flights, the metrics table (or JSON), a plot."""
+    """`snnctl run` on a blimp config: held-out flights, the metrics table (or JSON), a plot.
+
+    With `--sensing` or `--faults` the flights go through the sensing-to-action loop instead
+    (`sim.loop.fly_blimp_heldout`: sensing policy, reliability monitor, fault injection; the
+    controller may also be `float:NET.snn`, the network's float reference), and `--plot` draws the
+    loop's timeline. Without them the output is exactly the plain held-out table.
+    """
     from snnctl.cli_common import UserError
     from snnctl.snnfile import SnnFormatError
+
+    sensing, fault_spec = getattr(args, "sensing", None), getattr(args, "faults", None)
+    if sensing is not None or fault_spec is not None:
+        from sim.faults import FaultSpecError, parse_faults
+        from sim.loop import fly_blimp_heldout, format_loop_summary
+
+        try:
+            faults = parse_faults(fault_spec)
+        except FaultSpecError as e:
+            raise UserError(f"--faults: {e}") from None
+        path = args.controller.removeprefix("float:")
+        if args.controller != "pid" and not Path(path).is_file():
+            raise UserError(f"{path}: no such file (give a .snn network, 'float:NET.snn' or 'pid')")
+        kwargs = env_kwargs(cfg, cfg["run"]["episode_s"], cfg["run"]["profile"])
+        try:
+            summary, first = fly_blimp_heldout(kwargs, args.controller, sensing or "fixed", faults,
+                                               args.episodes or cfg["run"]["episodes"], args.seed,
+                                               record_first=bool(args.plot))  # fmt: skip
+        except (SnnFormatError, ValueError) as e:
+            raise UserError(str(e)) from None
+        if args.plot:
+            from sim.loop_plots import plot_timeline
+
+            plot_timeline(Path(args.plot), first, title=f"{Path(path).name if path != 'pid' else 'PID'}, first flight")
+        if args.json:
+            print(json.dumps(summary, indent=2))
+        else:
+            print(format_loop_summary(args.controller, summary))
+            if args.plot:
+                print(f"plot: {args.plot}")
+        return 0
 
     if args.controller != "pid" and not Path(args.controller).is_file():
         raise UserError(f"{args.controller}: no such file (give a .snn network or 'pid')")

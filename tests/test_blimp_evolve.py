@@ -7,7 +7,14 @@ import pickle
 import numpy as np
 import pytest
 
-from evolve.blimp import ClosedLoopProblem, MimicProblem, export_network, mimic_fitness, record_pid_flights
+from evolve.blimp import (
+    ClosedLoopProblem,
+    MimicProblem,
+    banded_pid,
+    export_network,
+    mimic_fitness,
+    record_pid_flights,
+)
 from evolve.blimp_experiment import SCHEMA, fly_heldout, format_comparison
 from evolve.problem import check_problem
 from snnctl import snnfile
@@ -175,10 +182,73 @@ def test_closed_loop_cost_equals_weighted_metrics_of_manual_flights(closed_loop)
 
 
 def test_closed_loop_cost_weights_by_hand() -> None:
-    p = ClosedLoopProblem(SPEC, dict(ENV), w_rmse=2.0, w_steady_state=3.0, w_overshoot=0.25, w_effort=0.5)
+    p = ClosedLoopProblem(SPEC, dict(ENV), w_rmse=2.0, w_steady_state=3.0, w_overshoot_up=0.25,
+                          w_overshoot_down=1.5, w_effort=0.5)  # fmt: skip
     m = {"rmse_m": 0.1, "steady_state_error_m": 0.02, "overshoot_up_m": 0.3, "overshoot_down_m": 0.1,
          "control_effort": 1.2}  # fmt: skip
-    assert p.cost(m) == pytest.approx(0.2 + 0.06 + 0.1 + 0.6)
+    assert p.cost(m) == pytest.approx(0.2 + 0.06 + 0.075 + 0.15 + 0.6)
+    # up and down are weighted apart: moving overshoot from up to down changes the cost by the difference
+    swapped = dict(m, overshoot_up_m=0.1, overshoot_down_m=0.3)
+    assert p.cost(swapped) - p.cost(m) == pytest.approx((1.5 - 0.25) * 0.2)
+    # the defaults weigh both 0.5, i.e. 0.5 * (up + down)
+    d = ClosedLoopProblem(SPEC, dict(ENV))
+    assert d.cost(m) == pytest.approx(0.1 + 5.0 * 0.02 + 0.5 * 0.4)
+
+
+def test_config_w_overshoot_was_split_into_up_and_down(tmp_path) -> None:
+    from snnctl.config import ConfigError
+
+    cfg = tmp_path / "old.toml"
+    cfg.write_text("[closed_loop]\nw_overshoot = 1.0\n")
+    with pytest.raises(ConfigError, match=r"closed_loop\.w_overshoot: unknown key.*w_overshoot_up.*w_overshoot_down"):
+        load_config(cfg, SCHEMA)
+    cfg.write_text("[closed_loop]\nw_overshoot_up = 0.25\nw_overshoot_down = -1.0\n")
+    with pytest.raises(ConfigError, match=r"closed_loop\.w_overshoot_down"):
+        load_config(cfg, SCHEMA)
+
+
+def test_closed_loop_flights_alternate_up_and_down_first_steps() -> None:
+    from sim.profiles import HELDOUT_SEED_START, make_profile
+
+    p = ClosedLoopProblem(SPEC, {"episode_s": 60.0}, episodes_per_generation=3, seed=5)
+    for gen in range(8):
+        seeds = p.episode_seeds(gen)
+        assert len(seeds) == 3 and all(0 <= x < HELDOUT_SEED_START for x in seeds)
+        for i, x in enumerate(seeds):
+            prof = make_profile("steps", x, 60.0)
+            t = prof.change_times[0]  # 30 s: one step in a 60-s flight
+            jump = prof(t + 1e-3) - prof(t - 1e-3)
+            assert (jump > 0) if i % 2 == 0 else (jump < 0), (gen, i, jump)
+    # flights too short to hold a step take any profile, still reproducibly
+    short = ClosedLoopProblem(SPEC, dict(ENV), episodes_per_generation=2, seed=5)
+    assert short.episode_seeds(3) == short.episode_seeds(3) and len(short.episode_seeds(3)) == 2
+
+
+def test_closed_loop_relative_to_pid_subtracts_the_pid_on_the_same_flights() -> None:
+    from sim.blimp import BlimpAltitudeEnv
+    from sim.metrics import run_episode
+    from snnctl.controllers.pid import PID
+
+    env_kw = {"episode_s": 35.0}  # one step, at 30 s
+    g = _genomes(2, seed=11)
+    plain = ClosedLoopProblem(SPEC, env_kw, episodes_per_generation=2, w_overshoot_down=2.0, seed=3)
+    paired = ClosedLoopProblem(SPEC, env_kw, episodes_per_generation=2, w_overshoot_down=2.0, seed=3,
+                               relative_to_pid=True, spikes_objective=True)  # fmt: skip
+    env = BlimpAltitudeEnv(**env_kw)
+    pid_costs = []
+    for x in paired.episode_seeds(6):
+        m = run_episode(env, PID.for_blimp(), seed=x).metrics()
+        pid_costs.append(m["rmse_m"] + 5.0 * m["steady_state_error_m"] + 0.5 * m["overshoot_up_m"]
+                         + 2.0 * m["overshoot_down_m"])  # fmt: skip
+    env.close()
+    got = paired.evaluate(g, np.zeros(2), 6)
+    np.testing.assert_allclose(
+        got[:, 0], plain.evaluate(g, np.zeros(2), 6)[:, 0] - np.mean(pid_costs), rtol=0, atol=1e-12
+    )
+    assert got[:, 1].min() > 0  # the spikes objective is not paired
+    # the PID's flights are cached per process and the cache is not pickled
+    assert len(paired._pid_costs) == 2
+    assert pickle.loads(pickle.dumps(paired))._pid_costs == {}
 
 
 def test_closed_loop_generations_use_different_profiles(closed_loop) -> None:
@@ -251,6 +321,72 @@ def test_configs_blimp_pid_toml_is_valid_and_schema_defaults_resolve() -> None:
     BlimpSNNSpec(**cfg["network"])  # the network section builds a spec
     d = defaults(SCHEMA)
     assert set(d) == {"experiment", "evolve", "env", "network", "mimic", "closed_loop", "run"}
+
+
+def test_mimic_phase_records_flights_of_mimic_flight_s(tmp_path, monkeypatch) -> None:
+    """The recorded PID flights have their own length ([mimic] flight_s), not the held-out one ([run])."""
+    import evolve.blimp_experiment as bx
+
+    seen = {}
+
+    def record(n, env_kwargs, seed=0, pid=None):
+        seen.update(n=n, pid=pid, **env_kwargs)
+        raise KeyboardInterrupt  # stop before any evolution
+
+    monkeypatch.setattr(bx, "record_pid_flights", record)
+    cfg = defaults(SCHEMA)
+    cfg["mimic"].update(generations=1, flights=3, flight_s=42.0)
+    cfg["run"]["episode_s"] = 77.0
+    with pytest.raises(KeyboardInterrupt):
+        bx.evolve_blimp(cfg, tmp_path / "run", progress=False)
+    assert seen["n"] == 3 and seen["episode_s"] == 42.0 and seen["profile"] == "steps"
+    assert seen["sensor_noise_m"] == cfg["env"]["sensor_noise_m"]
+    assert seen["pid"] is None  # the tuned baseline, as in the paper
+    # target = "banded_pid": the PID the network is derived from (spec gains, D of the error, the band)
+    cfg["mimic"]["target"] = "banded_pid"
+    cfg["network"]["i_range_m"] = 0.07
+    with pytest.raises(KeyboardInterrupt):
+        bx.evolve_blimp(cfg, tmp_path / "run2", progress=False)
+    spec = BlimpSNNSpec(**cfg["network"])
+    assert seen["pid"] == {"kp": spec.kp, "ki": spec.ki, "kd": spec.kd, "d_filter_tau": spec.d_tau_s,
+                           "derivative": "error", "i_band": 0.07}  # fmt: skip
+
+
+def test_pid_integral_band_caps_the_integration_rate() -> None:
+    from snnctl.controllers.pid import PID
+
+    def integral(e: float, steps: int = 10, **kw) -> float:
+        pid = PID(kp=0.0, ki=0.5, kd=0.0, dt=0.1, **kw)
+        for _ in range(steps):
+            pid.update(e, 0.0)
+        return pid.integral
+
+    assert integral(1.0, i_band=0.1) == pytest.approx(0.5 * 0.1 * 0.1 * 10)  # ki * band * dt per step
+    assert integral(-3.0, i_band=0.1) == pytest.approx(-0.05)
+    assert integral(1.0) == pytest.approx(0.5 * 1.0 * 0.1 * 10)  # no band
+    assert integral(0.04, i_band=0.1) == pytest.approx(integral(0.04))  # inside the band: unchanged
+    # clamping still holds the integrator while the output is saturated and the error pushes on
+    pid = PID(kp=10.0, ki=0.5, kd=0.0, dt=0.1, i_band=0.1)
+    assert pid.update(1.0, 0.0) == 3.3 and pid.integral == 0.0
+    with pytest.raises(ValueError, match="i_band"):
+        PID(kp=1.0, ki=1.0, kd=0.0, dt=0.1, i_band=0.0)
+    assert "i_band=0.1" in repr(PID.for_blimp(i_band=0.1)) and "i_band" not in repr(PID.for_blimp())
+
+
+def test_record_pid_flights_flies_the_given_pid() -> None:
+    from sim.blimp import BlimpAltitudeEnv
+    from sim.metrics import run_episode
+    from snnctl.controllers.pid import PID
+
+    target = banded_pid(BlimpSNNSpec())
+    errors, commands = record_pid_flights(1, {"episode_s": 40.0}, pid=target)
+    env = BlimpAltitudeEnv(episode_s=40.0)
+    rec = run_episode(env, PID.for_blimp(dt=env.dt, **target), seed=10_000)  # the first training seed
+    env.close()
+    np.testing.assert_array_equal(errors[0], rec.reference - rec.measurement)
+    np.testing.assert_array_equal(commands[0], rec.action)
+    _, plain = record_pid_flights(1, {"episode_s": 40.0})
+    assert not np.array_equal(plain[0], commands[0])  # the step at 30 s: D of the error kicks
 
 
 def _cfg(**run) -> dict:

@@ -242,3 +242,67 @@ def test_run_flag_of_another_family_is_an_error(tiny_cfg, capsys) -> None:
 def test_train_on_an_evolved_family_points_to_evolve(tiny_cfg, capsys) -> None:
     assert cli.main(["train", tiny_cfg]) == 2
     _one_line_error(capsys, "is evolved, not trained", f"snnctl evolve {tiny_cfg}")
+
+
+# -- NSGA-II: tracking vs spikes (configs/blimp_nsga2.toml) ----------------------------------------------
+
+
+def _dominates(a: np.ndarray, b: np.ndarray) -> bool:
+    """a dominates b when minimising both objectives: no worse in each, better in one."""
+    return bool(np.all(a <= b) and np.any(a < b))
+
+
+def test_nsga2_config_evolves_a_non_dominated_front(tmp_path) -> None:
+    from pathlib import Path
+
+    from evolve.blimp import ClosedLoopProblem
+    from evolve.blimp_experiment import SCHEMA, env_kwargs
+    from snnctl.config import load_config
+
+    config = Path(__file__).parents[1] / "configs" / "blimp_nsga2.toml"
+    out = tmp_path / "nsga2"
+    args = ["--generations", "2", "--population", "8", "--backend", "serial", "--workers", "1", "--quiet"]
+    assert cli.main(["evolve", str(config), "--out", str(out), *args]) == 0
+    cfg = load_config(config, SCHEMA)
+    assert cfg["evolve"]["algorithm"] == "nsga2" and cfg["closed_loop"]["spikes_objective"]
+    spec = BlimpSNNSpec(**cfg["network"])
+    codec = BlimpSNNCodec(spec)
+
+    front = np.load(out / "front.npz")
+    g, v = front["genomes"], front["values"]
+    assert list(front["objectives"]) == ["tracking_cost", "spikes_per_s"]
+    assert len(v) >= 1 and g.shape == (len(v), codec.layout.size) and v.shape == (len(v), 2)
+    assert np.all(np.isfinite(v)) and np.all(v[:, 1] > 0)  # tracking is paired with the PID: may be < 0
+    for i in range(len(v)):  # no member dominates another
+        for j in range(len(v)):
+            assert i == j or not _dominates(v[j], v[i]), (v[j], v[i])
+    # the final population (in the checkpoint, with its fitness) agrees: none of it dominates a front
+    # member, and each of its members is on the front or dominated by (or equal to) a front member
+    from evolve.runner import load_checkpoint
+
+    pop = load_checkpoint(out)["algorithm"]["population"]
+    pop_v = -pop["wvalues"]  # DEAP's weighted values; both weights are -1
+    assert pop["valid"].all() and len(pop_v) == 8
+    for p in pop_v:
+        assert not any(_dominates(p, f) for f in v)
+        assert any(np.array_equal(p, f) or _dominates(f, p) for f in v)
+    # both extremes of what was evaluated are on the front (the log holds each generation's best)
+    rows = _rows(out / "log.csv")
+    assert len(rows) == 2
+    assert v[:, 0].min() == pytest.approx(min(float(r["tracking_cost_best"]) for r in rows))
+    assert v[:, 1].min() == pytest.approx(min(float(r["spikes_per_s_best"]) for r in rows))
+    # sorted by tracking cost; best.snn is its first member
+    assert np.all(np.diff(v[:, 0]) >= 0)
+    assert (out / "best.snn").read_bytes() == snnfile.to_bytes(codec.decode(g[0]))
+    # the values are what the problem gives: each member re-flown on the flights of the generation
+    # that evaluated it (0 or 1) scores exactly its stored values
+    cl = cfg["closed_loop"]
+    problem = ClosedLoopProblem(
+        spec, env_kwargs(cfg, cl["episode_s"]), cl["episodes_per_generation"], w_rmse=cl["w_rmse"],
+        w_steady_state=cl["w_steady_state"], w_overshoot_up=cl["w_overshoot_up"],
+        w_overshoot_down=cl["w_overshoot_down"], w_effort=cl["w_effort"], spikes_objective=True,
+        relative_to_pid=cl["relative_to_pid"], seed=cfg["evolve"]["seed"],
+    )  # fmt: skip
+    again = [problem.evaluate(g, np.zeros(len(g), np.uint64), gen) for gen in (0, 1)]
+    for k in range(len(v)):
+        assert any(np.array_equal(again[gen][k], v[k]) for gen in (0, 1)), k

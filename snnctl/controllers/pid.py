@@ -16,6 +16,10 @@ Discrete PID at the control rate (``dt`` seconds per call), pure Python/numpy:
 * Anti-windup by *conditional integration* (clamping): the integrator takes the step ``ki * e * dt``
   unless the output with it would be beyond a limit *and* the error pushes further that way; then the
   integrator holds. (Back-calculation needs a tracking gain to tune; clamping has none.)
+* Integral band (``i_band``, off by default): the integrator's input is ``clip(e, -i_band, i_band)``,
+  so a long transit far from the target adds at most ``ki * i_band`` per second — the form of
+  anti-windup the blimp SNN's I net has (its comparators stop at ``i_range_m``), used as the target
+  its mimic phase can copy. Clamping still applies on top.
 * Output: ``clip(P + I + D, u_min, u_max)``. The motor's dead zone is the plant's business, not the
   controller's.
 
@@ -54,6 +58,7 @@ class PID:
         u_max: float = 3.3,
         derivative: str = "measurement",
         d_filter_tau: float = 0.0,
+        i_band: float | None = None,
     ):
         if not dt > 0:
             raise ValueError(f"dt must be > 0, got {dt}")
@@ -63,11 +68,14 @@ class PID:
             raise ValueError(f"derivative must be 'measurement' or 'error', got {derivative!r}")
         if not d_filter_tau >= 0:
             raise ValueError(f"d_filter_tau must be >= 0, got {d_filter_tau}")
+        if i_band is not None and not i_band > 0:
+            raise ValueError(f"i_band must be > 0 (or None: no band), got {i_band}")
         self.kp, self.ki, self.kd = float(kp), float(ki), float(kd)
         self.dt = float(dt)
         self.u_min, self.u_max = float(u_min), float(u_max)
         self.derivative = derivative
         self.d_filter_tau = float(d_filter_tau)
+        self.i_band = None if i_band is None else float(i_band)
         self._alpha = self.dt / (self.d_filter_tau + self.dt)
         self.reset()
 
@@ -101,7 +109,8 @@ class PID:
             d = self._d_filt
         else:
             d = d_raw
-        i_candidate = self.integral + self.ki * e * self.dt
+        e_i = e if self.i_band is None else min(max(e, -self.i_band), self.i_band)
+        i_candidate = self.integral + self.ki * e_i * self.dt
         u_candidate = p + i_candidate + d
         saturating = (u_candidate > self.u_max and e > 0) or (u_candidate < self.u_min and e < 0)
         if not saturating:
@@ -119,5 +128,6 @@ class PID:
     def __repr__(self) -> str:
         return (
             f"PID(kp={self.kp}, ki={self.ki}, kd={self.kd}, dt={self.dt}, u=[{self.u_min}, {self.u_max}], "
-            f"derivative={self.derivative!r}, d_filter_tau={self.d_filter_tau})"
+            f"derivative={self.derivative!r}, d_filter_tau={self.d_filter_tau}"
+            + (f", i_band={self.i_band})" if self.i_band is not None else ")")
         )

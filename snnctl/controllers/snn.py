@@ -23,7 +23,7 @@ class SNNController:
         self.combine = net.meta.get("combine")
         self.u_min = net.meta.get("u_min", -np.inf)
         self.u_max = net.meta.get("u_max", np.inf)
-        self.last_spike_count = 0
+        self.last_spike_count = 0  # spikes, synaptic operations and output codes of the last act()
         self.last_synops = 0
         self.last_codes = np.zeros(net.n_outputs, dtype=np.int16)
         # per-step constants, so act() is a handful of small numpy operations
@@ -41,8 +41,12 @@ class SNNController:
         return cls(load(path))
 
     def reset(self) -> None:
+        """Back to the state of a new controller: network state and the last step's counters and codes,
+        so nothing of a previous episode is reported (or logged by a loop) before the first act()."""
         self.stepper.reset()
         self.last_spike_count = 0
+        self.last_synops = 0
+        self.last_codes = np.zeros(self.net.n_outputs, dtype=np.int16)
 
     def encode(self, obs: np.ndarray) -> np.ndarray:
         """Observation -> the network's int16 input codes (the same codes a board is sent)."""
