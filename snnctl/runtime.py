@@ -40,7 +40,11 @@ class Stepper:
         self.synops = 0
 
     def reset(self) -> None:
+        """Back to the state before the first step: neuron state and the last step's counters."""
         self.state[:] = 0
+        self.last_spikes[:] = 0
+        self.spikes = 0
+        self.synops = 0
 
     def step(self, codes: np.ndarray) -> np.ndarray:
         """int16 input codes (n_inputs,) -> int16 output codes (n_outputs,); the array is reused."""

@@ -128,6 +128,9 @@ def test_stepper_and_batch_match_run(data) -> None:
         stepper = runtime.Stepper(net)
         stepped = np.array([stepper.step(c).copy() for c in codes[b]])
         np.testing.assert_array_equal(stepped, single)
+        stepper.reset()  # a reset stepper is a new one: state and the last step's counters
+        assert stepper.spikes == stepper.synops == 0 and not stepper.last_spikes.any()
+        np.testing.assert_array_equal(np.array([stepper.step(c).copy() for c in codes[b]]), single)
 
 
 def test_bad_inputs_are_clear_errors() -> None:
