@@ -152,7 +152,7 @@ def run_loop_bench(json_out: bool = False, controller: str | Path | None = None,
         "benchmark": "loop",
         "controller": label,
         "episodes": episodes,
-        "profiles": "held-out steps, 120 s",
+        "profiles": "held-out step-profile, 120 s",
         "sensor_frame_bytes": per_sample,
         "rows": [],
     }
