@@ -16,7 +16,7 @@ import zlib
 import numpy as np
 import pytest
 
-from tests.boards import require_board
+from tests.optional_tools import require_board
 
 pytest.importorskip("serial")
 

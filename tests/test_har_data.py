@@ -10,7 +10,6 @@ except under CI=true, where a missing extra is a failure.
 from __future__ import annotations
 
 import math
-import os
 import shutil
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from sim.har_data import (
     load_wisdm,
     write_ts,
 )
+from tests.optional_tools import skip_unless_ci
 
 # --------------------------------------------------------------------------------------------------
 # helpers
@@ -65,10 +65,7 @@ def packaged_basicmotions() -> Path:
     """The BasicMotions folder from aeon/sktime; skip without it, but fail under CI=true."""
     folder = har_data.find_packaged_dataset("BasicMotions")
     if folder is None:
-        msg = "BasicMotions .ts files not found: install the har extra (pip install -e '.[har]')"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(msg + " (CI=true: the real-data tests must not be skipped)")
-        pytest.skip(msg)
+        skip_unless_ci("BasicMotions .ts files not found: install the har extra (pip install -e '.[har]')")
     return folder
 
 
@@ -384,7 +381,7 @@ def test_parser_agrees_with_sktime_on_the_real_files_it_ships():
     try:
         from sktime.datasets import load_from_tsfile
     except ImportError:
-        pytest.skip("sktime not installed (aeon provides the data but not this reader)")
+        skip_unless_ci("sktime not installed (aeon provides the data but not this reader)")
     for rel in ("BasicMotions/BasicMotions_TEST.ts", "JapaneseVowels/JapaneseVowels_TRAIN.ts"):
         path = folder / rel
         if not path.is_file():

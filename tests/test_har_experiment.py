@@ -9,12 +9,12 @@ swing, fast shake), as the real activities do, written as UEA `.ts` files and re
 from __future__ import annotations
 
 import json
-import os
 
 import numpy as np
 import pytest
 
 from snnctl.cli import main
+from tests.optional_tools import require_board
 
 CONFIG = """
 [experiment]
@@ -127,13 +127,9 @@ def test_early_exit_by_hand():
 
 
 def test_host_device_equals_numba(trained, capsys):
-    from firmware_bridge.emulators import available_boards, start_emulator
+    from firmware_bridge.emulators import start_emulator
 
-    missing = available_boards()["host"]
-    if missing:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"host device tools missing: {missing}")
-        pytest.skip(f"host device tools missing: {missing}")
+    require_board("host")
     cfg, data, out = trained
     with start_emulator("host") as emu:
         capsys.readouterr()

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.boards import require_board
+from tests.optional_tools import require_board
 
 pytest.importorskip("serial")
 

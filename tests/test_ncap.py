@@ -18,6 +18,7 @@ from snnctl import runtime, snnfile
 from snnctl.controllers.ncap import NCAPCodec, NCAPSpec, resize_network
 from snnctl.controllers.snn import SNNController
 from snnctl.network import INPUT, MAX_INPUTS, MAX_NEURONS, MAX_POPULATIONS, MAX_PROJECTIONS
+from tests.optional_tools import skip_unless_ci
 
 SPEC = NCAPSpec(n_joints=3, neurons_per_unit=8)
 POP = {"osc": 0, "osc_timer": 1, "b_d": 2, "b_v": 3, "m_d": 4, "m_v": 5, "torque": 6}
@@ -354,7 +355,7 @@ def test_host_firmware_gives_the_same_actions_for_a_whole_episode(tmp_path) -> N
     try:
         tool = build_host_tool("snnrun")
     except (OSError, subprocess.CalledProcessError, RuntimeError) as e:  # no C compiler
-        pytest.skip(f"cannot build the host tool: {e}")
+        skip_unless_ci(f"cannot build the host tool: {e}")
     codec = NCAPCodec(NCAPSpec(n_joints=2))
     net = codec.decode(genome(codec, osc__w=30, prop__w=75, prop__vel_w=66, muscle__exc=65, muscle__inh=-8,
                               osc__period=26))  # fmt: skip

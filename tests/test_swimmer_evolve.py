@@ -28,6 +28,7 @@ from snnctl.controllers.linear import LinearCodec, LinearPolicy, LinearSpec
 from snnctl.controllers.mlp import MLPCodec, MLPPolicy, MLPSpec
 from snnctl.controllers.ncap import NCAPCodec, NCAPSpec
 from snnctl.controllers.snn import SNNController
+from tests.optional_tools import skip_unless_ci
 
 STEPS = 40  # short episodes keep these tests fast
 
@@ -301,7 +302,7 @@ def test_video_of_a_short_episode(ncap_run, tmp_path, capsys) -> None:
     try:
         ensure_offscreen_gl()
     except VideoError as e:
-        pytest.skip(str(e))
+        skip_unless_ci(str(e))
     cfg, out = ncap_run
     short = tmp_path / "short.toml"  # 6 frames: about 0.1 s each with OSMesa
     short.write_text(TINY.format(kind="ncap").replace("episode_steps = 30\n", "episode_steps = 5\n"))
@@ -309,7 +310,7 @@ def test_video_of_a_short_episode(ncap_run, tmp_path, capsys) -> None:
     code = cli.main(["run", str(short), "--controller", str(out / "best.snn"), "--episodes", "1", "--video", str(gif)])
     err = capsys.readouterr().err
     if code == 2 and ("OSMesa" in err or "libosmesa6" in err or "OpenGL" in err):
-        pytest.skip(err.strip())
+        skip_unless_ci(err.strip())
     assert code == 0, err
     assert gif.read_bytes()[:6] in (b"GIF87a", b"GIF89a")
     from PIL import Image

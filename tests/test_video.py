@@ -20,14 +20,9 @@ import sim  # noqa: E402,F401  (registers the envs)
 from sim import video  # noqa: E402
 from sim.swimmer_plots import plot_swim, swim_figure  # noqa: E402
 from sim.video import VideoError, VideoWriter, ensure_offscreen_gl, record_episode, write_video  # noqa: E402
+from tests.optional_tools import skip_unless_ci  # noqa: E402
 
 W, H = 160, 120
-
-
-def _missing(msg: str):
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(msg + " (CI=true: rendering must not be skipped)")
-    pytest.skip(msg)
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +30,7 @@ def gl():
     try:
         return ensure_offscreen_gl()
     except VideoError as e:
-        _missing(f"no offscreen OpenGL: {e}")
+        skip_unless_ci(f"no offscreen OpenGL: {e}")
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +38,7 @@ def ffmpeg():
     try:
         import imageio_ffmpeg  # noqa: F401
     except ImportError:
-        _missing("writing .mp4 needs imageio-ffmpeg: pip install 'snnctl[video]'")
+        skip_unless_ci("writing .mp4 needs imageio-ffmpeg: pip install 'snnctl[video]'")
 
 
 class Wave:
