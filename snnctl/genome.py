@@ -84,3 +84,20 @@ class GenomeLayout:
     def put(self, genome: np.ndarray, name: str, value) -> None:
         g = self.genes[name]
         genome[g.start : g.start + g.size] = np.broadcast_to(np.asarray(value, dtype=np.float64), g.shape).ravel()
+
+
+class LayoutCodec:
+    """What a codec built on a `GenomeLayout` shows evolution: bounds, the initial genome, gene names."""
+
+    layout: GenomeLayout
+
+    @property
+    def bounds(self) -> np.ndarray:
+        return self.layout.bounds
+
+    @property
+    def initial_genome(self) -> np.ndarray:
+        return self.layout.initial
+
+    def gene_names(self) -> list[str]:
+        return self.layout.names()

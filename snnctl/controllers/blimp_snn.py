@@ -53,7 +53,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..genome import GenomeLayout
+from ..genome import GenomeLayout, LayoutCodec
 from ..network import INPUT, Kind, Network, Output, Population, Projection, Reset
 
 U_MAX = 3.3
@@ -136,7 +136,7 @@ def staircase_steps(t: np.ndarray) -> np.ndarray:
     return np.diff(mid, prepend=0.0)
 
 
-class BlimpSNNCodec:
+class BlimpSNNCodec(LayoutCodec):
     """Genome (real, bounded) <-> blimp integer network."""
 
     def __init__(self, spec: BlimpSNNSpec = BlimpSNNSpec()) -> None:
@@ -185,17 +185,6 @@ class BlimpSNNCodec:
         g.add("i.r", k_i, 0, 127, np.clip(s.ki * DT * i_steps / i_per_unit, 0, 127))
         g.add("i.out_dv", 1, 0, 64, 0)
         return g
-
-    @property
-    def bounds(self) -> np.ndarray:
-        return self.layout.bounds
-
-    @property
-    def initial_genome(self) -> np.ndarray:
-        return self.layout.initial
-
-    def gene_names(self) -> list[str]:
-        return self.layout.names()
 
     # -- genome -> network ---------------------------------------------------------------------
     def decode(self, genome: np.ndarray) -> Network:

@@ -52,7 +52,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..genome import GenomeLayout
+from ..genome import GenomeLayout, LayoutCodec
 from ..network import INPUT, Kind, Network, Output, Population, Projection, Reset
 
 ANGLE_SCALE = 1e-3  # rad per input code: +-32.8 rad range, 1 mrad resolution
@@ -163,7 +163,7 @@ def _readout_scaling(out_dv: int) -> tuple[int, float]:
     return shift, float(2**shift / v_ss)
 
 
-class NCAPCodec:
+class NCAPCodec(LayoutCodec):
     """Genome (real, bounded) <-> the integer NCAP network for a body of `spec.n_joints` joints."""
 
     def __init__(self, spec: NCAPSpec = NCAPSpec()) -> None:
@@ -197,17 +197,6 @@ class NCAPCodec:
         if s.evolve_period:
             g.add("osc.period", 1, s.period_min, s.period_max, s.period)
         return g
-
-    @property
-    def bounds(self) -> np.ndarray:
-        return self.layout.bounds
-
-    @property
-    def initial_genome(self) -> np.ndarray:
-        return self.layout.initial
-
-    def gene_names(self) -> list[str]:
-        return self.layout.names()
 
     @property
     def n_params(self) -> int:
