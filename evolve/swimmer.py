@@ -81,31 +81,10 @@ def make_codec(kind: str, options: dict, n_links: int):
     raise ValueError(f"unknown controller kind {kind!r}; one of: {', '.join(KINDS)}")
 
 
-class LeanSNNController(SNNController):
-    """`SNNController` with a leaner `encode` for finite observations (the evolution's hot loop).
-
-    `SNNController.encode` pays for `nan_to_num` on every step; MuJoCo observations are finite, so
-    this version rounds, offsets and clips in place and hands anything non-finite to the original.
-    Same codes for every input (tests/test_swimmer_evolve.py checks it against the original).
-    """
-
-    def encode(self, obs: np.ndarray) -> np.ndarray:
-        x = np.asarray(obs, dtype=np.float64).reshape(-1)
-        x = x[self.obs_index] if self.obs_index is not None else x.copy()
-        np.multiply(x, self._inv_scale, out=x)
-        if not np.isfinite(x).all():
-            return super().encode(obs)
-        np.rint(x, out=x)
-        x += self._zero
-        np.clip(x, -32768, 32767, out=x)
-        self._codes[:] = x
-        return self._codes
-
-
 def controller_of(codec, genome: np.ndarray):
     """A controller (`reset()`, `act(obs)`) for a genome: the integer network flown by SNNController for NCAP."""
     if isinstance(codec, NCAPCodec):
-        return LeanSNNController(codec.decode(genome))
+        return SNNController(codec.decode(genome))
     return codec.decode(genome)
 
 

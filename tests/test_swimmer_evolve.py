@@ -325,11 +325,14 @@ def test_video_of_a_short_episode(ncap_run, tmp_path, capsys) -> None:
         st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.floats(-40.0, 40.0)), min_size=8, max_size=8
     )
 )
-def test_lean_controller_encodes_like_snn_controller(obs: list[float]) -> None:
+def test_controller_encodes_like_the_plain_quantiser(obs: list[float]) -> None:
+    """SNNController.encode skips the NaN/inf pass for finite observations; the codes must not change."""
     codec = make_codec("ncap", {}, 3)
-    net = codec.decode(codec.initial_genome)
-    lean, plain = controller_of(codec, codec.initial_genome), SNNController(net)
-    assert isinstance(lean, SNNController) and type(lean) is not SNNController
+    ctl = controller_of(codec, codec.initial_genome)
+    assert type(ctl) is SNNController
     x = np.array(obs)
-    np.testing.assert_array_equal(lean.encode(x), plain.encode(x))
-    np.testing.assert_array_equal(lean.act(x), plain.act(x))
+    sel = x[ctl.obs_index] if ctl.obs_index is not None else x
+    with np.errstate(over="ignore"):  # hypothesis' huge floats overflow the scaling to inf (then saturate)
+        q = np.nan_to_num(sel * ctl._inv_scale, nan=0.0, posinf=40000.0, neginf=-40000.0)  # the plain version
+        codes = ctl.encode(x)
+    np.testing.assert_array_equal(codes, np.clip(np.rint(q) + ctl._zero, -32768, 32767).astype(np.int16))

@@ -51,11 +51,15 @@ class SNNController:
     def encode(self, obs: np.ndarray) -> np.ndarray:
         """Observation -> the network's int16 input codes (the same codes a board is sent)."""
         obs = np.asarray(obs, dtype=np.float64).reshape(-1)
-        x = obs if self.obs_index is None else obs[self.obs_index]
-        # Network.quantize_inputs, inlined: NaN -> zero point, overflow and +-inf saturate
-        q = np.nan_to_num(x * self._inv_scale, nan=0.0, posinf=40000.0, neginf=-40000.0)
-        np.clip(np.rint(q) + self._zero, -32768, 32767, out=q)
-        self._codes[:] = q
+        x = obs * self._inv_scale if self.obs_index is None else obs[self.obs_index] * self._inv_scale
+        # Network.quantize_inputs, inlined (the control loop's hot path): NaN -> zero point, overflow
+        # and +-inf saturate; the NaN/inf pass only when there is one (sensors are usually finite)
+        if not np.isfinite(x).all():
+            x = np.nan_to_num(x, nan=0.0, posinf=40000.0, neginf=-40000.0)
+        np.rint(x, out=x)
+        x += self._zero
+        np.clip(x, -32768, 32767, out=x)
+        self._codes[:] = x
         return self._codes
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
