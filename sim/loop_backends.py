@@ -87,74 +87,6 @@ class IntegerSNNBackend(Backend):
         return Action(u, codes=c.last_codes, spikes=int(c.last_spike_count), synops=int(c.last_synops))
 
 
-class FloatStepper:
-    """The float reference model (`snnctl.reference`) stepped once per call, for control loops.
-
-    `snnctl.reference.simulate` runs a whole input sequence; a loop needs one step at a time with the
-    state kept between calls. Same update order and the same neuron update (`reference._update`), so
-    T calls give `simulate`'s outputs exactly (tested).
-    """
-
-    def __init__(self, fnet) -> None:
-        from snnctl.network import INPUT
-        from snnctl.reference import decay_factor
-
-        fnet.validate()
-        self.fnet = fnet
-        self._input = INPUT
-        pops = fnet.populations
-        self._off = fnet.offsets()
-        self._alpha_u = [decay_factor(p.tau_syn, fnet.dt) for p in pops]
-        self._alpha_v = [decay_factor(p.tau_mem, fnet.dt) for p in pops]
-        self._alpha_a = [float(decay_factor(p.tau_adapt, fnet.dt)) for p in pops]
-        self._incoming = [[q for q in fnet.projections if q.dst == i] for i in range(len(pops))]
-        self._depth = 1 + max((q.lag for q in fnet.projections if q.src != INPUT), default=0)
-        self.reset()
-
-    def reset(self) -> None:
-        pops = self.fnet.populations
-        self.u = [np.zeros(p.n) for p in pops]
-        self.v = [np.zeros(p.n) for p in pops]
-        self.a = [np.zeros(p.n) for p in pops]
-        self.r = [np.zeros(p.n, np.int64) for p in pops]
-        self._hist = np.zeros((self._depth, self.fnet.n_neurons), np.uint8)  # spike rows, ring by step
-        self.t = 0
-        self.spikes = 0
-        self.synops = 0
-
-    def step(self, x: np.ndarray) -> np.ndarray:
-        """Real inputs (n_inputs,) -> the output neurons' v (n_outputs,), float64."""
-        from snnctl.reference import _update  # the reference's own neuron update, not a copy of it
-
-        x = np.asarray(x, dtype=np.float64).reshape(-1)
-        fnet, off, t = self.fnet, self._off, self.t
-        now = self._hist[t % self._depth]
-        now[:] = 0
-        synops = 0
-        for i, p in enumerate(fnet.populations):
-            current = np.zeros(p.n)
-            for q in self._incoming[i]:
-                if q.src == self._input:
-                    current += x @ q.weights
-                    rows = np.flatnonzero(x)
-                else:
-                    if t < q.lag:
-                        continue
-                    row = self._hist[(t - q.lag) % self._depth]
-                    rows = np.flatnonzero(row[off[q.src] : off[q.src + 1]])
-                    if rows.size:  # only firing rows are touched, as in simulate()
-                        current += q.weights[rows].sum(axis=0)
-                # synops as docs/integer-model.md section 5: synapses in the rows of non-zero sources
-                synops += int(np.count_nonzero(q.weights[rows])) if q.sparse else rows.size * q.weights.shape[1]
-            s = _update(p, self.u[i], self.v[i], self.a[i], self.r[i], current,
-                        self._alpha_u[i], self._alpha_v[i], self._alpha_a[i])  # fmt: skip
-            now[off[i] : off[i + 1]] = s
-        self.t += 1
-        self.spikes = int(now.sum())
-        self.synops = synops
-        return np.array([self.v[o.pop][o.neuron] for o in fnet.outputs])
-
-
 class FloatReferenceBackend(Backend):
     """The float reference of an integer network (`snnctl.quantize.from_integer`): no rounding, no saturation.
 
@@ -171,6 +103,8 @@ class FloatReferenceBackend(Backend):
 
         self.net = net
         self.fnet = from_integer(net, dt)
+        from snnctl.reference import FloatStepper
+
         self.stepper = FloatStepper(self.fnet)
         idx = net.meta.get("obs_index")
         self.obs_index = None if idx is None else np.atleast_1d(np.asarray(idx, dtype=np.int64))

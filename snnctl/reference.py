@@ -243,39 +243,77 @@ def check_inputs(x: Any, n_inputs: int) -> np.ndarray:
 
 def simulate(fnet: FloatNetwork, x: Any) -> FloatTrace:
     """Run the float model from rest over real inputs x (T, n_inputs), recording every state."""
-    fnet.validate()
+    stepper = FloatStepper(fnet)  # validates the network first
     x = check_inputs(x, fnet.n_inputs)
     t_len, n_all = x.shape[0], fnet.n_neurons
-    off = fnet.offsets()
     tr = FloatTrace(np.zeros((t_len, fnet.n_outputs)), np.zeros((t_len, n_all), np.uint8),
                     np.zeros((t_len, n_all)), np.zeros((t_len, n_all)), np.zeros((t_len, n_all)))  # fmt: skip
-    pops = fnet.populations
-    alpha_u = [decay_factor(p.tau_syn, fnet.dt) for p in pops]
-    alpha_v = [decay_factor(p.tau_mem, fnet.dt) for p in pops]
-    alpha_a = [float(decay_factor(p.tau_adapt, fnet.dt)) for p in pops]
-    incoming = [[q for q in fnet.projections if q.dst == i] for i in range(len(pops))]
-    u = [np.zeros(p.n) for p in pops]
-    v = [np.zeros(p.n) for p in pops]
-    a = [np.zeros(p.n) for p in pops]
-    r = [np.zeros(p.n, np.int64) for p in pops]
-    zero_spikes = np.zeros(n_all, np.uint8)
     for t in range(t_len):
-        for i, p in enumerate(pops):
-            current = np.zeros(p.n)
-            for q in incoming[i]:
-                if q.src == INPUT:
-                    current += x[t] @ q.weights
-                else:
-                    row = tr.spikes[t - q.lag] if t >= q.lag else zero_spikes
-                    active = np.flatnonzero(row[off[q.src] : off[q.src + 1]])
-                    if active.size:  # O(active * n_dst): only firing rows are touched
-                        current += q.weights[active].sum(axis=0)
-            s = _update(p, u[i], v[i], a[i], r[i], current, alpha_u[i], alpha_v[i], alpha_a[i])
-            sl = slice(off[i], off[i + 1])
-            tr.spikes[t, sl], tr.u[t, sl], tr.v[t, sl], tr.a[t, sl] = s, u[i], v[i], a[i]
-        for k, o in enumerate(fnet.outputs):
-            tr.outputs[t, k] = v[o.pop][o.neuron]
+        tr.outputs[t] = stepper.step(x[t])
+        tr.spikes[t] = stepper.last_spikes
+        tr.u[t], tr.v[t], tr.a[t] = np.concatenate(stepper.u), np.concatenate(stepper.v), np.concatenate(stepper.a)
     return tr
+
+
+class FloatStepper:
+    """The float model stepped once per call, state kept between calls: what a control loop needs,
+    and what `simulate` runs T times (one implementation of the step)."""
+
+    def __init__(self, fnet: FloatNetwork) -> None:
+        fnet.validate()
+        self.fnet = fnet
+        self._input = INPUT
+        pops = fnet.populations
+        self._off = fnet.offsets()
+        self._alpha_u = [decay_factor(p.tau_syn, fnet.dt) for p in pops]
+        self._alpha_v = [decay_factor(p.tau_mem, fnet.dt) for p in pops]
+        self._alpha_a = [float(decay_factor(p.tau_adapt, fnet.dt)) for p in pops]
+        self._incoming = [[q for q in fnet.projections if q.dst == i] for i in range(len(pops))]
+        self._depth = 1 + max((q.lag for q in fnet.projections if q.src != INPUT), default=0)
+        self.reset()
+
+    def reset(self) -> None:
+        pops = self.fnet.populations
+        self.u = [np.zeros(p.n) for p in pops]
+        self.v = [np.zeros(p.n) for p in pops]
+        self.a = [np.zeros(p.n) for p in pops]
+        self.r = [np.zeros(p.n, np.int64) for p in pops]
+        self._hist = np.zeros((self._depth, self.fnet.n_neurons), np.uint8)  # spike rows, ring by step
+        self.t = 0
+        self.last_spikes = self._hist[0]
+        self.spikes = 0
+        self.synops = 0
+
+    def step(self, x: np.ndarray) -> np.ndarray:
+        """Real inputs (n_inputs,) -> the output neurons' v (n_outputs,), float64."""
+        x = np.asarray(x, dtype=np.float64).reshape(-1)
+        fnet, off, t = self.fnet, self._off, self.t
+        now = self._hist[t % self._depth]
+        now[:] = 0
+        synops = 0
+        for i, p in enumerate(fnet.populations):
+            current = np.zeros(p.n)
+            for q in self._incoming[i]:
+                if q.src == self._input:
+                    current += x @ q.weights
+                    rows = np.flatnonzero(x)
+                else:
+                    if t < q.lag:
+                        continue
+                    row = self._hist[(t - q.lag) % self._depth]
+                    rows = np.flatnonzero(row[off[q.src] : off[q.src + 1]])
+                    if rows.size:  # only firing rows are touched, as in simulate()
+                        current += q.weights[rows].sum(axis=0)
+                # synops as docs/integer-model.md section 5: synapses in the rows of non-zero sources
+                synops += int(np.count_nonzero(q.weights[rows])) if q.sparse else rows.size * q.weights.shape[1]
+            s = _update(p, self.u[i], self.v[i], self.a[i], self.r[i], current,
+                        self._alpha_u[i], self._alpha_v[i], self._alpha_a[i])  # fmt: skip
+            now[off[i] : off[i + 1]] = s
+        self.t += 1
+        self.last_spikes = now
+        self.spikes = int(now.sum())
+        self.synops = synops
+        return np.array([self.v[o.pop][o.neuron] for o in fnet.outputs])
 
 
 def _update(p: FloatPopulation, u: np.ndarray, v: np.ndarray, a: np.ndarray, r: np.ndarray, current: np.ndarray,

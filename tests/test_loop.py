@@ -16,7 +16,6 @@ from sim.loop_backends import (
     Action,
     Backend,
     FloatReferenceBackend,
-    FloatStepper,
     IntegerSNNBackend,
     PIDBackend,
     make_backend,
@@ -29,7 +28,7 @@ from snnctl.controllers.blimp_snn import BlimpSNNCodec, BlimpSNNSpec
 from snnctl.controllers.pid import PID
 from snnctl.controllers.snn import SNNController
 from snnctl.quantize import from_integer
-from snnctl.reference import simulate
+from snnctl.reference import FloatStepper, simulate
 from tests.randnet import networks
 
 PNG = b"\x89PNG\r\n\x1a\n"
