@@ -95,6 +95,7 @@ def inspect_summary(path: str) -> dict[str, Any]:
         "name": net.meta.get("name", "") if isinstance(net.meta, dict) else "",
         "n_inputs": net.n_inputs,
         "n_outputs": net.n_outputs,
+        "control_period_s": net.control_period_s,
         "inputs": [
             {"index": c, "scale": _f32(s), "zero": int(z)}
             for c, (s, z) in enumerate(zip(net.input_scale, net.input_zero, strict=True))
@@ -127,6 +128,12 @@ def format_summary(s: dict[str, Any]) -> str:
     if s["name"]:
         lines.append(f"name: {s['name']}")
     lines.append(f"inputs: {s['n_inputs']}    outputs: {s['n_outputs']}")
+    period = s.get("control_period_s")
+    lines.append(
+        "control period: unspecified"
+        if period is None
+        else f"control period: {period:.6g} s ({1.0 / period:.6g} Hz), the loop rate it was made for"
+    )
 
     lines.append("")
     lines.append("inputs (code = round(x / scale) + zero)")

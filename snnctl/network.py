@@ -8,6 +8,7 @@ imported network without reading the kernels.
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,7 @@ MAX_DELAY = 15
 MAX_REFRACTORY = 15
 EXPONENT_RANGE = (-16, 16)
 MAX_OUTPUT_SHIFT = 23
+MAX_PERIOD_US = 0xFFFFFFFF  # the `.snn` file keeps the control period as u32 microseconds
 
 
 class NetworkError(ValueError):
@@ -174,6 +176,9 @@ class Network:
     input_zero: Any = 0
     meta: dict = field(default_factory=dict)
     fail_safe: Any = None  # output codes a device holds when its watchdog fires (None: all zero)
+    # seconds per step of the control loop the network was made for (None: unspecified); kept in the
+    # `.snn` file in whole microseconds, so a controller can refuse to run at another rate
+    control_period_s: float | None = None
 
     def __post_init__(self) -> None:
         self.n_inputs = int(self.n_inputs)
@@ -181,6 +186,8 @@ class Network:
         self.input_zero = np.broadcast_to(np.asarray(self.input_zero, dtype=np.int64), (self.n_inputs,)).copy()
         if self.fail_safe is not None:
             self.fail_safe = np.asarray(self.fail_safe, dtype=np.int64)
+        if self.control_period_s is not None:
+            self.control_period_s = float(self.control_period_s)
         self.validate()
 
     # -- derived sizes -------------------------------------------------------------------------
@@ -259,6 +266,13 @@ class Network:
             if self.fail_safe.shape != (self.n_outputs,):
                 raise NetworkError(f"network: fail_safe must have one code per output ({self.n_outputs})")
             _check_range(self.fail_safe, -32768, 32767, "fail_safe", "network")
+        if self.control_period_s is not None:
+            p = self.control_period_s
+            if not (math.isfinite(p) and 1 <= round(p * 1e6) <= MAX_PERIOD_US):
+                raise NetworkError(
+                    f"network: control_period_s = {p} must be a finite period of 1 us .. {MAX_PERIOD_US / 1e6:g} s"
+                    " (or None: unspecified)"
+                )
 
     # -- quantisation of real values ------------------------------------------------------------
     def quantize_inputs(self, x: Any) -> np.ndarray:

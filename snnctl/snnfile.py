@@ -137,6 +137,8 @@ def to_bytes(net: Network) -> bytes:
         body += _section(b"meta", json.dumps(meta, sort_keys=True).encode())
     if net.fail_safe is not None:
         body += _section(b"fail", np.asarray(net.fail_safe, dtype="<i2").tobytes())
+    if net.control_period_s is not None:
+        body += _section(b"ctrl", struct.pack("<I", round(net.control_period_s * 1e6)))
     file_bytes = HEADER.size + len(body) + 4
     header = HEADER.pack(
         MAGIC, FORMAT_VERSION, HEADER.size, file_bytes, len(net.populations), len(net.projections),
@@ -337,6 +339,12 @@ def from_bytes(buf: bytes) -> Network:
     if b"fail" in sec:
         _need(len(sec[b"fail"]) == 2 * n_out, ErrorCode.BAD_COUNT, "fail section needs one int16 per output")
         fail_safe = np.frombuffer(sec[b"fail"], dtype="<i2").astype(np.int64)
+    control_period_s = None
+    if b"ctrl" in sec:
+        _need(len(sec[b"ctrl"]) == 4, ErrorCode.BAD_COUNT, "ctrl section must hold one u32 (microseconds)")
+        (period_us,) = struct.unpack("<I", sec[b"ctrl"])
+        _need(period_us > 0, ErrorCode.BAD_VALUE, "ctrl section: control period 0 us")
+        control_period_s = period_us / 1e6
 
     names = meta.pop(NAMES_KEY, {})
     _need(isinstance(names, dict), ErrorCode.BAD_VALUE, "meta population_names is not an object")
@@ -351,7 +359,7 @@ def from_bytes(buf: bytes) -> Network:
         )  # fmt: skip
     try:
         return Network(n_in, populations, projections, outputs, inpq["scale"].copy(), inpq["zero"].astype(np.int64),
-                       meta, fail_safe)  # fmt: skip
+                       meta, fail_safe, control_period_s)  # fmt: skip
     except NetworkError as e:  # every rule should be caught above; this keeps the promise of one error type
         raise SnnFormatError(ErrorCode.BAD_VALUE, str(e)) from None
 

@@ -72,6 +72,10 @@ def targeted(buf: bytes) -> Iterator[tuple[str, bytes, ErrorCode]]:
     outq_body = secs[b"OUTQ"][0] + SECTION.size
     yield "output neuron missing", patch(buf, outq_body + 2, "<H", 60000), ErrorCode.BAD_INDEX
     yield "output shift 24", patch(buf, outq_body + 4, "<B", 24), ErrorCode.BAD_VALUE
+    if b"ctrl" in secs:
+        ctrl = secs[b"ctrl"][0]
+        yield "control period 0", patch(buf, ctrl + SECTION.size, "<I", 0), ErrorCode.BAD_VALUE
+        yield "ctrl length 2", patch(buf, ctrl + 4, "<I", 2), ErrorCode.BAD_COUNT
 
 
 def truncations(buf: bytes) -> Iterator[tuple[str, bytes]]:

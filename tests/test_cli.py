@@ -44,6 +44,18 @@ def test_inspect_json_matches_the_network(blimp_file, capsys) -> None:
     assert summary["projections"][0]["src"] == "INPUT"
 
 
+def test_inspect_shows_the_control_period(blimp_file, tmp_path, capsys) -> None:
+    assert cli.main(["inspect", str(blimp_file)]) == 0
+    assert "control period: unspecified" in capsys.readouterr().out
+    net = blimp_shaped_network(seed=0)
+    net.control_period_s = 0.2
+    path = snnfile.save(net, tmp_path / "five_hz.snn")
+    assert cli.main(["inspect", str(path)]) == 0
+    assert "control period: 0.2 s (5 Hz)" in capsys.readouterr().out
+    assert cli.main(["inspect", str(path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["control_period_s"] == 0.2
+
+
 @pytest.mark.parametrize("damage", ["missing", "directory", "truncated", "bad_crc", "not_snn"])
 def test_inspect_user_mistakes_give_one_line_and_status_2(blimp_file, tmp_path, capsys, damage) -> None:
     data = blimp_file.read_bytes()

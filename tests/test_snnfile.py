@@ -17,7 +17,7 @@ from .randnet import networks
 
 
 def _sample() -> Network:
-    """Small, but with every section type: sparse + dense, recurrent, delay, meta, fail-safe."""
+    """Small, but with every section type: sparse + dense, recurrent, delay, meta, fail-safe, control period."""
     pops = [Population(Kind.LIF, 3, name="enc"), Population(Kind.ALIF, 2, da=5, a_step=7), Population(Kind.LI, 1)]
     projs = [
         Projection(INPUT, 0, np.array([[1, -2, 3], [0, 4, 0]])),
@@ -26,7 +26,7 @@ def _sample() -> Network:
         Projection(1, 2, np.array([[9], [-9]]), exponent=4),
     ]
     return Network(2, pops, projs, [Output(2, 0, shift=2, scale=0.5, zero=3)], input_scale=[0.1, 0.2],
-                   meta={"family": "test"}, fail_safe=[-5])  # fmt: skip
+                   meta={"family": "test"}, fail_safe=[-5], control_period_s=0.1)  # fmt: skip
 
 
 def _same(a: Network, b: Network) -> None:
@@ -37,6 +37,7 @@ def _same(a: Network, b: Network) -> None:
         assert (qa.src, qa.dst, qa.exponent, qa.recurrent, qa.delay, qa.sparse) == (
             qb.src, qb.dst, qb.exponent, qb.recurrent, qb.delay, qb.sparse)  # fmt: skip
     assert a.meta == b.meta
+    assert a.control_period_s == b.control_period_s
 
 
 def test_round_trip_sample(tmp_path) -> None:
@@ -45,6 +46,7 @@ def test_round_trip_sample(tmp_path) -> None:
     back = snnfile.load(path)
     _same(net, back)
     assert back.fail_safe.tolist() == [-5]
+    assert back.control_period_s == 0.1
     np.testing.assert_array_equal(back.input_scale, np.float32([0.1, 0.2]))
 
 
@@ -125,3 +127,35 @@ def test_load_names_the_file(tmp_path) -> None:
 def test_arbitrary_bytes_only_raise_format_errors(data: bytes) -> None:
     with pytest.raises(SnnFormatError):
         snnfile.from_bytes(data)
+
+
+@pytest.mark.parametrize("period", [0.1, 0.04, 0.2, 1 / 3, 1e-6, 4294.967295])
+def test_control_period_round_trips_in_whole_microseconds(period: float) -> None:
+    net = _sample()
+    net.control_period_s = period
+    back = snnfile.from_bytes(snnfile.to_bytes(net))
+    assert back.control_period_s == round(period * 1e6) / 1e6
+    assert abs(back.control_period_s - period) <= 0.5e-6
+
+
+def test_control_period_section_layout_and_absence() -> None:
+    """`ctrl` holds u32 microseconds; a network without a period writes no `ctrl` (old files read as None)."""
+    import struct
+
+    buf = snnfile.to_bytes(_sample())
+    pos, length = snn_corrupt.sections(buf)[b"ctrl"]
+    assert length == 4 and struct.unpack_from("<I", buf, pos + 8)[0] == 100_000
+    net = _sample()
+    net.control_period_s = None
+    plain = snnfile.to_bytes(net)
+    assert b"ctrl" not in snn_corrupt.sections(plain)
+    assert snnfile.from_bytes(plain).control_period_s is None
+
+
+@pytest.mark.parametrize("period", [0.0, -0.1, float("nan"), float("inf"), 4e-7, 5000.0])
+def test_control_period_out_of_range_is_a_network_error(period: float) -> None:
+    from snnctl.network import NetworkError
+
+    net = _sample()
+    with pytest.raises(NetworkError, match="control_period_s"):
+        Network(net.n_inputs, net.populations, net.projections, net.outputs, control_period_s=period)

@@ -41,6 +41,7 @@ static const uint32_t snn_required_tags[SNN_N_REQUIRED] = {
 };
 #define SNN_TAG_FAIL SNN_TAG('f', 'a', 'i', 'l')
 #define SNN_TAG_META SNN_TAG('m', 'e', 't', 'a')
+#define SNN_TAG_CTRL SNN_TAG('c', 't', 'r', 'l')
 
 /* What validation learned about the blob: header counts and where the section bodies are. */
 typedef struct {
@@ -48,6 +49,7 @@ typedef struct {
     uint32_t len[SNN_N_REQUIRED]; /* body lengths */
     uint32_t fail_off;            /* body offset of the last `fail` section, 0 = none */
     uint32_t meta_off;            /* body offset of the last `meta` section, 0 = none */
+    uint32_t ctrl_off;            /* body offset of the last `ctrl` section, 0 = none */
     uint16_t n_pops, n_projs, n_inputs, n_outputs;
     uint32_t n_neurons;
 } snn_blob_t;
@@ -158,6 +160,7 @@ static int32_t walk_sections(const uint8_t *b, uint32_t end, snn_blob_t *L)
     uint32_t seen = 0u; /* required sections found so far (they must come in order) */
     L->fail_off = 0u;
     L->meta_off = 0u;
+    L->ctrl_off = 0u;
     while (pos < end) {
         uint32_t tag, body_len, body, rem, padded, i, idx = SNN_N_REQUIRED;
         if (end - pos < 8u) {
@@ -198,6 +201,8 @@ static int32_t walk_sections(const uint8_t *b, uint32_t end, snn_blob_t *L)
                 L->fail_off = body;
             } else if (tag == SNN_TAG_META) {
                 L->meta_off = body; /* likewise */
+            } else if (tag == SNN_TAG_CTRL) {
+                L->ctrl_off = body; /* likewise */
             }
         }
         pos = body + padded;
@@ -397,6 +402,15 @@ static int32_t check_io(const uint8_t *b, const snn_blob_t *L)
     }
     if (L->fail_off != 0u && rd32(b + L->fail_off - 4u) != 2u * (uint32_t)L->n_outputs) {
         return SNN_E_BAD_COUNT;
+    }
+    /* `ctrl` (the control period, host-side too): one u32 of microseconds, not 0 */
+    if (L->ctrl_off != 0u) {
+        if (rd32(b + L->ctrl_off - 4u) != 4u) {
+            return SNN_E_BAD_COUNT;
+        }
+        if (rd32(b + L->ctrl_off) == 0u) {
+            return SNN_E_BAD_VALUE;
+        }
     }
     return SNN_OK;
 }
