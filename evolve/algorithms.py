@@ -197,6 +197,13 @@ class Algorithm(abc.ABC):
         v = np.array([i.fitness.values for i in items], dtype=np.float64).reshape(-1, self.n_obj)
         return g, v
 
+    def estimate(self) -> tuple[str, np.ndarray] | None:
+        """The algorithm's own estimate of the optimum (real units) with a label, or None.
+
+        Unlike the hall of fame it is not the minimum of noisy scores, which makes it a candidate
+        that validated selection (`evolve.selection`) must always consider."""
+        return None
+
     # -- helpers ---------------------------------------------------------------------------------
     def _new(self, unit_row) -> list:
         return self.Individual(float(x) for x in unit_row)
@@ -298,6 +305,10 @@ class CMAES(Algorithm):
         self.toolbox.update(inds)  # sorts inds by fitness, best first
         self.population = inds
 
+    def estimate(self) -> tuple[str, np.ndarray]:
+        """The search distribution's mean: what CMA-ES believes is best (never scored by evolution)."""
+        return "CMA-ES mean", self.box.to_real(np.clip(np.asarray(self.strategy.centroid, dtype=np.float64), 0, 1))
+
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "strategy": self.strategy}
 
@@ -358,6 +369,13 @@ class GA(Algorithm):
             self.population = off
         else:
             self.population = self.toolbox.select(self.population + off, self.population_size)
+
+    def estimate(self) -> tuple[str, np.ndarray] | None:
+        """The last population's best (its score is one draw, like the hall of fame's)."""
+        if not self.population:
+            return None
+        best = max(self.population, key=lambda ind: ind.fitness.wvalues)
+        return "best of last population", self.box.to_real(np.asarray(best, dtype=np.float64))
 
 
 class NSGA2(Algorithm):

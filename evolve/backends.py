@@ -19,6 +19,10 @@ whatever the worker count or backend — the tests check this.
   caller); the problem is put in the object store once and each worker process unpickles it once
   and caches it; one remote task per chunk.
 
+With ``validation=True`` the same machinery calls ``problem.validate(genomes, episodes)`` instead
+(``seeds`` then holds validation episode indices; see :mod:`evolve.selection`), so validated selection
+runs on the workers that evolution already started.
+
 Backends are context managers; ``close()`` shuts pools down (and Ray, if the backend started it).
 """
 
@@ -61,6 +65,13 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def score(problem: Any, genomes: np.ndarray, seeds: np.ndarray, generation: int, validation: bool) -> np.ndarray:
+    """One chunk, wherever it runs: ``problem.evaluate`` (training) or ``problem.validate`` (validation)."""
+    n_obj = len(tuple(problem.objectives))
+    out = problem.validate(genomes, seeds) if validation else problem.evaluate(genomes, seeds, generation)
+    return check_result(problem, out, len(genomes), n_obj)
+
+
 class Backend(abc.ABC):
     """Base class: evaluates a population of genomes for a problem, in order."""
 
@@ -68,8 +79,10 @@ class Backend(abc.ABC):
     workers = 1
 
     @abc.abstractmethod
-    def evaluate(self, problem: Any, genomes: np.ndarray, seeds: np.ndarray, generation: int) -> np.ndarray:
-        """Fitness (P, n_obj) of `genomes`, row i scored with seeds[i]."""
+    def evaluate(
+        self, problem: Any, genomes: np.ndarray, seeds: np.ndarray, generation: int, validation: bool = False
+    ) -> np.ndarray:
+        """Fitness (P, n_obj) of `genomes`, row i scored with seeds[i] (validation: on episode seeds[i])."""
 
     def close(self) -> None:  # noqa: B027 - a default, not abstract: the serial backend has nothing to release
         """Release workers. Safe to call more than once."""
@@ -97,11 +110,13 @@ class SerialBackend(Backend):
 
     kind = "serial"
 
-    def evaluate(self, problem: Any, genomes: np.ndarray, seeds: np.ndarray, generation: int) -> np.ndarray:
+    def evaluate(
+        self, problem: Any, genomes: np.ndarray, seeds: np.ndarray, generation: int, validation: bool = False
+    ) -> np.ndarray:
         genomes, seeds, n_obj = self._inputs(problem, genomes, seeds)
         if len(genomes) == 0:
             return np.empty((0, n_obj))
-        return check_result(problem, problem.evaluate(genomes, seeds, int(generation)), len(genomes), n_obj)
+        return score(problem, genomes, seeds, int(generation), validation)
 
 
 # -- process pool -----------------------------------------------------------------------------------
@@ -115,9 +130,8 @@ def _init_worker(problem_bytes: bytes) -> None:
     _WORKER_PROBLEM = pickle.loads(problem_bytes)
 
 
-def _eval_in_worker(genomes: np.ndarray, seeds: np.ndarray, generation: int) -> np.ndarray:
-    n_obj = len(tuple(_WORKER_PROBLEM.objectives))
-    return check_result(_WORKER_PROBLEM, _WORKER_PROBLEM.evaluate(genomes, seeds, generation), len(genomes), n_obj)
+def _eval_in_worker(genomes: np.ndarray, seeds: np.ndarray, generation: int, validation: bool) -> np.ndarray:
+    return score(_WORKER_PROBLEM, genomes, seeds, generation, validation)
 
 
 class ProcessBackend(Backend):
@@ -153,14 +167,16 @@ class ProcessBackend(Backend):
         self._problem = problem
         return self._pool
 
-    def evaluate(self, problem: Any, genomes: np.ndarray, seeds: np.ndarray, generation: int) -> np.ndarray:
+    def evaluate(
+        self, problem: Any, genomes: np.ndarray, seeds: np.ndarray, generation: int, validation: bool = False
+    ) -> np.ndarray:
         genomes, seeds, n_obj = self._inputs(problem, genomes, seeds)
         if len(genomes) == 0:
             return np.empty((0, n_obj))
         pool = self._ensure_pool(problem)
         chunks = split_chunks(len(genomes), self.workers)
         try:
-            futures = [pool.submit(_eval_in_worker, genomes[c], seeds[c], int(generation)) for c in chunks]
+            futures = [pool.submit(_eval_in_worker, genomes[c], seeds[c], int(generation), validation) for c in chunks]
             parts = [f.result() for f in futures]
         except BrokenProcessPool as exc:
             self.close()
@@ -185,7 +201,9 @@ class ProcessBackend(Backend):
 _RAY_CACHE: dict[str, Any] = {}
 
 
-def _ray_eval_chunk(token: str, problem_box: list, genomes: np.ndarray, seeds: np.ndarray, generation: int):
+def _ray_eval_chunk(
+    token: str, problem_box: list, genomes: np.ndarray, seeds: np.ndarray, generation: int, validation: bool
+):
     problem = _RAY_CACHE.get(token)
     if problem is None:
         import ray
@@ -193,8 +211,7 @@ def _ray_eval_chunk(token: str, problem_box: list, genomes: np.ndarray, seeds: n
         problem = ray.get(problem_box[0])  # boxed in a list so Ray does not fetch it for every task
         _RAY_CACHE.clear()  # one problem per worker at a time
         _RAY_CACHE[token] = problem
-    n_obj = len(tuple(problem.objectives))
-    return check_result(problem, problem.evaluate(genomes, seeds, generation), len(genomes), n_obj)
+    return score(problem, genomes, seeds, generation, validation)
 
 
 class RayBackend(Backend):
@@ -232,7 +249,9 @@ class RayBackend(Backend):
         self._problem_ref = None
         self._token = ""
 
-    def evaluate(self, problem: Any, genomes: np.ndarray, seeds: np.ndarray, generation: int) -> np.ndarray:
+    def evaluate(
+        self, problem: Any, genomes: np.ndarray, seeds: np.ndarray, generation: int, validation: bool = False
+    ) -> np.ndarray:
         genomes, seeds, n_obj = self._inputs(problem, genomes, seeds)
         if len(genomes) == 0:
             return np.empty((0, n_obj))
@@ -241,7 +260,7 @@ class RayBackend(Backend):
             self._problem = problem
             self._token = uuid.uuid4().hex
         refs = [
-            self._remote.remote(self._token, [self._problem_ref], genomes[c], seeds[c], int(generation))
+            self._remote.remote(self._token, [self._problem_ref], genomes[c], seeds[c], int(generation), validation)
             for c in split_chunks(len(genomes), self.workers)
         ]
         return np.concatenate(self._ray.get(refs), axis=0)

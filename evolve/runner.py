@@ -13,8 +13,11 @@ One folder per run::
                        hall of fame), logbook, next generation, RNG states, config hash
     log.csv            one row per generation: gen, evals, evals_total, invalid,
     log.jsonl          <objective>_best/_mean/_std/_best_ever, hof_size, time, gen_time
-    best_genome.npy    the best genome in real units (+ best_genome.json with its objectives)
-    front.npz          NSGA-II: the Pareto front (genomes, values)
+    selection.csv      validated selection: every candidate's training score and validation mean ± s.e.
+    selection.json     (+ per-episode scores); see evolve.selection
+    best_genome.npy    the exported genome in real units: the candidate best on validation episodes
+                       (+ best_genome.json with its training and validation scores)
+    front.npz          NSGA-II: the validated Pareto front (genomes, validation values, training values)
     fitness.png        best / mean per generation for each objective (+ the front for NSGA-II)
     ...                whatever ``problem.export_best(genome, out_dir)`` writes (e.g. best.snn)
 
@@ -27,9 +30,15 @@ generation: temp file + ``os.replace``) holds — so ``resume=True`` continues b
 killed run stopped, and the worker count or backend never changes a result. The checkpoint also
 stores the RNG states (restored on resume, although the reseeding makes them redundant).
 
-A resumed run must use the same settings, except those that cannot change results:
-``generations`` (so a finished run can be extended), ``backend``, ``workers``, ``ray_address`` and
-``start_method``. Anything else differing from the checkpoint's config hash is an error.
+A resumed run must use the same settings, except those that cannot change the search:
+``generations`` (so a finished run can be extended), ``backend``, ``workers``, ``ray_address``,
+``start_method`` and the selection settings (``validation_episodes``, ``recent_generations``).
+Anything else differing from the checkpoint's config hash is an error.
+
+**What is exported.** Not the hall of fame's best recorded score (the minimum of many noisy draws),
+but the candidate best on validation episodes (`evolve.selection`), when the problem has a
+``validate`` hook and ``validation_episodes > 0``; otherwise the hall of fame's best, and the run
+says so.
 """
 
 from __future__ import annotations
@@ -62,6 +71,7 @@ from evolve.algorithms import (
 )
 from evolve.backends import BACKENDS, Backend, make_backend
 from evolve.problem import check_problem
+from evolve.selection import Selection, gather_candidates, select
 from snnctl.config import Key, Section, config_hash, dump_toml
 
 __all__ = [
@@ -78,7 +88,15 @@ CHECKPOINT = "checkpoint.pkl"
 CHECKPOINT_VERSION = 1
 
 # Settings that never change a run's results: a resumed run may differ from its checkpoint in these.
-RESUME_FREE_KEYS = ("generations", "backend", "workers", "ray_address", "start_method")
+RESUME_FREE_KEYS = (
+    "generations",
+    "backend",
+    "workers",
+    "ray_address",
+    "start_method",
+    "validation_episodes",
+    "recent_generations",
+)
 
 EVOLVE_SECTION = Section(
     "the evolution run (evolve/)",
@@ -97,6 +115,17 @@ EVOLVE_SECTION = Section(
     start_method=Key(str, "spawn", "process backend start method (never fork: numba)", choices=("spawn", "forkserver")),
     hall_of_fame=Key(
         int, 10, "best individuals kept (single objective; NSGA-II keeps the whole front)", ge=1, le=100_000
+    ),
+    validation_episodes=Key(
+        int,
+        20,
+        "episodes (seeds disjoint from training and held-out) on which every candidate is re-scored after the "
+        "run to choose what is exported; 0 = export the hall of fame's best recorded score, unvalidated",
+        ge=0,
+        le=100_000,
+    ),
+    recent_generations=Key(
+        int, 5, "the best individual of each of the last N generations is a selection candidate", ge=0, le=1000
     ),
     ga=Section(
         "(mu + lambda) GA operators, in unit-box gene units",
@@ -136,6 +165,8 @@ class EvolveSettings:
     ray_address: str = ""
     start_method: str = "spawn"
     hall_of_fame: int = 10
+    validation_episodes: int = 20
+    recent_generations: int = 5
     ga: dict = field(default_factory=dict)
     nsga2: dict = field(default_factory=dict)
 
@@ -173,6 +204,7 @@ class RunResult:
     evaluations: int
     elapsed: float
     resumed_from: int | None = None
+    selection: Selection | None = None  # None: the problem has no validate hook or validation_episodes = 0
 
     def history(self, objective: str, stat: str = "best") -> np.ndarray:
         """One column of the log over generations, e.g. ``history("error", "best_ever")``."""
@@ -252,6 +284,7 @@ def _run_lock(out: Path):
 
 def _run(problem, s, out, resume, backend, progress, algo, bounds, weights, objectives, name, full_config, chash):
     logbook: list[dict] = []
+    recent: list[tuple[int, np.ndarray, np.ndarray]] = []  # (generation, best genome, its fitness), newest last
     start_gen, evals_total, elapsed_before, resumed_from = 0, 0, 0.0, None
     ckpt_path = out / CHECKPOINT
     if resume:
@@ -260,6 +293,7 @@ def _run(problem, s, out, resume, backend, progress, algo, bounds, weights, obje
         algo.load_state_dict(ck["algorithm"])
         logbook = [dict(r) for r in ck["logbook"]]
         start_gen, evals_total, elapsed_before = ck["generation"], ck["evaluations"], ck["elapsed"]
+        recent = list(ck.get("recent", []))
         random.setstate(ck["rng"]["random"])
         np.random.set_state(ck["rng"]["numpy"])
         resumed_from = start_gen
@@ -274,6 +308,7 @@ def _run(problem, s, out, resume, backend, progress, algo, bounds, weights, obje
         backend = make_backend(s.backend, s.workers, s.ray_address or None, start_method=s.start_method)
     bar = _progress_bar(progress, name, s.generations, start_gen)
     t_run = time.perf_counter()
+    finished = False
     try:
         for gen in range(start_gen, s.generations):
             t0 = time.perf_counter()
@@ -285,6 +320,7 @@ def _run(problem, s, out, resume, backend, progress, algo, bounds, weights, obje
             seed_global_rngs(s.seed, gen, PHASE_TELL)
             algo.tell(fitness)
             evals_total += len(genomes)
+            recent = _keep_recent(recent, gen, genomes, fitness, weights, s.recent_generations)
             now = time.perf_counter()
             rec = _record(
                 gen, fitness, invalid, evals_total, objectives, weights, algo, logbook[-1] if logbook else None
@@ -308,6 +344,7 @@ def _run(problem, s, out, resume, backend, progress, algo, bounds, weights, obje
                     "elapsed": elapsed_before + now - t_run,
                     "logbook": logbook,
                     "algorithm": algo.state_dict(),
+                    "recent": recent,
                     "rng": {"random": random.getstate(), "numpy": np.random.get_state()},
                 },
             )
@@ -315,6 +352,7 @@ def _run(problem, s, out, resume, backend, progress, algo, bounds, weights, obje
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(_postfix(rec, objectives, now - t0, len(genomes)), refresh=False)
+        finished = bool(logbook)
     except KeyboardInterrupt:
         if bar is not None:
             bar.close()
@@ -331,13 +369,22 @@ def _run(problem, s, out, resume, backend, progress, algo, bounds, weights, obje
     finally:
         if bar is not None:
             bar.close()
-        if own_backend:
-            backend.close()
+        if own_backend and not finished:
+            backend.close()  # a finished run keeps its workers for validated selection
 
     if not logbook:
         raise EvolveError(f"{out}: no generation was run (generations={s.generations})")
-    best, best_fit = _write_outputs(problem, algo, out, objectives, weights, logbook, s, export=True)
-    front_g, front_f = algo.front()
+    try:
+        selection = _validate(problem, algo, recent, backend, s, weights, progress)
+    finally:
+        if own_backend:
+            backend.close()
+    if selection is not None:
+        selection.write(out)
+    best, best_fit = _write_outputs(
+        problem, algo, out, objectives, weights, logbook, s, export=True, selection=selection
+    )
+    front_g, front_f = algo.front() if selection is None or not algo.multi_objective else _validated_front(selection)
     result = RunResult(
         out_dir=out,
         best_genome=best,
@@ -349,10 +396,52 @@ def _run(problem, s, out, resume, backend, progress, algo, bounds, weights, obje
         evaluations=evals_total,
         elapsed=logbook[-1]["time"],
         resumed_from=resumed_from,
+        selection=selection,
     )
     if progress:
         print(summary_table(name, s, result, objectives, backend, algo.population_size))
+        print(selection.summary() if selection is not None else _unvalidated_note(problem, s))
     return result
+
+
+def _keep_recent(recent, gen: int, genomes: np.ndarray, fitness: np.ndarray, weights, keep: int) -> list:
+    """The last ``keep`` generations' best individuals (first objective), for validated selection."""
+    if keep <= 0:
+        return []
+    key = fitness[:, 0] * weights[0]
+    if not np.isfinite(key).any():
+        return recent[-keep:]
+    i = int(np.nanargmax(np.where(np.isfinite(key), key, -np.inf)))
+    return [*recent, (gen, np.array(genomes[i], dtype=np.float64), np.array(fitness[i], dtype=np.float64))][-keep:]
+
+
+def _validate(problem, algo: Algorithm, recent, backend, s: EvolveSettings, weights, progress: bool):
+    """Validated selection (evolve.selection), or None when the problem cannot be validated."""
+    if s.validation_episodes <= 0 or not callable(getattr(problem, "validate", None)):
+        return None
+    cands = gather_candidates(algo, recent, problem, getattr(problem, "initial_genome", None))
+    if progress:
+        print(
+            f"validating {len(cands)} candidates on {s.validation_episodes} validation episodes ...",
+            file=sys.stderr,
+            flush=True,
+        )
+    return select(problem, cands, backend, s.validation_episodes, weights)
+
+
+def _validated_front(selection: Selection) -> tuple[np.ndarray, np.ndarray]:
+    idx = selection.front
+    g = np.array([selection.candidates[i].genome for i in idx], dtype=np.float64)
+    return g, selection.means[idx]
+
+
+def _unvalidated_note(problem, s: EvolveSettings) -> str:
+    why = (
+        "validation_episodes = 0"
+        if s.validation_episodes <= 0
+        else f"problem {getattr(problem, 'name', problem)!r} has no validate hook"
+    )
+    return f"exported the hall of fame's best recorded score, NOT validated ({why})"
 
 
 # -- checkpoints ------------------------------------------------------------------------------------
@@ -469,8 +558,20 @@ def _json_line(rec: dict) -> str:
 # -- outputs ----------------------------------------------------------------------------------------
 
 
-def _write_outputs(problem, algo: Algorithm, out: Path, objectives, weights, logbook, s, export: bool):
-    best, best_fit = algo.best()
+def _write_outputs(problem, algo: Algorithm, out: Path, objectives, weights, logbook, s, export: bool, selection=None):
+    if selection is None:
+        best, best_fit = algo.best()
+        chosen = {"chosen": "hall of fame's best recorded score (not validated)"}
+    else:
+        c = selection.best
+        best = c.genome
+        best_fit = selection.means[selection.chosen]
+        chosen = {
+            "chosen": c.label,
+            "training_objectives": None if c.train is None else [float(v) for v in c.train],
+            "validation_episodes": selection.episodes,
+            "validation_se": [float(v) for v in selection.standard_errors[selection.chosen]],
+        }
     np.save(out / "best_genome.npy", best)
     info = {
         "problem": getattr(problem, "name", type(problem).__name__),
@@ -479,14 +580,25 @@ def _write_outputs(problem, algo: Algorithm, out: Path, objectives, weights, log
         "generations": len(logbook),
         "objectives": dict(zip(objectives, (float(v) for v in best_fit), strict=True)),
         "weights": list(weights),
-        "genome": best.tolist(),
+        **chosen,
+        "genome": np.asarray(best).tolist(),
     }
     _atomic_write(out / "best_genome.json", (json.dumps(info, indent=2) + "\n").encode("utf-8"))
     if algo.multi_objective:
-        g, v = algo.front()
+        if selection is None:
+            g, v = algo.front()
+            t = v
+        else:
+            idx = selection.front
+            g = np.array([selection.candidates[i].genome for i in idx], dtype=np.float64)
+            v = selection.means[idx]
+            t = np.array(
+                [selection.candidates[i].train if selection.candidates[i].train is not None else
+                 np.full(len(objectives), np.nan) for i in idx], dtype=np.float64
+            ).reshape(len(idx), len(objectives))  # fmt: skip
         order = np.argsort(v[:, 0], kind="stable")
         with open(out / "front.npz.tmp", "wb") as f:
-            np.savez(f, genomes=g[order], values=v[order], objectives=np.array(objectives))
+            np.savez(f, genomes=g[order], values=v[order], training_values=t[order], objectives=np.array(objectives))
         os.replace(out / "front.npz.tmp", out / "front.npz")
     plot_fitness(
         logbook, objectives, weights, out / "fitness.png", front=algo.front() if algo.multi_objective else None

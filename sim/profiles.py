@@ -22,9 +22,10 @@ Kinds (``make_profile(kind, seed, ...)``):
     ``"steps"``.
 
 Seeds: a profile is a pure function of ``(kind, seed, parameters)`` (``numpy.random.default_rng(seed)``).
-Seeds ``>= HELDOUT_SEED_START`` are reserved for evaluation — training, tuning and evolution must draw
-their seeds from ``[0, HELDOUT_SEED_START)`` (``BlimpAltitudeEnv`` does so itself when reset without a
-seed). ``HELDOUT_SEEDS`` is the fixed evaluation set; ``heldout_profiles()`` builds it.
+The seed sets are `sim.seeds`': seeds ``>= HELDOUT_SEED_START`` are reserved for evaluation, the
+validation range just below them for choosing what a run exports; training draws from
+``sim.seeds.TRAINING`` (``BlimpAltitudeEnv`` does so itself when reset without a seed).
+``HELDOUT_SEEDS`` is the fixed evaluation set; ``heldout_profiles()`` builds it.
 """
 
 from __future__ import annotations
@@ -33,8 +34,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-HELDOUT_SEED_START = 1_000_000
-"""Seeds from here up are reserved for held-out evaluation; never train or tune on them."""
+from sim.seeds import HELDOUT_START as HELDOUT_SEED_START  # one definition: sim.seeds
 
 HELDOUT_SEEDS = tuple(range(HELDOUT_SEED_START, HELDOUT_SEED_START + 20))
 """The fixed held-out evaluation set (20 profiles per kind)."""
