@@ -38,13 +38,24 @@ joint coordinate *is* the lidar's height above the floor.
   exact for a held command); the vertical force is ``thrust_gain_n * lagged u``.
 * Floor and ceiling: the slide joint is limited to [0, ``ceiling_m`` - height of the envelope's top
   above the lidar]; the blimp rests on the floor or against the ceiling instead of leaving the room.
+  ``info["contact"]`` is True if the joint came within ``CONTACT_TOL_M`` (1 mm) of either limit at
+  any physics substep of the step (at reset: in the initial state). MuJoCo's limits are soft:
+  resting, the blimp sinks ~0.02 mm into one; a landing at sink speed goes ~2.5 mm in and bounces a
+  few mm back for ~0.5 s. Every profile keeps the reference >= 0.5 m from both, so 1 mm is only
+  reached by touching. Near a limit (closer than the blimp can travel in one control period) the
+  substeps run one at a time so that a touch shorter than the period is not missed; elsewhere the
+  period is one ``mj_step`` call. The physics is identical either way.
 * MuJoCo timestep ``timestep_s`` (2 ms), ``implicitfast`` integrator; one env step is one control
-  period 1 / ``sensor_rate_hz`` of physics substeps with the command held (zero-order hold).
+  period 1 / ``control_rate_hz`` of physics substeps with the command held (zero-order hold).
 
 Sensor and disturbances
 -----------------------
-* Lidar: the true altitude after the control period plus Gaussian noise of standard deviation
-  ``sensor_noise_m``, sampled once per step (``sensor_rate_hz``).
+* Lidar: the true altitude plus Gaussian noise of standard deviation ``sensor_noise_m``, sampled at
+  ``sensor_rate_hz`` (default: the control rate, one sample per step). A slower lidar (e.g. 5 Hz
+  under a 10-Hz loop) is read by the loop as a real one is: the observation holds the last sample
+  (zero-order hold) until the next one, taken at steps 0, n, 2n, ... (n = control_rate_hz /
+  sensor_rate_hz, which must be a whole number). Noise is drawn only when a sample is taken, so the
+  default rates draw the same random stream as a single-rate env.
 * Gusts (off by default, ``gust_force_n`` > 0 turns them on): vertical force pulses starting as a
   Poisson process of rate ``gust_rate_hz``, each lasting ``gust_duration_s`` with a random sign and a
   magnitude uniform in [0.5, 1] x ``gust_force_n``; held constant over each control period.
@@ -88,9 +99,10 @@ that a controller is not scored on noise it cannot see through.
 Episode end
 -----------
 Never ``terminated`` (the floor and ceiling are joint limits, not failures); ``truncated`` after
-``episode_s`` seconds (``episode_s * sensor_rate_hz`` steps).
+``episode_s`` seconds (``episode_s * control_rate_hz`` steps).
 
-``info``: ``time_s`` (time of the observation), ``altitude_m`` (true), ``velocity_m_s``,
+``info``: ``time_s`` (time of the observation), ``altitude_m`` (true), ``contact`` (floor or
+ceiling, see Physics), ``velocity_m_s``,
 ``reference_m``, ``command`` (u after clipping and dead zone), ``thrust_n`` (lagged force),
 ``excess_mass_kg`` (with drift), ``disturbance_n`` (gust + drift force), ``profile_seed``.
 
@@ -107,9 +119,11 @@ thrust_gain_n (N per unit u; 0.045): full command 3.3 gives 0.149 N (15 gf), thr
 motor_tau_s (s; 0.1): motor time constant (0 = no lag).
 dead_zone (u; 0.1): commands with |u| below this give no thrust.
 u_max (u; 3.3): command bound.
-sensor_rate_hz (Hz; 10): lidar and control rate; one env step per sample.
+control_rate_hz (Hz; 10): control rate; one env step per control period (``dt``).
+sensor_rate_hz (Hz; None = control_rate_hz): lidar rate; control_rate_hz / sensor_rate_hz must be
+    a whole number (the observation holds the last sample in between).
 sensor_noise_m (m; 0.01): lidar noise standard deviation.
-timestep_s (s; 0.002): MuJoCo timestep; 1 / (sensor_rate_hz * timestep_s) must be an integer.
+timestep_s (s; 0.002): MuJoCo timestep; 1 / (control_rate_hz * timestep_s) must be an integer.
 episode_s (s; 120): episode length.
 profile ("steps" | "alternating" | "ramps" | "random" | ReferenceProfile; "steps").
 profile_kwargs (dict; None): extra arguments to the profile builder (e.g. low_m, high_m, period_s).
@@ -135,6 +149,7 @@ from sim.profiles import HELDOUT_SEED_START, ReferenceProfile, make_profile
 G = 9.81
 HELIUM_DENSITY_KG_M3 = 0.1664  # at 20 degC, 1 atm
 GONDOLA_HALF_SIZE_M = (0.06, 0.04, 0.03)  # 12 x 8 x 6 cm box under the envelope
+CONTACT_TOL_M = 1e-3  # floor/ceiling contact: within 1 mm of a joint limit (see the module docstring)
 
 
 def spheroid_volume(a: float, r: float) -> float:
@@ -234,7 +249,8 @@ class BlimpAltitudeEnv(gym.Env):
         motor_tau_s: float = 0.1,
         dead_zone: float = 0.1,
         u_max: float = 3.3,
-        sensor_rate_hz: float = 10.0,
+        control_rate_hz: float = 10.0,
+        sensor_rate_hz: float | None = None,
         sensor_noise_m: float = 0.01,
         timestep_s: float = 0.002,
         episode_s: float = 120.0,
@@ -254,7 +270,7 @@ class BlimpAltitudeEnv(gym.Env):
         for name, v in (
             ("envelope_semi_major_m", envelope_semi_major_m),
             ("envelope_radius_m", envelope_radius_m),
-            ("sensor_rate_hz", sensor_rate_hz),
+            ("control_rate_hz", control_rate_hz),
             ("timestep_s", timestep_s),
             ("episode_s", episode_s),
             ("u_max", u_max),
@@ -273,9 +289,19 @@ class BlimpAltitudeEnv(gym.Env):
         ):
             if not v >= 0:
                 raise ValueError(f"{name} must be >= 0, got {v}")
-        n_sub = 1.0 / (sensor_rate_hz * timestep_s)
+        n_sub = 1.0 / (control_rate_hz * timestep_s)
         if abs(n_sub - round(n_sub)) > 1e-6 or round(n_sub) < 1:
-            raise ValueError(f"1 / (sensor_rate_hz * timestep_s) must be a positive integer, got {n_sub}")
+            raise ValueError(f"1 / (control_rate_hz * timestep_s) must be a positive integer, got {n_sub}")
+        sensor_rate_hz = control_rate_hz if sensor_rate_hz is None else sensor_rate_hz
+        if not sensor_rate_hz > 0:
+            raise ValueError(f"sensor_rate_hz must be > 0, got {sensor_rate_hz}")
+        every = control_rate_hz / sensor_rate_hz  # control steps per lidar sample
+        if abs(every - round(every)) > 1e-6 or round(every) < 1:
+            raise ValueError(
+                f"the sensor period must be a whole multiple of the control period: sensor_rate_hz={sensor_rate_hz} "
+                f"with control_rate_hz={control_rate_hz} gives {every:g} control steps per sample (a sensor "
+                "cannot be read faster than the loop that reads it)"
+            )
         if isinstance(profile, str):
             make_profile(profile, 0, episode_s, **(profile_kwargs or {}))  # validate kind and kwargs now
         elif not isinstance(profile, ReferenceProfile):
@@ -283,8 +309,11 @@ class BlimpAltitudeEnv(gym.Env):
 
         self.render_mode = render_mode
         self.n_substeps = int(round(n_sub))
-        self.dt = 1.0 / sensor_rate_hz
-        self.max_steps = int(round(episode_s * sensor_rate_hz))
+        self.dt = 1.0 / control_rate_hz
+        self.control_rate_hz = float(control_rate_hz)
+        self.sensor_rate_hz = float(sensor_rate_hz)
+        self.sensor_every = int(round(every))
+        self.max_steps = int(round(episode_s * control_rate_hz))
         self.episode_s = episode_s
         self.sensor_noise_m = float(sensor_noise_m)
         self.dead_zone = float(dead_zone)
@@ -362,6 +391,14 @@ class BlimpAltitudeEnv(gym.Env):
         self._gust_force = 0.0
         self._drift_phase = 0.0
         self._disturbance = 0.0
+        self._contact = False
+        # Largest |acceleration| any command and disturbance can give (drag only slows): bounds how
+        # far the blimp can move in one control period (_advance).
+        self._accel_bound = (
+            self.thrust_gain_n * self.u_max
+            + (abs(self.excess_mass_kg) + self.buoyancy_drift_kg) * G
+            + self.gust_force_n
+        ) / self.body_mass_kg
 
     # ---------------------------------------------------------------- helpers
     @property
@@ -385,10 +422,17 @@ class BlimpAltitudeEnv(gym.Env):
         ref = self.profile(self.time_s)
         return np.array([self._meas, ref, ref - self._meas], dtype=np.float32)
 
+    @property
+    def in_contact(self) -> bool:
+        """The lidar at the floor or the envelope at the ceiling (within ``CONTACT_TOL_M`` of a joint limit)."""
+        z = float(self.data.qpos[0])
+        return z <= CONTACT_TOL_M or z >= self.altitude_max_m - CONTACT_TOL_M
+
     def _info(self) -> dict[str, Any]:
         return {
             "time_s": self.time_s,
             "altitude_m": self.altitude_m,
+            "contact": self._contact,
             "velocity_m_s": float(self.data.qvel[0]),
             "reference_m": float(self.profile(self.time_s)),
             "command": self._command,
@@ -433,6 +477,7 @@ class BlimpAltitudeEnv(gym.Env):
         self._gust_force = 0.0
         self._disturbance = 0.0
         self._drift_phase = float(self.np_random.uniform(0, 2 * math.pi)) if self.buoyancy_drift_kg > 0 else 0.0
+        self._contact = self.in_contact
         self._meas = self._measure()
         return self._obs(), self._info()
 
@@ -454,6 +499,24 @@ class BlimpAltitudeEnv(gym.Env):
             f -= self._drift_kg(self.time_s + 0.5 * self.dt) * G
         return f
 
+    def _advance(self) -> bool:
+        """One control period of physics; True if the blimp touched the floor or ceiling during it.
+
+        Far from both limits (farther than the blimp can travel in a period at its current speed and
+        the largest possible acceleration) it is one ``mj_step`` call; near them the substeps run one
+        by one so that a touch shorter than the period is seen (identical physics either way).
+        """
+        z, v = float(self.data.qpos[0]), abs(float(self.data.qvel[0]))
+        reach = CONTACT_TOL_M + v * self.dt + 0.5 * self._accel_bound * self.dt**2
+        if reach < z < self.altitude_max_m - reach:
+            mujoco.mj_step(self.model, self.data, nstep=self.n_substeps)
+            return self.in_contact
+        touched = False
+        for _ in range(self.n_substeps):
+            mujoco.mj_step(self.model, self.data)
+            touched = touched or self.in_contact
+        return touched
+
     def step(self, action):
         if self.profile is None:
             raise RuntimeError("call reset() before step()")
@@ -462,9 +525,10 @@ class BlimpAltitudeEnv(gym.Env):
         self.data.ctrl[0] = self._command
         self._disturbance = self._disturbance_force()
         self.data.xfrc_applied[self._body, 2] = self._disturbance
-        mujoco.mj_step(self.model, self.data, nstep=self.n_substeps)
+        self._contact = self._advance()
         self._k += 1
-        self._meas = self._measure()
+        if self._k % self.sensor_every == 0:  # else the lidar's last sample is held
+            self._meas = self._measure()
         obs = self._obs()
         reward = -abs(float(self.profile(self.time_s)) - self.altitude_m)
         truncated = self._k >= self.max_steps

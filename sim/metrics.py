@@ -20,10 +20,13 @@ controller's command):
     mean ``|u|``.
 ``n_steps_up`` / ``n_steps_down``
     how many changes of each kind were scored.
+``contact_steps`` (only when ``contact`` is given)
+    how many control steps ended with the blimp at the floor or the ceiling (``info["contact"]``).
 
 ``run_episode(env, controller, seed)`` flies one episode and returns an ``EpisodeRecord``: per control
 step ``k`` the time ``t[k]``, the true altitude, the measurement and reference the controller saw, and
-the action it chose (held until ``t[k+1]``); plus ``spikes[k]`` if the controller has a
+the action it chose (held until ``t[k+1]``); ``contact[k]``, the env's ``info["contact"]`` after that
+action (False for an env without the key); plus ``spikes[k]`` if the controller has a
 ``last_spike_count`` attribute (read after each ``act``).
 """
 
@@ -45,6 +48,7 @@ def flight_metrics(
     step_times,
     steady_window_s: float = STEADY_WINDOW_S,
     overshoot_window_s: float = OVERSHOOT_WINDOW_S,
+    contact=None,
 ) -> dict:
     """Tracking metrics of one flight (see the module docstring for the definitions)."""
     t = np.asarray(t, dtype=np.float64)
@@ -83,7 +87,7 @@ def flight_metrics(
         elif new < old:
             over_down.append(max(0.0, float(np.max(new - z[idx]))))
 
-    return {
+    out = {
         "rmse_m": float(np.sqrt(np.mean(e**2))),
         "steady_state_error_m": float(np.mean(steady)) if steady else float("nan"),
         "overshoot_up_m": max(over_up, default=0.0),
@@ -92,6 +96,9 @@ def flight_metrics(
         "n_steps_up": len(over_up),
         "n_steps_down": len(over_down),
     }
+    if contact is not None:
+        out["contact_steps"] = int(np.count_nonzero(contact))
+    return out
 
 
 @dataclass
@@ -107,9 +114,10 @@ class EpisodeRecord:
     total_reward: float
     seed: int | None
     extras: dict[str, np.ndarray] = field(default_factory=dict)
+    contact: np.ndarray | None = None  # floor/ceiling contact after action k
 
     def metrics(self) -> dict:
-        return flight_metrics(self.t, self.altitude, self.reference, self.action, self.step_times)
+        return flight_metrics(self.t, self.altitude, self.reference, self.action, self.step_times, contact=self.contact)
 
 
 def run_episode(
@@ -119,7 +127,7 @@ def run_episode(
     obs, info = env.reset(seed=seed, options=options)
     controller.reset()
     has_spikes = hasattr(controller, "last_spike_count")
-    t, alt, meas, ref, act, spikes = [], [], [], [], [], []
+    t, alt, meas, ref, act, spikes, contact = [], [], [], [], [], [], []
     total = 0.0
     k = 0
     while True:
@@ -132,6 +140,7 @@ def run_episode(
         if has_spikes:
             spikes.append(controller.last_spike_count)
         obs, reward, terminated, truncated, info = env.step(a.astype(np.float32))
+        contact.append(info.get("contact", False))
         total += float(reward)
         k += 1
         if terminated or truncated or (max_steps is not None and k >= max_steps):
@@ -148,4 +157,5 @@ def run_episode(
         total,
         seed,
         extras,
+        np.asarray(contact, dtype=bool),
     )

@@ -97,7 +97,7 @@ def test_neutral_blimp_stays_put():
 @pytest.mark.parametrize("added", [None, 0.0])
 def test_excess_mass_sinks_at_closed_form_acceleration(added):
     dm = 0.005
-    env = BlimpAltitudeEnv(excess_mass_kg=dm, added_mass_coef=added, sensor_noise_m=0.0, sensor_rate_hz=50.0)
+    env = BlimpAltitudeEnv(excess_mass_kg=dm, added_mass_coef=added, sensor_noise_m=0.0, control_rate_hz=50.0)
     z, v = fly(env, [0.0] * 10, z0=2.0)  # 0.2 s at 50 Hz
     a_closed = -G * dm / (env.mass_kg + env.added_mass_kg)
     t = np.arange(z.size) / 50.0
@@ -133,7 +133,7 @@ def test_dead_zone_thrust_does_nothing():
 
 def test_motor_lag_step_response():
     tau = 0.1
-    env = BlimpAltitudeEnv(motor_tau_s=tau, sensor_rate_hz=100.0, sensor_noise_m=0.0)
+    env = BlimpAltitudeEnv(motor_tau_s=tau, control_rate_hz=100.0, sensor_noise_m=0.0)
     env.reset(seed=0)
     u = 2.0
     thrust = []
@@ -260,3 +260,108 @@ def test_heldout_set_is_reserved_and_fixed():
     assert [x.seed for x in a] == list(HELDOUT_SEEDS[:3])
     for x, y in zip(a, b, strict=True):
         np.testing.assert_array_equal(x.values, y.values)
+
+
+# ---------------------------------------------------------------- floor/ceiling contact, sensor rate
+
+
+def _time_to_travel(env, force_n: float, dist_m: float) -> float:
+    """Closed form, from rest under a constant net force with quadratic drag c v^2 (viscous part ~0.1 %):
+    v = vt tanh(a t / vt), distance = vt^2 / a * ln cosh(a t / vt)."""
+    c = 0.5 * 1.2 * math.pi * 0.6 * 0.3
+    vt, a = math.sqrt(force_n / c), force_n / (env.mass_kg + env.added_mass_kg)
+    return vt / a * math.acosh(math.exp(dist_m * a / vt**2))
+
+
+@pytest.mark.parametrize("where", ["floor", "ceiling"])
+def test_contact_flag_when_the_blimp_lands_or_hits_the_ceiling(where):
+    from sim.blimp import CONTACT_TOL_M
+
+    env = BlimpAltitudeEnv(sensor_noise_m=0.0, motor_tau_s=0.0, control_rate_hz=50.0)
+    _, info = env.reset(seed=0)
+    assert info["contact"] is False
+    u = 0.0 if where == "floor" else 3.3  # motor off: the 5 g of excess mass sinks it; full thrust lifts it
+    z0 = 0.6 if where == "floor" else env.altitude_max_m - 0.6
+    env.data.qpos[0] = z0
+    force = abs(u * env.thrust_gain_n - env.excess_mass_kg * G)
+    t_hit = _time_to_travel(env, force, 0.6 - CONTACT_TOL_M)
+    contact, z = [], []
+    for _ in range(int((t_hit + 2.0) * 50)):
+        _, _, _, _, info = env.step(np.array([u], np.float32))
+        contact.append(info["contact"])
+        z.append(info["altitude_m"])
+    contact = np.array(contact)
+    first = int(np.argmax(contact))
+    assert contact.any() and not contact[:first].any()
+    assert first / 50.0 < t_hit <= (first + 1) / 50.0 + 0.02  # touched in the step the closed form says
+    assert contact[-25:].all()  # resting against it (the soft limit's bounce has died out)
+    assert (z[-1] < CONTACT_TOL_M) if where == "floor" else (z[-1] > env.altitude_max_m - CONTACT_TOL_M)
+
+
+def test_contact_flag_sees_a_touch_shorter_than_a_control_period():
+    """Land at sink speed, thrust up at once: the limit's bounce lifts the blimp off the floor within one
+    100-ms period, yet the step that touched says so (and the flight before it does not)."""
+    env = BlimpAltitudeEnv(sensor_noise_m=0.0)
+    env.reset(seed=0)
+    env.data.qpos[0] = 0.6
+    contact, z_end = [], []
+    for k in range(60):
+        _, _, _, _, info = env.step(np.array([0.0 if k < 35 else 3.3], np.float32))
+        contact.append(info["contact"])
+        z_end.append(info["altitude_m"])
+    hits = np.flatnonzero(contact)
+    assert hits.size and hits[-1] < 40 and not any(contact[40:])
+    assert any(z_end[k] > 1e-3 for k in hits)  # a step that ended in the air but touched during it
+
+
+def test_sensor_rate_below_control_rate_holds_the_last_sample():
+    """A 5-Hz lidar under a 10-Hz loop: the measurement changes only every second step, each sample is the
+    true altitude then plus the next noise draw of the env's stream (one draw per sample)."""
+    sigma = 0.01
+    for rate, every in ((10.0, 1), (5.0, 2)):
+        env = BlimpAltitudeEnv(sensor_rate_hz=rate, sensor_noise_m=sigma)
+        assert env.dt == pytest.approx(0.1) and env.sensor_every == every
+        obs, info = env.reset(seed=3)
+        noise = np.random.Generator(np.random.PCG64(np.random.SeedSequence(3))).normal(0.0, sigma, size=41)
+        meas, alt = [float(obs[0])], [info["altitude_m"]]
+        for _ in range(40):
+            obs, _, _, _, info = env.step(np.array([1.5], np.float32))
+            assert obs[2] == pytest.approx(obs[1] - obs[0], abs=1e-6)  # the error uses the held sample
+            meas.append(float(obs[0]))
+            alt.append(info["altitude_m"])
+        for k in range(41):
+            j = k - k % every  # step of the last sample
+            assert meas[k] == np.float32(alt[j] + noise[j // every])
+        if every == 2:
+            assert all(meas[k] == meas[k - 1] for k in range(1, 41, 2))
+            assert all(meas[k] != meas[k - 1] for k in range(2, 41, 2))
+
+
+# lidar readings at steps 0, 1, 2, 25, 50 of the flight below, recorded from the single-rate env (commit c935130)
+GOLDEN_MEAS_SEED7 = [1.753178358078003, 1.7410544157028198, 1.739391565322876, 1.5987377166748047, 1.403814673423767]
+
+
+def test_default_rates_reproduce_the_single_rate_env():
+    """10-Hz control and lidar give the numbers of the env before the rates were separate (recorded
+    from it: same physics, same random stream with gusts and drift on)."""
+    env = BlimpAltitudeEnv(gust_force_n=0.1, gust_rate_hz=0.5, buoyancy_drift_kg=0.004, episode_s=5.0)
+    obs, _ = env.reset(seed=7)
+    out = [obs]
+    for k in range(50):
+        obs, *_ = env.step(np.array([1.5 * math.sin(k / 7)], np.float32))
+        out.append(obs)
+    out = np.array(out)
+    np.testing.assert_allclose(out[[0, 1, 2, 25, 50], 0], GOLDEN_MEAS_SEED7, rtol=0, atol=1e-6)
+
+
+def test_rate_parameters_raise():
+    with pytest.raises(ValueError, match="whole multiple of the control period"):
+        BlimpAltitudeEnv(sensor_rate_hz=20.0)  # a sensor faster than the loop that reads it
+    with pytest.raises(ValueError, match="whole multiple of the control period"):
+        BlimpAltitudeEnv(sensor_rate_hz=4.0)  # 2.5 control steps per sample
+    with pytest.raises(ValueError, match="sensor_rate_hz must be > 0"):
+        BlimpAltitudeEnv(sensor_rate_hz=0.0)
+    with pytest.raises(ValueError, match="control_rate_hz"):
+        BlimpAltitudeEnv(control_rate_hz=3.0)  # 1 / (3 Hz * 2 ms) is not whole
+    env = BlimpAltitudeEnv(control_rate_hz=50.0, episode_s=2.0)
+    assert env.dt == pytest.approx(0.02) and env.max_steps == 100 and env.sensor_rate_hz == 50.0

@@ -252,7 +252,7 @@ def test_realtime_pacing_and_late_replies_are_deadline_misses():
             time.sleep(self.s)
             return Action(np.array([2.0], np.float32))
 
-    env = BlimpAltitudeEnv(sensor_rate_hz=50.0, episode_s=0.4)  # 20 steps of 20 ms
+    env = BlimpAltitudeEnv(control_rate_hz=50.0, episode_s=0.4)  # 20 steps of 20 ms
     t0 = time.perf_counter()
     res = LoopRunner(env, Slow(0.0), realtime=True).run(seed=0)
     assert time.perf_counter() - t0 >= 20 * 0.02 - 1e-3  # paced to the wall clock
