@@ -23,6 +23,11 @@ step, and two random ones are both up half the time). And with `relative_to_pid`
 paired: the tuned PID flies the same flights (same profile, same sensor noise) and its cost is
 subtracted, which removes most of the flights' difficulty from the score (measured on the initial
 genome over 50 generations: the spread of its cost across generations drops from 0.049 to 0.020).
+
+Seeds come from `sim.seeds`: training flights and recorded sequences from ``TRAINING``, the
+`validate` hooks (validated selection, `evolve.selection`) from ``VALIDATION``; held-out flights are
+never flown here. Validation flights are what `snnctl run` flies (its length and profile kind,
+`validation_env_kwargs`), on other seeds.
 """
 
 from __future__ import annotations
@@ -35,13 +40,20 @@ import numpy as np
 
 from snnctl.controllers.blimp_snn import BlimpSNNCodec, BlimpSNNSpec
 
-TRAIN_SEED_BASE = 10_000  # training profiles/noise: seeds below sim.profiles' held-out range
+RECORD_KEY = 0xB1  # the recorded mimic flights' seeds: sim.seeds.training_seeds([run seed, RECORD_KEY], n)
+
+
+def recorded_flight_seeds(n: int, seed: int = 0, validation: bool = False) -> list[int]:
+    """Seeds of the PID flights recorded for the mimic phase: training ones, or the validation set's first n."""
+    from sim.seeds import training_seeds, validation_seed
+
+    return [validation_seed(k) for k in range(n)] if validation else training_seeds([seed, RECORD_KEY], n)
 
 
 def record_pid_flights(
-    n: int, env_kwargs: dict, seed: int = 0, pid: dict | None = None
+    n: int, env_kwargs: dict, seed: int = 0, pid: dict | None = None, validation: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Fly a PID on `n` training profiles; returns measured errors and PID commands (n, T).
+    """Fly a PID on `n` training (or validation) profiles; returns measured errors and PID commands (n, T).
 
     `pid`: overrides of the tuned PID's settings (`PID.for_blimp`), e.g. `banded_pid(spec)`."""
     from sim.blimp import BlimpAltitudeEnv
@@ -50,8 +62,8 @@ def record_pid_flights(
 
     env = BlimpAltitudeEnv(**env_kwargs)
     errors, commands = [], []
-    for k in range(n):
-        rec = run_episode(env, PID.for_blimp(dt=env.dt, **(pid or {})), seed=TRAIN_SEED_BASE + seed * 1000 + k)
+    for s in recorded_flight_seeds(n, seed, validation):
+        rec = run_episode(env, PID.for_blimp(dt=env.dt, **(pid or {})), seed=s)
         errors.append(rec.reference - rec.measurement)
         commands.append(rec.action)
     env.close()
@@ -86,6 +98,8 @@ class MimicProblem:
     targets: np.ndarray  # (S, T) PID commands
     sequences_per_generation: int = 2
     seed: int = 0
+    val_errors: np.ndarray | None = None  # (V, T) sequences recorded on validation flights (validate hook)
+    val_targets: np.ndarray | None = None
     name: str = "blimp-mimic"
     objectives: tuple[str, ...] = ("mae_plus_1_minus_r",)
     weights: tuple[float, ...] = (-1.0,)
@@ -101,18 +115,30 @@ class MimicProblem:
         return rng.choice(len(self.errors), size=min(self.sequences_per_generation, len(self.errors)), replace=False)
 
     def evaluate(self, genomes: np.ndarray, seeds: np.ndarray, generation: int) -> np.ndarray:
+        chosen = self.sequences(generation)
+        total = sum(self._fitness(genomes, self.errors[s], self.targets[s]) for s in chosen)
+        return (total / len(chosen))[:, None]
+
+    def validate(self, genomes: np.ndarray, episodes: np.ndarray) -> np.ndarray:
+        """Row i: genome i's fitness on validation sequence episodes[i] (modulo the recorded ones)."""
+        if self.val_errors is None or self.val_targets is None:
+            raise ValueError("MimicProblem.validate needs sequences recorded on validation flights (val_errors)")
+        out = np.empty((len(genomes), 1))
+        for e in np.unique(episodes):
+            rows = np.flatnonzero(episodes == e)
+            k = int(e) % len(self.val_errors)
+            out[rows, 0] = self._fitness(genomes[rows], self.val_errors[k], self.val_targets[k])
+        return out
+
+    def _fitness(self, genomes: np.ndarray, errors: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """The population's commands on one error sequence in one batched numba call, scored against the PID's."""
         from snnctl.runtime import run_batch, stack_programs
 
         nets = [self._codec.decode(g) for g in genomes]
-        progs = stack_programs(nets)
-        out_scale = np.array([o.scale for o in nets[0].outputs])
-        total = np.zeros(len(genomes))
-        for s in self.sequences(generation):
-            codes = nets[0].quantize_inputs(self.errors[s][:, None])
-            out = run_batch(progs, np.broadcast_to(codes, (len(nets), *codes.shape)))
-            u = np.clip((out * out_scale).sum(axis=2), -3.3, 3.3)
-            total += mimic_fitness(u, self.targets[s])
-        return (total / len(self.sequences(generation)))[:, None]
+        codes = nets[0].quantize_inputs(errors[:, None])
+        out = run_batch(stack_programs(nets), np.broadcast_to(codes, (len(nets), *codes.shape)))
+        u = np.clip((out * np.array([o.scale for o in nets[0].outputs])).sum(axis=2), -3.3, 3.3)
+        return mimic_fitness(u, target)
 
     def export_best(self, genome: np.ndarray, out_dir: Path) -> None:
         export_network(self._codec, genome, out_dir)
@@ -134,10 +160,13 @@ class ClosedLoopProblem:
     relative_to_pid: bool = False
     initial: np.ndarray | None = None
     seed: int = 0
+    validation_env_kwargs: dict | None = None  # validation flights (default: the training flights' env)
+    extra_candidates: dict = field(default_factory=dict)  # label -> genome, also validated after the run
     name: str = "blimp-closed-loop"
     _codec: Any = field(default=None, repr=False)
     _env: Any = field(default=None, repr=False)
-    _pid_costs: dict = field(default_factory=dict, repr=False)  # flight seed -> the PID's cost, per process
+    _val_env: Any = field(default=None, repr=False)
+    _pid_costs: dict = field(default_factory=dict, repr=False)  # (env, flight seed) -> the PID's cost, per process
 
     def __post_init__(self) -> None:
         self._codec = BlimpSNNCodec(self.spec)
@@ -148,7 +177,7 @@ class ClosedLoopProblem:
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        state["_env"] = None  # MuJoCo models are built lazily in each worker
+        state["_env"] = state["_val_env"] = None  # MuJoCo models are built lazily in each worker
         state["_pid_costs"] = {}
         return state
 
@@ -156,8 +185,8 @@ class ClosedLoopProblem:
         """Training flights of a generation: profile seeds drawn from (seed, generation), flight i taken
         only if its first reference change goes up (even i) or down (odd i), when it has one."""
         from sim.profiles import make_profile
+        from sim.seeds import TRAINING
 
-        base = TRAIN_SEED_BASE + 100_000 + self.seed * 100_000
         rng = np.random.default_rng([self.seed, generation])
         kind = self.env_kwargs.get("profile", "steps")
         duration = self.env_kwargs.get("episode_s", 120.0)
@@ -166,7 +195,7 @@ class ClosedLoopProblem:
         while len(seeds) < self.episodes_per_generation:
             want_up = len(seeds) % 2 == 0
             for _ in range(1000):  # about half the profiles qualify
-                s = int(base + rng.integers(0, 50_000))
+                s = int(rng.integers(TRAINING.start, TRAINING.stop))
                 prof = make_profile(kind, s, duration, **extra)
                 if not prof.change_times:
                     break  # flights too short for a step: any profile will do
@@ -176,16 +205,16 @@ class ClosedLoopProblem:
             seeds.append(s)
         return seeds
 
-    def pid_cost(self, flight_seed: int) -> float:
-        """The tuned PID's cost on one training flight (cached: it is the same for every genome)."""
-        if flight_seed not in self._pid_costs:
+    def pid_cost(self, flight_seed: int, validation: bool = False) -> float:
+        """The tuned PID's cost on one flight (cached: it is the same for every genome)."""
+        key = (validation, flight_seed)
+        if key not in self._pid_costs:
             from sim.metrics import run_episode
             from snnctl.controllers.pid import PID
 
-            self._pid_costs[flight_seed] = self.cost(
-                run_episode(self._get_env(), PID.for_blimp(), seed=flight_seed).metrics()
-            )
-        return self._pid_costs[flight_seed]
+            env = self._get_val_env() if validation else self._get_env()
+            self._pid_costs[key] = self.cost(run_episode(env, PID.for_blimp(dt=env.dt), seed=flight_seed).metrics())
+        return self._pid_costs[key]
 
     def _get_env(self):
         if self._env is None:
@@ -193,6 +222,20 @@ class ClosedLoopProblem:
 
             self._env = BlimpAltitudeEnv(**self.env_kwargs)
         return self._env
+
+    def _get_val_env(self):
+        if self.validation_env_kwargs is None:
+            return self._get_env()
+        if self._val_env is None:
+            from sim.blimp import BlimpAltitudeEnv
+
+            self._val_env = BlimpAltitudeEnv(**self.validation_env_kwargs)
+        return self._val_env
+
+    def validation_seeds(self, episodes: np.ndarray) -> list[int]:
+        from sim.seeds import validation_seed
+
+        return [validation_seed(int(e)) for e in episodes]
 
     def cost(self, metrics: dict) -> float:
         return (
@@ -204,31 +247,40 @@ class ClosedLoopProblem:
         )
 
     def evaluate(self, genomes: np.ndarray, seeds: np.ndarray, generation: int) -> np.ndarray:
+        flights = self.episode_seeds(generation)
+        return np.array([self._score(g, flights, validation=False) for g in genomes]).reshape(len(genomes), -1)
+
+    def validate(self, genomes: np.ndarray, episodes: np.ndarray) -> np.ndarray:
+        """Row i: genome i on validation flight episodes[i] (the held-out flights' kind, other seeds)."""
+        flights = self.validation_seeds(episodes)
+        return np.array([self._score(g, [s], validation=True) for g, s in zip(genomes, flights, strict=True)])
+
+    def _score(self, genome: np.ndarray, flights: list[int], validation: bool) -> np.ndarray:
+        """Mean cost (minus the PID's on the same flights, if paired) and spikes/s of one genome."""
         from sim.metrics import run_episode
         from snnctl.controllers.snn import SNNController
 
-        env = self._get_env()
-        flights = self.episode_seeds(generation)
-        baseline = np.mean([self.pid_cost(s) for s in flights]) if self.relative_to_pid else 0.0
-        out = np.zeros((len(genomes), len(self.objectives)))
-        for i, g in enumerate(genomes):
-            ctl = SNNController(self._codec.decode(g))
-            costs, spikes = [], []
-            for s in flights:
-                rec = run_episode(env, ctl, seed=s)
-                costs.append(self.cost(rec.metrics()))
-                spikes.append(rec.extras["spikes"].sum() / (rec.t[-1] + env.dt))
-            out[i, 0] = np.mean(costs) - baseline
-            if self.spikes_objective:
-                out[i, 1] = np.mean(spikes)
-        return out
+        env = self._get_val_env() if validation else self._get_env()
+        ctl = SNNController(self._codec.decode(genome))
+        costs, spikes = [], []
+        for s in flights:
+            rec = run_episode(env, ctl, seed=s)
+            costs.append(self.cost(rec.metrics()))
+            spikes.append(rec.extras["spikes"].sum() / (rec.t[-1] + env.dt))
+        baseline = np.mean([self.pid_cost(s, validation) for s in flights]) if self.relative_to_pid else 0.0
+        row = [np.mean(costs) - baseline]
+        return np.array(row + [np.mean(spikes)] if self.spikes_objective else row)
 
     def export_best(self, genome: np.ndarray, out_dir: Path) -> None:
-        export_network(self._codec, genome, out_dir)
+        export_network(self._codec, genome, out_dir, control_period_s=self._get_env().dt)
 
 
-def export_network(codec: BlimpSNNCodec, genome: np.ndarray, out_dir: Path) -> Path:
-    """best.snn: the integer network of the best genome, exactly as it was scored."""
+def export_network(codec: BlimpSNNCodec, genome: np.ndarray, out_dir: Path,
+                   control_period_s: float | None = None) -> Path:  # fmt: skip
+    """best.snn: the integer network of the best genome, exactly as it was scored, with the control
+    period it was scored at (so that a loop of another rate refuses it)."""
     from snnctl.snnfile import save
 
-    return save(codec.decode(genome), Path(out_dir) / "best.snn")
+    net = codec.decode(genome)
+    net.control_period_s = control_period_s  # checked by save
+    return save(net, Path(out_dir) / "best.snn")

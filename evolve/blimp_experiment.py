@@ -40,9 +40,27 @@ SCHEMA = Section(
         "the simulated blimp (sim.blimp.BlimpAltitudeEnv)",
         excess_mass_kg=Key(float, 0.005, "mass above neutral buoyancy (kg)", ge=0, le=0.1),
         sensor_noise_m=Key(float, 0.01, "lidar noise standard deviation (m)", ge=0, le=0.5),
-        sensor_rate_hz=Key(float, 10.0, "control and sensing rate (Hz); 1 / (rate * 2 ms) must be whole", gt=0, le=500),
+        control_rate_hz=Key(float, 10.0, "control rate (Hz); 1 / (rate * 2 ms) must be whole", gt=0, le=500),
+        sensor_rate_hz=Key(
+            float,
+            10.0,
+            "lidar rate (Hz); control_rate_hz / rate must be whole (the loop holds the last sample)",
+            gt=0,
+            le=500,
+        ),
         gust_force_n=Key(float, 0.0, "vertical gust force amplitude (N)", ge=0, le=1),
+        gust_rate_hz=Key(float, 0.05, "mean rate at which gusts start (1/s, Poisson)", ge=0, le=10),
+        gust_duration_s=Key(float, 1.0, "length of one gust (s)", gt=0, le=60),
         buoyancy_drift_kg=Key(float, 0.0, "slow buoyancy drift amplitude (kg)", ge=0, le=0.1),
+        buoyancy_drift_period_s=Key(float, 60.0, "period of the buoyancy drift (s)", gt=0, le=3600),
+        motor_tau_s=Key(float, 0.1, "motor time constant (s; 0 = no lag)", ge=0, le=5),
+        thrust_gain_n=Key(float, 0.045, "thrust per unit of command (N); u = 3.3 is full thrust", gt=0, le=1),
+        dead_zone=Key(float, 0.1, "commands with |u| below this give no thrust", ge=0, le=3.3),
+        envelope_semi_major_m=Key(float, 0.6, "envelope semi-major axis (m, horizontal)", gt=0, le=5),
+        envelope_radius_m=Key(float, 0.3, "envelope radius (m); at most the semi-major axis", gt=0, le=5),
+        envelope_areal_density_kg_m2=Key(float, 0.05, "envelope fabric (kg/m^2)", gt=0, le=1),
+        air_density_kg_m3=Key(float, 1.2, "air density (kg/m^3)", ge=0.5, le=1.5),
+        ceiling_m=Key(float, 4.0, "room height (m); the profiles reach 2.5 m", ge=3.5, le=100),
     ),
     network=Section(
         "the SNN (snnctl.controllers.blimp_snn.BlimpSNNSpec)",
@@ -59,6 +77,9 @@ SCHEMA = Section(
         generations=Key(int, 0, "generations of the mimic phase", ge=0, le=1_000_000),
         sigma=Key(float, 0.1, "CMA-ES step size of the mimic phase", gt=0, le=1),
         flights=Key(int, 40, "PID flights recorded for training sequences", ge=1, le=10_000),
+        validation_flights=Key(
+            int, 10, "PID flights recorded on validation seeds, to choose the phase's export", ge=1, le=10_000
+        ),
         flight_s=Key(float, 120.0, "length of a recorded PID flight (s)", gt=0, le=3600),
         target=Key(
             str,
@@ -108,30 +129,33 @@ def evolve_blimp(cfg: dict, out_dir: Path, resume: bool = False, progress: bool 
     out_dir = Path(out_dir)
     spec = spec_of(cfg)
     settings = EvolveSettings.from_dict(cfg["evolve"])
-    start = BlimpSNNCodec(spec).initial_genome
+    prior = start = BlimpSNNCodec(spec).initial_genome
     t0 = time.time()
     if cfg["mimic"]["generations"] > 0:
         mdir = out_dir / "mimic"
         if progress:
             print(f"phase 1/2: mimic the PID ({cfg['mimic']['flights']} recorded flights)")
         target = banded_pid(spec) if cfg["mimic"]["target"] == "banded_pid" else None
-        errors, targets = record_pid_flights(
-            cfg["mimic"]["flights"], env_kwargs(cfg, cfg["mimic"]["flight_s"]), pid=target
+        kw = env_kwargs(cfg, cfg["mimic"]["flight_s"])
+        errors, targets = record_pid_flights(cfg["mimic"]["flights"], kw, seed=settings.seed, pid=target)
+        val_errors, val_targets = record_pid_flights(
+            cfg["mimic"]["validation_flights"], kw, seed=settings.seed, pid=target, validation=True
         )
-        problem = MimicProblem(spec, errors, targets, cfg["mimic"]["sequences_per_generation"], seed=settings.seed)
+        problem = MimicProblem(spec, errors, targets, cfg["mimic"]["sequences_per_generation"], seed=settings.seed,
+                               val_errors=val_errors, val_targets=val_targets)  # fmt: skip
         msettings = EvolveSettings.from_dict(
             {**cfg["evolve"], "generations": cfg["mimic"]["generations"], "sigma": cfg["mimic"]["sigma"]}
         )
         result = evolve(problem, msettings, mdir, resume=resume and (mdir / "checkpoint.pkl").exists(),
                         progress=progress, config=cfg)  # fmt: skip
         start = result.best_genome
-    cl = cfg["closed_loop"]
-    problem = ClosedLoopProblem(
-        spec, env_kwargs(cfg, cl["episode_s"]), cl["episodes_per_generation"], w_rmse=cl["w_rmse"],
-        w_steady_state=cl["w_steady_state"], w_overshoot_up=cl["w_overshoot_up"],
-        w_overshoot_down=cl["w_overshoot_down"], w_effort=cl["w_effort"], spikes_objective=cl["spikes_objective"],
-        relative_to_pid=cl["relative_to_pid"], initial=start, seed=settings.seed,
-    )  # fmt: skip
+    extra = {} if start is prior else {"PID-derived genome": prior}
+    problem = closed_loop_problem(cfg, spec, initial=start, extra=extra)
+    if start is not prior and not (resume and (out_dir / "checkpoint.pkl").exists()):
+        # the mimic phase optimises a proxy; whether its result flies better than the prior it started
+        # from is decided in closed loop on validation flights, before CMA-ES is centred on either
+        start = choose_start(problem, {"mimic phase's export": start, "PID-derived genome": prior}, settings, progress)
+        problem = closed_loop_problem(cfg, spec, initial=start, extra={"PID-derived genome": prior})
     if progress:
         print("phase 2/2: closed loop in the MuJoCo blimp" if cfg["mimic"]["generations"] else "closed loop in MuJoCo")
     evolve(problem, settings, out_dir, resume=resume and (out_dir / "checkpoint.pkl").exists(), progress=progress,
@@ -141,6 +165,34 @@ def evolve_blimp(cfg: dict, out_dir: Path, resume: bool = False, progress: bool 
     table["evolution_wall_s"] = evolve_s
     (out_dir / "heldout.json").write_text(json.dumps(table, indent=2))
     return table
+
+
+def closed_loop_problem(cfg: dict, spec: BlimpSNNSpec, initial: np.ndarray, extra: dict) -> ClosedLoopProblem:
+    """The closed-loop phase's problem; validation flights are `snnctl run`'s kind of flight on validation seeds."""
+    cl, seed = cfg["closed_loop"], cfg["evolve"]["seed"]
+    return ClosedLoopProblem(
+        spec, env_kwargs(cfg, cl["episode_s"]), cl["episodes_per_generation"], w_rmse=cl["w_rmse"],
+        w_steady_state=cl["w_steady_state"], w_overshoot_up=cl["w_overshoot_up"],
+        w_overshoot_down=cl["w_overshoot_down"], w_effort=cl["w_effort"], spikes_objective=cl["spikes_objective"],
+        relative_to_pid=cl["relative_to_pid"], initial=initial, seed=seed,
+        validation_env_kwargs=env_kwargs(cfg, cfg["run"]["episode_s"], cfg["run"]["profile"]), extra_candidates=extra,
+    )  # fmt: skip
+
+
+def choose_start(problem: ClosedLoopProblem, starts: dict, settings: EvolveSettings, progress: bool) -> np.ndarray:
+    """The start (label -> genome) best on the closed-loop validation flights (`evolve.selection.select`)."""
+    from evolve.backends import make_backend
+    from evolve.selection import Candidate, select
+
+    cands = [Candidate(label, np.asarray(g, dtype=np.float64)) for label, g in starts.items()]
+    n = max(1, settings.validation_episodes)
+    with make_backend(settings.backend, settings.workers, settings.ray_address or None,
+                      start_method=settings.start_method) as backend:  # fmt: skip
+        sel = select(problem, cands, backend, n, problem.weights)
+    if progress:
+        means = ", ".join(f"{c.label} {m:+.4f}" for c, m in zip(cands, sel.means[:, 0], strict=True))
+        print(f"closed-loop start: {sel.best.label} (validation cost over {n} flights: {means})")
+    return sel.best.genome
 
 
 def evolve_main(cfg: dict, out_dir: Path, resume: bool = False, progress: bool = True) -> None:
@@ -175,7 +227,8 @@ def run_main(cfg: dict, args: Any) -> int:
         try:
             summary, first = fly_blimp_heldout(kwargs, args.controller, sensing or "fixed", faults,
                                                args.episodes or cfg["run"]["episodes"], args.seed,
-                                               record_first=bool(args.plot))  # fmt: skip
+                                               record_first=bool(args.plot),
+                                               force_rate=bool(getattr(args, "force_rate", False)))  # fmt: skip
         except (SnnFormatError, ValueError) as e:
             raise UserError(str(e)) from None
         if args.plot:
@@ -193,7 +246,8 @@ def run_main(cfg: dict, args: Any) -> int:
     if args.controller != "pid" and not Path(args.controller).is_file():
         raise UserError(f"{args.controller}: no such file (give a .snn network or 'pid')")
     try:
-        metrics, rec = fly_heldout(cfg, args.controller, args.episodes, args.seed, record_first=bool(args.plot))
+        metrics, rec = fly_heldout(cfg, args.controller, args.episodes, args.seed, record_first=bool(args.plot),
+                                   force_rate=bool(getattr(args, "force_rate", False)))  # fmt: skip
     except (SnnFormatError, ValueError) as e:
         raise UserError(str(e)) from None
     name = Path(args.controller).name if args.controller != "pid" else "pid"
@@ -208,19 +262,20 @@ def run_main(cfg: dict, args: Any) -> int:
     return 0
 
 
-def make_controller(spec: str):
-    """`pid` or a path to a `.snn` file -> a controller with reset()/act()."""
+def make_controller(spec: str, dt: float, force_rate: bool = False):
+    """`pid` or a path to a `.snn` file -> a controller with reset()/act() for a loop of period `dt`
+    (a network made for another period is refused unless `force_rate`: `ControlPeriodError`)."""
     if spec == "pid":
         from snnctl.controllers.pid import PID
 
-        return PID.for_blimp()
+        return PID.for_blimp(dt=dt)
     from snnctl.controllers.snn import SNNController
 
-    return SNNController.load(spec)
+    return SNNController.load(spec, dt, force_rate)
 
 
 def fly_heldout(cfg: dict, controller_spec: str, episodes: int | None = None, seed: int = 0,
-                record_first: bool = False) -> tuple[dict, Any]:  # fmt: skip
+                record_first: bool = False, force_rate: bool = False) -> tuple[dict, Any]:  # fmt: skip
     """Fly held-out profiles; returns mean metrics (and the first flight's record if asked)."""
     from sim.blimp import BlimpAltitudeEnv
     from sim.metrics import run_episode
@@ -230,7 +285,7 @@ def fly_heldout(cfg: dict, controller_spec: str, episodes: int | None = None, se
     if seed + n > len(HELDOUT_SEEDS):
         raise ValueError(f"only {len(HELDOUT_SEEDS)} held-out profiles exist; --seed + --episodes must not exceed it")
     env = BlimpAltitudeEnv(**env_kwargs(cfg, cfg["run"]["episode_s"], cfg["run"]["profile"]))
-    ctl = make_controller(controller_spec)
+    ctl = make_controller(controller_spec, env.dt, force_rate)
     rows, first = [], None
     for s in HELDOUT_SEEDS[seed : seed + n]:
         rec = run_episode(env, ctl, seed=s)

@@ -10,8 +10,9 @@ maximised (DEAP weight +1). The genome is one of three kinds:
 * `mlp` -- `snnctl.controllers.mlp.MLPCodec`: a tanh MLP.
 
 Common random numbers: every genome of a generation swims from the same initial states, drawn
-from (problem seed, generation) below `HELDOUT_SEED_START`; seeds from there up are the held-out
-evaluation set, never trained on. The env is built lazily in each worker and left out of the
+from (problem seed, generation) in `sim.seeds.TRAINING`; `validate` (validated selection) swims
+`sim.seeds.VALIDATION` episodes; seeds from `HELDOUT_SEED_START` up are the held-out evaluation
+set, never trained or chosen on. The env is built lazily in each worker and left out of the
 pickled problem.
 """
 
@@ -25,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.seeds import HELDOUT_START
 from snnctl.controllers.linear import LinearCodec, LinearPolicy, LinearSpec
 from snnctl.controllers.mlp import MLPCodec, MLPPolicy, MLPSpec
 from snnctl.controllers.ncap import NCAPCodec, NCAPSpec
@@ -32,7 +34,7 @@ from snnctl.controllers.snn import SNNController
 
 KINDS = ("ncap", "linear", "mlp")
 ENVS = ("Swimmer-v5", "snnctl/SwimmerN-v0")
-HELDOUT_SEED_START = 1_000_000  # as sim.profiles: seeds from here up are for evaluation only
+HELDOUT_SEED_START = HELDOUT_START  # seeds from here up: evaluation only (sim.seeds)
 
 
 def heldout_seeds(n: int, first: int = 0) -> list[int]:
@@ -140,8 +142,9 @@ class SwimmerProblem:
 
     def episode_seeds(self, generation: int) -> list[int]:
         """Training seeds of a generation, shared by all its genomes (common random numbers)."""
-        rng = np.random.default_rng([self.seed, generation])
-        return [int(s) for s in rng.integers(0, HELDOUT_SEED_START, self.episodes_per_generation)]
+        from sim.seeds import training_seeds
+
+        return training_seeds([self.seed, generation], self.episodes_per_generation)
 
     def env(self):
         if self._env is None:
@@ -157,24 +160,37 @@ class SwimmerProblem:
             out[i, 0] = np.mean([run_episode(env, ctl, s, self.episode_steps) for s in ep_seeds])
         return out
 
+    def validate(self, genomes: np.ndarray, episodes: np.ndarray) -> np.ndarray:
+        """Row i: genome i's return on validation episode episodes[i] (`sim.seeds.VALIDATION`)."""
+        from sim.seeds import validation_seed
+
+        env = self.env()
+        out = np.zeros((len(genomes), 1))
+        for i, (g, e) in enumerate(zip(genomes, episodes, strict=True)):
+            out[i, 0] = run_episode(env, controller_of(self._codec, g), validation_seed(int(e)), self.episode_steps)
+        return out
+
     def export_best(self, genome: np.ndarray, out_dir: Path) -> Path:
-        return export_controller(self._codec, genome, out_dir)
+        return export_controller(self._codec, genome, out_dir, control_period_s=self.env().unwrapped.dt)
 
 
-def export_controller(codec, genome: np.ndarray, out_dir: Path) -> Path:
-    """best.snn (NCAP: the integer network exactly as scored) or best.npz (float baselines)."""
+def export_controller(codec, genome: np.ndarray, out_dir: Path, control_period_s: float | None = None) -> Path:
+    """best.snn (NCAP: the integer network exactly as scored, with the env's control period) or best.npz."""
     if isinstance(codec, NCAPCodec):
         from snnctl.snnfile import save
 
-        return save(codec.decode(genome), Path(out_dir) / "best.snn")
+        net = codec.decode(genome)
+        net.control_period_s = control_period_s  # checked by save
+        return save(net, Path(out_dir) / "best.snn")
     return codec.decode(genome).save(Path(out_dir) / "best.npz")
 
 
-def load_controller(path: str | Path, n_links: int | None = None):
+def load_controller(path: str | Path, n_links: int | None = None, dt: float | None = None, force_rate: bool = False):
     """A saved controller for an `n_links` body: `.snn` (NCAP, rebuilt for n_links) or `.npz` (baselines).
 
     Raises ValueError naming the file when it cannot drive that body (a float baseline or a per-joint
-    NCAP was evolved for one body length only).
+    NCAP was evolved for one body length only), or (`ControlPeriodError`) when a network made for
+    another control period than the env's `dt` is loaded without `force_rate`.
     """
     path = Path(path)
     if path.suffix == ".snn":
@@ -190,7 +206,7 @@ def load_controller(path: str | Path, n_links: int | None = None):
                 net = resize_network(net, n_links - 1)
             except ValueError as e:
                 raise ValueError(f"{path}: {e}") from None
-        return SNNController(net)
+        return SNNController(net, dt, force_rate, label=str(path))
     if path.suffix == ".npz":
         with np.load(path) as z:
             kind = str(z["kind"]) if "kind" in z else "?"

@@ -14,6 +14,7 @@ from evolve.blimp import (
     export_network,
     mimic_fitness,
     record_pid_flights,
+    recorded_flight_seeds,
 )
 from evolve.blimp_experiment import SCHEMA, fly_heldout, format_comparison
 from evolve.problem import check_problem
@@ -237,7 +238,7 @@ def test_closed_loop_relative_to_pid_subtracts_the_pid_on_the_same_flights() -> 
     env = BlimpAltitudeEnv(**env_kw)
     pid_costs = []
     for x in paired.episode_seeds(6):
-        m = run_episode(env, PID.for_blimp(), seed=x).metrics()
+        m = run_episode(env, PID.for_blimp(dt=env.dt), seed=x).metrics()
         pid_costs.append(m["rmse_m"] + 5.0 * m["steady_state_error_m"] + 0.5 * m["overshoot_up_m"]
                          + 2.0 * m["overshoot_down_m"])  # fmt: skip
     env.close()
@@ -370,7 +371,7 @@ def test_pid_integral_band_caps_the_integration_rate() -> None:
     assert pid.update(1.0, 0.0) == 3.3 and pid.integral == 0.0
     with pytest.raises(ValueError, match="i_band"):
         PID(kp=1.0, ki=1.0, kd=0.0, dt=0.1, i_band=0.0)
-    assert "i_band=0.1" in repr(PID.for_blimp(i_band=0.1)) and "i_band" not in repr(PID.for_blimp())
+    assert "i_band=0.1" in repr(PID.for_blimp(dt=0.1, i_band=0.1)) and "i_band" not in repr(PID.for_blimp(dt=0.1))
 
 
 def test_record_pid_flights_flies_the_given_pid() -> None:
@@ -381,7 +382,7 @@ def test_record_pid_flights_flies_the_given_pid() -> None:
     target = banded_pid(BlimpSNNSpec())
     errors, commands = record_pid_flights(1, {"episode_s": 40.0}, pid=target)
     env = BlimpAltitudeEnv(episode_s=40.0)
-    rec = run_episode(env, PID.for_blimp(dt=env.dt, **target), seed=10_000)  # the first training seed
+    rec = run_episode(env, PID.for_blimp(dt=env.dt, **target), seed=recorded_flight_seeds(1)[0])
     env.close()
     np.testing.assert_array_equal(errors[0], rec.reference - rec.measurement)
     np.testing.assert_array_equal(commands[0], rec.action)

@@ -25,6 +25,7 @@ sigma = 0.05
 seed = 3
 backend = "serial"
 workers = 1
+validation_episodes = 3
 
 [network]
 pd_pairs = 2
@@ -94,11 +95,18 @@ def test_evolve_best_snn_is_the_best_genome_decoded(finished_run) -> None:
     codec = BlimpSNNCodec(BlimpSNNSpec(pd_pairs=2, i_pairs=2))
     best = np.load(finished_run / "best_genome.npy")
     assert best.shape == (codec.layout.size,)
-    assert (finished_run / "best.snn").read_bytes() == snnfile.to_bytes(codec.decode(best))
-    rows = _rows(finished_run / "log.csv")
+    net = codec.decode(best)
+    net.control_period_s = 0.1  # the 10 Hz loop it was scored in
+    assert (finished_run / "best.snn").read_bytes() == snnfile.to_bytes(net)
+    # the exported genome is the candidate best on the validation flights, whatever its training score
     info = json.loads((finished_run / "best_genome.json").read_text())
-    best_ever = min(float(r["tracking_cost_best"]) for r in rows)
-    assert info["objectives"]["tracking_cost"] == pytest.approx(best_ever)
+    sel = json.loads((finished_run / "selection.json").read_text())
+    assert info["chosen"] == sel["chosen"] and sel["episodes"] == 3
+    means = {r["candidate"]: r["validation_tracking_cost_mean"] for r in sel["candidates"]}
+    assert means[sel["chosen"]] == min(means.values())
+    assert info["objectives"]["tracking_cost"] == pytest.approx(means[sel["chosen"]])
+    assert any("initial genome" in c or "PID-derived" in c for c in means)  # the prior is always a candidate
+    assert any("CMA-ES mean" in c for c in means)
 
 
 def test_evolve_heldout_table(finished_run, tiny_cfg, capsys) -> None:
@@ -262,6 +270,9 @@ def test_nsga2_config_evolves_a_non_dominated_front(tmp_path) -> None:
     config = Path(__file__).parents[1] / "configs" / "blimp_nsga2.toml"
     out = tmp_path / "nsga2"
     args = ["--generations", "2", "--population", "8", "--backend", "serial", "--workers", "1", "--quiet"]
+    config_text = config.read_text().replace("[evolve]", "[evolve]\nvalidation_episodes = 2", 1)
+    config = tmp_path / "nsga2.toml"
+    config.write_text(config_text)
     assert cli.main(["evolve", str(config), "--out", str(out), *args]) == 0
     cfg = load_config(config, SCHEMA)
     assert cfg["evolve"]["algorithm"] == "nsga2" and cfg["closed_loop"]["spikes_objective"]
@@ -269,40 +280,39 @@ def test_nsga2_config_evolves_a_non_dominated_front(tmp_path) -> None:
     codec = BlimpSNNCodec(spec)
 
     front = np.load(out / "front.npz")
-    g, v = front["genomes"], front["values"]
+    g, v, tv = front["genomes"], front["values"], front["training_values"]
     assert list(front["objectives"]) == ["tracking_cost", "spikes_per_s"]
     assert len(v) >= 1 and g.shape == (len(v), codec.layout.size) and v.shape == (len(v), 2)
     assert np.all(np.isfinite(v)) and np.all(v[:, 1] > 0)  # tracking is paired with the PID: may be < 0
     for i in range(len(v)):  # no member dominates another
         for j in range(len(v)):
             assert i == j or not _dominates(v[j], v[i]), (v[j], v[i])
-    # the final population (in the checkpoint, with its fitness) agrees: none of it dominates a front
-    # member, and each of its members is on the front or dominated by (or equal to) a front member
-    from evolve.runner import load_checkpoint
-
-    pop = load_checkpoint(out)["algorithm"]["population"]
-    pop_v = -pop["wvalues"]  # DEAP's weighted values; both weights are -1
-    assert pop["valid"].all() and len(pop_v) == 8
-    for p in pop_v:
-        assert not any(_dominates(p, f) for f in v)
-        assert any(np.array_equal(p, f) or _dominates(f, p) for f in v)
-    # both extremes of what was evaluated are on the front (the log holds each generation's best)
-    rows = _rows(out / "log.csv")
-    assert len(rows) == 2
-    assert v[:, 0].min() == pytest.approx(min(float(r["tracking_cost_best"]) for r in rows))
-    assert v[:, 1].min() == pytest.approx(min(float(r["spikes_per_s_best"]) for r in rows))
+    # the front is the validated one: every member of the training front was re-scored, and what is
+    # exported is non-dominated on the validation means (training values kept beside them)
+    sel = json.loads((out / "selection.json").read_text())
+    rows = {r["candidate"]: r for r in sel["candidates"]}
+    on_front = [r for r in rows.values() if r["validated_front"]]
+    assert len(on_front) == len(v)
+    val = np.array([[r["validation_tracking_cost_mean"], r["validation_spikes_per_s_mean"]] for r in rows.values()])
+    for r in on_front:  # nothing validated dominates a validated front member
+        f = np.array([r["validation_tracking_cost_mean"], r["validation_spikes_per_s_mean"]])
+        assert not any(_dominates(x, f) for x in val)
+    assert tv.shape == v.shape
     # sorted by tracking cost; best.snn is its first member
     assert np.all(np.diff(v[:, 0]) >= 0)
-    assert (out / "best.snn").read_bytes() == snnfile.to_bytes(codec.decode(g[0]))
-    # the values are what the problem gives: each member re-flown on the flights of the generation
-    # that evaluated it (0 or 1) scores exactly its stored values
+    net = codec.decode(g[0])
+    net.control_period_s = 0.1
+    assert (out / "best.snn").read_bytes() == snnfile.to_bytes(net)
+    # the values are what the problem gives: each member re-flown on the two validation flights
+    # (the held-out kind of flight, validation seeds) scores exactly its stored means
     cl = cfg["closed_loop"]
     problem = ClosedLoopProblem(
         spec, env_kwargs(cfg, cl["episode_s"]), cl["episodes_per_generation"], w_rmse=cl["w_rmse"],
         w_steady_state=cl["w_steady_state"], w_overshoot_up=cl["w_overshoot_up"],
         w_overshoot_down=cl["w_overshoot_down"], w_effort=cl["w_effort"], spikes_objective=True,
         relative_to_pid=cl["relative_to_pid"], seed=cfg["evolve"]["seed"],
+        validation_env_kwargs=env_kwargs(cfg, cfg["run"]["episode_s"], cfg["run"]["profile"]),
     )  # fmt: skip
-    again = [problem.evaluate(g, np.zeros(len(g), np.uint64), gen) for gen in (0, 1)]
     for k in range(len(v)):
-        assert any(np.array_equal(again[gen][k], v[k]) for gen in (0, 1)), k
+        per_flight = problem.validate(np.repeat(g[k : k + 1], 2, axis=0), np.arange(2, dtype=np.uint64))
+        np.testing.assert_allclose(per_flight.mean(axis=0), v[k], rtol=1e-12)
