@@ -219,6 +219,7 @@ examples:
   snnctl bench runtime --json          results as JSON
   snnctl bench firmware                firmware size, instructions per step, serial round trip
   snnctl bench loop                    sensing policies on the blimp (--board: highest control rate)
+  snnctl bench robustness CONFIG --controller NET.snn   the blimp under perturbed physics, vs the PID
 """
 
 _BENCH_RUNTIME_EPILOG = """\
@@ -550,6 +551,40 @@ def _cmd_bench_loop(args: argparse.Namespace) -> int:
     return 0
 
 
+_BENCH_ROBUSTNESS_EPILOG = """\
+examples:
+  snnctl bench robustness configs/blimp_pid.toml --controller runs/blimp_pid/best.snn
+  snnctl bench robustness configs/blimp_pid.toml --controller best.snn --episodes 3 --json
+
+Flies the controller and the PID on the config's held-out flights ([run] episodes, episode_s)
+under: nominal; excess mass x1.5 and x0.5; motor lag x2; sensor noise 3 cm; gusts 0.1 N; buoyancy
+drift 4 g; a 5-Hz lidar under the config's control rate (sim/blimp_robustness.py). Each condition
+changes the config's [env]. The goal columns are computed: no floor/ceiling contact, RMSE <= 1.1 x
+the PID's, steady-state error <= the PID's + 1 cm. The exit status is 0 whether or not they pass.
+"""
+
+
+def _cmd_bench_robustness(args: argparse.Namespace) -> int:
+    from snnctl import experiments
+
+    if experiments.family_of(args.config) != "blimp":
+        raise UserError(f"{args.config}: bench robustness flies the blimp; this is not a blimp config")
+    if args.episodes is not None and not 1 <= args.episodes <= 20:
+        raise UserError(f"--episodes must be in 1..20 (the held-out set), got {args.episodes}")
+    if args.controller != "pid":
+        load_network(args.controller)  # a missing or damaged file is one line, before any flight
+    _mod, cfg = experiments.load(args.config)
+    from sim.blimp_robustness import format_robustness, robustness
+    from snnctl.snnfile import SnnFormatError
+
+    try:
+        result = robustness(cfg, args.controller, episodes=args.episodes, progress=not args.json)
+    except (SnnFormatError, ValueError) as exc:
+        raise UserError(str(exc)) from None
+    print(json.dumps(result, indent=2) if args.json else format_robustness(result))
+    return 0
+
+
 def _add_port_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", required=True, metavar="URL", help="serial port or pyserial URL of the device")
     p.add_argument("--timeout", type=float, default=0.5, metavar="S",
@@ -627,6 +662,18 @@ def build_parser() -> argparse.ArgumentParser:
                          help="also the highest control rate this emulated board sustains")  # fmt: skip
     p_bloop.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
     p_bloop.set_defaults(handler=_cmd_bench_loop)
+    p_brob = bench_sub.add_parser(
+        "robustness",
+        help="a blimp controller and the PID under perturbed physics, with pass/fail goals",
+        description="Fly a blimp controller and the PID on held-out flights under perturbed physics; one table.",
+        epilog=_BENCH_ROBUSTNESS_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p_brob.add_argument("config", help="blimp experiment TOML file, e.g. configs/blimp_pid.toml")
+    p_brob.add_argument("--controller", required=True, metavar="NET.snn", help="a .snn network (or 'pid')")
+    p_brob.add_argument("--episodes", type=int, metavar="N", help="held-out flights per condition (1..20)")
+    p_brob.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
+    p_brob.set_defaults(handler=_cmd_bench_robustness)
 
     p_deploy = sub.add_parser(
         "deploy",
