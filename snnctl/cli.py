@@ -558,7 +558,7 @@ examples:
 
 Flies the controller and the PID on the config's held-out flights ([run] episodes, episode_s)
 under: nominal; excess mass x1.5 and x0.5; motor lag x2; sensor noise 3 cm; gusts 0.1 N; buoyancy
-drift 4 g; a 5-Hz lidar under the config's control rate (sim/blimp_robustness.py). Each condition
+drift 4 g; a 5-Hz lidar under the config's control rate (evolve/blimp_robustness.py). Each condition
 changes the config's [env]. The goal columns are computed: no floor/ceiling contact, RMSE <= 1.1 x
 the PID's, steady-state error <= the PID's + 1 cm. The exit status is 0 whether or not they pass.
 """
@@ -574,7 +574,7 @@ def _cmd_bench_robustness(args: argparse.Namespace) -> int:
     if args.controller != "pid":
         load_network(args.controller)  # a missing or damaged file is one line, before any flight
     _mod, cfg = experiments.load(args.config)
-    from sim.blimp_robustness import format_robustness, robustness
+    from evolve.blimp_robustness import format_robustness, robustness
     from snnctl.snnfile import SnnFormatError
 
     try:

@@ -1,4 +1,4 @@
-"""Robustness sweep (sim.blimp_robustness, `snnctl bench robustness`) and the blimp's [env] keys."""
+"""Robustness sweep (evolve.blimp_robustness, `snnctl bench robustness`) and the blimp's [env] keys."""
 
 import json
 
@@ -8,8 +8,8 @@ import pytest
 pytest.importorskip("mujoco")
 
 from evolve.blimp_experiment import SCHEMA  # noqa: E402
+from evolve.blimp_robustness import CONDITIONS, GOALS, Goal, format_robustness, robustness  # noqa: E402
 from sim.blimp import BlimpAltitudeEnv  # noqa: E402
-from sim.blimp_robustness import CONDITIONS, GOALS, Goal, format_robustness, robustness  # noqa: E402
 from snnctl.config import ConfigError, defaults, load_config  # noqa: E402
 
 SHORT = 40.0  # s: one reference step (30-s steps), enough for every metric
