@@ -144,13 +144,15 @@ def evolve_main(cfg: dict, out_dir: Path, resume: bool = False, progress: bool =
 
 
 def heldout_returns(cfg: dict, path: Path, n_links: int, episodes: int | None = None, first: int = 0,
-                    record_first: bool = False) -> tuple[list[float], Any, Any]:  # fmt: skip
-    """Returns of a saved controller on held-out episodes, the first one's recording (if asked), the controller."""
+                    record_first: bool = False, force_rate: bool = False) -> tuple[list[float], Any, Any]:  # fmt: skip
+    """Returns of a saved controller on held-out episodes, the first one's recording (if asked), the controller.
+
+    A network made for another control period than the env's is refused unless `force_rate`."""
     n = episodes or cfg["run"]["episodes"]
     steps = cfg["run"]["episode_steps"]
-    ctl = load_controller(path, n_links)
     env = make_env(env_name_for(cfg, n_links), n_links)
     try:
+        ctl = load_controller(path, n_links, env.unwrapped.dt, force_rate)
         seeds = heldout_seeds(n, first)
         rec = None
         if record_first:
@@ -208,7 +210,8 @@ def run_main(cfg: dict, args: Any) -> int:
         raise UserError(f"--video {args.video}: give a .mp4 or .gif file name")
     n = args.episodes or cfg["run"]["episodes"]
     try:
-        rows, rec, ctl = heldout_returns(cfg, path, n_links, n, args.seed, record_first=bool(args.plot))
+        rows, rec, ctl = heldout_returns(cfg, path, n_links, n, args.seed, record_first=bool(args.plot),
+                                         force_rate=bool(getattr(args, "force_rate", False)))  # fmt: skip
     except (SnnFormatError, ValueError) as e:
         raise UserError(str(e)) from None
     result = {
@@ -227,7 +230,8 @@ def run_main(cfg: dict, args: Any) -> int:
         plot_episode(Path(args.plot), rec, ctl, title=f"{path.name} on {n_links} links: held-out episode {args.seed}")
         result["plot"] = str(args.plot)
     if args.video:
-        result["video"] = str(record_video(cfg, path, n_links, Path(args.video), args.seed))
+        result["video"] = str(record_video(cfg, path, n_links, Path(args.video), args.seed,
+                                           force_rate=bool(getattr(args, "force_rate", False))))  # fmt: skip
     if args.json:
         print(json.dumps(result, indent=2))
     else:
@@ -244,18 +248,18 @@ def run_main(cfg: dict, args: Any) -> int:
     return 0
 
 
-def record_video(cfg: dict, path: Path, n_links: int, out: Path, first: int = 0) -> Path:
+def record_video(cfg: dict, path: Path, n_links: int, out: Path, first: int = 0, force_rate: bool = False) -> Path:
     """Film held-out episode `first` offscreen to `out` (.mp4 or .gif)."""
     from sim.video import VideoError, record_episode
     from snnctl.cli_common import UserError
 
-    ctl = load_controller(path, n_links)
     w, h = VIDEO_SIZE
     try:
         env = make_env(env_name_for(cfg, n_links), n_links, render_mode="rgb_array", width=w, height=h)
     except VideoError as e:
         raise UserError(str(e)) from None
     try:
+        ctl = load_controller(path, n_links, env.unwrapped.dt, force_rate)
         record_episode(env, ctl, out, seed=heldout_seeds(1, first)[0], max_steps=cfg["run"]["episode_steps"])
     except VideoError as e:
         raise UserError(str(e)) from None

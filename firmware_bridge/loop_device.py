@@ -144,14 +144,16 @@ class DeviceBackend(Backend):
     board's answer (the loop's control period, typically); it is split over `retries` + 1 attempts,
     re-sending the identical request after each. `watchdog_ms`: the board's watchdog (0 = off). Opening
     the port the first time raises `DeviceError` (ConnectionLost, DeviceTimeout, NetworkTooLarge, ...)
-    so that a wrong URL or a network too large for the board is an error, not a fault.
+    so that a wrong URL or a network too large for the board is an error, not a fault. `dt`: the loop's
+    control period, checked against the network's own (`ControlPeriodError`) unless `force_rate`.
     """
 
     name = "device"
 
     def __init__(self, net: Any, url: str, deadline_s: float = 0.1, reconnect: bool = True, *, retries: int = 1,
                  watchdog_ms: int = 0, connect_timeout_s: float = 5.0, reconnect_interval_s: float = 0.25,
-                 reconnect_every: int = 5, counts: bool = True, journal: bool = True) -> None:  # fmt: skip
+                 reconnect_every: int = 5, counts: bool = True, journal: bool = True, dt: float | None = None,
+                 force_rate: bool = False) -> None:  # fmt: skip
         from snnctl.controllers.snn import SNNController
 
         if not (deadline_s > 0 and math.isfinite(deadline_s)):
@@ -164,7 +166,7 @@ class DeviceBackend(Backend):
             raise ValueError(f"reconnect_every must be >= 1, got {reconnect_every}")
         self.net, self.blob = _load_network(net)
         self.blob_crc = snnfile.network_crc(self.blob)
-        self.ctl = SNNController(self.net)  # encode/decode only: the board runs the network
+        self.ctl = SNNController(self.net, dt, force_rate)  # encode/decode only: the board runs the network
         self.url = url
         self.deadline_s = float(deadline_s)
         self.reconnect = bool(reconnect)

@@ -408,10 +408,12 @@ def aggregate(results: Sequence[LoopResult]) -> dict[str, Any]:
 
 def fly_blimp_heldout(env_kwargs: dict, controller: str, sensing: str = "fixed", faults: Any = (),
                       episodes: int = 10, first: int = 0, record_first: bool = False,
-                      sensing_overrides: dict | None = None) -> tuple[dict[str, Any], LoopResult | None]:  # fmt: skip
+                      sensing_overrides: dict | None = None,
+                      force_rate: bool = False) -> tuple[dict[str, Any], LoopResult | None]:  # fmt: skip
     """Held-out blimp flights (`HELDOUT_SEEDS[first:first + episodes]`) through the loop, in-process.
 
-    `controller`: ``pid``, ``NET.snn`` or ``float:NET.snn`` (`sim.loop_backends.make_backend`);
+    `controller`: ``pid``, ``NET.snn`` or ``float:NET.snn`` (`sim.loop_backends.make_backend`, built
+    for the env's control period; a network made for another is refused unless `force_rate`);
     `sensing`: a `sim.sensing.make_sensing` name; `faults`: specs or a spec string (fault draws
     seeded by `first`). Returns `aggregate` of the flights and, if asked, the first flight's result.
     """
@@ -423,7 +425,7 @@ def fly_blimp_heldout(env_kwargs: dict, controller: str, sensing: str = "fixed",
     if first + episodes > len(HELDOUT_SEEDS):
         raise ValueError(f"only {len(HELDOUT_SEEDS)} held-out profiles exist; --seed + --episodes must not exceed it")
     env = BlimpAltitudeEnv(**env_kwargs)
-    backend = make_backend(controller, dt=env.dt)
+    backend = make_backend(controller, dt=env.dt, force=force_rate)
     runner = LoopRunner(env, backend, make_sensing(sensing, **(sensing_overrides or {})), faults=faults, seed=first)
     try:
         results = [runner.run(seed=s) for s in HELDOUT_SEEDS[first : first + episodes]]

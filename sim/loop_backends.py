@@ -67,11 +67,12 @@ class IntegerSNNBackend(Backend):
 
     name = "snn"
 
-    def __init__(self, net) -> None:
+    def __init__(self, net, dt: float | None = None, force: bool = False) -> None:
+        """`dt`: the loop's control period, checked against the network's own (`SNNController`) unless `force`."""
         from snnctl.controllers.snn import SNNController
 
         self.net = net
-        self.controller = SNNController(net)
+        self.controller = SNNController(net, dt, force)
         self.last_input_codes = np.zeros(net.n_inputs, dtype=np.int16)
         # compile the numba step now, not in the first control step (whose deadline it would miss)
         self.controller.stepper.step(self.last_input_codes)
@@ -98,9 +99,12 @@ class FloatReferenceBackend(Backend):
 
     name = "float"
 
-    def __init__(self, net, dt: float = 0.1) -> None:
+    def __init__(self, net, dt: float = 0.1, force: bool = False) -> None:
+        """`dt`: the control period, the float view's time unit; checked against the network's own unless `force`."""
+        from snnctl.controllers.snn import check_control_period
         from snnctl.quantize import from_integer
 
+        check_control_period(net, dt, force)
         self.net = net
         self.fnet = from_integer(net, dt)
         from snnctl.reference import FloatStepper
@@ -135,7 +139,8 @@ class PIDBackend(Backend):
 
     name = "pid"
 
-    def __init__(self, dt: float = 0.1, **gains) -> None:
+    def __init__(self, dt: float, **gains) -> None:
+        """`dt`: the loop's control period (required: the PID's I and D terms scale with it)."""
         from snnctl.controllers.pid import PID
 
         self.pid = PID.for_blimp(dt=dt, **gains)
@@ -147,10 +152,11 @@ class PIDBackend(Backend):
         return Action(self.pid.act(obs))
 
 
-def make_backend(spec: str, dt: float = 0.1) -> Backend:
+def make_backend(spec: str, dt: float, force: bool = False) -> Backend:
     """An in-process backend from a command-line spec: ``pid``, ``NET.snn`` (integer) or ``float:NET.snn``.
 
-    `dt` is the control period (s): the PID's step, and the time unit of the float view's time constants.
+    `dt` is the loop's control period (s): the PID's step, the time unit of the float view's time
+    constants, and checked against the period a network records (`ControlPeriodError` unless `force`).
     Raises ValueError (no such file; `SnnFormatError`, a ValueError, for a broken one).
     """
     from pathlib import Path
@@ -163,5 +169,8 @@ def make_backend(spec: str, dt: float = 0.1) -> Backend:
     if not Path(path).is_file():
         raise ValueError(f"{path}: no such file (controllers: 'pid', a .snn network, or 'float:NET.snn' for its "
                          "float reference)")  # fmt: skip
+    from snnctl.controllers.snn import check_control_period
+
     net = load(path)
-    return FloatReferenceBackend(net, dt) if kind == "float" else IntegerSNNBackend(net)
+    check_control_period(net, dt, force, label=path)  # here, so that the error names the file
+    return FloatReferenceBackend(net, dt, force) if kind == "float" else IntegerSNNBackend(net, dt, force)

@@ -146,7 +146,14 @@ def run_loop_bench(json_out: bool = False, controller: str | Path | None = None,
 
     if not 1 <= episodes <= 20:
         raise ValueError(f"episodes must be in 1..20 (the held-out set), got {episodes}")
+    from sim.blimp import BlimpAltitudeEnv
+    from snnctl.controllers.snn import check_control_period
+
     net, label = _load_controller(controller)
+    probe = BlimpAltitudeEnv()  # the default env fly_policy flies: its control period builds the PID
+    dt = probe.dt
+    probe.close()
+    check_control_period(net, dt, label=label)  # a network made for another rate is refused before any flight
     per_sample = sensor_frame_bytes()
     result: dict[str, Any] = {
         "benchmark": "loop",
@@ -160,7 +167,7 @@ def run_loop_bench(json_out: bool = False, controller: str | Path | None = None,
     with tqdm(total=len(jobs), desc="bench loop", unit="row", file=sys.stderr, disable=None if progress else True,
               leave=False) as bar:  # fmt: skip
         for name, pol in jobs:
-            backend = BoardBytes(IntegerSNNBackend(net)) if name == "snn" else PIDBackend()
+            backend = BoardBytes(IntegerSNNBackend(net, dt)) if name == "snn" else PIDBackend(dt)
             row = {"controller": name, "policy": pol, **fly_policy(backend, pol, episodes)}
             row["sensor_bytes_per_s"] = row["samples_per_s"] * per_sample
             if name == "pid":  # no board: the PID runs in-process

@@ -87,6 +87,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--seed", type=int, default=0, help="first held-out episode index (default 0)")
     r.add_argument("--json", action="store_true", help="print the metrics as JSON")
     r.add_argument("--plot", metavar="OUT.png", help="plot the first episode")
+    r.add_argument("--force-rate", action="store_true",
+                   help="run a .snn at another control period than the one it records (refused otherwise)")  # fmt: skip
     sw = r.add_argument_group("swimmer options")
     sw.add_argument("--n-links", type=int, help="body length to run on (the circuit grows with it)")
     sw.add_argument("--video", metavar="OUT.mp4", help="render the first episode offscreen (.mp4 or .gif)")

@@ -64,6 +64,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--faults", metavar="SPEC", help="fault injection, e.g. 'dropout@30:5,unplug@60:5'")
     p.add_argument("--episodes", type=int, default=1, help="held-out flights (default 1)")
     p.add_argument("--seed", type=int, default=0, help="first held-out flight index; also seeds fault draws")
+    p.add_argument("--force-rate", action="store_true",
+                   help="fly a network made for another control period than the config's (else refused)")  # fmt: skip
     p.add_argument("--deadline-ms", type=float, metavar="MS",
                    help="how long a step waits for the board (default: the control period)")  # fmt: skip
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -145,8 +147,15 @@ def fly(cfg: dict, args: argparse.Namespace, net: Any, faults: list) -> dict[str
 
     if args.seed + args.episodes > len(HELDOUT_SEEDS):
         raise UserError(f"only {len(HELDOUT_SEEDS)} held-out profiles exist; --seed + --episodes must not exceed it")
+    from snnctl.controllers.snn import ControlPeriodError, check_control_period
+
     env = BlimpAltitudeEnv(**env_kwargs(cfg, cfg["run"]["episode_s"], cfg["run"]["profile"]))
     period = float(env.dt)
+    try:  # before any board is started
+        check_control_period(net, period, args.force_rate, label=args.controller)
+    except ControlPeriodError as e:
+        env.close()
+        raise UserError(str(e)) from None
     deadline = period if args.deadline_ms is None else args.deadline_ms / 1e3
     emu = proxy = backend = None
     try:
@@ -162,7 +171,8 @@ def fly(cfg: dict, args: argparse.Namespace, net: Any, faults: list) -> dict[str
                 raise UserError(f"--faults: link faults need a socket:// URL or a tty path: {e}") from None
         # paced to the clock, a step with no reply must still end inside its period: the backend gives
         # up after 80 % of the deadline, leaving the rest for the physics step and the monitor
-        backend = DeviceBackend(net, proxy.url if proxy else url, deadline_s=deadline * (0.8 if args.realtime else 1))
+        backend = DeviceBackend(net, proxy.url if proxy else url, deadline_s=deadline * (0.8 if args.realtime else 1),
+                                dt=period, force_rate=args.force_rate)  # fmt: skip
         steps = args.episodes * int(round(cfg["run"]["episode_s"] / period))
         bar = tqdm(total=steps, unit="step", desc=f"hil {backend.info.name if backend.info else ''}", file=sys.stderr,
                    disable=None, leave=False)  # fmt: skip

@@ -71,8 +71,8 @@ def test_fixed_sensing_no_faults_acts_exactly_as_run_episode(net):
 
 def test_pid_backend_acts_as_the_pid():
     env = blimp(30.0)
-    rec = run_episode(env, PID.for_blimp(), seed=3)
-    res = LoopRunner(env, PIDBackend()).run(seed=3)
+    rec = run_episode(env, PID.for_blimp(dt=env.dt), seed=3)
+    res = LoopRunner(env, PIDBackend(env.dt)).run(seed=3)
     assert np.array_equal(res.column("action"), rec.action.astype(np.float32))
 
 
@@ -147,11 +147,11 @@ def test_float_reference_backend_flies_close_to_the_integer_network(net):
 
 
 def test_make_backend(snn_path):
-    assert isinstance(make_backend("pid"), PIDBackend)
-    assert isinstance(make_backend(str(snn_path)), IntegerSNNBackend)
-    assert isinstance(make_backend(f"float:{snn_path}"), FloatReferenceBackend)
+    assert isinstance(make_backend("pid", 0.1), PIDBackend)
+    assert isinstance(make_backend(str(snn_path), 0.1), IntegerSNNBackend)
+    assert isinstance(make_backend(f"float:{snn_path}", 0.1), FloatReferenceBackend)
     with pytest.raises(ValueError, match="nope.snn: no such file .*'float:NET.snn'"):
-        make_backend("nope.snn")
+        make_backend("nope.snn", 0.1)
 
 
 # -- every fault kind --------------------------------------------------------------------------------
@@ -389,7 +389,7 @@ def test_monitor_default_for_generic_envs_checks_nan_only():
     runner = LoopRunner(env, PIDLike(), faults=parse_faults("spike@0:1:100"))
     assert runner.monitor.max_rate is None and runner.monitor.stuck_samples == 0
     assert runner.run(seed=0).summary()["flagged_steps"] == 0
-    assert isinstance(LoopRunner(blimp(), PIDBackend()).monitor, ReliabilityMonitor)
+    assert isinstance(LoopRunner(blimp(), PIDBackend(0.1)).monitor, ReliabilityMonitor)
 
 
 class PIDLike(Backend):

@@ -101,7 +101,7 @@ def test_bad_arguments():
 
 
 def test_for_blimp_defaults():
-    pid = PID.for_blimp()
+    pid = PID.for_blimp(dt=0.1)
     assert (pid.kp, pid.ki, pid.kd, pid.d_filter_tau) == (
         BLIMP_PID_GAINS["kp"],
         BLIMP_PID_GAINS["ki"],
@@ -109,6 +109,13 @@ def test_for_blimp_defaults():
         BLIMP_PID_GAINS["d_filter_tau"],
     )
     assert (pid.u_min, pid.u_max, pid.dt) == (-3.3, 3.3, 0.1)
+    assert PID.for_blimp(dt=0.2).dt == 0.2
+
+
+def test_for_blimp_needs_the_control_period():
+    """No silent 10-Hz default: the I and D terms scale with dt, so the caller must say the loop's period."""
+    with pytest.raises(TypeError, match="dt"):
+        PID.for_blimp()
 
 
 def test_closed_loop_on_default_blimp():

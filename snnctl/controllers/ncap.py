@@ -367,7 +367,9 @@ class NCAPCodec(LayoutCodec):
                 f" for {n_joints}; only shared-weight circuits (shared = true) transfer to other body lengths"
             )
         genome = self.encode(net)
-        return NCAPCodec(dataclasses.replace(self.spec, n_joints=int(n_joints))).decode(genome)
+        out = NCAPCodec(dataclasses.replace(self.spec, n_joints=int(n_joints))).decode(genome)
+        out.control_period_s = net.control_period_s  # the same circuit, made for the same loop rate
+        return out
 
 
 def resize_network(net: Network, n_joints: int) -> Network:

@@ -28,7 +28,7 @@ The controller face: ``reset()``, ``act(obs) -> np.ndarray`` of shape (1,), floa
 ``last_i``, ``last_d`` hold the terms of the last call, ``last_u_unsat`` the unclipped sum.
 
 ``BLIMP_PID_GAINS`` are tuned in simulation on ``sim.blimp.BlimpAltitudeEnv`` defaults (10 Hz, 1-cm
-noise) on training seeds; ``PID.for_blimp()`` builds that controller.
+noise) on training seeds; ``PID.for_blimp(dt=env.dt)`` builds that controller for the env's control period.
 """
 
 from __future__ import annotations
@@ -80,8 +80,11 @@ class PID:
         self.reset()
 
     @classmethod
-    def for_blimp(cls, dt: float = 0.1, **overrides) -> PID:
-        """The PID tuned for the default blimp (``BLIMP_PID_GAINS``), with optional overrides."""
+    def for_blimp(cls, *, dt: float, **overrides) -> PID:
+        """The PID tuned for the default blimp (``BLIMP_PID_GAINS``), with optional overrides.
+
+        `dt` is required: the I and D terms scale with it, so a PID built for 10 Hz and run at 5 Hz
+        would be another controller, silently."""
         return cls(dt=dt, **{**BLIMP_PID_GAINS, **overrides})
 
     def reset(self) -> None:

@@ -4,9 +4,16 @@ Which observation entries feed the inputs and how outputs become the action are 
 network's `meta` (written by its codec), so a `.snn` file alone is enough to fly it:
 `obs_index` (list of observation indices, default: all), `combine` ("sum": the action is the sum
 of all outputs; default: one action per output) and `u_min`/`u_max` (clip).
+
+A network records the control period it was made for (`Network.control_period_s`, the `.snn`
+file's `ctrl` section). Its time constants are counted in steps, so at another rate it is another
+controller: given the loop's period `dt`, `SNNController` refuses a mismatch (`ControlPeriodError`)
+unless `force=True`.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -14,9 +21,36 @@ from ..network import Network
 from ..runtime import Stepper
 
 
+class ControlPeriodError(ValueError):
+    """A network run in a control loop of another period than the one it was made for."""
+
+
+def _period(p: float) -> str:
+    return f"{p:g} s ({1.0 / p:g} Hz)"
+
+
+def check_control_period(net: Network, dt: float | None, force: bool = False, label: str | None = None) -> None:
+    """Raise ControlPeriodError if the loop's period `dt` is not the network's own (within 1 us or 1 ppm).
+
+    Nothing is checked when either period is unknown (`dt` None, or an old file without one), or with `force`.
+    """
+    own = net.control_period_s
+    if force or dt is None or own is None or math.isclose(own, dt, rel_tol=1e-6, abs_tol=1e-6):
+        return
+    name = label or net.meta.get("name") or "this network"
+    raise ControlPeriodError(
+        f"{name} was made for a {_period(own)} control period; this loop runs at {_period(float(dt))}."
+        " Its dynamics are counted in steps, so it would behave differently; pass --force-rate"
+        " (force=True) to run it anyway"
+    )
+
+
 class SNNController:
-    def __init__(self, net: Network) -> None:
+    def __init__(self, net: Network, dt: float | None = None, force: bool = False, *, label: str | None = None) -> None:
+        """`dt`: the loop's control period (s), checked against the network's own unless `force`."""
+        check_control_period(net, dt, force, label)
         self.net = net
+        self.dt = net.control_period_s if dt is None else float(dt)
         self.stepper = Stepper(net)
         idx = net.meta.get("obs_index")
         self.obs_index = None if idx is None else np.atleast_1d(np.asarray(idx, dtype=np.int64))
@@ -35,10 +69,10 @@ class SNNController:
         self._out_zero = np.array([o.zero for o in net.outputs], dtype=np.float64)
 
     @classmethod
-    def load(cls, path) -> SNNController:
+    def load(cls, path, dt: float | None = None, force: bool = False) -> SNNController:
         from ..snnfile import load
 
-        return cls(load(path))
+        return cls(load(path), dt, force, label=str(path))
 
     def reset(self) -> None:
         """Back to the state of a new controller: network state and the last step's counters and codes,
