@@ -108,10 +108,52 @@ SCHEMA = Section(
         episode_s=Key(float, 120.0, "length of a held-out flight (s)", gt=0, le=3600),
         profile=Key(str, "steps", "reference profile kind", choices=("steps", "alternating", "ramps", "random")),
     ),
+    goals=Section(
+        "what `snnctl bench evolve` checks on each seed's held-out table (pass/fail computed, not judged)",
+        steady_state_m=Key(float, 0.02, "steady-state error at most this (m)", gt=0, le=1),
+        rmse_vs_pid=Key(float, 1.05, "RMSE at most this times the PID's", gt=0, le=100),
+        overshoot_vs_pid=Key(float, 1.0, "mean and worst overshoot, up and down, at most this times the PID's", gt=0),
+        wall_s=Key(float, 300.0, "wall time of one seed's main job (evolution, selection, held-out table) (s)", gt=0),
+    ),
 )
 
 # family-specific `snnctl run` flags (snnctl.experiments): the sensing-to-action loop's
 RUN_OPTIONS: frozenset[str] = frozenset({"sensing", "faults"})
+
+BENCH_METRICS = [
+    ("rmse_m", "RMSE (m)", "lower"),
+    ("steady_state_error_m", "steady-state error (m)", "lower"),
+    ("overshoot_up_m", "overshoot up (m)", "lower"),
+    ("overshoot_down_m", "overshoot down (m)", "lower"),
+    ("worst_overshoot_up_m", "worst overshoot up (m)", "lower"),
+    ("worst_overshoot_down_m", "worst overshoot down (m)", "lower"),
+    ("control_effort", "mean |u|", "lower"),
+    ("spikes_per_s", "spikes per second", "lower"),
+]
+
+
+def bench_result(cfg: dict, out_dir: Path, wall_s: float) -> dict:
+    """One seed's row of `snnctl bench evolve` (evolve.multiseed): held-out SNN vs PID and the goals."""
+    table = json.loads((Path(out_dir) / "heldout.json").read_text())
+    snn, pid, g = table["snn"], table["pid"], cfg["goals"]
+    over = g["overshoot_vs_pid"]
+    goals = [
+        (f"steady-state error <= {g['steady_state_m'] * 100:g} cm", snn["steady_state_error_m"] <= g["steady_state_m"]),
+        (f"RMSE <= {g['rmse_vs_pid']:g} x PID", snn["rmse_m"] <= g["rmse_vs_pid"] * pid["rmse_m"]),
+    ]
+    for key, label in (("overshoot_up_m", "overshoot up"), ("overshoot_down_m", "overshoot down"),
+                       ("worst_overshoot_up_m", "worst overshoot up"),
+                       ("worst_overshoot_down_m", "worst overshoot down")):  # fmt: skip
+        goals.append((f"{label} <= {'' if over == 1 else f'{over:g} x '}PID", snn[key] <= over * pid[key]))
+    goals.append((f"wall time <= {g['wall_s']:g} s", wall_s <= g["wall_s"]))
+    return {
+        "metrics": {k: snn[k] for k, _, _ in BENCH_METRICS},
+        "baseline": {k: pid[k] for k, _, _ in BENCH_METRICS},
+        "baseline_name": "PID",
+        "episodes": snn["episodes"],
+        "goals": [{"goal": label, "passed": bool(ok)} for label, ok in goals],
+    }
+
 
 METRICS = ("rmse_m", "steady_state_error_m", "overshoot_up_m", "overshoot_down_m", "control_effort", "spikes_per_s")
 

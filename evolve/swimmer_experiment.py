@@ -71,7 +71,32 @@ SCHEMA = Section(
         episodes=Key(int, 10, "held-out episodes", ge=1, le=1000),
         episode_steps=Key(int, 1000, "steps of a held-out episode", ge=1, le=1000),
     ),
+    goals=Section(
+        "what `snnctl bench evolve` checks on each seed's held-out table (pass/fail computed, not judged)",
+        min_return=Key(float, 300.0, "mean held-out return at least this", ge=-1e9, le=1e9),
+        wall_s=Key(float, 900.0, "wall time of one seed's main job (evolution, selection, held-out table) (s)", gt=0),
+    ),
 )
+
+BENCH_METRICS = [
+    ("return_mean", "return (mean of episodes)", "higher"),
+    ("return_std", "return (std over episodes)", "lower"),
+    ("return_min", "return (worst episode)", "higher"),
+]
+
+
+def bench_result(cfg: dict, out_dir: Path, wall_s: float) -> dict:
+    """One seed's row of `snnctl bench evolve` (evolve.multiseed): held-out returns and the goals."""
+    table = json.loads((Path(out_dir) / "heldout.json").read_text())
+    g = cfg["goals"]
+    metrics = {"return_mean": table["return_mean"], "return_std": table["return_std"],
+               "return_min": float(min(table["returns"]))}  # fmt: skip
+    goals = [
+        (f"mean held-out return >= {g['min_return']:g}", metrics["return_mean"] >= g["min_return"]),
+        (f"wall time <= {g['wall_s']:g} s", wall_s <= g["wall_s"]),
+    ]
+    return {"metrics": metrics, "baseline": None, "baseline_name": "", "episodes": table["heldout_episodes"],
+            "goals": [{"goal": label, "passed": bool(ok)} for label, ok in goals]}  # fmt: skip
 
 RUN_OPTIONS: frozenset[str] = frozenset({"n_links", "video"})
 

@@ -220,6 +220,7 @@ examples:
   snnctl bench firmware                firmware size, instructions per step, serial round trip
   snnctl bench loop                    sensing policies on the blimp (--board: highest control rate)
   snnctl bench robustness CONFIG --controller NET.snn   the blimp under perturbed physics, vs the PID
+  snnctl bench evolve CONFIG --seeds 1 2 3 4 5         a config's main job over seeds: spread, worst, goals
 """
 
 _BENCH_RUNTIME_EPILOG = """\
@@ -585,6 +586,43 @@ def _cmd_bench_robustness(args: argparse.Namespace) -> int:
     return 0
 
 
+_BENCH_EVOLVE_EPILOG = """\
+examples:
+  snnctl bench evolve configs/blimp_pid.toml --seeds 1 2 3 4 5
+  snnctl bench evolve configs/swimmer_ncap.toml --seeds 1 2 3 --out runs/bench_swimmer
+  snnctl bench evolve configs/blimp_pid.toml --seeds 1 2 3 4 5 --reuse --json > blimp_seeds.json
+
+Runs the config's main job (`snnctl evolve`: evolution, validated selection, held-out table) once
+per seed, each into OUT/seed<N>, then prints one table: each seed's held-out metrics, mean ± std,
+the worst seed, the family's baseline, wall time, and pass/fail for every goal in the config's
+[goals] section (evolve/multiseed.py). --reuse reads back seeds that already finished in OUT.
+"""
+
+
+def _cmd_bench_evolve(args: argparse.Namespace) -> int:
+    from snnctl import experiments
+
+    mod, cfg = experiments.load(args.config)
+    if not hasattr(mod, "bench_result"):
+        raise UserError(f"{args.config}: the {cfg['experiment']['family']} family has no multi-seed benchmark")
+    if len(set(args.seeds)) != len(args.seeds) or any(s < 0 for s in args.seeds):
+        raise UserError(f"--seeds must be distinct non-negative integers, got {args.seeds}")
+    from pathlib import Path
+
+    from evolve.multiseed import format_table, run_seeds
+
+    out = Path(args.out or Path("runs") / f"bench_{Path(args.config).stem}")
+
+    try:
+        result = run_seeds(mod, cfg, args.seeds, out, reuse=args.reuse, progress=not args.quiet)
+    except FileExistsError as exc:
+        raise UserError(str(exc)) from None
+    (out / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
+    title = f"snnctl bench evolve {args.config} --seeds {' '.join(map(str, args.seeds))}"
+    print(json.dumps(result, indent=2) if args.json else format_table(mod, result, title))
+    return 0
+
+
 def _add_port_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", required=True, metavar="URL", help="serial port or pyserial URL of the device")
     p.add_argument("--timeout", type=float, default=0.5, metavar="S",
@@ -674,6 +712,21 @@ def build_parser() -> argparse.ArgumentParser:
     p_brob.add_argument("--episodes", type=int, metavar="N", help="held-out flights per condition (1..20)")
     p_brob.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
     p_brob.set_defaults(handler=_cmd_bench_robustness)
+    p_bevo = bench_sub.add_parser(
+        "evolve",
+        help="run a config's main job for several seeds: held-out metrics, spread, worst seed, goals",
+        description="Run `snnctl evolve CONFIG` once per seed and tabulate the held-out results with pass/fail goals.",
+        epilog=_BENCH_EVOLVE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p_bevo.add_argument("config", help="experiment TOML file, e.g. configs/blimp_pid.toml")
+    p_bevo.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], metavar="N",
+                        help="run seeds (default 1 2 3)")  # fmt: skip
+    p_bevo.add_argument("--out", metavar="DIR", help="root folder (default runs/bench_<config name>)")
+    p_bevo.add_argument("--reuse", action="store_true", help="read back seeds that already finished in --out")
+    p_bevo.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
+    p_bevo.add_argument("--quiet", action="store_true", help="no per-seed progress output")
+    p_bevo.set_defaults(handler=_cmd_bench_evolve)
 
     p_deploy = sub.add_parser(
         "deploy",
