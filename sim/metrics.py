@@ -121,30 +121,58 @@ class EpisodeRecord:
 
 
 def run_episode(
-    env, controller, seed: int | None = None, options: dict | None = None, max_steps: int | None = None
+    env,
+    controller,
+    seed: int | None = None,
+    options: dict | None = None,
+    max_steps: int | None = None,
+    lean: bool = True,
 ) -> EpisodeRecord:
-    """Fly ``controller`` (``reset()``, ``act(obs)``) on ``env`` for one episode from ``reset(seed)``."""
+    """Fly ``controller`` (``reset()``, ``act(obs)``) on ``env`` for one episode from ``reset(seed)``.
+
+    ``lean``: on an unwrapped env with ``step_lean`` (``BlimpAltitudeEnv``) skip the per-step info
+    dicts, which were a large part of a closed-loop evaluation's Python; the record is the same as the
+    plain gymnasium loop's (tested). Wrapped envs always take the plain loop: a wrapper may change steps.
+    """
     obs, info = env.reset(seed=seed, options=options)
     controller.reset()
     has_spikes = hasattr(controller, "last_spike_count")
     t, alt, meas, ref, act, spikes, contact = [], [], [], [], [], [], []
     total = 0.0
     k = 0
-    while True:
-        a = np.asarray(controller.act(obs), dtype=np.float64).reshape(-1)
-        t.append(info["time_s"])
-        alt.append(info["altitude_m"])
-        meas.append(float(obs[0]))
-        ref.append(info["reference_m"])
-        act.append(a[0])
-        if has_spikes:
-            spikes.append(controller.last_spike_count)
-        obs, reward, terminated, truncated, info = env.step(a.astype(np.float32))
-        contact.append(info.get("contact", False))
-        total += float(reward)
-        k += 1
-        if terminated or truncated or (max_steps is not None and k >= max_steps):
-            break
+    if lean and env is getattr(env, "unwrapped", None) and hasattr(env, "step_lean"):
+        step = env.step_lean
+        while True:
+            a = np.asarray(controller.act(obs), dtype=np.float64).reshape(-1)
+            t.append(env.time_s)
+            alt.append(env.altitude_m)
+            meas.append(float(obs[0]))
+            ref.append(env.reference_m)
+            act.append(a[0])
+            if has_spikes:
+                spikes.append(controller.last_spike_count)
+            obs, reward, truncated = step(float(np.float32(a[0])))  # what step() makes of a.astype(float32)
+            contact.append(env.contact)
+            total += reward
+            k += 1
+            if truncated or (max_steps is not None and k >= max_steps):
+                break
+    else:
+        while True:
+            a = np.asarray(controller.act(obs), dtype=np.float64).reshape(-1)
+            t.append(info["time_s"])
+            alt.append(info["altitude_m"])
+            meas.append(float(obs[0]))
+            ref.append(info["reference_m"])
+            act.append(a[0])
+            if has_spikes:
+                spikes.append(controller.last_spike_count)
+            obs, reward, terminated, truncated, info = env.step(a.astype(np.float32))
+            contact.append(info.get("contact", False))
+            total += float(reward)
+            k += 1
+            if terminated or truncated or (max_steps is not None and k >= max_steps):
+                break
     profile = env.unwrapped.profile
     extras = {"spikes": np.asarray(spikes)} if has_spikes else {}
     return EpisodeRecord(

@@ -131,17 +131,18 @@ def test_dead_zone_thrust_does_nothing():
     assert z2[-1] > z0[-1]
 
 
-def test_motor_lag_step_response():
+@pytest.mark.parametrize("integrator", ["RK4", "implicitfast"])
+def test_motor_lag_step_response(integrator):
     tau = 0.1
-    env = BlimpAltitudeEnv(motor_tau_s=tau, control_rate_hz=100.0, sensor_noise_m=0.0)
+    env = BlimpAltitudeEnv(motor_tau_s=tau, control_rate_hz=100.0, sensor_noise_m=0.0, integrator=integrator)
     env.reset(seed=0)
     u = 2.0
     thrust = []
     for _ in range(60):
         env.step(np.array([u], np.float32))
         thrust.append(env.thrust_n)
-    # actuator force is read after the step, from the activation at the start of the last substep
-    t = (np.arange(1, 61) * env.n_substeps - 1) * env.model.opt.timestep
+    # the lagged force at the end of each step (filterexact is exact, RK4 at dt / tau = 0.1 within 1e-7)
+    t = np.arange(1, 61) * env.dt
     expected = env.thrust_gain_n * u * (1 - np.exp(-t / tau))
     np.testing.assert_allclose(thrust, expected, atol=1e-6 * env.thrust_gain_n * u, rtol=1e-9)
 
@@ -344,7 +345,14 @@ GOLDEN_MEAS_SEED7 = [1.753178358078003, 1.7410544157028198, 1.739391565322876, 1
 def test_default_rates_reproduce_the_single_rate_env():
     """10-Hz control and lidar give the numbers of the env before the rates were separate (recorded
     from it: same physics, same random stream with gusts and drift on)."""
-    env = BlimpAltitudeEnv(gust_force_n=0.1, gust_rate_hz=0.5, buoyancy_drift_kg=0.004, episode_s=5.0)
+    env = BlimpAltitudeEnv(
+        gust_force_n=0.1,
+        gust_rate_hz=0.5,
+        buoyancy_drift_kg=0.004,
+        episode_s=5.0,
+        timestep_s=0.002,
+        integrator="implicitfast",
+    )  # the reference physics of that commit (the default is RK4 at the control period since)
     obs, _ = env.reset(seed=7)
     out = [obs]
     for k in range(50):
@@ -362,6 +370,6 @@ def test_rate_parameters_raise():
     with pytest.raises(ValueError, match="sensor_rate_hz must be > 0"):
         BlimpAltitudeEnv(sensor_rate_hz=0.0)
     with pytest.raises(ValueError, match="control_rate_hz"):
-        BlimpAltitudeEnv(control_rate_hz=3.0)  # 1 / (3 Hz * 2 ms) is not whole
+        BlimpAltitudeEnv(control_rate_hz=3.0, timestep_s=0.002)  # 1 / (3 Hz * 2 ms) is not whole
     env = BlimpAltitudeEnv(control_rate_hz=50.0, episode_s=2.0)
     assert env.dt == pytest.approx(0.02) and env.max_steps == 100 and env.sensor_rate_hz == 50.0
