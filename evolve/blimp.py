@@ -156,6 +156,7 @@ class ClosedLoopProblem:
     w_overshoot_up: float = 0.5
     w_overshoot_down: float = 0.5
     w_effort: float = 0.0
+    w_overshoot_excess: float = 0.0  # per flight: overshoot (up and down) beyond the PID's on the same flight
     spikes_objective: bool = False
     relative_to_pid: bool = False
     initial: np.ndarray | None = None
@@ -166,7 +167,7 @@ class ClosedLoopProblem:
     _codec: Any = field(default=None, repr=False)
     _env: Any = field(default=None, repr=False)
     _val_env: Any = field(default=None, repr=False)
-    _pid_costs: dict = field(default_factory=dict, repr=False)  # (env, flight seed) -> the PID's cost, per process
+    _pid_metrics: dict = field(default_factory=dict, repr=False)  # (validation, flight seed) -> PID metrics
 
     def __post_init__(self) -> None:
         self._codec = BlimpSNNCodec(self.spec)
@@ -178,7 +179,7 @@ class ClosedLoopProblem:
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
         state["_env"] = state["_val_env"] = None  # MuJoCo models are built lazily in each worker
-        state["_pid_costs"] = {}
+        state["_pid_metrics"] = {}
         return state
 
     def episode_seeds(self, generation: int) -> list[int]:
@@ -205,16 +206,21 @@ class ClosedLoopProblem:
             seeds.append(s)
         return seeds
 
-    def pid_cost(self, flight_seed: int, validation: bool = False) -> float:
-        """The tuned PID's cost on one flight (cached: it is the same for every genome)."""
+    def pid_metrics(self, flight_seed: int, validation: bool = False) -> dict:
+        """The tuned PID's flight metrics on one flight (cached: the same for every genome)."""
         key = (validation, flight_seed)
-        if key not in self._pid_costs:
+        if key not in self._pid_metrics:
             from sim.metrics import run_episode
             from snnctl.controllers.pid import PID
 
             env = self._get_val_env() if validation else self._get_env()
-            self._pid_costs[key] = self.cost(run_episode(env, PID.for_blimp(dt=env.dt), seed=flight_seed).metrics())
-        return self._pid_costs[key]
+            self._pid_metrics[key] = run_episode(env, PID.for_blimp(dt=env.dt), seed=flight_seed).metrics()
+        return self._pid_metrics[key]
+
+    def pid_cost(self, flight_seed: int, validation: bool = False) -> float:
+        """The tuned PID's cost on one flight."""
+        m = self.pid_metrics(flight_seed, validation)
+        return self.cost(m, m)
 
     def _get_env(self):
         if self._env is None:
@@ -237,8 +243,21 @@ class ClosedLoopProblem:
 
         return [validation_seed(int(e)) for e in episodes]
 
-    def cost(self, metrics: dict) -> float:
-        return (
+    def cost(self, metrics: dict, pid: dict | None = None) -> float:
+        """The weighted cost of one flight; ``pid``: the PID's metrics on the same flight (for the excess term).
+
+        The excess term is the blimp goal "overshoot no worse than the PID" as a hinge: it costs only
+        where a flight overshoots more than the PID did on that very flight, which is what drives
+        the worst-flight overshoot a mean-overshoot weight lets slip."""
+        excess = 0.0
+        if self.w_overshoot_excess > 0:
+            if pid is None:
+                raise ValueError("w_overshoot_excess needs the PID's metrics on the same flight")
+            excess = self.w_overshoot_excess * (
+                max(0.0, metrics["overshoot_up_m"] - pid["overshoot_up_m"])
+                + max(0.0, metrics["overshoot_down_m"] - pid["overshoot_down_m"])
+            )
+        return excess + (
             self.w_rmse * metrics["rmse_m"]
             + self.w_steady_state * metrics["steady_state_error_m"]
             + self.w_overshoot_up * metrics["overshoot_up_m"]
@@ -265,7 +284,8 @@ class ClosedLoopProblem:
         costs, spikes = [], []
         for s in flights:
             rec = run_episode(env, ctl, seed=s)
-            costs.append(self.cost(rec.metrics()))
+            pid = self.pid_metrics(s, validation) if self.w_overshoot_excess > 0 else None
+            costs.append(self.cost(rec.metrics(), pid))
             spikes.append(rec.extras["spikes"].sum() / (rec.t[-1] + env.dt))
         baseline = np.mean([self.pid_cost(s, validation) for s in flights]) if self.relative_to_pid else 0.0
         row = [np.mean(costs) - baseline]

@@ -99,6 +99,9 @@ SCHEMA = Section(
         w_overshoot_up=Key(float, 0.5, "cost weight of the overshoot after up steps (m)", ge=0),
         w_overshoot_down=Key(float, 0.5, "cost weight of the overshoot after down steps (m)", ge=0),
         w_effort=Key(float, 0.0, "cost weight of the mean |u|", ge=0),
+        w_overshoot_excess=Key(
+            float, 0.0, "cost weight of a flight's overshoot (up and down) beyond the PID's on the same flight", ge=0
+        ),
         spikes_objective=Key(bool, False, "second objective: spikes per second (use with algorithm = nsga2)"),
         relative_to_pid=Key(bool, False, "score the cost minus the PID's on the same flights (a paired comparison)"),
     ),
@@ -216,7 +219,7 @@ def closed_loop_problem(cfg: dict, spec: BlimpSNNSpec, initial: np.ndarray, extr
         spec, env_kwargs(cfg, cl["episode_s"]), cl["episodes_per_generation"], w_rmse=cl["w_rmse"],
         w_steady_state=cl["w_steady_state"], w_overshoot_up=cl["w_overshoot_up"],
         w_overshoot_down=cl["w_overshoot_down"], w_effort=cl["w_effort"], spikes_objective=cl["spikes_objective"],
-        relative_to_pid=cl["relative_to_pid"], initial=initial, seed=seed,
+        w_overshoot_excess=cl["w_overshoot_excess"], relative_to_pid=cl["relative_to_pid"], initial=initial, seed=seed,
         validation_env_kwargs=env_kwargs(cfg, cfg["run"]["episode_s"], cfg["run"]["profile"]), extra_candidates=extra,
     )  # fmt: skip
 

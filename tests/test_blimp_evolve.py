@@ -194,6 +194,13 @@ def test_closed_loop_cost_weights_by_hand() -> None:
     # the defaults weigh both 0.5, i.e. 0.5 * (up + down)
     d = ClosedLoopProblem(SPEC, dict(ENV))
     assert d.cost(m) == pytest.approx(0.1 + 5.0 * 0.02 + 0.5 * 0.4)
+    # the excess term: only overshoot beyond the PID's on the same flight costs, up and down alike
+    x = ClosedLoopProblem(SPEC, dict(ENV), w_overshoot_excess=4.0)
+    pid = dict(m, overshoot_up_m=0.2, overshoot_down_m=0.25)
+    assert x.cost(m, pid) - d.cost(m) == pytest.approx(4.0 * (0.3 - 0.2))  # down 0.1 < 0.25: no excess
+    assert x.cost(m, m) == pytest.approx(d.cost(m))
+    with pytest.raises(ValueError, match="PID"):
+        x.cost(m)
 
 
 def test_config_w_overshoot_was_split_into_up_and_down(tmp_path) -> None:
@@ -248,8 +255,8 @@ def test_closed_loop_relative_to_pid_subtracts_the_pid_on_the_same_flights() -> 
     )
     assert got[:, 1].min() > 0  # the spikes objective is not paired
     # the PID's flights are cached per process and the cache is not pickled
-    assert len(paired._pid_costs) == 2
-    assert pickle.loads(pickle.dumps(paired))._pid_costs == {}
+    assert len(paired._pid_metrics) == 2
+    assert pickle.loads(pickle.dumps(paired))._pid_metrics == {}
 
 
 def test_closed_loop_generations_use_different_profiles(closed_loop) -> None:
@@ -321,7 +328,7 @@ def test_configs_blimp_pid_toml_is_valid_and_schema_defaults_resolve() -> None:
     assert cfg["experiment"]["family"] == "blimp"
     BlimpSNNSpec(**cfg["network"])  # the network section builds a spec
     d = defaults(SCHEMA)
-    assert set(d) == {"experiment", "evolve", "env", "network", "mimic", "closed_loop", "run"}
+    assert set(d) == {"experiment", "evolve", "env", "network", "mimic", "closed_loop", "run", "goals"}
 
 
 def test_mimic_phase_records_flights_of_mimic_flight_s(tmp_path, monkeypatch) -> None:
