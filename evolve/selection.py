@@ -142,6 +142,19 @@ class Selection:
         se = float(d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else math.nan
         return self.candidates[j].label, float(d.mean()), se
 
+    def rank_correlation(self) -> float | None:
+        """Spearman's rho between training scores and validation means (objective 0) over the candidates
+        that have a training score: how far the recorded scores can be trusted to rank (1: fully)."""
+        idx = [i for i, c in enumerate(self.candidates) if c.train is not None]
+        if len(idx) < 3:
+            return None
+        a = np.array([self.candidates[i].train[0] for i in idx])
+        b = self.means[idx, 0]
+        ra, rb = np.argsort(np.argsort(a)).astype(float), np.argsort(np.argsort(b)).astype(float)
+        if ra.std() == 0 or rb.std() == 0:
+            return None
+        return float(np.corrcoef(ra, rb)[0, 1])
+
     def rows(self) -> list[dict]:
         means, ses = self.means, self.standard_errors
         out = []
@@ -172,6 +185,7 @@ class Selection:
             "objectives": list(self.objectives),
             "chosen": self.best.label,
             "margin": self.margin(),
+            "training_validation_spearman": self.rank_correlation(),
             "candidates": rows,
             "scores": {c.label: self.scores[i].tolist() for i, c in enumerate(self.candidates)},
         }
@@ -196,6 +210,9 @@ class Selection:
             lines.append(f"{mark} {label:44} {train:>10}   {means[i, 0]:+.4f} ± {ses[i, 0]:.4f}")
         if len(order) > len(shown):
             lines.append(f"  ... {len(order) - len(shown)} more in selection.csv")
+        rho = self.rank_correlation()
+        if rho is not None:
+            lines.append(f"  training score vs validation mean over the scored candidates: Spearman rho = {rho:+.2f}")
         m = self.margin()
         if m is not None:
             label, d, se = m

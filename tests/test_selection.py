@@ -122,3 +122,19 @@ def test_seed_sets_are_disjoint_and_cover_their_ranges():
     from sim.profiles import HELDOUT_SEEDS
 
     assert all(seeds.which_set(s) == "heldout" for s in HELDOUT_SEEDS)
+
+
+def test_rank_correlation_of_training_and_validation_scores():
+    from evolve.selection import Selection
+
+    def sel(train, val):
+        cands = [Candidate(str(i), np.array([float(i)]), np.array([t])) for i, t in enumerate(train)]
+        cands.append(Candidate("prior", np.array([9.0])))  # no training score: left out of the correlation
+        scores = np.array([[[v]] for v in [*val, 0.0]])
+        return Selection(cands, scores, ("cost",), (-1.0,), 0)
+
+    assert sel([1, 2, 3, 4], [10, 20, 30, 40]).rank_correlation() == 1.0
+    assert sel([1, 2, 3, 4], [40, 30, 20, 10]).rank_correlation() == -1.0
+    # 1 - 6 sum d^2 / (n (n^2 - 1)) for ranks (0,1,2,3) vs (1,0,3,2): d^2 = 4 -> 1 - 24/60 = 0.6
+    assert abs(sel([1, 2, 3, 4], [2, 1, 4, 3]).rank_correlation() - 0.6) < 1e-12
+    assert sel([1, 2], [1, 2]).rank_correlation() is None
