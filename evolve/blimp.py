@@ -120,14 +120,17 @@ class MimicProblem:
         return (total / len(chosen))[:, None]
 
     def validate(self, genomes: np.ndarray, episodes: np.ndarray) -> np.ndarray:
-        """Row i: genome i's fitness on validation sequence episodes[i] (modulo the recorded ones)."""
+        """Row i: genome i's fitness on the sequence recorded on validation flight episodes[i]."""
         if self.val_errors is None or self.val_targets is None:
             raise ValueError("MimicProblem.validate needs sequences recorded on validation flights (val_errors)")
+        if int(np.max(episodes)) >= len(self.val_errors):
+            raise ValueError(
+                f"validation episode {int(np.max(episodes))} asked, {len(self.val_errors)} validation flights recorded"
+            )
         out = np.empty((len(genomes), 1))
         for e in np.unique(episodes):
             rows = np.flatnonzero(episodes == e)
-            k = int(e) % len(self.val_errors)
-            out[rows, 0] = self._fitness(genomes[rows], self.val_errors[k], self.val_targets[k])
+            out[rows, 0] = self._fitness(genomes[rows], self.val_errors[int(e)], self.val_targets[int(e)])
         return out
 
     def _fitness(self, genomes: np.ndarray, errors: np.ndarray, target: np.ndarray) -> np.ndarray:

@@ -77,9 +77,6 @@ SCHEMA = Section(
         generations=Key(int, 0, "generations of the mimic phase", ge=0, le=1_000_000),
         sigma=Key(float, 0.1, "CMA-ES step size of the mimic phase", gt=0, le=1),
         flights=Key(int, 40, "PID flights recorded for training sequences", ge=1, le=10_000),
-        validation_flights=Key(
-            int, 10, "PID flights recorded on validation seeds, to choose the phase's export", ge=1, le=10_000
-        ),
         flight_s=Key(float, 120.0, "length of a recorded PID flight (s)", gt=0, le=3600),
         target=Key(
             str,
@@ -184,7 +181,7 @@ def evolve_blimp(cfg: dict, out_dir: Path, resume: bool = False, progress: bool 
         kw = env_kwargs(cfg, cfg["mimic"]["flight_s"])
         errors, targets = record_pid_flights(cfg["mimic"]["flights"], kw, seed=settings.seed, pid=target)
         val_errors, val_targets = record_pid_flights(
-            cfg["mimic"]["validation_flights"], kw, seed=settings.seed, pid=target, validation=True
+            max(1, settings.validation_episodes), kw, seed=settings.seed, pid=target, validation=True
         )
         problem = MimicProblem(spec, errors, targets, cfg["mimic"]["sequences_per_generation"], seed=settings.seed,
                                val_errors=val_errors, val_targets=val_targets)  # fmt: skip

@@ -91,7 +91,9 @@ def machine_line() -> str:
     import os
 
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"{platform.system()} {platform.machine()}, {cpus} CPUs, Python {platform.python_version()}, {date.today()}"
+    load = f", load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
+    py = platform.python_version()
+    return f"{platform.system()} {platform.machine()}, {cpus} CPUs{load}, Python {py}, {date.today()}"
 
 
 def format_table(mod: ModuleType, result: dict, title: str) -> str:
@@ -128,8 +130,7 @@ def format_table(mod: ModuleType, result: dict, title: str) -> str:
 def _fmt(v: float | None) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "-"
-    a = abs(v)
-    return f"{v:.0f}" if a >= 100 else f"{v:.2f}" if a >= 10 else f"{v:.4f}"
+    return f"{v:.0f}" if abs(v) >= 1000 else f"{v:.4g}"
 
 
 def _jsonable(cfg: dict) -> Any:

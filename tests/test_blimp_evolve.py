@@ -121,6 +121,28 @@ def test_mimic_problem_score_equals_a_stepwise_controller_replay(mimic_problem) 
         assert got[i] == pytest.approx(np.mean(scores), rel=1e-5, abs=1e-6)
 
 
+def test_mimic_validate_scores_each_row_on_its_validation_sequence(mimic_problem) -> None:
+    """validate: row i on validation sequence episodes[i], as a stepwise controller replay scores it."""
+    import dataclasses
+
+    rng = np.random.default_rng(9)
+    val_e = np.cumsum(rng.normal(0, 0.02, (3, 120)), axis=1)
+    val_t = np.clip(5 * val_e, -3.3, 3.3)
+    p = dataclasses.replace(mimic_problem, val_errors=val_e, val_targets=val_t)
+    codec = BlimpSNNCodec(SPEC)
+    g = _genomes(2, seed=4)
+    rows, eps = np.repeat(g, 3, axis=0), np.tile(np.arange(3, dtype=np.uint64), 2)
+    got = p.validate(rows, eps)[:, 0]
+    for k, (genome, e) in enumerate(zip(rows, eps, strict=True)):
+        ctl = SNNController(codec.decode(genome))
+        u = np.array([ctl.act(np.array([0.0, 0.0, x]))[0] for x in val_e[int(e)]], dtype=np.float64)
+        assert got[k] == pytest.approx(mimic_fitness(u[None, :], val_t[int(e)])[0], rel=1e-5, abs=1e-6)
+    with pytest.raises(ValueError, match="3 validation flights recorded"):
+        p.validate(g[:1], np.array([3], dtype=np.uint64))  # never wraps around to a repeated sequence
+    with pytest.raises(ValueError, match="recorded on validation flights"):
+        mimic_problem.validate(g[:1], np.array([0], dtype=np.uint64))
+
+
 def test_mimic_problem_generations_use_different_sequences(mimic_problem) -> None:
     seqs = [tuple(mimic_problem.sequences(gen)) for gen in range(12)]
     assert seqs[3] == tuple(mimic_problem.sequences(3))  # deterministic
