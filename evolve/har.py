@@ -261,6 +261,10 @@ class L2MUProblem:
     and quantised as `train_l2mu` builds it, except that the quantiser calibrates on
     `calibration_windows` windows spread over the classes (the float calibration run is the
     expensive part). Deterministic: the result depends on the genome only, never on the batch.
+
+    `validate` (validated selection, `evolve.selection`): with windows held apart from the fitness
+    (`x_val`, `y_val`; `validation_split`), episode e is validation window e, scored by the squared
+    error of the readout fitted on the fitness windows — the leave-one-out error's own unit.
     """
 
     spec: L2MUSpec
@@ -271,6 +275,8 @@ class L2MUProblem:
     alphas: Any = None
     calibration_windows: int = 8
     state_bits: int = 20
+    x_val: np.ndarray | None = None  # (V, C, T) windows the fitness never sees (validate hook)
+    y_val: np.ndarray | None = None
     name: str = "har-l2mu"
     objectives: tuple[str, ...] = ("loo_squared_error",)
     weights: tuple[float, ...] = (-1.0,)
@@ -302,15 +308,45 @@ class L2MUProblem:
         vals = {f: (10.0 ** float(v) if lg else float(v)) for v, (_, f, lg) in zip(genome, self.genes, strict=True)}
         return replace(self.base, **vals)
 
-    def features(self, genome: np.ndarray) -> np.ndarray:
-        """The integer network's hidden spike counts on every training window, (N, n_hidden)."""
+    def network(self, genome: np.ndarray) -> Network:
+        """The integer network of a genome, calibrated and quantised on the fitness windows only."""
         from snnctl.l2mu import calibrate
 
         params = self.params(genome)
         cal = calibrate(self.spec, params, self.x)
         calib_in = self.spec.held(self.x[self.pick]).reshape(-1, self.spec.n_channels)
-        net, _ = l2mu_network(self.spec, params, cal, calib_in, self.state_bits)
-        return hidden_counts(count_networks(net), codes_of(net, self.spec, self.x))
+        return l2mu_network(self.spec, params, cal, calib_in, self.state_bits)[0]
+
+    def features(self, genome: np.ndarray, x: np.ndarray | None = None) -> np.ndarray:
+        """The integer network's hidden spike counts on windows ``x`` (default: the fitness windows), (N, n_hidden)."""
+        net = self.network(genome)
+        return hidden_counts(count_networks(net), codes_of(net, self.spec, self.x if x is None else x))
+
+    def validate(self, genomes: np.ndarray, episodes: np.ndarray) -> np.ndarray:
+        """Row i: squared error (summed over classes) on validation window episodes[i] of the readout fitted
+        on the fitness windows; nan where the integer model cannot hold the genome."""
+        from snnctl.readout_fit import one_hot_targets
+
+        if self.x_val is None or self.y_val is None or len(self.x_val) == 0:
+            raise ValueError("L2MUProblem.validate needs windows held apart from the fitness (x_val, y_val)")
+        episodes = np.asarray(episodes, dtype=np.int64)
+        if episodes.max() >= len(self.x_val):
+            raise ValueError(f"validation episode {episodes.max()} asked, {len(self.x_val)} validation windows held")
+        out = np.full((len(genomes), 1), np.nan)
+        uniq, inverse = np.unique(np.asarray(genomes, dtype=np.float64), axis=0, return_inverse=True)
+        for k, g in enumerate(uniq):  # rows of one genome share its network and readout
+            rows = np.flatnonzero(inverse.reshape(-1) == k)
+            try:
+                net = self.network(g)
+            except (NetworkError, ValueError):
+                continue
+            counts = count_networks(net)
+            fit = hidden_counts(counts, codes_of(net, self.spec, self.x)).astype(np.float64)
+            val = hidden_counts(counts, codes_of(net, self.spec, self.x_val[episodes[rows]])).astype(np.float64)
+            ridge = fit_ridge(fit, self.y, self.spec.n_classes, self.alphas)
+            t = one_hot_targets(np.asarray(self.y_val)[episodes[rows]], self.spec.n_classes)
+            out[rows, 0] = ((ridge.scores(val) - t) ** 2).sum(axis=1)
+        return out
 
     def evaluate(self, genomes: np.ndarray, seeds: np.ndarray, generation: int) -> np.ndarray:
         from snnctl.readout_fit import DEFAULT_ALPHAS, loo_scores, one_hot_targets
@@ -325,6 +361,24 @@ class L2MUProblem:
                 continue
             out[i, 0] = min(r.mse for r in loo_scores(counts.astype(np.float64), t, grid))
         return out
+
+
+def validation_split(y: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """(fitness indices, validation indices) of the training split: ``fraction`` of each class with at
+    least 3 windows held apart (at least one, and two always left), chosen by a fixed permutation, so
+    the same data give the same split whatever the run seed."""
+    y = np.asarray(y)
+    if not 0 <= fraction < 1:
+        raise HARTrainError(f"validation fraction must be in [0, 1), got {fraction}")
+    rng = np.random.default_rng(0)
+    val: list[int] = []
+    for c in np.unique(y):
+        idx = np.flatnonzero(y == c)
+        # at least one held apart, at least two left to the fitness (its leave-one-out needs them)
+        n = 0 if fraction == 0 or len(idx) < 3 else min(len(idx) - 2, max(1, int(round(fraction * len(idx)))))
+        val += rng.permutation(idx)[:n].tolist()
+    val_idx = np.sort(np.array(val, dtype=np.int64))
+    return np.setdiff1d(np.arange(len(y)), val_idx), val_idx
 
 
 def calibration_pick(y: np.ndarray, n: int) -> np.ndarray:

@@ -80,6 +80,14 @@ SCHEMA = Section(
         hidden_tau_syn_s=Key(list, [0.02, 0.5], "hidden synaptic time constant (s)", item=float),
         hidden_tau_mem_s=Key(list, [], "hidden membrane time constant (s)", item=float),
         calibration_windows=Key(int, 4, "training windows the quantiser calibrates on per evaluation", ge=1, le=100000),
+        validation_fraction=Key(
+            float,
+            0.25,
+            "share of each class's training windows held apart from the fitness to choose the export "
+            "(validated selection); 0 = none",
+            ge=0,
+            lt=0.9,
+        ),  # fmt: skip
     ),
     run=Section(
         "evaluation (snnctl run, and the table at the end of snnctl train)",
@@ -134,7 +142,7 @@ def evolve_main(cfg: dict, out_dir: Path, resume: bool = False, progress: bool =
     """`snnctl evolve` on a HAR config: tune the spiking part by evolution ([search] ranges, [evolve]
     settings), the fitness being the closed-form readout's leave-one-out error on the training split;
     then train the best parameters as `snnctl train` does and write the same run folder and table."""
-    from evolve.har import HARTrainError, L2MUProblem, spec_params
+    from evolve.har import HARTrainError, L2MUProblem, spec_params, validation_split
     from evolve.runner import EvolveSettings, evolve
     from snnctl.cli_common import UserError
 
@@ -144,24 +152,33 @@ def evolve_main(cfg: dict, out_dir: Path, resume: bool = False, progress: bool =
     rate = rate_of(ds, cfg)
     spec, params = spec_params(len(ds.channels), len(ds.classes), rate, cfg["model"])
     search = cfg["search"]
-    ranges = {k: v for k, v in search.items() if k != "calibration_windows" and v}
+    ranges = {k: v for k, v in search.items() if k not in ("calibration_windows", "validation_fraction") and v}
     for k, v in ranges.items():
         if len(v) != 2:
             raise UserError(f"[search] {k} = {v}: give [low, high] or [] to keep [model]'s value")
     try:
-        problem = L2MUProblem(spec, params, ranges, ds.X_train, ds.y_train, cfg["train"]["alphas"] or None,
-                              search["calibration_windows"], cfg["model"]["state_bits"])  # fmt: skip
+        fit, val = validation_split(ds.y_train, search["validation_fraction"])
+        problem = L2MUProblem(spec, params, ranges, ds.X_train[fit], ds.y_train[fit], cfg["train"]["alphas"] or None,
+                              search["calibration_windows"], cfg["model"]["state_bits"], x_val=ds.X_train[val],
+                              y_val=ds.y_train[val])  # fmt: skip
     except HARTrainError as e:
         raise UserError(str(e)) from None
+    # every held-apart window is one validation episode (none: the export is not validated, and says so)
+    settings = EvolveSettings.from_dict(
+        {**cfg["evolve"], "validation_episodes": len(val) if cfg["evolve"]["validation_episodes"] > 0 else 0}
+    )
     if progress:
         print(_data_line(ds, rate))
-        print(f"evolving {', '.join(g for g, _, _ in problem.genes)} on the training split (leave-one-out)")
-    result = evolve(problem, EvolveSettings.from_dict(cfg["evolve"]), out_dir, resume=resume, progress=progress,
-                    config=cfg)  # fmt: skip
+        print(f"evolving {', '.join(g for g, _, _ in problem.genes)} on {len(fit)} training windows (leave-one-out); "
+              f"{len(val)} held apart to choose the export")  # fmt: skip
+    result = evolve(problem, settings, out_dir, resume=resume, progress=progress, config=cfg)
     best = problem.params(result.best_genome)
     start_fit = problem.evaluate(problem.initial_genome[None, :], np.zeros(1, np.uint64), 0)[0, 0]
+    chosen_loo = problem.evaluate(result.best_genome[None, :], np.zeros(1, np.uint64), 0)[0, 0]
     evolved = {"params": {f: getattr(best, f) for _, f, _ in problem.genes},
-               "loo_squared_error": float(result.best_fitness[0]), "start_loo_squared_error": float(start_fit),
+               "loo_squared_error": float(chosen_loo), "start_loo_squared_error": float(start_fit),
+               "validation_squared_error": None if result.selection is None else float(result.best_fitness[0]),
+               "fitness_windows": len(fit), "validation_windows": len(val),
                "evaluations": result.evaluations, "evolve_wall_s": result.elapsed}  # fmt: skip
     if progress:
         print("evolved: " + ", ".join(f"{k} = {v:.4g}" for k, v in evolved["params"].items())

@@ -106,15 +106,21 @@ def format_table(mod: ModuleType, result: dict, title: str) -> str:
     w = max(w, max(len(g["goal"]) for g in rows[0]["goals"]) + 2 if rows[0]["goals"] else w)
     head = f"  {'':{w}}" + "".join(f"{s:>10}" for s in seeds) + f"{'mean ± std':>22}{'worst':>10}"
     head += f"{base_name:>10}" if has_base else ""
-    lines = [title, f"  {machine_line()}", f"held-out: {rows[0].get('episodes', '?')} episodes per seed", head]
+    lines = [
+        title,
+        f"  printed on {machine_line()}",
+        f"held-out: {rows[0].get('episodes', '?')} episodes per seed",
+        head,
+    ]
     for key, label, _ in [*mod.BENCH_METRICS, ("wall_s", "wall time (s)", "lower")]:
         vals = [r["wall_s"] if key == "wall_s" else r["metrics"][key] for r in rows]
         s = summ["metrics"][key]
-        line = f"  {label:{w}}" + "".join(f"{_fmt(v):>10}" for v in vals)
-        line += f"{_fmt(s['mean']) + ' ± ' + _fmt(s['std']):>22}{_fmt(s['worst']):>10}"
+        d = _decimals(s["mean"])
+        line = f"  {label:{w}}" + "".join(f"{_fmt(v, d):>10}" for v in vals)
+        line += f"{_fmt(s['mean'], d) + ' ± ' + _fmt(s['std'], d):>22}{_fmt(s['worst'], d):>10}"
         if has_base:
             b = rows[0]["baseline"].get(key) if key != "wall_s" else None
-            line += f"{_fmt(b) if b is not None else '':>10}"
+            line += f"{_fmt(b, d) if b is not None else '':>10}"
         lines.append(line)
     if rows[0]["goals"]:
         lines.append(f"  {'goal':{w}}" + "".join(f"{s:>10}" for s in seeds) + f"{'seeds met':>22}")
@@ -127,10 +133,16 @@ def format_table(mod: ModuleType, result: dict, title: str) -> str:
     return "\n".join(lines)
 
 
-def _fmt(v: float | None) -> str:
+def _decimals(typical: float) -> int:
+    """One number of decimals per row, from the row's mean: 4 for metres, 1 for spikes/s, 0 for seconds."""
+    a = abs(typical) if math.isfinite(typical) else 0.0
+    return 0 if a >= 100 else 1 if a >= 10 else 3 if a >= 1 else 4
+
+
+def _fmt(v: float | None, decimals: int) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "-"
-    return f"{v:.0f}" if abs(v) >= 1000 else f"{v:.4g}"
+    return f"{v:.{decimals}f}"
 
 
 def _jsonable(cfg: dict) -> Any:

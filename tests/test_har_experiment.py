@@ -12,6 +12,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from snnctl.cli import main
 from tests.optional_tools import require_board
@@ -188,8 +190,13 @@ def test_evolve_tunes_on_the_training_split_only(trained, tmp_path):
     assert ev["params"] == pytest.approx({"theta": 10 ** genome[0], "hidden_gain": 10 ** genome[1]})
     assert 0.5 <= ev["params"]["theta"] <= 2.0 and 1.0 <= ev["params"]["hidden_gain"] <= 4.0
     assert ev["evaluations"] == 6
-    best_ever = [float(r["loo_squared_error_best_ever"]) for r in _rows(log)]
-    assert ev["loo_squared_error"] == pytest.approx(min(best_ever))
+    # the export was chosen on training windows held apart from the fitness (validated selection)
+    sel = json.loads((tmp_path / "run0" / "selection.json").read_text())
+    means = {r["candidate"]: r["validation_loo_squared_error_mean"] for r in sel["candidates"]}
+    assert means[sel["chosen"]] == min(means.values())
+    assert ev["validation_squared_error"] == pytest.approx(means[sel["chosen"]])
+    # the toy training split: 3 classes x 6 windows; a quarter of each class (round(1.5) = 2) held apart
+    assert sel["episodes"] == ev["validation_windows"] == 6 and ev["fitness_windows"] == 12
     assert rep["l2mu_params"]["theta"] == pytest.approx(ev["params"]["theta"])
     assert rep["integer"]["accuracy"] >= 11 / 12
 
@@ -215,3 +222,21 @@ def test_evolve_rejects_bad_ranges(trained, tmp_path, capsys):
     cfg.write_text(bad.replace("[data]", f"[data]\npath = {str(data)!r}"))
     assert main(["evolve", str(cfg), "--out", str(tmp_path / "r"), "--quiet"]) == 2
     assert "theta_s" in capsys.readouterr().err
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.integers(0, 4), min_size=1, max_size=60), st.floats(0.0, 0.85))
+def test_validation_split_is_a_disjoint_stratified_partition(labels, fraction):
+    from evolve.har import validation_split
+
+    y = np.array(labels)
+    fit, val = validation_split(y, fraction)
+    assert np.intersect1d(fit, val).size == 0
+    np.testing.assert_array_equal(np.sort(np.concatenate([fit, val])), np.arange(len(y)))
+    for c in np.unique(y):
+        n, nv = int((y == c).sum()), int((y[val] == c).sum())
+        if fraction == 0 or n < 3:
+            assert nv == 0
+        else:
+            assert nv == min(n - 2, max(1, round(fraction * n)))  # two always left to the fitness
+    np.testing.assert_array_equal(validation_split(y, fraction)[1], val)  # the same data, the same split
