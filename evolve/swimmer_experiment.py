@@ -98,6 +98,7 @@ def bench_result(cfg: dict, out_dir: Path, wall_s: float) -> dict:
     return {"metrics": metrics, "baseline": None, "baseline_name": "", "episodes": table["heldout_episodes"],
             "goals": [{"goal": label, "passed": bool(ok)} for label, ok in goals]}  # fmt: skip
 
+
 RUN_OPTIONS: frozenset[str] = frozenset({"n_links", "video"})
 
 VIDEO_SIZE = (320, 240)
