@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
 import tomllib
 
@@ -225,7 +226,7 @@ def test_help_lists_the_experiment_commands(capsys) -> None:
         assert "examples:" in capsys.readouterr().out
 
 
-# -- family dispatch (snnctl.experiments) -------------------------------------------------------
+# -- family dispatch (snnctl.cli.families) -------------------------------------------------------
 
 
 def test_config_without_family_names_the_key(tmp_path, capsys) -> None:
@@ -270,7 +271,9 @@ def test_nsga2_config_evolves_a_non_dominated_front(tmp_path) -> None:
     config = Path(__file__).parents[1] / "configs" / "blimp_nsga2.toml"
     out = tmp_path / "nsga2"
     args = ["--generations", "2", "--population", "8", "--backend", "serial", "--workers", "1", "--quiet"]
-    config_text = config.read_text().replace("[evolve]", "[evolve]\nvalidation_episodes = 2", 1)
+    # 2 validation flights instead of the file's (the line is replaced, or added when the file has none)
+    text = re.sub(r"(?m)^validation_episodes\s*=.*\n", "", config.read_text())
+    config_text = text.replace("[evolve]", "[evolve]\nvalidation_episodes = 2", 1)
     config = tmp_path / "nsga2.toml"
     config.write_text(config_text)
     assert cli.main(["evolve", str(config), "--out", str(out), *args]) == 0
