@@ -117,7 +117,7 @@ SCHEMA = Section(
     ),
 )
 
-# family-specific `snnctl run` flags (snnctl.experiments): the sensing-to-action loop's
+# family-specific `snnctl run` flags (snnctl.cli.families): the sensing-to-action loop's
 RUN_OPTIONS: frozenset[str] = frozenset({"sensing", "faults"})
 
 BENCH_METRICS = [
@@ -250,7 +250,7 @@ def run_main(cfg: dict, args: Any) -> int:
     controller may also be `float:NET.snn`, the network's float reference), and `--plot` draws the
     loop's timeline. Without them the output is exactly the plain held-out table.
     """
-    from snnctl.cli_common import UserError
+    from snnctl.errors import SnnctlError
     from snnctl.snnfile import SnnFormatError
 
     sensing, fault_spec = getattr(args, "sensing", None), getattr(args, "faults", None)
@@ -261,10 +261,10 @@ def run_main(cfg: dict, args: Any) -> int:
         try:
             faults = parse_faults(fault_spec)
         except FaultSpecError as e:
-            raise UserError(f"--faults: {e}") from None
+            raise SnnctlError(f"--faults: {e}") from None
         path = args.controller.removeprefix("float:")
         if args.controller != "pid" and not Path(path).is_file():
-            raise UserError(f"{path}: no such file (give a .snn network, 'float:NET.snn' or 'pid')")
+            raise SnnctlError(f"{path}: no such file (give a .snn network, 'float:NET.snn' or 'pid')")
         kwargs = env_kwargs(cfg, cfg["run"]["episode_s"], cfg["run"]["profile"])
         try:
             summary, first = fly_blimp_heldout(kwargs, args.controller, sensing or "fixed", faults,
@@ -272,7 +272,7 @@ def run_main(cfg: dict, args: Any) -> int:
                                                record_first=bool(args.plot),
                                                force_rate=bool(getattr(args, "force_rate", False)))  # fmt: skip
         except (SnnFormatError, ValueError) as e:
-            raise UserError(str(e)) from None
+            raise SnnctlError(str(e)) from None
         if args.plot:
             from sim.loop_plots import plot_timeline
 
@@ -286,12 +286,12 @@ def run_main(cfg: dict, args: Any) -> int:
         return 0
 
     if args.controller != "pid" and not Path(args.controller).is_file():
-        raise UserError(f"{args.controller}: no such file (give a .snn network or 'pid')")
+        raise SnnctlError(f"{args.controller}: no such file (give a .snn network or 'pid')")
     try:
         metrics, rec = fly_heldout(cfg, args.controller, args.episodes, args.seed, record_first=bool(args.plot),
                                    force_rate=bool(getattr(args, "force_rate", False)))  # fmt: skip
     except (SnnFormatError, ValueError) as e:
-        raise UserError(str(e)) from None
+        raise SnnctlError(str(e)) from None
     name = Path(args.controller).name if args.controller != "pid" else "pid"
     if args.plot:
         plot_flight(Path(args.plot), {Path(args.controller).stem if args.controller != "pid" else "PID": rec})

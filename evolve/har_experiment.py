@@ -100,28 +100,28 @@ SCHEMA = Section(
     ),
 )
 
-TRAIN_SEED_KEY = "model.seed"  # what `snnctl train --seed` sets (snnctl.cli_experiments)
+TRAIN_SEED_KEY = "model.seed"  # what `snnctl train --seed` sets (snnctl.cli.experiments)
 RUN_OPTIONS: frozenset[str] = frozenset({"data", "port"})
 
 
 def load_data(cfg: dict) -> Any:
-    """The dataset the config names (`sim.har_data.load_dataset`); errors become UserError."""
+    """The dataset the config names (`sim.har_data.load_dataset`); errors become SnnctlError."""
     from sim.har_data import HARDataError, load_dataset
-    from snnctl.cli_common import UserError
+    from snnctl.errors import SnnctlError
 
     try:
         ds = load_dataset(cfg["data"]["path"] or None)
     except HARDataError as e:
-        raise UserError(str(e)) from None
+        raise SnnctlError(str(e)) from None
     return ds
 
 
 def rate_of(ds: Any, cfg: dict) -> float:
-    from snnctl.cli_common import UserError
+    from snnctl.errors import SnnctlError
 
     rate = ds.rate_hz or cfg["data"]["rate_hz"]
     if not rate:
-        raise UserError(f"{ds.name}: the data does not give its sample rate; set [data] rate_hz in the config")
+        raise SnnctlError(f"{ds.name}: the data does not give its sample rate; set [data] rate_hz in the config")
     return float(rate)
 
 
@@ -144,7 +144,7 @@ def evolve_main(cfg: dict, out_dir: Path, resume: bool = False, progress: bool =
     then train the best parameters as `snnctl train` does and write the same run folder and table."""
     from evolve.har import HARTrainError, L2MUProblem, spec_params, validation_split
     from evolve.runner import EvolveSettings, evolve
-    from snnctl.cli_common import UserError
+    from snnctl.errors import SnnctlError
 
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
@@ -155,14 +155,14 @@ def evolve_main(cfg: dict, out_dir: Path, resume: bool = False, progress: bool =
     ranges = {k: v for k, v in search.items() if k not in ("calibration_windows", "validation_fraction") and v}
     for k, v in ranges.items():
         if len(v) != 2:
-            raise UserError(f"[search] {k} = {v}: give [low, high] or [] to keep [model]'s value")
+            raise SnnctlError(f"[search] {k} = {v}: give [low, high] or [] to keep [model]'s value")
     try:
         fit, val = validation_split(ds.y_train, search["validation_fraction"])
         problem = L2MUProblem(spec, params, ranges, ds.X_train[fit], ds.y_train[fit], cfg["train"]["alphas"] or None,
                               search["calibration_windows"], cfg["model"]["state_bits"], x_val=ds.X_train[val],
                               y_val=ds.y_train[val])  # fmt: skip
     except HARTrainError as e:
-        raise UserError(str(e)) from None
+        raise SnnctlError(str(e)) from None
     # every held-apart window is one validation episode (none: the export is not validated, and says so)
     settings = EvolveSettings.from_dict(
         {**cfg["evolve"], "validation_episodes": len(val) if cfg["evolve"]["validation_episodes"] > 0 else 0}
@@ -199,14 +199,14 @@ def train_and_report(cfg: dict, ds: Any, rate: float, spec: Any, params: Any, ou
     from evolve.har import HARTrainError, evaluate, float_predictions, metrics, train_l2mu
     from firmware_bridge.memory import device_bytes
     from snnctl import snnfile
-    from snnctl.cli_common import UserError
+    from snnctl.errors import SnnctlError
     from snnctl.l2mu import memory_error
 
     try:
         tr = train_l2mu(spec, params, ds.X_train, ds.y_train, cfg["train"]["alphas"] or None,
                         cfg["train"]["calibration_windows"], cfg["model"]["state_bits"], progress)  # fmt: skip
     except (HARTrainError, ValueError) as e:
-        raise UserError(str(e)) from None
+        raise SnnctlError(str(e)) from None
     net = tr.net
     net.meta.update(classes=list(ds.classes), channels=list(ds.channels), rate_hz=rate, dataset=ds.name,
                     window_samples=int(ds.X_train.shape[2]))  # fmt: skip
@@ -256,18 +256,18 @@ def run_main(cfg: dict, args: Any) -> int:
     """`snnctl run` on a HAR config: a trained .snn on the test split (numba, and a board with --port)."""
     from evolve.har import evaluate, metrics, run_on_device
     from firmware_bridge.memory import device_bytes
-    from snnctl.cli_common import UserError, load_network
+    from snnctl.errors import SnnctlError, load_network
     from snnctl.l2mu import L2MUSpec
 
     if not Path(args.controller).is_file():
-        raise UserError(f"{args.controller}: no such file (give the best.snn that snnctl train wrote)")
+        raise SnnctlError(f"{args.controller}: no such file (give the best.snn that snnctl train wrote)")
     net, _ = load_network(args.controller)
     if net.meta.get("family") != "har" or "l2mu_spec" not in net.meta:
-        raise UserError(f"{args.controller}: not an L2MU HAR network (train one with snnctl train {args.config})")
+        raise SnnctlError(f"{args.controller}: not an L2MU HAR network (train one with snnctl train {args.config})")
     spec = L2MUSpec(**net.meta["l2mu_spec"])
     ds = load_data(cfg)
     if len(ds.channels) != spec.n_channels or len(ds.classes) != spec.n_classes:
-        raise UserError(f"{ds.name}: {len(ds.channels)} channels / {len(ds.classes)} classes, but the network was "
+        raise SnnctlError(f"{ds.name}: {len(ds.channels)} channels / {len(ds.classes)} classes, but the network was "
                         f"trained for {spec.n_channels} / {spec.n_classes}")  # fmt: skip
     ev = evaluate(net, spec, ds.X_test)
     res: dict = {"dataset": ds.name, "windows": len(ds.X_test), **metrics(ds.y_test, ev.predictions, spec.n_classes),
@@ -280,7 +280,7 @@ def run_main(cfg: dict, args: Any) -> int:
             dev = run_on_device(args.port, net, spec, ds.X_test, cfg["run"]["device_measure_windows"],
                                 progress=not args.json)  # fmt: skip
         except DeviceError as e:
-            raise UserError(f"{args.port}: {e}") from None
+            raise SnnctlError(f"{args.port}: {e}") from None
         same = bool(np.array_equal(dev["predictions"], ev.predictions))
         codes_same = bool(np.array_equal(dev["final_codes"], ev.codes[:, -1, :]))
         res["device"] = {k: v for k, v in dev.items() if k not in ("final_codes", "predictions")}
@@ -428,7 +428,7 @@ def main(argv: list[str] | None = None) -> int:
     """`python -m evolve.har_experiment CONFIG --seeds 0 1 2 3 4`: the seed table of a HAR config."""
     import argparse
 
-    from snnctl import experiments
+    from snnctl.config import load_config
 
     ap = argparse.ArgumentParser(prog="python -m evolve.har_experiment", description=main.__doc__)
     ap.add_argument("config")
@@ -436,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", help="dataset folder or file (overrides [data] path)")
     ap.add_argument("--json", metavar="OUT.json", help="also write the rows as JSON")
     args = ap.parse_args(argv)
-    _, cfg = experiments.load(args.config, {"data.path": args.data} if args.data else None)
+    cfg = load_config(args.config, SCHEMA, overrides={"data.path": args.data} if args.data else {})
     print(SEED_HEADER)
     rows = seed_table(cfg, args.seeds)
     i = np.array([r["integer"] for r in rows])

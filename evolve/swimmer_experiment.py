@@ -134,9 +134,9 @@ def evolve_main(cfg: dict, out_dir: Path, resume: bool = False, progress: bool =
     try:
         problem = problem_of(cfg)
     except ValueError as e:
-        from snnctl.cli_common import UserError
+        from snnctl.errors import SnnctlError
 
-        raise UserError(str(e)) from None
+        raise SnnctlError(str(e)) from None
     out_dir = Path(out_dir)
     settings = EvolveSettings.from_dict(cfg["evolve"])
     t0 = time.perf_counter()
@@ -219,27 +219,27 @@ def format_table(rows: list[dict]) -> str:
 
 def run_main(cfg: dict, args: Any) -> int:
     """`snnctl run` on a swimmer config: held-out returns (table or JSON), optional plot and video."""
-    from snnctl.cli_common import UserError
+    from snnctl.errors import SnnctlError
     from snnctl.snnfile import SnnFormatError
 
     try:
         check_config(cfg)
     except ValueError as e:
-        raise UserError(str(e)) from None
+        raise SnnctlError(str(e)) from None
     path = Path(args.controller)
     if not path.is_file():
-        raise UserError(f"{path}: no such file (give a best.snn or best.npz from snnctl evolve)")
+        raise SnnctlError(f"{path}: no such file (give a best.snn or best.npz from snnctl evolve)")
     n_links = cfg["env"]["n_links"] if args.n_links is None else args.n_links
     if not 3 <= n_links <= 16:
-        raise UserError(f"--n-links must be in 3..16 (the N-link swimmer's range), got {n_links}")
+        raise SnnctlError(f"--n-links must be in 3..16 (the N-link swimmer's range), got {n_links}")
     if args.video is not None and Path(args.video).suffix.lower() not in (".mp4", ".gif"):
-        raise UserError(f"--video {args.video}: give a .mp4 or .gif file name")
+        raise SnnctlError(f"--video {args.video}: give a .mp4 or .gif file name")
     n = args.episodes or cfg["run"]["episodes"]
     try:
         rows, rec, ctl = heldout_returns(cfg, path, n_links, n, args.seed, record_first=bool(args.plot),
                                          force_rate=bool(getattr(args, "force_rate", False)))  # fmt: skip
     except (SnnFormatError, ValueError) as e:
-        raise UserError(str(e)) from None
+        raise SnnctlError(str(e)) from None
     result = {
         "controller": path.name,
         "env": env_name_for(cfg, n_links),
@@ -277,18 +277,18 @@ def run_main(cfg: dict, args: Any) -> int:
 def record_video(cfg: dict, path: Path, n_links: int, out: Path, first: int = 0, force_rate: bool = False) -> Path:
     """Film held-out episode `first` offscreen to `out` (.mp4 or .gif)."""
     from sim.video import VideoError, record_episode
-    from snnctl.cli_common import UserError
+    from snnctl.errors import SnnctlError
 
     w, h = VIDEO_SIZE
     try:
         env = make_env(env_name_for(cfg, n_links), n_links, render_mode="rgb_array", width=w, height=h)
     except VideoError as e:
-        raise UserError(str(e)) from None
+        raise SnnctlError(str(e)) from None
     try:
         ctl = load_controller(path, n_links, env.unwrapped.dt, force_rate)
         record_episode(env, ctl, out, seed=heldout_seeds(1, first)[0], max_steps=cfg["run"]["episode_steps"])
     except VideoError as e:
-        raise UserError(str(e)) from None
+        raise SnnctlError(str(e)) from None
     finally:
         env.close()
     return out

@@ -189,7 +189,7 @@ class ActionToSensing(SensingPolicy):
                 f"gain {self.gain:g})")  # fmt: skip
 
 
-# Blimp defaults, chosen with `snnctl.bench_loop.tune_sensing` on training profiles (seeds 0..19, never
+# Blimp defaults, chosen with `evolve.bench_loop.tune_sensing` on training profiles (seeds 0..19, never
 # the held-out ones): send-on-delta with delta = 3 lidar-noise sigmas and a 1-s heartbeat (-80 % samples,
 # RMSE +0.4 % on training flights); action-to-sensing on the error, 0.1..1 s (-64 %, RMSE +2.9 %).
 # Both keep a sample at least every second, so a dead or stuck sensor is noticed within seconds.

@@ -99,10 +99,10 @@ def test_in_process_loop_backends_check_the_rate(ten_hz_file) -> None:
 def test_run_builds_the_pid_for_the_configs_control_period(five_hz_cfg, monkeypatch) -> None:
     """`snnctl run` at 5 Hz: the PID has dt = 0.2 s, and the held-out flight flies that PID."""
     from evolve import blimp_experiment as bx
-    from snnctl import experiments
+    from snnctl.cli import families
     from snnctl.controllers.pid import PID
 
-    _, cfg = experiments.load(five_hz_cfg)
+    _, cfg = families.load(five_hz_cfg)
     assert bx.make_controller("pid", 0.2).dt == 0.2
     built: list[PID] = []
     original = bx.make_controller

@@ -366,7 +366,7 @@ def test_cli_run_bad_faults_is_a_one_line_error(cfg_file, capsys):
 
 
 def test_bench_loop_counts_link_bytes_by_hand(net, tmp_path, capsys):
-    from snnctl.bench_loop import BoardBytes, run_loop_bench, sensor_frame_bytes
+    from evolve.bench_loop import BoardBytes, run_loop_bench, sensor_frame_bytes
 
     # STEP request: header 6 + flags 1 + one int16 code 2 + CRC 4 = 13 B, COBS +1, delimiter +1 = 15;
     # reply: 6 + (u32 step, u8 status, 2 int16 outputs, u16 + u32 + u32 counts = 19) + 4 = 29 -> 31
@@ -401,8 +401,8 @@ class PIDLike(Backend):
 
 
 def test_tuning_refuses_heldout_seeds(net):
+    from evolve.bench_loop import tune_sensing
     from sim.profiles import HELDOUT_SEEDS
-    from snnctl.bench_loop import tune_sensing
 
     with pytest.raises(ValueError, match="training seeds"):
         tune_sensing(net, seeds=[0, HELDOUT_SEEDS[0]])

@@ -1,4 +1,4 @@
-"""NIR import/export (snnctl.nir_io), C header export (snnctl.c_header) and their CLI commands."""
+"""NIR import/export (snnctl.nir_io), C header export (firmware_bridge.c_header) and their CLI commands."""
 
 from __future__ import annotations
 
@@ -317,8 +317,8 @@ int main(void)
 
 def test_c_header_compiles_and_matches_runtime(tmp_path) -> None:
     from firmware_bridge.build import BASE_FLAGS, CORE_DIR, RELEASE_FLAGS, compiler_command
+    from firmware_bridge.c_header import to_c_header
     from firmware_bridge.memory import device_bytes
-    from snnctl.c_header import to_c_header
 
     try:
         cc = compiler_command()
@@ -356,7 +356,7 @@ def test_c_header_compiles_and_matches_runtime(tmp_path) -> None:
 
 
 def test_c_header_rejects_bad_names() -> None:
-    from snnctl.c_header import to_c_header
+    from firmware_bridge.c_header import to_c_header
 
     with pytest.raises(ValueError, match="not a C identifier"):
         to_c_header(_int_net(), "9lives")

@@ -18,6 +18,9 @@ For each controller (the SNN, and the PID for reference) and each sensing policy
 
 With ``board`` given, a row on the emulated board is added by
 `firmware_bridge.loop_device.max_control_rate` (issue 7 part 2; see the hook below).
+
+It lives in `evolve/`, the layer that may import both `sim` (the loop) and `firmware_bridge` (the
+board); `snnctl bench loop` (`snnctl.cli.bench`) calls `run_loop_bench`.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """`snnctl evolve`, `snnctl train` and `snnctl run`: experiments described by one TOML file in configs/.
 
-Kept apart from snnctl/cli.py; `cli.build_parser` calls `add_parsers(sub)`. The config's
-`[experiment] family` picks the code (`snnctl.experiments`); that code (MuJoCo, DEAP) is imported
-inside the handlers only, so `import snnctl` and `snnctl --help` stay light.
+`snnctl.cli.build_parser` calls `add_parsers(sub)`. The config's `[experiment] family` picks the
+code (`snnctl.cli.families`); that code (MuJoCo, DEAP) is imported inside the handlers only, so
+`import snnctl` and `snnctl --help` stay light.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import argparse
 import shutil
 from pathlib import Path
 
-from snnctl import experiments
-from snnctl.cli_common import UserError
+from snnctl.cli import families
+from snnctl.cli.common import UserError
 
 _EVOLVE_EPILOG = """\
 examples:
@@ -109,18 +109,18 @@ def _cmd_evolve(args: argparse.Namespace) -> int:
     overrides = _overrides(args, ("generations", "population", "workers", "backend", "ray_address", "seed"))
     if args.data is not None:
         overrides["data.path"] = args.data
-    mod, cfg = experiments.load(args.config, overrides)
+    mod, cfg = families.load(args.config, overrides)
     return _train_or_evolve(args, mod, cfg, "evolve")
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    mod = experiments.module_of(experiments.family_of(args.config))
+    mod = families.module_of(families.family_of(args.config))
     overrides = {}
     if args.seed is not None:  # what the seed drives in training: the family says (HAR: the model's random parts)
         overrides[getattr(mod, "TRAIN_SEED_KEY", "evolve.seed")] = args.seed
     if args.data is not None:
         overrides["data.path"] = args.data
-    mod, cfg = experiments.load(args.config, overrides)
+    mod, cfg = families.load(args.config, overrides)
     if not hasattr(mod, "train_main"):
         raise UserError(f"{args.config}: a {cfg['experiment']['family']} experiment is evolved, not trained: "
                         f"snnctl evolve {args.config}")  # fmt: skip
@@ -165,7 +165,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.seed < 0:
         raise UserError(f"--seed is the first held-out episode index and must be >= 0, got {args.seed}")
     overrides = {"data.path": args.data} if getattr(args, "data", None) is not None else {}
-    family = experiments.family_of(args.config)
-    experiments.reject_options(args, family, experiments.module_of(family).RUN_OPTIONS)
-    mod, cfg = experiments.load(args.config, overrides)
+    family = families.family_of(args.config)
+    families.reject_options(args, family, families.module_of(family).RUN_OPTIONS)
+    mod, cfg = families.load(args.config, overrides)
     return mod.run_main(cfg, args)

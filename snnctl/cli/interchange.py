@@ -1,7 +1,7 @@
 """`snnctl import` and `snnctl export`: NIR interchange and C headers.
 
-Kept apart from snnctl/cli.py; `cli.build_parser` calls `add_parsers(sub)`. Handlers import what
-they need lazily and turn user mistakes into `cli_common.UserError` (one line, exit status 2).
+`snnctl.cli.build_parser` calls `add_parsers(sub)`. Handlers import what they need lazily and
+turn user mistakes into `UserError` (one line, exit status 2).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import argparse
 import os
 from typing import Any
 
-from snnctl.cli_common import UserError, load_network
+from snnctl.cli.common import UserError, load_network
 
 _IMPORT_EPILOG = """\
 examples:
@@ -110,7 +110,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
             raise UserError(f"{args.nir}: {exc.strerror or exc}") from None
         print(f"wrote {args.nir} (dt = {dt:g} s)")
     if args.c_header is not None:
-        from snnctl.c_header import c_identifier, to_c_header
+        from firmware_bridge.c_header import c_identifier, to_c_header
 
         name = args.name or os.path.splitext(os.path.basename(args.c_header))[0].replace("-", "_")
         try:

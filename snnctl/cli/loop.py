@@ -1,7 +1,7 @@
 """`snnctl hil`: the blimp flies in MuJoCo while its SNN runs on a board (emulated or real).
 
-Kept apart from snnctl/cli.py; `cli.build_parser` calls `add_parsers(sub)`. Everything heavy
-(MuJoCo, pyserial, the emulators) is imported inside the handler, so `snnctl --help` stays light.
+`snnctl.cli.build_parser` calls `add_parsers(sub)`. Everything heavy (MuJoCo, pyserial, the
+emulators) is imported inside the handler, so `snnctl --help` stays light.
 
 The loop is `sim.loop.LoopRunner` with a `firmware_bridge.loop_device.DeviceBackend`: each control
 step the observation is quantised on the host (`SNNController.encode`), sent to the board in one
@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from snnctl.cli_common import UserError
+from snnctl.cli import families
+from snnctl.cli.common import UserError, load_network
 
 _HIL_EPILOG = """\
 examples:
@@ -80,10 +81,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_hil(args: argparse.Namespace) -> int:
-    from snnctl import experiments
-    from snnctl.cli_common import load_network
-
-    family = experiments.family_of(args.config)
+    family = families.family_of(args.config)
     if family != "blimp":
         raise UserError(f"{args.config}: snnctl hil flies blimp experiments; this one is a {family} experiment")
     net, _ = load_network(args.controller)
@@ -105,7 +103,7 @@ def _cmd_hil(args: argparse.Namespace) -> int:
         faults = parse_faults(args.faults)
     except FaultSpecError as e:
         raise UserError(f"--faults: {e}") from None
-    _, cfg = experiments.load(args.config)
+    _, cfg = families.load(args.config)
     if args.plot:
         try:
             import sim.loop_plots  # noqa: F401 - checked before the flight, not after it

@@ -9,6 +9,9 @@ per-family branches:
 - `RUN_OPTIONS`: the family-specific `snnctl run` flags it accepts (see `reject_options`);
 - optional `TRAIN_SEED_KEY`: the config key `snnctl train --seed` sets (default `evolve.seed`).
 
+A family reports a user's mistake (a bad file, option or data) as `snnctl.errors.SnnctlError`,
+which the CLI prints as one line.
+
 Modules are imported only when a config asks for them, so `snnctl --help` stays light.
 """
 
@@ -20,7 +23,7 @@ import tomllib
 from pathlib import Path
 from types import ModuleType
 
-from snnctl.cli_common import UserError
+from snnctl.cli.common import UserError
 
 FAMILIES = {
     "blimp": "evolve.blimp_experiment",

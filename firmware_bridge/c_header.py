@@ -9,13 +9,18 @@
 The core executes the int8 weights in place from the blob, so `const` data (flash on most MCUs)
 is all it needs; the blob is read byte by byte, so it needs no alignment. The arrays are `static`,
 so include the header in one translation unit.
+
+`snnctl export --c-header` writes it (`snnctl.cli.interchange`). It lives in `firmware_bridge` beside
+`memory.py`, whose arena size the header's macros carry.
 """
 
 from __future__ import annotations
 
 import re
 
-from .network import Network
+from firmware_bridge.memory import device_bytes
+from snnctl.network import Network
+from snnctl.snnfile import to_bytes
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _BYTES_PER_LINE = 16
@@ -34,10 +39,6 @@ def _comment(text: str) -> str:
 
 def to_c_header(net: Network, name: str) -> str:
     """C header text holding `net` as `NAME_snn[]` / `NAME_snn_len`, size macros and quantiser comments."""
-    from firmware_bridge.memory import device_bytes  # lazy: only needed here
-
-    from .snnfile import to_bytes
-
     c_identifier(name)
     up = name.upper()
     blob = to_bytes(net)

@@ -1,0 +1,238 @@
+"""`snnctl bench`: the benchmarks that print a table (and JSON with --json).
+
+Each benchmark lives with what it measures; this module only parses the options, calls it and
+turns its errors into one line: `runtime` (`snnctl.bench_runtime`), `firmware`
+(`firmware_bridge.bench_firmware`), `loop` (`evolve.bench_loop`), `robustness`
+(`evolve.blimp_robustness`), `evolve` (`evolve.multiseed`). Each is imported in its handler.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from snnctl.cli import families
+from snnctl.cli.common import UserError, load_network, print_help
+
+_BENCH_EPILOG = """\
+examples:
+  snnctl bench runtime                 time the integer runtime (and snnTorch/Norse if installed)
+  snnctl bench runtime --steps 5000    longer timed runs
+  snnctl bench runtime --json          results as JSON
+  snnctl bench firmware                firmware size, instructions per step, serial round trip
+  snnctl bench loop                    sensing policies on the blimp (--board: highest control rate)
+  snnctl bench robustness CONFIG --controller NET.snn   the blimp under perturbed physics, vs the PID
+  snnctl bench evolve CONFIG --seeds 1 2 3 4 5         a config's main job over seeds: spread, worst, goals
+"""
+
+_BENCH_RUNTIME_EPILOG = """\
+examples:
+  snnctl bench runtime
+  snnctl bench runtime --steps 5000 --json > runtime.json
+
+Measures the blimp-shaped 160-neuron network: one network stepped from Python, one T-step call,
+a batch of 64 networks, and the same network in snnTorch and Norse when they are installed
+(pip install -e '.[bench]'). Timings are printed, never asserted.
+"""
+
+
+def _cmd_bench_runtime(args: argparse.Namespace) -> int:
+    if args.steps < 1:
+        raise UserError(f"--steps must be at least 1, got {args.steps}")
+    from snnctl.bench_runtime import run_runtime_bench
+
+    run_runtime_bench(steps=args.steps, json_out=args.json)
+    return 0
+
+
+_BENCH_FIRMWARE_EPILOG = """\
+examples:
+  snnctl bench firmware
+  snnctl bench firmware --json > firmware.json
+
+Builds the lm3s6965evb image, runs it under QEMU with -icount (instructions per step are then
+deterministic), deploys the blimp-shaped network and reports image flash/RAM, the network's blob
+and arena bytes, instructions per step and the host<->device round trip per step (median); the
+host virtual device's round trip too. Boards whose tools are missing are reported as skipped.
+"""
+
+
+def _cmd_bench_firmware(args: argparse.Namespace) -> int:
+    if args.steps < 1:
+        raise UserError(f"--steps must be at least 1, got {args.steps}")
+    from firmware_bridge.bench_firmware import run_firmware_bench
+    from firmware_bridge.device import DeviceError  # noqa: I001 - after the bench import, which may fail
+
+    try:
+        run_firmware_bench(steps=args.steps, json_out=args.json)
+    except (DeviceError, RuntimeError) as exc:
+        raise UserError(str(exc)) from None
+    return 0
+
+
+_BENCH_LOOP_EPILOG = """\
+examples:
+  snnctl bench loop
+  snnctl bench loop --controller runs/blimp_pid/best.snn --episodes 5 --json
+  snnctl bench loop --board lm3s6965evb
+
+Flies the blimp SNN (and the PID) on held-out profiles under fixed 10-Hz, send-on-delta and
+action-to-sensing policies and prints RMSE, samples, sensor and link bytes and spikes per second.
+--board adds the highest control rate the emulated board answers with no deadline miss (real-time
+pacing, a few seconds per rate; wall-clock timing: other load on the machine lowers it).
+"""
+
+
+def _cmd_bench_loop(args: argparse.Namespace) -> int:
+    if not 1 <= args.episodes <= 20:
+        raise UserError(f"--episodes must be in 1..20 (the held-out set), got {args.episodes}")
+    if args.controller is not None:
+        load_network(args.controller)  # a missing or damaged file is one line, before any flight
+    from evolve.bench_loop import run_loop_bench
+    from firmware_bridge.device import DeviceError
+
+    try:
+        run_loop_bench(json_out=args.json, controller=args.controller, episodes=args.episodes, board=args.board)
+    except (DeviceError, RuntimeError, ValueError) as exc:
+        raise UserError(str(exc)) from None
+    return 0
+
+
+_BENCH_ROBUSTNESS_EPILOG = """\
+examples:
+  snnctl bench robustness configs/blimp_pid.toml --controller runs/blimp_pid/best.snn
+  snnctl bench robustness configs/blimp_pid.toml --controller best.snn --episodes 3 --json
+
+Flies the controller and the PID on the config's held-out flights ([run] episodes, episode_s)
+under: nominal; excess mass x1.5 and x0.5; motor lag x2; sensor noise 3 cm; gusts 0.1 N; buoyancy
+drift 4 g; a 5-Hz lidar under the config's control rate (evolve/blimp_robustness.py). Each condition
+changes the config's [env]. The goal columns are computed: no floor/ceiling contact, RMSE <= 1.1 x
+the PID's, steady-state error <= the PID's + 1 cm. The exit status is 0 whether or not they pass.
+"""
+
+
+def _cmd_bench_robustness(args: argparse.Namespace) -> int:
+    if families.family_of(args.config) != "blimp":
+        raise UserError(f"{args.config}: bench robustness flies the blimp; this is not a blimp config")
+    if args.episodes is not None and not 1 <= args.episodes <= 20:
+        raise UserError(f"--episodes must be in 1..20 (the held-out set), got {args.episodes}")
+    if args.controller != "pid":
+        load_network(args.controller)  # a missing or damaged file is one line, before any flight
+    _mod, cfg = families.load(args.config)
+    from evolve.blimp_robustness import format_robustness, robustness
+    from snnctl.snnfile import SnnFormatError
+
+    try:
+        result = robustness(cfg, args.controller, episodes=args.episodes, progress=not args.json)
+    except (SnnFormatError, ValueError) as exc:
+        raise UserError(str(exc)) from None
+    print(json.dumps(result, indent=2) if args.json else format_robustness(result))
+    return 0
+
+
+_BENCH_EVOLVE_EPILOG = """\
+examples:
+  snnctl bench evolve configs/blimp_pid.toml --seeds 1 2 3 4 5
+  snnctl bench evolve configs/swimmer_ncap.toml --seeds 1 2 3 --out runs/bench_swimmer
+  snnctl bench evolve configs/blimp_pid.toml --seeds 1 2 3 4 5 --reuse --json > blimp_seeds.json
+
+Runs the config's main job (`snnctl evolve`: evolution, validated selection, held-out table) once
+per seed, each into OUT/seed<N>, then prints one table: each seed's held-out metrics, mean ± std,
+the worst seed, the family's baseline, wall time, and pass/fail for every goal in the config's
+[goals] section (evolve/multiseed.py). --reuse reads back seeds that already finished in OUT.
+"""
+
+
+def _cmd_bench_evolve(args: argparse.Namespace) -> int:
+    mod, cfg = families.load(args.config)
+    if not hasattr(mod, "bench_result"):
+        raise UserError(f"{args.config}: the {cfg['experiment']['family']} family has no multi-seed benchmark")
+    if len(set(args.seeds)) != len(args.seeds) or any(s < 0 for s in args.seeds):
+        raise UserError(f"--seeds must be distinct non-negative integers, got {args.seeds}")
+    from pathlib import Path
+
+    from evolve.multiseed import format_table, run_seeds
+
+    out = Path(args.out or Path("runs") / f"bench_{Path(args.config).stem}")
+
+    try:
+        result = run_seeds(mod, cfg, args.seeds, out, reuse=args.reuse, progress=not args.quiet)
+    except FileExistsError as exc:
+        raise UserError(str(exc)) from None
+    (out / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
+    title = f"snnctl bench evolve {args.config} --seeds {' '.join(map(str, args.seeds))}"
+    print(json.dumps(result, indent=2) if args.json else format_table(mod, result, title))
+    return 0
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    p_bench = sub.add_parser(
+        "bench",
+        help="run a benchmark and print its table",
+        description="Benchmarks that print a table (and JSON with --json).",
+        epilog=_BENCH_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    bench_sub = p_bench.add_subparsers(dest="bench", metavar="BENCHMARK")
+    p_runtime = bench_sub.add_parser(
+        "runtime",
+        help="steps per second of the integer runtime vs snnTorch and Norse",
+        description="Time the integer runtime on the blimp-shaped 160-neuron network.",
+        epilog=_BENCH_RUNTIME_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p_runtime.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
+    p_runtime.add_argument("--steps", type=int, default=2000, metavar="N", help="steps per timed run (default 2000)")
+    p_runtime.set_defaults(handler=_cmd_bench_runtime)
+    p_bfw = bench_sub.add_parser(
+        "firmware",
+        help="firmware size, instructions per step and serial round trip on emulated boards",
+        description="Measure the blimp-shaped network on the lm3s6965evb firmware (QEMU) and the host device.",
+        epilog=_BENCH_FIRMWARE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p_bfw.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
+    p_bfw.add_argument("--steps", type=int, default=500, metavar="N", help="round trips timed per board (default 500)")
+    p_bfw.set_defaults(handler=_cmd_bench_firmware)
+    p_bloop = bench_sub.add_parser(
+        "loop",
+        help="fixed vs event-driven vs adaptive sensing on the blimp; the highest rate a board sustains",
+        description="Compare sensing policies on held-out blimp flights (RMSE, samples, bytes, spikes per second).",
+        epilog=_BENCH_LOOP_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p_bloop.add_argument("--controller", metavar="NET.snn",
+                         help="the blimp SNN (default runs/blimp_pid/best.snn)")  # fmt: skip
+    p_bloop.add_argument("--episodes", type=int, default=10, metavar="N", help="held-out flights (1..20, default 10)")
+    p_bloop.add_argument("--board", choices=("host", "lm3s6965evb"),
+                         help="also the highest control rate this emulated board sustains")  # fmt: skip
+    p_bloop.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
+    p_bloop.set_defaults(handler=_cmd_bench_loop)
+    p_brob = bench_sub.add_parser(
+        "robustness",
+        help="a blimp controller and the PID under perturbed physics, with pass/fail goals",
+        description="Fly a blimp controller and the PID on held-out flights under perturbed physics; one table.",
+        epilog=_BENCH_ROBUSTNESS_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p_brob.add_argument("config", help="blimp experiment TOML file, e.g. configs/blimp_pid.toml")
+    p_brob.add_argument("--controller", required=True, metavar="NET.snn", help="a .snn network (or 'pid')")
+    p_brob.add_argument("--episodes", type=int, metavar="N", help="held-out flights per condition (1..20)")
+    p_brob.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
+    p_brob.set_defaults(handler=_cmd_bench_robustness)
+    p_bevo = bench_sub.add_parser(
+        "evolve",
+        help="run a config's main job for several seeds: held-out metrics, spread, worst seed, goals",
+        description="Run `snnctl evolve CONFIG` once per seed and tabulate the held-out results with pass/fail goals.",
+        epilog=_BENCH_EVOLVE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p_bevo.add_argument("config", help="experiment TOML file, e.g. configs/blimp_pid.toml")
+    p_bevo.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], metavar="N",
+                        help="run seeds (default 1 2 3)")  # fmt: skip
+    p_bevo.add_argument("--out", metavar="DIR", help="root folder (default runs/bench_<config name>)")
+    p_bevo.add_argument("--reuse", action="store_true", help="read back seeds that already finished in --out")
+    p_bevo.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
+    p_bevo.add_argument("--quiet", action="store_true", help="no per-seed progress output")
+    p_bevo.set_defaults(handler=_cmd_bench_evolve)
+    p_bench.set_defaults(handler=lambda _args: print_help(p_bench))

@@ -1,0 +1,359 @@
+"""`snnctl deploy`, `snnctl device` and `snnctl firmware`: a board running the snnctl firmware.
+
+Everything of `firmware_bridge` (pyserial, the build, the emulators) is imported in the handlers;
+`DeviceError` and build failures end as one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from snnctl.cli.common import UserError, load_network, print_help
+
+_DEVICE_EPILOG = """\
+examples:
+  snnctl device info --port /dev/ttyUSB0            board, firmware, limits and the running network
+  snnctl device info --port socket://127.0.0.1:5555 --json
+  snnctl device run --port /dev/ttyUSB0 --inputs codes.npy --outputs out.npy
+
+PORT is any pyserial URL: /dev/ttyUSB0, /dev/pts/N, socket://HOST:PORT, rfc2217://HOST:PORT, loop://.
+"""
+
+_DEVICE_RUN_EPILOG = """\
+examples:
+  snnctl device run --port /dev/ttyUSB0 --inputs codes.npy --outputs out.npy
+  snnctl device run --port /dev/ttyUSB0 --inputs errors.csv --net blimp.snn --outputs thrust.csv
+
+--inputs is either a .npy array of int16 input codes, shape (T, n_inputs), which needs no network
+file, or a CSV of real values, one row per step, which are quantised with --net (the .snn file
+that is deployed; the device holds no float scales); with --net the outputs are de-quantised to
+real values too. --outputs takes .npy or .csv. Steps run from the device's current state; the
+network is not reset first.
+"""
+
+_DEPLOY_EPILOG = """\
+examples:
+  snnctl deploy blimp.snn --port /dev/ttyUSB0
+  snnctl deploy blimp.snn --port socket://127.0.0.1:5555    (an emulator: snnctl firmware emulate)
+
+Checks the network against the device's limits before sending anything, uploads it in chunks,
+commits (the device validates, then swaps it in atomically: a failed upload leaves the old network
+running) and verifies the size and CRC the device reports.
+"""
+
+_FIRMWARE_EPILOG = """\
+examples:
+  snnctl firmware build --board lm3s6965evb    cross-compile the Cortex-M3 image, print its size
+  snnctl firmware build --board host           the POSIX virtual device
+  snnctl firmware emulate --board host         run a virtual device, print its serial URL
+"""
+
+
+def _device_errors(fn):
+    """Run a device command; DeviceError (and tool/build failures) become one-line UserErrors."""
+
+    def wrapper(args: argparse.Namespace) -> int:
+        from firmware_bridge.device import DeviceError
+
+        try:
+            return fn(args)
+        except DeviceError as exc:
+            raise UserError(str(exc)) from None
+
+    return wrapper
+
+
+def _open(args: argparse.Namespace):
+    from firmware_bridge.device import open_device
+
+    if args.timeout <= 0:
+        raise UserError(f"--timeout must be positive, got {args.timeout}")
+    return open_device(args.port, timeout=args.timeout, connect_timeout=max(args.timeout, args.connect_timeout))
+
+
+@_device_errors
+def _cmd_device_info(args: argparse.Namespace) -> int:
+    from firmware_bridge.protocol import record_dict
+
+    with _open(args) as dev:
+        info, net, stats = dev.info, dev.netinfo(), dev.stats()
+    if args.json:
+        out = {"port": args.port, "info": record_dict(info), "capabilities": info.capability_names,
+               "network": record_dict(net), "stats": record_dict(stats)}  # fmt: skip
+        print(json.dumps(out, indent=2))
+        return 0
+    lines = [
+        f"{info.name or '(unnamed board)'} at {args.port}",
+        f"  firmware {info.firmware_version}, protocol {info.protocol_version}, "
+        f"capabilities: {', '.join(info.capability_names) or 'none'}",
+        f"  limits: {info.max_neurons} neurons, {info.max_synapses} synapses, blob {info.max_blob_bytes} B,"
+        f" arena {info.arena_bytes} B, payload {info.max_payload} B",
+    ]
+    if info.free_ram:
+        lines.append(f"  free RAM: {info.free_ram} B")
+    if net.loaded:
+        lines.append(
+            f"  network: {net.n_inputs} inputs, {net.n_outputs} outputs, {net.n_neurons} neurons, {net.n_synapses}"
+            f" synapses; blob {net.blob_bytes} B (crc32 0x{net.blob_crc32:08x}), arena {net.arena_used} B"
+        )
+    else:
+        lines.append("  network: none loaded (snnctl deploy NET.snn --port URL)")
+    cyc = ""
+    if stats.max_step_cycles:
+        unit = "ns" if info.tick_hz == 1_000_000_000 else "cycles"
+        cyc = f", last step {stats.last_step_cycles} {unit} (max {stats.max_step_cycles})"
+    lines.append(
+        f"  stats: {stats.steps} steps{cyc}; errors: {stats.crc_errors} crc, {stats.framing_errors} framing,"
+        f" {stats.dropped_frames} dropped, {stats.errors_sent} error replies; watchdog trips {stats.watchdog_trips}"
+    )
+    print("\n".join(lines))
+    return 0
+
+
+@_device_errors
+def _cmd_deploy(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    net, blob = load_network(args.path)
+    with _open(args) as dev:
+        info = dev.info
+        from firmware_bridge.device import check_limits
+
+        check_limits(info, net, len(blob))  # before anything is sent (deploy checks again)
+        with tqdm(total=len(blob), unit="B", unit_scale=True, desc="upload", file=sys.stderr,
+                  disable=args.quiet or None, leave=False) as bar:  # fmt: skip
+            ni = dev.deploy(blob, progress=lambda sent, _total: bar.update(sent - bar.n))
+    if args.json:
+        from firmware_bridge.protocol import record_dict
+
+        print(json.dumps({"port": args.port, "board": info.name, "network": record_dict(ni)}, indent=2))
+        return 0
+    print(f"deployed {os.path.basename(args.path)} to {info.name or 'device'} at {args.port}"
+          f" (firmware {info.firmware_version})")  # fmt: skip
+    print(f"  now running: {ni.n_inputs} inputs, {ni.n_outputs} outputs, {ni.n_neurons} neurons,"
+          f" {ni.n_synapses} synapses")  # fmt: skip
+    print(f"  blob {ni.blob_bytes} B of {info.max_blob_bytes} B (crc32 0x{ni.blob_crc32:08x}),"
+          f" arena {ni.arena_used} B of {info.arena_bytes} B")  # fmt: skip
+    return 0
+
+
+def _read_inputs(path: str, net) -> tuple:
+    """(codes (T, n_in) int16, real-valued?) from a .npy of codes or a CSV of real values."""
+    import numpy as np
+
+    try:
+        if path.endswith(".npy"):
+            arr = np.load(path, allow_pickle=False)
+            if not np.issubdtype(arr.dtype, np.integer):
+                raise UserError(f"{path}: a .npy input holds int16 codes, got {arr.dtype} (use a CSV of real values"
+                                " with --net to quantise)")  # fmt: skip
+            if arr.size and (arr.min() < -32768 or arr.max() > 32767):
+                raise UserError(f"{path}: input codes must lie in -32768..32767")
+            arr = arr.reshape(-1, 1) if arr.ndim == 1 else arr
+            return arr.astype(np.int16), False
+        if net is None:
+            raise UserError(f"{path}: CSV inputs are real values; pass --net NET.snn (the deployed network) to"
+                            " quantise them, or give int16 codes as .npy")  # fmt: skip
+        with open(path) as f:
+            first = f.readline()
+        skip = 1 if any(c.isalpha() for c in first.replace("e", "").replace("E", "").replace("nan", "")) else 0
+        x = np.loadtxt(path, delimiter=",", ndmin=2, skiprows=skip)
+        return net.quantize_inputs(x), True
+    except OSError as exc:
+        raise UserError(f"{path}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise UserError(f"{path}: {exc}") from None
+
+
+@_device_errors
+def _cmd_device_run(args: argparse.Namespace) -> int:
+    import time
+
+    import numpy as np
+
+    from snnctl import snnfile
+
+    net = blob = None
+    if args.net:
+        net, blob = load_network(args.net)
+    codes, real = _read_inputs(args.inputs, net)
+    with _open(args) as dev:
+        ni = dev.netinfo()
+        if not ni.loaded:
+            raise UserError(f"no network is loaded on {args.port}; deploy one first (snnctl deploy NET.snn --port"
+                            f" {args.port})")  # fmt: skip
+        if blob is not None and (len(blob), snnfile.network_crc(blob)) != (ni.blob_bytes, ni.blob_crc32):
+            raise UserError(f"{args.net} is not the network deployed on {args.port} (device: {ni.blob_bytes} B,"
+                            f" crc32 0x{ni.blob_crc32:08x}); deploy it first or pass the deployed file")  # fmt: skip
+        if codes.shape[1] != ni.n_inputs:
+            raise UserError(f"{args.inputs}: {codes.shape[1]} input columns, the deployed network takes {ni.n_inputs}")
+        t0 = time.perf_counter()
+        out = dev.run(codes, window=args.window)
+        seconds = time.perf_counter() - t0
+    values = net.dequantize_outputs(out) if net is not None else out
+    if args.outputs:
+        try:
+            if args.outputs.endswith(".npy"):
+                np.save(args.outputs, values)
+            else:
+                fmt = "%.9g" if net is not None else "%d"
+                np.savetxt(args.outputs, values, delimiter=",", fmt=fmt,
+                           header=",".join(f"out{k}" for k in range(values.shape[1])), comments="")  # fmt: skip
+        except OSError as exc:
+            raise UserError(f"{args.outputs}: {exc.strerror or exc}") from None
+    summary = {"port": args.port, "steps": int(codes.shape[0]), "seconds": round(seconds, 6),
+               "steps_per_second": round(codes.shape[0] / seconds, 1) if seconds > 0 else None,
+               "outputs_file": args.outputs, "real_values": bool(real or net is not None)}  # fmt: skip
+    if args.json:
+        if not args.outputs:
+            summary["outputs"] = values.tolist()
+        print(json.dumps(summary, indent=2))
+        return 0
+    print(f"ran {summary['steps']} steps on {args.port} in {seconds:.3f} s ({summary['steps_per_second']} steps/s)")
+    if args.outputs:
+        print(f"outputs ({'real values' if net is not None else 'int16 codes'}) written to {args.outputs}")
+    elif len(values):
+        print(f"last outputs: {', '.join(str(v) for v in values[-1].tolist())}")
+    return 0
+
+
+def _cmd_firmware_build(args: argparse.Namespace) -> int:
+    from firmware_bridge import build
+
+    try:
+        if args.board == "host":
+            path = build.build_host_device()
+            sizes = {"file": path.stat().st_size}
+        else:
+            path = build.build_firmware(args.board)
+            sizes = build.firmware_size(path)
+    except (RuntimeError, ValueError, OSError) as exc:
+        raise UserError(str(exc).splitlines()[0] if args.board == "host" else str(exc)) from None
+    if args.json:
+        print(json.dumps({"board": args.board, "path": str(path), **sizes}, indent=2))
+        return 0
+    print(f"{args.board}: {path}")
+    if "flash" in sizes:
+        print(f"  flash {sizes['flash']} B (text {sizes['text']} B + data {sizes['data']} B), "
+              f"RAM {sizes['ram']} B (data {sizes['data']} B + bss {sizes['bss']} B) before the stack")  # fmt: skip
+    else:
+        print(f"  executable {sizes['file']} B")
+    return 0
+
+
+def _cmd_firmware_emulate(args: argparse.Namespace) -> int:
+    import time
+
+    from firmware_bridge.emulators import start_emulator
+
+    try:
+        emu = start_emulator(args.board, icount=not args.no_icount)
+    except (RuntimeError, ValueError, OSError) as exc:
+        raise UserError(str(exc)) from None
+    with emu:
+        print(f"serving {args.board} at {emu.url}", flush=True)
+        print(f"  try: snnctl device info --port {emu.url}", flush=True)
+        print(f"       snnctl deploy NET.snn --port {emu.url}", flush=True)
+        print("press Ctrl-C to stop", flush=True)
+        try:
+            while emu.running:
+                time.sleep(0.2)
+        except KeyboardInterrupt:
+            print("stopped", file=sys.stderr)
+            return 0
+    raise UserError(f"the {args.board} emulator exited unexpectedly: {emu.output().strip()[-500:]}")
+
+
+def _add_port_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--port", required=True, metavar="URL", help="serial port or pyserial URL of the device")
+    p.add_argument("--timeout", type=float, default=0.5, metavar="S",
+                   help="seconds to wait for each reply before re-sending (default 0.5)")  # fmt: skip
+    p.add_argument("--connect-timeout", type=float, default=5.0, metavar="S",
+                   help="seconds to keep pinging a device that does not answer yet (default 5)")  # fmt: skip
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    p_deploy = sub.add_parser(
+        "deploy",
+        help="upload a .snn network to a device and make it the running one",
+        description="Check, upload, commit and verify a network on a device running the snnctl firmware.",
+        epilog=_DEPLOY_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p_deploy.add_argument("path", metavar="NET.snn", help="network file to deploy")
+    _add_port_args(p_deploy)
+    p_deploy.add_argument("--json", action="store_true", help="print what now runs as JSON")
+    p_deploy.add_argument("--quiet", action="store_true", help="no progress bar")
+    p_deploy.set_defaults(handler=_cmd_deploy)
+
+    p_device = sub.add_parser(
+        "device",
+        help="talk to a device running the snnctl firmware (info, run)",
+        description="Query a device or stream inputs through its network over a serial port.",
+        epilog=_DEVICE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    device_sub = p_device.add_subparsers(dest="device_command", metavar="ACTION")
+    p_info = device_sub.add_parser(
+        "info",
+        help="board, firmware version, limits, running network and statistics",
+        description="Say HELLO to a device and print what it is, what it holds and its counters.",
+        epilog=_DEVICE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_port_args(p_info)
+    p_info.add_argument("--json", action="store_true", help="print as JSON")
+    p_info.set_defaults(handler=_cmd_device_info)
+    p_run = device_sub.add_parser(
+        "run",
+        help="stream inputs through the deployed network and collect its outputs",
+        description="Send one STEP per input row and collect the outputs.",
+        epilog=_DEVICE_RUN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_port_args(p_run)
+    p_run.add_argument("--inputs", required=True, metavar="FILE", help=".npy int16 codes (T, n_inputs) or CSV of reals")
+    p_run.add_argument("--outputs", metavar="FILE", help="write the outputs to FILE (.npy or .csv)")
+    p_run.add_argument(
+        "--net", metavar="NET.snn", help="the deployed network: quantises CSV inputs, de-quantises outputs"
+    )
+    p_run.add_argument("--window", type=int, default=4, metavar="N",
+                       help="STEP requests in flight at once (default 4; 1 = wait for each reply)")  # fmt: skip
+    p_run.add_argument("--json", action="store_true", help="print a JSON summary (with the outputs if no --outputs)")
+    p_run.set_defaults(handler=_cmd_device_run)
+    p_device.set_defaults(handler=lambda _args: print_help(p_device))
+
+    p_fw = sub.add_parser(
+        "firmware",
+        help="build the device firmware or run it on an emulator",
+        description="Build firmware images for a board, or serve an emulated board on a serial URL.",
+        epilog=_FIRMWARE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    fw_sub = p_fw.add_subparsers(dest="firmware_command", metavar="ACTION")
+    boards = ("host", "lm3s6965evb")
+    p_build = fw_sub.add_parser(
+        "build",
+        help="compile the firmware for a board and print its path and size",
+        description="Compile the firmware (or the POSIX virtual device for --board host).",
+        epilog=_FIRMWARE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p_build.add_argument("--board", required=True, choices=boards, help="target board")
+    p_build.add_argument("--json", action="store_true", help="print path and sizes as JSON")
+    p_build.set_defaults(handler=_cmd_firmware_build)
+    p_emu = fw_sub.add_parser(
+        "emulate",
+        help="run an emulated board and print its serial URL (until Ctrl-C)",
+        description="Start the board's emulator and serve it until interrupted.",
+        epilog=_FIRMWARE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p_emu.add_argument("--board", required=True, choices=boards, help="board to emulate")
+    p_emu.add_argument("--no-icount", action="store_true",
+                       help="QEMU: run at full speed instead of deterministic instruction counting")  # fmt: skip
+    p_emu.set_defaults(handler=_cmd_firmware_emulate)
+    p_fw.set_defaults(handler=lambda _args: print_help(p_fw))
