@@ -6,7 +6,7 @@ evaluation) once per seed, each into its own folder, and tabulates each seed's h
 next to the family's baseline, with mean ± standard deviation, the worst seed, the wall time, and a
 pass/fail for every goal of the config's ``[goals]`` section — computed here, never judged by eye.
 
-What a family module adds to its face for this (`snnctl.experiments`):
+What a family module adds to its face for this (`snnctl.cli.families`):
 
 - ``BENCH_METRICS``: ``(key, label, better)`` rows, ``better`` being ``"lower"`` or ``"higher"``;
 - ``bench_result(cfg, out_dir, wall_s) -> dict``: ``metrics`` (key -> value of the exported
