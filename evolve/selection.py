@@ -219,7 +219,7 @@ class Selection:
             verdict = (
                 "resolved (> 2 s.e.)"
                 if d > 2 * se
-                else "within noise: more validation episodes would be needed to tell them apart"
+                else "within noise: the leading candidates are equally good on validation (either would do)"
             )
             lines.append(f"  chosen: {self.best.label}; ahead of {label} by {d:.4f} ± {se:.4f} (paired s.e.):")
             lines.append(f"  {verdict}")
