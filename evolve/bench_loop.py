@@ -123,8 +123,8 @@ def tune_sensing(net: Any, seeds: Any = range(20)) -> list[dict[str, Any]]:
     the fewest samples whose RMSE stays within a few % of fixed, with a heartbeat / longest interval
     of at most 1 s so that a dead or stuck sensor is still noticed within seconds.
     """
-    from sim.loop_backends import IntegerSNNBackend
     from sim.profiles import HELDOUT_SEED_START
+    from snnctl.controllers.loop_backends import IntegerSNNBackend
 
     seeds = list(seeds)
     if any(s >= HELDOUT_SEED_START for s in seeds):
@@ -145,7 +145,7 @@ def run_loop_bench(json_out: bool = False, controller: str | Path | None = None,
     """Run the comparison, print the table (or JSON) and return the results."""
     from tqdm import tqdm
 
-    from sim.loop_backends import IntegerSNNBackend, PIDBackend
+    from snnctl.controllers.loop_backends import IntegerSNNBackend, PIDBackend
 
     if not 1 <= episodes <= 20:
         raise ValueError(f"episodes must be in 1..20 (the held-out set), got {episodes}")

@@ -49,8 +49,8 @@ from typing import Any
 
 import numpy as np
 
-from sim.loop_backends import Action, Backend, BackendDisconnected, BackendFault, BackendTimeout
 from snnctl import snnfile
+from snnctl.controllers.loop_backends import Action, Backend, BackendDisconnected, BackendFault, BackendTimeout
 
 from . import protocol as P
 from .device import ConnectionLost, Device, DeviceError, DeviceErrorReply, DeviceTimeout, ProtocolError, _load_network

@@ -49,7 +49,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.loop_backends import Action, Backend, BackendDisconnected, BackendTimeout
+from snnctl.controllers.loop_backends import Action, Backend, BackendDisconnected, BackendTimeout
 
 SENSOR_KINDS = ("dropout", "stuck", "noise", "spike")
 LINK_KINDS = ("delay", "drop", "corrupt", "silent", "unplug")

@@ -49,9 +49,9 @@ from typing import Any
 import numpy as np
 
 from sim.faults import DEFAULT_FRAME_BYTES, FaultSpec, FaultyBackend, SensorFaults, parse_faults
-from sim.loop_backends import Action, Backend, BackendDisconnected, BackendFault, BackendTimeout
 from sim.monitor import ReliabilityMonitor
 from sim.sensing import FixedRate, SenseContext, SensingPolicy
+from snnctl.controllers.loop_backends import Action, Backend, BackendDisconnected, BackendFault, BackendTimeout
 
 
 @dataclass(frozen=True)
@@ -412,15 +412,15 @@ def fly_blimp_heldout(env_kwargs: dict, controller: str, sensing: str = "fixed",
                       force_rate: bool = False) -> tuple[dict[str, Any], LoopResult | None]:  # fmt: skip
     """Held-out blimp flights (`HELDOUT_SEEDS[first:first + episodes]`) through the loop, in-process.
 
-    `controller`: ``pid``, ``NET.snn`` or ``float:NET.snn`` (`sim.loop_backends.make_backend`, built
+    `controller`: ``pid``, ``NET.snn`` or ``float:NET.snn`` (`snnctl.controllers.loop_backends.make_backend`, built
     for the env's control period; a network made for another is refused unless `force_rate`);
     `sensing`: a `sim.sensing.make_sensing` name; `faults`: specs or a spec string (fault draws
     seeded by `first`). Returns `aggregate` of the flights and, if asked, the first flight's result.
     """
     from sim.blimp import BlimpAltitudeEnv
-    from sim.loop_backends import make_backend
     from sim.profiles import HELDOUT_SEEDS
     from sim.sensing import make_sensing
+    from snnctl.controllers.loop_backends import make_backend
 
     if first + episodes > len(HELDOUT_SEEDS):
         raise ValueError(f"only {len(HELDOUT_SEEDS)} held-out profiles exist; --seed + --episodes must not exceed it")

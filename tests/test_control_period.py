@@ -82,7 +82,7 @@ def test_load_checks_the_file_and_names_it(ten_hz_file) -> None:
 
 
 def test_in_process_loop_backends_check_the_rate(ten_hz_file) -> None:
-    from sim.loop_backends import FloatReferenceBackend, IntegerSNNBackend, PIDBackend, make_backend
+    from snnctl.controllers.loop_backends import FloatReferenceBackend, IntegerSNNBackend, PIDBackend, make_backend
 
     for spec in (ten_hz_file, f"float:{ten_hz_file}"):
         with pytest.raises(ControlPeriodError, match="ten_hz.snn"):

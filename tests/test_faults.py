@@ -17,7 +17,7 @@ from sim.faults import (
     format_faults,
     parse_faults,
 )
-from sim.loop_backends import Action, Backend, BackendDisconnected, BackendTimeout
+from snnctl.controllers.loop_backends import Action, Backend, BackendDisconnected, BackendTimeout
 
 # -- parsing ---------------------------------------------------------------------------------------
 

@@ -24,8 +24,8 @@ pytest.importorskip("serial")
 from firmware_bridge.device import ConnectionLost  # noqa: E402
 from firmware_bridge.link_faults import LinkFault, LinkFaultProxy  # noqa: E402
 from firmware_bridge.loop_device import DeviceBackend, max_control_rate, replay, run_rate_trial  # noqa: E402
-from sim.loop_backends import BackendDisconnected, BackendFault, BackendTimeout  # noqa: E402
 from snnctl.controllers.blimp_snn import BlimpSNNCodec, BlimpSNNSpec  # noqa: E402
+from snnctl.controllers.loop_backends import BackendDisconnected, BackendFault, BackendTimeout  # noqa: E402
 from snnctl.controllers.snn import SNNController  # noqa: E402
 
 BOARDS = ("host", "lm3s6965evb")

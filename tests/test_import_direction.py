@@ -25,11 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("snnctl", "sim", "firmware_bridge", "evolve")
 
 # (importing module, imported module or package) -> why it is still there and what removes it.
-ALLOWED: dict[tuple[str, str], str] = {
-    # Issue 12 item 2: the controller's face (Backend, Action, BackendFault and its subclasses) is
-    # defined once in the core; DeviceBackend then implements it without importing sim.
-    ("firmware_bridge.loop_device", "sim.loop_backends"): "issue 12 item 2",
-}
+ALLOWED: dict[tuple[str, str], str] = {}
 
 
 def layer(module: str) -> tuple[int, str] | None:

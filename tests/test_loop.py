@@ -12,7 +12,12 @@ from hypothesis import strategies as st
 from sim.blimp import BlimpAltitudeEnv
 from sim.faults import parse_faults
 from sim.loop import BLIMP_LAYOUT, LoopRunner, fly_blimp_heldout, sensor_layout
-from sim.loop_backends import (
+from sim.metrics import run_episode
+from sim.monitor import BLIMP_SAFE_U, ReliabilityMonitor
+from sim.sensing import FixedRate, SendOnDelta, make_sensing
+from snnctl import snnfile
+from snnctl.controllers.blimp_snn import BlimpSNNCodec, BlimpSNNSpec
+from snnctl.controllers.loop_backends import (
     Action,
     Backend,
     FloatReferenceBackend,
@@ -20,11 +25,6 @@ from sim.loop_backends import (
     PIDBackend,
     make_backend,
 )
-from sim.metrics import run_episode
-from sim.monitor import BLIMP_SAFE_U, ReliabilityMonitor
-from sim.sensing import FixedRate, SendOnDelta, make_sensing
-from snnctl import snnfile
-from snnctl.controllers.blimp_snn import BlimpSNNCodec, BlimpSNNSpec
 from snnctl.controllers.pid import PID
 from snnctl.controllers.snn import SNNController
 from snnctl.quantize import from_integer

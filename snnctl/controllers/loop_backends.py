@@ -1,6 +1,8 @@
 """Where the controller of a sensing-to-action loop runs: the face every backend shows the loop.
 
-The loop (`sim/loop.py`) only ever calls `reset()`, `act(obs) -> Action` and `close()`, so the
+Defined once here, in the core, so that everything that runs a controller implements the same face
+without importing the loop: the in-process backends below and `DeviceBackend` on a board. The loop
+(`sim/loop.py`) only ever calls `reset()`, `act(obs) -> Action` and `close()`, so the
 same loop drives the integer network in-process, the float reference, the PID, or the network on a
 board at the other end of a serial line (`firmware_bridge/loop_device.py`). A backend that cannot
 answer raises `BackendFault` (late reply, lost link); the loop's monitor then holds the safe action
