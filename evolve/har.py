@@ -31,8 +31,6 @@ from snnctl.network import Network, NetworkError
 from snnctl.readout_fit import RidgeReadout, accuracy, confusion, fit_ridge, macro_f1
 from snnctl.reference import FloatNetwork
 
-ICOUNT_BOARDS = ("lm3s6965evb",)  # emulated under QEMU -icount shift=7: cycle counter = instructions * 128 ns
-
 
 class HARTrainError(ValueError):
     """Training data or settings the L2MU cannot use; the message says what to change."""
@@ -199,6 +197,7 @@ def run_on_device(url: str, net: Network, spec: L2MUSpec, x: np.ndarray, measure
     device's cycle counter over the first `measure_windows` windows, stepped one by one with
     counts (under QEMU -icount shift=7 one cycle-counter second is 2^-7 ns per instruction).
     """
+    from firmware_bridge.boards import by_device_name
     from firmware_bridge.device import Device
 
     codes = codes_of(net, spec, x)
@@ -228,9 +227,10 @@ def run_on_device(url: str, net: Network, spec: L2MUSpec, x: np.ndarray, measure
     if info.tick_hz and cycles:
         per_window_s = float(np.mean(cycles)) / info.tick_hz
         res["device_s_per_window"] = per_window_s
-        if info.name in ICOUNT_BOARDS:
-            res["instructions_per_window"] = int(round(per_window_s * 1e9 / 2**7))  # QEMU -icount shift=7
-            res["instructions_per_step"] = int(round(per_window_s * 1e9 / 2**7 / codes.shape[1]))
+        board = by_device_name(info.name)  # instruction counts where the board counts them (QEMU -icount)
+        if board is not None and board.icount_shift is not None:
+            res["instructions_per_window"] = int(round(board.instructions(per_window_s)))
+            res["instructions_per_step"] = int(round(board.instructions(per_window_s) / codes.shape[1]))
     return res
 
 

@@ -4,7 +4,9 @@ For lm3s6965evb (Cortex-M3 under QEMU with `-icount shift=7`, so every guest ins
 exactly 128 ns of virtual time): image flash and RAM, the network's blob and arena bytes,
 instructions per STEP (from the device's cycle counter, deterministic under icount) and the
 host <-> device round trip per STEP. For the host virtual device: the round trip and the step time.
-Round trips are stop-and-wait (one STEP, wait for its reply), median over `steps`.
+Round trips are stop-and-wait (one STEP, wait for its reply), median over `steps`. The boards
+measured are those of `firmware_bridge.boards` that can run the benchmark ("bench-firmware"),
+boards with instruction counting first.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ import time
 
 import numpy as np
 
-ICOUNT_SHIFT = 7  # what firmware_bridge.emulators passes to QEMU: 2**7 ns per instruction
-BOARDS = ("lm3s6965evb", "host")
+from firmware_bridge import boards as _boards
+
+# lm3s6965evb then host: the boards that count instructions first (the headline column)
+BOARDS = tuple(sorted(_boards.names("bench-firmware"), key=lambda b: _boards.get(b).icount_shift is None))
 
 
 def _measure(board: str, net, codes: np.ndarray, steps: int) -> dict:
@@ -51,8 +55,9 @@ def _measure(board: str, net, codes: np.ndarray, steps: int) -> dict:
     if info.tick_hz:
         seconds = [c / info.tick_hz for c in cycles]
         res["device_step_us"] = round(1e6 * statistics.median(seconds), 3)
-        if board != "host":
-            ins = [s * 1e9 / 2**ICOUNT_SHIFT for s in seconds]
+        spec = _boards.get(board)
+        if spec.icount_shift is not None:
+            ins = [spec.instructions(s) for s in seconds]
             res["instructions_per_step"] = int(round(statistics.median(ins)))
             res["instructions_per_step_min"] = int(round(min(ins)))
             res["instructions_per_step_max"] = int(round(max(ins)))
@@ -85,12 +90,12 @@ def firmware_bench(steps: int = 500) -> dict:
         if avail.get(board):
             continue
         res = _measure(board, net, codes, steps)
-        if board != "host":
+        if _boards.get(board).flash_bytes is not None:  # a chip: report its image
             sizes = build.firmware_size(build.build_firmware(board))
             res.update(flash_bytes=sizes["flash"], ram_bytes=sizes["ram"], text_bytes=sizes["text"],
                        data_bytes=sizes["data"], bss_bytes=sizes["bss"])  # fmt: skip
         out["boards"][board] = res
-    arm = out["boards"].get("lm3s6965evb", {})
+    arm = out["boards"].get(BOARDS[0], {})  # the top-level keys: the first instruction-counting board
     for key in ("flash_bytes", "ram_bytes", "instructions_per_step", "round_trip_ms"):
         out[key] = arm.get(key)
     out["host_round_trip_ms"] = out["boards"].get("host", {}).get("round_trip_ms")
@@ -120,10 +125,12 @@ def format_bench(r: dict) -> str:
                 v = r["boards"][b].get(key)
                 cells.append(f"{'-' if v is None else f'{v} {unit}'.strip():>14}")
             lines.append("  " + label.ljust(width) + "".join(f"  {c}" for c in cells))
-        if "lm3s6965evb" in r["boards"]:
-            lines.append("")
-            lines.append(f"  lm3s6965evb under QEMU -icount shift={ICOUNT_SHIFT}: instruction counts are exact;"
-                         " times are QEMU's, not silicon's")  # fmt: skip
+        for b in boards:
+            spec = _boards.get(b)
+            if spec.icount_shift is not None:
+                lines.append("")
+                lines.append(f"  {b} under QEMU -icount shift={spec.icount_shift}: instruction counts are exact;"
+                             " times are QEMU's, not silicon's")  # fmt: skip
     for b, why in r["skipped"].items():
         lines.append(f"  {b}: skipped (tools missing: {why})")
     return "\n".join(lines)

@@ -6,7 +6,9 @@ builds are free and an edit to any core file triggers a rebuild. `CC` overrides 
 
 `build_firmware(board)` cross-compiles the image of an emulated board (`firmware/ports/<board>/` +
 `firmware/device/` + `firmware/core/`) with its toolchain (for `lm3s6965evb`: arm-none-eabi-gcc from
-the Debian package gcc-arm-none-eabi) and `firmware_size(elf)` reports its flash and RAM use.
+the Debian package gcc-arm-none-eabi; for `atmega328p`: avr-gcc, through `build_avr_firmware`) and
+`firmware_size(elf)` reports its flash and RAM use. Toolchains, flags and defines per board come
+from the board table, `firmware_bridge.boards`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import subprocess
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+
+from firmware_bridge import boards
 
 FIRMWARE_DIR = Path(__file__).resolve().parent / "firmware"
 CORE_DIR = FIRMWARE_DIR / "core"
@@ -80,7 +84,8 @@ def build_host_device(out_dir: Path | None = None, sanitize: bool = False) -> Pa
     port = FIRMWARE_DIR / "ports" / "host"
     device = FIRMWARE_DIR / "device"
     sources = [port / "snndev.c", *sorted(device.glob("*.c")), *sorted(CORE_DIR.glob("*.c"))]
-    return _build_cached("snndev", sources, [CORE_DIR, device, port], ["-DSNN_DEV_PORT_CONFIG"], out_dir, sanitize)
+    defines = [f"-D{k}={v}" for k, v in sorted(boards.get("host").defines)]
+    return _build_cached("snndev", sources, [CORE_DIR, device, port], defines, out_dir, sanitize)
 
 
 def _build_cached(
@@ -138,41 +143,7 @@ def _compile_into(exe: Path, command: Callable[[str], list[str]], what: str) -> 
 DEVICE_DIR = FIRMWARE_DIR / "device"
 PORTS_DIR = FIRMWARE_DIR / "ports"
 
-ARM_TOOLCHAIN_PACKAGES = ("gcc-arm-none-eabi",)
-ARM_EMULATOR_PACKAGES = ("qemu-system-arm",)
-
-# Freestanding Cortex-M image: no newlib, libgcc only; the port supplies memcpy/memset/... (its
-# libc/ directory). -fno-tree-loop-distribute-patterns stops GCC from turning those very loops back
-# into calls to themselves. -O2 rather than -Os: the blimp-shaped net steps in ~18.4k instead of
-# ~21.5k instructions for ~2.4 KB more flash (snn_step.c's register-hungry loops spill at -Os).
-ARM_CM3_FLAGS = [
-    "-mcpu=cortex-m3",
-    "-mthumb",
-    "-O2",
-    "-ffreestanding",
-    "-nostdlib",
-    "-std=c99",
-    "-Wall",
-    "-Wextra",
-    "-Werror",
-    "-ffunction-sections",
-    "-fdata-sections",
-    "-fno-tree-loop-distribute-patterns",
-    "-g",
-]
-
-# board -> how to build it. `defines` are the device library's size macros for this board.
-FIRMWARE_BOARDS: dict[str, dict] = {
-    "lm3s6965evb": {
-        "prefix": "arm-none-eabi-",
-        "packages": ARM_TOOLCHAIN_PACKAGES,
-        "flags": ARM_CM3_FLAGS,
-        "linker_script": "lm3s6965.ld",
-        "flash_bytes": 256 * 1024,
-        "ram_bytes": 64 * 1024,
-        "defines": {"SNN_DEV_PORT_CONFIG": "1"},  # ports/lm3s6965evb/snn_port_config.h
-    },
-}
+ARM_TOOLCHAIN_PACKAGES = boards.ARM_TOOLCHAIN_PACKAGES  # soft_float_symbols' hint
 
 # Software floating point would mean the core or the device library used float/double somewhere.
 _SOFT_FLOAT_SYMBOL = re.compile(r"^__aeabi_(?:[fd]\w+|u?[il]2[fd])$")
@@ -188,21 +159,24 @@ def cross_tools(board: str) -> dict[str, str]:
     spec = _board_spec(board)
     tools = {}
     for tool in ("gcc", "nm", "size"):
-        path = shutil.which(spec["prefix"] + tool)
+        path = shutil.which(spec.tool_prefix + tool)
         if path is None:
             raise RuntimeError(
-                f"{spec['prefix']}{tool} not found on PATH: the {board} firmware needs the "
-                f"{', '.join(spec['packages'])} package(s); install with: {apt_install_hint(spec['packages'])}"
-                " (or run firmware_bridge/firmware/install-toolchains.sh)"
+                f"{spec.tool_prefix}{tool} not found on PATH: the {board} firmware needs the "
+                f"{', '.join(spec.toolchain_packages)} package(s); install with:"
+                f" {apt_install_hint(spec.toolchain_packages)} (or run firmware_bridge/firmware/install-toolchains.sh)"
             )
         tools[tool] = path
     return tools
 
 
-def _board_spec(board: str) -> dict:
-    if board not in FIRMWARE_BOARDS:
-        raise ValueError(f"no firmware board {board!r} (known: {', '.join(sorted(FIRMWARE_BOARDS))})")
-    return FIRMWARE_BOARDS[board]
+def _board_spec(board: str, toolchain: str = "arm-none-eabi") -> boards.Board:
+    """The table's entry of `board` if `toolchain` builds it; ValueError naming the boards it builds."""
+    spec = boards.BY_NAME.get(board)
+    if spec is None or spec.toolchain != toolchain:
+        known = [b.name for b in boards.BOARDS if b.toolchain == toolchain]
+        raise ValueError(f"no {toolchain} firmware board {board!r} (known: {', '.join(known)})")
+    return spec
 
 
 def firmware_sources(board: str) -> list[Path]:
@@ -220,17 +194,20 @@ def build_firmware(board: str, out_dir: Path | None = None) -> Path:
 
     The image is cached in a directory named after a hash of the sources, headers, linker script,
     flags and compiler version. RuntimeError if the toolchain is missing (naming the apt packages),
-    if compiling fails, or if the image contains software floating-point helpers.
+    if compiling fails, or if the image contains software floating-point helpers. An AVR board is
+    built by `build_avr_firmware`; the host board has no image (`build_host_device`).
     """
+    if boards.get(board).toolchain == "avr":
+        return build_avr_firmware(board, out_dir)
     spec = _board_spec(board)
     tools = cross_tools(board)
     port = PORTS_DIR / board
     sources = firmware_sources(board)
-    ldscript = port / spec["linker_script"]
+    ldscript = port / spec.linker_script
     include_dirs = [CORE_DIR, DEVICE_DIR, port, port / "libc"]
     headers = sorted(p for d in include_dirs for p in d.glob("*.h"))
-    defines = [f"-D{k}={v}" for k, v in sorted(spec["defines"].items())]
-    flags = [*spec["flags"], *defines]
+    defines = [f"-D{k}={v}" for k, v in sorted(spec.defines)]
+    flags = [*spec.cflags, *defines]
     link = [f"-T{ldscript}", "-Wl,--gc-sections", "-Wl,-Map=fw.map", "-lgcc"]
 
     digest = hashlib.sha256()
@@ -325,26 +302,8 @@ def firmware_size(elf: Path) -> dict[str, int]:
 # the simulator is a host program (simavr_runner.c) linked against libsimavr.
 # ---------------------------------------------------------------------------------------------
 
-AVR_TOOLCHAIN_PACKAGES = ("gcc-avr", "avr-libc")
-AVR_EMULATOR_PACKAGES = ("libsimavr-dev",)  # the runner links libsimavr; simavr (the CLI) is optional
-AVR_BOARDS: dict[str, dict] = {
-    "atmega328p": {
-        "mcu": "atmega328p",
-        "f_cpu": 16_000_000,
-        "flash_bytes": 32 * 1024,
-        "ram_bytes": 2 * 1024,
-    },
-}
-AVR_FLAGS = [
-    "-Os",
-    "-std=c99",
-    "-Wall",
-    "-Wextra",
-    "-Werror",
-    "-ffunction-sections",
-    "-fdata-sections",
-    "-g",
-]
+AVR_TOOLCHAIN_PACKAGES = boards.AVR_TOOLCHAIN_PACKAGES
+AVR_EMULATOR_PACKAGES = boards.AVR_EMULATOR_PACKAGES
 _AVR_SOFT_FLOAT_SYMBOL = re.compile(
     r"^__(?:(?:add|sub|mul|div|cmp|eq|ne|lt|le|gt|ge|unord)sf3|float\w*sf|fix\w*sfsi|fp_\w+)$"
 )
@@ -375,9 +334,7 @@ def build_avr_firmware(board: str = "atmega328p", out_dir: Path | None = None,
     (a `fw.map` beside it), cached under a hash of sources, flags and compiler. RuntimeError if
     the toolchain is missing, compiling fails, or the image links software floating point.
     """
-    if board not in AVR_BOARDS:
-        raise ValueError(f"no AVR board {board!r} (known: {', '.join(sorted(AVR_BOARDS))})")
-    spec = AVR_BOARDS[board]
+    spec = _board_spec(board, "avr")
     tools = avr_tools()
     port = PORTS_DIR / board
     sources = [
@@ -387,8 +344,8 @@ def build_avr_firmware(board: str = "atmega328p", out_dir: Path | None = None,
     ]
     include_dirs = [CORE_DIR, DEVICE_DIR, port]
     headers = sorted(p for d in include_dirs for p in d.glob("*.h"))
-    all_defines = {"SNN_DEV_PORT_CONFIG": "1", "F_CPU": f"{spec['f_cpu']}UL", **(defines or {})}
-    flags = [f"-mmcu={spec['mcu']}", *AVR_FLAGS, *(f"-D{k}={v}" for k, v in sorted(all_defines.items()))]
+    all_defines = {**dict(spec.defines), **(defines or {})}
+    flags = [*spec.cflags, *(f"-D{k}={v}" for k, v in sorted(all_defines.items()))]
     link = ["-Wl,--gc-sections", "-Wl,-Map=fw.map"]
 
     digest = hashlib.sha256()

@@ -1,7 +1,8 @@
 """Start emulated devices that speak the serial protocol of docs/protocol.md.
 
 `start_emulator(board)` builds what the board needs and returns a running `Emulator` whose `.url`
-a serial client opens (`serial.serial_for_url(url)`, or `firmware_bridge.device`):
+a serial client opens (`serial.serial_for_url(url)`, or `firmware_bridge.device`). How each board is
+emulated (its `emulator`, packages, QEMU machine, `icount_shift`) is in `firmware_bridge.boards`:
 
 - `host`: the POSIX host device (`build.build_host_device()`), which prints `URL <url>` as its first
   line; the url is a pty path such as `/dev/pts/5`.
@@ -12,10 +13,11 @@ a serial client opens (`serial.serial_for_url(url)`, or `firmware_bridge.device`
   like the host device. 2 KB of RAM: only tiny networks fit (docs/firmware-boards.md).
 
 QEMU's UART is a TCP server on a free localhost port with `nodelay=on` (without it every exchange
-costs ~40 ms of Nagle delay). With `icount=True` QEMU runs with `-icount shift=7`: virtual time
-advances 128 ns per guest instruction, so the device's cycle counter measures instructions and is
-the same on every run and machine (see ports/lm3s6965evb/board.c). Bytes the firmware sends before
-a client connects are lost, so a client pings (HELLO) until it is answered.
+costs ~40 ms of Nagle delay). With `icount=True` QEMU runs with `-icount shift=N` (the board's
+`icount_shift`, 7 for lm3s6965evb): virtual time advances 2**N = 128 ns per guest instruction, so
+the device's cycle counter measures instructions and is the same on every run and machine (see
+ports/lm3s6965evb/board.c). Bytes the firmware sends before a client connects are lost, so a client
+pings (HELLO) until it is answered.
 
 An `Emulator` is a context manager; `close()` terminates the process, then kills it. Processes are
 also closed at interpreter exit, and on Linux they get SIGTERM if the Python process that started
@@ -38,10 +40,9 @@ import time
 from collections import deque
 from pathlib import Path
 
-from firmware_bridge import build
+from firmware_bridge import boards, build
 
-QEMU_MACHINES = {"lm3s6965evb": ("qemu-system-arm", build.ARM_EMULATOR_PACKAGES)}
-BOARDS = ("host", "lm3s6965evb", "atmega328p")
+QEMU = "qemu-system-arm"  # the QEMU of every board with emulator "qemu" (all are ARM so far)
 
 _live: set[Emulator] = set()  # closed at exit, even if the caller dropped its reference
 
@@ -127,41 +128,41 @@ def _die_with_parent():
 
 
 def _missing_packages(board: str) -> list[str]:
-    if board == "host":
+    spec = boards.get(board)  # BoardError (a ValueError) naming the known boards
+    if spec.emulator == "process":
         try:
             build.compiler_command()
             return []
         except RuntimeError:
-            return ["gcc"]
-    if board in QEMU_MACHINES:
+            return list(spec.toolchain_packages)
+    if spec.emulator == "qemu":
         missing = []
         try:
             build.cross_tools(board)
         except RuntimeError:
-            missing.extend(build.FIRMWARE_BOARDS[board]["packages"])
-        qemu, packages = QEMU_MACHINES[board]
-        if shutil.which(qemu) is None:
-            missing.extend(packages)
+            missing.extend(spec.toolchain_packages)
+        if shutil.which(QEMU) is None:
+            missing.extend(spec.emulator_packages)
         return missing
-    if board in build.AVR_BOARDS:
+    if spec.emulator == "simavr":
         missing = []
         try:
             build.avr_tools()
         except RuntimeError:
-            missing.extend(build.AVR_TOOLCHAIN_PACKAGES)
+            missing.extend(spec.toolchain_packages)
         if not Path("/usr/include/simavr/sim_avr.h").is_file():
-            missing.extend(build.AVR_EMULATOR_PACKAGES)
+            missing.extend(spec.emulator_packages)
         try:
             build.compiler_command()
         except RuntimeError:
             missing.append("gcc")
         return missing
-    raise ValueError(f"unknown board {board!r} (known: {', '.join(BOARDS)})")
+    raise ValueError(f"board {board!r}: no emulator of kind {spec.emulator!r}")
 
 
 def available_boards() -> dict[str, str | None]:
     """For each board: None if its tools are installed, else the apt packages that are missing (space-separated)."""
-    return {board: (" ".join(missing) if (missing := _missing_packages(board)) else None) for board in BOARDS}
+    return {board: (" ".join(missing) if (missing := _missing_packages(board)) else None) for board in boards.names()}
 
 
 def start_emulator(board: str, *, icount: bool = True, timeout: float = 10.0) -> Emulator:
@@ -176,9 +177,10 @@ def start_emulator(board: str, *, icount: bool = True, timeout: float = 10.0) ->
             f"board {board!r} needs the Debian package(s) {', '.join(missing)}; install with: "
             f"{build.apt_install_hint(missing)}"
         )
-    if board == "host":
+    spec = boards.get(board)
+    if spec.emulator == "process":
         return _start_host(timeout)
-    if board in build.AVR_BOARDS:
+    if spec.emulator == "simavr":
         elf = build.build_avr_firmware(board)
         return _start_url_printer(board, [str(build.build_simavr_runner()), str(elf)], timeout)
     elf = build.build_firmware(board)
@@ -193,18 +195,20 @@ def _free_port() -> int:
 
 def start_qemu(board: str, elf: Path, *, icount: bool = True, timeout: float = 10.0) -> Emulator:
     """Run the image `elf` on QEMU's `board` machine with UART0 on a localhost TCP server."""
-    qemu_name, packages = QEMU_MACHINES[board]
-    qemu = shutil.which(qemu_name)
+    spec = boards.get(board)
+    if spec.qemu_machine is None:
+        raise ValueError(f"board {board!r} is not emulated by QEMU (its emulator: {spec.emulator})")
+    qemu = shutil.which(QEMU)
     if qemu is None:
-        raise RuntimeError(f"{qemu_name} not found; install with: {build.apt_install_hint(packages)}")
+        raise RuntimeError(f"{QEMU} not found; install with: {build.apt_install_hint(spec.emulator_packages)}")
     deadline = time.monotonic() + timeout
     last_error = ""
     for _attempt in range(5):  # another process may grab the port between _free_port and QEMU's bind
         port = _free_port()
-        cmd = [qemu, "-M", board, "-nographic", "-monitor", "none", "-kernel", str(elf)]
+        cmd = [qemu, "-M", spec.qemu_machine, "-nographic", "-monitor", "none", "-kernel", str(elf)]
         cmd += ["-serial", f"tcp:127.0.0.1:{port},server=on,wait=off,nodelay=on"]
-        if icount:
-            cmd += ["-icount", "shift=7"]
+        if icount and spec.icount_shift is not None:
+            cmd += ["-icount", f"shift={spec.icount_shift}"]
         fd, log_name = tempfile.mkstemp(prefix=f"qemu-{board}-", suffix=".log")
         log = Path(log_name)
         with os.fdopen(fd, "wb") as log_file:

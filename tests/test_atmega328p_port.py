@@ -17,9 +17,11 @@ import numpy as np
 import pytest
 
 from tests.optional_tools import require_board
+from tests.test_boards import hello_limits
 
 pytest.importorskip("serial")
 
+from firmware_bridge import boards  # noqa: E402
 from firmware_bridge import protocol as P  # noqa: E402
 from firmware_bridge.device import Device, DeviceErrorReply, NetworkTooLarge  # noqa: E402
 from firmware_bridge.memory import device_bytes  # noqa: E402
@@ -70,9 +72,9 @@ def test_image_fits_2k_ram_and_32k_flash(emu):
     from firmware_bridge import build
 
     sizes = build.firmware_size(build.build_avr_firmware(BOARD))
-    spec = build.AVR_BOARDS[BOARD]
-    assert sizes["flash"] <= spec["flash_bytes"]
-    assert sizes["ram"] + STACK_RESERVE <= spec["ram_bytes"], sizes
+    spec = boards.get(BOARD)
+    assert sizes["flash"] <= spec.flash_bytes
+    assert sizes["ram"] + STACK_RESERVE <= spec.ram_bytes, sizes
 
 
 def test_hello_and_limits(dev):
@@ -80,6 +82,7 @@ def test_hello_and_limits(dev):
     assert info.name == "atmega328p" and info.max_payload == 64 and info.tick_hz == 16_000_000
     assert info.has(P.Capability.ATOMIC_COMMIT) and info.has(P.Capability.CYCLE_COUNTER)
     assert not info.has(P.Capability.NETWORK_IN_FLASH)
+    assert hello_limits(info) == hello_limits(boards.get(BOARD))  # the board table says what HELLO says
     net = micro_blimp()
     mem = device_bytes(net)
     assert mem["blob_bytes"] <= info.max_blob_bytes and mem["arena_bytes"] + 3 <= info.arena_bytes

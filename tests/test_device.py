@@ -1,8 +1,8 @@
 """The C device (firmware_bridge/firmware/device/) on every emulated board, driven by the host client.
 
-One suite, parametrized over the boards of `firmware_bridge.emulators`: `host` (POSIX virtual device
-on a pty) and `lm3s6965evb` (Cortex-M3 image under QEMU). A board whose tools are missing is
-skipped, naming the apt packages, unless CI=true, where it fails.
+One suite, parametrized over the boards of `firmware_bridge.boards` that hold the blimp network:
+`host` (POSIX virtual device on a pty) and `lm3s6965evb` (Cortex-M3 image under QEMU). A board
+whose tools are missing is skipped, naming the apt packages, unless CI=true, where it fails.
 """
 
 from __future__ import annotations
@@ -17,9 +17,11 @@ import numpy as np
 import pytest
 
 from tests.optional_tools import require_board
+from tests.test_boards import hello_limits
 
 pytest.importorskip("serial")
 
+from firmware_bridge import boards  # noqa: E402
 from firmware_bridge import protocol as P  # noqa: E402
 from firmware_bridge.device import (  # noqa: E402
     ConnectionLost,
@@ -35,7 +37,8 @@ from snnctl.network import INPUT, Kind, Network, Output, Population, Projection 
 from snnctl.runtime import run  # noqa: E402
 from snnctl.snnfile import network_crc, to_bytes  # noqa: E402
 
-BOARDS = ("host", "lm3s6965evb")
+# every board of the table big enough for the 160-neuron blimp network (atmega328p: tests/test_atmega328p_port.py)
+BOARDS = tuple(b.name for b in boards.BOARDS if b.max_blob_bytes >= 4096)
 TIMEOUT = 0.5
 
 
@@ -96,6 +99,7 @@ def test_hello_and_limits(dev, emu):
     assert 64 <= info.max_payload <= 1024 and 0 < len(info.name) <= 24
     assert info.has(P.Capability.ATOMIC_COMMIT)
     assert info.max_neurons >= 160 and info.max_blob_bytes >= 4096
+    assert hello_limits(info) == hello_limits(boards.get(emu.board))  # the board table says what HELLO says
 
 
 def test_deploy_and_run_10000_steps_bit_identical(dev, blimp):

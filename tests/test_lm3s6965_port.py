@@ -19,11 +19,11 @@ import zlib
 
 import pytest
 
-from firmware_bridge import build, emulators
+from firmware_bridge import boards, build, emulators
 
 BOARD = "lm3s6965evb"
-FLASH_BYTES = 256 * 1024
-RAM_BYTES = 64 * 1024
+FLASH_BYTES = boards.get(BOARD).flash_bytes
+RAM_BYTES = boards.get(BOARD).ram_bytes
 STACK_MIN_BYTES = 4 * 1024  # lm3s6965.ld refuses to link with less
 
 HELLO, STATS = 0x01, 0x08
@@ -204,6 +204,10 @@ def test_hello_info_under_qemu(tools):
             assert info["max_neurons"] >= 160
             assert info["max_synapses"] >= 1
             assert info["tick_hz"] == 12_500_000
+            table = boards.get(BOARD)  # the board table agrees with the firmware
+            assert info["name"] == table.device_name
+            for key in ("max_payload", "max_blob_bytes", "arena_bytes", "max_neurons", "max_synapses", "tick_hz"):
+                assert info[key] == getattr(table, key), key
             assert info["capabilities"] & 1, "cycle counter"
             assert 0 < info["free_ram"] < RAM_BYTES
             # HELLO restarts the sequence anywhere; a few more round trips for the record

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from firmware_bridge import boards
 from snnctl.cli import families
 from snnctl.cli.common import UserError, load_network, print_help
 
@@ -206,7 +207,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p_bloop.add_argument("--controller", metavar="NET.snn",
                          help="the blimp SNN (default runs/blimp_pid/best.snn)")  # fmt: skip
     p_bloop.add_argument("--episodes", type=int, default=10, metavar="N", help="held-out flights (1..20, default 10)")
-    p_bloop.add_argument("--board", choices=("host", "lm3s6965evb"),
+    p_bloop.add_argument("--board", choices=boards.names("bench-loop"), type=boards.argparse_type("bench-loop"),
                          help="also the highest control rate this emulated board sustains")  # fmt: skip
     p_bloop.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
     p_bloop.set_defaults(handler=_cmd_bench_loop)

@@ -1,6 +1,7 @@
 """`snnctl deploy`, `snnctl device` and `snnctl firmware`: a board running the snnctl firmware.
 
-Everything of `firmware_bridge` (pyserial, the build, the emulators) is imported in the handlers;
+Everything of `firmware_bridge` (pyserial, the build, the emulators) is imported in the handlers,
+except the board table `firmware_bridge.boards` (stdlib only), which gives the --board choices;
 `DeviceError` and build failures end as one line.
 """
 
@@ -11,6 +12,7 @@ import json
 import os
 import sys
 
+from firmware_bridge import boards
 from snnctl.cli.common import UserError, load_network, print_help
 
 _DEVICE_EPILOG = """\
@@ -223,15 +225,16 @@ def _cmd_device_run(args: argparse.Namespace) -> int:
 def _cmd_firmware_build(args: argparse.Namespace) -> int:
     from firmware_bridge import build
 
+    host = boards.get(args.board).flash_bytes is None  # a host program, not a chip's image
     try:
-        if args.board == "host":
+        if host:
             path = build.build_host_device()
             sizes = {"file": path.stat().st_size}
         else:
             path = build.build_firmware(args.board)
             sizes = build.firmware_size(path)
     except (RuntimeError, ValueError, OSError) as exc:
-        raise UserError(str(exc).splitlines()[0] if args.board == "host" else str(exc)) from None
+        raise UserError(str(exc).splitlines()[0] if host else str(exc)) from None
     if args.json:
         print(json.dumps({"board": args.board, "path": str(path), **sizes}, indent=2))
         return 0
@@ -334,7 +337,6 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     fw_sub = p_fw.add_subparsers(dest="firmware_command", metavar="ACTION")
-    boards = ("host", "lm3s6965evb")
     p_build = fw_sub.add_parser(
         "build",
         help="compile the firmware for a board and print its path and size",
@@ -342,7 +344,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         epilog=_FIRMWARE_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p_build.add_argument("--board", required=True, choices=boards, help="target board")
+    p_build.add_argument("--board", required=True, choices=boards.names("build"), type=boards.argparse_type("build"),
+                         help="target board")  # fmt: skip
     p_build.add_argument("--json", action="store_true", help="print path and sizes as JSON")
     p_build.set_defaults(handler=_cmd_firmware_build)
     p_emu = fw_sub.add_parser(
@@ -352,7 +355,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         epilog=_FIRMWARE_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p_emu.add_argument("--board", required=True, choices=boards, help="board to emulate")
+    p_emu.add_argument("--board", required=True, choices=boards.names("emulate"),
+                       type=boards.argparse_type("emulate"), help="board to emulate")  # fmt: skip
     p_emu.add_argument("--no-icount", action="store_true",
                        help="QEMU: run at full speed instead of deterministic instruction counting")  # fmt: skip
     p_emu.set_defaults(handler=_cmd_firmware_emulate)

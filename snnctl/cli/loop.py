@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from firmware_bridge import boards
 from snnctl.cli import families
 from snnctl.cli.common import UserError, load_network
 
@@ -57,7 +58,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--controller", required=True, metavar="NET.snn", help="the network to run on the board")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--port", metavar="URL", help="a running board: serial device or pyserial URL")
-    where.add_argument("--board", choices=("host", "lm3s6965evb", "atmega328p"),
+    where.add_argument("--board", choices=boards.names("hil"), type=boards.argparse_type("hil"),
                        help="start this board's emulator for the run (and stop it after)")  # fmt: skip
     p.add_argument("--realtime", action="store_true", help="pace the loop to the wall clock")
     p.add_argument("--sensing", choices=("fixed", "delta", "adaptive"), default="fixed",
@@ -90,7 +91,7 @@ def _cmd_hil(args: argparse.Namespace) -> int:
             raise UserError("--compare LOG.npz checks a saved log; leave out --port/--board (or give --compare alone)")
         return _print_compare(_compare_file(net, args.compare), args.json)
     if not (args.port or args.board):
-        raise UserError("say where the network runs: --board host|lm3s6965evb|atmega328p or --port URL")
+        raise UserError(f"say where the network runs: --board {'|'.join(boards.names('hil'))} or --port URL")
     if args.episodes < 1:
         raise UserError(f"--episodes must be at least 1, got {args.episodes}")
     if args.seed < 0:

@@ -1,0 +1,233 @@
+"""The board table: every board the firmware runs on, and every trait of it the code reads.
+
+One frozen `Board` per port under `firmware/ports/<name>/`. `build` (how to compile it), `emulators`
+(how to run it), `bench_firmware` (which boards to measure, how to turn cycles into instructions),
+`evolve.har` (instruction counts on a board) and the CLI (`--board` choices of `snnctl firmware
+build/emulate`, `snnctl hil`, `snnctl bench loop`) all read it; nothing else names a board.
+
+The limits (`max_payload` .. `tick_hz`, `device_name`) repeat what the port's `snn_port_config.h`
+compiles in and HELLO reports; `tests/test_boards.py` checks them against the headers and the
+emulator tests against HELLO. A command a board cannot do is listed in its `unsupported`, with the
+reason the CLI prints. Stdlib only: the CLI imports this module at start-up for its argparse choices.
+
+Adding a board: docs/architecture.md, "Adding a board".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# What a board can be asked to do: capability -> the command that needs it (for messages).
+CAPABILITIES: dict[str, str] = {
+    "build": "snnctl firmware build",
+    "emulate": "snnctl firmware emulate",
+    "hil": "snnctl hil --board",
+    "bench-firmware": "snnctl bench firmware",
+    "bench-loop": "snnctl bench loop --board",
+}
+
+ARM_TOOLCHAIN_PACKAGES = ("gcc-arm-none-eabi",)
+ARM_EMULATOR_PACKAGES = ("qemu-system-arm",)
+AVR_TOOLCHAIN_PACKAGES = ("gcc-avr", "avr-libc")
+AVR_EMULATOR_PACKAGES = ("libsimavr-dev",)  # the runner links libsimavr; simavr (the CLI) is optional
+
+# Freestanding Cortex-M image: no newlib, libgcc only; the port supplies memcpy/memset/... (its
+# libc/ directory). -fno-tree-loop-distribute-patterns stops GCC from turning those very loops back
+# into calls to themselves. -O2 rather than -Os: the blimp-shaped net steps in ~18.4k instead of
+# ~21.5k instructions for ~2.4 KB more flash (snn_step.c's register-hungry loops spill at -Os).
+ARM_CM3_FLAGS = (
+    "-mcpu=cortex-m3",
+    "-mthumb",
+    "-O2",
+    "-ffreestanding",
+    "-nostdlib",
+    "-std=c99",
+    "-Wall",
+    "-Wextra",
+    "-Werror",
+    "-ffunction-sections",
+    "-fdata-sections",
+    "-fno-tree-loop-distribute-patterns",
+    "-g",
+)
+AVR_FLAGS = ("-Os", "-std=c99", "-Wall", "-Wextra", "-Werror", "-ffunction-sections", "-fdata-sections", "-g")
+
+_TOO_SMALL_FOR_BLIMP = (
+    "its 2 KB of RAM holds networks of ~3 neurons, and the benchmark runs the blimp-shaped network"
+    " (blob 5.7 KB, arena 4.8 KB; docs/firmware-boards.md)"
+)
+
+
+@dataclass(frozen=True)
+class Board:
+    """One board: identity, toolchain, emulator, memory, the device library's limits, instruction counting."""
+
+    name: str  # what --board takes; the port lives in firmware/ports/<name>/
+    cpu: str
+    description: str  # a phrase for messages and docs
+    device_name: str  # the name HELLO reports (SNN_DEV_BOARD_NAME)
+    # -- build
+    toolchain: str  # "cc" (the system C compiler, $CC) | "arm-none-eabi" | "avr"
+    tool_prefix: str  # prefix of gcc/nm/size ("" = the system compiler)
+    toolchain_packages: tuple[str, ...]  # Debian packages of the toolchain
+    cflags: tuple[str, ...]  # cross-compiler flags (host: build.BASE_FLAGS and RELEASE/SANITIZE_FLAGS)
+    defines: tuple[tuple[str, str], ...]  # -D macros of the image (the port's limits come via SNN_DEV_PORT_CONFIG)
+    linker_script: str | None  # in the port directory (None: the toolchain's default)
+    # -- emulator
+    emulator: str  # "process" (a POSIX program on a pty) | "qemu" | "simavr"
+    emulator_packages: tuple[str, ...]  # Debian packages of the emulator
+    qemu_machine: str | None  # qemu-system-arm -M ...
+    # -- memory of the chip (None: a host process)
+    ram_bytes: int | None
+    flash_bytes: int | None
+    # -- the device library's limits (snn_port_config.h; HELLO reports them)
+    max_payload: int
+    max_blob_bytes: int  # ONE upload slot (there are two)
+    arena_bytes: int  # ONE slot's arena
+    max_neurons: int
+    max_synapses: int
+    tick_hz: int  # rate of the cycle counter (0: none)
+    # -- instruction counting: QEMU -icount shift=N makes every guest instruction take 2**N ns of
+    # virtual time, so the cycle counter measures instructions (None: no instruction counts)
+    icount_shift: int | None
+    # -- what it cannot do: (capability, why), the why printed by the CLI
+    unsupported: tuple[tuple[str, str], ...] = ()
+
+    def can(self, capability: str) -> bool:
+        if capability not in CAPABILITIES:
+            raise ValueError(f"no board capability {capability!r} (known: {', '.join(CAPABILITIES)})")
+        return all(cap != capability for cap, _ in self.unsupported)
+
+    def why_not(self, capability: str) -> str | None:
+        """Why this board cannot do `capability` (None if it can)."""
+        return None if self.can(capability) else dict(self.unsupported)[capability]
+
+    def instructions(self, seconds: float) -> float | None:
+        """Guest instructions in `seconds` of the cycle counter's time (None without instruction counting)."""
+        return None if self.icount_shift is None else seconds * 1e9 / 2**self.icount_shift
+
+
+BOARDS: tuple[Board, ...] = (
+    Board(
+        name="host",
+        cpu="the host's CPU",
+        description="the POSIX virtual device",
+        device_name="host-virtual",
+        toolchain="cc",
+        tool_prefix="",
+        toolchain_packages=("gcc",),
+        cflags=(),
+        defines=(("SNN_DEV_PORT_CONFIG", "1"),),
+        linker_script=None,
+        emulator="process",
+        emulator_packages=(),
+        qemu_machine=None,
+        ram_bytes=None,
+        flash_bytes=None,
+        max_payload=1024,
+        max_blob_bytes=262144,
+        arena_bytes=262144,
+        max_neurons=65535,
+        max_synapses=262144,
+        tick_hz=1_000_000_000,  # CLOCK_MONOTONIC nanoseconds
+        icount_shift=None,
+    ),
+    Board(
+        name="lm3s6965evb",
+        cpu="Cortex-M3",
+        description="the Cortex-M3 image under QEMU",
+        device_name="lm3s6965evb",
+        toolchain="arm-none-eabi",
+        tool_prefix="arm-none-eabi-",
+        toolchain_packages=ARM_TOOLCHAIN_PACKAGES,
+        cflags=ARM_CM3_FLAGS,
+        defines=(("SNN_DEV_PORT_CONFIG", "1"),),  # ports/lm3s6965evb/snn_port_config.h
+        linker_script="lm3s6965.ld",
+        emulator="qemu",
+        emulator_packages=ARM_EMULATOR_PACKAGES,
+        qemu_machine="lm3s6965evb",
+        ram_bytes=64 * 1024,
+        flash_bytes=256 * 1024,
+        max_payload=1024,
+        max_blob_bytes=16384,
+        arena_bytes=10240,
+        max_neurons=2048,
+        max_synapses=16384,
+        tick_hz=12_500_000,  # SysTick at the 12.5 MHz system clock QEMU gives it after reset
+        icount_shift=7,
+    ),
+    Board(
+        name="atmega328p",
+        cpu="ATmega328P (8-bit AVR)",
+        description="the 8-bit AVR image under libsimavr",
+        device_name="atmega328p",
+        toolchain="avr",
+        tool_prefix="avr-",
+        toolchain_packages=AVR_TOOLCHAIN_PACKAGES,
+        cflags=("-mmcu=atmega328p", *AVR_FLAGS),
+        defines=(("SNN_DEV_PORT_CONFIG", "1"), ("F_CPU", "16000000UL")),
+        linker_script=None,
+        emulator="simavr",
+        emulator_packages=AVR_EMULATOR_PACKAGES,
+        qemu_machine=None,
+        ram_bytes=2 * 1024,
+        flash_bytes=32 * 1024,
+        max_payload=64,
+        max_blob_bytes=208,
+        arena_bytes=228,
+        max_neurons=16,
+        max_synapses=208,
+        tick_hz=16_000_000,  # CPU cycles (Timer1 at F_CPU)
+        icount_shift=None,
+        unsupported=(("bench-firmware", _TOO_SMALL_FOR_BLIMP), ("bench-loop", _TOO_SMALL_FOR_BLIMP)),
+    ),
+)
+
+BY_NAME = {b.name: b for b in BOARDS}
+
+
+class BoardError(ValueError):
+    """An unknown board, or one that cannot do what was asked; the message is one line and says why."""
+
+
+def names(capability: str | None = None) -> tuple[str, ...]:
+    """Board names in table order (those with `capability`, if given): what --board takes."""
+    return tuple(b.name for b in BOARDS if capability is None or b.can(capability))
+
+
+def get(name: str) -> Board:
+    """The board called `name`; BoardError naming the known ones."""
+    try:
+        return BY_NAME[name]
+    except KeyError:
+        raise BoardError(f"unknown board {name!r} (known: {', '.join(names())})") from None
+
+
+def by_device_name(device_name: str) -> Board | None:
+    """The board whose firmware reports `device_name` in HELLO (None for a board not in the table)."""
+    return next((b for b in BOARDS if b.device_name == device_name), None)
+
+
+def require(name: str, capability: str) -> Board:
+    """The board `name` if it can do `capability`; else BoardError saying why, in one line."""
+    board = get(name)
+    why = board.why_not(capability)
+    if why is not None:
+        raise BoardError(f"{CAPABILITIES[capability]} cannot use {name}: {why}")
+    return board
+
+
+def argparse_type(capability: str):
+    """`type=` of a --board option whose `choices` are `names(capability)`: a board of the table that
+    lacks the capability is refused with the reason (argparse's "invalid choice" says none)."""
+    import argparse
+
+    def board_name(name: str) -> str:
+        if name in BY_NAME:
+            try:
+                require(name, capability)
+            except BoardError as exc:
+                raise argparse.ArgumentTypeError(str(exc)) from None
+        return name  # unknown names: argparse's own "invalid choice" message lists the boards
+
+    return board_name
