@@ -225,7 +225,7 @@ def _cmd_device_run(args: argparse.Namespace) -> int:
 def _cmd_firmware_build(args: argparse.Namespace) -> int:
     from firmware_bridge import build
 
-    host = boards.get(args.board).flash_bytes is None  # a host program, not a chip's image
+    host = boards.get(args.board).toolchain == "cc"  # a host program (the POSIX device), not a chip's image
     try:
         if host:
             path = build.build_host_device()
