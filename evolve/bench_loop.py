@@ -1,7 +1,7 @@
 """`snnctl bench loop`: fixed 10-Hz vs send-on-delta vs action-to-sensing on held-out blimp flights.
 
 For each controller (the SNN, and the PID for reference) and each sensing policy
-(`sim.sensing.make_sensing` defaults, tuned on training profiles only) the blimp flies the first
+(`sim.blimp_loop.BLIMP_SENSING` defaults, tuned on training profiles only) the blimp flies the first
 ``episodes`` held-out profiles (`sim.profiles.HELDOUT_SEEDS`, "steps", 120 s, default env: 10 Hz,
 1-cm lidar noise) through `sim.loop.LoopRunner`, no faults. Reported per row, mean over flights:
 
@@ -92,13 +92,14 @@ def fly_policy(backend: Any, policy: str, episodes: int, first: int = 0, seeds: 
     """Mean loop figures of `backend` under `policy` (`make_sensing` arguments in `overrides`) over
     held-out flights, or over the given `seeds` (training seeds for tuning)."""
     from sim.blimp import BlimpAltitudeEnv
+    from sim.blimp_loop import BLIMP_SENSING
     from sim.loop import LoopRunner
     from sim.profiles import HELDOUT_SEEDS
     from sim.sensing import make_sensing
 
     seeds = list(HELDOUT_SEEDS[first : first + episodes] if seeds is None else seeds)
     env = BlimpAltitudeEnv()
-    runner = LoopRunner(env, backend, make_sensing(policy, **overrides))
+    runner = LoopRunner(env, backend, make_sensing(policy, BLIMP_SENSING, **overrides))
     rows = [runner.run(seed=s).summary() for s in seeds]
     env.close()
     keys = ("rmse_m", "steady_state_error_m", "samples_per_s", "bytes_out_per_s", "bytes_in_per_s", "bytes_per_s",
@@ -116,7 +117,7 @@ TUNE_GRID = {
 
 
 def tune_sensing(net: Any, seeds: Any = range(20)) -> list[dict[str, Any]]:
-    """The grid the blimp defaults of `sim.sensing` were chosen from, on *training* profiles.
+    """The grid the blimp's sensing defaults (`sim.blimp_loop.BLIMP_SENSING`) were chosen from, on *training* profiles.
 
     Seeds must lie below `sim.profiles.HELDOUT_SEED_START`; each row: the policy, its arguments, the
     RMSE change against fixed 10 Hz and the sample reduction (means over the seeds). The defaults:

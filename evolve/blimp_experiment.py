@@ -246,7 +246,7 @@ def run_main(cfg: dict, args: Any) -> int:
     """`snnctl run` on a blimp config: held-out flights, the metrics table (or JSON), a plot.
 
     With `--sensing` or `--faults` the flights go through the sensing-to-action loop instead
-    (`sim.loop.fly_blimp_heldout`: sensing policy, reliability monitor, fault injection; the
+    (`sim.blimp_loop.fly_blimp_heldout`: sensing policy, reliability monitor, fault injection; the
     controller may also be `float:NET.snn`, the network's float reference), and `--plot` draws the
     loop's timeline. Without them the output is exactly the plain held-out table.
     """
@@ -255,8 +255,8 @@ def run_main(cfg: dict, args: Any) -> int:
 
     sensing, fault_spec = getattr(args, "sensing", None), getattr(args, "faults", None)
     if sensing is not None or fault_spec is not None:
+        from sim.blimp_loop import fly_blimp_heldout, format_loop_summary
         from sim.faults import FaultSpecError, parse_faults
-        from sim.loop import fly_blimp_heldout, format_loop_summary
 
         try:
             faults = parse_faults(fault_spec)

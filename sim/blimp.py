@@ -461,6 +461,14 @@ class BlimpAltitudeEnv(gym.Env):
 
     # ---------------------------------------------------------------- helpers
     @property
+    def loop_spec(self) -> Any:
+        """What the sensing-to-action loop needs to know of the blimp: `sim.blimp_loop.BLIMP_LOOP`
+        (sensor layout, monitor and safe action, sensing defaults, flight metrics)."""
+        from sim.blimp_loop import BLIMP_LOOP
+
+        return BLIMP_LOOP
+
+    @property
     def time_s(self) -> float:
         return self._k * self.dt
 

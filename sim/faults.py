@@ -58,9 +58,9 @@ PARAM = {"noise": "sigma_m", "spike": "offset_m", "delay": "ms", "drop": "p", "c
 """Kinds that take a parameter, and what it is; the others take none."""
 
 DEFAULT_FRAME_BYTES = 46
-"""Bytes on the wire for one blimp step with a board: STEP request (flags + 1 int16 code: 15 B framed)
-plus its reply (step, status, 2 int16 outputs, spike/synop/cycle counts: 31 B framed); see
-`firmware_bridge.protocol`. Used for the drop/corrupt failure probability."""
+"""Bytes on the wire for one step of a 1-input, 2-output network (the blimp's) on a board: STEP request
+(flags + 1 int16 code: 15 B framed) plus its reply (step, status, 2 int16 outputs, spike/synop/cycle
+counts: 31 B framed); see `firmware_bridge.protocol`. Used for the drop/corrupt failure probability."""
 
 
 class FaultSpecError(ValueError):

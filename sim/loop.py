@@ -18,9 +18,11 @@ One control step ``k`` (``LoopRunner.run``):
 5. The action applied is the controller's, or the monitor's safe action while any flag is up.
 6. The env steps; with ``realtime=True`` the loop then sleeps until the next tick.
 
-Which observation entries are the sensor (`SensorLayout`): given as ``sensor_index``, else the env's
-``sensor_layout`` attribute if it has one, else for `sim.blimp.BlimpAltitudeEnv` entry 0 (the lidar;
-entry 2, the error, is recomputed from the reference and the held sample), else every entry.
+What the loop knows of the env is what the env declares in a ``loop_spec`` attribute (`LoopSpec`:
+sensor layout, monitor with its safe action and noise margins, sensing defaults, task metrics; the
+blimp's is `sim.blimp_loop.BLIMP_LOOP`); the loop itself knows no family. Which observation entries
+are the sensor (`SensorLayout`): given as ``sensor_index``, else the spec's layout (the blimp: entry 0,
+the lidar; entry 2, the error, is recomputed from the reference and the held sample), else every entry.
 
 Timing. Latency is sense-to-act: `time.perf_counter` from before the sensing decision to the
 controller's reply. The deadline of a step is ``deadline_s`` after its start (its scheduled tick
@@ -30,9 +32,10 @@ depend on machine load). A reply after the deadline is a miss: counted, flagged 
 action is applied in that step. In-process link faults (`sim.faults.FaultyBackend`) use the deadline,
 or the control period, as the host's reply timeout.
 
-Defaults (blimp): the tuned policies of `sim.sensing.make_sensing`, the monitor of
-`ReliabilityMonitor.for_blimp` (safe action u = 1.0: a gentle descent). Every step is a `LoopRecord`;
-`LoopResult.summary()` gives the task metric (blimp: `sim.metrics.flight_metrics`), samples, bytes,
+Defaults from the spec: a sensing policy given by name is `sim.sensing.make_sensing` with the spec's
+defaults; the monitor is the spec's (blimp: safe action u = 1.0, a gentle descent), else one that
+flags only NaN/inf readings with a zero safe action. Every step is a `LoopRecord`;
+`LoopResult.summary()` gives the spec's task metrics (blimp: `sim.metrics.flight_metrics`), samples, bytes,
 spikes and synops per second, deadline misses, latency percentiles, flags per reason and, for each
 injected fault, the steps from its start to the monitor's flag.
 """
@@ -40,9 +43,8 @@ injected fault, the steps from its start to the monitor's flag.
 from __future__ import annotations
 
 import math
-import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,7 +52,7 @@ import numpy as np
 
 from sim.faults import DEFAULT_FRAME_BYTES, FaultSpec, FaultyBackend, SensorFaults, parse_faults
 from sim.monitor import ReliabilityMonitor
-from sim.sensing import FixedRate, SenseContext, SensingPolicy
+from sim.sensing import FixedRate, SenseContext, SensingPolicy, make_sensing
 from snnctl.controllers.loop_backends import Action, Backend, BackendDisconnected, BackendFault, BackendTimeout
 
 
@@ -70,26 +72,34 @@ class SensorLayout:
     reference: str | None = None
 
 
-def _blimp_derive(obs: np.ndarray) -> None:
-    # the env computes the error in float64 from the unrounded values; here from the float32 entries
-    obs[2] = float(obs[1]) - float(obs[0])
+@dataclass(frozen=True)
+class LoopSpec:
+    """What an environment declares for the loop (its ``loop_spec`` attribute); the loop knows no family.
+
+    `monitor(env)` builds the env's `ReliabilityMonitor` (safe action, range, noise margins; None: only
+    NaN/inf readings, safe action zeros); `sensing` maps a `sim.sensing.make_sensing` name to the env's
+    default arguments; `metrics(result)` gives the task metrics of a `LoopResult` (None: none).
+    """
+
+    layout: SensorLayout
+    monitor: Callable[[Any], ReliabilityMonitor] | None = None
+    sensing: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    metrics: Callable[[LoopResult], dict[str, Any]] | None = None
 
 
-BLIMP_LAYOUT = SensorLayout((0,), _blimp_derive, lambda obs: float(obs[2]), "altitude_m", "reference_m")
-"""`BlimpAltitudeEnv`: obs = [lidar altitude, reference, error]; the lidar is entry 0."""
+def loop_spec(env: Any) -> LoopSpec | None:
+    """The `LoopSpec` `env` (wrapped or not) declares, None if it declares none."""
+    spec = getattr(getattr(env, "unwrapped", env), "loop_spec", None)
+    return spec if isinstance(spec, LoopSpec) else None
 
 
 def sensor_layout(env: Any, sensor_index: int | Sequence[int] | None = None) -> SensorLayout:
     """The layout for `env` (see the module docstring for the order of precedence)."""
     if sensor_index is not None:
         return SensorLayout(tuple(int(i) for i in np.atleast_1d(sensor_index)))
-    u = getattr(env, "unwrapped", env)
-    layout = getattr(u, "sensor_layout", None)
-    if isinstance(layout, SensorLayout):
-        return layout
-    blimp = sys.modules.get("sim.blimp")  # an env cannot be a blimp unless sim.blimp was imported
-    if blimp is not None and isinstance(u, blimp.BlimpAltitudeEnv):
-        return BLIMP_LAYOUT
+    spec = loop_spec(env)
+    if spec is not None:
+        return spec.layout
     shape = getattr(env.observation_space, "shape", None)
     if not shape or len(shape) != 1:
         raise ValueError(f"cannot tell the sensor entries of an observation of shape {shape}; give sensor_index")
@@ -140,6 +150,7 @@ class LoopResult:
     step_times: tuple[float, ...] = ()
     seed: int | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    metrics: Callable[[LoopResult], dict[str, Any]] | None = None  # the env's task metrics (`LoopSpec.metrics`)
 
     def column(self, name: str) -> np.ndarray:
         """One field over the steps; sample/measurement/action give their first entry (NaN where None)."""
@@ -153,13 +164,8 @@ class LoopResult:
         return len(self.records) / self.control_hz
 
     def task_metrics(self) -> dict[str, Any]:
-        """Blimp-like envs (truth and reference known): `sim.metrics.flight_metrics`; else {}."""
-        truth, ref = self.column("truth"), self.column("reference")
-        if not self.records or not (np.all(np.isfinite(truth)) and np.all(np.isfinite(ref))):
-            return {}
-        from sim.metrics import flight_metrics
-
-        return flight_metrics(self.column("t"), truth, ref, self.column("action"), self.step_times)
+        """The env's task metrics (`LoopSpec.metrics`, e.g. the blimp's flight metrics); {} if it declares none."""
+        return {} if self.metrics is None else self.metrics(self)
 
     def steps_to_flag(self) -> list[dict[str, Any]]:
         """Per injected fault: steps from its first step to the first flagged step inside its window."""
@@ -218,13 +224,15 @@ _LINK_FAULT = ((BackendTimeout, "timeout"), (BackendDisconnected, "disconnected"
 class LoopRunner:
     """Runs episodes of `env` with `backend` under a sensing policy, a monitor and injected faults.
 
+    `sensing`: a policy, or a `sim.sensing.make_sensing` name built with the defaults the env declares
+    (`LoopSpec.sensing`); None: a sample every step. `monitor`: None for the env's (`LoopSpec.monitor`).
     `faults`: `FaultSpec`s or a spec string. Sensor faults are applied here; link faults by wrapping
     the backend in `FaultyBackend` unless ``link_faults_in_process=False`` (hardware in the loop,
     where a proxy breaks the real link). `seed` seeds the fault draws. `on_step(k, t)` is called at the
     start of every step. `frame_bytes`: wire bytes of one step for the in-process drop/corrupt model.
     """
 
-    def __init__(self, env: Any, backend: Backend, sensing: SensingPolicy | None = None,
+    def __init__(self, env: Any, backend: Backend, sensing: SensingPolicy | str | None = None,
                  monitor: ReliabilityMonitor | None = None, faults: Iterable[FaultSpec] | str | None = (),
                  control_hz: float | None = None, realtime: bool = False, deadline_s: float | None = None, *,
                  sensor_index: int | Sequence[int] | None = None, seed: int = 0,
@@ -248,11 +256,15 @@ class LoopRunner:
         self.period_s = 1.0 / self.control_hz
         self.realtime = bool(realtime)
         self.deadline_s = deadline_s if deadline_s is not None else (self.period_s if realtime else None)
+        spec = loop_spec(env)
         self.layout = sensor_layout(env, sensor_index)
+        self._metrics = spec.metrics if spec is not None else None
+        if isinstance(sensing, str):
+            sensing = make_sensing(sensing, spec.sensing if spec is not None else None)
         self.sensing = sensing if sensing is not None else FixedRate(1)
         if monitor is None:
-            if self.layout is BLIMP_LAYOUT:
-                monitor = ReliabilityMonitor.for_blimp(env)
+            if spec is not None and spec.monitor is not None and self.layout is spec.layout:
+                monitor = spec.monitor(env)
             else:  # generic: only NaN/inf readings, safe action = zeros
                 shape = getattr(env.action_space, "shape", None) or (1,)
                 monitor = ReliabilityMonitor(np.zeros(shape, np.float32), stuck_samples=0)
@@ -370,99 +382,5 @@ class LoopRunner:
         return LoopResult(
             records, self.control_hz, self.faults, sensing.describe(), sensing.samples, sensing.reads,
             dict(mon.flags), dict(mon.detections), list(mon.events), total,
-            tuple(getattr(profile, "change_times", ())), seed,
+            tuple(getattr(profile, "change_times", ())), seed, metrics=self._metrics,
         )  # fmt: skip
-
-
-# -- blimp held-out flights through the loop (`snnctl run --sensing/--faults`) ---------------------------
-
-_MEAN_KEYS = ("rmse_m", "steady_state_error_m", "overshoot_up_m", "overshoot_down_m", "control_effort",
-              "spikes_per_s", "synops_per_s", "samples_per_s", "reads_per_s", "bytes_per_s")  # fmt: skip
-
-
-def aggregate(results: Sequence[LoopResult]) -> dict[str, Any]:
-    """Mean figures over flights, summed flags and misses, and per fault the worst steps-to-flag."""
-    per = [r.summary() for r in results]
-    out: dict[str, Any] = {k: float(np.mean([s[k] for s in per])) for k in _MEAN_KEYS if all(k in s for s in per)}
-    if all("overshoot_up_m" in s for s in per):
-        out["worst_overshoot_up_m"] = float(max(s["overshoot_up_m"] for s in per))
-        out["worst_overshoot_down_m"] = float(max(s["overshoot_down_m"] for s in per))
-    flags: dict[str, int] = {}
-    for s in per:
-        for k, v in s["flags"].items():
-            flags[k] = flags.get(k, 0) + v
-    to_flag = []
-    for i, f in enumerate(per[0]["faults"] if per else []):
-        steps = [s["steps_to_flag"][i]["steps"] for s in per if s["steps_to_flag"][i]["window_steps"]]
-        flagged = [x for x in steps if x is not None]
-        to_flag.append({"fault": f, "flights": len(steps), "flagged_in": len(flagged),
-                        "worst_steps": max(flagged) if flagged else None})  # fmt: skip
-    out.update({
-        "episodes": len(per), "sensing": per[0]["sensing"] if per else "", "faults": per[0]["faults"] if per else [],
-        "flags": flags, "flagged_steps": int(sum(s["flagged_steps"] for s in per)),
-        "steps": int(sum(s["steps"] for s in per)),
-        "deadline_misses": int(sum(s["deadline_misses"] for s in per)), "steps_to_flag": to_flag,
-    })  # fmt: skip
-    return out
-
-
-def fly_blimp_heldout(env_kwargs: dict, controller: str, sensing: str = "fixed", faults: Any = (),
-                      episodes: int = 10, first: int = 0, record_first: bool = False,
-                      sensing_overrides: dict | None = None,
-                      force_rate: bool = False) -> tuple[dict[str, Any], LoopResult | None]:  # fmt: skip
-    """Held-out blimp flights (`HELDOUT_SEEDS[first:first + episodes]`) through the loop, in-process.
-
-    `controller`: ``pid``, ``NET.snn`` or ``float:NET.snn`` (`snnctl.controllers.loop_backends.make_backend`, built
-    for the env's control period; a network made for another is refused unless `force_rate`);
-    `sensing`: a `sim.sensing.make_sensing` name; `faults`: specs or a spec string (fault draws
-    seeded by `first`). Returns `aggregate` of the flights and, if asked, the first flight's result.
-    """
-    from sim.blimp import BlimpAltitudeEnv
-    from sim.profiles import HELDOUT_SEEDS
-    from sim.sensing import make_sensing
-    from snnctl.controllers.loop_backends import make_backend
-
-    if first + episodes > len(HELDOUT_SEEDS):
-        raise ValueError(f"only {len(HELDOUT_SEEDS)} held-out profiles exist; --seed + --episodes must not exceed it")
-    env = BlimpAltitudeEnv(**env_kwargs)
-    backend = make_backend(controller, dt=env.dt, force=force_rate)
-    runner = LoopRunner(env, backend, make_sensing(sensing, **(sensing_overrides or {})), faults=faults, seed=first)
-    try:
-        results = [runner.run(seed=s) for s in HELDOUT_SEEDS[first : first + episodes]]
-    finally:
-        runner.close()
-        env.close()
-    return aggregate(results), (results[0] if record_first else None)
-
-
-def format_loop_summary(controller: str, s: dict[str, Any]) -> str:
-    """The `snnctl run --sensing/--faults` table."""
-
-    def num(x: Any) -> str:
-        return "-" if x is None else f"{x:.4f}"
-
-    lines = [
-        f"held-out profiles: {s['episodes']} flights through the sensing-to-action loop (mean over flights)",
-        f"  controller: {controller}",
-        f"  sensing:    {s['sensing']}",
-        f"  faults:     {', '.join(s['faults']) if s['faults'] else 'none'}",
-        "",
-        f"  {'metric':34}{'value':>12}",
-    ]
-    rows = (("RMSE (m)", "rmse_m"), ("steady-state error (m)", "steady_state_error_m"),
-            ("overshoot up (m)", "overshoot_up_m"), ("overshoot down (m)", "overshoot_down_m"),
-            ("worst overshoot up (m)", "worst_overshoot_up_m"), ("worst overshoot down (m)", "worst_overshoot_down_m"),
-            ("mean |u|", "control_effort"), ("spikes per second", "spikes_per_s"),
-            ("sensor samples per second", "samples_per_s"))  # fmt: skip
-    for label, key in rows:
-        if key in s:
-            lines.append(f"  {label:34}{num(s[key]):>12}")
-    lines.append(f"  {'steps with the safe action':34}{s['flagged_steps']:>12} of {s['steps']}")
-    if s["flags"]:
-        lines.append(f"  {'monitor flags':34}" + ", ".join(f"{k} {v}" for k, v in sorted(s["flags"].items())))
-    if s["steps_to_flag"]:
-        lines += ["", f"  {'fault':28}{'flagged in':>12}{'steps to flag (worst)':>24}"]
-        for f in s["steps_to_flag"]:
-            worst = "-" if f["worst_steps"] is None else str(f["worst_steps"])
-            lines.append(f"  {f['fault']:28}{f['flagged_in']:>5} of {f['flights']:<4}{worst:>24}")
-    return "\n".join(lines)

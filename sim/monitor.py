@@ -25,8 +25,8 @@ Link checks, on each controller call: ``timeout`` (`BackendTimeout`), ``disconne
 step's deadline; the loop decides that).
 
 Flags are raised at the sample or reply that shows the fault. With the blimp defaults
-(`for_blimp`: 10 Hz, ``max_rate`` 1 m/s, ``jump_margin`` 0.08 m, ``stuck_samples`` 3) and a sample
-every step, counted from the first step of a fault window (`sim.faults`):
+(`sim.blimp_loop.blimp_monitor`: 10 Hz, ``max_rate`` 1 m/s, ``jump_margin`` 0.08 m, ``stuck_samples``
+3) and a sample every step, counted from the first step of a fault window (`sim.faults`):
 
 =============================  ======================================================================
 fault                          flagged
@@ -63,9 +63,8 @@ Inside a noise burst a run of consistent samples is unlikely (p ~ 0.2 each at si
 flag mostly holds through it. The link flag clears at the ``recover_replies``-th consecutive on-time
 reply. Any bad sample or reply resets the count.
 
-Safe action for the blimp (`BLIMP_SAFE_U` = 1.0): 92 % of the hover command (1.09 for the default
-5-g-heavy trim), so a blimp that lost its altitude sensor or its controller sinks gently (terminal
-speed ~0.11 m/s instead of 0.38 m/s with the motor off) and can never climb into the ceiling.
+The monitor knows no family: an env declares its own (range, noise margins, safe action) in its
+`sim.loop.LoopSpec`; the blimp's is `sim.blimp_loop.blimp_monitor`.
 """
 
 from __future__ import annotations
@@ -78,9 +77,6 @@ import numpy as np
 
 SENSOR_REASONS = ("nan", "range", "jump", "stuck")
 LINK_REASONS = ("timeout", "disconnected", "late", "fault")
-
-BLIMP_SAFE_U = 1.0
-BLIMP_MAX_RATE_M_S = 1.0  # the default blimp's fastest motion is a full-thrust descent at 0.76 m/s
 
 
 class ReliabilityMonitor:
@@ -110,24 +106,6 @@ class ReliabilityMonitor:
         self.recover_samples = int(recover_samples)
         self.recover_replies = int(recover_replies)
         self.reset()
-
-    @classmethod
-    def for_blimp(cls, env: Any = None, **overrides: Any) -> ReliabilityMonitor:
-        """The blimp's monitor; `env` (a `BlimpAltitudeEnv`, wrapped or not) sets range and noise margins."""
-        u = getattr(env, "unwrapped", env)
-        noise = float(getattr(u, "sensor_noise_m", 0.01))
-        high = float(getattr(u, "altitude_max_m", 3.75)) + 0.25
-        kw: dict[str, Any] = {
-            "low": -0.25,  # the lidar at the floor reads 0 +- noise
-            "high": high,  # the slide joint stops the blimp below the ceiling
-            "max_rate": BLIMP_MAX_RATE_M_S,
-            # 5 sigma of the difference of two noisy readings, plus 1 cm: false alarms ~1e-7 per sample
-            "jump_margin": max(0.05, 5.0 * math.sqrt(2.0) * noise + 0.01),
-            "stuck_samples": 3 if noise > 0 else 0,
-        }
-        safe = overrides.pop("safe_action", [BLIMP_SAFE_U])
-        kw.update(overrides)
-        return cls(safe, **kw)
 
     def reset(self) -> None:
         """Start of an episode: flags down, history and statistics cleared."""

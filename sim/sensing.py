@@ -34,8 +34,9 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -189,22 +190,20 @@ class ActionToSensing(SensingPolicy):
                 f"gain {self.gain:g})")  # fmt: skip
 
 
-# Blimp defaults, chosen with `evolve.bench_loop.tune_sensing` on training profiles (seeds 0..19, never
-# the held-out ones): send-on-delta with delta = 3 lidar-noise sigmas and a 1-s heartbeat (-80 % samples,
-# RMSE +0.4 % on training flights); action-to-sensing on the error, 0.1..1 s (-64 %, RMSE +2.9 %).
-# Both keep a sample at least every second, so a dead or stuck sensor is noticed within seconds.
-BLIMP_DELTA_M = 0.03
-BLIMP_MAX_INTERVAL_STEPS = 10
-BLIMP_ADAPTIVE = {"min_interval": 1, "max_interval": 10, "gain": 20.0, "signal": "error"}
 POLICIES = ("fixed", "delta", "adaptive")
 
 
-def make_sensing(name: str, **overrides) -> SensingPolicy:
-    """``"fixed" | "delta" | "adaptive"`` with the blimp defaults above; keyword arguments override them."""
+def make_sensing(name: str, defaults: Mapping[str, Mapping[str, Any]] | None = None, **overrides: Any) -> SensingPolicy:
+    """``"fixed" | "delta" | "adaptive"`` with ``defaults[name]`` (what an env declares in its
+    `sim.loop.LoopSpec.sensing`, e.g. the blimp's tuned ones in `sim.blimp_loop`); keyword arguments
+    override them."""
+    if name not in POLICIES:
+        raise ValueError(f"unknown sensing policy {name!r}; one of: {', '.join(POLICIES)}")
+    kw = {**(defaults or {}).get(name, {}), **overrides}
     if name == "fixed":
-        return FixedRate(**{"every_k": 1, **overrides})
+        return FixedRate(**kw)
     if name == "delta":
-        return SendOnDelta(**{"delta": BLIMP_DELTA_M, "max_interval_steps": BLIMP_MAX_INTERVAL_STEPS, **overrides})
-    if name == "adaptive":
-        return ActionToSensing(**{**BLIMP_ADAPTIVE, **overrides})
-    raise ValueError(f"unknown sensing policy {name!r}; one of: {', '.join(POLICIES)}")
+        if "delta" not in kw:
+            raise ValueError("send-on-delta needs delta (the env declares no default; give delta=...)")
+        return SendOnDelta(**kw)
+    return ActionToSensing(**kw)

@@ -10,10 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim.blimp import BlimpAltitudeEnv
+from sim.blimp_loop import BLIMP_LAYOUT, BLIMP_LOOP, BLIMP_SAFE_U, BLIMP_SENSING, fly_blimp_heldout
 from sim.faults import parse_faults
-from sim.loop import BLIMP_LAYOUT, LoopRunner, fly_blimp_heldout, sensor_layout
+from sim.loop import LoopRunner, loop_spec, sensor_layout
 from sim.metrics import run_episode
-from sim.monitor import BLIMP_SAFE_U, ReliabilityMonitor
+from sim.monitor import ReliabilityMonitor
 from sim.sensing import FixedRate, SendOnDelta, make_sensing
 from snnctl import snnfile
 from snnctl.controllers.blimp_snn import BlimpSNNCodec, BlimpSNNSpec
@@ -175,7 +176,7 @@ FAULTS = [
 @pytest.mark.parametrize("policy", ["fixed", "delta", "adaptive"])
 def test_every_fault_is_flagged_the_safe_action_holds_and_the_loop_goes_on(net, spec, bound, reason, policy):
     env = blimp(40.0)
-    runner = LoopRunner(env, IntegerSNNBackend(net), make_sensing(policy), faults=spec, seed=1)
+    runner = LoopRunner(env, IntegerSNNBackend(net), policy, faults=spec, seed=1)  # by name: the blimp's defaults
     res = runner.run(seed=11)  # never raises
     assert len(res.records) == 400
     flagged = res.column("flagged").astype(bool)
@@ -301,6 +302,10 @@ def test_a_generic_gymnasium_env():
     assert res.control_hz == 20.0  # from the env's dt (0.05 s)
     assert sensor_layout(env).index == (0, 1, 2) and sensor_layout(env, 2).index == (2,)
     assert sensor_layout(blimp()) is BLIMP_LAYOUT
+    assert loop_spec(env) is None and loop_spec(blimp()) is BLIMP_LOOP  # the blimp declares its own
+    by_name = LoopRunner(blimp(), PD(), "delta").sensing
+    assert by_name.describe() == make_sensing("delta", BLIMP_SENSING).describe()
+    assert by_name.describe() == "send-on-delta (delta 0.03, heartbeat every 10 steps)"
     with pytest.raises(ValueError, match="control_hz = 10.0 but one env step is 0.05 s"):
         LoopRunner(env, PD(), control_hz=10.0)
 
@@ -311,7 +316,7 @@ def test_a_generic_gymnasium_env():
 def test_timeline_plot(net, tmp_path):
     from sim.loop_plots import flagged_spans, plot_timeline
 
-    res = LoopRunner(blimp(30.0), IntegerSNNBackend(net), make_sensing("delta"),
+    res = LoopRunner(blimp(30.0), IntegerSNNBackend(net), "delta",
                      faults="dropout@5:2,spike@12:0.1:10,unplug@20:2").run(seed=0)  # fmt: skip
     spans = flagged_spans(res)
     assert [s[2] for s in spans] == ["nan", "range", "disconnected"] and spans[0][0] == 5.0

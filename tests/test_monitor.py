@@ -5,7 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from sim.monitor import BLIMP_SAFE_U, ReliabilityMonitor
+from sim.blimp_loop import BLIMP_SAFE_U, blimp_monitor
+from sim.monitor import ReliabilityMonitor
 
 DT = 0.25  # exact in binary, so the bounds below are exact
 
@@ -119,8 +120,8 @@ def test_reset_clears_everything():
     assert feed(m, [5.0])[0] == (None, False)  # no memory of the old last-good sample
 
 
-def test_for_blimp_defaults():
-    m = ReliabilityMonitor.for_blimp()
+def test_blimp_monitor_defaults():
+    m = blimp_monitor()
     assert m.safe_action.tolist() == [BLIMP_SAFE_U] == [1.0]
     assert (m.low, m.max_rate, m.stuck_samples, m.recover_samples, m.recover_replies) == (-0.25, 1.0, 3, 5, 3)
     assert m.jump_margin == pytest.approx(5 * math.sqrt(2) * 0.01 + 0.01)  # 0.0807 m for 1-cm noise
@@ -129,7 +130,7 @@ def test_for_blimp_defaults():
         sensor_noise_m = 0.0
         altitude_max_m = 3.0
 
-    q = ReliabilityMonitor.for_blimp(NoiseFree(), safe_action=[0.5])
+    q = blimp_monitor(NoiseFree(), safe_action=[0.5])
     assert q.stuck_samples == 0 and q.jump_margin == 0.05 and q.high == 3.25 and q.safe_action.tolist() == [0.5]
 
 

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sim.blimp_loop import BLIMP_SENSING
 from sim.sensing import ActionToSensing, FixedRate, SendOnDelta, SenseContext, make_sensing
 
 
@@ -113,8 +114,13 @@ def test_make_sensing_and_argument_errors():
     assert isinstance(make_sensing("fixed"), FixedRate)
     d = make_sensing("delta", delta=0.1)
     assert isinstance(d, SendOnDelta) and d.delta == 0.1 and d.max_interval_steps == 10
-    a = make_sensing("adaptive")
+    a = make_sensing("adaptive", BLIMP_SENSING)  # the defaults the blimp declares
     assert (a.min_interval, a.max_interval, a.gain, a.signal) == (1, 10, 20.0, "error")
+    d = make_sensing("delta", BLIMP_SENSING, max_interval_steps=20)
+    assert (d.delta, d.max_interval_steps) == (0.03, 20)
+    assert make_sensing("adaptive").gain == 10.0  # no env defaults: the policy's own
+    with pytest.raises(ValueError, match="send-on-delta needs delta"):
+        make_sensing("delta")
     with pytest.raises(ValueError, match="unknown sensing policy 'sometimes'; one of: fixed, delta, adaptive"):
         make_sensing("sometimes")
     for bad, msg in [(lambda: FixedRate(0), "every_k"), (lambda: SendOnDelta(-1), "delta"),

@@ -142,7 +142,6 @@ def fly(cfg: dict, args: argparse.Namespace, net: Any, faults: list) -> dict[str
     from sim.blimp import BlimpAltitudeEnv
     from sim.loop import LoopRunner
     from sim.profiles import HELDOUT_SEEDS
-    from sim.sensing import make_sensing
 
     if args.seed + args.episodes > len(HELDOUT_SEEDS):
         raise UserError(f"only {len(HELDOUT_SEEDS)} held-out profiles exist; --seed + --episodes must not exceed it")
@@ -181,7 +180,8 @@ def fly(cfg: dict, args: argparse.Namespace, net: Any, faults: list) -> dict[str
                 proxy.set_time(t)  # link faults switch on and off with flight time
             bar.update(1)
 
-        runner = LoopRunner(env, backend, make_sensing(args.sensing), faults=faults, realtime=args.realtime,
+        # the sensing policy by name: LoopRunner builds it with the defaults the blimp declares
+        runner = LoopRunner(env, backend, args.sensing, faults=faults, realtime=args.realtime,
                             deadline_s=deadline if args.realtime else None, seed=args.seed,
                             link_faults_in_process=False, on_step=on_step)  # fmt: skip
         with bar:
