@@ -683,7 +683,9 @@ def summary_table(name: str, s: EvolveSettings, result: RunResult, objectives, b
         ("seed", str(s.seed)),
     ]
     for o in objectives:
-        rows.append((f"best {o}", f"{last[f'{o}_best_ever']:.6g}  (last generation mean {last[f'{o}_mean']:.6g})"))
+        rows.append(
+            (f"best recorded {o}", f"{last[f'{o}_best_ever']:.6g}  (last generation mean {last[f'{o}_mean']:.6g})")
+        )
     if len(objectives) > 1:
         rows.append(("Pareto front", f"{len(result.front_fitness)} genomes -> front.npz"))
         vals = ", ".join(f"{o} {v:.4g}" for o, v in zip(objectives, result.best_fitness, strict=True))

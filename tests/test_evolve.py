@@ -278,7 +278,7 @@ def test_run_folder_contents_and_export_hook(tmp_path, capsys):
     assert cfg["evolve"] == _settings(generations=4).to_dict()
     assert (tmp_path / "fitness.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     out = capsys.readouterr().out
-    assert "best distance" in out and "evaluations" in out
+    assert "best recorded distance" in out and "evaluations" in out
 
 
 def test_nan_fitness_counts_as_worst(tmp_path):
