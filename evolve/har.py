@@ -1,9 +1,9 @@
 """Training and evaluating the L2MU HAR classifier: no deep-learning framework, only numpy.
 
-`train_l2mu` builds the network (`snnctl.l2mu`), runs the integer network on every training window
-(batched numba), fits the readout in closed form on those integer spike counts
-(`snnctl.readout_fit`), installs it as int8 parts and checks that the deployed integer scores are
-exactly the integer form of the fitted map. `evaluate` scores an integer network on windows;
+`train_l2mu` builds the network (`snnctl.controllers.l2mu`), runs the integer network on every
+training window (batched numba), fits the readout in closed form on those integer spike counts
+(`snnctl.controllers.readout_fit`), installs it as int8 parts and checks that the deployed integer
+scores are exactly the integer form of the fitted map. `evaluate` scores an integer network on windows;
 `float_predictions` runs the float reference; `early_exit` stops each window once the readout's
 margin passes a threshold; `run_on_device` streams windows to a board over the serial protocol.
 `L2MUProblem` is the `snnctl evolve` problem: it tunes the spiking part for the readout's
@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from snnctl.l2mu import (
+from snnctl.controllers.l2mu import (
     Calibration,
     L2MUParams,
     L2MUSpec,
@@ -27,8 +27,8 @@ from snnctl.l2mu import (
     install_readout,
     l2mu_network,
 )
+from snnctl.controllers.readout_fit import RidgeReadout, accuracy, confusion, fit_ridge, macro_f1
 from snnctl.network import Network, NetworkError
-from snnctl.readout_fit import RidgeReadout, accuracy, confusion, fit_ridge, macro_f1
 from snnctl.reference import FloatNetwork
 
 
@@ -67,7 +67,7 @@ def codes_of(net: Network, spec: L2MUSpec, x: np.ndarray) -> np.ndarray:
 def train_l2mu(spec: L2MUSpec, params: L2MUParams, x: np.ndarray, y: np.ndarray, alphas: Any = None,
                calibration_windows: int = 20, state_bits: int = 20, progress: bool = False) -> Trained:  # fmt: skip
     """Build, quantise, run on the training windows, fit and install the readout (see module docstring)."""
-    from snnctl.l2mu import calibrate
+    from snnctl.controllers.l2mu import calibrate
 
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y)
@@ -90,7 +90,8 @@ def train_l2mu(spec: L2MUSpec, params: L2MUParams, x: np.ndarray, y: np.ndarray,
 def check_scores(net: Network, spec: L2MUSpec, x: np.ndarray, counts: np.ndarray, ridge: RidgeReadout) -> dict:
     """What is trained is what is deployed: the integer network's final output codes, run on `x`, must
     equal floor((W . counts + bias) / 2^shift) of the installed integer map exactly, and dequantised
-    they must lie within the rounding bound of the fitted real map (`snnctl.l2mu.install_readout`)."""
+    they must lie within the rounding bound of the fitted real map
+    (`snnctl.controllers.l2mu.install_readout`)."""
     from snnctl.runtime import run_batch
 
     ro = net.meta["readout"]
@@ -114,7 +115,7 @@ def check_scores(net: Network, spec: L2MUSpec, x: np.ndarray, counts: np.ndarray
 
 def integer_readout(net: Network) -> tuple[np.ndarray, np.ndarray]:
     """The installed readout as integers: W (n_hidden, K) from hidden spikes and the bias per step (K,)."""
-    from snnctl.l2mu import hidden_slices
+    from snnctl.controllers.l2mu import hidden_slices
 
     names = [p.name for p in net.populations]
     out, start = names.index("out"), names.index("tonic")
@@ -256,8 +257,8 @@ class L2MUProblem:
 
     A genome is one value per searched gene (`ranges`: gene name -> (low, high) in real units; a
     log-scaled gene is carried as log10 of its value). Its fitness is the readout's exact
-    leave-one-out squared error (`snnctl.readout_fit.loo_scores`, the best over the alpha grid) on
-    the integer network's own hidden spike counts for every training window: the network is built
+    leave-one-out squared error (`snnctl.controllers.readout_fit.loo_scores`, the best over the alpha
+    grid) on the integer network's own hidden spike counts for every training window: the network is built
     and quantised as `train_l2mu` builds it, except that the quantiser calibrates on
     `calibration_windows` windows spread over the classes (the float calibration run is the
     expensive part). Deterministic: the result depends on the genome only, never on the batch.
@@ -310,7 +311,7 @@ class L2MUProblem:
 
     def network(self, genome: np.ndarray) -> Network:
         """The integer network of a genome, calibrated and quantised on the fitness windows only."""
-        from snnctl.l2mu import calibrate
+        from snnctl.controllers.l2mu import calibrate
 
         params = self.params(genome)
         cal = calibrate(self.spec, params, self.x)
@@ -325,7 +326,7 @@ class L2MUProblem:
     def validate(self, genomes: np.ndarray, episodes: np.ndarray) -> np.ndarray:
         """Row i: squared error (summed over classes) on validation window episodes[i] of the readout fitted
         on the fitness windows; nan where the integer model cannot hold the genome."""
-        from snnctl.readout_fit import one_hot_targets
+        from snnctl.controllers.readout_fit import one_hot_targets
 
         if self.x_val is None or self.y_val is None or len(self.x_val) == 0:
             raise ValueError("L2MUProblem.validate needs windows held apart from the fitness (x_val, y_val)")
@@ -349,7 +350,7 @@ class L2MUProblem:
         return out
 
     def evaluate(self, genomes: np.ndarray, seeds: np.ndarray, generation: int) -> np.ndarray:
-        from snnctl.readout_fit import DEFAULT_ALPHAS, loo_scores, one_hot_targets
+        from snnctl.controllers.readout_fit import DEFAULT_ALPHAS, loo_scores, one_hot_targets
 
         grid = DEFAULT_ALPHAS if self.alphas is None else np.atleast_1d(np.asarray(self.alphas, dtype=np.float64))
         t = one_hot_targets(self.y, self.spec.n_classes)

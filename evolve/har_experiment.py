@@ -39,7 +39,7 @@ SCHEMA = Section(
         rate_hz=Key(float, 0.0, "sample rate (Hz) when the data does not say; 0 = take it from the data", ge=0),
     ),
     model=Section(
-        "the L2MU (snnctl.l2mu): memory, hidden layer, time step",
+        "the L2MU (snnctl.controllers.l2mu): memory, hidden layer, time step",
         order=Key(int, 4, "LMU order d (Legendre dimensions per channel)", ge=1, le=32),
         theta_s=Key(float, 1.0, "LMU window theta (s)", gt=0, le=3600),
         hidden_per_channel=Key(int, 16, "hidden neurons per input channel", ge=1, le=1024),
@@ -56,7 +56,7 @@ SCHEMA = Section(
         state_bits=Key(int, 20, "quantisation: a population's largest state lands near 2^state_bits", ge=8, le=21),
     ),
     train=Section(
-        "readout fit (snnctl.readout_fit): ridge regression on the integer network's spike counts",
+        "readout fit (snnctl.controllers.readout_fit): ridge regression on the integer network's spike counts",
         alphas=Key(
             list,
             [],
@@ -102,6 +102,7 @@ SCHEMA = Section(
 
 TRAIN_SEED_KEY = "model.seed"  # what `snnctl train --seed` sets (snnctl.cli.experiments)
 RUN_OPTIONS: frozenset[str] = frozenset({"data", "port"})
+SEED_TABLE = "python -m evolve.har_experiment CONFIG --seeds ..."  # no `bench evolve` table: `main` below
 
 
 def load_data(cfg: dict) -> Any:
@@ -199,8 +200,8 @@ def train_and_report(cfg: dict, ds: Any, rate: float, spec: Any, params: Any, ou
     from evolve.har import HARTrainError, evaluate, float_predictions, metrics, train_l2mu
     from firmware_bridge.memory import device_bytes
     from snnctl import snnfile
+    from snnctl.controllers.l2mu import memory_error
     from snnctl.errors import SnnctlError
-    from snnctl.l2mu import memory_error
 
     try:
         tr = train_l2mu(spec, params, ds.X_train, ds.y_train, cfg["train"]["alphas"] or None,
@@ -256,8 +257,8 @@ def run_main(cfg: dict, args: Any) -> int:
     """`snnctl run` on a HAR config: a trained .snn on the test split (numba, and a board with --port)."""
     from evolve.har import evaluate, metrics, run_on_device
     from firmware_bridge.memory import device_bytes
+    from snnctl.controllers.l2mu import L2MUSpec
     from snnctl.errors import SnnctlError, load_network
-    from snnctl.l2mu import L2MUSpec
 
     if not Path(args.controller).is_file():
         raise SnnctlError(f"{args.controller}: no such file (give the best.snn that snnctl train wrote)")

@@ -1,4 +1,4 @@
-"""HAR data loaders (sim/har_data.py): .ts parser and writer, BasicMotions, raw WISDM-2019, CSV, --data.
+"""HAR data loaders (sim/har_data/): .ts parser and writer, BasicMotions, raw WISDM-2019, CSV, --data.
 
 Truth comes from hand-written files with hand-computed results, closed-form signals (a sinusoid and a
 ramp sampled at known timestamps), a round trip through our own writer (hypothesis), the sktime
@@ -369,7 +369,7 @@ def test_basicmotions_from_a_folder_and_the_missing_extra_error(tmp_path, monkey
         shutil.copy(f, tmp_path / f.name)
     ds = load_basicmotions(tmp_path)
     assert ds.X_train.shape == (40, 6, 100)
-    monkeypatch.setattr(har_data.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(har_data.basicmotions.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(HARDataError) as exc:
         load_basicmotions()
     assert "pip install -e '.[har]'" in str(exc.value) and "--data PATH" in str(exc.value)
@@ -555,14 +555,14 @@ def test_wisdm_fast_reader_agrees_with_the_line_reader(tmp_path):
     for f in sorted((tmp_path / "raw").rglob("*.txt")):
         subject = int(f.name.split("_")[1])
         for wanted in (("F", "R", "A"), ("R",)):
-            fast = har_data._read_wisdm_file(f, subject, wanted)
-            slow = har_data._read_wisdm_lines(f.read_text(), f, subject, frozenset(wanted))
+            fast = har_data.wisdm._read_wisdm_file(f, subject, wanted)
+            slow = har_data.wisdm._read_wisdm_lines(f.read_text(), f, subject, frozenset(wanted))
             assert fast.keys() == slow.keys() == set(wanted)
             for code in wanted:
                 np.testing.assert_array_equal(fast[code][0], slow[code][0])
                 np.testing.assert_array_equal(fast[code][1], slow[code][1])
                 assert np.all(np.diff(fast[code][0]) > 0)
-    got = har_data._read_wisdm_file(p, 1602, ("F", "R", "A"))[first[1]]
+    got = har_data.wisdm._read_wisdm_file(p, 1602, ("F", "R", "A"))[first[1]]
     row = np.flatnonzero(got[0] == int(first[2]))
     assert len(row) == 1 and got[1][row[0], 0] != 99.0
 
@@ -774,7 +774,7 @@ def test_hardataset_validates():
 @given(st.integers(0, 200), st.lists(st.integers(0, 10), min_size=3, max_size=3).filter(lambda w: sum(w) > 0))
 def test_split_counts_share_all_items(n, weights):
     fractions = [w / sum(weights) for w in weights]
-    counts = har_data._split_counts(n, fractions)
+    counts = har_data.dataset._split_counts(n, fractions)
     assert sum(counts) == n and min(counts) >= 0
     positive = [i for i, f in enumerate(fractions) if f > 0]
     if n >= len(positive):
@@ -788,7 +788,7 @@ def test_split_counts_share_all_items(n, weights):
 @given(st.integers(1, 50), st.integers(2, 80), st.floats(-5, 5), st.floats(-5, 5))
 def test_resampling_a_line_gives_the_same_line(n, length, a, b):
     x = (a + b * np.arange(n, dtype=np.float64) / max(n - 1, 1))[None, :]
-    r = har_data._resample(x, length)
+    r = har_data.dataset._resample(x, length)
     expected = a + b * np.linspace(0, 1, length) if n > 1 else np.full(length, a)
     np.testing.assert_allclose(r[0], expected, atol=1e-9 * (1 + abs(a) + abs(b)))
     assert r[0, 0] == x[0, 0] and r[0, -1] == x[0, -1]

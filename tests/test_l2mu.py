@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from snnctl import snnfile
-from snnctl.l2mu import (
+from snnctl.controllers.l2mu import (
     L2MUParams,
     L2MUSpec,
     calibrate,
@@ -28,8 +28,8 @@ from snnctl.l2mu import (
     memory_error,
     population_index,
 )
-from snnctl.lmu import expm, lmu_ab, lmu_discrete, shifted_legendre, simulate_memory, zoh
-from snnctl.readout_fit import LooRow, choose_alpha, fit_ridge, loo_scores, macro_f1, one_hot_targets
+from snnctl.controllers.lmu import expm, lmu_ab, lmu_discrete, shifted_legendre, simulate_memory, zoh
+from snnctl.controllers.readout_fit import LooRow, choose_alpha, fit_ridge, loo_scores, macro_f1, one_hot_targets
 from snnctl.reference import simulate
 from snnctl.runtime import run, run_trace
 from tests.optional_tools import skip_unless_ci
@@ -174,7 +174,7 @@ def test_integer_memory_tracks_the_float_lmu(small):
     assert err["max"] < 0.35, err
     # the offset: the mean memory error over time is near 0 (an int8-rounded cancellation left
     # a standing error of ~0.05 here before the offsets were made consistent)
-    from snnctl.lmu import simulate_memory as sim
+    from snnctl.controllers.lmu import simulate_memory as sim
 
     idx = population_index(spec)
     abar, bbar = lmu_discrete(spec.order, 1.0, spec.step_s)

@@ -148,7 +148,7 @@ def _cmd_bench_evolve(args: argparse.Namespace) -> int:
     mod, cfg = families.load(args.config)
     if not hasattr(mod, "bench_result"):
         fam = cfg["experiment"]["family"]
-        hint = f" (its seed table: python -m evolve.{fam}_experiment CONFIG --seeds ...)" if fam == "har" else ""
+        hint = f" (its seed table: {mod.SEED_TABLE})" if hasattr(mod, "SEED_TABLE") else ""
         raise UserError(f"{args.config}: the {fam} family has no `bench evolve` table{hint}")
     if len(set(args.seeds)) != len(args.seeds) or any(s < 0 for s in args.seeds):
         raise UserError(f"--seeds must be distinct non-negative integers, got {args.seeds}")

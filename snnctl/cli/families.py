@@ -1,12 +1,18 @@
-"""Which code runs a config file: `[experiment] family` names a module in `evolve/`.
+"""The family registry: `[experiment] family` in a config names a module in `evolve/` (`FAMILIES`).
 
-Every family module (`evolve/<family>_experiment.py`) has the same face, so the CLI needs no
-per-family branches:
+`FAMILIES` is the one table of families: `snnctl evolve/train/run/bench evolve` find a family's code
+only through it, so adding a family is one line here (the checklist is in docs/architecture.md,
+"Adding a family"). Every family module (`evolve/<family>_experiment.py`) has the same face, so the
+CLI needs no per-family branches:
 
 - `SCHEMA`: the config schema (`snnctl.config.Section`), its `[experiment] family` fixed to the family;
-- `evolve_main(cfg, out_dir, resume, progress) -> None`: `snnctl evolve` (and `snnctl train`);
+- `evolve_main(cfg, out_dir, resume, progress)`: `snnctl evolve`, and/or
+  `train_main(cfg, out_dir, resume, progress)`: `snnctl train` (the command whose function a family
+  lacks is refused with a line naming the other);
 - `run_main(cfg, args) -> int`: `snnctl run` (args: the parsed command line);
 - `RUN_OPTIONS`: the family-specific `snnctl run` flags it accepts (see `reject_options`);
+- optional `BENCH_METRICS` and `bench_result(cfg, out_dir, wall_s)`: its `snnctl bench evolve`
+  table (`evolve.multiseed`); a family without them may name its own `SEED_TABLE` command instead;
 - optional `TRAIN_SEED_KEY`: the config key `snnctl train --seed` sets (default `evolve.seed`).
 
 A family reports a user's mistake (a bad file, option or data) as `snnctl.errors.SnnctlError`,

@@ -1,7 +1,8 @@
 """Closed-form readout fitting: ridge regression onto one-hot class targets, in numpy only.
 
 The features are what the deployed readout integrates (an L2MU's hidden spike counts over a
-window, `snnctl.l2mu.hidden_counts`), so the fitted map is the deployed one up to int8 rounding.
+window, `snnctl.controllers.l2mu.hidden_counts`), so the fitted map is the deployed one up to int8
+rounding.
 
 **Units.** By default the features are only centred, not standardised: every spike count shares one
 unit and one noise floor (a count moves by +-1 spike when a neuron's drive moves by a hair, which is

@@ -14,14 +14,15 @@ values enter as current, with no spike-encoding step. Populations, in the networ
   normalised input: sum_t s(t) = sum_t (x~(t) + 1/2) - v(T) + v(0), with 0 <= v < 1 as long as x~
   stays in range (the sigma-delta identity: the error is one spike in a whole window).
 * `mem<c>` (d x nm LIF per channel, dimension-major): the LMU memory of order d over the window
-  theta, with A, B frozen (`snnctl.lmu`), nm neurons per dimension. The memory lives in the
-  neurons' synaptic current u, mapped as below; the neurons are sigma-delta modulators of u + 1/2.
+  theta, with A, B frozen (`snnctl.controllers.lmu`), nm neurons per dimension. The memory lives in
+  the neurons' synaptic current u, mapped as below; the neurons are sigma-delta modulators of u + 1/2.
 * `hid<c>` (H LIF per channel): the hidden layer. Each neuron sees the raw value (current) and its
   channel's memory (spikes of all copies) along a fixed random direction e_j, with a random
   intercept: a rectifying tuning curve over (x~, m~), as in the NEF that the LMU comes from.
 * `out` (K LI, no leak, memoryless current): the class scores. Its membrane sums, over the window,
   the hidden spikes times the readout weights plus a bias per step: the final v is exactly a linear
-  map of the hidden neurons' spike counts. That map is what `snnctl.readout_fit` fits.
+  map of the hidden neurons' spike counts. That map is what `snnctl.controllers.readout_fit`
+  fits.
 
 **The memory on the integer model.** A CUBA neuron's current is a leaky integrator,
 u[t] = alpha u[t-1] + I[t] (alpha = 1 - du/4096). The memory neurons take the diagonal of Abar as
@@ -64,9 +65,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ..network import DECAY_ONE, INPUT, MAX_OUTPUTS, Kind, Network, NetworkError, Output, Population, Projection, Reset
+from ..reference import FloatNetwork, FloatOutput, FloatPopulation, FloatProjection, decay_factor
 from .lmu import lmu_discrete, simulate_memory
-from .network import DECAY_ONE, INPUT, MAX_OUTPUTS, Kind, Network, NetworkError, Output, Population, Projection, Reset
-from .reference import FloatNetwork, FloatOutput, FloatPopulation, FloatProjection, decay_factor
 
 RANGE = 0.45  # normalised inputs and memory dimensions stay within +-RANGE (spike rates 0.05..0.95)
 
@@ -349,7 +350,7 @@ def l2mu_network(
     state's range is seen. After `snnctl.quantize` the constant offsets are recomputed from the
     integer weights (`_consistent_offsets`), so that they cancel exactly in the integer network.
     """
-    from .quantize import quantize
+    from ..quantize import quantize
 
     fnet = l2mu_float_network(spec, params, cal)
     net, report = quantize(fnet, calibration_input, state_bits=state_bits)
@@ -592,7 +593,7 @@ def hidden_counts(nets: list[Network] | list[list[Network]], codes: np.ndarray) 
     `nets` is `count_networks(net)` (one network for every row of codes), or one such list per row
     (evolution: a different network per row). Runs `snnctl.runtime.run_batch` on the integer model.
     """
-    from .runtime import run_batch
+    from ..runtime import run_batch
 
     codes = np.asarray(codes)
     per_row = bool(nets) and isinstance(nets[0], list)
@@ -617,7 +618,7 @@ def memory_error(net: Network, fnet: FloatNetwork, x: np.ndarray) -> dict[str, f
     1 on (at step 0 u holds the stagger impulse by design). Give windows of every class: the RMS of
     the signal, and so the ratio, depends on the activity (a standing subject barely moves it).
     """
-    from .runtime import run_trace
+    from ..runtime import run_trace
 
     meta = fnet.meta
     spec = L2MUSpec(**meta["l2mu_spec"])
