@@ -75,16 +75,14 @@ def sensor_frame_bytes() -> int:
     return len(P.frame(P.MsgType.STEP, 1, np.zeros(1, "<i2").tobytes()))
 
 
-def _load_controller(controller: str | Path | None) -> tuple[Any, str]:
-    from snnctl import snnfile
-    from snnctl.controllers.blimp_snn import BlimpSNNCodec, BlimpSNNSpec
-
+def _controller_spec(controller: str | Path | None) -> tuple[str | None, str]:
+    """The benchmarked network as a factory spec and its label: the one given, `runs/blimp_pid/best.snn`,
+    or None (the codec's PID-derived initial genome)."""
     if controller is not None:
-        return snnfile.load(controller), str(controller)
+        return str(controller), str(controller)
     if DEFAULT_CONTROLLER.is_file():
-        return snnfile.load(DEFAULT_CONTROLLER), str(DEFAULT_CONTROLLER)
-    codec = BlimpSNNCodec(BlimpSNNSpec())
-    return codec.decode(codec.initial_genome), "the codec's PID-derived initial genome (no runs/blimp_pid/best.snn)"
+        return str(DEFAULT_CONTROLLER), str(DEFAULT_CONTROLLER)
+    return None, "the codec's PID-derived initial genome (no runs/blimp_pid/best.snn)"
 
 
 def fly_policy(backend: Any, policy: str, episodes: int, first: int = 0, seeds: Any = None,
@@ -146,18 +144,24 @@ def run_loop_bench(json_out: bool = False, controller: str | Path | None = None,
     """Run the comparison, print the table (or JSON) and return the results."""
     from tqdm import tqdm
 
-    from snnctl.controllers.loop_backends import IntegerSNNBackend, PIDBackend
+    from snnctl.controllers.factory import load_backend, load_controller
+    from snnctl.controllers.loop_backends import IntegerSNNBackend
 
     if not 1 <= episodes <= 20:
         raise ValueError(f"episodes must be in 1..20 (the held-out set), got {episodes}")
     from sim.blimp import BlimpAltitudeEnv
-    from snnctl.controllers.snn import check_control_period
 
-    net, label = _load_controller(controller)
+    spec, label = _controller_spec(controller)
     probe = BlimpAltitudeEnv()  # the default env fly_policy flies: its control period builds the PID
     dt = probe.dt
     probe.close()
-    check_control_period(net, dt, label=label)  # a network made for another rate is refused before any flight
+    if spec is None:
+        from snnctl.controllers.blimp_snn import BlimpSNNCodec, BlimpSNNSpec
+
+        codec = BlimpSNNCodec(BlimpSNNSpec())
+        net = codec.decode(codec.initial_genome)
+    else:  # a network made for another rate is refused here, before any flight
+        net = load_controller(spec, dt).net
     per_sample = sensor_frame_bytes()
     result: dict[str, Any] = {
         "benchmark": "loop",
@@ -171,7 +175,7 @@ def run_loop_bench(json_out: bool = False, controller: str | Path | None = None,
     with tqdm(total=len(jobs), desc="bench loop", unit="row", file=sys.stderr, disable=None if progress else True,
               leave=False) as bar:  # fmt: skip
         for name, pol in jobs:
-            backend = BoardBytes(IntegerSNNBackend(net, dt)) if name == "snn" else PIDBackend(dt)
+            backend = BoardBytes(IntegerSNNBackend(net, dt)) if name == "snn" else load_backend("pid", dt)
             row = {"controller": name, "policy": pol, **fly_policy(backend, pol, episodes)}
             row["sensor_bytes_per_s"] = row["samples_per_s"] * per_sample
             if name == "pid":  # no board: the PID runs in-process

@@ -31,6 +31,7 @@ from evolve.blimp import ClosedLoopProblem, MimicProblem, banded_pid, record_pid
 from evolve.runner import EVOLVE_SECTION, EvolveSettings, evolve
 from snnctl.config import Key, Section
 from snnctl.controllers.blimp_snn import BlimpSNNCodec, BlimpSNNSpec
+from snnctl.controllers.factory import load_controller
 
 SCHEMA = Section(
     "a blimp altitude experiment",
@@ -304,18 +305,6 @@ def run_main(cfg: dict, args: Any) -> int:
     return 0
 
 
-def make_controller(spec: str, dt: float, force_rate: bool = False):
-    """`pid` or a path to a `.snn` file -> a controller with reset()/act() for a loop of period `dt`
-    (a network made for another period is refused unless `force_rate`: `ControlPeriodError`)."""
-    if spec == "pid":
-        from snnctl.controllers.pid import PID
-
-        return PID.for_blimp(dt=dt)
-    from snnctl.controllers.snn import SNNController
-
-    return SNNController.load(spec, dt, force_rate)
-
-
 def fly_heldout(cfg: dict, controller_spec: str, episodes: int | None = None, seed: int = 0,
                 record_first: bool = False, force_rate: bool = False) -> tuple[dict, Any]:  # fmt: skip
     """Fly held-out profiles; returns mean metrics (and the first flight's record if asked)."""
@@ -327,7 +316,7 @@ def fly_heldout(cfg: dict, controller_spec: str, episodes: int | None = None, se
     if seed + n > len(HELDOUT_SEEDS):
         raise ValueError(f"only {len(HELDOUT_SEEDS)} held-out profiles exist; --seed + --episodes must not exceed it")
     env = BlimpAltitudeEnv(**env_kwargs(cfg, cfg["run"]["episode_s"], cfg["run"]["profile"]))
-    ctl = make_controller(controller_spec, env.dt, force_rate)
+    ctl = load_controller(controller_spec, env.dt, force=force_rate)
     rows, first = [], None
     for s in HELDOUT_SEEDS[seed : seed + n]:
         rec = run_episode(env, ctl, seed=s)

@@ -28,7 +28,7 @@ import numpy as np
 
 from sim.seeds import HELDOUT_START
 from snnctl.controllers.linear import LinearCodec, LinearPolicy, LinearSpec
-from snnctl.controllers.mlp import MLPCodec, MLPPolicy, MLPSpec
+from snnctl.controllers.mlp import MLPCodec, MLPSpec
 from snnctl.controllers.ncap import NCAPCodec, NCAPSpec
 from snnctl.controllers.snn import SNNController
 
@@ -188,44 +188,47 @@ def export_controller(codec, genome: np.ndarray, out_dir: Path, control_period_s
 def load_controller(path: str | Path, n_links: int | None = None, dt: float | None = None, force_rate: bool = False):
     """A saved controller for an `n_links` body: `.snn` (NCAP, rebuilt for n_links) or `.npz` (baselines).
 
-    Raises ValueError naming the file when it cannot drive that body (a float baseline or a per-joint
-    NCAP was evolved for one body length only), or (`ControlPeriodError`) when a network made for
-    another control period than the env's `dt` is loaded without `force_rate`.
+    The core factory (`snnctl.controllers.factory.load_controller`) loads the file; `fit_body(n_links)`
+    is the swimmer's part. Raises ValueError naming the file when it cannot drive that body (a float
+    baseline or a per-joint NCAP was evolved for one body length only), or (`ControlPeriodError`) when
+    a network made for another control period than the env's `dt` is loaded without `force_rate`.
     """
-    path = Path(path)
-    if path.suffix == ".snn":
-        from snnctl.controllers.ncap import resize_network
-        from snnctl.snnfile import load
+    from snnctl.controllers import factory
 
-        net = load(path)
-        links = net.meta.get("n_links")
-        if n_links is not None and links != n_links:
-            if not isinstance(net.meta.get("ncap"), dict):
+    path = Path(path)
+    if path.suffix not in (".snn", ".npz"):
+        raise ValueError(f"{path}: give a .snn (NCAP) or .npz (linear / mlp) controller file")
+    return factory.load_controller(path, dt, force=force_rate, fit=fit_body(n_links))
+
+
+def fit_body(n_links: int | None):
+    """The factory's `fit` for an `n_links` swimmer: NCAP rebuilt for that body, a baseline's shape checked."""
+
+    def fit(kind: str, path: Path, obj: Any) -> Any:
+        if n_links is None:
+            return obj
+        if kind == "snn":
+            from snnctl.controllers.ncap import resize_network
+
+            if obj.meta.get("n_links") == n_links:
+                return obj
+            if not isinstance(obj.meta.get("ncap"), dict):
                 raise ValueError(f"{path}: not an NCAP network; it cannot be rebuilt for {n_links} links")
             try:
-                net = resize_network(net, n_links - 1)
+                return resize_network(obj, n_links - 1)
             except ValueError as e:
                 raise ValueError(f"{path}: {e}") from None
-        return SNNController(net, dt, force_rate, label=str(path))
-    if path.suffix == ".npz":
-        with np.load(path) as z:
-            kind = str(z["kind"]) if "kind" in z else "?"
-        if kind not in ("linear", "mlp"):
-            raise ValueError(f"{path}: not a swimmer policy file (kind {kind!r}; expected linear or mlp)")
-        policy = LinearPolicy.load(path) if kind == "linear" else MLPPolicy.load(path)
-        if n_links is not None:
-            obs_dim, act_dim = obs_act_dims(n_links)
-            w_in, w_out = (
-                (policy.w if kind == "linear" else policy.weights[0]).shape[1],
-                (policy.w if kind == "linear" else policy.weights[-1]).shape[0],
+        obs_dim, act_dim = obs_act_dims(n_links)
+        linear = isinstance(obj, LinearPolicy)
+        w_in, w_out = (obj.w if linear else obj.weights[0]).shape[1], (obj.w if linear else obj.weights[-1]).shape[0]
+        if (w_in, w_out) != (obs_dim, act_dim):
+            raise ValueError(
+                f"{path}: a {obj.kind} policy for {w_out + 1} links (obs {w_in}, actions {w_out}) cannot drive"
+                f" {n_links} links; only a shared-weight NCAP transfers to other body lengths"
             )
-            if (w_in, w_out) != (obs_dim, act_dim):
-                raise ValueError(
-                    f"{path}: a {kind} policy for {w_out + 1} links (obs {w_in}, actions {w_out}) cannot drive"
-                    f" {n_links} links; only a shared-weight NCAP transfers to other body lengths"
-                )
-        return policy
-    raise ValueError(f"{path}: give a .snn (NCAP) or .npz (linear / mlp) controller file")
+        return obj
+
+    return fit
 
 
 def measure_steps_per_second(problem: SwimmerProblem, genome: np.ndarray | None = None, steps: int = 1000) -> dict:

@@ -1,6 +1,8 @@
 """The network on a board as a loop backend: `DeviceBackend`, and the highest rate a board sustains.
 
     backend = DeviceBackend("best.snn", "socket://127.0.0.1:5555", deadline_s=0.1)
+    # or through the controller factory, as `snnctl hil` builds it:
+    backend = load_backend("best.snn@socket://127.0.0.1:5555", 0.1, extensions=[board_extension()])
     backend.reset()
     action = backend.act(obs)        # encode -> STEP over the serial link -> decode
 
@@ -366,6 +368,26 @@ class DeviceBackend(Backend):
 
 
 # -- replay ------------------------------------------------------------------------------------
+
+
+def board_extension(**options: Any):
+    """The board's part of the controller factory (`snnctl.controllers.factory.load_backend(extensions=...)`):
+    ``NET.snn@URL`` -> a `DeviceBackend` running NET on the board at URL (any pyserial URL).
+
+    NET is the part before the first ``@`` that names an existing file; a spec with none is not the
+    board's (None). `options` go to `DeviceBackend` (`deadline_s` defaults to the loop's period `dt`);
+    `dt` and `force` are the factory's.
+    """
+    from pathlib import Path
+
+    def extension(spec: str, dt: float, force: bool) -> DeviceBackend | None:
+        at = [i for i, c in enumerate(spec) if c == "@" and Path(spec[:i]).is_file()]
+        if not at:
+            return None
+        net, url = spec[: at[0]], spec[at[0] + 1 :]
+        return DeviceBackend(net, url, dt=dt, force_rate=force, **{"deadline_s": dt, **options})
+
+    return extension
 
 
 @dataclass

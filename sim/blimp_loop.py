@@ -120,7 +120,7 @@ def fly_blimp_heldout(env_kwargs: dict, controller: str, sensing: str = "fixed",
                       force_rate: bool = False) -> tuple[dict[str, Any], LoopResult | None]:  # fmt: skip
     """Held-out blimp flights (`HELDOUT_SEEDS[first:first + episodes]`) through the loop, in-process.
 
-    `controller`: ``pid``, ``NET.snn`` or ``float:NET.snn`` (`snnctl.controllers.loop_backends.make_backend`,
+    `controller`: ``pid``, ``NET.snn`` or ``float:NET.snn`` (`snnctl.controllers.factory.load_backend`,
     built for the env's control period; a network made for another is refused unless `force_rate`);
     `sensing`: a `sim.sensing.make_sensing` name; `faults`: specs or a spec string (fault draws
     seeded by `first`). Returns `aggregate` of the flights and, if asked, the first flight's result.
@@ -128,12 +128,12 @@ def fly_blimp_heldout(env_kwargs: dict, controller: str, sensing: str = "fixed",
     from sim.blimp import BlimpAltitudeEnv
     from sim.profiles import HELDOUT_SEEDS
     from sim.sensing import make_sensing
-    from snnctl.controllers.loop_backends import make_backend
+    from snnctl.controllers.factory import load_backend
 
     if first + episodes > len(HELDOUT_SEEDS):
         raise ValueError(f"only {len(HELDOUT_SEEDS)} held-out profiles exist; --seed + --episodes must not exceed it")
     env = BlimpAltitudeEnv(**env_kwargs)
-    backend = make_backend(controller, dt=env.dt, force=force_rate)
+    backend = load_backend(controller, env.dt, force=force_rate)
     policy = make_sensing(sensing, BLIMP_SENSING, **(sensing_overrides or {}))
     runner = LoopRunner(env, backend, policy, faults=faults, seed=first)
     try:

@@ -36,9 +36,9 @@ class FullDown:
 def planted(monkeypatch):
     import evolve.blimp_experiment as be
 
-    real = be.make_controller
+    real = be.load_controller
     monkeypatch.setattr(
-        be, "make_controller", lambda spec, *a, **k: FullDown() if spec == "down" else real(spec, *a, **k)
+        be, "load_controller", lambda spec, *a, **k: FullDown() if spec == "down" else real(spec, *a, **k)
     )
 
 

@@ -82,14 +82,15 @@ def test_load_checks_the_file_and_names_it(ten_hz_file) -> None:
 
 
 def test_in_process_loop_backends_check_the_rate(ten_hz_file) -> None:
-    from snnctl.controllers.loop_backends import FloatReferenceBackend, IntegerSNNBackend, PIDBackend, make_backend
+    from snnctl.controllers.factory import load_backend
+    from snnctl.controllers.loop_backends import FloatReferenceBackend, IntegerSNNBackend, PIDBackend
 
     for spec in (ten_hz_file, f"float:{ten_hz_file}"):
         with pytest.raises(ControlPeriodError, match="ten_hz.snn"):
-            make_backend(spec, 0.2)
-    assert isinstance(make_backend(ten_hz_file, 0.2, force=True), IntegerSNNBackend)
-    assert isinstance(make_backend(f"float:{ten_hz_file}", 0.1), FloatReferenceBackend)
-    pid = make_backend("pid", 0.2)
+            load_backend(spec, 0.2)
+    assert isinstance(load_backend(ten_hz_file, 0.2, force=True), IntegerSNNBackend)
+    assert isinstance(load_backend(f"float:{ten_hz_file}", 0.1), FloatReferenceBackend)
+    pid = load_backend("pid", 0.2)
     assert isinstance(pid, PIDBackend) and pid.pid.dt == 0.2
 
 
@@ -103,16 +104,16 @@ def test_run_builds_the_pid_for_the_configs_control_period(five_hz_cfg, monkeypa
     from snnctl.controllers.pid import PID
 
     _, cfg = families.load(five_hz_cfg)
-    assert bx.make_controller("pid", 0.2).dt == 0.2
+    assert bx.load_controller("pid", 0.2).dt == 0.2
     built: list[PID] = []
-    original = bx.make_controller
+    original = bx.load_controller
 
-    def spy(spec, dt, force_rate=False):
-        ctl = original(spec, dt, force_rate)
+    def spy(spec, dt, force=False):
+        ctl = original(spec, dt, force=force)
         built.append(ctl)
         return ctl
 
-    monkeypatch.setattr(bx, "make_controller", spy)
+    monkeypatch.setattr(bx, "load_controller", spy)
     metrics, _ = bx.fly_heldout(cfg, "pid", episodes=1)
     assert len(built) == 1 and isinstance(built[0], PID) and built[0].dt == pytest.approx(0.2)
     assert np.isfinite(metrics["rmse_m"])

@@ -2,6 +2,7 @@
 
 import json
 import time
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -18,13 +19,13 @@ from sim.monitor import ReliabilityMonitor
 from sim.sensing import FixedRate, SendOnDelta, make_sensing
 from snnctl import snnfile
 from snnctl.controllers.blimp_snn import BlimpSNNCodec, BlimpSNNSpec
+from snnctl.controllers.factory import load_backend, load_controller
 from snnctl.controllers.loop_backends import (
     Action,
     Backend,
     FloatReferenceBackend,
     IntegerSNNBackend,
     PIDBackend,
-    make_backend,
 )
 from snnctl.controllers.pid import PID
 from snnctl.controllers.snn import SNNController
@@ -147,12 +148,55 @@ def test_float_reference_backend_flies_close_to_the_integer_network(net):
     assert np.isfinite(fb.act(np.array([0.0, 1.0, 1e30])).u).all()
 
 
-def test_make_backend(snn_path):
-    assert isinstance(make_backend("pid", 0.1), PIDBackend)
-    assert isinstance(make_backend(str(snn_path), 0.1), IntegerSNNBackend)
-    assert isinstance(make_backend(f"float:{snn_path}", 0.1), FloatReferenceBackend)
+def test_load_backend(snn_path):
+    assert isinstance(load_backend("pid", 0.1), PIDBackend)
+    assert isinstance(load_backend(str(snn_path), 0.1), IntegerSNNBackend)
+    assert isinstance(load_backend(f"float:{snn_path}", 0.1), FloatReferenceBackend)
     with pytest.raises(ValueError, match="nope.snn: no such file .*'float:NET.snn'"):
-        make_backend("nope.snn", 0.1)
+        load_backend("nope.snn", 0.1)
+
+
+def test_load_backend_tries_the_extensions_first(snn_path):
+    """Board URLs are an extension the caller composes in: the core factory knows no board."""
+    seen = []
+
+    def ext(spec, dt, force):
+        seen.append((spec, dt, force))
+        return PIDBackend(dt) if spec.startswith("mine:") else None
+
+    assert isinstance(load_backend("mine:x", 0.2, extensions=[ext]), PIDBackend)
+    assert isinstance(load_backend(str(snn_path), 0.1, force=True, extensions=[ext]), IntegerSNNBackend)
+    assert seen == [("mine:x", 0.2, False), (str(snn_path), 0.1, True)]
+
+
+def test_board_extension_takes_net_at_url_only(snn_path):
+    from firmware_bridge.loop_device import board_extension
+
+    ext = board_extension(deadline_s=0.05)
+    for spec in ("pid", str(snn_path), f"float:{snn_path}", "nope.snn@socket://127.0.0.1:1"):
+        assert ext(spec, 0.1, False) is None
+
+
+def test_load_controller_one_factory_for_every_kind(snn_path, tmp_path):
+    from snnctl.controllers.linear import LinearPolicy
+    from snnctl.controllers.mlp import MLPPolicy
+
+    pid = load_controller("pid", 0.2)
+    assert isinstance(pid, PID) and pid.dt == 0.2
+    with pytest.raises(ValueError, match="control period"):
+        load_controller("pid")
+    ctl = load_controller(str(snn_path), 0.1)
+    assert isinstance(ctl, SNNController)
+    lin = LinearPolicy(np.ones((2, 8)), np.zeros(2)).save(tmp_path / "lin.npz")
+    assert isinstance(load_controller(lin), LinearPolicy)
+    mlp = MLPPolicy([np.ones((3, 8)), np.ones((2, 3))], [np.zeros(3), np.zeros(2)]).save(tmp_path / "mlp.npz")
+    assert isinstance(load_controller(mlp), MLPPolicy)
+    np.savez(tmp_path / "other.npz", kind=np.array("other"))
+    with pytest.raises(ValueError, match="other.npz: not a float baseline"):
+        load_controller(tmp_path / "other.npz")
+    calls = []
+    load_controller(str(snn_path), 0.1, fit=lambda kind, path, obj: calls.append((kind, path)) or obj)
+    assert calls == [("snn", Path(snn_path))]
 
 
 # -- every fault kind --------------------------------------------------------------------------------

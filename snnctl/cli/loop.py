@@ -138,13 +138,14 @@ def fly(cfg: dict, args: argparse.Namespace, net: Any, faults: list) -> dict[str
 
     from evolve.blimp_experiment import env_kwargs
     from firmware_bridge.link_faults import LinkFaultProxy, link_faults_of
-    from firmware_bridge.loop_device import DeviceBackend, replay
+    from firmware_bridge.loop_device import board_extension, replay
     from sim.blimp import BlimpAltitudeEnv
     from sim.loop import LoopRunner
     from sim.profiles import HELDOUT_SEEDS
 
     if args.seed + args.episodes > len(HELDOUT_SEEDS):
         raise UserError(f"only {len(HELDOUT_SEEDS)} held-out profiles exist; --seed + --episodes must not exceed it")
+    from snnctl.controllers.factory import load_backend
     from snnctl.controllers.snn import ControlPeriodError, check_control_period
 
     env = BlimpAltitudeEnv(**env_kwargs(cfg, cfg["run"]["episode_s"], cfg["run"]["profile"]))
@@ -169,8 +170,9 @@ def fly(cfg: dict, args: argparse.Namespace, net: Any, faults: list) -> dict[str
                 raise UserError(f"--faults: link faults need a socket:// URL or a tty path: {e}") from None
         # paced to the clock, a step with no reply must still end inside its period: the backend gives
         # up after 80 % of the deadline, leaving the rest for the physics step and the monitor
-        backend = DeviceBackend(net, proxy.url if proxy else url, deadline_s=deadline * (0.8 if args.realtime else 1),
-                                dt=period, force_rate=args.force_rate)  # fmt: skip
+        board = board_extension(deadline_s=deadline * (0.8 if args.realtime else 1))
+        backend = load_backend(f"{args.controller}@{proxy.url if proxy else url}", period, force=args.force_rate,
+                               extensions=[board])  # fmt: skip
         steps = args.episodes * int(round(cfg["run"]["episode_s"] / period))
         bar = tqdm(total=steps, unit="step", desc=f"hil {backend.info.name if backend.info else ''}", file=sys.stderr,
                    disable=None, leave=False)  # fmt: skip

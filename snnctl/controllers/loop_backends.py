@@ -152,27 +152,3 @@ class PIDBackend(Backend):
 
     def act(self, obs: np.ndarray) -> Action:
         return Action(self.pid.act(obs))
-
-
-def make_backend(spec: str, dt: float, force: bool = False) -> Backend:
-    """An in-process backend from a command-line spec: ``pid``, ``NET.snn`` (integer) or ``float:NET.snn``.
-
-    `dt` is the loop's control period (s): the PID's step, the time unit of the float view's time
-    constants, and checked against the period a network records (`ControlPeriodError` unless `force`).
-    Raises ValueError (no such file; `SnnFormatError`, a ValueError, for a broken one).
-    """
-    from pathlib import Path
-
-    from snnctl.snnfile import load
-
-    if spec == "pid":
-        return PIDBackend(dt)
-    kind, path = ("float", spec[len("float:") :]) if spec.startswith("float:") else ("snn", spec)
-    if not Path(path).is_file():
-        raise ValueError(f"{path}: no such file (controllers: 'pid', a .snn network, or 'float:NET.snn' for its "
-                         "float reference)")  # fmt: skip
-    from snnctl.controllers.snn import check_control_period
-
-    net = load(path)
-    check_control_period(net, dt, force, label=path)  # here, so that the error names the file
-    return FloatReferenceBackend(net, dt, force) if kind == "float" else IntegerSNNBackend(net, dt, force)
