@@ -88,18 +88,19 @@ def _controller_spec(controller: str | Path | None) -> tuple[str | None, str]:
 def fly_policy(backend: Any, policy: str, episodes: int, first: int = 0, seeds: Any = None,
                **overrides: Any) -> dict[str, float]:  # fmt: skip
     """Mean loop figures of `backend` under `policy` (`make_sensing` arguments in `overrides`) over
-    held-out flights, or over the given `seeds` (training seeds for tuning)."""
+    held-out flights, or over the given `seeds` (training seeds for tuning): `sim.loop.run_heldout`."""
     from sim.blimp import BlimpAltitudeEnv
     from sim.blimp_loop import BLIMP_SENSING
-    from sim.loop import LoopRunner
-    from sim.profiles import HELDOUT_SEEDS
+    from sim.loop import run_heldout
     from sim.sensing import make_sensing
 
-    seeds = list(HELDOUT_SEEDS[first : first + episodes] if seeds is None else seeds)
     env = BlimpAltitudeEnv()
-    runner = LoopRunner(env, backend, make_sensing(policy, BLIMP_SENSING, **overrides))
-    rows = [runner.run(seed=s).summary() for s in seeds]
-    env.close()
+    try:
+        results = run_heldout(env, backend, make_sensing(policy, BLIMP_SENSING, **overrides), episodes, first,
+                              seeds=seeds)  # fmt: skip
+    finally:
+        env.close()
+    rows = [r.summary() for r in results]
     keys = ("rmse_m", "steady_state_error_m", "samples_per_s", "bytes_out_per_s", "bytes_in_per_s", "bytes_per_s",
             "spikes_per_s", "synops_per_s")  # fmt: skip
     out = {k: float(np.mean([r[k] for r in rows])) for k in keys}

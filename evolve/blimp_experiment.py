@@ -309,16 +309,19 @@ def fly_heldout(cfg: dict, controller_spec: str, episodes: int | None = None, se
                 record_first: bool = False, force_rate: bool = False) -> tuple[dict, Any]:  # fmt: skip
     """Fly held-out profiles; returns mean metrics (and the first flight's record if asked)."""
     from sim.blimp import BlimpAltitudeEnv
+    from sim.loop import heldout_seeds
     from sim.metrics import run_episode
-    from sim.profiles import HELDOUT_SEEDS
 
     n = episodes or cfg["run"]["episodes"]
-    if seed + n > len(HELDOUT_SEEDS):
-        raise ValueError(f"only {len(HELDOUT_SEEDS)} held-out profiles exist; --seed + --episodes must not exceed it")
     env = BlimpAltitudeEnv(**env_kwargs(cfg, cfg["run"]["episode_s"], cfg["run"]["profile"]))
-    ctl = load_controller(controller_spec, env.dt, force=force_rate)
+    try:
+        seeds = heldout_seeds(env, n, seed)  # the held-out set the blimp declares (sim.blimp_loop.BLIMP_LOOP)
+        ctl = load_controller(controller_spec, env.dt, force=force_rate)
+    except BaseException:
+        env.close()
+        raise
     rows, first = [], None
-    for s in HELDOUT_SEEDS[seed : seed + n]:
+    for s in seeds:
         rec = run_episode(env, ctl, seed=s)
         m = rec.metrics()
         spikes = rec.extras.get("spikes")

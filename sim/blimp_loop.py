@@ -4,7 +4,8 @@
 (`sim.monitor`) and sensing policies (`sim.sensing`) read the blimp's sensor layout, monitor, tuned
 sensing defaults and flight metrics from it, and know no family themselves. Below them, the blimp's
 held-out flights through the loop (`fly_blimp_heldout`, `snnctl run --sensing/--faults`), their
-mean figures (`aggregate`) and table (`format_loop_summary`).
+mean figures (`aggregate`) and table (`format_loop_summary`). The held-out set is `BLIMP_LOOP.heldout_seeds`
+(`sim.profiles.HELDOUT_SEEDS`), read by `sim.loop.heldout_seeds` wherever held-out flights are flown.
 
 Safe action (`BLIMP_SAFE_U` = 1.0): 92 % of the hover command (1.09 for the default 5-g-heavy trim),
 so a blimp that lost its altitude sensor or its controller sinks gently (terminal speed ~0.11 m/s
@@ -19,8 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from sim.loop import LoopResult, LoopRunner, LoopSpec, SensorLayout
+from sim.loop import LoopResult, LoopSpec, SensorLayout, heldout_seeds, run_heldout
 from sim.monitor import ReliabilityMonitor
+from sim.profiles import HELDOUT_SEEDS
 
 
 def _blimp_derive(obs: np.ndarray) -> None:
@@ -78,7 +80,7 @@ def blimp_metrics(result: LoopResult) -> dict[str, Any]:
     return flight_metrics(result.column("t"), truth, ref, result.column("action"), result.step_times)
 
 
-BLIMP_LOOP = LoopSpec(BLIMP_LAYOUT, blimp_monitor, BLIMP_SENSING, blimp_metrics)
+BLIMP_LOOP = LoopSpec(BLIMP_LAYOUT, blimp_monitor, BLIMP_SENSING, blimp_metrics, HELDOUT_SEEDS)
 """`BlimpAltitudeEnv.loop_spec`."""
 
 
@@ -118,7 +120,8 @@ def fly_blimp_heldout(env_kwargs: dict, controller: str, sensing: str = "fixed",
                       episodes: int = 10, first: int = 0, record_first: bool = False,
                       sensing_overrides: dict | None = None,
                       force_rate: bool = False) -> tuple[dict[str, Any], LoopResult | None]:  # fmt: skip
-    """Held-out blimp flights (`HELDOUT_SEEDS[first:first + episodes]`) through the loop, in-process.
+    """Held-out blimp flights (`HELDOUT_SEEDS[first:first + episodes]`) through the loop, in-process
+    (`sim.loop.run_heldout`).
 
     `controller`: ``pid``, ``NET.snn`` or ``float:NET.snn`` (`snnctl.controllers.factory.load_backend`,
     built for the env's control period; a network made for another is refused unless `force_rate`);
@@ -126,20 +129,19 @@ def fly_blimp_heldout(env_kwargs: dict, controller: str, sensing: str = "fixed",
     seeded by `first`). Returns `aggregate` of the flights and, if asked, the first flight's result.
     """
     from sim.blimp import BlimpAltitudeEnv
-    from sim.profiles import HELDOUT_SEEDS
     from sim.sensing import make_sensing
     from snnctl.controllers.factory import load_backend
 
-    if first + episodes > len(HELDOUT_SEEDS):
-        raise ValueError(f"only {len(HELDOUT_SEEDS)} held-out profiles exist; --seed + --episodes must not exceed it")
     env = BlimpAltitudeEnv(**env_kwargs)
-    backend = load_backend(controller, env.dt, force=force_rate)
-    policy = make_sensing(sensing, BLIMP_SENSING, **(sensing_overrides or {}))
-    runner = LoopRunner(env, backend, policy, faults=faults, seed=first)
+    backend = None
     try:
-        results = [runner.run(seed=s) for s in HELDOUT_SEEDS[first : first + episodes]]
+        seeds = heldout_seeds(env, episodes, first)  # before the controller is loaded
+        backend = load_backend(controller, env.dt, force=force_rate)
+        policy = make_sensing(sensing, BLIMP_SENSING, **(sensing_overrides or {}))
+        results = run_heldout(env, backend, policy, first=first, seeds=seeds, faults=faults)
     finally:
-        runner.close()
+        if backend is not None:
+            backend.close()
         env.close()
     return aggregate(results), (results[0] if record_first else None)
 

@@ -78,13 +78,15 @@ class LoopSpec:
 
     `monitor(env)` builds the env's `ReliabilityMonitor` (safe action, range, noise margins; None: only
     NaN/inf readings, safe action zeros); `sensing` maps a `sim.sensing.make_sensing` name to the env's
-    default arguments; `metrics(result)` gives the task metrics of a `LoopResult` (None: none).
+    default arguments; `metrics(result)` gives the task metrics of a `LoopResult` (None: none);
+    `heldout_seeds`: the env's held-out evaluation episodes, in order (`heldout_seeds`, `run_heldout`).
     """
 
     layout: SensorLayout
     monitor: Callable[[Any], ReliabilityMonitor] | None = None
     sensing: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     metrics: Callable[[LoopResult], dict[str, Any]] | None = None
+    heldout_seeds: Sequence[int] = ()
 
 
 def loop_spec(env: Any) -> LoopSpec | None:
@@ -384,3 +386,31 @@ class LoopRunner:
             dict(mon.flags), dict(mon.detections), list(mon.events), total,
             tuple(getattr(profile, "change_times", ())), seed, metrics=self._metrics,
         )  # fmt: skip
+
+
+# -- held-out episodes through the loop: the one runner `snnctl run --sensing/--faults`, `snnctl hil` and
+# `snnctl bench loop` share (which seeds the env declares; which figures to report is the caller's) --------
+
+
+def heldout_seeds(env: Any, episodes: int, first: int = 0) -> list[int]:
+    """Held-out episodes ``first .. first + episodes - 1`` of those `env` declares (`LoopSpec.heldout_seeds`).
+
+    Raises ValueError when they run past the end of the set.
+    """
+    spec = loop_spec(env)
+    seeds = spec.heldout_seeds if spec is not None else ()
+    if first + episodes > len(seeds):
+        raise ValueError(f"only {len(seeds)} held-out profiles exist; --seed + --episodes must not exceed it")
+    return list(seeds[first : first + episodes])
+
+
+def run_heldout(env: Any, backend: Backend, sensing: SensingPolicy | str | None = None, episodes: int = 1,
+                first: int = 0, *, seeds: Iterable[int] | None = None, **runner: Any) -> list[LoopResult]:  # fmt: skip
+    """`LoopRunner(env, backend, sensing, seed=first, **runner)` over `heldout_seeds(env, episodes, first)`,
+    or over the given `seeds` (e.g. training seeds when tuning); one `LoopResult` per episode.
+
+    `first` also seeds the fault draws. The caller owns `env` and `backend` (neither is closed here).
+    """
+    seeds = heldout_seeds(env, episodes, first) if seeds is None else list(seeds)
+    loop = LoopRunner(env, backend, sensing, seed=first, **runner)
+    return [loop.run(seed=s) for s in seeds]

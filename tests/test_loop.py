@@ -199,6 +199,24 @@ def test_load_controller_one_factory_for_every_kind(snn_path, tmp_path):
     assert calls == [("snn", Path(snn_path))]
 
 
+def test_run_heldout_is_the_loop_over_the_seeds_the_env_declares(snn_path):
+    """The one loop held-out runner: the env's declared held-out set, the same flights as LoopRunner by hand."""
+    from sim.loop import heldout_seeds, run_heldout
+    from sim.profiles import HELDOUT_SEEDS
+
+    env = BlimpAltitudeEnv(episode_s=10.0)
+    assert heldout_seeds(env, 2, 3) == list(HELDOUT_SEEDS[3:5])
+    with pytest.raises(ValueError, match="only 20 held-out"):
+        heldout_seeds(env, 2, 19)
+    backend = load_backend(str(snn_path), env.dt)
+    got = run_heldout(env, backend, "delta", 2, 1, faults="dropout@2:1")
+    by_hand = LoopRunner(env, backend, "delta", faults="dropout@2:1", seed=1)
+    want = [by_hand.run(seed=s) for s in HELDOUT_SEEDS[1:3]]
+    assert [r.summary()["rmse_m"] for r in got] == [r.summary()["rmse_m"] for r in want]
+    assert [r.seed for r in got] == list(HELDOUT_SEEDS[1:3])
+    env.close()
+
+
 # -- every fault kind --------------------------------------------------------------------------------
 
 # (spec, stated steps to flag from sim/monitor.py's table, expected reason)

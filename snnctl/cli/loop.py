@@ -3,7 +3,8 @@
 `snnctl.cli.build_parser` calls `add_parsers(sub)`. Everything heavy (MuJoCo, pyserial, the
 emulators) is imported inside the handler, so `snnctl --help` stays light.
 
-The loop is `sim.loop.LoopRunner` with a `firmware_bridge.loop_device.DeviceBackend`: each control
+The loop is `sim.loop.run_heldout` with a `firmware_bridge.loop_device.DeviceBackend` (built by the
+controller factory from ``NET.snn@URL`` with the board's extension): each control
 step the observation is quantised on the host (`SNNController.encode`), sent to the board in one
 STEP, and the board's output codes are de-quantised (`SNNController.decode`). Link faults of
 `--faults` are made for real by a `firmware_bridge.link_faults.LinkFaultProxy` between the client
@@ -140,19 +141,16 @@ def fly(cfg: dict, args: argparse.Namespace, net: Any, faults: list) -> dict[str
     from firmware_bridge.link_faults import LinkFaultProxy, link_faults_of
     from firmware_bridge.loop_device import board_extension, replay
     from sim.blimp import BlimpAltitudeEnv
-    from sim.loop import LoopRunner
-    from sim.profiles import HELDOUT_SEEDS
-
-    if args.seed + args.episodes > len(HELDOUT_SEEDS):
-        raise UserError(f"only {len(HELDOUT_SEEDS)} held-out profiles exist; --seed + --episodes must not exceed it")
+    from sim.loop import heldout_seeds, run_heldout
     from snnctl.controllers.factory import load_backend
-    from snnctl.controllers.snn import ControlPeriodError, check_control_period
+    from snnctl.controllers.snn import check_control_period
 
     env = BlimpAltitudeEnv(**env_kwargs(cfg, cfg["run"]["episode_s"], cfg["run"]["profile"]))
     period = float(env.dt)
     try:  # before any board is started
+        seeds = heldout_seeds(env, args.episodes, args.seed)
         check_control_period(net, period, args.force_rate, label=args.controller)
-    except ControlPeriodError as e:
+    except ValueError as e:  # ControlPeriodError is one
         env.close()
         raise UserError(str(e)) from None
     deadline = period if args.deadline_ms is None else args.deadline_ms / 1e3
@@ -170,9 +168,9 @@ def fly(cfg: dict, args: argparse.Namespace, net: Any, faults: list) -> dict[str
                 raise UserError(f"--faults: link faults need a socket:// URL or a tty path: {e}") from None
         # paced to the clock, a step with no reply must still end inside its period: the backend gives
         # up after 80 % of the deadline, leaving the rest for the physics step and the monitor
-        board = board_extension(deadline_s=deadline * (0.8 if args.realtime else 1))
+        on_board = board_extension(deadline_s=deadline * (0.8 if args.realtime else 1))
         backend = load_backend(f"{args.controller}@{proxy.url if proxy else url}", period, force=args.force_rate,
-                               extensions=[board])  # fmt: skip
+                               extensions=[on_board])  # fmt: skip
         steps = args.episodes * int(round(cfg["run"]["episode_s"] / period))
         bar = tqdm(total=steps, unit="step", desc=f"hil {backend.info.name if backend.info else ''}", file=sys.stderr,
                    disable=None, leave=False)  # fmt: skip
@@ -183,11 +181,10 @@ def fly(cfg: dict, args: argparse.Namespace, net: Any, faults: list) -> dict[str
             bar.update(1)
 
         # the sensing policy by name: LoopRunner builds it with the defaults the blimp declares
-        runner = LoopRunner(env, backend, args.sensing, faults=faults, realtime=args.realtime,
-                            deadline_s=deadline if args.realtime else None, seed=args.seed,
-                            link_faults_in_process=False, on_step=on_step)  # fmt: skip
         with bar:
-            results = [runner.run(seed=s) for s in HELDOUT_SEEDS[args.seed : args.seed + args.episodes]]
+            results = run_heldout(env, backend, args.sensing, first=args.seed, seeds=seeds, faults=faults,
+                                  realtime=args.realtime, deadline_s=deadline if args.realtime else None,
+                                  link_faults_in_process=False, on_step=on_step)  # fmt: skip
         board = backend.info.name if backend.info else "device"
         journal = backend.journal.arrays()
         link_stats = None if proxy is None else proxy.stats.__dict__.copy()
