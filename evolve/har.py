@@ -318,10 +318,10 @@ class L2MUProblem:
         calib_in = self.spec.held(self.x[self.pick]).reshape(-1, self.spec.n_channels)
         return l2mu_network(self.spec, params, cal, calib_in, self.state_bits)[0]
 
-    def features(self, genome: np.ndarray, x: np.ndarray | None = None) -> np.ndarray:
-        """The integer network's hidden spike counts on windows ``x`` (default: the fitness windows), (N, n_hidden)."""
+    def features(self, genome: np.ndarray) -> np.ndarray:
+        """The integer network's hidden spike counts on every fitness window, (N, n_hidden)."""
         net = self.network(genome)
-        return hidden_counts(count_networks(net), codes_of(net, self.spec, self.x if x is None else x))
+        return hidden_counts(count_networks(net), codes_of(net, self.spec, self.x))
 
     def validate(self, genomes: np.ndarray, episodes: np.ndarray) -> np.ndarray:
         """Row i: squared error (summed over classes) on validation window episodes[i] of the readout fitted

@@ -384,7 +384,7 @@ def _run(problem, s, out, resume, backend, progress, algo, bounds, weights, obje
     best, best_fit = _write_outputs(
         problem, algo, out, objectives, weights, logbook, s, export=True, selection=selection
     )
-    front_g, front_f = algo.front() if selection is None or not algo.multi_objective else _validated_front(selection)
+    front_g, front_f = algo.front() if selection is None or not algo.multi_objective else selection.front_arrays()[:2]
     result = RunResult(
         out_dir=out,
         best_genome=best,
@@ -427,12 +427,6 @@ def _validate(problem, algo: Algorithm, recent, backend, s: EvolveSettings, weig
             flush=True,
         )
     return select(problem, cands, backend, s.validation_episodes, weights)
-
-
-def _validated_front(selection: Selection) -> tuple[np.ndarray, np.ndarray]:
-    idx = selection.front
-    g = np.array([selection.candidates[i].genome for i in idx], dtype=np.float64)
-    return g, selection.means[idx]
 
 
 def _unvalidated_note(problem, s: EvolveSettings) -> str:
@@ -589,13 +583,7 @@ def _write_outputs(problem, algo: Algorithm, out: Path, objectives, weights, log
             g, v = algo.front()
             t = v
         else:
-            idx = selection.front
-            g = np.array([selection.candidates[i].genome for i in idx], dtype=np.float64)
-            v = selection.means[idx]
-            t = np.array(
-                [selection.candidates[i].train if selection.candidates[i].train is not None else
-                 np.full(len(objectives), np.nan) for i in idx], dtype=np.float64
-            ).reshape(len(idx), len(objectives))  # fmt: skip
+            g, v, t = selection.front_arrays()
         order = np.argsort(v[:, 0], kind="stable")
         with open(out / "front.npz.tmp", "wb") as f:
             np.savez(f, genomes=g[order], values=v[order], training_values=t[order], objectives=np.array(objectives))

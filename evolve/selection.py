@@ -127,6 +127,14 @@ class Selection:
     def best(self) -> Candidate:
         return self.candidates[self.chosen]
 
+    def front_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The validated front as (genomes, validation means, training values; nan where never scored)."""
+        idx = self.front
+        g = np.array([self.candidates[i].genome for i in idx], dtype=np.float64).reshape(len(idx), -1)
+        nan = np.full(len(self.objectives), np.nan)
+        t = np.array([nan if self.candidates[i].train is None else self.candidates[i].train for i in idx])
+        return g, self.means[idx], t.reshape(len(idx), len(self.objectives))
+
     def order(self) -> list[int]:
         """Candidates from best to worst on the first objective's validation mean."""
         key = self.means[:, 0] * -self.weights[0]  # ascending = best first
