@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.seeds import HELDOUT_START
+from sim.seeds import HELDOUT_START, heldout_seed
 from snnctl.controllers.linear import LinearCodec, LinearPolicy, LinearSpec
 from snnctl.controllers.mlp import MLPCodec, MLPSpec
 from snnctl.controllers.ncap import NCAPCodec, NCAPSpec
@@ -39,7 +39,7 @@ HELDOUT_SEED_START = HELDOUT_START  # seeds from here up: evaluation only (sim.s
 
 def heldout_seeds(n: int, first: int = 0) -> list[int]:
     """The held-out episode seeds `first .. first + n - 1` (indices into the evaluation set)."""
-    return [HELDOUT_SEED_START + first + k for k in range(n)]
+    return [heldout_seed(first + k) for k in range(n)]
 
 
 def obs_act_dims(n_links: int) -> tuple[int, int]:

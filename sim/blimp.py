@@ -84,8 +84,8 @@ Reference
 A ``sim.profiles.ReferenceProfile``: ``profile`` is a kind (``"steps"``, the paper's 30-s steps;
 ``"alternating"``, ``"ramps"``, ``"random"``) built with ``profile_kwargs`` or a fixed profile. On
 ``reset(seed=s)`` the profile is ``make_profile(kind, s)`` — the same profile whatever the noise or
-disturbance settings; on a reset without a seed a profile seed is drawn from ``np_random`` below
-``HELDOUT_SEED_START`` (held-out seeds are only ever used when asked for). ``reset(options={"profile":
+disturbance settings; on a reset without a seed a profile seed is drawn from ``np_random`` in
+``sim.seeds.TRAINING`` (validation and held-out seeds are only ever used when asked for). ``reset(options={"profile":
 p})`` flies a given profile. The blimp starts at rest at ``initial_altitude_m`` (default: the
 profile's first value) with the motor off.
 
@@ -162,7 +162,8 @@ import mujoco
 import numpy as np
 from gymnasium import spaces
 
-from sim.profiles import HELDOUT_SEED_START, ReferenceProfile, make_profile
+from sim.profiles import ReferenceProfile, make_profile
+from sim.seeds import TRAINING
 
 G = 9.81
 HELIUM_DENSITY_KG_M3 = 0.1664  # at 20 degC, 1 atm
@@ -540,7 +541,8 @@ class BlimpAltitudeEnv(gym.Env):
         elif isinstance(self._profile_spec, ReferenceProfile):
             self.profile, self.profile_seed = self._profile_spec, self._profile_spec.seed
         else:
-            self.profile_seed = int(seed) if seed is not None else int(self.np_random.integers(HELDOUT_SEED_START))
+            # no seed: a training seed (sim.seeds), never one of the validation or held-out sets
+            self.profile_seed = int(seed) if seed is not None else int(self.np_random.integers(TRAINING.stop))
             self.profile = make_profile(self._profile_spec, self.profile_seed, self.episode_s, **self._profile_kwargs)
 
         # the reference at every control step, once (profile lookups were a third of a step's Python);

@@ -373,3 +373,13 @@ def test_rate_parameters_raise():
         BlimpAltitudeEnv(control_rate_hz=3.0, timestep_s=0.002)  # 1 / (3 Hz * 2 ms) is not whole
     env = BlimpAltitudeEnv(control_rate_hz=50.0, episode_s=2.0)
     assert env.dt == pytest.approx(0.02) and env.max_steps == 100 and env.sensor_rate_hz == 50.0
+
+
+def test_unseeded_reset_draws_a_training_seed() -> None:
+    from sim.seeds import which_set
+
+    env = BlimpAltitudeEnv(episode_s=1.0)
+    env.reset(seed=None)
+    for _ in range(50):
+        env.reset()
+        assert which_set(env.profile_seed) == "training"
