@@ -108,11 +108,8 @@ def test_deploy_and_run_10000_steps_bit_identical(dev, blimp):
     assert (ni.loaded, ni.blob_bytes, ni.blob_crc32) == (True, len(blob), network_crc(blob))
     assert ni.n_neurons == blimp.n_neurons and ni.n_synapses == blimp.n_synapses
     codes = _codes(10_000, 1)
-    t0 = time.perf_counter()
-    got = dev.run(codes, window=8)
-    elapsed = time.perf_counter() - t0
+    got = dev.run(codes, window=8)  # speed is measured by `snnctl bench firmware`, not asserted here
     np.testing.assert_array_equal(got, run(blimp, codes))
-    assert elapsed < 30
     # counts and reset
     dev.reset()
     res = dev.step(codes[0], counts=True)

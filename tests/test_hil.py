@@ -195,13 +195,35 @@ def test_bytes_per_step_are_the_frames_on_the_wire(host_emu, net):
     assert [(a.bytes_out, a.bytes_in) for a in acts] == [(15 + 12, 31 + 12)] + [(15, 31)] * 4
 
 
-def test_realtime_10hz_has_no_deadline_misses(host_emu, net):
+def test_realtime_rate_trial_counts_what_it_measures(host_emu, net):
+    """A 10-Hz trial scores 30 steps and its counts agree with its latencies. Whether an idle machine
+    misses none is measured (`snnctl bench loop --board`, README), not asserted: it depends on load."""
     backend = DeviceBackend(net, host_emu.url)
     try:
         trial = run_rate_trial(backend, 10.0, 3.0)
     finally:
         backend.close()
-    assert trial.steps == 30 and trial.misses == 0 and trial.faults == 0
+    assert trial.steps == 30 and 0 <= trial.faults <= trial.misses <= trial.steps
+    assert trial.misses > 0 or trial.latency_max_ms <= 100.0  # no miss reported: every answer within its period
+
+
+def test_realtime_rate_trial_flags_a_board_slower_than_its_period(host_emu, net):
+    """A board that always answers 150 ms late at 10 Hz misses every scored step, whatever the load."""
+    import time as _time
+
+    backend = DeviceBackend(net, host_emu.url)
+    act = backend.act
+
+    def slow_act(obs):
+        _time.sleep(0.15)
+        return act(obs)
+
+    backend.act = slow_act
+    try:
+        trial = run_rate_trial(backend, 10.0, 1.0, warmup=1)
+    finally:
+        backend.close()
+    assert trial.steps == 10 and trial.misses == 10 and trial.latency_p50_ms > 100.0
 
 
 def test_max_control_rate_reports_a_consistent_search(host_emu, net):
