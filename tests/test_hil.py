@@ -42,6 +42,11 @@ def emu(request):
         yield e
 
 
+# Tests of what the board answers (not of when) give it this long per reply: a loaded machine can
+# delay a reply well past the 0.1-s control period, and these tests must not depend on load.
+SLACK_S = 10.0
+
+
 @pytest.fixture(scope="module")
 def host_emu():
     from firmware_bridge.emulators import start_emulator
@@ -81,7 +86,7 @@ def test_held_out_flight_on_the_board_is_bit_identical_to_in_process(emu, net):
     obs, _ = env.reset(seed=HELDOUT_SEEDS[0])
     ctl = SNNController(net)
     ctl.reset()
-    backend = DeviceBackend(net, emu.url, deadline_s=1.0)
+    backend = DeviceBackend(net, emu.url, deadline_s=SLACK_S)
     try:
         backend.reset()
         n = 0
@@ -116,7 +121,7 @@ def test_any_observations_give_the_in_process_actions(host_emu, net, obs):
     """Whatever the sensor says (NaN, inf, out of range), board and in-process quantise and act alike."""
     ctl = SNNController(net)
     ctl.reset()
-    backend = DeviceBackend(net, host_emu.url, deadline_s=1.0, journal=False)
+    backend = DeviceBackend(net, host_emu.url, deadline_s=SLACK_S, journal=False)
     try:
         backend.reset()
         for o in obs:
@@ -128,7 +133,7 @@ def test_any_observations_give_the_in_process_actions(host_emu, net, obs):
 
 
 def test_replay_catches_a_changed_output(host_emu, net):
-    backend = DeviceBackend(net, host_emu.url, deadline_s=1.0)
+    backend = DeviceBackend(net, host_emu.url, deadline_s=SLACK_S)
     try:
         backend.reset()
         for k in range(30):
@@ -160,9 +165,9 @@ def test_netinfo_tells_networks_of_the_same_shape_apart(host_emu):
 
 
 def test_first_connection_uploads_a_reconnect_keeps_the_running_network(host_emu, net):
-    other = DeviceBackend(blimp_net(4), host_emu.url)  # same shape, same NetInfo, other weights
+    other = DeviceBackend(blimp_net(4), host_emu.url, deadline_s=SLACK_S)  # same shape, same NetInfo, other weights
     other.close()
-    backend = DeviceBackend(net, host_emu.url)
+    backend = DeviceBackend(net, host_emu.url, deadline_s=SLACK_S)
     try:
         assert (other.uploads, backend.uploads) == (1, 1)
         backend.reset()
@@ -186,7 +191,7 @@ def test_bytes_per_step_are_the_frames_on_the_wire(host_emu, net):
     The episode's RESET (request and empty reply: 10-byte packets, 12 bytes each on the wire) is
     billed to the first step; the connection and upload in the constructor to none.
     """
-    backend = DeviceBackend(net, host_emu.url)
+    backend = DeviceBackend(net, host_emu.url, deadline_s=SLACK_S)
     try:
         backend.reset()
         acts = [backend.act(np.array([1.0, 1.2, 0.2])) for _ in range(5)]
