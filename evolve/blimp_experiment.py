@@ -28,8 +28,11 @@ from typing import Any
 import numpy as np
 
 from evolve.blimp import ClosedLoopProblem, MimicProblem, banded_pid, record_pid_flights
+from evolve.run_options import RunOptions
 from evolve.runner import EVOLVE_SECTION, EvolveSettings, evolve
-from snnctl.config import Key, Section
+from sim.blimp import BlimpAltitudeEnv
+from sim.profiles import KINDS as PROFILE_KINDS
+from snnctl.config import Key, Limits, Section, signature_keys, spec_keys
 from snnctl.controllers.blimp_snn import BlimpSNNCodec, BlimpSNNSpec
 from snnctl.controllers.factory import load_controller
 
@@ -38,10 +41,14 @@ SCHEMA = Section(
     experiment=Section("what this file is", family=Key(str, "blimp", "controller family", choices=("blimp",))),
     evolve=EVOLVE_SECTION,
     env=Section(
-        "the simulated blimp (sim.blimp.BlimpAltitudeEnv)",
-        excess_mass_kg=Key(float, 0.005, "mass above neutral buoyancy (kg)", ge=0, le=0.1),
-        sensor_noise_m=Key(float, 0.01, "lidar noise standard deviation (m)", ge=0, le=0.5),
-        control_rate_hz=Key(float, 10.0, "control rate (Hz); 1 / (rate * 2 ms) must be whole", gt=0, le=500),
+        "the simulated blimp (sim.blimp.BlimpAltitudeEnv)",  # defaults: the constructor's
+        **signature_keys(
+            BlimpAltitudeEnv,
+            excess_mass_kg=Limits("mass above neutral buoyancy (kg)", ge=0, le=0.1),
+            sensor_noise_m=Limits("lidar noise standard deviation (m)", ge=0, le=0.5),
+            control_rate_hz=Limits("control rate (Hz); 1 / (rate * 2 ms) must be whole", gt=0, le=500),
+        ),
+        # the env's default (None) is the control rate, which TOML cannot write: 10 Hz, the paper's lidar
         sensor_rate_hz=Key(
             float,
             10.0,
@@ -49,30 +56,24 @@ SCHEMA = Section(
             gt=0,
             le=500,
         ),
-        gust_force_n=Key(float, 0.0, "vertical gust force amplitude (N)", ge=0, le=1),
-        gust_rate_hz=Key(float, 0.05, "mean rate at which gusts start (1/s, Poisson)", ge=0, le=10),
-        gust_duration_s=Key(float, 1.0, "length of one gust (s)", gt=0, le=60),
-        buoyancy_drift_kg=Key(float, 0.0, "slow buoyancy drift amplitude (kg)", ge=0, le=0.1),
-        buoyancy_drift_period_s=Key(float, 60.0, "period of the buoyancy drift (s)", gt=0, le=3600),
-        motor_tau_s=Key(float, 0.1, "motor time constant (s; 0 = no lag)", ge=0, le=5),
-        thrust_gain_n=Key(float, 0.045, "thrust per unit of command (N); u = 3.3 is full thrust", gt=0, le=1),
-        dead_zone=Key(float, 0.1, "commands with |u| below this give no thrust", ge=0, le=3.3),
-        envelope_semi_major_m=Key(float, 0.6, "envelope semi-major axis (m, horizontal)", gt=0, le=5),
-        envelope_radius_m=Key(float, 0.3, "envelope radius (m); at most the semi-major axis", gt=0, le=5),
-        envelope_areal_density_kg_m2=Key(float, 0.05, "envelope fabric (kg/m^2)", gt=0, le=1),
-        air_density_kg_m3=Key(float, 1.2, "air density (kg/m^3)", ge=0.5, le=1.5),
-        ceiling_m=Key(float, 4.0, "room height (m); the profiles reach 2.5 m", ge=3.5, le=100),
-    ),
-    network=Section(
-        "the SNN (snnctl.controllers.blimp_snn.BlimpSNNSpec)",
-        pd_pairs=Key(int, 12, "+/- comparator pairs of the PD net (fast and slow groups each)", ge=1, le=40),
-        i_pairs=Key(int, 8, "+/- comparator pairs of the I net", ge=1, le=40),
-        i_adaptive=Key(bool, False, "I-net encoders with adaptive thresholds (ALIF), as in the paper"),
-        pd_range_m=Key(
-            float, 1.0, "largest PD comparator threshold: the error range the PD net resolves (m)", ge=0.001, le=4.0
+        **signature_keys(
+            BlimpAltitudeEnv,
+            gust_force_n=Limits("vertical gust force amplitude (N)", ge=0, le=1),
+            gust_rate_hz=Limits("mean rate at which gusts start (1/s, Poisson)", ge=0, le=10),
+            gust_duration_s=Limits("length of one gust (s)", gt=0, le=60),
+            buoyancy_drift_kg=Limits("slow buoyancy drift amplitude (kg)", ge=0, le=0.1),
+            buoyancy_drift_period_s=Limits("period of the buoyancy drift (s)", gt=0, le=3600),
+            motor_tau_s=Limits("motor time constant (s; 0 = no lag)", ge=0, le=5),
+            thrust_gain_n=Limits("thrust per unit of command (N); u = 3.3 is full thrust", gt=0, le=1),
+            dead_zone=Limits("commands with |u| below this give no thrust", ge=0, le=3.3),
+            envelope_semi_major_m=Limits("envelope semi-major axis (m, horizontal)", gt=0, le=5),
+            envelope_radius_m=Limits("envelope radius (m); at most the semi-major axis", gt=0, le=5),
+            envelope_areal_density_kg_m2=Limits("envelope fabric (kg/m^2)", gt=0, le=1),
+            air_density_kg_m3=Limits("air density (kg/m^3)", ge=0.5, le=1.5),
+            ceiling_m=Limits("room height (m); the profiles reach 2.5 m", ge=3.5, le=100),
         ),
-        i_range_m=Key(float, 0.1, "largest I comparator threshold: the integral band (m)", ge=0.001, le=4.0),
     ),
+    network=Section("the SNN (snnctl.controllers.blimp_snn.BlimpSNNSpec)", **spec_keys(BlimpSNNSpec)),
     mimic=Section(
         "phase 1: mimic the PID on recorded flights (skipped when generations = 0)",
         generations=Key(int, 0, "generations of the mimic phase", ge=0, le=1_000_000),
@@ -106,8 +107,11 @@ SCHEMA = Section(
     run=Section(
         "held-out evaluation (snnctl run, and the table at the end of snnctl evolve)",
         episodes=Key(int, 10, "held-out flights", ge=1, le=1000),
-        episode_s=Key(float, 120.0, "length of a held-out flight (s)", gt=0, le=3600),
-        profile=Key(str, "steps", "reference profile kind", choices=("steps", "alternating", "ramps", "random")),
+        **signature_keys(
+            BlimpAltitudeEnv,
+            episode_s=Limits("length of a held-out flight (s)", gt=0, le=3600),
+            profile=Limits("reference profile kind", choices=PROFILE_KINDS),
+        ),
     ),
     goals=Section(
         "what `snnctl bench evolve` checks on each seed's held-out table (pass/fail computed, not judged)",
@@ -243,7 +247,7 @@ def evolve_main(cfg: dict, out_dir: Path, resume: bool = False, progress: bool =
     evolve_blimp(cfg, out_dir, resume=resume, progress=progress)
 
 
-def run_main(cfg: dict, args: Any) -> int:
+def run_main(cfg: dict, opts: RunOptions) -> int:
     """`snnctl run` on a blimp config: held-out flights, the metrics table (or JSON), a plot.
 
     With `--sensing` or `--faults` the flights go through the sensing-to-action loop instead
@@ -254,7 +258,7 @@ def run_main(cfg: dict, args: Any) -> int:
     from snnctl.errors import SnnctlError
     from snnctl.snnfile import SnnFormatError
 
-    sensing, fault_spec = getattr(args, "sensing", None), getattr(args, "faults", None)
+    sensing, fault_spec = opts.sensing, opts.faults
     if sensing is not None or fault_spec is not None:
         from sim.blimp_loop import fly_blimp_heldout, format_loop_summary
         from sim.faults import FaultSpecError, parse_faults
@@ -263,45 +267,45 @@ def run_main(cfg: dict, args: Any) -> int:
             faults = parse_faults(fault_spec)
         except FaultSpecError as e:
             raise SnnctlError(f"--faults: {e}") from None
-        path = args.controller.removeprefix("float:")
-        if args.controller != "pid" and not Path(path).is_file():
+        path = opts.controller.removeprefix("float:")
+        if opts.controller != "pid" and not Path(path).is_file():
             raise SnnctlError(f"{path}: no such file (give a .snn network, 'float:NET.snn' or 'pid')")
         kwargs = env_kwargs(cfg, cfg["run"]["episode_s"], cfg["run"]["profile"])
         try:
-            summary, first = fly_blimp_heldout(kwargs, args.controller, sensing or "fixed", faults,
-                                               args.episodes or cfg["run"]["episodes"], args.seed,
-                                               record_first=bool(args.plot),
-                                               force_rate=bool(getattr(args, "force_rate", False)))  # fmt: skip
+            summary, first = fly_blimp_heldout(kwargs, opts.controller, sensing or "fixed", faults,
+                                               opts.episodes or cfg["run"]["episodes"], opts.seed,
+                                               record_first=bool(opts.plot),
+                                               force_rate=opts.force_rate)  # fmt: skip
         except (SnnFormatError, ValueError) as e:
             raise SnnctlError(str(e)) from None
-        if args.plot:
+        if opts.plot:
             from sim.loop_plots import plot_timeline
 
-            plot_timeline(Path(args.plot), first, title=f"{Path(path).name if path != 'pid' else 'PID'}, first flight")
-        if args.json:
+            plot_timeline(Path(opts.plot), first, title=f"{Path(path).name if path != 'pid' else 'PID'}, first flight")
+        if opts.json:
             print(json.dumps(summary, indent=2))
         else:
-            print(format_loop_summary(args.controller, summary))
-            if args.plot:
-                print(f"plot: {args.plot}")
+            print(format_loop_summary(opts.controller, summary))
+            if opts.plot:
+                print(f"plot: {opts.plot}")
         return 0
 
-    if args.controller != "pid" and not Path(args.controller).is_file():
-        raise SnnctlError(f"{args.controller}: no such file (give a .snn network or 'pid')")
+    if opts.controller != "pid" and not Path(opts.controller).is_file():
+        raise SnnctlError(f"{opts.controller}: no such file (give a .snn network or 'pid')")
     try:
-        metrics, rec = fly_heldout(cfg, args.controller, args.episodes, args.seed, record_first=bool(args.plot),
-                                   force_rate=bool(getattr(args, "force_rate", False)))  # fmt: skip
+        metrics, rec = fly_heldout(cfg, opts.controller, opts.episodes, opts.seed, record_first=bool(opts.plot),
+                                   force_rate=opts.force_rate)  # fmt: skip
     except (SnnFormatError, ValueError) as e:
         raise SnnctlError(str(e)) from None
-    name = Path(args.controller).name if args.controller != "pid" else "pid"
-    if args.plot:
-        plot_flight(Path(args.plot), {Path(args.controller).stem if args.controller != "pid" else "PID": rec})
-    if args.json:
+    name = Path(opts.controller).name if opts.controller != "pid" else "pid"
+    if opts.plot:
+        plot_flight(Path(opts.plot), {Path(opts.controller).stem if opts.controller != "pid" else "PID": rec})
+    if opts.json:
         print(json.dumps(metrics, indent=2))
     else:
         print(format_comparison({name: metrics}, metrics["episodes"]))
-        if args.plot:
-            print(f"plot: {args.plot}")
+        if opts.plot:
+            print(f"plot: {opts.plot}")
     return 0
 
 

@@ -13,7 +13,7 @@ leave-one-out error on the training split.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -48,14 +48,15 @@ class Trained:
     score_check: dict = field(default_factory=dict)
 
 
+# L2MUParams field -> the config's [model] key (the config names seconds with _s)
+PARAM_KEYS = {"theta": "theta_s", "hidden_tau_syn": "hidden_tau_syn_s", "hidden_tau_mem": "hidden_tau_mem_s"}
+
+
 def spec_params(n_channels: int, n_classes: int, rate_hz: float, model: dict) -> tuple[L2MUSpec, L2MUParams]:
     """L2MUSpec and L2MUParams from a config's [model] section and the data's shape."""
-    spec = L2MUSpec(n_channels, n_classes, order=model["order"], hidden_per_channel=model["hidden_per_channel"],
-                    dt=1.0 / rate_hz, steps_per_sample=model["steps_per_sample"], seed=model["seed"],
-                    encoder_neurons=model["encoder_neurons"], memory_neurons=model["memory_neurons"])  # fmt: skip
-    params = L2MUParams(theta=model["theta_s"], hidden_gain=model["hidden_gain"], gain_spread=model["gain_spread"],
-                        intercept=model["intercept"], input_weight=model["input_weight"],
-                        hidden_tau_syn=model["hidden_tau_syn_s"], hidden_tau_mem=model["hidden_tau_mem_s"])  # fmt: skip
+    spec_fields = [f.name for f in fields(L2MUSpec) if f.name not in ("n_channels", "n_classes", "dt")]
+    spec = L2MUSpec(n_channels, n_classes, dt=1.0 / rate_hz, **{k: model[k] for k in spec_fields})
+    params = L2MUParams(**{f.name: model[PARAM_KEYS.get(f.name, f.name)] for f in fields(L2MUParams)})
     return spec, params
 
 

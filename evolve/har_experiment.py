@@ -22,8 +22,20 @@ from typing import Any
 
 import numpy as np
 
+from evolve.har import PARAM_KEYS, train_l2mu
+from evolve.run_options import RunOptions
 from evolve.runner import EVOLVE_SECTION
-from snnctl.config import Key, Section
+from snnctl.config import Key, Limits, Section, signature_keys, spec_keys
+from snnctl.controllers.l2mu import L2MUParams, L2MUSpec
+
+_MODEL_KEYS = {
+    **spec_keys(L2MUSpec),
+    **spec_keys(L2MUParams, rename=PARAM_KEYS),
+    **signature_keys(
+        train_l2mu,
+        state_bits=Limits("quantisation: a population's largest state lands near 2^state_bits", ge=8, le=21),
+    ),
+}
 
 SCHEMA = Section(
     "an L2MU human-activity-recognition experiment",
@@ -40,20 +52,26 @@ SCHEMA = Section(
     ),
     model=Section(
         "the L2MU (snnctl.controllers.l2mu): memory, hidden layer, time step",
-        order=Key(int, 4, "LMU order d (Legendre dimensions per channel)", ge=1, le=32),
-        theta_s=Key(float, 1.0, "LMU window theta (s)", gt=0, le=3600),
-        hidden_per_channel=Key(int, 16, "hidden neurons per input channel", ge=1, le=1024),
-        steps_per_sample=Key(int, 10, "network steps per input sample (each sample held that long)", ge=1, le=1000),
-        seed=Key(int, 0, "seed of the hidden neurons' random tuning", ge=0, le=2**32 - 1),
-        encoder_neurons=Key(int, 4, "sigma-delta neurons per input channel (staggered phases)", ge=1, le=64),
-        memory_neurons=Key(int, 4, "sigma-delta neurons per memory dimension (error ~ 1 / this)", ge=1, le=64),
-        hidden_gain=Key(float, 2.0, "hidden rate (spikes/step) per unit of drive, median", gt=0, le=1000),
-        gain_spread=Key(float, 4.0, "hidden gains log-uniform in [gain/spread, gain*spread]", ge=1, le=1000),
-        intercept=Key(float, 0.3, "hidden intercepts uniform in [-intercept, intercept]", gt=0, le=10),
-        input_weight=Key(float, 1.0, "weight of the raw-current axis against the memory axes", ge=0, le=100),
-        hidden_tau_syn_s=Key(float, 0.1, "hidden synaptic time constant (s)", gt=0, le=3600),
-        hidden_tau_mem_s=Key(float, 0.2, "hidden membrane time constant (s)", gt=0, le=3600),
-        state_bits=Key(int, 20, "quantisation: a population's largest state lands near 2^state_bits", ge=8, le=21),
+        # defaults and limits: L2MUSpec, L2MUParams and train_l2mu's state_bits; the order as configs write it
+        **{
+            name: _MODEL_KEYS[name]
+            for name in (
+                "order",
+                "theta_s",
+                "hidden_per_channel",
+                "steps_per_sample",
+                "seed",
+                "encoder_neurons",
+                "memory_neurons",
+                "hidden_gain",
+                "gain_spread",
+                "intercept",
+                "input_weight",
+                "hidden_tau_syn_s",
+                "hidden_tau_mem_s",
+                "state_bits",
+            )  # fmt: skip
+        },
     ),
     train=Section(
         "readout fit (snnctl.controllers.readout_fit): ridge regression on the integer network's spike counts",
@@ -253,18 +271,18 @@ def _early(cfg: dict, ev: Any, y: np.ndarray, spec: Any) -> list[dict]:
     return early_exit(ev.scores, y, list(cfg["run"]["early_exit_margins"]), spec.steps_per_sample)
 
 
-def run_main(cfg: dict, args: Any) -> int:
+def run_main(cfg: dict, opts: RunOptions) -> int:
     """`snnctl run` on a HAR config: a trained .snn on the test split (numba, and a board with --port)."""
     from evolve.har import evaluate, metrics, run_on_device
     from firmware_bridge.memory import device_bytes
     from snnctl.controllers.l2mu import L2MUSpec
     from snnctl.errors import SnnctlError, load_network
 
-    if not Path(args.controller).is_file():
-        raise SnnctlError(f"{args.controller}: no such file (give the best.snn that snnctl train wrote)")
-    net, _ = load_network(args.controller)
+    if not Path(opts.controller).is_file():
+        raise SnnctlError(f"{opts.controller}: no such file (give the best.snn that snnctl train wrote)")
+    net, _ = load_network(opts.controller)
     if net.meta.get("family") != "har" or "l2mu_spec" not in net.meta:
-        raise SnnctlError(f"{args.controller}: not an L2MU HAR network (train one with snnctl train {args.config})")
+        raise SnnctlError(f"{opts.controller}: not an L2MU HAR network (train one with snnctl train {opts.config})")
     spec = L2MUSpec(**net.meta["l2mu_spec"])
     ds = load_data(cfg)
     if len(ds.channels) != spec.n_channels or len(ds.classes) != spec.n_classes:
@@ -274,23 +292,23 @@ def run_main(cfg: dict, args: Any) -> int:
     res: dict = {"dataset": ds.name, "windows": len(ds.X_test), **metrics(ds.y_test, ev.predictions, spec.n_classes),
                  "spikes_per_window": ev.spikes_per_window, "synops_per_window": ev.synops_per_window,
                  "device_bytes": device_bytes(net), "early_exit": _early(cfg, ev, ds.y_test, spec)}  # fmt: skip
-    if args.port:
+    if opts.port:
         from firmware_bridge.device import DeviceError
 
         try:
-            dev = run_on_device(args.port, net, spec, ds.X_test, cfg["run"]["device_measure_windows"],
-                                progress=not args.json)  # fmt: skip
+            dev = run_on_device(opts.port, net, spec, ds.X_test, cfg["run"]["device_measure_windows"],
+                                progress=not opts.json)  # fmt: skip
         except DeviceError as e:
-            raise SnnctlError(f"{args.port}: {e}") from None
+            raise SnnctlError(f"{opts.port}: {e}") from None
         same = bool(np.array_equal(dev["predictions"], ev.predictions))
         codes_same = bool(np.array_equal(dev["final_codes"], ev.codes[:, -1, :]))
         res["device"] = {k: v for k, v in dev.items() if k not in ("final_codes", "predictions")}
         res["device"].update(accuracy=float(np.mean(dev["predictions"] == ds.y_test)),
                              predictions_equal_numba=same, output_codes_equal_numba=codes_same)  # fmt: skip
-    if args.plot:
-        plot_confusion(Path(args.plot), np.array(res["confusion"]), ds.classes,
+    if opts.plot:
+        plot_confusion(Path(opts.plot), np.array(res["confusion"]), ds.classes,
                        f"{ds.name} test: accuracy {res['accuracy']:.1%}")  # fmt: skip
-    if args.json:
+    if opts.json:
         print(json.dumps(res, indent=2))
     else:
         print(format_run(res, ds.classes))

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from evolve.run_options import RunOptions
 from evolve.runner import EVOLVE_SECTION, EvolveSettings, evolve
 from evolve.swimmer import (
     ENVS,
@@ -34,7 +35,11 @@ from evolve.swimmer import (
     make_env,
     run_episode,
 )
-from snnctl.config import Key, Section
+from sim.swimmer import MAX_EPISODE_STEPS, MAX_LINKS, MIN_LINKS
+from snnctl.config import Key, Section, spec_keys
+from snnctl.controllers.linear import LinearSpec
+from snnctl.controllers.mlp import MLPSpec
+from snnctl.controllers.ncap import NCAPSpec
 
 SCHEMA = Section(
     "a swimmer experiment (NCAP circuit prior, issue 5)",
@@ -43,33 +48,28 @@ SCHEMA = Section(
     env=Section(
         "the swimmer body",
         name=Key(str, "Swimmer-v5", "gymnasium env: Swimmer-v5 (3 links) or snnctl/SwimmerN-v0", choices=ENVS),
-        n_links=Key(int, 3, "body links (Swimmer-v5: 3; SwimmerN: 3..16)", ge=3, le=16),
+        # 3: the default env's body (Swimmer-v5), not SwimmerNEnv's own default (NCAP's 6 links)
+        n_links=Key(int, 3, "body links (Swimmer-v5: 3; SwimmerN: 3..16)", ge=MIN_LINKS, le=MAX_LINKS),
     ),
     controller=Section(
         "what is evolved: the spiking NCAP circuit or a float baseline",
         kind=Key(str, "ncap", "ncap (integer SNN, best.snn), linear or mlp (float, best.npz)", choices=KINDS),
-        shared=Key(bool, True, "ncap: one set of weights for all joints (transfers to any body length)"),
-        period=Key(int, 60, "ncap: head oscillator period in control steps (initial value when evolved)", ge=2),
-        evolve_period=Key(bool, True, "ncap: the oscillator period is a gene in period_min..period_max"),
-        period_min=Key(int, 8, "ncap: smallest evolvable period (control steps)", ge=2, le=10_000),
-        period_max=Key(int, 120, "ncap: largest evolvable period (control steps)", ge=3, le=10_000),
-        velocity_feedback=Key(bool, True, "ncap: B-neurons also sense the previous joint's angular velocity"),
-        neurons_per_unit=Key(int, 4, "ncap: LIF neurons per B-neuron / muscle unit", choices=(1, 2, 4, 8, 16)),
-        out_dv=Key(
-            int, 4096, "ncap: torque readout decay (4096: no smoothing; 1024: tau ~ 3.5 steps)", ge=64, le=4096
-        ),  # fmt: skip
-        hidden=Key(list, [16], "mlp: hidden layer sizes", item=int, min_len=1, max_len=8, ge=1, le=4096),
-        weight_bound=Key(float, 1.0, "linear / mlp: every weight in [-bound, bound]", gt=0, le=1000),
+        # defaults and limits: NCAPSpec, MLPSpec and LinearSpec
+        **spec_keys(NCAPSpec, help_prefix="ncap: "),
+        hidden=spec_keys(MLPSpec, help_prefix="mlp: ")["hidden"],
+        weight_bound=spec_keys(LinearSpec, help_prefix="linear / mlp: ")["weight_bound"],
     ),
     train=Section(
         "fitness during evolution",
         episodes_per_generation=Key(int, 2, "episodes per genome and generation (mean return)", ge=1, le=100),
-        episode_steps=Key(int, 1000, "steps of a training episode (0.04 s each)", ge=1, le=1000),
+        episode_steps=Key(
+            int, MAX_EPISODE_STEPS, "steps of a training episode (0.04 s each)", ge=1, le=MAX_EPISODE_STEPS
+        ),
     ),
     run=Section(
         "held-out evaluation (snnctl run, and the table at the end of snnctl evolve)",
         episodes=Key(int, 10, "held-out episodes", ge=1, le=1000),
-        episode_steps=Key(int, 1000, "steps of a held-out episode", ge=1, le=1000),
+        episode_steps=Key(int, MAX_EPISODE_STEPS, "steps of a held-out episode", ge=1, le=MAX_EPISODE_STEPS),
     ),
     goals=Section(
         "what `snnctl bench evolve` checks on each seed's held-out table (pass/fail computed, not judged)",
@@ -217,7 +217,7 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def run_main(cfg: dict, args: Any) -> int:
+def run_main(cfg: dict, opts: RunOptions) -> int:
     """`snnctl run` on a swimmer config: held-out returns (table or JSON), optional plot and video."""
     from snnctl.errors import SnnctlError
     from snnctl.snnfile import SnnFormatError
@@ -226,18 +226,18 @@ def run_main(cfg: dict, args: Any) -> int:
         check_config(cfg)
     except ValueError as e:
         raise SnnctlError(str(e)) from None
-    path = Path(args.controller)
+    path = Path(opts.controller)
     if not path.is_file():
         raise SnnctlError(f"{path}: no such file (give a best.snn or best.npz from snnctl evolve)")
-    n_links = cfg["env"]["n_links"] if args.n_links is None else args.n_links
+    n_links = cfg["env"]["n_links"] if opts.n_links is None else opts.n_links
     if not 3 <= n_links <= 16:
         raise SnnctlError(f"--n-links must be in 3..16 (the N-link swimmer's range), got {n_links}")
-    if args.video is not None and Path(args.video).suffix.lower() not in (".mp4", ".gif"):
-        raise SnnctlError(f"--video {args.video}: give a .mp4 or .gif file name")
-    n = args.episodes or cfg["run"]["episodes"]
+    if opts.video is not None and Path(opts.video).suffix.lower() not in (".mp4", ".gif"):
+        raise SnnctlError(f"--video {opts.video}: give a .mp4 or .gif file name")
+    n = opts.episodes or cfg["run"]["episodes"]
     try:
-        rows, rec, ctl = heldout_returns(cfg, path, n_links, n, args.seed, record_first=bool(args.plot),
-                                         force_rate=bool(getattr(args, "force_rate", False)))  # fmt: skip
+        rows, rec, ctl = heldout_returns(cfg, path, n_links, n, opts.seed, record_first=bool(opts.plot),
+                                         force_rate=opts.force_rate)  # fmt: skip
     except (SnnFormatError, ValueError) as e:
         raise SnnctlError(str(e)) from None
     result = {
@@ -245,20 +245,20 @@ def run_main(cfg: dict, args: Any) -> int:
         "env": env_name_for(cfg, n_links),
         "n_links": n_links,
         "episodes": len(rows),
-        "first_seed": HELDOUT_SEED_START + args.seed,
+        "first_seed": HELDOUT_SEED_START + opts.seed,
         "return_mean": float(np.mean(rows)),
         "return_std": float(np.std(rows)),
         "return_min": float(np.min(rows)),
         "return_max": float(np.max(rows)),
         "returns": [float(r) for r in rows],
     }
-    if args.plot:
-        plot_episode(Path(args.plot), rec, ctl, title=f"{path.name} on {n_links} links: held-out episode {args.seed}")
-        result["plot"] = str(args.plot)
-    if args.video:
-        result["video"] = str(record_video(cfg, path, n_links, Path(args.video), args.seed,
-                                           force_rate=bool(getattr(args, "force_rate", False))))  # fmt: skip
-    if args.json:
+    if opts.plot:
+        plot_episode(Path(opts.plot), rec, ctl, title=f"{path.name} on {n_links} links: held-out episode {opts.seed}")
+        result["plot"] = str(opts.plot)
+    if opts.video:
+        result["video"] = str(record_video(cfg, path, n_links, Path(opts.video), opts.seed,
+                                           force_rate=opts.force_rate))  # fmt: skip
+    if opts.json:
         print(json.dumps(result, indent=2))
     else:
         last = result["first_seed"] + len(rows) - 1

@@ -28,11 +28,12 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import inspect
 import math
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
 from typing import Any
 
 __all__ = [
@@ -45,6 +46,11 @@ __all__ = [
     "apply_overrides",
     "dump_toml",
     "config_hash",
+    "Limits",
+    "param",
+    "spec_keys",
+    "signature_keys",
+    "check_params",
 ]
 
 _SCALAR_TYPES = (bool, int, float, str)
@@ -140,6 +146,100 @@ class Section:
 
     def __contains__(self, name: object) -> bool:
         return name in self.fields
+
+
+# -- keys whose default lives with the code that uses it -------------------------------------------
+#
+# A config key that sets a spec field or an env constructor argument has its default written once,
+# where the value is used: a spec field declared with `param` carries default, help and limits (the
+# spec checks itself against the same limits, `check_params`), and an env's defaults are its
+# constructor's (`signature_keys`). The family's schema reads them, so the two cannot drift.
+
+_META = "snnctl.config"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """A :class:`Key` without its default: help and what is allowed (the default is written elsewhere)."""
+
+    help: str = ""
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    lt: float | None = None
+    choices: tuple | None = None
+    item: type | None = None
+    min_len: int | None = None
+    max_len: int | None = None
+
+    def key(self, default: Any, type_: type | None = None) -> Key:
+        """The :class:`Key` with ``default`` (type from ``type_`` or the default's: bool, int, float, str, list)."""
+        if isinstance(default, tuple):
+            default = list(default)
+        t = type_ or type(default)
+        item = self.item if t is not list or self.item is not None else type(default[0])
+        lim = {k: getattr(self, k) for k in ("ge", "gt", "le", "lt", "choices", "min_len", "max_len")}
+        return Key(t, default, self.help, item=item if t is list else None, **lim)
+
+
+def param(default: Any, help: str = "", **limits: Any) -> Any:
+    """A dataclass field whose default, help and limits a config schema reads (:func:`spec_keys`).
+
+    A tuple default is kept as is (frozen dataclasses); its key is a list of the items' type.
+    """
+    return field(default=default, metadata={_META: Limits(help, **limits)})
+
+
+def spec_keys(cls: type, rename: Mapping[str, str] | None = None, help_prefix: str = "") -> dict[str, Key]:
+    """The :class:`Key` of each field of dataclass ``cls`` declared with :func:`param`, by config name.
+
+    ``rename`` maps a field name to its config key where they differ (e.g. ``theta`` -> ``theta_s``);
+    ``help_prefix`` says whose key it is in a table several specs share (``"ncap: "``).
+    """
+    if not is_dataclass(cls):
+        raise TypeError(f"{cls!r} is not a dataclass")
+    rename = rename or {}
+    out = {}
+    for f in fields(cls):
+        if _META in f.metadata:
+            key = _field_key(f)
+            out[rename.get(f.name, f.name)] = replace(key, help=help_prefix + key.help) if help_prefix else key
+    return out
+
+
+def _field_key(f: Any) -> Key:
+    """A :func:`param` field's key; annotated ``float``, it is a float key even with an int default."""
+    return f.metadata[_META].key(f.default, float if f.type in (float, "float") else None)
+
+
+def signature_keys(func: Any, **limits: Limits) -> dict[str, Key]:
+    """The :class:`Key` of each named argument of ``func`` (e.g. an env class): its default, these limits."""
+    sig = inspect.signature(func)
+    out = {}
+    for name, lim in limits.items():
+        if name not in sig.parameters or sig.parameters[name].default is inspect.Parameter.empty:
+            raise TypeError(f"{getattr(func, '__qualname__', func)} has no argument {name!r} with a default")
+        out[name] = lim.key(sig.parameters[name].default)
+    return out
+
+
+def check_params(obj: Any, what: str) -> None:
+    """Refuse a :func:`param` field of ``obj`` outside its limits: ``ValueError`` naming field and limits.
+
+    numpy scalars count as the Python number they hold (specs are rebuilt from arrays and files).
+    """
+    for f in fields(obj):
+        if _META not in f.metadata or f.default is MISSING:
+            continue
+        key = _field_key(f)
+        value = getattr(obj, f.name)
+        plain = value.item() if hasattr(value, "item") and not isinstance(value, list | tuple) else value
+        if isinstance(plain, tuple):
+            plain = list(plain)
+        try:
+            _check_value(key, plain, what, f.name)
+        except ConfigError as exc:
+            raise ValueError(f"{what}: {f.name}: {exc.reason}") from None
 
 
 # -- loading and validation -------------------------------------------------------------------------

@@ -145,7 +145,8 @@ def _windows(n: int, c: int = 2, t: int = 40, seed: int = 0) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def small():
-    spec = L2MUSpec(2, 3, order=3, hidden_per_channel=8, dt=0.1, steps_per_sample=10, seed=3)
+    spec = L2MUSpec(2, 3, order=3, hidden_per_channel=8, dt=0.1, steps_per_sample=10, seed=3, encoder_neurons=1,
+                    memory_neurons=1)  # fmt: skip
     params = L2MUParams(theta=1.0)
     x = _windows(9)
     cal = calibrate(spec, params, x)

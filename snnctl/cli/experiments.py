@@ -168,4 +168,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     family = families.family_of(args.config)
     families.reject_options(args, family, families.module_of(family).RUN_OPTIONS)
     mod, cfg = families.load(args.config, overrides)
-    return mod.run_main(cfg, args)
+    return mod.run_main(cfg, _run_options(args))
+
+
+def _run_options(args: argparse.Namespace):
+    """The parsed `snnctl run` line as the typed options a family's `run_main` takes."""
+    from dataclasses import fields
+
+    from evolve.run_options import RunOptions
+
+    return RunOptions(**{f.name: getattr(args, f.name) for f in fields(RunOptions) if hasattr(args, f.name)})

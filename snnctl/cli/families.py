@@ -9,7 +9,8 @@ CLI needs no per-family branches:
 - `evolve_main(cfg, out_dir, resume, progress)`: `snnctl evolve`, and/or
   `train_main(cfg, out_dir, resume, progress)`: `snnctl train` (the command whose function a family
   lacks is refused with a line naming the other);
-- `run_main(cfg, args) -> int`: `snnctl run` (args: the parsed command line);
+- `run_main(cfg, opts) -> int`: `snnctl run`; `opts` is an `evolve.run_options.RunOptions` (typed
+  fields, built from the command line by `snnctl/cli/experiments.py`; a family never sees argparse);
 - `RUN_OPTIONS`: the family-specific `snnctl run` flags it accepts (see `reject_options`);
 - optional `BENCH_METRICS` and `bench_result(cfg, out_dir, wall_s)`: its `snnctl bench evolve`
   table (`evolve.multiseed`); a family without them may name its own `SEED_TABLE` command instead;

@@ -53,6 +53,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..config import check_params, param
 from ..genome import GenomeLayout, LayoutCodec
 from ..network import INPUT, Kind, Network, Output, Population, Projection, Reset
 
@@ -69,11 +70,14 @@ DT = 0.1  # control period the initial genome is derived for (10 Hz, the paper's
 class BlimpSNNSpec:
     """Sizes, fixed exponents, threshold ranges and the PID the initial genome is derived from."""
 
-    pd_pairs: int = 12
-    i_pairs: int = 8
-    i_adaptive: bool = False  # I encoders as adaptive-threshold (ALIF) neurons
-    pd_range_m: float = 1.0  # the largest PD threshold: the error range the PD net resolves
-    i_range_m: float = 0.1  # the largest I threshold: the integral band
+    # the keys of a config's [network] table (evolve.blimp_experiment.SCHEMA reads them from here)
+    pd_pairs: int = param(12, "+/- comparator pairs of the PD net (fast and slow groups each)", ge=1, le=40)
+    i_pairs: int = param(8, "+/- comparator pairs of the I net", ge=1, le=40)
+    i_adaptive: bool = param(False, "I-net encoders with adaptive thresholds (ALIF), as in the paper")
+    pd_range_m: float = param(
+        1.0, "largest PD comparator threshold: the error range the PD net resolves (m)", ge=0.001, le=4.0
+    )
+    i_range_m: float = param(0.1, "largest I comparator threshold: the integral band (m)", ge=0.001, le=4.0)
     in_exponent: int = -3  # input weights: int8 * 2^-3, i.e. 1/8 .. 15.9 current units per mm
     pd_out_exponent: int = 14  # PD readout: weight 1 adds 2^14 to v (0.052 u), 127 adds 6.5 u
     i_out_exponent: int = 6  # I readout: weight 1 adds 2^6 to v (2.5e-5 u) per step
@@ -83,12 +87,7 @@ class BlimpSNNSpec:
     d_tau_s: float = 0.5
 
     def __post_init__(self) -> None:
-        for name in ("pd_pairs", "i_pairs"):
-            if not 1 <= getattr(self, name) <= 40:
-                raise ValueError(f"blimp SNN: {name} must be in 1..40, got {getattr(self, name)}")
-        for name in ("pd_range_m", "i_range_m"):
-            if not 0.001 <= getattr(self, name) <= 4.0:
-                raise ValueError(f"blimp SNN: {name} must be in 0.001..4 m, got {getattr(self, name)}")
+        check_params(self, "blimp SNN")
 
     @property
     def n_neurons(self) -> int:

@@ -65,6 +65,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ..config import check_params, param
 from ..network import DECAY_ONE, INPUT, MAX_OUTPUTS, Kind, Network, NetworkError, Output, Population, Projection, Reset
 from ..reference import FloatNetwork, FloatOutput, FloatPopulation, FloatProjection, decay_factor
 from .lmu import lmu_discrete, simulate_memory
@@ -94,27 +95,23 @@ class L2MUSpec:
 
     n_channels: int
     n_classes: int
-    order: int = 4
-    hidden_per_channel: int = 32
+    # the config's [model] keys (evolve.har_experiment.SCHEMA reads default, limits and help from here)
+    order: int = param(4, "LMU order d (Legendre dimensions per channel)", ge=1, le=32)
+    hidden_per_channel: int = param(16, "hidden neurons per input channel", ge=1, le=1024)
     dt: float = 0.1  # seconds between input samples (1 / the data's sample rate)
-    steps_per_sample: int = 1  # network steps per sample (each sample's code is held that long)
-    seed: int = 0  # the hidden neurons' random encoders and intercepts
-    encoder_neurons: int = 1  # sigma-delta neurons per input channel (staggered phases)
-    memory_neurons: int = 1  # sigma-delta neurons per memory dimension (staggered phases)
+    steps_per_sample: int = param(
+        10, "network steps per input sample (each sample held that long)", ge=1, le=1000
+    )  # the network runs at 10x the sample rate: finer spike codes
+    seed: int = param(0, "seed of the hidden neurons' random tuning", ge=0, le=2**32 - 1)
+    encoder_neurons: int = param(4, "sigma-delta neurons per input channel (staggered phases)", ge=1, le=64)
+    memory_neurons: int = param(4, "sigma-delta neurons per memory dimension (error ~ 1 / this)", ge=1, le=64)
 
     def __post_init__(self) -> None:
-        checks = {
-            "n_channels": (self.n_channels, 1, 64),
-            "n_classes": (self.n_classes, 2, MAX_OUTPUTS),
-            "order": (self.order, 1, 32),
-            "hidden_per_channel": (self.hidden_per_channel, 1, 1024),
-            "steps_per_sample": (self.steps_per_sample, 1, 1000),
-            "encoder_neurons": (self.encoder_neurons, 1, 64),
-            "memory_neurons": (self.memory_neurons, 1, 64),
-        }
+        checks = {"n_channels": (self.n_channels, 1, 64), "n_classes": (self.n_classes, 2, MAX_OUTPUTS)}
         for name, (value, lo, hi) in checks.items():
             if not lo <= int(value) <= hi:
                 raise ValueError(f"L2MU: {name} = {value} is outside {lo}..{hi}")
+        check_params(self, "L2MU")
         if not (math.isfinite(self.dt) and self.dt > 0):
             raise ValueError(f"L2MU: dt = {self.dt} must be finite and > 0 seconds")
 
@@ -136,23 +133,17 @@ class L2MUSpec:
 class L2MUParams:
     """Real parameters of the spiking part (what evolution may tune); time constants in seconds."""
 
-    theta: float = 1.0  # LMU window
-    hidden_gain: float = 2.0  # hidden rate (spikes/step) per unit of drive e . z, median over neurons
-    gain_spread: float = 4.0  # gains log-uniform in [gain / spread, gain * spread]
-    intercept: float = 0.3  # intercepts uniform in [-intercept, intercept] (units of e . z)
-    input_weight: float = 1.0  # weight of the raw-current axis against the memory axes in the encoders
-    hidden_tau_syn: float = 0.1  # hidden synaptic current
-    hidden_tau_mem: float = 0.2  # hidden membrane leak
+    # the config's [model] keys, in seconds where the name says _s (evolve.har.PARAM_KEYS)
+    theta: float = param(1.0, "LMU window theta (s)", gt=0, le=3600)
+    hidden_gain: float = param(2.0, "hidden rate (spikes/step) per unit of drive, median", gt=0, le=1000)
+    gain_spread: float = param(4.0, "hidden gains log-uniform in [gain/spread, gain*spread]", ge=1, le=1000)
+    intercept: float = param(0.3, "hidden intercepts uniform in [-intercept, intercept]", gt=0, le=10)
+    input_weight: float = param(1.0, "weight of the raw-current axis against the memory axes", ge=0, le=100)
+    hidden_tau_syn: float = param(0.1, "hidden synaptic time constant (s)", gt=0, le=3600)
+    hidden_tau_mem: float = param(0.2, "hidden membrane time constant (s)", gt=0, le=3600)
 
     def __post_init__(self) -> None:
-        for name in ("theta", "hidden_gain", "intercept", "hidden_tau_syn", "hidden_tau_mem"):
-            v = getattr(self, name)
-            if not (math.isfinite(v) and v > 0):
-                raise ValueError(f"L2MU: {name} = {v} must be finite and > 0")
-        if not (math.isfinite(self.gain_spread) and self.gain_spread >= 1):
-            raise ValueError(f"L2MU: gain_spread = {self.gain_spread} must be >= 1")
-        if not (math.isfinite(self.input_weight) and self.input_weight >= 0):
-            raise ValueError(f"L2MU: input_weight = {self.input_weight} must be >= 0")
+        check_params(self, "L2MU")
 
 
 @dataclass

@@ -8,17 +8,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from ..config import check_params, param
+
 KIND = "linear"
+
+
+def weight_bound_param() -> Any:
+    """The `weight_bound` field of both float baselines (linear, MLP): one default, one limit."""
+    return param(1.0, "every weight in [-bound, bound]", gt=0, le=1000)
 
 
 @dataclass(frozen=True)
 class LinearSpec:
     obs_dim: int
     act_dim: int
-    weight_bound: float = 1.0  # every gene in [-bound, bound]
+    weight_bound: float = weight_bound_param()  # every gene in [-bound, bound]
     u_max: float = 1.0
 
     def __post_init__(self) -> None:
@@ -26,7 +34,8 @@ class LinearSpec:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int | np.integer) or not 1 <= v <= 4096:
                 raise ValueError(f"linear policy: {name} must be an integer in 1..4096, got {v!r}")
-        for name in ("weight_bound", "u_max"):
+        check_params(self, "linear policy")
+        for name in ("u_max",):
             v = getattr(self, name)
             if not (np.isfinite(v) and v > 0):
                 raise ValueError(f"linear policy: {name} must be finite and > 0, got {v!r}")

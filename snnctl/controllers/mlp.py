@@ -11,6 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..config import check_params, param
+from .linear import weight_bound_param
+
 KIND = "mlp"
 
 
@@ -18,8 +21,8 @@ KIND = "mlp"
 class MLPSpec:
     obs_dim: int
     act_dim: int
-    hidden: tuple[int, ...] = (16,)
-    weight_bound: float = 1.0  # every gene in [-bound, bound]
+    hidden: tuple[int, ...] = param((16,), "hidden layer sizes", item=int, min_len=1, max_len=8, ge=1, le=4096)
+    weight_bound: float = weight_bound_param()  # every gene in [-bound, bound]
     u_max: float = 1.0
 
     def __post_init__(self) -> None:
@@ -27,7 +30,8 @@ class MLPSpec:
         for name, v in (("obs_dim", self.obs_dim), ("act_dim", self.act_dim), *(("hidden", h) for h in self.hidden)):
             if isinstance(v, bool) or not isinstance(v, int | np.integer) or not 1 <= v <= 4096:
                 raise ValueError(f"MLP policy: {name} sizes must be integers in 1..4096, got {v!r}")
-        for name in ("weight_bound", "u_max"):
+        check_params(self, "MLP policy")
+        for name in ("u_max",):
             v = getattr(self, name)
             if not (np.isfinite(v) and v > 0):
                 raise ValueError(f"MLP policy: {name} must be finite and > 0, got {v!r}")

@@ -52,6 +52,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..config import check_params, param
 from ..genome import GenomeLayout, LayoutCodec
 from ..network import INPUT, Kind, Network, Output, Population, Projection, Reset
 
@@ -76,34 +77,30 @@ class NCAPSpec:
     """Body size, weight sharing, the oscillator and the neuron parameters of the circuit."""
 
     n_joints: int = 2  # actuated joints = links - 1 (Swimmer-v5: 2)
-    shared: bool = True  # one set of weights for every joint (NCAP's 4 parameters)
-    period: int = 60  # head oscillator period in control steps (the gene's initial value)
-    evolve_period: bool = True  # the period is a gene in [period_min, period_max]
-    period_min: int = 8
-    period_max: int = 120
-    velocity_feedback: bool = True  # B-neurons also sense the previous joint's angular velocity
-    neurons_per_unit: int = 4  # m: neurons per B-neuron / muscle unit (1, 2, 4, 8 or 16): m + 1 levels
+    # the param fields are the config's [controller] keys (evolve.swimmer_experiment.SCHEMA reads them)
+    shared: bool = param(True, "one set of weights for all joints (transfers to any body length)")
+    period: int = param(60, "head oscillator period in control steps (initial value when evolved)", ge=2)
+    evolve_period: bool = param(True, "the oscillator period is a gene in period_min..period_max")
+    period_min: int = param(8, "smallest evolvable period (control steps)", ge=2, le=10_000)
+    period_max: int = param(120, "largest evolvable period (control steps)", ge=3, le=10_000)
+    velocity_feedback: bool = param(True, "B-neurons also sense the previous joint's angular velocity")
+    neurons_per_unit: int = param(4, "LIF neurons per B-neuron / muscle unit", choices=(1, 2, 4, 8, 16))
     theta: int = 4096  # unit threshold: activation 1 = a current of theta
     b_dv: int = 4096  # membrane decay of B-neurons (4096 = no memory; see the module docstring)
     m_dv: int = 4096  # membrane decay of muscles
-    out_dv: int = 4096  # readout decay: 4096 = torque is this step's count difference, less = low-passed
+    out_dv: int = param(4096, "torque readout decay (4096: no smoothing; 1024: tau ~ 3.5 steps)", ge=64, le=4096)
 
     def __post_init__(self) -> None:
+        check_params(self, "NCAP spec")
         checks = (
             ("n_joints", self.n_joints, 2, 127),
-            ("period_min", self.period_min, 2, 10_000),
-            ("period_max", self.period_max, 2, 10_000),
             ("theta", self.theta, 64, 1 << 20),
             ("b_dv", self.b_dv, 0, 4096),
             ("m_dv", self.m_dv, 0, 4096),
-            ("out_dv", self.out_dv, 64, 4096),
-            ("neurons_per_unit", self.neurons_per_unit, 1, 16),
         )
         for name, value, lo, hi in checks:
             if isinstance(value, bool) or not isinstance(value, int | np.integer) or not lo <= value <= hi:
                 raise ValueError(f"NCAP spec: {name} must be an integer in {lo}..{hi}, got {value!r}")
-        if self.neurons_per_unit & (self.neurons_per_unit - 1):
-            raise ValueError(f"NCAP spec: neurons_per_unit must be 1, 2, 4, 8 or 16, got {self.neurons_per_unit}")
         if not self.period_min < self.period_max:
             raise ValueError(f"NCAP spec: period_min {self.period_min} must be < period_max {self.period_max}")
         if not isinstance(self.period, int | np.integer) or not self.period_min <= self.period <= self.period_max:

@@ -1,0 +1,204 @@
+"""Config defaults and limits are written once: every family's schema agrees with the code it configures.
+
+Each key that sets a spec field or an env constructor argument is listed here by hand (the table
+below is the independent truth of which code a key feeds); the schema's default must equal that
+code's own default, and a value outside the key's limits must be refused by the config loader with
+one line naming the dotted key and the limits — and, for a spec field, by the spec itself.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from dataclasses import fields
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from evolve import blimp_experiment, har_experiment, swimmer_experiment
+from evolve.har import PARAM_KEYS, spec_params, train_l2mu
+from sim.blimp import BlimpAltitudeEnv
+from snnctl.config import ConfigError, Key, Section, apply_overrides, defaults
+from snnctl.controllers.blimp_snn import BlimpSNNSpec
+from snnctl.controllers.l2mu import L2MUParams, L2MUSpec
+from snnctl.controllers.linear import LinearSpec
+from snnctl.controllers.mlp import MLPSpec
+from snnctl.controllers.ncap import NCAPSpec
+
+SCHEMAS = {"blimp": blimp_experiment.SCHEMA, "swimmer": swimmer_experiment.SCHEMA, "har": har_experiment.SCHEMA}
+
+
+def _ctor_default(func, name):
+    return inspect.signature(func).parameters[name].default
+
+
+def _field_default(cls, name):
+    return {f.name: f.default for f in fields(cls)}[name]
+
+
+# (family, dotted key) -> the default of the code that key configures
+SOURCES = {}
+for _k in ("excess_mass_kg", "sensor_noise_m", "control_rate_hz", "gust_force_n", "gust_rate_hz",
+           "gust_duration_s", "buoyancy_drift_kg", "buoyancy_drift_period_s", "motor_tau_s", "thrust_gain_n",
+           "dead_zone", "envelope_semi_major_m", "envelope_radius_m", "envelope_areal_density_kg_m2",
+           "air_density_kg_m3", "ceiling_m"):  # fmt: skip
+    SOURCES["blimp", f"env.{_k}"] = _ctor_default(BlimpAltitudeEnv, _k)
+for _k in ("episode_s", "profile"):
+    SOURCES["blimp", f"run.{_k}"] = _ctor_default(BlimpAltitudeEnv, _k)
+for _k in ("pd_pairs", "i_pairs", "i_adaptive", "pd_range_m", "i_range_m"):
+    SOURCES["blimp", f"network.{_k}"] = _field_default(BlimpSNNSpec, _k)
+for _k in ("shared", "period", "evolve_period", "period_min", "period_max", "velocity_feedback",
+           "neurons_per_unit", "out_dv"):  # fmt: skip
+    SOURCES["swimmer", f"controller.{_k}"] = _field_default(NCAPSpec, _k)
+SOURCES["swimmer", "controller.hidden"] = list(_field_default(MLPSpec, "hidden"))
+SOURCES["swimmer", "controller.weight_bound"] = _field_default(LinearSpec, "weight_bound")
+for _k in ("order", "hidden_per_channel", "steps_per_sample", "seed", "encoder_neurons", "memory_neurons"):
+    SOURCES["har", f"model.{_k}"] = _field_default(L2MUSpec, _k)
+for _f in ("theta", "hidden_gain", "gain_spread", "intercept", "input_weight", "hidden_tau_syn", "hidden_tau_mem"):
+    SOURCES["har", f"model.{PARAM_KEYS.get(_f, _f)}"] = _field_default(L2MUParams, _f)
+SOURCES["har", "model.state_bits"] = _ctor_default(train_l2mu, "state_bits")
+
+# keys whose schema default is deliberately not the code's default, and why
+NOT_THE_CODES = {
+    ("blimp", "env.sensor_rate_hz"): "the env's None (= the control rate) has no TOML spelling",
+    ("swimmer", "env.n_links"): "3 is the default env's body (Swimmer-v5), not SwimmerNEnv's 6",
+}
+
+
+def _keys(section: Section, prefix: str = ""):
+    for name, entry in section.fields.items():
+        path = f"{prefix}{name}"
+        if isinstance(entry, Section):
+            yield from _keys(entry, path + ".")
+        else:
+            yield path, entry
+
+
+def _get(d: dict, dotted: str):
+    for part in dotted.split("."):
+        d = d[part]
+    return d
+
+
+@pytest.mark.parametrize(("family", "dotted"), sorted(SOURCES))
+def test_schema_default_is_the_codes_default(family, dotted) -> None:
+    code = SOURCES[family, dotted]
+    got = _get(defaults(SCHEMAS[family]), dotted)
+    assert got == code and type(got) is type(code) or (isinstance(code, int) and got == float(code))
+
+
+def test_every_key_that_feeds_code_is_checked() -> None:
+    """A key named after a spec field or env argument is in SOURCES (or NOT_THE_CODES, with a reason)."""
+    feeds = {
+        "blimp": {"env": BlimpAltitudeEnv, "network": BlimpSNNSpec, "run": BlimpAltitudeEnv},
+        "swimmer": {"controller": (NCAPSpec, MLPSpec, LinearSpec)},
+        "har": {"model": (L2MUSpec, L2MUParams, train_l2mu)},
+    }
+    for family, sections in feeds.items():
+        for section, owners in sections.items():
+            names = set()
+            for owner in owners if isinstance(owners, tuple) else (owners,):
+                if isinstance(owner, type) and hasattr(owner, "__dataclass_fields__"):
+                    names |= {PARAM_KEYS.get(f.name, f.name) for f in fields(owner)}
+                else:
+                    names |= set(inspect.signature(owner).parameters)
+            for name in SCHEMAS[family][section].fields:
+                if name in names:
+                    assert (family, f"{section}.{name}") in SOURCES or (family, f"{section}.{name}") in NOT_THE_CODES
+
+
+def test_the_default_config_builds_the_default_specs() -> None:
+    """The property end to end: an empty config section gives exactly the spec a caller gets with no arguments."""
+    assert BlimpSNNSpec(**defaults(SCHEMAS["blimp"])["network"]) == BlimpSNNSpec()
+    spec, params = spec_params(3, 4, 10.0, defaults(SCHEMAS["har"])["model"])
+    assert spec == L2MUSpec(3, 4, dt=0.1) and params == L2MUParams()
+    ctl = defaults(SCHEMAS["swimmer"])["controller"]
+    ncap = {f.name for f in fields(NCAPSpec)}
+    assert NCAPSpec(**{k: v for k, v in ctl.items() if k in ncap}) == NCAPSpec()
+    assert MLPSpec(5, 2, hidden=ctl["hidden"], weight_bound=ctl["weight_bound"]) == MLPSpec(5, 2)
+
+
+def _outside(key: Key) -> list:
+    """Values just outside a key's limits (by hand from ge/gt/le/lt/choices)."""
+    t = key.item if key.type is list else key.type
+    out = []
+    if key.choices is not None:
+        bad = "no-such-choice" if t is str else (max(key.choices) + 1 if t is int else None)
+        out += [bad] if bad is not None else []
+    step = 1 if t is int else 1e-6
+    if key.ge is not None:
+        out.append(t(key.ge) - step if t is int else key.ge - max(step, abs(key.ge) * 1e-6))
+    if key.gt is not None:
+        out.append(t(key.gt))
+    if key.le is not None:
+        out.append(t(key.le) + step if t is int else key.le + max(step, abs(key.le) * 1e-6))
+    if key.lt is not None:
+        out.append(t(key.lt))
+    return [[v] if key.type is list else v for v in out]
+
+
+BOUNDED = [
+    (family, dotted, key, bad)
+    for family, schema in SCHEMAS.items()
+    for dotted, key in _keys(schema)
+    for bad in _outside(key)
+]
+
+
+@pytest.mark.parametrize(("family", "dotted", "key", "bad"), BOUNDED, ids=[f"{f}:{d}={b!r}" for f, d, _, b in BOUNDED])
+def test_out_of_bounds_is_refused_naming_key_and_limits(family, dotted, key, bad) -> None:
+    schema = SCHEMAS[family]
+    with pytest.raises(ConfigError) as exc:
+        apply_overrides(defaults(schema), schema, {dotted: bad})
+    msg = str(exc.value)
+    assert "\n" not in msg and exc.value.key.startswith(dotted) and key.allowed() in msg
+
+
+SPEC_FIELDS = [
+    (BlimpSNNSpec, {}, "blimp", "network"),
+    (NCAPSpec, {}, "swimmer", "controller"),
+    (L2MUSpec, {"n_channels": 2, "n_classes": 3}, "har", "model"),
+    (L2MUParams, {}, "har", "model"),
+]
+
+
+@pytest.mark.parametrize(("cls", "base", "family", "section"), SPEC_FIELDS, ids=lambda x: getattr(x, "__name__", ""))
+def test_a_spec_refuses_what_its_config_key_refuses(cls, base, family, section) -> None:
+    """Same limits in the spec and the schema: every out-of-limit value is a ValueError naming field and limits."""
+    inv = {v: k for k, v in PARAM_KEYS.items()} if cls is L2MUParams else {}
+    names = {f.name for f in fields(cls)}
+    checked = 0
+    for name, key in SCHEMAS[family][section].fields.items():
+        field_name = inv.get(name, name)
+        if field_name not in names:
+            continue
+        for bad in _outside(key):
+            with pytest.raises(ValueError, match=field_name) as exc:
+                cls(**base, **{field_name: bad})
+            assert key.allowed() in str(exc.value)
+            checked += 1
+    assert checked
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_values_inside_the_limits_build_the_spec(data) -> None:
+    """Any value the schema accepts for a blimp network or HAR model key builds the spec (limits agree)."""
+    for family, section, build in (
+        ("blimp", "network", lambda sec: BlimpSNNSpec(**sec)),
+        ("har", "model", lambda sec: spec_params(2, 3, 10.0, sec)),
+    ):
+        resolved = defaults(SCHEMAS[family])[section]
+        for name, key in SCHEMAS[family][section].fields.items():
+            if key.type is bool:
+                resolved[name] = data.draw(st.booleans())
+            elif key.type is int:
+                resolved[name] = data.draw(st.integers(int(key.ge), int(key.le)))
+            elif key.type is float:
+                lo = key.ge if key.ge is not None else key.gt
+                hi = key.le if key.le is not None else key.lt
+                v = data.draw(st.floats(lo, hi, exclude_min=key.ge is None, exclude_max=key.le is None))
+                assert math.isfinite(v)
+                resolved[name] = v
+        build(resolved)
