@@ -5,7 +5,7 @@ controller of the PID-derived initial genome and fly the two 60-s training fligh
 (`configs/blimp_pid.toml`'s env: 1-cm lidar noise, 10 Hz), scoring each. Both paths fly the same
 flights (same profile seeds and noise stream) in this process, alternating, so machine load hits all:
 
-* ``today``: the code before the change — ``sim/blimp.py`` and ``sim/metrics.py`` of ``--baseline-rev``
+* ``today``: the code before the change — ``sim/blimp.py`` and ``sim/blimp_metrics.py`` of ``--baseline-rev``
   loaded from git into this process (2 ms, plain loop, a profile lookup three times a step);
 * ``old``: the former default, MuJoCo ``implicitfast`` at 2 ms (50 substeps per control step), stepped
   through the plain gymnasium loop (``run_episode(..., lean=False)``: obs and info dict every step);
@@ -34,7 +34,7 @@ import numpy as np
 
 from evolve.blimp import ClosedLoopProblem
 from sim.blimp import BlimpAltitudeEnv
-from sim.metrics import run_episode
+from sim.blimp_metrics import run_episode
 from snnctl.controllers.blimp_snn import BlimpSNNCodec, BlimpSNNSpec
 from snnctl.controllers.snn import SNNController
 
@@ -59,13 +59,19 @@ def physics_s_per_step(env: BlimpAltitudeEnv, n: int = 600) -> float:
 
 
 def load_baseline(rev: str) -> tuple[type, object] | None:
-    """(BlimpAltitudeEnv, run_episode) of ``sim/blimp.py`` and ``sim/metrics.py`` at git revision ``rev``."""
+    """(BlimpAltitudeEnv, run_episode) of ``sim/blimp.py`` and ``sim/blimp_metrics.py`` (before issue 12:
+    ``sim/metrics.py``) at git revision ``rev``."""
     root = Path(__file__).resolve().parents[1]
     mods = []
-    for path in ("sim/blimp.py", "sim/metrics.py"):
-        try:
-            src = subprocess.run(["git", "show", f"{rev}:{path}"], cwd=root, capture_output=True, text=True, check=True)
-        except (OSError, subprocess.CalledProcessError):
+    for paths in (("sim/blimp.py",), ("sim/blimp_metrics.py", "sim/metrics.py")):
+        for path in paths:
+            try:
+                src = subprocess.run(["git", "show", f"{rev}:{path}"], cwd=root, capture_output=True, text=True,
+                                     check=True)  # fmt: skip
+                break
+            except (OSError, subprocess.CalledProcessError):
+                continue
+        else:
             return None
         name = f"_baseline_{rev}_{Path(path).stem}"
         mod = types.ModuleType(name)

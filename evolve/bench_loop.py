@@ -5,7 +5,7 @@ For each controller (the SNN, and the PID for reference) and each sensing policy
 ``episodes`` held-out profiles (`sim.profiles.HELDOUT_SEEDS`, "steps", 120 s, default env: 10 Hz,
 1-cm lidar noise) through `sim.loop.LoopRunner`, no faults. Reported per row, mean over flights:
 
-* RMSE and steady-state error (`sim.metrics.flight_metrics`), and the RMSE change against fixed 10 Hz;
+* RMSE and steady-state error (`sim.blimp_metrics.flight_metrics`), and the RMSE change against fixed 10 Hz;
 * sensor samples per second, and the reduction against fixed 10 Hz;
 * sensor bytes per second: each sample as one frame of the serial protocol carrying its int16 code
   (`firmware_bridge.protocol.frame`: header, code, CRC-32, COBS, delimiter = 14 bytes);
@@ -31,6 +31,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from sim.metrics import summarize
 
 POLICIES = ("fixed", "delta", "adaptive")
 DEFAULT_CONTROLLER = Path("runs/blimp_pid/best.snn")
@@ -103,7 +105,7 @@ def fly_policy(backend: Any, policy: str, episodes: int, first: int = 0, seeds: 
     rows = [r.summary() for r in results]
     keys = ("rmse_m", "steady_state_error_m", "samples_per_s", "bytes_out_per_s", "bytes_in_per_s", "bytes_per_s",
             "spikes_per_s", "synops_per_s")  # fmt: skip
-    out = {k: float(np.mean([r[k] for r in rows])) for k in keys}
+    out: dict[str, Any] = {k: s["mean"] for k, s in summarize(rows, keys).items()}
     out["episodes"] = len(rows)
     out["sensing"] = rows[0]["sensing"]
     return out

@@ -6,7 +6,7 @@ Two problems share the genome of `snnctl.controllers.blimp_snn.BlimpSNNCodec`:
   commands on error sequences recorded from PID flights in the simulator (as the paper recorded
   them in real flights). The whole population runs in one batched numba call per sequence.
 * `ClosedLoopProblem` — each genome flies the blimp: a weighted sum of RMSE, steady-state error,
-  overshoot up, overshoot down and control effort, as `sim.metrics` defines them; optionally a
+  overshoot up, overshoot down and control effort, as `sim.blimp_metrics` defines them; optionally a
   second objective, spikes per second, for NSGA-II. Up and down overshoot have separate weights
   because the plant is not symmetric: the blimp is trimmed heavy, so it sinks faster than it climbs
   and brakes a descent with less force (thrust minus weight) than a climb (thrust plus weight).
@@ -57,7 +57,7 @@ def record_pid_flights(
 
     `pid`: overrides of the tuned PID's settings (`PID.for_blimp`), e.g. `banded_pid(spec)`."""
     from sim.blimp import BlimpAltitudeEnv
-    from sim.metrics import run_episode
+    from sim.blimp_metrics import run_episode
     from snnctl.controllers.pid import PID
 
     env = BlimpAltitudeEnv(**env_kwargs)
@@ -213,7 +213,7 @@ class ClosedLoopProblem:
         """The tuned PID's flight metrics on one flight (cached: the same for every genome)."""
         key = (validation, flight_seed)
         if key not in self._pid_metrics:
-            from sim.metrics import run_episode
+            from sim.blimp_metrics import run_episode
             from snnctl.controllers.pid import PID
 
             env = self._get_val_env() if validation else self._get_env()
@@ -279,7 +279,7 @@ class ClosedLoopProblem:
 
     def _score(self, genome: np.ndarray, flights: list[int], validation: bool) -> np.ndarray:
         """Mean cost (minus the PID's on the same flights, if paired) and spikes/s of one genome."""
-        from sim.metrics import run_episode
+        from sim.blimp_metrics import run_episode
         from snnctl.controllers.snn import SNNController
 
         env = self._get_val_env() if validation else self._get_env()

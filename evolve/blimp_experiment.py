@@ -313,8 +313,8 @@ def fly_heldout(cfg: dict, controller_spec: str, episodes: int | None = None, se
                 record_first: bool = False, force_rate: bool = False) -> tuple[dict, Any]:  # fmt: skip
     """Fly held-out profiles; returns mean metrics (and the first flight's record if asked)."""
     from sim.blimp import BlimpAltitudeEnv
+    from sim.blimp_metrics import heldout_means, run_episode
     from sim.loop import heldout_seeds
-    from sim.metrics import run_episode
 
     n = episodes or cfg["run"]["episodes"]
     env = BlimpAltitudeEnv(**env_kwargs(cfg, cfg["run"]["episode_s"], cfg["run"]["profile"]))
@@ -333,9 +333,7 @@ def fly_heldout(cfg: dict, controller_spec: str, episodes: int | None = None, se
         rows.append(m)
         first = first or rec
     env.close()
-    mean = {k: float(np.mean([r[k] for r in rows])) for k in METRICS}
-    mean["worst_overshoot_up_m"] = float(max(r["overshoot_up_m"] for r in rows))
-    mean["worst_overshoot_down_m"] = float(max(r["overshoot_down_m"] for r in rows))
+    mean = heldout_means(rows, METRICS)
     mean["episodes"] = n
     return mean, (first if record_first else None)
 

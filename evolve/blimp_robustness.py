@@ -31,8 +31,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 MEAN_METRICS = ("rmse_m", "steady_state_error_m", "overshoot_up_m", "overshoot_down_m", "control_effort")
 
 
@@ -95,10 +93,10 @@ GOALS: tuple[Goal, ...] = (
 
 def _summary(recs: list) -> dict[str, float]:
     """Mean metrics over flights, the worst overshoots and the contact steps (summed)."""
+    from sim.blimp_metrics import heldout_means
+
     rows = [r.metrics() for r in recs]
-    out = {k: float(np.mean([m[k] for m in rows])) for k in MEAN_METRICS}
-    out["worst_overshoot_up_m"] = float(max(m["overshoot_up_m"] for m in rows))
-    out["worst_overshoot_down_m"] = float(max(m["overshoot_down_m"] for m in rows))
+    out = heldout_means(rows, MEAN_METRICS)
     out["contact_steps"] = int(sum(m["contact_steps"] for m in rows))
     out["flights_with_contact"] = int(sum(m["contact_steps"] > 0 for m in rows))
     return out

@@ -26,7 +26,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import numpy as np
+from sim.metrics import summarize
 
 __all__ = ["run_seeds", "format_table", "machine_line"]
 
@@ -75,10 +75,9 @@ def run_seeds(
 def summarise(metrics: list[tuple[str, str, str]], rows: list[dict]) -> dict:
     """Mean, standard deviation and worst seed of every metric; goals passed per goal."""
     out: dict[str, Any] = {"metrics": {}, "goals": {}}
-    for key, _, better in [*metrics, ("wall_s", "", "lower")]:
-        vals = np.array([r["wall_s"] if key == "wall_s" else r["metrics"][key] for r in rows], dtype=float)
-        worst = float(vals.max() if better == "lower" else vals.min())
-        out["metrics"][key] = {"mean": float(vals.mean()), "std": float(vals.std()), "worst": worst}
+    spec = [*metrics, ("wall_s", "", "lower")]
+    per_seed = [{**r["metrics"], "wall_s": r["wall_s"]} for r in rows]
+    out["metrics"] = summarize(per_seed, [k for k, _, _ in spec], better={k: b for k, _, b in spec})
     for g in rows[0]["goals"]:
         passed = [next(x["passed"] for x in r["goals"] if x["goal"] == g["goal"]) for r in rows]
         out["goals"][g["goal"]] = {"passed": int(sum(passed)), "of": len(passed)}

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.metrics import episode_return
 from sim.seeds import HELDOUT_START, heldout_seed
 from snnctl.controllers.linear import LinearCodec, LinearPolicy, LinearSpec
 from snnctl.controllers.mlp import MLPCodec, MLPSpec
@@ -90,19 +91,6 @@ def controller_of(codec, genome: np.ndarray):
     return codec.decode(genome)
 
 
-def run_episode(env, controller, seed: int, steps: int) -> float:
-    """Return (sum of rewards) of one episode of at most `steps` steps from `env.reset(seed=seed)`."""
-    obs, _ = env.reset(seed=int(seed))
-    controller.reset()
-    total = 0.0
-    for _ in range(steps):
-        obs, reward, terminated, truncated, _ = env.step(controller.act(obs))
-        total += float(reward)
-        if terminated or truncated:
-            break
-    return total
-
-
 @dataclass
 class SwimmerProblem:
     """Mean return over `episodes_per_generation` episodes; objective `return`, maximised."""
@@ -157,7 +145,7 @@ class SwimmerProblem:
         out = np.zeros((len(genomes), 1))
         for i, g in enumerate(genomes):
             ctl = controller_of(self._codec, g)
-            out[i, 0] = np.mean([run_episode(env, ctl, s, self.episode_steps) for s in ep_seeds])
+            out[i, 0] = np.mean([episode_return(env, ctl, s, self.episode_steps) for s in ep_seeds])
         return out
 
     def validate(self, genomes: np.ndarray, episodes: np.ndarray) -> np.ndarray:
@@ -167,7 +155,7 @@ class SwimmerProblem:
         env = self.env()
         out = np.zeros((len(genomes), 1))
         for i, (g, e) in enumerate(zip(genomes, episodes, strict=True)):
-            out[i, 0] = run_episode(env, controller_of(self._codec, g), validation_seed(int(e)), self.episode_steps)
+            out[i, 0] = episode_return(env, controller_of(self._codec, g), validation_seed(int(e)), self.episode_steps)
         return out
 
     def export_best(self, genome: np.ndarray, out_dir: Path) -> Path:
@@ -235,9 +223,9 @@ def measure_steps_per_second(problem: SwimmerProblem, genome: np.ndarray | None 
     """Env steps per second of one episode with and without the controller (for the report)."""
     env = problem.env()
     ctl = controller_of(problem.codec, problem.initial_genome if genome is None else genome)
-    run_episode(env, ctl, 0, 50)  # warm-up (numba compile)
+    episode_return(env, ctl, 0, 50)  # warm-up (numba compile)
     t0 = time.perf_counter()
-    run_episode(env, ctl, 1, steps)
+    episode_return(env, ctl, 1, steps)
     t_ctl = time.perf_counter() - t0
     zero = np.zeros(env.action_space.shape, np.float32)
     env.reset(seed=1)

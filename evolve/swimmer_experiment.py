@@ -33,8 +33,8 @@ from evolve.swimmer import (
     heldout_seeds,
     load_controller,
     make_env,
-    run_episode,
 )
+from sim.metrics import episode_return, summarize
 from sim.swimmer import MAX_EPISODE_STEPS, MAX_LINKS, MIN_LINKS
 from snnctl.config import Key, Section, spec_keys
 from snnctl.controllers.linear import LinearSpec
@@ -145,13 +145,14 @@ def evolve_main(cfg: dict, out_dir: Path, resume: bool = False, progress: bool =
     wall = time.perf_counter() - t0
     path = best_file(cfg, out_dir)
     rows, first, ctl = heldout_returns(cfg, path, cfg["env"]["n_links"], record_first=True)
+    ret = return_summary(rows)
     table = {
         "controller": cfg["controller"]["kind"],
         "env": cfg["env"]["name"],
         "n_links": cfg["env"]["n_links"],
         "params": int(problem.codec.n_params),
-        "return_mean": float(np.mean(rows)),
-        "return_std": float(np.std(rows)),
+        "return_mean": ret["mean"],
+        "return_std": ret["std"],
         "returns": [float(r) for r in rows],
         "heldout_episodes": len(rows),
         "heldout_seeds": [HELDOUT_SEED_START, HELDOUT_SEED_START + len(rows) - 1],
@@ -185,13 +186,18 @@ def heldout_returns(cfg: dict, path: Path, n_links: int, episodes: int | None = 
             from sim.video import record_episode
 
             rec = record_episode(env, ctl, None, seed=seeds[0], max_steps=steps)
-            # summed in step order, as run_episode does, so a plot never changes the reported mean
-            rows = [sum(rec.rewards.tolist())] + [run_episode(env, ctl, s, steps) for s in seeds[1:]]
+            # summed in step order, as episode_return does, so a plot never changes the reported mean
+            rows = [sum(rec.rewards.tolist())] + [episode_return(env, ctl, s, steps) for s in seeds[1:]]
         else:
-            rows = [run_episode(env, ctl, s, steps) for s in seeds]
+            rows = [episode_return(env, ctl, s, steps) for s in seeds]
     finally:
         env.close()
     return rows, rec, ctl
+
+
+def return_summary(returns: list[float]) -> dict[str, float]:
+    """Mean, spread and worst (lowest) of held-out returns (`sim.metrics.summarize`)."""
+    return summarize([{"return": r} for r in returns], ["return"], better="higher")["return"]
 
 
 def env_name_for(cfg: dict, n_links: int) -> str:
@@ -240,15 +246,16 @@ def run_main(cfg: dict, opts: RunOptions) -> int:
                                          force_rate=opts.force_rate)  # fmt: skip
     except (SnnFormatError, ValueError) as e:
         raise SnnctlError(str(e)) from None
+    ret = return_summary(rows)
     result = {
         "controller": path.name,
         "env": env_name_for(cfg, n_links),
         "n_links": n_links,
         "episodes": len(rows),
         "first_seed": HELDOUT_SEED_START + opts.seed,
-        "return_mean": float(np.mean(rows)),
-        "return_std": float(np.std(rows)),
-        "return_min": float(np.min(rows)),
+        "return_mean": ret["mean"],
+        "return_std": ret["std"],
+        "return_min": ret["worst"],
         "return_max": float(np.max(rows)),
         "returns": [float(r) for r in rows],
     }

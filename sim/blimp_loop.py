@@ -71,11 +71,11 @@ BLIMP_SENSING = {
 
 
 def blimp_metrics(result: LoopResult) -> dict[str, Any]:
-    """`sim.metrics.flight_metrics` of a flight (truth and reference known at every step); else {}."""
+    """`sim.blimp_metrics.flight_metrics` of a flight (truth and reference known at every step); else {}."""
     truth, ref = result.column("truth"), result.column("reference")
     if not result.records or not (np.all(np.isfinite(truth)) and np.all(np.isfinite(ref))):
         return {}
-    from sim.metrics import flight_metrics
+    from sim.blimp_metrics import flight_metrics
 
     return flight_metrics(result.column("t"), truth, ref, result.column("action"), result.step_times)
 
@@ -93,10 +93,9 @@ _MEAN_KEYS = ("rmse_m", "steady_state_error_m", "overshoot_up_m", "overshoot_dow
 def aggregate(results: Sequence[LoopResult]) -> dict[str, Any]:
     """Mean figures over flights, summed flags and misses, and per fault the worst steps-to-flag."""
     per = [r.summary() for r in results]
-    out: dict[str, Any] = {k: float(np.mean([s[k] for s in per])) for k in _MEAN_KEYS if all(k in s for s in per)}
-    if all("overshoot_up_m" in s for s in per):
-        out["worst_overshoot_up_m"] = float(max(s["overshoot_up_m"] for s in per))
-        out["worst_overshoot_down_m"] = float(max(s["overshoot_down_m"] for s in per))
+    from sim.blimp_metrics import heldout_means
+
+    out: dict[str, Any] = heldout_means(per, _MEAN_KEYS)
     flags: dict[str, int] = {}
     for s in per:
         for k, v in s["flags"].items():

@@ -35,7 +35,7 @@ or the control period, as the host's reply timeout.
 Defaults from the spec: a sensing policy given by name is `sim.sensing.make_sensing` with the spec's
 defaults; the monitor is the spec's (blimp: safe action u = 1.0, a gentle descent), else one that
 flags only NaN/inf readings with a zero safe action. Every step is a `LoopRecord`;
-`LoopResult.summary()` gives the spec's task metrics (blimp: `sim.metrics.flight_metrics`), samples, bytes,
+`LoopResult.summary()` gives the spec's task metrics (blimp: `sim.blimp_metrics.flight_metrics`), samples, bytes,
 spikes and synops per second, deadline misses, latency percentiles, flags per reason and, for each
 injected fault, the steps from its start to the monitor's flag.
 """

@@ -182,7 +182,7 @@ def test_closed_loop_rows_depend_only_on_genome_and_generation(closed_loop) -> N
 
 def test_closed_loop_cost_equals_weighted_metrics_of_manual_flights(closed_loop) -> None:
     from sim.blimp import BlimpAltitudeEnv
-    from sim.metrics import run_episode
+    from sim.blimp_metrics import run_episode
 
     g = _genomes(2, seed=6)
     got = closed_loop.evaluate(g, np.zeros(2), 4)[:, 0]
@@ -256,7 +256,7 @@ def test_closed_loop_flights_alternate_up_and_down_first_steps() -> None:
 
 def test_closed_loop_relative_to_pid_subtracts_the_pid_on_the_same_flights() -> None:
     from sim.blimp import BlimpAltitudeEnv
-    from sim.metrics import run_episode
+    from sim.blimp_metrics import run_episode
     from snnctl.controllers.pid import PID
 
     env_kw = {"episode_s": 35.0}  # one step, at 30 s
@@ -310,7 +310,7 @@ def test_closed_loop_spikes_objective_and_initial_genome() -> None:
     np.testing.assert_array_equal(out[:, 0], single.evaluate(g, np.zeros(2), 0)[:, 0])
     # spikes per second: total spikes over the flight's duration, recomputed by hand
     from sim.blimp import BlimpAltitudeEnv
-    from sim.metrics import run_episode
+    from sim.blimp_metrics import run_episode
 
     env = BlimpAltitudeEnv(**ENV)
     rec = run_episode(env, SNNController(BlimpSNNCodec(SPEC).decode(g[0])), seed=p.episode_seeds(0)[0])
@@ -405,7 +405,7 @@ def test_pid_integral_band_caps_the_integration_rate() -> None:
 
 def test_record_pid_flights_flies_the_given_pid() -> None:
     from sim.blimp import BlimpAltitudeEnv
-    from sim.metrics import run_episode
+    from sim.blimp_metrics import run_episode
     from snnctl.controllers.pid import PID
 
     target = banded_pid(BlimpSNNSpec())

@@ -17,7 +17,7 @@ gym = pytest.importorskip("gymnasium")
 
 import sim  # noqa: E402,F401  (registers the env)
 from sim.blimp import BlimpAltitudeEnv, default_timestep  # noqa: E402
-from sim.metrics import run_episode  # noqa: E402
+from sim.blimp_metrics import run_episode  # noqa: E402
 from snnctl.controllers.pid import PID  # noqa: E402
 
 SEEDS = (1, 2, 3, 4, 5)

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 from sim.blimp import BlimpAltitudeEnv
 from sim.blimp_loop import BLIMP_LAYOUT, BLIMP_LOOP, BLIMP_SAFE_U, BLIMP_SENSING, fly_blimp_heldout
+from sim.blimp_metrics import run_episode
 from sim.faults import parse_faults
 from sim.loop import LoopRunner, loop_spec, sensor_layout
-from sim.metrics import run_episode
 from sim.monitor import ReliabilityMonitor
 from sim.sensing import FixedRate, SendOnDelta, make_sensing
 from snnctl import snnfile

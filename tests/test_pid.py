@@ -122,7 +122,7 @@ def test_closed_loop_on_default_blimp():
     pytest.importorskip("mujoco")
     pytest.importorskip("gymnasium")
     from sim.blimp import BlimpAltitudeEnv
-    from sim.metrics import run_episode
+    from sim.blimp_metrics import run_episode
 
     env = BlimpAltitudeEnv()
     for seed in (0, 1):  # training seeds

@@ -19,9 +19,9 @@ from evolve.swimmer import (
     load_controller,
     make_codec,
     make_env,
-    run_episode,
 )
 from evolve.swimmer_experiment import SCHEMA, check_config
+from sim.metrics import episode_return
 from snnctl import cli, snnfile
 from snnctl.config import defaults
 from snnctl.controllers.linear import LinearCodec, LinearPolicy, LinearSpec
@@ -156,8 +156,8 @@ def test_episodes_are_deterministic_for_a_seed() -> None:
     codec = make_codec("ncap", {}, 3)
     env = make_env("Swimmer-v5", 3)
     ctl = controller_of(codec, codec.initial_genome)
-    a = [run_episode(env, ctl, 77, STEPS) for _ in range(2)]
-    b = run_episode(env, ctl, 78, STEPS)
+    a = [episode_return(env, ctl, 77, STEPS) for _ in range(2)]
+    b = episode_return(env, ctl, 78, STEPS)
     env.close()
     assert a[0] == a[1] and a[0] != b
 
@@ -166,7 +166,7 @@ def test_the_n_link_env_runs_a_resized_circuit() -> None:
     codec = make_codec("ncap", {}, 6)
     assert codec.spec.n_joints == 5
     env = make_env("snnctl/SwimmerN-v0", 6)
-    ret = run_episode(env, controller_of(codec, codec.initial_genome), 1, STEPS)
+    ret = episode_return(env, controller_of(codec, codec.initial_genome), 1, STEPS)
     env.close()
     assert np.isfinite(ret)
 
@@ -234,7 +234,7 @@ def test_evolve_writes_the_network_and_the_heldout_table(ncap_run) -> None:
     # the table's returns are those of best.snn replayed on the held-out seeds
     env = make_env("Swimmer-v5", 3)
     ctl = SNNController(net)
-    again = [run_episode(env, ctl, s, 30) for s in heldout_seeds(2)]
+    again = [episode_return(env, ctl, s, 30) for s in heldout_seeds(2)]
     env.close()
     assert table["returns"] == again
     assert table["return_mean"] == pytest.approx(np.mean(again))
@@ -254,7 +254,7 @@ def test_run_transfers_to_five_links(ncap_run, capsys, tmp_path) -> None:
     g = NCAPCodec.from_network(snnfile.load(out / "best.snn")).encode(snnfile.load(out / "best.snn"))
     codec = make_codec("ncap", {"neurons_per_unit": 2}, 5)
     env = make_env("snnctl/SwimmerN-v0", 5)
-    direct = [run_episode(env, controller_of(codec, g), s, 30) for s in heldout_seeds(2)]
+    direct = [episode_return(env, controller_of(codec, g), s, 30) for s in heldout_seeds(2)]
     env.close()
     assert res["returns"] == direct
 

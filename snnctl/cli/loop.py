@@ -230,7 +230,9 @@ def summarise(results: list, args: argparse.Namespace, board: str, url: str, per
     per = [r.summary() for r in results]
     lat = np.concatenate([r.column("latency_s")[r.column("called").astype(bool)] for r in results])
     lat = lat[np.isfinite(lat)] * 1e3
-    mean = {k: float(np.mean([s[k] for s in per])) for k in _MEAN_KEYS if all(k in s for s in per)}
+    from sim.metrics import summarize
+
+    mean = {k: s["mean"] for k, s in summarize(per, _MEAN_KEYS).items()}
     flags: dict[str, int] = {}
     for s in per:
         for k, v in s["flags"].items():
