@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from snnctl.config import check_params, param
 from snnctl.controllers.blimp_snn import BlimpSNNCodec, BlimpSNNSpec
 
 RECORD_KEY = 0xB1  # the recorded mimic flights' seeds: sim.seeds.training_seeds([run seed, RECORD_KEY], n)
@@ -96,7 +97,7 @@ class MimicProblem:
     spec: BlimpSNNSpec
     errors: np.ndarray  # (S, T) metres
     targets: np.ndarray  # (S, T) PID commands
-    sequences_per_generation: int = 2
+    sequences_per_generation: int = param(3, "sequences each generation is scored on", ge=1, le=1000)  # [mimic]
     seed: int = 0
     val_errors: np.ndarray | None = None  # (V, T) sequences recorded on validation flights (validate hook)
     val_targets: np.ndarray | None = None
@@ -153,15 +154,18 @@ class ClosedLoopProblem:
 
     spec: BlimpSNNSpec
     env_kwargs: dict
-    episodes_per_generation: int = 2
-    w_rmse: float = 1.0
-    w_steady_state: float = 5.0
-    w_overshoot_up: float = 0.5
-    w_overshoot_down: float = 0.5
-    w_effort: float = 0.0
-    w_overshoot_excess: float = 0.0  # per flight: overshoot (up and down) beyond the PID's on the same flight
-    spikes_objective: bool = False
-    relative_to_pid: bool = False
+    # the config's [closed_loop] keys (evolve.blimp_experiment.SCHEMA reads default, limits, help here)
+    episodes_per_generation: int = param(2, "training flights per genome and generation", ge=1, le=100)
+    w_rmse: float = param(1.0, "cost weight of the RMSE (m)", ge=0)
+    w_steady_state: float = param(5.0, "cost weight of the steady-state error (m)", ge=0)
+    w_overshoot_up: float = param(0.5, "cost weight of the overshoot after up steps (m)", ge=0)
+    w_overshoot_down: float = param(0.5, "cost weight of the overshoot after down steps (m)", ge=0)
+    w_effort: float = param(0.0, "cost weight of the mean |u|", ge=0)
+    w_overshoot_excess: float = param(
+        0.0, "cost weight of a flight's overshoot (up and down) beyond the PID's on the same flight", ge=0
+    )
+    spikes_objective: bool = param(False, "second objective: spikes per second (use with algorithm = nsga2)")
+    relative_to_pid: bool = param(False, "score the cost minus the PID's on the same flights (a paired comparison)")
     initial: np.ndarray | None = None
     seed: int = 0
     validation_env_kwargs: dict | None = None  # validation flights (default: the training flights' env)
@@ -173,6 +177,7 @@ class ClosedLoopProblem:
     _pid_metrics: dict = field(default_factory=dict, repr=False)  # (validation, flight seed) -> PID metrics
 
     def __post_init__(self) -> None:
+        check_params(self, "closed-loop problem")
         self._codec = BlimpSNNCodec(self.spec)
         self.bounds = self._codec.bounds
         self.initial_genome = self._codec.initial_genome if self.initial is None else np.asarray(self.initial)

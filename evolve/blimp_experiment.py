@@ -87,22 +87,12 @@ SCHEMA = Section(
             "derivation (D of the error, the I net's integral band)",
             choices=("pid", "banded_pid"),
         ),
-        sequences_per_generation=Key(int, 3, "sequences each generation is scored on", ge=1, le=1000),
+        **spec_keys(MimicProblem),  # sequences_per_generation
     ),
     closed_loop=Section(
         "phase 2: fly the MuJoCo blimp (generations and population from [evolve])",
         episode_s=Key(float, 60.0, "length of a training flight (s)", gt=0, le=3600),
-        episodes_per_generation=Key(int, 2, "training flights per genome and generation", ge=1, le=100),
-        w_rmse=Key(float, 1.0, "cost weight of the RMSE (m)", ge=0),
-        w_steady_state=Key(float, 5.0, "cost weight of the steady-state error (m)", ge=0),
-        w_overshoot_up=Key(float, 0.5, "cost weight of the overshoot after up steps (m)", ge=0),
-        w_overshoot_down=Key(float, 0.5, "cost weight of the overshoot after down steps (m)", ge=0),
-        w_effort=Key(float, 0.0, "cost weight of the mean |u|", ge=0),
-        w_overshoot_excess=Key(
-            float, 0.0, "cost weight of a flight's overshoot (up and down) beyond the PID's on the same flight", ge=0
-        ),
-        spikes_objective=Key(bool, False, "second objective: spikes per second (use with algorithm = nsga2)"),
-        relative_to_pid=Key(bool, False, "score the cost minus the PID's on the same flights (a paired comparison)"),
+        **spec_keys(ClosedLoopProblem),  # episodes_per_generation, the cost weights, the objectives
     ),
     run=Section(
         "held-out evaluation (snnctl run, and the table at the end of snnctl evolve)",
@@ -218,11 +208,9 @@ def closed_loop_problem(cfg: dict, spec: BlimpSNNSpec, initial: np.ndarray, extr
     """The closed-loop phase's problem; validation flights are `snnctl run`'s kind of flight on validation seeds."""
     cl, seed = cfg["closed_loop"], cfg["evolve"]["seed"]
     return ClosedLoopProblem(
-        spec, env_kwargs(cfg, cl["episode_s"]), cl["episodes_per_generation"], w_rmse=cl["w_rmse"],
-        w_steady_state=cl["w_steady_state"], w_overshoot_up=cl["w_overshoot_up"],
-        w_overshoot_down=cl["w_overshoot_down"], w_effort=cl["w_effort"], spikes_objective=cl["spikes_objective"],
-        w_overshoot_excess=cl["w_overshoot_excess"], relative_to_pid=cl["relative_to_pid"], initial=initial, seed=seed,
-        validation_env_kwargs=env_kwargs(cfg, cfg["run"]["episode_s"], cfg["run"]["profile"]), extra_candidates=extra,
+        spec, env_kwargs(cfg, cl["episode_s"]), **{k: cl[k] for k in spec_keys(ClosedLoopProblem)}, initial=initial,
+        seed=seed, validation_env_kwargs=env_kwargs(cfg, cfg["run"]["episode_s"], cfg["run"]["profile"]),
+        extra_candidates=extra,
     )  # fmt: skip
 
 

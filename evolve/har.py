@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from snnctl.config import param
 from snnctl.controllers.l2mu import (
     Calibration,
     L2MUParams,
@@ -66,7 +67,7 @@ def codes_of(net: Network, spec: L2MUSpec, x: np.ndarray) -> np.ndarray:
 
 
 def train_l2mu(spec: L2MUSpec, params: L2MUParams, x: np.ndarray, y: np.ndarray, alphas: Any = None,
-               calibration_windows: int = 20, state_bits: int = 20, progress: bool = False) -> Trained:  # fmt: skip
+               calibration_windows: int = 40, state_bits: int = 20, progress: bool = False) -> Trained:  # fmt: skip
     """Build, quantise, run on the training windows, fit and install the readout (see module docstring)."""
     from snnctl.controllers.l2mu import calibrate
 
@@ -275,7 +276,7 @@ class L2MUProblem:
     x: np.ndarray  # (N, C, T) training windows
     y: np.ndarray  # (N,) labels
     alphas: Any = None
-    calibration_windows: int = 8
+    calibration_windows: int = param(4, "training windows the quantiser calibrates on per evaluation", ge=1, le=100000)
     state_bits: int = 20
     x_val: np.ndarray | None = None  # (V, C, T) windows the fitness never sees (validate hook)
     y_val: np.ndarray | None = None

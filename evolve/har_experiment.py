@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from evolve.har import PARAM_KEYS, train_l2mu
+from evolve.har import PARAM_KEYS, L2MUProblem, train_l2mu
 from evolve.run_options import RunOptions
 from evolve.runner import EVOLVE_SECTION
 from snnctl.config import Key, Limits, Section, signature_keys, spec_keys
@@ -82,8 +82,11 @@ SCHEMA = Section(
             "empty = 1e-5..1e2 (29 values)",
             item=float,
         ),  # fmt: skip
-        calibration_windows=Key(
-            int, 40, "training windows (spread over the classes) the quantiser calibrates on", ge=1, le=100000
+        **signature_keys(
+            train_l2mu,
+            calibration_windows=Limits(
+                "training windows (spread over the classes) the quantiser calibrates on", ge=1, le=100000
+            ),  # fmt: skip
         ),
         float_reference=Key(bool, True, "also score the float reference on the test split (slower)"),
     ),
@@ -97,7 +100,7 @@ SCHEMA = Section(
         input_weight=Key(list, [0.2, 5.0], "raw-current axis weight against the memory axes", item=float),
         hidden_tau_syn_s=Key(list, [0.02, 0.5], "hidden synaptic time constant (s)", item=float),
         hidden_tau_mem_s=Key(list, [], "hidden membrane time constant (s)", item=float),
-        calibration_windows=Key(int, 4, "training windows the quantiser calibrates on per evaluation", ge=1, le=100000),
+        calibration_windows=spec_keys(L2MUProblem)["calibration_windows"],
         validation_fraction=Key(
             float,
             0.25,

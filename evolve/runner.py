@@ -62,6 +62,8 @@ import numpy as np
 
 from evolve.algorithms import (
     ALGORITHMS,
+    GA,
+    NSGA2,
     PHASE_ASK,
     PHASE_TELL,
     Algorithm,
@@ -72,7 +74,7 @@ from evolve.algorithms import (
 from evolve.backends import BACKENDS, Backend, make_backend
 from evolve.problem import check_problem
 from evolve.selection import Selection, gather_candidates, select
-from snnctl.config import Key, Section, config_hash, dump_toml
+from snnctl.config import Key, Limits, Section, config_hash, dump_toml, signature_keys
 
 __all__ = [
     "EVOLVE_SECTION",
@@ -127,22 +129,28 @@ EVOLVE_SECTION = Section(
     recent_generations=Key(
         int, 5, "the best individual of each of the last N generations is a selection candidate", ge=0, le=1000
     ),
-    ga=Section(
+    ga=Section(  # defaults: the GA constructor's
         "(mu + lambda) GA operators, in unit-box gene units",
-        offspring=Key(int, 0, "lambda: offspring per generation; 0 = population", ge=0, le=1_000_000),
-        cxpb=Key(float, 0.5, "probability an offspring comes from blend crossover", ge=0, le=1),
-        mutpb=Key(float, 0.3, "probability an offspring comes from gaussian mutation (cxpb + mutpb <= 1)", ge=0, le=1),
-        blend_alpha=Key(float, 0.5, "cxBlend alpha", ge=0, le=10),
-        mut_sigma=Key(float, 0.1, "gaussian mutation sigma, as a fraction of each gene's range", gt=0, le=1),
-        indpb=Key(float, 0.2, "probability each gene mutates", gt=0, le=1),
-        tournsize=Key(int, 3, "tournament size of the (mu + lambda) selection", ge=1, le=1000),
+        **signature_keys(
+            GA,
+            offspring=Limits("lambda: offspring per generation; 0 = population", ge=0, le=1_000_000),
+            cxpb=Limits("probability an offspring comes from blend crossover", ge=0, le=1),
+            mutpb=Limits("probability an offspring comes from gaussian mutation (cxpb + mutpb <= 1)", ge=0, le=1),
+            blend_alpha=Limits("cxBlend alpha", ge=0, le=10),
+            mut_sigma=Limits("gaussian mutation sigma, as a fraction of each gene's range", gt=0, le=1),
+            indpb=Limits("probability each gene mutates", gt=0, le=1),
+            tournsize=Limits("tournament size of the (mu + lambda) selection", ge=1, le=1000),
+        ),
     ),
-    nsga2=Section(
+    nsga2=Section(  # defaults: the NSGA2 constructor's
         "NSGA-II operators",
-        cxpb=Key(float, 0.9, "probability a pair undergoes SBX crossover", ge=0, le=1),
-        eta_cx=Key(float, 20.0, "SBX crowding degree (high: children near parents)", gt=0, le=1000),
-        eta_mut=Key(float, 20.0, "polynomial mutation crowding degree", gt=0, le=1000),
-        indpb=Key(float, 0.0, "probability each gene mutates; 0 = 1 / n_genes", ge=0, le=1),
+        **signature_keys(
+            NSGA2,
+            cxpb=Limits("probability a pair undergoes SBX crossover", ge=0, le=1),
+            eta_cx=Limits("SBX crowding degree (high: children near parents)", gt=0, le=1000),
+            eta_mut=Limits("polynomial mutation crowding degree", gt=0, le=1000),
+            indpb=Limits("probability each gene mutates; 0 = 1 / n_genes", ge=0, le=1),
+        ),
     ),
 )
 

@@ -28,6 +28,8 @@ import numpy as np
 
 from sim.metrics import episode_return
 from sim.seeds import HELDOUT_START, heldout_seed
+from sim.swimmer import MAX_EPISODE_STEPS
+from snnctl.config import check_params, param
 from snnctl.controllers.linear import LinearCodec, LinearPolicy, LinearSpec
 from snnctl.controllers.mlp import MLPCodec, MLPSpec
 from snnctl.controllers.ncap import NCAPCodec, NCAPSpec
@@ -99,8 +101,11 @@ class SwimmerProblem:
     options: dict
     env_name: str = "Swimmer-v5"
     n_links: int = 3
-    episodes_per_generation: int = 1
-    episode_steps: int = 1000
+    # the config's [train] keys (evolve.swimmer_experiment.SCHEMA reads default, limits, help here)
+    episodes_per_generation: int = param(2, "episodes per genome and generation (mean return)", ge=1, le=100)
+    episode_steps: int = param(
+        MAX_EPISODE_STEPS, "steps of a training episode (0.04 s each)", ge=1, le=MAX_EPISODE_STEPS
+    )
     seed: int = 0
     env_kwargs: dict = field(default_factory=dict)
     name: str = ""  # default: swimmer-<kind>
@@ -112,8 +117,7 @@ class SwimmerProblem:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"unknown controller kind {self.kind!r}; one of: {', '.join(KINDS)}")
-        if self.episodes_per_generation < 1 or self.episode_steps < 1:
-            raise ValueError("episodes_per_generation and episode_steps must be >= 1")
+        check_params(self, "swimmer problem")
         self.name = self.name or f"swimmer-{self.kind}"
         self._codec = make_codec(self.kind, self.options, self.n_links)
         self.bounds = self._codec.bounds

@@ -61,10 +61,7 @@ SCHEMA = Section(
     ),
     train=Section(
         "fitness during evolution",
-        episodes_per_generation=Key(int, 2, "episodes per genome and generation (mean return)", ge=1, le=100),
-        episode_steps=Key(
-            int, MAX_EPISODE_STEPS, "steps of a training episode (0.04 s each)", ge=1, le=MAX_EPISODE_STEPS
-        ),
+        **spec_keys(SwimmerProblem),  # episodes_per_generation, episode_steps
     ),
     run=Section(
         "held-out evaluation (snnctl run, and the table at the end of snnctl evolve)",

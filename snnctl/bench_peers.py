@@ -59,25 +59,9 @@ def snntorch_us_per_step(
     if not _available("snntorch"):
         return None
     import snntorch
-    import torch
 
-    with _single_thread(torch), torch.no_grad():
-        gen = torch.Generator().manual_seed(seed)
-        subnets = (
-            [_SnnTorchSubnet(snntorch, torch, gen, N_SUBNETS)]
-            if fused
-            else [_SnnTorchSubnet(snntorch, torch, gen, 1) for _ in range(N_SUBNETS)]
-        )
-        states = [s.initial_state() for s in subnets]
-
-        def step(x: Any) -> Any:
-            outs = []
-            for k, net in enumerate(subnets):
-                out, states[k] = net(x, states[k])
-                outs.append(out)
-            return outs
-
-        return _time_steps(step, _error_inputs(torch, gen, steps + warmup), steps, repeats, warmup)
+    return _peer_us_per_step(lambda torch, gen, n: _SnnTorchSubnet(snntorch, torch, gen, n),
+                             steps, repeats, warmup, seed, fused)  # fmt: skip
 
 
 def norse_us_per_step(
@@ -87,16 +71,22 @@ def norse_us_per_step(
     if not _available("norse"):
         return None
     import norse.torch as norse_torch
+
+    return _peer_us_per_step(lambda torch, gen, n: _NorseSubnet(norse_torch, torch, gen, n),
+                             steps, repeats, warmup, seed, fused)  # fmt: skip
+
+
+def _peer_us_per_step(make: Any, steps: int, repeats: int, warmup: int, seed: int, fused: bool) -> float:
+    """Time a peer's subnets (`make(torch, generator, n_subnets)`): one fused module or one per subnet.
+
+    A subnet's `initial_state()` is its state before the first step (Norse: None, its cells create it).
+    """
     import torch
 
     with _single_thread(torch), torch.no_grad():
         gen = torch.Generator().manual_seed(seed)
-        subnets = (
-            [_NorseSubnet(norse_torch, torch, gen, N_SUBNETS)]
-            if fused
-            else [_NorseSubnet(norse_torch, torch, gen, 1) for _ in range(N_SUBNETS)]
-        )
-        states: list[Any] = [None] * len(subnets)  # Norse cells create their state on the first call
+        subnets = [make(torch, gen, N_SUBNETS)] if fused else [make(torch, gen, 1) for _ in range(N_SUBNETS)]
+        states = [s.initial_state() for s in subnets]
 
         def step(x: Any) -> Any:
             outs = []
@@ -228,6 +218,10 @@ class _NorseSubnet:
         self.hidden = norse_torch.LIFCell(lif, dt=dt)
         self.fc_out = _linear(torch, gen, N_HIDDEN, 1, blocks)
         self.readout = norse_torch.LICell(li, dt=dt)
+
+    def initial_state(self) -> None:
+        """None: Norse cells create their state on the first call."""
+        return None
 
     def __call__(self, x: Any, state: tuple[Any, ...] | None) -> tuple[Any, tuple[Any, ...]]:
         s_e, s_h, s_o = state if state is not None else (None, None, None)

@@ -158,28 +158,26 @@ class Section:
 _META = "snnctl.config"
 
 
-@dataclass(frozen=True)
 class Limits:
-    """A :class:`Key` without its default: help and what is allowed (the default is written elsewhere)."""
+    """A :class:`Key` without its default: help and what is allowed (the default is written elsewhere).
 
-    help: str = ""
-    ge: float | None = None
-    gt: float | None = None
-    le: float | None = None
-    lt: float | None = None
-    choices: tuple | None = None
-    item: type | None = None
-    min_len: int | None = None
-    max_len: int | None = None
+    ``limits`` are :class:`Key`'s ``ge``, ``gt``, ``le``, ``lt``, ``choices``, ``item``, ``min_len``,
+    ``max_len`` (checked when the key is built).
+    """
+
+    def __init__(self, help: str = "", **limits: Any) -> None:
+        self.help = help
+        self.limits = limits
 
     def key(self, default: Any, type_: type | None = None) -> Key:
         """The :class:`Key` with ``default`` (type from ``type_`` or the default's: bool, int, float, str, list)."""
         if isinstance(default, tuple):
             default = list(default)
         t = type_ or type(default)
-        item = self.item if t is not list or self.item is not None else type(default[0])
-        lim = {k: getattr(self, k) for k in ("ge", "gt", "le", "lt", "choices", "min_len", "max_len")}
-        return Key(t, default, self.help, item=item if t is list else None, **lim)
+        lim = dict(self.limits)
+        if t is list and lim.get("item") is None:
+            lim["item"] = type(default[0])
+        return Key(t, default, self.help, **lim)
 
 
 def param(default: Any, help: str = "", **limits: Any) -> Any:

@@ -17,7 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evolve import blimp_experiment, har_experiment, swimmer_experiment
-from evolve.har import PARAM_KEYS, spec_params, train_l2mu
+from evolve.blimp import ClosedLoopProblem, MimicProblem
+from evolve.har import PARAM_KEYS, L2MUProblem, spec_params, train_l2mu
+from evolve.swimmer import SwimmerProblem
 from sim.blimp import BlimpAltitudeEnv
 from snnctl.config import ConfigError, Key, Section, apply_overrides, defaults
 from snnctl.controllers.blimp_snn import BlimpSNNSpec
@@ -58,11 +60,20 @@ for _k in ("order", "hidden_per_channel", "steps_per_sample", "seed", "encoder_n
 for _f in ("theta", "hidden_gain", "gain_spread", "intercept", "input_weight", "hidden_tau_syn", "hidden_tau_mem"):
     SOURCES["har", f"model.{PARAM_KEYS.get(_f, _f)}"] = _field_default(L2MUParams, _f)
 SOURCES["har", "model.state_bits"] = _ctor_default(train_l2mu, "state_bits")
+SOURCES["har", "train.calibration_windows"] = _ctor_default(train_l2mu, "calibration_windows")
+SOURCES["har", "search.calibration_windows"] = _field_default(L2MUProblem, "calibration_windows")
+SOURCES["blimp", "mimic.sequences_per_generation"] = _field_default(MimicProblem, "sequences_per_generation")
+for _k in ("episodes_per_generation", "w_rmse", "w_steady_state", "w_overshoot_up", "w_overshoot_down", "w_effort",
+           "w_overshoot_excess", "spikes_objective", "relative_to_pid"):  # fmt: skip
+    SOURCES["blimp", f"closed_loop.{_k}"] = _field_default(ClosedLoopProblem, _k)
+for _k in ("episodes_per_generation", "episode_steps"):
+    SOURCES["swimmer", f"train.{_k}"] = _field_default(SwimmerProblem, _k)
 
 # keys whose schema default is deliberately not the code's default, and why
 NOT_THE_CODES = {
     ("blimp", "env.sensor_rate_hz"): "the env's None (= the control rate) has no TOML spelling",
     ("swimmer", "env.n_links"): "3 is the default env's body (Swimmer-v5), not SwimmerNEnv's 6",
+    ("har", "train.alphas"): "[] is how TOML writes train_l2mu's None (the default penalty grid)",
 }
 
 
@@ -91,9 +102,15 @@ def test_schema_default_is_the_codes_default(family, dotted) -> None:
 def test_every_key_that_feeds_code_is_checked() -> None:
     """A key named after a spec field or env argument is in SOURCES (or NOT_THE_CODES, with a reason)."""
     feeds = {
-        "blimp": {"env": BlimpAltitudeEnv, "network": BlimpSNNSpec, "run": BlimpAltitudeEnv},
-        "swimmer": {"controller": (NCAPSpec, MLPSpec, LinearSpec)},
-        "har": {"model": (L2MUSpec, L2MUParams, train_l2mu)},
+        "blimp": {
+            "env": BlimpAltitudeEnv,
+            "network": BlimpSNNSpec,
+            "run": BlimpAltitudeEnv,
+            "mimic": MimicProblem,
+            "closed_loop": ClosedLoopProblem,
+        },  # fmt: skip
+        "swimmer": {"controller": (NCAPSpec, MLPSpec, LinearSpec), "train": SwimmerProblem},
+        "har": {"model": (L2MUSpec, L2MUParams, train_l2mu), "train": train_l2mu, "search": L2MUProblem},
     }
     for family, sections in feeds.items():
         for section, owners in sections.items():
@@ -160,6 +177,8 @@ SPEC_FIELDS = [
     (NCAPSpec, {}, "swimmer", "controller"),
     (L2MUSpec, {"n_channels": 2, "n_classes": 3}, "har", "model"),
     (L2MUParams, {}, "har", "model"),
+    (ClosedLoopProblem, {"spec": BlimpSNNSpec(pd_pairs=1, i_pairs=1), "env_kwargs": {}}, "blimp", "closed_loop"),
+    (SwimmerProblem, {"kind": "linear", "options": {}}, "swimmer", "train"),
 ]
 
 
@@ -202,3 +221,15 @@ def test_values_inside_the_limits_build_the_spec(data) -> None:
                 assert math.isfinite(v)
                 resolved[name] = v
         build(resolved)
+
+
+def test_evolve_section_agrees_with_its_code() -> None:
+    """[evolve]: the GA/NSGA-II operator defaults are the constructors'; EvolveSettings() is the empty section."""
+    from evolve.algorithms import GA, NSGA2
+    from evolve.runner import EVOLVE_SECTION, EvolveSettings
+
+    resolved = defaults(Section("", evolve=EVOLVE_SECTION))["evolve"]
+    for name, cls in (("ga", GA), ("nsga2", NSGA2)):
+        for key, value in resolved[name].items():
+            assert value == _ctor_default(cls, key), (name, key)
+    assert EvolveSettings().to_dict() == resolved
