@@ -78,11 +78,20 @@ class Backend(abc.ABC):
     kind = "base"
     workers = 1
 
-    @abc.abstractmethod
     def evaluate(
         self, problem: Any, genomes: np.ndarray, seeds: np.ndarray, generation: int, validation: bool = False
     ) -> np.ndarray:
         """Fitness (P, n_obj) of `genomes`, row i scored with seeds[i] (validation: on episode seeds[i])."""
+        genomes, seeds, n_obj = self._inputs(problem, genomes, seeds)
+        if len(genomes) == 0:
+            return np.empty((0, n_obj))
+        return self._evaluate(problem, genomes, seeds, int(generation), validation)
+
+    @abc.abstractmethod
+    def _evaluate(
+        self, problem: Any, genomes: np.ndarray, seeds: np.ndarray, generation: int, validation: bool
+    ) -> np.ndarray:
+        """`evaluate` on checked, non-empty inputs (contiguous float64 genomes, uint64 seeds)."""
 
     def close(self) -> None:  # noqa: B027 - a default, not abstract: the serial backend has nothing to release
         """Release workers. Safe to call more than once."""
@@ -110,12 +119,9 @@ class SerialBackend(Backend):
 
     kind = "serial"
 
-    def evaluate(
-        self, problem: Any, genomes: np.ndarray, seeds: np.ndarray, generation: int, validation: bool = False
+    def _evaluate(
+        self, problem: Any, genomes: np.ndarray, seeds: np.ndarray, generation: int, validation: bool
     ) -> np.ndarray:
-        genomes, seeds, n_obj = self._inputs(problem, genomes, seeds)
-        if len(genomes) == 0:
-            return np.empty((0, n_obj))
         return score(problem, genomes, seeds, int(generation), validation)
 
 
@@ -167,12 +173,9 @@ class ProcessBackend(Backend):
         self._problem = problem
         return self._pool
 
-    def evaluate(
-        self, problem: Any, genomes: np.ndarray, seeds: np.ndarray, generation: int, validation: bool = False
+    def _evaluate(
+        self, problem: Any, genomes: np.ndarray, seeds: np.ndarray, generation: int, validation: bool
     ) -> np.ndarray:
-        genomes, seeds, n_obj = self._inputs(problem, genomes, seeds)
-        if len(genomes) == 0:
-            return np.empty((0, n_obj))
         pool = self._ensure_pool(problem)
         chunks = split_chunks(len(genomes), self.workers)
         try:
@@ -249,12 +252,9 @@ class RayBackend(Backend):
         self._problem_ref = None
         self._token = ""
 
-    def evaluate(
-        self, problem: Any, genomes: np.ndarray, seeds: np.ndarray, generation: int, validation: bool = False
+    def _evaluate(
+        self, problem: Any, genomes: np.ndarray, seeds: np.ndarray, generation: int, validation: bool
     ) -> np.ndarray:
-        genomes, seeds, n_obj = self._inputs(problem, genomes, seeds)
-        if len(genomes) == 0:
-            return np.empty((0, n_obj))
         if self._problem is not problem:
             self._problem_ref = self._ray.put(problem)
             self._problem = problem

@@ -159,10 +159,9 @@ def run_loop_bench(json_out: bool = False, controller: str | Path | None = None,
     dt = probe.dt
     probe.close()
     if spec is None:
-        from snnctl.controllers.blimp_snn import BlimpSNNCodec, BlimpSNNSpec
+        from snnctl.controllers.blimp_snn import default_network
 
-        codec = BlimpSNNCodec(BlimpSNNSpec())
-        net = codec.decode(codec.initial_genome)
+        net = default_network()
     else:  # a network made for another rate is refused here, before any flight
         net = load_controller(spec, dt).net
     per_sample = sensor_frame_bytes()

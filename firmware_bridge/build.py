@@ -205,16 +205,37 @@ def build_firmware(board: str, out_dir: Path | None = None) -> Path:
     sources = firmware_sources(board)
     ldscript = port / spec.linker_script
     include_dirs = [CORE_DIR, DEVICE_DIR, port, port / "libc"]
-    headers = sorted(p for d in include_dirs for p in d.glob("*.h"))
     defines = [f"-D{k}={v}" for k, v in sorted(spec.defines)]
     flags = [*spec.cflags, *defines]
     link = [f"-T{ldscript}", "-Wl,--gc-sections", "-Wl,-Map=fw.map", "-lgcc"]
 
+    def check_floats(tmp: Path) -> None:
+        floats = soft_float_symbols(tmp / "fw.elf", nm=tools["nm"])
+        if floats:
+            raise RuntimeError(
+                f"the {board} firmware links software floating point ({', '.join(floats)}): the core and"
+                f" the device library must not use float or double; see {tmp / 'fw.map'} for who pulls them in"
+            )
+
+    return _build_image(board, tools["gcc"], flags, include_dirs, sources, link, [ldscript], out_dir, check_floats)
+
+
+def _build_image(board: str, gcc: str, flags: list[str], include_dirs: list[Path], sources: list[Path],
+                 link: list[str], extra_inputs: list[Path], out_dir: Path | None,
+                 check_floats: Callable[[Path], None]) -> Path:  # fmt: skip
+    """Compile and link one firmware image (`fw.elf`, `fw.map` beside it) into the cache, once per content.
+
+    The cache folder is named after a hash of compiler, flags, link options and every source, header
+    and `extra_inputs` file (a linker script): a change anywhere rebuilds. The image is built in a
+    private folder, checked (`check_floats(folder)` raises on software floating point), then renamed
+    into place, so concurrent builds never see a half-written image.
+    """
+    headers = sorted(p for d in include_dirs for p in d.glob("*.h"))
     digest = hashlib.sha256()
-    for part in ([tools["gcc"]], flags, link):
+    for part in ([gcc], flags, link):
         digest.update("\0".join(part).encode() + b"\n")
-    digest.update(_compiler_identity([tools["gcc"]]))
-    for path in [*sources, *headers, ldscript]:
+    digest.update(_compiler_identity([gcc]))
+    for path in [*sources, *headers, *extra_inputs]:
         digest.update(str(path.relative_to(FIRMWARE_DIR)).encode() + b"\0" + path.read_bytes())
     out_dir = Path(out_dir) if out_dir is not None else default_cache_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -222,31 +243,16 @@ def build_firmware(board: str, out_dir: Path | None = None) -> Path:
     elf = final / "fw.elf"
     if elf.is_file():
         return elf
-
-    # build in a private directory, check, then rename: concurrent builds never see a half-written image
     tmp = Path(tempfile.mkdtemp(prefix=f".fw-{board}-", dir=out_dir))
     try:
-        cmd = [
-            tools["gcc"],
-            *flags,
-            *(f"-I{d}" for d in include_dirs),
-            *map(str, sources),
-            "-o",
-            "fw.elf",
-            *link,
-        ]
+        cmd = [gcc, *flags, *(f"-I{d}" for d in include_dirs), *map(str, sources), "-o", "fw.elf", *link]
         proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             raise RuntimeError(
                 f"building the {board} firmware failed (exit {proc.returncode}):\n{shlex.join(cmd)}\n"
                 f"{proc.stderr.strip()}"
             )
-        floats = soft_float_symbols(tmp / "fw.elf", nm=tools["nm"])
-        if floats:
-            raise RuntimeError(
-                f"the {board} firmware links software floating point ({', '.join(floats)}): the core and"
-                f" the device library must not use float or double; see {tmp / 'fw.map'} for who pulls them in"
-            )
+        check_floats(tmp)
         try:
             os.replace(tmp, final)
         except OSError:
@@ -343,46 +349,18 @@ def build_avr_firmware(board: str = "atmega328p", out_dir: Path | None = None,
         *sorted(p for p in port.glob("*.c") if p.name != _AVR_RUNNER),
     ]
     include_dirs = [CORE_DIR, DEVICE_DIR, port]
-    headers = sorted(p for d in include_dirs for p in d.glob("*.h"))
     all_defines = {**dict(spec.defines), **(defines or {})}
     flags = [*spec.cflags, *(f"-D{k}={v}" for k, v in sorted(all_defines.items()))]
     link = ["-Wl,--gc-sections", "-Wl,-Map=fw.map"]
 
-    digest = hashlib.sha256()
-    for part in ([tools["gcc"]], flags, link):
-        digest.update("\0".join(part).encode() + b"\n")
-    digest.update(_compiler_identity([tools["gcc"]]))
-    for path in [*sources, *headers]:
-        digest.update(str(path.relative_to(FIRMWARE_DIR)).encode() + b"\0" + path.read_bytes())
-    out_dir = Path(out_dir) if out_dir is not None else default_cache_dir()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    final = out_dir / f"fw-{board}-{digest.hexdigest()[:16]}"
-    elf = final / "fw.elf"
-    if elf.is_file():
-        return elf
-    tmp = Path(tempfile.mkdtemp(prefix=f".fw-{board}-", dir=out_dir))
-    try:
-        cmd = [tools["gcc"], *flags, *(f"-I{d}" for d in include_dirs), *map(str, sources), "-o", "fw.elf", *link]
-        proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            raise RuntimeError(
-                f"building the {board} firmware failed (exit {proc.returncode}):\n{shlex.join(cmd)}\n"
-                f"{proc.stderr.strip()}"
-            )
+    def check_floats(tmp: Path) -> None:
         nm = subprocess.run([tools["nm"], str(tmp / "fw.elf")], capture_output=True, text=True, check=True)
         floats = sorted({ln.split()[-1] for ln in nm.stdout.splitlines()
                          if ln.strip() and _AVR_SOFT_FLOAT_SYMBOL.match(ln.split()[-1])})  # fmt: skip
         if floats:
             raise RuntimeError(f"the {board} firmware links software floating point ({', '.join(floats)})")
-        try:
-            os.replace(tmp, final)
-        except OSError:
-            if not elf.is_file():
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return elf
+
+    return _build_image(board, tools["gcc"], flags, include_dirs, sources, link, [], out_dir, check_floats)
 
 
 def build_simavr_runner(out_dir: Path | None = None) -> Path:

@@ -55,7 +55,7 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -160,19 +160,8 @@ class _Upstream:
 
     def write(self, data: bytes) -> bool:
         if self.sock is not None:
-            return _send_all(self.sock, data)
-        view = memoryview(data)
-        end = time.monotonic() + 1.0
-        while view:
-            try:
-                view = view[os.write(self.fd, view) :]
-            except (BlockingIOError, InterruptedError):
-                if time.monotonic() > end:
-                    return False
-                time.sleep(0.0005)
-            except OSError:
-                return False
-        return True
+            return _send_all(self.sock.send, data)
+        return _send_all(lambda view: os.write(self.fd, view), data)
 
     def close(self) -> None:
         if self.sock is not None:
@@ -182,13 +171,14 @@ class _Upstream:
             self.fd = -1
 
 
-def _send_all(sock: socket.socket, data: bytes) -> bool:
-    """Write everything to a non-blocking socket (tiny frames: waits at most 1 s); False if it is gone."""
+def _send_all(send: Callable[[memoryview], int], data: bytes) -> bool:
+    """Write everything through a non-blocking `send` (a socket's, or `os.write` on a pty; tiny frames:
+    waits at most 1 s); False if the other end is gone."""
     view = memoryview(data)
     end = time.monotonic() + 1.0
     while view:
         try:
-            view = view[sock.send(view) :]
+            view = view[send(view) :]
         except (BlockingIOError, InterruptedError):
             if time.monotonic() > end:
                 return False
@@ -452,7 +442,7 @@ class LinkFaultProxy:
                 if d == TO_DEVICE:
                     ok = self._board is not None and self._board.write(data)
                 else:
-                    ok = self._client is not None and _send_all(self._client, data)
+                    ok = self._client is not None and _send_all(self._client.send, data)
                 if not ok:
                     self._disconnect(sel)
                     return

@@ -503,14 +503,6 @@ class RateSearch:
 LADDER_HZ = (10, 25, 50, 100, 200, 400, 800, 1600, 3200, 6400)
 
 
-def default_network():
-    """The blimp SNN from its PID-derived initial genome (what `bench loop` flies if given no network)."""
-    from snnctl.controllers.blimp_snn import BlimpSNNCodec, BlimpSNNSpec
-
-    codec = BlimpSNNCodec(BlimpSNNSpec())
-    return codec.decode(codec.initial_genome)
-
-
 def _sleep_until(t: float) -> None:
     """Wait until perf_counter() reaches t: sleep most of the way, spin the last millisecond."""
     while True:
@@ -582,7 +574,10 @@ def max_control_rate(
     """
     if not seconds > 0:
         raise ValueError(f"seconds must be > 0, got {seconds}")
-    net = default_network() if net is None else net
+    if net is None:
+        from snnctl.controllers.blimp_snn import default_network
+
+        net = default_network()
     emu = None
     if url is None:
         from .emulators import start_emulator
@@ -645,7 +640,6 @@ __all__ = [
     "RateSearch",
     "RateTrial",
     "ReplayReport",
-    "default_network",
     "max_control_rate",
     "replay",
     "run_rate_trial",

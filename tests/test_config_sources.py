@@ -233,3 +233,14 @@ def test_evolve_section_agrees_with_its_code() -> None:
         for key, value in resolved[name].items():
             assert value == _ctor_default(cls, key), (name, key)
     assert EvolveSettings().to_dict() == resolved
+
+
+def test_swimmer_env_physics_defaults_are_the_model_generators() -> None:
+    """SwimmerNEnv takes swimmer_mjcf's body and fluid parameters as gymnasium kwargs: same defaults."""
+    from sim.swimmer import SwimmerNEnv, swimmer_mjcf
+
+    model = inspect.signature(swimmer_mjcf).parameters
+    env = inspect.signature(SwimmerNEnv).parameters
+    shared = [n for n in model if n != "n_links"]
+    assert shared and all(n in env for n in shared)
+    assert {n: env[n].default for n in shared} == {n: model[n].default for n in shared}

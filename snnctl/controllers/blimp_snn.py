@@ -263,3 +263,10 @@ class BlimpSNNCodec(LayoutCodec):
         L.put(genome, "i.r", w[(3, 4)][0::2, 0])
         L.put(genome, "i.out_dv", pop["i_out"].dv[0])
         return genome
+
+
+def default_network() -> Network:
+    """The blimp SNN of the default spec from its PID-derived initial genome: what a loop or benchmark
+    flies when given no network (`snnctl bench loop`, `firmware_bridge.loop_device.max_control_rate`)."""
+    codec = BlimpSNNCodec(BlimpSNNSpec())
+    return codec.decode(codec.initial_genome)

@@ -76,21 +76,24 @@ class LinearPolicy:
 
     @classmethod
     def load(cls, path: str | Path) -> LinearPolicy:
-        with np.load(path) as z:
-            if str(z.get("kind", "")) != KIND:
-                raise ValueError(f"{path}: not a linear policy file (kind {str(z.get('kind', '?'))!r})")
+        with open_policy(path, KIND, "a linear policy") as z:
             return cls(z["w"], z["b"], float(z["u_max"]), z["obs_index"] if "obs_index" in z else None)
 
 
-class LinearCodec:
-    """Genome (real, in [-bound, bound]) <-> LinearPolicy."""
+def open_policy(path: str | Path, kind: str, what: str) -> Any:
+    """The `.npz` of a float policy (use it in a `with`); ValueError naming the file unless it holds `kind`."""
+    z = np.load(path)
+    if str(z.get("kind", "")) != kind:
+        z.close()
+        raise ValueError(f"{path}: not {what} file (kind {str(z.get('kind', '?'))!r})")
+    return z
 
-    def __init__(self, spec: LinearSpec) -> None:
-        self.spec = spec
 
-    @property
-    def n_params(self) -> int:
-        return self.spec.act_dim * (self.spec.obs_dim + 1)
+class WeightBoxCodec:
+    """What the float baselines' codecs share: every gene a weight in [-weight_bound, weight_bound], from 0."""
+
+    spec: Any  # a LinearSpec or MLPSpec
+    n_params: int
 
     @property
     def bounds(self) -> np.ndarray:
@@ -99,6 +102,17 @@ class LinearCodec:
     @property
     def initial_genome(self) -> np.ndarray:
         return np.zeros(self.n_params)
+
+
+class LinearCodec(WeightBoxCodec):
+    """Genome (real, in [-bound, bound]) <-> LinearPolicy."""
+
+    def __init__(self, spec: LinearSpec) -> None:
+        self.spec = spec
+
+    @property
+    def n_params(self) -> int:
+        return self.spec.act_dim * (self.spec.obs_dim + 1)
 
     def decode(self, genome: np.ndarray) -> LinearPolicy:
         s = self.spec

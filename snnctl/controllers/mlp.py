@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import check_params, param
-from .linear import weight_bound_param
+from .linear import WeightBoxCodec, open_policy, weight_bound_param
 
 KIND = "mlp"
 
@@ -83,14 +83,12 @@ class MLPPolicy:
 
     @classmethod
     def load(cls, path: str | Path) -> MLPPolicy:
-        with np.load(path) as z:
-            if str(z.get("kind", "")) != KIND:
-                raise ValueError(f"{path}: not an MLP policy file (kind {str(z.get('kind', '?'))!r})")
+        with open_policy(path, KIND, "an MLP policy") as z:
             n = int(z["layers"])
             return cls([z[f"w{k}"] for k in range(n)], [z[f"b{k}"] for k in range(n)], float(z["u_max"]))
 
 
-class MLPCodec:
+class MLPCodec(WeightBoxCodec):
     """Genome (real, in [-bound, bound]) <-> MLPPolicy."""
 
     def __init__(self, spec: MLPSpec) -> None:
@@ -101,14 +99,6 @@ class MLPCodec:
     @property
     def n_params(self) -> int:
         return sum(o * i + o for o, i in self.shapes)
-
-    @property
-    def bounds(self) -> np.ndarray:
-        return np.tile([-self.spec.weight_bound, self.spec.weight_bound], (self.n_params, 1)).astype(np.float64)
-
-    @property
-    def initial_genome(self) -> np.ndarray:
-        return np.zeros(self.n_params)
 
     def decode(self, genome: np.ndarray) -> MLPPolicy:
         g = np.asarray(genome, dtype=np.float64)

@@ -510,20 +510,30 @@ static void plan_arena(const uint8_t *b, const snn_blob_t *L, snn_plan_t *pl)
     pl->cols = reserve(pl, 2u * pl->n_cols);
 }
 
+/* What snn_measure and snn_load both start with: check the blob, then plan its arena. */
+static int32_t check_and_plan(const uint8_t *blob, uint32_t len, snn_blob_t *L, snn_plan_t *pl)
+{
+    int32_t err;
+    if (blob == NULL) {
+        return SNN_E_TRUNCATED;
+    }
+    err = validate(blob, len, L);
+    if (err != SNN_OK) {
+        return err;
+    }
+    plan_arena(blob, L, pl);
+    return SNN_OK;
+}
+
 /* ---- public ---------------------------------------------------------------------------------- */
 int32_t snn_measure(const uint8_t *blob, uint32_t len, uint32_t *arena_bytes_needed)
 {
     snn_blob_t L;
     snn_plan_t pl;
-    int32_t err;
-    if (blob == NULL) {
-        return SNN_E_TRUNCATED;
-    }
-    err = validate(blob, len, &L);
+    int32_t err = check_and_plan(blob, len, &L, &pl);
     if (err != SNN_OK) {
         return err;
     }
-    plan_arena(blob, &L, &pl);
     if (arena_bytes_needed != NULL) {
         *arena_bytes_needed = pl.total;
     }
@@ -539,14 +549,10 @@ int32_t snn_load(snn_net_t *net, const uint8_t *blob, uint32_t len, uint8_t *are
     uint8_t *base;
 
     net->arena_bytes = 0u;
-    if (blob == NULL) {
-        return SNN_E_TRUNCATED;
-    }
-    err = validate(blob, len, &L);
+    err = check_and_plan(blob, len, &L, &pl);
     if (err != SNN_OK) {
         return err;
     }
-    plan_arena(blob, &L, &pl);
     net->arena_bytes = pl.total;
     /* align the arena start to 4 bytes (uintptr_t: the conversion every C99 target provides) */
     skip = arena == NULL ? 0u : (uint32_t)((4u - (uint32_t)((uintptr_t)arena & 3u)) & 3u);
