@@ -83,9 +83,10 @@ class LinearPolicy:
 def open_policy(path: str | Path, kind: str, what: str) -> Any:
     """The `.npz` of a float policy (use it in a `with`); ValueError naming the file unless it holds `kind`."""
     z = np.load(path)
-    if str(z.get("kind", "")) != kind:
+    found = str(z["kind"]) if "kind" in z else None
+    if found != kind:
         z.close()
-        raise ValueError(f"{path}: not {what} file (kind {str(z.get('kind', '?'))!r})")
+        raise ValueError(f"{path}: not {what} file (kind {found or '?'!r})")
     return z
 
 
