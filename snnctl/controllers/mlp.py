@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import check_params, param
-from .linear import WeightBoxCodec, open_policy, weight_bound_param
+from .linear import WeightBoxCodec, open_policy, u_max_param, weight_bound_param
 
 KIND = "mlp"
 
@@ -23,7 +23,7 @@ class MLPSpec:
     act_dim: int
     hidden: tuple[int, ...] = param((16,), "hidden layer sizes", item=int, min_len=1, max_len=8, ge=1, le=4096)
     weight_bound: float = weight_bound_param()  # every gene in [-bound, bound]
-    u_max: float = 1.0
+    u_max: float = u_max_param()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
@@ -31,10 +31,6 @@ class MLPSpec:
             if isinstance(v, bool) or not isinstance(v, int | np.integer) or not 1 <= v <= 4096:
                 raise ValueError(f"MLP policy: {name} sizes must be integers in 1..4096, got {v!r}")
         check_params(self, "MLP policy")
-        for name in ("u_max",):
-            v = getattr(self, name)
-            if not (np.isfinite(v) and v > 0):
-                raise ValueError(f"MLP policy: {name} must be finite and > 0, got {v!r}")
 
     @property
     def sizes(self) -> tuple[int, ...]:
