@@ -88,6 +88,16 @@ def _cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _recorded_time_step(net: Any) -> float:
+    """The time step a network file records: its `ctrl` section, else (older files) meta `dt` / `nir_dt`; 0 if none."""
+    if net.control_period_s is not None:
+        return float(net.control_period_s)
+    try:
+        return float(net.meta.get("dt", net.meta.get("nir_dt", 0)) or 0)
+    except (TypeError, ValueError):
+        return 0.0
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
     if args.nir is None and args.c_header is None:
         raise UserError("give --nir OUT.nir or --c-header OUT.h (or both)")
@@ -97,7 +107,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
         nir = _need_nir()
         from snnctl.nir_io import NirExportError, export_nir
 
-        dt = args.dt if args.dt is not None else float(net.meta.get("dt", net.meta.get("nir_dt", 0)) or 0)
+        dt = args.dt if args.dt is not None else _recorded_time_step(net)
         if not dt:
             raise UserError(f"{args.path} does not record its time step: give --dt SECONDS")
         try:
@@ -171,7 +181,7 @@ def add_parsers(sub: Any) -> None:
         type=float,
         default=None,
         metavar="SECONDS",
-        help="time step the NIR graph is for (default: the dt recorded in NET.snn)",
+        help="time step the NIR graph is for (default: the time step NET.snn records)",
     )
     p_exp.add_argument("--c-header", metavar="OUT.h", help="write a C header with the .snn blob")
     p_exp.add_argument("--name", metavar="NAME", help="C identifier prefix (default: OUT.h's file name)")
