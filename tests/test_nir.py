@@ -11,11 +11,12 @@ import pytest
 
 nir = pytest.importorskip("nir", reason="the nir package is not installed (pip install 'snnctl[nir]')")
 
-from snnctl.network import INPUT, Kind, Network, Output, Population, Projection, Reset  # noqa: E402
-from snnctl.nir_io import NirExportError, NirImportError, export_nir, import_nir, nir_to_float  # noqa: E402
+from snnctl.network import INPUT, Kind, Network, Output, Population, Projection  # noqa: E402
+from snnctl.nir_io import STORED_KEY, NirExportError, NirImportError, export_nir, import_nir, nir_to_float  # noqa: E402
 from snnctl.quantize import quantize  # noqa: E402
 from snnctl.reference import FloatNetwork, FloatOutput, FloatPopulation, FloatProjection, simulate  # noqa: E402
 from snnctl.runtime import run  # noqa: E402
+from snnctl.snnfile import to_bytes  # noqa: E402
 
 DT = 1e-3
 N_IN, N_H, N_OUT = 3, 12, 2
@@ -205,8 +206,14 @@ def _int_net() -> Network:
 def test_export_import_round_trip(tmp_path) -> None:
     net = _int_net()
     path = tmp_path / "net.nir"
-    nir.write(str(path), export_nir(net, DT))
+    graph = export_nir(net, DT)
+    nir.write(str(path), graph)
+    exact, report = import_nir(str(path), DT)  # the graph still says what export wrote: the stored network
+    assert report.exact and to_bytes(exact) == to_bytes(net)
+    del graph.metadata[STORED_KEY]  # a graph without the stored network is discretised and re-quantised
+    nir.write(str(path), graph)
     back, report = import_nir(str(path), DT)  # input range and recurrence come from the file's metadata
+    assert not report.exact
     assert any("stored by snnctl's export" in n for n in report.notes)
     assert [p.kind for p in back.populations] == [Kind.LIF, Kind.LI]
     assert [p.name for p in back.populations] == ["hidden", "readout"]  # kept in node metadata
@@ -225,22 +232,18 @@ def test_export_import_round_trip(tmp_path) -> None:
 
 
 def test_export_refuses_what_nir_cannot_express() -> None:
-    net = _int_net()
-    alif = Network(
+    delta = Network(
         1,
-        [Population(Kind.ALIF, 2, da=10, a_step=5, name="adapt"), Population(Kind.LI, 1)],
+        [Population(Kind.DELTA, 2, name="enc"), Population(Kind.LI, 1)],
         [Projection(INPUT, 0, np.ones((1, 2), np.int8)), Projection(0, 1, np.ones((2, 1), np.int8))],
         [Output(1, 0)],
     )
-    with pytest.raises(NirExportError, match=r"population 0 'adapt': kind ALIF"):
-        export_nir(alif, DT)
-    net.projections[2].delay = 2
-    with pytest.raises(NirExportError, match=r"projection 2 \(0->1\): delay = 2"):
-        export_nir(net, DT)
-    soft = _int_net()
-    soft.populations[0].reset = Reset.SOFT
-    with pytest.raises(NirExportError, match=r"population 0 'hidden': soft"):
-        export_nir(soft, DT)
+    with pytest.raises(NirExportError, match=r"population 0 'enc': kind DELTA"):
+        export_nir(delta, DT)
+    spiking_out = _int_net()
+    spiking_out.outputs[1] = Output(0, 3)
+    with pytest.raises(NirExportError, match=r"output 1: reads the membrane of LIF population 0"):
+        export_nir(spiking_out, DT)
 
 
 def test_snntorch_export_imports_and_runs(tmp_path) -> None:

@@ -20,15 +20,19 @@ examples:
 NIR is continuous-time: the graph is discretised with forward Euler at --dt (snnTorch exports
 assume dt = 1e-4 s), then quantised. --calibration is a .npy array (T, n_inputs) of typical
 inputs; without it a deterministic random input over [-1, 1] per channel is used (or the range
-an snnctl export stored) and the report says so. Needs the nir package: pip install 'snnctl[nir]'.
+an snnctl export stored) and the report says so. A graph `snnctl export --nir` wrote, unchanged,
+gives back its network bit for bit (nothing re-quantised; the report says so, or lists what
+changed). Needs the nir package: pip install 'snnctl[nir]'.
 """
 
 _EXPORT_EPILOG = """\
 examples:
+  snnctl export net.snn --nir net.nir                   dt: the time step net.snn records
   snnctl export net.snn --nir net.nir --dt 1e-3
   snnctl export net.snn --c-header net.h --name blimp
 
---nir writes a NIR graph (real units; needs pip install 'snnctl[nir]'). --c-header writes the
+--nir writes a NIR graph (real units; soft reset, ALIF adaptation and refractory steps as
+documented node metadata, delays as nir.Delay; needs pip install 'snnctl[nir]'). --c-header writes the
 .snn blob as `static const uint8_t NAME_snn[]` plus NAME_snn_len and size macros, for compiling
 the network into flash and calling snn_load on it.
 """
@@ -78,13 +82,15 @@ def _cmd_import(args: argparse.Namespace) -> int:
         raise UserError(f"{args.model}: {exc}") from None
     except ValueError as exc:  # NetworkError from a malformed calibration array
         raise UserError(str(exc)) from None
-    net.meta.setdefault("name", os.path.splitext(os.path.basename(args.model))[0])
+    if not report.exact:  # the stored network of an snnctl export is written back byte for byte
+        net.meta.setdefault("name", os.path.splitext(os.path.basename(args.model))[0])
     try:
         snnfile.save(net, args.output)
     except OSError as exc:
         raise UserError(f"{args.output}: {exc.strerror or exc}") from None
     print(report)
-    print(f"wrote {args.output} ({net.n_neurons} neurons, dt = {dt:g} s)")
+    step = f"dt = {dt:g} s" + ("" if net.control_period_s is not None else ", not recordable in .snn")
+    print(f"wrote {args.output} ({net.n_neurons} neurons, {step})")
     return 0
 
 
