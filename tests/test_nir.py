@@ -16,7 +16,7 @@ from snnctl.nir_io import STORED_KEY, NirExportError, NirImportError, export_nir
 from snnctl.quantize import quantize  # noqa: E402
 from snnctl.reference import FloatNetwork, FloatOutput, FloatPopulation, FloatProjection, simulate  # noqa: E402
 from snnctl.runtime import run  # noqa: E402
-from snnctl.snnfile import to_bytes  # noqa: E402
+from snnctl.snnfile import network_crc, to_bytes  # noqa: E402
 
 DT = 1e-3
 N_IN, N_H, N_OUT = 3, 12, 2
@@ -246,7 +246,8 @@ def test_export_refuses_what_nir_cannot_express() -> None:
         export_nir(spiking_out, DT)
 
 
-def test_snntorch_export_imports_and_runs(tmp_path) -> None:
+def _snntorch_nir(path) -> None:
+    """An snnTorch model (Linear -> RLeaky -> Linear -> Synaptic) written as NIR by snnTorch's own exporter."""
     torch = pytest.importorskip("torch", reason="torch is not installed (pip install -e '.[bench]')")
     snn = pytest.importorskip("snntorch", reason="snntorch is not installed (pip install -e '.[bench]')")
     from snntorch.export_nir import export_to_nir
@@ -273,10 +274,24 @@ def test_snntorch_export_imports_and_runs(tmp_path) -> None:
             return self.out(self.fc2(self.rec(self.fc1(x))))
 
     # snnTorch 1.0 + nir 1.0.8 export per-neuron parameters and unbatched sample data only
-    graph = export_to_nir(Model(), torch.randn(4))
-    path = tmp_path / "snntorch.nir"
-    nir.write(str(path), graph)
-    net, report = import_nir(str(path), 1e-4)  # snnTorch's export assumes dt = 1e-4 s
+    nir.write(str(path), export_to_nir(Model(), torch.randn(4)))
+
+
+@pytest.fixture(scope="module")
+def snntorch_snn(tmp_path_factory):
+    """The snnTorch model through `snnctl import` (the CLI, dt = 1e-4 s as snnTorch's export assumes)."""
+    from snnctl import snnfile
+    from snnctl.cli import main
+
+    tmp = tmp_path_factory.mktemp("snntorch")
+    _snntorch_nir(tmp / "snntorch.nir")
+    assert main(["import", str(tmp / "snntorch.nir"), "-o", str(tmp / "snntorch.snn"), "--dt", "1e-4"]) == 0
+    return snnfile.load(tmp / "snntorch.snn")
+
+
+def test_snntorch_export_imports_and_runs(tmp_path) -> None:
+    _snntorch_nir(tmp_path / "snntorch.nir")
+    net, report = import_nir(str(tmp_path / "snntorch.nir"), 1e-4)  # snnTorch's export assumes dt = 1e-4 s
     names = [p.name for p in net.populations]
     assert names[:2] == ["rec.lif", "out"] and net.n_inputs == 4 and net.n_outputs == 3
     assert any(q.recurrent and q.src == q.dst == 0 for q in net.projections)
@@ -284,6 +299,44 @@ def test_snntorch_export_imports_and_runs(tmp_path) -> None:
     out = run(net, net.quantize_inputs(x))
     assert out.shape == (300, 3)
     assert report.spikes_int[0] > 0  # the hidden layer is active
+    assert net.control_period_s == 1e-4  # the time step is recorded in the network (.snn `ctrl`)
+
+
+def _fits(board, net) -> bool:
+    from firmware_bridge.memory import device_bytes
+
+    mem = device_bytes(net)
+    return (mem["blob_bytes"] <= board.max_blob_bytes and mem["arena_bytes"] <= board.arena_bytes
+            and net.n_neurons <= board.max_neurons)  # fmt: skip
+
+
+# the POSIX host device and the Cortex-M3 image under QEMU; the atmega328p's 208-byte upload slot is
+# smaller than this network's file (the test asserts that the network fits each board it runs on)
+@pytest.mark.parametrize("board", ["host", "lm3s6965evb"])
+def test_snntorch_model_runs_bit_identical_on_the_board(board, snntorch_snn) -> None:
+    """snnTorch -> NIR -> snnctl -> board: every step's output codes (the output layer's spikes, read
+    out exactly) and spike and synapse counts equal the in-process numba run."""
+    pytest.importorskip("serial")
+    from firmware_bridge import boards
+    from firmware_bridge.device import Device
+    from firmware_bridge.emulators import start_emulator
+    from tests.optional_tools import require_board
+
+    net = snntorch_snn
+    assert _fits(boards.get(board), net)
+    require_board(board)
+    x = np.random.default_rng(4).uniform(-1, 1, (1200, net.n_inputs))
+    codes = net.quantize_inputs(x)
+    ref_out, ref_counts = run(net, codes, counts=True)
+    assert np.count_nonzero(ref_out) > 50 and ref_counts[:, 0].sum() > 200  # spikes reach the outputs
+    with start_emulator(board) as emu, Device(emu.url, timeout=0.5, retries=2) as dev:
+        dev.hello()
+        ni = dev.deploy(net)
+        assert (ni.loaded, ni.blob_crc32) == (True, network_crc(to_bytes(net)))
+        steps = [dev.step(c, counts=True) for c in codes[:200]]
+        np.testing.assert_array_equal(np.array([r.outputs for r in steps]), ref_out[:200])
+        np.testing.assert_array_equal(np.array([(r.spikes, r.synops) for r in steps]), ref_counts[:200])
+        np.testing.assert_array_equal(dev.run(codes[200:]), ref_out[200:])  # streamed, the state carried on
 
 
 # -- C header ---------------------------------------------------------------------------------------
