@@ -99,7 +99,17 @@ from typing import Any
 
 import numpy as np
 
-from .network import DECAY_ONE, INPUT, MAX_DELAY, Kind, Network, NetworkError, Reset, recordable_time_step
+from .network import (
+    DECAY_ONE,
+    INPUT,
+    MAX_DELAY,
+    MAX_REFRACTORY,
+    Kind,
+    Network,
+    NetworkError,
+    Reset,
+    recordable_time_step,
+)
 from .quantize import QuantReport, from_integer, quantize
 from .reference import FloatNetwork, FloatOutput, FloatPopulation, FloatProjection
 from .snnfile import SnnFormatError, from_bytes, network_crc, to_bytes
@@ -336,8 +346,11 @@ def _spiking_extras(pop: _Pop, node: Any, dt: float, where: str) -> None:
     pop.reset = Reset.SOFT if reset == "soft" else Reset.HARD
     refractory = _meta_value(node, REFRACTORY_KEY)
     if refractory is not None:
-        if not (isinstance(refractory, int | float) and float(refractory).is_integer() and 0 <= refractory <= 15):
-            raise NirImportError(f"{where}: metadata {REFRACTORY_KEY} = {refractory!r}; expected 0..15 steps")
+        ok = isinstance(refractory, int | float) and float(refractory).is_integer()
+        if not (ok and 0 <= refractory <= MAX_REFRACTORY):
+            raise NirImportError(
+                f"{where}: metadata {REFRACTORY_KEY} = {refractory!r}; expected 0..{MAX_REFRACTORY} steps"
+            )
         pop.refractory = int(refractory)
     tau_a, step = _meta_value(node, ADAPT_TAU_KEY), _meta_value(node, ADAPT_STEP_KEY)
     if tau_a is None and step is None:

@@ -11,7 +11,7 @@ import pytest
 
 nir = pytest.importorskip("nir", reason="the nir package is not installed (pip install 'snnctl[nir]')")
 
-from snnctl.network import INPUT, Kind, Network, Output, Population, Projection  # noqa: E402
+from snnctl.network import INPUT, Kind, Network, Output, Population, Projection, Reset  # noqa: E402
 from snnctl.nir_io import STORED_KEY, NirExportError, NirImportError, export_nir, import_nir, nir_to_float  # noqa: E402
 from snnctl.quantize import quantize  # noqa: E402
 from snnctl.reference import FloatNetwork, FloatOutput, FloatPopulation, FloatProjection, simulate  # noqa: E402
@@ -463,3 +463,58 @@ def test_cli_without_nir_says_how_to_install(tmp_path, capsys) -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert proc.returncode == 2
     assert proc.stderr.strip() == "snnctl: error: the 'nir' package is not installed: pip install 'snnctl[nir]'"
+
+
+# -- metadata and delays from any producer -------------------------------------------------------------
+
+
+def _meta_graph(lif_meta: dict, delay_s: float = 3e-3) -> nir.NIRGraph:
+    """Input -> Linear -> LIF (with snnctl metadata) -> Delay -> Linear -> LI -> Output, dt = 1e-3 s."""
+    return nir.NIRGraph(
+        nodes={
+            "in": nir.Input(input_type=np.array([2])),
+            "fc1": nir.Linear(weight=np.array([[1.0, 0.5], [0.2, -1.0]])),
+            "lif": nir.LIF(
+                tau=np.full(2, 0.01), r=np.full(2, 10.0), v_leak=np.zeros(2), v_threshold=np.ones(2), metadata=lif_meta
+            ),  # fmt: skip
+            "late": nir.Delay(delay=np.full(2, delay_s)),
+            "fc2": nir.Linear(weight=np.array([[0.5, 0.5]])),
+            "li": nir.LI(tau=np.array([0.02]), r=np.array([20.0]), v_leak=np.array([0.0])),
+            "out": nir.Output(output_type=np.array([1])),
+        },
+        edges=[("in", "fc1"), ("fc1", "lif"), ("lif", "late"), ("late", "fc2"), ("fc2", "li"), ("li", "out")],
+    )
+
+
+def test_metadata_keys_and_delays_map_onto_the_model() -> None:
+    meta = {"snnctl_reset": "soft", "snnctl_refractory": 2, "snnctl_adapt_tau": 0.05, "snnctl_adapt_step": 0.25}
+    fnet, _ = nir_to_float(_meta_graph(meta), DT)
+    lif = fnet.populations[0]
+    assert (lif.kind, lif.reset, lif.refractory, lif.adapt_step) == (Kind.ALIF, Reset.SOFT, 2, 0.25)
+    # forward Euler: the adaptation keeps 1 - dt/tau_a per step, i.e. exp(-dt/tau) = 1 - 0.02
+    assert np.exp(-DT / lif.tau_adapt) == pytest.approx(1 - DT / 0.05)
+    assert [(q.src, q.dst, q.delay, q.recurrent) for q in fnet.projections][1] == (0, 1, 3, False)
+    net, _ = import_nir(_meta_graph(meta), DT)
+    assert net.populations[0].da == round(4096 * DT / 0.05) and net.projections[1].delay == 3
+    after = _meta_graph({})  # the Delay after the Linear (on its output) is the same delay
+    after.nodes["late"] = nir.Delay(delay=np.full(1, 3e-3))
+    after.edges = [("in", "fc1"), ("fc1", "lif"), ("lif", "fc2"), ("fc2", "late"), ("late", "li"), ("li", "out")]
+    assert nir_to_float(after, DT)[0].projections[1].delay == 3
+    plain, _ = nir_to_float(_meta_graph({}), DT)  # without metadata: NIR's own LIF
+    assert (plain.populations[0].kind, plain.populations[0].reset, plain.populations[0].refractory) == (
+        Kind.LIF, Reset.HARD, 0)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("meta", "delay_s", "match"),
+    [
+        ({"snnctl_reset": "zero"}, 3e-3, r"node 'lif' \(nir.LIF\): metadata snnctl_reset = 'zero'"),
+        ({"snnctl_refractory": 16}, 3e-3, r"snnctl_refractory = 16; expected 0..15"),
+        ({"snnctl_adapt_tau": 0.05}, 3e-3, r"snnctl_adapt_tau > 0 seconds .* and snnctl_adapt_step"),
+        ({}, 2.5e-3, r"node 'late' \(nir.Delay\): delays must be whole multiples of dt"),
+        ({}, 20e-3, r"node 'late' \(nir.Delay\): .* 0..15 steps"),
+    ],
+)
+def test_bad_metadata_and_delays_are_named(meta, delay_s, match) -> None:
+    with pytest.raises(NirImportError, match=match):
+        nir_to_float(_meta_graph(meta, delay_s), DT)
