@@ -31,6 +31,16 @@ MAX_OUTPUT_SHIFT = 23
 MAX_PERIOD_US = 0xFFFFFFFF  # the `.snn` file keeps the control period as u32 microseconds
 
 
+def recordable_time_step(dt: float) -> float | None:
+    """`dt` if a `.snn` file can record it as its time step (`ctrl`: whole microseconds, 1..2^32 - 1), else None.
+
+    Lets writers that know their step (quantisation, NIR import) record it without failing on a
+    step the file cannot hold (below 0.5 us or above ~71 minutes): those stay unrecorded.
+    """
+    dt = float(dt)
+    return dt if math.isfinite(dt) and 1 <= round(dt * 1e6) <= MAX_PERIOD_US else None
+
+
 class NetworkError(ValueError):
     """A network that breaks the integer model's rules; the message names the culprit."""
 
@@ -176,8 +186,9 @@ class Network:
     input_zero: Any = 0
     meta: dict = field(default_factory=dict)
     fail_safe: Any = None  # output codes a device holds when its watchdog fires (None: all zero)
-    # seconds per step of the control loop the network was made for (None: unspecified); kept in the
-    # `.snn` file in whole microseconds, so a controller can refuse to run at another rate
+    # the network's time step: real seconds per network step, which is the period of the control loop
+    # that steps it once per period (None: unspecified). Kept in the `.snn` file (`ctrl`) in whole
+    # microseconds, so a controller can refuse another rate and NIR export knows what the decays mean
     control_period_s: float | None = None
 
     def __post_init__(self) -> None:

@@ -57,22 +57,37 @@ Structure: each neuron node becomes a population (LIF, IF, CubaLIF -> LIF with h
 CubaLI -> LI), each (source, Affine/Linear, destination) path a projection; a direct edge between
 nodes is an identity projection. Input nodes become input channels (concatenated in node order,
 shapes flattened); Flatten and Identity nodes and nested graphs' own Input/Output nodes are
-pass-throughs. Cycles are allowed: populations are ordered by a depth-first search from the
-inputs, and every projection that runs against that order (a back edge of the search, or a
-projection node whose metadata has ``snnctl_recurrent``) becomes ``recurrent`` (it reads the
-source's spikes of the previous step, as snnTorch's RLeaky does). An Output fed by
+pass-throughs. A nir.Delay on a path (before or after its Affine/Linear) of whole steps, equal for
+every element, becomes the projection's delay. Cycles are allowed: populations are ordered by a
+depth-first search from the inputs, and every projection that runs against that order (a back
+edge of the search, or a projection node whose metadata has ``snnctl_recurrent``) becomes
+``recurrent`` (it reads the source's spikes of the previous step, as snnTorch's RLeaky does). An
+Output fed by
 
 * an LI / CubaLI / I node reads that node's ``v`` (NIR's output of a leaky integrator);
 * a spiking node gets a spike read-out population (LI, no memory: ``v[t] = z[t]`` exactly);
 * an Affine/Linear of spikes gets a memoryless LI population (``v[t] = W z[t] + b`` exactly);
 * a one-hot Linear of an LI node's ``v`` (what `export_nir` writes) reads the selected neurons.
+Several Output nodes are concatenated in node order (by name, as NIR files list them).
+
+What NIR's neuron nodes cannot say, a spiking node's metadata may (documented keys, written by
+`export_nir`, honoured on import): ``snnctl_reset`` = "soft" (subtract the threshold on a spike
+instead of resetting to v_reset = 0), ``snnctl_refractory`` (steps), ``snnctl_adapt_tau``
+(seconds, forward Euler like the membrane, inf = no decay) and ``snnctl_adapt_step`` (threshold
+units): an adaptive-threshold (ALIF) population whose node states the resting threshold.
+
+Exact re-import: `export_nir` also stores the `.snn` file in the graph (``snnctl_snn``). If the
+graph is still what export wrote for that network at the import's dt (`graph_differences` finds
+nothing), `import_nir` returns that network bit for bit; otherwise it imports the parameters and
+reports each difference and what re-quantisation changed (`network_changes`).
 
 Differences that remain: NIR fires on ``v > v_threshold``, the model on ``v >= threshold`` (equal
-only on a measure-zero set in float); no refractory period (NIR has none).
+only on a measure-zero set in float).
 
 Unsupported (raise NirImportError naming the node): Conv1d/Conv2d, pooling, Scale, Threshold,
-Delay, a non-spiking node (LI, I, CubaLI) feeding anything but an Output (snnctl projections carry
-spikes), projection chains (Linear -> Linear), non-zero v_reset, non-positive thresholds.
+a non-spiking node (LI, I, CubaLI) feeding anything but an Output (snnctl projections carry
+spikes), projection chains (Linear -> Linear), a Delay of an Input or of a fraction of a step or
+differing per element, non-zero v_reset, non-positive thresholds.
 """
 
 from __future__ import annotations
@@ -84,20 +99,35 @@ from typing import Any
 
 import numpy as np
 
-from .network import DECAY_ONE, INPUT, Kind, Network, NetworkError, Reset
+from .network import (
+    DECAY_ONE,
+    INPUT,
+    MAX_DELAY,
+    MAX_REFRACTORY,
+    Kind,
+    Network,
+    NetworkError,
+    Reset,
+    recordable_time_step,
+)
 from .quantize import QuantReport, from_integer, quantize
 from .reference import FloatNetwork, FloatOutput, FloatPopulation, FloatProjection
+from .snnfile import SnnFormatError, from_bytes, network_crc, to_bytes
 
 INSTALL_HINT = "pip install 'snnctl[nir]'"
 CALIBRATION_STEPS = 2000
 NO_LEAK_STEPS = 2.0**24  # export: tau = dt * 2^24 stands for "no leak" where NIR needs a finite tau
-RECURRENT_KEY = "snnctl_recurrent"
+RECURRENT_KEY = "snnctl_recurrent"  # Linear/Affine: a projection read one step late (a cycle's back edge)
+RESET_KEY = "snnctl_reset"  # spiking node: "soft" = subtract the threshold on a spike ("hard": v_reset)
+REFRACTORY_KEY = "snnctl_refractory"  # spiking node: steps a neuron stays silent after a spike
+ADAPT_TAU_KEY = "snnctl_adapt_tau"  # spiking node: threshold-adaptation time constant, seconds (inf: none)
+ADAPT_STEP_KEY = "snnctl_adapt_step"  # spiking node: threshold increase per spike, in v_threshold's units
+STORED_KEY = "snnctl_snn"  # graph: the exported `.snn` file, uint8 (exact re-import while the graph is unchanged)
 _SPIKING = ("LIF", "IF", "CubaLIF")
 _INTEGRATING = ("LI", "I", "CubaLI")
 _PROJECTION = ("Affine", "Linear")
 _PASS = ("Flatten", "Identity")
 _HINTS = {
-    "Delay": "NIR delays are per-element and in seconds; snnctl delays are whole steps per projection",
     "Threshold": "a bare threshold has no snnctl counterpart; use a spiking neuron node (LIF, IF, CubaLIF)",
     "Scale": "fold the scale into the neighbouring Affine/Linear weights",
     "Conv1d": "snnctl has dense/sparse projections only; flatten the convolution into a Linear",
@@ -124,12 +154,39 @@ def require_nir() -> Any:
 
 @dataclass
 class NirImportReport(QuantReport):
-    """The QuantReport of the quantisation, plus what the import decided (printed after the table)."""
+    """The QuantReport of the quantisation, plus what the import decided (printed after the table).
+
+    `changes` lists, for a graph that carries an snnctl export's network but no longer says what
+    that export wrote, each NIR parameter that differs and what re-quantisation changed in the
+    integer network (so the user sees exactly why the result is not the stored network).
+    """
 
     notes: list[str] = field(default_factory=list)
+    changes: list[str] = field(default_factory=list)
+    exact: bool = False
 
     def __str__(self) -> str:
-        return "\n".join([super().__str__(), *(f"note: {n}" for n in self.notes)])
+        return "\n".join([super().__str__(), *(f"changed: {c}" for c in self.changes),
+                          *(f"note: {n}" for n in self.notes)])  # fmt: skip
+
+
+@dataclass
+class NirStoredReport:
+    """An import that returned the network an snnctl export stored in the graph, bit for bit.
+
+    Nothing was discretised or quantised: the graph's NIR parameters are still the ones
+    `export_nir` writes for that network at this dt, so the stored `.snn` is the network.
+    """
+
+    crc: int  # the stored file's CRC-32 (`snnfile.network_crc`)
+    notes: list[str] = field(default_factory=list)
+    changes: list[str] = field(default_factory=list)
+    exact: bool = True
+
+    def __str__(self) -> str:
+        head = (f"no re-quantisation: the graph holds the network snnctl exported (CRC 0x{self.crc:08x}) and"
+                " its NIR parameters are unchanged, so the integer network is bit-identical")  # fmt: skip
+        return "\n".join([head, *(f"note: {n}" for n in self.notes)])
 
 
 # -- import ---------------------------------------------------------------------------------------
@@ -203,6 +260,10 @@ class _Pop:
     bias: np.ndarray
     threshold: np.ndarray
     spiking: bool
+    reset: Reset = Reset.HARD
+    refractory: int = 0
+    alpha_a: float | None = None  # ALIF: retention of the threshold adaptation (None: not adaptive)
+    adapt_step: float = 0.0
 
 
 def _retention(tau: np.ndarray, dt: float, where: str, name: str) -> np.ndarray:
@@ -259,7 +320,49 @@ def _population(name: str, node: Any, n: int, dt: float) -> _Pop:
     for label, arr in (("input gain", gain), ("bias (v_leak)", bias)):
         if not np.all(np.isfinite(arr)):
             raise NirImportError(f"{where}: the discretised {label} is not finite; check r, w_in, tau and v_leak")
-    return _Pop(name, Kind.LIF if spiking else Kind.LI, n, au, av, gain, bias, threshold, spiking)
+    pop = _Pop(name, Kind.LIF if spiking else Kind.LI, n, au, av, gain, bias, threshold, spiking)
+    if spiking:
+        _spiking_extras(pop, node, dt, where)
+    return pop
+
+
+def _meta_value(node: Any, key: str) -> Any:
+    """A node's metadata entry as a plain Python value (h5py gives bytes and 0-d arrays), None if absent."""
+    meta = getattr(node, "metadata", None) or {}
+    if not isinstance(meta, dict) or key not in meta:
+        return None
+    value = meta[key]
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    arr = np.asarray(value)
+    return arr.item() if arr.ndim == 0 else arr
+
+
+def _spiking_extras(pop: _Pop, node: Any, dt: float, where: str) -> None:
+    """Soft reset, refractory period and threshold adaptation from the node's documented metadata keys."""
+    reset = _meta_value(node, RESET_KEY)
+    if reset not in (None, "hard", "soft"):
+        raise NirImportError(f"{where}: metadata {RESET_KEY} = {reset!r}; expected 'hard' or 'soft'")
+    pop.reset = Reset.SOFT if reset == "soft" else Reset.HARD
+    refractory = _meta_value(node, REFRACTORY_KEY)
+    if refractory is not None:
+        ok = isinstance(refractory, int | float) and float(refractory).is_integer()
+        if not (ok and 0 <= refractory <= MAX_REFRACTORY):
+            raise NirImportError(
+                f"{where}: metadata {REFRACTORY_KEY} = {refractory!r}; expected 0..{MAX_REFRACTORY} steps"
+            )
+        pop.refractory = int(refractory)
+    tau_a, step = _meta_value(node, ADAPT_TAU_KEY), _meta_value(node, ADAPT_STEP_KEY)
+    if tau_a is None and step is None:
+        return
+    if not all(isinstance(v, int | float) for v in (tau_a, step)) or not (tau_a > 0 and 0 <= step < math.inf):
+        raise NirImportError(
+            f"{where}: threshold adaptation needs metadata {ADAPT_TAU_KEY} > 0 seconds (inf: no decay) and"
+            f" {ADAPT_STEP_KEY} >= 0 (finite), got {tau_a!r} and {step!r}"
+        )
+    pop.alpha_a = float(_retention(np.array([float(tau_a)]), dt, where, ADAPT_TAU_KEY)[0])
+    pop.adapt_step = float(step)
+    pop.kind = Kind.ALIF
 
 
 def _node_size(name: str, node: Any, nodes: dict[str, Any], edges: list[tuple[str, str]]) -> int:
@@ -294,6 +397,20 @@ def _weights(name: str, node: Any) -> tuple[np.ndarray, np.ndarray]:
     return w, b
 
 
+def _delay_steps(name: str, node: Any, dt: float) -> int:
+    """Whole steps of a nir.Delay (seconds, one per element): all equal, a multiple of dt, 0..15."""
+    d = _arr(node, "delay") / dt
+    steps = np.rint(d)
+    if d.size == 0 or np.any(~np.isfinite(d)) or np.any(np.abs(d - steps) > 1e-6 * np.maximum(1.0, steps)):
+        raise NirImportError(f"node {name!r} (nir.Delay): delays must be whole multiples of dt = {dt:g} s")
+    if np.any(steps != steps[0]) or not 0 <= steps[0] <= MAX_DELAY:
+        raise NirImportError(
+            f"node {name!r} (nir.Delay): snnctl delays are one per projection, 0..{MAX_DELAY} steps;"
+            f" got {sorted(set(steps.astype(int).tolist()))[:4]} steps"
+        )
+    return int(steps[0])
+
+
 def _is_recurrent_marked(node: Any) -> bool:
     meta = getattr(node, "metadata", None) or {}
     try:
@@ -320,7 +437,7 @@ def nir_to_float(graph: Any, dt: float, affine_bias: str = "v") -> tuple[FloatNe
     if not isinstance(graph, nir.NIRGraph):
         raise NirImportError(f"expected a nir.NIRGraph, got {type(graph).__name__}")
     nodes, edges, passthrough = _flatten_graph(graph)
-    supported = ("Input", "Output", *_PROJECTION, *_SPIKING, *_INTEGRATING, *_PASS)
+    supported = ("Input", "Output", "Delay", *_PROJECTION, *_SPIKING, *_INTEGRATING, *_PASS)
     for name, node in nodes.items():
         t = _type(node)
         if t not in supported:
@@ -348,20 +465,36 @@ def nir_to_float(graph: Any, dt: float, affine_bias: str = "v") -> tuple[FloatNe
     neuron_nodes = [n for n, node in nodes.items() if _type(node) in _SPIKING + _INTEGRATING]
     pops = {n: _population(n, nodes[n], _node_size(n, nodes[n], nodes, edges), dt) for n in neuron_nodes}
 
-    # sources feeding each neuron node: (source node, via projection node or None)
-    def sources(dst: str) -> list[tuple[str, str | None]]:
+    def upstream(a: str) -> tuple[str, int]:
+        """The first node above `a` that is not a Delay, and the steps of the Delays passed on the way."""
+        steps = 0
+        while _type(nodes[a]) == "Delay":
+            if len(preds[a]) != 1:
+                raise NirImportError(f"node {a!r} (nir.Delay) must have exactly one incoming edge, has {len(preds[a])}")
+            steps += _delay_steps(a, nodes[a], dt)
+            a = preds[a][0]
+        return a, steps
+
+    # sources feeding each neuron node: (source node, via projection node or None, delay steps)
+    def sources(dst: str) -> list[tuple[str, str | None, int]]:
         out = []
-        for a in preds[dst]:
+        for a0 in preds[dst]:
+            a, lag = upstream(a0)
             t = _type(nodes[a])
             if t in _PROJECTION:
                 if not preds[a]:
                     raise NirImportError(f"node {a!r} (nir.{t}) has no incoming edge")
-                out += [(s, a) for s in preds[a]]
+                out += [(s, a, lag + more) for s, more in map(upstream, preds[a])]
             elif t == "Output":
                 raise NirImportError(f"node {a!r} (nir.Output) cannot feed node {dst!r}")
             else:
-                out.append((a, None))
-        for s, via in out:
+                out.append((a, None, lag))
+        for s, via, lag in out:
+            if lag and s in in_off:
+                raise NirImportError(
+                    f"node {s!r} (nir.Input) reaches node {via or dst!r} through a Delay: snnctl inputs enter"
+                    " in the step they are given (delay the spikes of a neuron node instead)"
+                )
             ts = _type(nodes[s])
             if ts in _PROJECTION:
                 raise NirImportError(
@@ -383,7 +516,7 @@ def nir_to_float(graph: Any, dt: float, affine_bias: str = "v") -> tuple[FloatNe
     marked = {n for n in nodes if _type(nodes[n]) in _PROJECTION and _is_recurrent_marked(nodes[n])}
     graph_succ: dict[str, list[str]] = {n: [] for n in nodes}
     for d in neuron_nodes:
-        for s, via in incoming[d]:
+        for s, via, _ in incoming[d]:
             if via not in marked and d not in graph_succ[s]:
                 graph_succ[s].append(d)
     seen: set[str] = set()
@@ -411,7 +544,7 @@ def nir_to_float(graph: Any, dt: float, affine_bias: str = "v") -> tuple[FloatNe
         for d in order:
             if np.any(pops[d].alpha_u > 0) and any(
                 via and _type(nodes[via]) == "Affine" and np.any(_weights(via, nodes[via])[1] != 0)
-                for _, via in incoming[d]
+                for _, via, _ in incoming[d]
             ):
                 need_bias_neuron = True
     if need_bias_neuron:
@@ -430,7 +563,10 @@ def nir_to_float(graph: Any, dt: float, affine_bias: str = "v") -> tuple[FloatNe
                 tau_mem=_model_tau(pp.alpha_v, dt),
                 bias=pp.bias.copy(),
                 threshold=pp.threshold,
-                reset=Reset.HARD,
+                reset=pp.reset,
+                refractory=pp.refractory,
+                tau_adapt=float(_model_tau(np.array([pp.alpha_a]), dt)[0]) if pp.alpha_a is not None else math.inf,
+                adapt_step=pp.adapt_step,
                 name=_meta_name(nodes[d]) or d,
             )
         )
@@ -459,7 +595,7 @@ def nir_to_float(graph: Any, dt: float, affine_bias: str = "v") -> tuple[FloatNe
         pp = pops[d]
         di = index[d]
         done_bias: set[str] = set()
-        for s, via in incoming[d]:
+        for s, via, lag in incoming[d]:
             if via is None:
                 w, b = np.eye(pp.n), np.zeros(pp.n)
             else:
@@ -471,8 +607,9 @@ def nir_to_float(graph: Any, dt: float, affine_bias: str = "v") -> tuple[FloatNe
                 )
             si = src_index(s)
             weights = src_rows(s, w, via, d) * pp.gain[None, :]
+            # a back edge of the population order (or a marked one) is a cycle: one step late, plus its Delays
             recurrent = si != INPUT and (si >= di or via in marked)
-            projs.append(FloatProjection(si, di, weights, recurrent=recurrent))
+            projs.append(FloatProjection(si, di, weights, recurrent=recurrent, delay=lag))
             if via is not None and via not in done_bias and np.any(b != 0):
                 done_bias.add(via)
                 c = pp.gain * b  # added to u every step
@@ -615,14 +752,22 @@ def import_nir(
     affine_bias: str = "v",
     input_range: tuple[Any, Any] | None = None,
     state_bits: int = 20,
-) -> tuple[Network, NirImportReport]:
+) -> tuple[Network, NirImportReport | NirStoredReport]:
     """Integer network of a NIR graph (file path or nir.NIRGraph), discretised with step dt (seconds).
+
+    A graph written by `export_nir` and still saying what it wrote (same nodes, parameters to
+    float32 precision, snnctl metadata, edges, at this dt) gives back the stored network bit for bit
+    (`NirStoredReport`); anything else is discretised and quantised (`NirImportReport`, whose
+    `changes` say how the graph and the result differ from a stored network it carried).
 
     Without `calibration`, a deterministic random input (`default_calibration`, `seed`) over
     `input_range` is used: given, or the range an snnctl export stored in the graph, or [-1, 1]
     per channel. The report says which.
     """
     graph = read_graph(path_or_graph)
+    stored, changes = _stored_network(graph, dt)
+    if stored is not None and not changes:
+        return stored
     fnet, notes = nir_to_float(graph, dt, affine_bias=affine_bias)
     if calibration is None:
         hints = graph_hints(graph)
@@ -651,7 +796,116 @@ def import_nir(
     except NetworkError as exc:
         raise NirImportError(str(exc)) from None
     notes.insert(0, f"discretised with forward Euler at dt = {dt:g} s")
-    return net, NirImportReport(**vars(report), notes=notes)
+    if stored is not None:
+        changes += [f"integer network vs the stored one: {c}" for c in network_changes(stored[0], net)]
+    return net, NirImportReport(**vars(report), notes=notes, changes=changes)
+
+
+def _stored_network(graph: Any, dt: float) -> tuple[tuple[Network, NirStoredReport] | None, list[str]]:
+    """The `.snn` an snnctl export stored in the graph, and how the graph differs from what it wrote.
+
+    (None, []) without a stored network. With one, the stored network is re-exported at `dt` and
+    compared with the graph node by node: no difference means the graph still describes exactly
+    that network, which is then returned as is (nothing re-quantised); otherwise the differences
+    are returned and the caller imports the graph's parameters instead.
+    """
+    meta = getattr(graph, "metadata", None) or {}
+    if not isinstance(meta, dict) or STORED_KEY not in meta:
+        return None, []
+    blob = np.asarray(meta[STORED_KEY]).astype(np.uint8).tobytes()
+    try:
+        net = from_bytes(blob)
+        changes = graph_differences(export_nir(net, dt), graph)
+    except (SnnFormatError, NirExportError) as exc:
+        return None, [f"the stored network ({STORED_KEY}) is unusable and was ignored: {exc}"]
+    notes = [f"returned the stored network unchanged (dt = {dt:g} s: the decays the graph's taus give)"]
+    if net.control_period_s is None and recordable_time_step(dt) is not None:
+        net.control_period_s = dt
+        notes.append(f"the stored file had no time step; recorded dt = {dt:g} s")
+    return (net, NirStoredReport(network_crc(blob), notes)), changes
+
+
+def _node_arrays(node: Any) -> dict[str, np.ndarray]:
+    """A node's numeric parameters (the dataclass fields NIR defines, without types and metadata)."""
+    out = {}
+    for key, value in vars(node).items():
+        if key in ("metadata", "input_type", "output_type") or value is None or isinstance(value, dict):
+            continue
+        out[key] = np.asarray(value, dtype=np.float64)
+    return out
+
+
+def _values_differ(a: np.ndarray, b: np.ndarray) -> str:
+    """'' if equal to float32 precision (a re-saved graph may narrow floats), else what differs."""
+    if a.shape != b.shape:
+        return f"shape {a.shape} -> {b.shape}"
+    same = np.isclose(a, b, rtol=1e-6, atol=0.0) | (np.isinf(a) & (a == b))
+    if np.all(same):
+        return ""
+    with np.errstate(invalid="ignore"):
+        delta = np.abs(np.where(same, 0.0, b - a))
+    return f"{int(np.count_nonzero(~same))} of {a.size} values differ (max |change| {np.nanmax(delta):.4g})"
+
+
+def graph_differences(expected: Any, graph: Any) -> list[str]:
+    """What differs between two flat NIR graphs: nodes, node types, parameters, snnctl metadata, edges."""
+    out = []
+    a_nodes, b_nodes = expected.nodes, graph.nodes
+    for name in sorted(set(a_nodes) ^ set(b_nodes)):
+        out.append(f"node {name!r} {'missing' if name in a_nodes else 'added'}")
+    for name in sorted(set(a_nodes) & set(b_nodes)):
+        a, b = a_nodes[name], b_nodes[name]
+        if _type(a) != _type(b):
+            out.append(f"node {name!r}: nir.{_type(a)} -> nir.{_type(b)}")
+            continue
+        pa, pb = _node_arrays(a), _node_arrays(b)
+        for key in sorted(set(pa) | set(pb)):
+            what = _values_differ(pa[key], pb[key]) if key in pa and key in pb else "missing"
+            if what:
+                out.append(f"node {name!r} (nir.{_type(a)}) {key}: {what}")
+        keys = {k for n in (a, b) for k in (getattr(n, "metadata", None) or {}) if str(k).startswith("snnctl_")}
+        for key in sorted(keys):
+            va, vb = _meta_value(a, key), _meta_value(b, key)
+            if isinstance(va, str) or isinstance(vb, str) or va is None or vb is None:
+                differ = va != vb
+            else:
+                differ = bool(_values_differ(np.asarray(va, dtype=np.float64), np.asarray(vb, dtype=np.float64)))
+            if differ:
+                out.append(f"node {name!r} metadata {key}: {va!r} -> {vb!r}")
+    ea, eb = {tuple(map(str, e)) for e in expected.edges}, {tuple(map(str, e)) for e in graph.edges}
+    out += [f"edge {a} -> {b} missing" for a, b in sorted(ea - eb)]
+    out += [f"edge {a} -> {b} added" for a, b in sorted(eb - ea)]
+    return out
+
+
+def network_changes(old: Network, new: Network) -> list[str]:
+    """Per population, projection and quantiser: which integer fields of `new` differ from `old`."""
+    if [(p.kind, p.n) for p in old.populations] != [(p.kind, p.n) for p in new.populations]:
+        return ["populations differ in kind or size: " + ", ".join(f"{p.kind.name}x{p.n}" for p in new.populations)]
+    out = []
+    for i, (a, b) in enumerate(zip(old.populations, new.populations, strict=True)):
+        fields = [f for f in ("du", "dv", "bias", "theta") if not np.array_equal(getattr(a, f), getattr(b, f))]
+        fields += [f for f in ("reset", "refractory", "da", "a_step") if getattr(a, f) != getattr(b, f)]
+        if fields:
+            out.append(f"population {i} {a.name!r}: " + ", ".join(fields))
+    if len(old.projections) != len(new.projections):
+        out.append(f"{len(old.projections)} projections -> {len(new.projections)}")
+    else:
+        for k, (a, b) in enumerate(zip(old.projections, new.projections, strict=True)):
+            fields = [f for f in ("src", "dst", "exponent", "lag", "sparse") if getattr(a, f) != getattr(b, f)]
+            if a.weights.shape != b.weights.shape:
+                fields.append("shape")
+            elif not np.array_equal(a.weights, b.weights):
+                fields.append(f"{int(np.count_nonzero(a.weights != b.weights))} weights")
+            if fields:
+                out.append(f"projection {k}: " + ", ".join(fields))
+    if not np.array_equal(old.input_scale, new.input_scale):
+        out.append("input scales")
+    if [(o.pop, o.neuron, o.shift, o.scale, o.zero) for o in old.outputs] != [
+        (o.pop, o.neuron, o.shift, o.scale, o.zero) for o in new.outputs
+    ]:
+        out.append("output quantisers")
+    return out
 
 
 # -- export ---------------------------------------------------------------------------------------
@@ -672,32 +926,26 @@ def export_nir(net: Network, dt: float, state_scale: Any = None) -> Any:
     gain is 1), v_leak = bias * tau_mem / dt. A decay of 0 (no leak) becomes tau = 2^24 dt where
     NIR needs a finite tau (re-imports as d = 0), or an IF / I node when the whole population is
     leak-free with no synaptic current and no bias. A population without incoming projections gets an
-    all-zero Linear from the input (NIR would otherwise add an Input node in front of it). The
-    graph's metadata holds `snnctl_dt` and the input peak per channel (`snnctl_input_max`, from the
-    input quantiser) for re-import.
+    all-zero Linear from the input (NIR would otherwise add an Input node in front of it).
+
+    What NIR's nodes cannot say goes into documented metadata keys, and the node itself is the
+    nearest standard model: soft reset (`snnctl_reset` = "soft"; the node says v_reset = 0),
+    refractory steps (`snnctl_refractory`), ALIF threshold adaptation (`snnctl_adapt_tau`,
+    `snnctl_adapt_step`; the node is a LIF/CubaLIF with the resting threshold). Delays are standard
+    nir.Delay nodes (whole steps times dt) between the source and its Linear; a projection that
+    reads the previous step inside a cycle is marked `snnctl_recurrent`. Outputs reading several
+    populations become one Output node per run of outputs (`output_000`, ... in output order).
+    The graph's metadata holds `snnctl_dt`, the input peak per channel (`snnctl_input_max`, from
+    the input quantiser) and the `.snn` file itself (`snnctl_snn`), which `import_nir` returns
+    bit for bit as long as the graph still says what this function wrote.
     """
     nir = require_nir()
-    from .network import Kind as K
-
     for i, p in enumerate(net.populations):
-        where = f"population {i} {p.name!r}" if p.name else f"population {i}"
-        if p.kind in (K.ALIF, K.DELTA):
-            raise NirExportError(f"{where}: kind {p.kind.name} has no NIR node (NIR has LIF, CubaLIF, IF, LI)")
-        if p.kind == K.LIF and p.reset == Reset.SOFT:
-            raise NirExportError(f"{where}: soft (subtractive) reset has no NIR equivalent (NIR resets to v_reset)")
-        if p.kind == K.LIF and p.refractory:
-            raise NirExportError(f"{where}: refractory = {p.refractory} steps has no NIR equivalent")
-    for k, q in enumerate(net.projections):
-        where = f"projection {k} ({'INPUT' if q.src == INPUT else q.src}->{q.dst})"
-        if q.delay:
-            raise NirExportError(f"{where}: delay = {q.delay} steps; NIR export of delays is not supported")
-        if q.recurrent and q.src < q.dst:
-            raise NirExportError(
-                f"{where}: a recurrent (one-step lag) projection from an earlier to a later"
-                " population has no NIR form (NIR recurrence is a cycle)"
-            )
+        if p.kind == Kind.DELTA:
+            where = f"population {i} {p.name!r}" if p.name else f"population {i}"
+            raise NirExportError(f"{where}: kind DELTA (send-on-delta) has no NIR node or near equivalent")
     for k, o in enumerate(net.outputs):
-        if net.populations[o.pop].kind != K.LI:
+        if net.populations[o.pop].kind != Kind.LI:
             raise NirExportError(
                 f"output {k}: reads the membrane of {net.populations[o.pop].kind.name} population"
                 f" {o.pop}; NIR outputs of spiking nodes are spikes, so only LI outputs export"
@@ -713,73 +961,97 @@ def export_nir(net: Network, dt: float, state_scale: Any = None) -> Any:
     for i, (p, fp) in enumerate(zip(net.populations, fnet.populations, strict=True)):
         name = f"p{i}" + (f"_{p.name}" if p.name else "")
         names.append(name)
-        tau_mem, tau_syn = _taus(p.dv, dt), _taus(p.du, dt)
-        has_syn = bool(np.any(p.du != DECAY_ONE))
-        bias = np.asarray(fp.bias, dtype=np.float64)
-        leak_free = bool(np.all(p.dv == 0)) and not np.any(bias)
-        if p.kind == K.LIF:
-            th = np.asarray(fp.threshold, dtype=np.float64)
-            if has_syn:
-                node = nir.CubaLIF(
-                    tau_syn=tau_syn,
-                    tau_mem=tau_mem,
-                    r=tau_mem / dt,
-                    v_leak=bias * tau_mem / dt,
-                    v_threshold=th,
-                    v_reset=np.zeros(p.n),
-                    w_in=tau_syn / dt,
-                )
-            elif leak_free:
-                node = nir.IF(r=np.full(p.n, 1.0 / dt), v_threshold=th, v_reset=np.zeros(p.n))
-            else:
-                node = nir.LIF(
-                    tau=tau_mem, r=tau_mem / dt, v_leak=bias * tau_mem / dt, v_threshold=th, v_reset=np.zeros(p.n)
-                )
-        else:  # LI
-            if has_syn:
-                node = nir.CubaLI(
-                    tau_syn=tau_syn, tau_mem=tau_mem, r=tau_mem / dt, v_leak=bias * tau_mem / dt, w_in=tau_syn / dt
-                )
-            elif leak_free:
-                node = nir.I(r=np.full(p.n, 1.0 / dt))
-            else:
-                node = nir.LI(tau=tau_mem, r=tau_mem / dt, v_leak=bias * tau_mem / dt)
-        if p.name:
-            node.metadata = {"snnctl_name": p.name}
-        nodes[name] = node
+        nodes[name] = _neuron_node(nir, p, fp, dt)
     for k, (q, fq) in enumerate(zip(net.projections, fnet.projections, strict=True)):
         wname = f"w{k}"
-        meta = {RECURRENT_KEY: True} if q.recurrent else {}
+        # a back edge of the population order is a cycle, which NIR readers step one step late;
+        # any other lag is a Delay node of whole steps on the source's spikes
+        back = q.src != INPUT and q.src >= q.dst
+        steps = q.lag - 1 if back else q.lag
+        src = "input" if q.src == INPUT else names[q.src]
+        if steps:
+            dname = f"d{k}"
+            nodes[dname] = nir.Delay(delay=np.full(net.src_size(q), steps * dt))
+            edges.append((src, dname))
+            src = dname
+        meta = {RECURRENT_KEY: True} if back else {}
         nodes[wname] = nir.Linear(weight=np.ascontiguousarray(fq.weights.T), metadata=meta)
-        edges.append(("input" if q.src == INPUT else names[q.src], wname))
-        edges.append((wname, names[q.dst]))
+        edges += [(src, wname), (wname, names[q.dst])]
     fed = {q.dst for q in net.projections}
     for i in range(len(net.populations)):
         if i not in fed:  # NIR adds an Input node in front of any source-less node: feed it zeros instead
             zname = f"w_zero_{i}"
             nodes[zname] = nir.Linear(weight=np.zeros((net.populations[i].n, net.n_inputs)))
             edges += [("input", zname), (zname, names[i])]
-    out_pops = sorted({o.pop for o in net.outputs})
-    n_out = net.n_outputs
-    nodes["output"] = nir.Output(output_type={"output": np.array([n_out])})
-    single = len(out_pops) == 1 and [o.neuron for o in net.outputs] == list(range(net.populations[out_pops[0]].n))
-    if single:
-        edges.append((names[out_pops[0]], "output"))
-    else:
-        if len(out_pops) > 1:
-            raise NirExportError(
-                "outputs read more than one population; NIR export supports outputs from one"
-                " LI population (a selection of its neurons)"
-            )
-        sel = np.zeros((n_out, net.populations[out_pops[0]].n))
-        for k, o in enumerate(net.outputs):
-            sel[k, o.neuron] = 1.0
-        nodes["readout"] = nir.Linear(weight=sel)
-        edges += [(names[out_pops[0]], "readout"), ("readout", "output")]
+    _output_nodes(nir, net, names, nodes, edges)
     input_max = np.asarray(net.input_scale, dtype=np.float64) * 32767 / 1.25
     metadata = {
         "snnctl_dt": float(dt),
         "snnctl_input_max": input_max,
         "snnctl_name": str(net.meta.get("name", "")) if isinstance(net.meta, dict) else "",
+        STORED_KEY: np.frombuffer(to_bytes(net), dtype=np.uint8).copy(),
     }
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata)
+
+
+def _neuron_node(nir: Any, p: Any, fp: FloatPopulation, dt: float) -> Any:
+    """The NIR node of one population: the nearest standard node, plus metadata for what it cannot say."""
+    tau_mem, tau_syn = _taus(p.dv, dt), _taus(p.du, dt)
+    has_syn = bool(np.any(p.du != DECAY_ONE))
+    bias = np.asarray(fp.bias, dtype=np.float64)
+    leak_free = bool(np.all(p.dv == 0)) and not np.any(bias)
+    zeros = np.zeros(p.n)
+    if p.kind in (Kind.LIF, Kind.ALIF):
+        th = np.asarray(fp.threshold, dtype=np.float64)  # ALIF: the resting threshold (no adaptation)
+        if has_syn:
+            node = nir.CubaLIF(tau_syn=tau_syn, tau_mem=tau_mem, r=tau_mem / dt, v_leak=bias * tau_mem / dt,
+                               v_threshold=th, v_reset=zeros, w_in=tau_syn / dt)  # fmt: skip
+        elif leak_free:
+            node = nir.IF(r=np.full(p.n, 1.0 / dt), v_threshold=th, v_reset=zeros)
+        else:
+            node = nir.LIF(tau=tau_mem, r=tau_mem / dt, v_leak=bias * tau_mem / dt, v_threshold=th, v_reset=zeros)
+    elif has_syn:
+        node = nir.CubaLI(tau_syn=tau_syn, tau_mem=tau_mem, r=tau_mem / dt, v_leak=bias * tau_mem / dt,
+                          w_in=tau_syn / dt)  # fmt: skip
+    elif leak_free:
+        node = nir.I(r=np.full(p.n, 1.0 / dt))
+    else:
+        node = nir.LI(tau=tau_mem, r=tau_mem / dt, v_leak=bias * tau_mem / dt)
+    meta: dict[str, Any] = {"snnctl_name": p.name} if p.name else {}
+    if p.kind in (Kind.LIF, Kind.ALIF):
+        if p.reset == Reset.SOFT:
+            meta[RESET_KEY] = "soft"
+        if p.refractory:
+            meta[REFRACTORY_KEY] = int(p.refractory)
+    if p.kind == Kind.ALIF:
+        # forward-Euler time constant like the membrane's (retention 1 - dt/tau = 1 - da/4096), inf = none
+        meta[ADAPT_TAU_KEY] = float(dt * DECAY_ONE / p.da) if p.da else math.inf
+        meta[ADAPT_STEP_KEY] = float(fp.adapt_step)
+    node.metadata = meta
+    return node
+
+
+def _output_nodes(nir: Any, net: Network, names: list[str], nodes: dict, edges: list) -> None:
+    """One Output node per run of consecutive outputs reading one population, named in output order.
+
+    A run reading every neuron of its population in order is an edge from the population; any other
+    run goes through a one-hot Linear (`readout_NNN`), which import maps back onto the neurons.
+    """
+    runs: list[tuple[int, list[int]]] = []
+    for o in net.outputs:
+        if runs and runs[-1][0] == o.pop:
+            runs[-1][1].append(o.neuron)
+        else:
+            runs.append((o.pop, [o.neuron]))
+    for r, (pop, neurons) in enumerate(runs):
+        suffix = "" if len(runs) == 1 else f"_{r:03d}"  # h5py lists nodes by name: keep output order
+        oname = "output" + suffix
+        nodes[oname] = nir.Output(output_type={"output": np.array([len(neurons)])})
+        if neurons == list(range(net.populations[pop].n)):
+            edges.append((names[pop], oname))
+            continue
+        sel = np.zeros((len(neurons), net.populations[pop].n))
+        sel[np.arange(len(neurons)), neurons] = 1.0
+        rname = "readout" + suffix
+        nodes[rname] = nir.Linear(weight=sel)
+        edges += [(names[pop], rname), (rname, oname)]

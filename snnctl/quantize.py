@@ -30,6 +30,7 @@ from .network import (
     Output,
     Population,
     Projection,
+    recordable_time_step,
 )
 from .reference import FloatNetwork, FloatOutput, FloatPopulation, FloatProjection, check_inputs, decay_factor, simulate
 from .runtime import run_trace
@@ -216,7 +217,8 @@ def quantize(
     `state_bits` places each population's largest calibration state near 2^state_bits (at most
     2^(state_bits + 1) after weight alignment), leaving >= 2^(22 - state_bits) headroom below
     24-bit saturation for transients the calibration did not show. Inputs beyond input_headroom x the
-    calibration range saturate at the int16 code limits.
+    calibration range saturate at the int16 code limits. The network records `fnet.dt` as its time
+    step (`control_period_s`) when a `.snn` file can hold it (`recordable_time_step`).
     """
     fnet.validate()
     if not 8 <= int(state_bits) <= 21:  # the weight alignment may add one bit; 2^23 is saturation
@@ -248,7 +250,9 @@ def quantize(
         shift = _output_shift(v_peak, sp, output_headroom)
         outs.append(Output(o.pop, o.neuron, shift, _f32(sp * 2.0**shift), 0))
     meta = {**fnet.meta, "quantized_from_float": True, "dt": fnet.dt, "state_bits": int(state_bits)}
-    net = Network(fnet.n_inputs, pops, projs, outs, input_scale=sigma, input_zero=0, meta=meta)
+    # the time step goes into the file (`ctrl`), so export and control loops know what the decays mean
+    net = Network(fnet.n_inputs, pops, projs, outs, input_scale=sigma, input_zero=0, meta=meta,
+                  control_period_s=recordable_time_step(fnet.dt))  # fmt: skip
     ref = cal if test is None else simulate(fnet, evaluated)
     codes = net.quantize_inputs(evaluated)
     itr = run_trace(net, codes)

@@ -12,10 +12,11 @@ import pytest
 nir = pytest.importorskip("nir", reason="the nir package is not installed (pip install 'snnctl[nir]')")
 
 from snnctl.network import INPUT, Kind, Network, Output, Population, Projection, Reset  # noqa: E402
-from snnctl.nir_io import NirExportError, NirImportError, export_nir, import_nir, nir_to_float  # noqa: E402
+from snnctl.nir_io import STORED_KEY, NirExportError, NirImportError, export_nir, import_nir, nir_to_float  # noqa: E402
 from snnctl.quantize import quantize  # noqa: E402
 from snnctl.reference import FloatNetwork, FloatOutput, FloatPopulation, FloatProjection, simulate  # noqa: E402
 from snnctl.runtime import run  # noqa: E402
+from snnctl.snnfile import network_crc, to_bytes  # noqa: E402
 
 DT = 1e-3
 N_IN, N_H, N_OUT = 3, 12, 2
@@ -205,8 +206,14 @@ def _int_net() -> Network:
 def test_export_import_round_trip(tmp_path) -> None:
     net = _int_net()
     path = tmp_path / "net.nir"
-    nir.write(str(path), export_nir(net, DT))
+    graph = export_nir(net, DT)
+    nir.write(str(path), graph)
+    exact, report = import_nir(str(path), DT)  # the graph still says what export wrote: the stored network
+    assert report.exact and to_bytes(exact) == to_bytes(net)
+    del graph.metadata[STORED_KEY]  # a graph without the stored network is discretised and re-quantised
+    nir.write(str(path), graph)
     back, report = import_nir(str(path), DT)  # input range and recurrence come from the file's metadata
+    assert not report.exact
     assert any("stored by snnctl's export" in n for n in report.notes)
     assert [p.kind for p in back.populations] == [Kind.LIF, Kind.LI]
     assert [p.name for p in back.populations] == ["hidden", "readout"]  # kept in node metadata
@@ -225,25 +232,22 @@ def test_export_import_round_trip(tmp_path) -> None:
 
 
 def test_export_refuses_what_nir_cannot_express() -> None:
-    net = _int_net()
-    alif = Network(
+    delta = Network(
         1,
-        [Population(Kind.ALIF, 2, da=10, a_step=5, name="adapt"), Population(Kind.LI, 1)],
+        [Population(Kind.DELTA, 2, name="enc"), Population(Kind.LI, 1)],
         [Projection(INPUT, 0, np.ones((1, 2), np.int8)), Projection(0, 1, np.ones((2, 1), np.int8))],
         [Output(1, 0)],
     )
-    with pytest.raises(NirExportError, match=r"population 0 'adapt': kind ALIF"):
-        export_nir(alif, DT)
-    net.projections[2].delay = 2
-    with pytest.raises(NirExportError, match=r"projection 2 \(0->1\): delay = 2"):
-        export_nir(net, DT)
-    soft = _int_net()
-    soft.populations[0].reset = Reset.SOFT
-    with pytest.raises(NirExportError, match=r"population 0 'hidden': soft"):
-        export_nir(soft, DT)
+    with pytest.raises(NirExportError, match=r"population 0 'enc': kind DELTA"):
+        export_nir(delta, DT)
+    spiking_out = _int_net()
+    spiking_out.outputs[1] = Output(0, 3)
+    with pytest.raises(NirExportError, match=r"output 1: reads the membrane of LIF population 0"):
+        export_nir(spiking_out, DT)
 
 
-def test_snntorch_export_imports_and_runs(tmp_path) -> None:
+def _snntorch_nir(path) -> None:
+    """An snnTorch model (Linear -> RLeaky -> Linear -> Synaptic) written as NIR by snnTorch's own exporter."""
     torch = pytest.importorskip("torch", reason="torch is not installed (pip install -e '.[bench]')")
     snn = pytest.importorskip("snntorch", reason="snntorch is not installed (pip install -e '.[bench]')")
     from snntorch.export_nir import export_to_nir
@@ -270,10 +274,24 @@ def test_snntorch_export_imports_and_runs(tmp_path) -> None:
             return self.out(self.fc2(self.rec(self.fc1(x))))
 
     # snnTorch 1.0 + nir 1.0.8 export per-neuron parameters and unbatched sample data only
-    graph = export_to_nir(Model(), torch.randn(4))
-    path = tmp_path / "snntorch.nir"
-    nir.write(str(path), graph)
-    net, report = import_nir(str(path), 1e-4)  # snnTorch's export assumes dt = 1e-4 s
+    nir.write(str(path), export_to_nir(Model(), torch.randn(4)))
+
+
+@pytest.fixture(scope="module")
+def snntorch_snn(tmp_path_factory):
+    """The snnTorch model through `snnctl import` (the CLI, dt = 1e-4 s as snnTorch's export assumes)."""
+    from snnctl import snnfile
+    from snnctl.cli import main
+
+    tmp = tmp_path_factory.mktemp("snntorch")
+    _snntorch_nir(tmp / "snntorch.nir")
+    assert main(["import", str(tmp / "snntorch.nir"), "-o", str(tmp / "snntorch.snn"), "--dt", "1e-4"]) == 0
+    return snnfile.load(tmp / "snntorch.snn")
+
+
+def test_snntorch_export_imports_and_runs(tmp_path) -> None:
+    _snntorch_nir(tmp_path / "snntorch.nir")
+    net, report = import_nir(str(tmp_path / "snntorch.nir"), 1e-4)  # snnTorch's export assumes dt = 1e-4 s
     names = [p.name for p in net.populations]
     assert names[:2] == ["rec.lif", "out"] and net.n_inputs == 4 and net.n_outputs == 3
     assert any(q.recurrent and q.src == q.dst == 0 for q in net.projections)
@@ -281,6 +299,44 @@ def test_snntorch_export_imports_and_runs(tmp_path) -> None:
     out = run(net, net.quantize_inputs(x))
     assert out.shape == (300, 3)
     assert report.spikes_int[0] > 0  # the hidden layer is active
+    assert net.control_period_s == 1e-4  # the time step is recorded in the network (.snn `ctrl`)
+
+
+def _fits(board, net) -> bool:
+    from firmware_bridge.memory import device_bytes
+
+    mem = device_bytes(net)
+    return (mem["blob_bytes"] <= board.max_blob_bytes and mem["arena_bytes"] <= board.arena_bytes
+            and net.n_neurons <= board.max_neurons)  # fmt: skip
+
+
+# the POSIX host device and the Cortex-M3 image under QEMU; the atmega328p's 208-byte upload slot is
+# smaller than this network's file (the test asserts that the network fits each board it runs on)
+@pytest.mark.parametrize("board", ["host", "lm3s6965evb"])
+def test_snntorch_model_runs_bit_identical_on_the_board(board, snntorch_snn) -> None:
+    """snnTorch -> NIR -> snnctl -> board: every step's output codes (the output layer's spikes, read
+    out exactly) and spike and synapse counts equal the in-process numba run."""
+    pytest.importorskip("serial")
+    from firmware_bridge import boards
+    from firmware_bridge.device import Device
+    from firmware_bridge.emulators import start_emulator
+    from tests.optional_tools import require_board
+
+    net = snntorch_snn
+    assert _fits(boards.get(board), net)
+    require_board(board)
+    x = np.random.default_rng(4).uniform(-1, 1, (1200, net.n_inputs))
+    codes = net.quantize_inputs(x)
+    ref_out, ref_counts = run(net, codes, counts=True)
+    assert np.count_nonzero(ref_out) > 50 and ref_counts[:, 0].sum() > 200  # spikes reach the outputs
+    with start_emulator(board) as emu, Device(emu.url, timeout=0.5, retries=2) as dev:
+        dev.hello()
+        ni = dev.deploy(net)
+        assert (ni.loaded, ni.blob_crc32) == (True, network_crc(to_bytes(net)))
+        steps = [dev.step(c, counts=True) for c in codes[:200]]
+        np.testing.assert_array_equal(np.array([r.outputs for r in steps]), ref_out[:200])
+        np.testing.assert_array_equal(np.array([(r.spikes, r.synops) for r in steps]), ref_counts[:200])
+        np.testing.assert_array_equal(dev.run(codes[200:]), ref_out[200:])  # streamed, the state carried on
 
 
 # -- C header ---------------------------------------------------------------------------------------
@@ -407,3 +463,58 @@ def test_cli_without_nir_says_how_to_install(tmp_path, capsys) -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert proc.returncode == 2
     assert proc.stderr.strip() == "snnctl: error: the 'nir' package is not installed: pip install 'snnctl[nir]'"
+
+
+# -- metadata and delays from any producer -------------------------------------------------------------
+
+
+def _meta_graph(lif_meta: dict, delay_s: float = 3e-3) -> nir.NIRGraph:
+    """Input -> Linear -> LIF (with snnctl metadata) -> Delay -> Linear -> LI -> Output, dt = 1e-3 s."""
+    return nir.NIRGraph(
+        nodes={
+            "in": nir.Input(input_type=np.array([2])),
+            "fc1": nir.Linear(weight=np.array([[1.0, 0.5], [0.2, -1.0]])),
+            "lif": nir.LIF(
+                tau=np.full(2, 0.01), r=np.full(2, 10.0), v_leak=np.zeros(2), v_threshold=np.ones(2), metadata=lif_meta
+            ),  # fmt: skip
+            "late": nir.Delay(delay=np.full(2, delay_s)),
+            "fc2": nir.Linear(weight=np.array([[0.5, 0.5]])),
+            "li": nir.LI(tau=np.array([0.02]), r=np.array([20.0]), v_leak=np.array([0.0])),
+            "out": nir.Output(output_type=np.array([1])),
+        },
+        edges=[("in", "fc1"), ("fc1", "lif"), ("lif", "late"), ("late", "fc2"), ("fc2", "li"), ("li", "out")],
+    )
+
+
+def test_metadata_keys_and_delays_map_onto_the_model() -> None:
+    meta = {"snnctl_reset": "soft", "snnctl_refractory": 2, "snnctl_adapt_tau": 0.05, "snnctl_adapt_step": 0.25}
+    fnet, _ = nir_to_float(_meta_graph(meta), DT)
+    lif = fnet.populations[0]
+    assert (lif.kind, lif.reset, lif.refractory, lif.adapt_step) == (Kind.ALIF, Reset.SOFT, 2, 0.25)
+    # forward Euler: the adaptation keeps 1 - dt/tau_a per step, i.e. exp(-dt/tau) = 1 - 0.02
+    assert np.exp(-DT / lif.tau_adapt) == pytest.approx(1 - DT / 0.05)
+    assert [(q.src, q.dst, q.delay, q.recurrent) for q in fnet.projections][1] == (0, 1, 3, False)
+    net, _ = import_nir(_meta_graph(meta), DT)
+    assert net.populations[0].da == round(4096 * DT / 0.05) and net.projections[1].delay == 3
+    after = _meta_graph({})  # the Delay after the Linear (on its output) is the same delay
+    after.nodes["late"] = nir.Delay(delay=np.full(1, 3e-3))
+    after.edges = [("in", "fc1"), ("fc1", "lif"), ("lif", "fc2"), ("fc2", "late"), ("late", "li"), ("li", "out")]
+    assert nir_to_float(after, DT)[0].projections[1].delay == 3
+    plain, _ = nir_to_float(_meta_graph({}), DT)  # without metadata: NIR's own LIF
+    assert (plain.populations[0].kind, plain.populations[0].reset, plain.populations[0].refractory) == (
+        Kind.LIF, Reset.HARD, 0)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("meta", "delay_s", "match"),
+    [
+        ({"snnctl_reset": "zero"}, 3e-3, r"node 'lif' \(nir.LIF\): metadata snnctl_reset = 'zero'"),
+        ({"snnctl_refractory": 16}, 3e-3, r"snnctl_refractory = 16; expected 0..15"),
+        ({"snnctl_adapt_tau": 0.05}, 3e-3, r"snnctl_adapt_tau > 0 seconds .* and snnctl_adapt_step"),
+        ({}, 2.5e-3, r"node 'late' \(nir.Delay\): delays must be whole multiples of dt"),
+        ({}, 20e-3, r"node 'late' \(nir.Delay\): .* 0..15 steps"),
+    ],
+)
+def test_bad_metadata_and_delays_are_named(meta, delay_s, match) -> None:
+    with pytest.raises(NirImportError, match=match):
+        nir_to_float(_meta_graph(meta, delay_s), DT)

@@ -20,15 +20,19 @@ examples:
 NIR is continuous-time: the graph is discretised with forward Euler at --dt (snnTorch exports
 assume dt = 1e-4 s), then quantised. --calibration is a .npy array (T, n_inputs) of typical
 inputs; without it a deterministic random input over [-1, 1] per channel is used (or the range
-an snnctl export stored) and the report says so. Needs the nir package: pip install 'snnctl[nir]'.
+an snnctl export stored) and the report says so. A graph `snnctl export --nir` wrote, unchanged,
+gives back its network bit for bit (nothing re-quantised; the report says so, or lists what
+changed). Needs the nir package: pip install 'snnctl[nir]'.
 """
 
 _EXPORT_EPILOG = """\
 examples:
+  snnctl export net.snn --nir net.nir                   dt: the time step net.snn records
   snnctl export net.snn --nir net.nir --dt 1e-3
   snnctl export net.snn --c-header net.h --name blimp
 
---nir writes a NIR graph (real units; needs pip install 'snnctl[nir]'). --c-header writes the
+--nir writes a NIR graph (real units; soft reset, ALIF adaptation and refractory steps as
+documented node metadata, delays as nir.Delay; needs pip install 'snnctl[nir]'). --c-header writes the
 .snn blob as `static const uint8_t NAME_snn[]` plus NAME_snn_len and size macros, for compiling
 the network into flash and calling snn_load on it.
 """
@@ -78,14 +82,26 @@ def _cmd_import(args: argparse.Namespace) -> int:
         raise UserError(f"{args.model}: {exc}") from None
     except ValueError as exc:  # NetworkError from a malformed calibration array
         raise UserError(str(exc)) from None
-    net.meta.setdefault("name", os.path.splitext(os.path.basename(args.model))[0])
+    if not report.exact:  # the stored network of an snnctl export is written back byte for byte
+        net.meta.setdefault("name", os.path.splitext(os.path.basename(args.model))[0])
     try:
         snnfile.save(net, args.output)
     except OSError as exc:
         raise UserError(f"{args.output}: {exc.strerror or exc}") from None
     print(report)
-    print(f"wrote {args.output} ({net.n_neurons} neurons, dt = {dt:g} s)")
+    step = f"dt = {dt:g} s" + ("" if net.control_period_s is not None else ", not recordable in .snn")
+    print(f"wrote {args.output} ({net.n_neurons} neurons, {step})")
     return 0
+
+
+def _recorded_time_step(net: Any) -> float:
+    """The time step a network file records: its `ctrl` section, else (older files) meta `dt` / `nir_dt`; 0 if none."""
+    if net.control_period_s is not None:
+        return float(net.control_period_s)
+    try:
+        return float(net.meta.get("dt", net.meta.get("nir_dt", 0)) or 0)
+    except (TypeError, ValueError):
+        return 0.0
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
@@ -97,7 +113,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
         nir = _need_nir()
         from snnctl.nir_io import NirExportError, export_nir
 
-        dt = args.dt if args.dt is not None else float(net.meta.get("dt", net.meta.get("nir_dt", 0)) or 0)
+        dt = args.dt if args.dt is not None else _recorded_time_step(net)
         if not dt:
             raise UserError(f"{args.path} does not record its time step: give --dt SECONDS")
         try:
@@ -171,7 +187,7 @@ def add_parsers(sub: Any) -> None:
         type=float,
         default=None,
         metavar="SECONDS",
-        help="time step the NIR graph is for (default: the dt recorded in NET.snn)",
+        help="time step the NIR graph is for (default: the time step NET.snn records)",
     )
     p_exp.add_argument("--c-header", metavar="OUT.h", help="write a C header with the .snn blob")
     p_exp.add_argument("--name", metavar="NAME", help="C identifier prefix (default: OUT.h's file name)")

@@ -403,7 +403,7 @@ static int32_t check_io(const uint8_t *b, const snn_blob_t *L)
     if (L->fail_off != 0u && rd32(b + L->fail_off - 4u) != 2u * (uint32_t)L->n_outputs) {
         return SNN_E_BAD_COUNT;
     }
-    /* `ctrl` (the control period, host-side too): one u32 of microseconds, not 0 */
+    /* `ctrl` (the time step = control period, host-side too): one u32 of microseconds, not 0 */
     if (L->ctrl_off != 0u) {
         if (rd32(b + L->ctrl_off - 4u) != 4u) {
             return SNN_E_BAD_COUNT;
