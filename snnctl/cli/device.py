@@ -24,6 +24,17 @@ examples:
 PORT is any pyserial URL: /dev/ttyUSB0, /dev/pts/N, socket://HOST:PORT, rfc2217://HOST:PORT, loop://.
 """
 
+_DEVICE_LIST_EPILOG = """\
+examples:
+  snnctl device list                                   every serial port; boards that answer HELLO say what they are
+  snnctl device list --port socket://127.0.0.1:5555    also probe an emulator (snnctl firmware emulate)
+  snnctl device list --no-probe --json                 list only: nothing is written to any port
+
+Probing writes one HELLO frame to each port and waits --timeout seconds for the reply. Opening a
+port resets most Arduino boards (DTR), so a board may need a second or two before it answers:
+raise --timeout if one shows "no snnctl firmware answered".
+"""
+
 _DEVICE_RUN_EPILOG = """\
 examples:
   snnctl device run --port /dev/ttyUSB0 --inputs codes.npy --outputs out.npy
@@ -32,8 +43,11 @@ examples:
 --inputs is either a .npy array of int16 input codes, shape (T, n_inputs), which needs no network
 file, or a CSV of real values, one row per step, which are quantised with --net (the .snn file
 that is deployed; the device holds no float scales); with --net the outputs are de-quantised to
-real values too. --outputs takes .npy or .csv. Steps run from the device's current state; the
-network is not reset first.
+real values too. --outputs takes .npy or .csv. Steps run from the device's current state unless
+--reset: then RESET (docs/protocol.md §3) first puts the network back in its reset state, so the
+outputs equal an in-process run from reset (snnctl.run). Making codes.npy from real values:
+  python -c "import numpy as np, snnctl; net = snnctl.load('blimp.snn');
+             np.save('codes.npy', net.quantize_inputs(np.loadtxt('errors.csv', delimiter=',', ndmin=2)))"
 """
 
 _DEPLOY_EPILOG = """\
@@ -192,6 +206,8 @@ def _cmd_device_run(args: argparse.Namespace) -> int:
                             f" crc32 0x{ni.blob_crc32:08x}); deploy it first or pass the deployed file")  # fmt: skip
         if codes.shape[1] != ni.n_inputs:
             raise UserError(f"{args.inputs}: {codes.shape[1]} input columns, the deployed network takes {ni.n_inputs}")
+        if args.reset:
+            dev.reset()  # the network's state back to reset (the step counter of STATS goes on)
         t0 = time.perf_counter()
         out = dev.run(codes, window=args.window)
         seconds = time.perf_counter() - t0
@@ -208,7 +224,8 @@ def _cmd_device_run(args: argparse.Namespace) -> int:
             raise UserError(f"{args.outputs}: {exc.strerror or exc}") from None
     summary = {"port": args.port, "steps": int(codes.shape[0]), "seconds": round(seconds, 6),
                "steps_per_second": round(codes.shape[0] / seconds, 1) if seconds > 0 else None,
-               "outputs_file": args.outputs, "real_values": bool(real or net is not None)}  # fmt: skip
+               "outputs_file": args.outputs, "real_values": bool(real or net is not None),
+               "reset": bool(args.reset)}  # fmt: skip
     if args.json:
         if not args.outputs:
             summary["outputs"] = values.tolist()
@@ -219,6 +236,26 @@ def _cmd_device_run(args: argparse.Namespace) -> int:
         print(f"outputs ({'real values' if net is not None else 'int16 codes'}) written to {args.outputs}")
     elif len(values):
         print(f"last outputs: {', '.join(str(v) for v in values[-1].tolist())}")
+    return 0
+
+
+def _cmd_device_list(args: argparse.Namespace) -> int:
+    from firmware_bridge.discovery import list_ports
+
+    if args.timeout <= 0:
+        raise UserError(f"--timeout must be positive, got {args.timeout}")
+    entries = list_ports(args.port or (), probe_ports=not args.no_probe, timeout=args.timeout)
+    if args.json:
+        print(json.dumps([e.as_dict() for e in entries], indent=2))
+        return 0
+    if not entries:
+        print("no serial ports found (a USB board not listed: check the cable, and dmesg for its driver)")
+        return 0
+    width = max(len(e.device) for e in entries)
+    for e in entries:
+        usb = f" ({e.description})" if e.description else ""
+        ids = f" [{e.vid:04x}:{e.pid:04x}]" if e.vid is not None and e.pid is not None else ""
+        print(f"{e.device:<{width}}  {e.summary()}{usb}{ids}")
     return 0
 
 
@@ -294,12 +331,26 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
     p_device = sub.add_parser(
         "device",
-        help="talk to a device running the snnctl firmware (info, run)",
+        help="talk to a device running the snnctl firmware (list, info, run)",
         description="Query a device or stream inputs through its network over a serial port.",
         epilog=_DEVICE_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     device_sub = p_device.add_subparsers(dest="device_command", metavar="ACTION")
+    p_list = device_sub.add_parser(
+        "list",
+        help="serial ports, and the board identity of those a snnctl firmware answers on",
+        description="List the serial ports (pyserial) and probe each with HELLO to show which board answers.",
+        epilog=_DEVICE_LIST_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p_list.add_argument("--port", action="append", metavar="URL",
+                        help="also probe URL (an emulator's pty or socket://; repeatable)")  # fmt: skip
+    p_list.add_argument("--no-probe", action="store_true", help="only list; send nothing to any port")
+    p_list.add_argument("--timeout", type=float, default=0.5, metavar="S",
+                        help="seconds to wait for each port's HELLO reply (default 0.5)")  # fmt: skip
+    p_list.add_argument("--json", action="store_true", help="print as JSON")
+    p_list.set_defaults(handler=_cmd_device_list)
     p_info = device_sub.add_parser(
         "info",
         help="board, firmware version, limits, running network and statistics",
@@ -325,6 +376,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     )
     p_run.add_argument("--window", type=int, default=4, metavar="N",
                        help="STEP requests in flight at once (default 4; 1 = wait for each reply)")  # fmt: skip
+    p_run.add_argument("--reset", action="store_true",
+                       help="reset the network's state first (RESET): the run starts as snnctl.run does")  # fmt: skip
     p_run.add_argument("--json", action="store_true", help="print a JSON summary (with the outputs if no --outputs)")
     p_run.set_defaults(handler=_cmd_device_run)
     p_device.set_defaults(handler=lambda _args: print_help(p_device))
