@@ -5,7 +5,7 @@ module             commands
 =================  ==========================================================================
 ``inspect``        ``snnctl inspect``
 ``bench``          ``snnctl bench runtime | firmware | loop | robustness | evolve``
-``device``         ``snnctl deploy``, ``snnctl device info | run``, ``snnctl firmware build | emulate``
+``device``         ``snnctl deploy``, ``snnctl device list | info | run``, ``snnctl firmware build | flash | emulate``
 ``interchange``    ``snnctl import``, ``snnctl export`` (NIR, C header)
 ``experiments``    ``snnctl evolve``, ``snnctl train``, ``snnctl run`` (configs/*.toml; the family
                    registry is ``families``)

@@ -60,11 +60,25 @@ commits (the device validates, then swaps it in atomically: a failed upload leav
 running) and verifies the size and CRC the device reports.
 """
 
+_FLASH_EPILOG = """\
+examples:
+  snnctl firmware flash --board atmega328p --port /dev/ttyACM0     Arduino Uno/Nano over its bootloader (avrdude)
+  snnctl firmware flash --board lm3s6965evb                         EK-LM3S6965 over its on-board JTAG (OpenOCD)
+  snnctl firmware flash --board atmega328p --port /dev/ttyUSB0 --dry-run    print the command only
+
+The commands run (the board table, firmware_bridge/boards.py):
+  avrdude -p atmega328p -c arduino -P PORT -b 115200 -D -U flash:w:IMAGE.hex:i
+  openocd -f board/ek-lm3s6965.cfg -c "program {IMAGE.elf} verify reset exit"
+A Nano with the old bootloader: --baud 57600; an ISP programmer: --programmer usbasp. Then deploy
+a network with snnctl deploy NET.snn --port PORT.
+"""
+
 _FIRMWARE_EPILOG = """\
 examples:
   snnctl firmware build --board lm3s6965evb    cross-compile the Cortex-M3 image, print its size
   snnctl firmware build --board host           the POSIX virtual device
   snnctl firmware emulate --board host         run a virtual device, print its serial URL
+  snnctl firmware flash --board atmega328p --port /dev/ttyACM0    write it to a real board (avrdude)
 """
 
 
@@ -284,6 +298,27 @@ def _cmd_firmware_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_firmware_flash(args: argparse.Namespace) -> int:
+    import shlex
+
+    from firmware_bridge.flash import FlashError, flash
+
+    if args.baud is not None and args.baud <= 0:
+        raise UserError(f"--baud must be positive, got {args.baud}")
+    try:
+        argv = flash(args.board, args.port, tool=args.tool, image=args.image, baud=args.baud,
+                     programmer=args.programmer, dry_run=args.dry_run)  # fmt: skip
+    except FlashError as exc:
+        raise UserError(str(exc)) from None
+    if args.dry_run:
+        print(shlex.join(argv))
+        return 0
+    print(f"flashed {args.board} with {argv[0]}")
+    if args.port:
+        print(f"  check it: snnctl device info --port {args.port}")
+    return 0
+
+
 def _cmd_firmware_emulate(args: argparse.Namespace) -> int:
     import time
 
@@ -384,7 +419,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
     p_fw = sub.add_parser(
         "firmware",
-        help="build the device firmware or run it on an emulator",
+        help="build the device firmware, flash it to a board or run it on an emulator",
         description="Build firmware images for a board, or serve an emulated board on a serial URL.",
         epilog=_FIRMWARE_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -401,6 +436,23 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                          help="target board")  # fmt: skip
     p_build.add_argument("--json", action="store_true", help="print path and sizes as JSON")
     p_build.set_defaults(handler=_cmd_firmware_build)
+    p_flash = fw_sub.add_parser(
+        "flash",
+        help="write the firmware to a real board with its flashing tool (avrdude, OpenOCD)",
+        description="Build the board's image and write it with the board's flashing tool.",
+        epilog=_FLASH_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p_flash.add_argument("--board", required=True, choices=boards.names("flash"), type=boards.argparse_type("flash"),
+                         help="target board")  # fmt: skip
+    p_flash.add_argument("--port", metavar="DEV", help="the board's serial port (avrdude: the bootloader's port)")
+    p_flash.add_argument("--tool", choices=sorted({t.tool for b in boards.BOARDS for t in b.flash}),
+                         help="flashing program (default: the board's first one that is installed)")  # fmt: skip
+    p_flash.add_argument("--image", metavar="FILE", help="flash this .elf/.hex instead of building the firmware")
+    p_flash.add_argument("--baud", type=int, metavar="N", help="avrdude: bootloader baud rate (default 115200, Uno)")
+    p_flash.add_argument("--programmer", metavar="ID", help="avrdude -c programmer id (default arduino)")
+    p_flash.add_argument("--dry-run", action="store_true", help="print the command instead of running it")
+    p_flash.set_defaults(handler=_cmd_firmware_flash)
     p_emu = fw_sub.add_parser(
         "emulate",
         help="run an emulated board and print its serial URL (until Ctrl-C)",
