@@ -13,7 +13,7 @@ import os
 import sys
 
 from firmware_bridge import boards
-from snnctl.cli.common import UserError, load_network, print_help
+from snnctl.cli.common import UserError, load_network, print_help, read_inputs
 
 _DEVICE_EPILOG = """\
 examples:
@@ -170,34 +170,6 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_inputs(path: str, net) -> tuple:
-    """(codes (T, n_in) int16, real-valued?) from a .npy of codes or a CSV of real values."""
-    import numpy as np
-
-    try:
-        if path.endswith(".npy"):
-            arr = np.load(path, allow_pickle=False)
-            if not np.issubdtype(arr.dtype, np.integer):
-                raise UserError(f"{path}: a .npy input holds int16 codes, got {arr.dtype} (use a CSV of real values"
-                                " with --net to quantise)")  # fmt: skip
-            if arr.size and (arr.min() < -32768 or arr.max() > 32767):
-                raise UserError(f"{path}: input codes must lie in -32768..32767")
-            arr = arr.reshape(-1, 1) if arr.ndim == 1 else arr
-            return arr.astype(np.int16), False
-        if net is None:
-            raise UserError(f"{path}: CSV inputs are real values; pass --net NET.snn (the deployed network) to"
-                            " quantise them, or give int16 codes as .npy")  # fmt: skip
-        with open(path) as f:
-            first = f.readline()
-        skip = 1 if any(c.isalpha() for c in first.replace("e", "").replace("E", "").replace("nan", "")) else 0
-        x = np.loadtxt(path, delimiter=",", ndmin=2, skiprows=skip)
-        return net.quantize_inputs(x), True
-    except OSError as exc:
-        raise UserError(f"{path}: {exc.strerror or exc}") from None
-    except ValueError as exc:
-        raise UserError(f"{path}: {exc}") from None
-
-
 @_device_errors
 def _cmd_device_run(args: argparse.Namespace) -> int:
     import time
@@ -209,7 +181,7 @@ def _cmd_device_run(args: argparse.Namespace) -> int:
     net = blob = None
     if args.net:
         net, blob = load_network(args.net)
-    codes, real = _read_inputs(args.inputs, net)
+    codes, real = read_inputs(args.inputs, net)
     with _open(args) as dev:
         ni = dev.netinfo()
         if not ni.loaded:
