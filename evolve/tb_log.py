@@ -2,7 +2,7 @@
 
 `runner` calls `append` after each generation and `rewrite` where it rewrites its logs (a resumed
 run drops the lines written after its checkpoint); the scalars are the log's numeric columns under
-`evolve/` (e.g. `evolve/rmse_best`), stepped by generation, in `<run>/tensorboard/`
+`evolve/` (e.g. `evolve/tracking_cost_best`), stepped by generation, in `<run>/tensorboard/`
 (`snnctl.tb_events`). `tensorboard --logdir runs/` compares runs; pandas reads `log.csv` itself.
 """
 

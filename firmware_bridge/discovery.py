@@ -29,6 +29,7 @@ class PortEntry:
     vid: int | None = None
     pid: int | None = None
     serial_number: str | None = None
+    source: str = "system"  # "system" (pyserial enumerated it) | "given" (a URL passed in)
     probed: bool = False
     board: str | None = None  # the name HELLO reports (SNN_DEV_BOARD_NAME)
     board_table: str | None = None  # the `firmware_bridge.boards` entry with that name, if any
@@ -94,7 +95,7 @@ def list_ports(extra: Sequence[str] = (), probe_ports: bool = True, timeout: flo
     """The system's ports plus `extra` URLs (duplicates dropped), each probed with HELLO unless not `probe_ports`."""
     entries = system_ports()
     seen = {e.device for e in entries}
-    entries += [PortEntry(url, "given with --port") for url in dict.fromkeys(extra) if url not in seen]
+    entries += [PortEntry(url, source="given") for url in dict.fromkeys(extra) if url not in seen]
     if probe_ports and entries:
         with ThreadPoolExecutor(max_workers=min(8, len(entries))) as pool:
             entries = list(pool.map(lambda e: probe(e, timeout), entries))

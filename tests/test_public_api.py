@@ -97,3 +97,16 @@ def test_policy_is_the_controller(blimp_file: Path) -> None:
         np.testing.assert_array_equal(pol(o), ctl.act(o))
     with pytest.raises(snnctl.SnnctlError, match="control period"):
         snnctl.Policy(blimp_file, dt=0.02)
+
+
+def test_readme_codes_npy_snippet_runs(blimp_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's recipe for `device run --inputs codes.npy` writes int16 codes of shape (T, n_inputs)."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("### Find, flash and drive a board", 1)[1].split("\n## ", 1)[0]
+    (block,) = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    monkeypatch.chdir(blimp_file.parents[2])
+    scope: dict = {"__name__": "__readme__"}
+    exec(compile(block, "README.md", "exec"), scope)
+    codes = np.load("codes.npy")
+    assert codes.dtype == np.int16 and codes.shape == (200, 1)
+    np.testing.assert_array_equal(scope["expected"], run(snnctl.load(blimp_file), codes))
