@@ -140,3 +140,82 @@ def flash(board: str, port: str | None = None, *, tool: str | None = None, image
     if proc.returncode != 0:
         raise FlashError(f"{t.tool} failed (exit status {proc.returncode}; its output is above): {shlex.join(argv)}")
     return argv
+
+
+# -- PlatformIO: any Arduino-framework board, through the generated Arduino library ------------------
+
+# PlatformIO environments of the project template: env name -> (platform, board id). The board's
+# limits come from the library's snn_port_config.h by board class (docs/firmware-boards.md §2);
+# an Uno is left out: the library's image is larger than its flash (docs/firmware-boards.md §4).
+PLATFORMIO_ENVS: dict[str, tuple[str, str]] = {
+    "megaatmega2560": ("atmelavr", "megaatmega2560"),
+    "due": ("atmelsam", "due"),
+    "bluepill_f103c8": ("ststm32", "bluepill_f103c8"),
+    "pico": ("raspberrypi", "pico"),
+    "esp32dev": ("espressif32", "esp32dev"),
+}
+PIO_HINT = "pip install platformio (PlatformIO Core; `pio` then fetches the board's toolchain itself)"
+
+
+def platformio_ini(default_env: str = "megaatmega2560") -> str:
+    """The `platformio.ini` of the project template: one env per board of PLATFORMIO_ENVS."""
+    if default_env not in PLATFORMIO_ENVS:
+        raise FlashError(f"no PlatformIO env {default_env!r} (known: {', '.join(PLATFORMIO_ENVS)})")
+    lines = [
+        "; snnctl device firmware as a PlatformIO project (written by `snnctl firmware platformio`).",
+        "; lib/snnctl is the snnctl Arduino library; src/SnnDevice.ino its example sketch (the board layer).",
+        "; Build and upload: pio run -e ENV -t upload --upload-port PORT; then snnctl deploy NET.snn --port PORT.",
+        "; Limits: override the library's snn_port_config.h defaults per env, e.g.",
+        ";   build_flags = -DSNN_DEV_MAX_BLOB=8192u -DSNN_DEV_ARENA_BYTES=8192u",
+        "",
+        "[platformio]",
+        f"default_envs = {default_env}",
+        "",
+        "[env]",
+        "framework = arduino",
+        "monitor_speed = 115200",
+        "",
+    ]
+    for env, (platform, board) in PLATFORMIO_ENVS.items():
+        lines += [f"[env:{env}]", f"platform = {platform}", f"board = {board}", ""]
+    return "\n".join(lines)
+
+
+def write_platformio_project(out_dir: str | Path, default_env: str = "megaatmega2560") -> Path:
+    """A PlatformIO project in `out_dir`: platformio.ini, lib/snnctl (the Arduino library), src/SnnDevice.ino."""
+    out = Path(out_dir)
+    ini = platformio_ini(default_env)
+    if out.exists() and not out.is_dir():
+        raise FlashError(f"{out}: exists and is not a directory")
+    (out / "lib").mkdir(parents=True, exist_ok=True)
+    (out / "src").mkdir(exist_ok=True)
+    lib = build.export_arduino_library(out / "lib")
+    shutil.copyfile(lib / "examples" / "SnnDevice" / "SnnDevice.ino", out / "src" / "SnnDevice.ino")
+    (out / "platformio.ini").write_text(ini)
+    return out
+
+
+def require_pio() -> str:
+    """The path of `pio`; FlashError saying how to install PlatformIO Core."""
+    path = shutil.which("pio")
+    if path is None:
+        raise FlashError(f"pio not found on PATH: uploading a PlatformIO project needs it; install with: {PIO_HINT}")
+    return path
+
+
+def pio_upload_command(project: str | Path, env: str, port: str | None) -> list[str]:
+    """`pio run -d PROJECT -e ENV -t upload [--upload-port PORT]` (PlatformIO Core's `pio run`)."""
+    argv = ["pio", "run", "-d", str(project), "-e", env, "-t", "upload"]
+    return argv + (["--upload-port", port] if port else [])
+
+
+def pio_upload(project: str | Path, env: str, port: str | None, dry_run: bool = False) -> list[str]:
+    """Build and upload the PlatformIO project with `pio` (FlashError naming how to install it if missing)."""
+    argv = pio_upload_command(project, env, port)
+    if dry_run:
+        return argv
+    require_pio()
+    proc = subprocess.run(argv, check=False)
+    if proc.returncode != 0:
+        raise FlashError(f"pio failed (exit status {proc.returncode}; its output is above): {shlex.join(argv)}")
+    return argv

@@ -148,3 +148,39 @@ def test_flash_tools_are_in_the_board_table():
     assert [t.tool for t in boards.get("atmega328p").flash] == ["avrdude"]
     assert [t.tool for t in boards.get("lm3s6965evb").flash] == ["openocd"]
     assert "emulate --board host" in boards.get("host").why_not("flash")
+
+
+def test_platformio_project_and_pio_upload(tmp_path, monkeypatch, capsys):
+    """The project is what PlatformIO reads (platformio.ini sections, lib/<name>/library.json, the sketch in
+    src/), and --upload runs `pio run -d DIR -e ENV -t upload --upload-port PORT` (PlatformIO Core's docs)."""
+    import configparser
+
+    log = _fake_tool(tmp_path, "pio")
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    proj = tmp_path / "proj"
+    code, out, err = _main(["firmware", "platformio", str(proj), "--env", "due", "--upload", "--port", "/dev/ttyACM3"],
+                           capsys)  # fmt: skip
+    assert code == 0, err
+    assert json.loads(log.read_text())["argv"] == ["run", "-d", str(proj), "-e", "due", "-t", "upload",
+                                                   "--upload-port", "/dev/ttyACM3"]  # fmt: skip
+    ini = configparser.ConfigParser()
+    ini.read(proj / "platformio.ini")
+    assert ini["platformio"]["default_envs"] == "due" and ini["env"]["framework"] == "arduino"
+    assert (ini["env:due"]["platform"], ini["env:due"]["board"]) == ("atmelsam", "due")
+    assert "env:megaatmega2560" in ini
+    manifest = json.loads((proj / "lib" / "snnctl" / "library.json").read_text())
+    assert manifest["name"] == "snnctl" and "arduino" in manifest["frameworks"]
+    assert (proj / "lib" / "snnctl" / "src" / "snn_step.c").is_file()
+    example = build.ARDUINO_DIR / "examples" / "SnnDevice" / "SnnDevice.ino"
+    assert (proj / "src" / "SnnDevice.ino").read_text() == example.read_text()
+
+
+def test_platformio_without_pio_or_with_a_bad_env_is_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    code, _, err = _main(["firmware", "platformio", str(tmp_path / "p"), "--upload"], capsys)
+    assert code == 2 and err.startswith("snnctl: error: pio not found on PATH") and "pip install platformio" in err
+    assert not (tmp_path / "p").exists()  # nothing written before the check
+    code, _, err = _main(["firmware", "platformio", str(tmp_path / "p"), "--env", "uno"], capsys)
+    assert code == 2 and "no PlatformIO env 'uno' (known: megaatmega2560, due" in err
+    code, out, _ = _main(["firmware", "platformio", str(tmp_path / "p")], capsys)
+    assert code == 0 and "upload: pio run -d" in out  # writing the project alone needs no pio

@@ -6,7 +6,8 @@ module             commands
 ``inspect``        ``snnctl inspect``
 ``plot``           ``snnctl plot`` (raster and traces of a network)
 ``bench``          ``snnctl bench runtime | firmware | loop | robustness | evolve``
-``device``         ``snnctl deploy``, ``snnctl device list | info | run``, ``snnctl firmware build | flash | emulate``
+``device``         ``snnctl deploy``, ``snnctl device list | info | run``, ``snnctl firmware build | flash |
+                   platformio | emulate``
 ``interchange``    ``snnctl import``, ``snnctl export`` (NIR, C header)
 ``experiments``    ``snnctl evolve``, ``snnctl train``, ``snnctl run`` (configs/*.toml; the family
                    registry is ``families``)

@@ -73,6 +73,18 @@ A Nano with the old bootloader: --baud 57600; an ISP programmer: --programmer us
 a network with snnctl deploy NET.snn --port PORT.
 """
 
+_PLATFORMIO_EPILOG = """\
+examples:
+  snnctl firmware platformio snn-mega                                  write the project (Arduino Mega 2560)
+  snnctl firmware platformio snn-due --env due --upload --port /dev/ttyACM0    ... and build + upload it
+
+The project: platformio.ini (envs megaatmega2560, due, bluepill_f103c8, pico, esp32dev, framework
+arduino), lib/snnctl (the Arduino library, docs/firmware-boards.md section 4) and src/SnnDevice.ino
+(its example: the seven board functions over Serial). --upload runs
+  pio run -d DIR -e ENV -t upload [--upload-port PORT]
+which needs PlatformIO Core (pip install platformio). Then: snnctl deploy NET.snn --port PORT.
+"""
+
 _FIRMWARE_EPILOG = """\
 examples:
   snnctl firmware build --board lm3s6965evb    cross-compile the Cortex-M3 image, print its size
@@ -291,6 +303,26 @@ def _cmd_firmware_flash(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_firmware_platformio(args: argparse.Namespace) -> int:
+    import shlex
+
+    from firmware_bridge import flash
+
+    try:
+        if args.upload and not args.dry_run:
+            flash.require_pio()  # before writing anything
+        project = flash.write_platformio_project(args.dir, args.env)
+        print(f"PlatformIO project for {args.env} in {project} (platformio.ini, lib/snnctl, src/SnnDevice.ino)")
+        if args.upload:
+            argv = flash.pio_upload(project, args.env, args.port, dry_run=args.dry_run)
+            print(shlex.join(argv) if args.dry_run else f"uploaded with {shlex.join(argv)}")
+        else:
+            print(f"  upload: {shlex.join(flash.pio_upload_command(project, args.env, args.port or 'PORT'))}")
+    except (flash.FlashError, OSError) as exc:
+        raise UserError(str(exc)) from None
+    return 0
+
+
 def _cmd_firmware_emulate(args: argparse.Namespace) -> int:
     import time
 
@@ -425,6 +457,20 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p_flash.add_argument("--programmer", metavar="ID", help="avrdude -c programmer id (default arduino)")
     p_flash.add_argument("--dry-run", action="store_true", help="print the command instead of running it")
     p_flash.set_defaults(handler=_cmd_firmware_flash)
+    p_pio = fw_sub.add_parser(
+        "platformio",
+        help="write a PlatformIO project of the firmware (any Arduino board) and optionally upload it with pio",
+        description="Write platformio.ini, lib/snnctl (the Arduino library) and src/SnnDevice.ino; --upload runs pio.",
+        epilog=_PLATFORMIO_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p_pio.add_argument("dir", metavar="DIR", help="project folder (created; lib/snnctl is replaced)")
+    p_pio.add_argument("--env", default="megaatmega2560", metavar="ENV",
+                       help="the project's default env, the one --upload builds (default megaatmega2560)")  # fmt: skip
+    p_pio.add_argument("--upload", action="store_true", help="build and upload with pio run -t upload")
+    p_pio.add_argument("--port", metavar="DEV", help="upload port (default: pio finds it)")
+    p_pio.add_argument("--dry-run", action="store_true", help="with --upload: print the pio command only")
+    p_pio.set_defaults(handler=_cmd_firmware_platformio)
     p_emu = fw_sub.add_parser(
         "emulate",
         help="run an emulated board and print its serial URL (until Ctrl-C)",
