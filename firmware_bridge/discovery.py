@@ -69,7 +69,7 @@ def probe(entry: PortEntry, timeout: float = 0.5) -> PortEntry:
 
     entry.probed = True
     try:
-        with open_device(entry.device, timeout=min(timeout, 0.25), retries=0, connect_timeout=timeout) as dev:
+        with open_device(entry.device, timeout=timeout, retries=1, connect_timeout=timeout) as dev:
             info = dev.info
             entry.board, entry.protocol = info.name, info.protocol_version
             entry.firmware = info.firmware_version

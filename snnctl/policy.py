@@ -35,6 +35,11 @@ class Policy(SNNController):
         except ControlPeriodError as exc:
             raise SnnctlError(str(exc)) from None
 
+    @classmethod
+    def load(cls, path: str | Path, dt: float | None = None, force: bool = False) -> Policy:
+        """The policy of the `.snn` file at `path` (same as ``Policy(path, dt, force)``)."""
+        return cls(path, dt, force)
+
     def __call__(self, obs: np.ndarray) -> np.ndarray:
         """One control step: observation -> action (the network's state advances by one step)."""
         return self.act(obs)

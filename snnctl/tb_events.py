@@ -15,6 +15,7 @@ W&B imports the same folder (`wandb.tensorboard.patch` / `wandb sync --sync-tens
 from __future__ import annotations
 
 import math
+import numbers
 import os
 import struct
 import time
@@ -92,7 +93,7 @@ def scalar_items(values: Mapping[str, object], prefix: str = "", skip: Iterable[
     skip = set(skip)
     out = {}
     for key, v in values.items():
-        if key in skip or isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+        if key in skip or isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
             continue
         out[prefix + key] = float(v)
     return out

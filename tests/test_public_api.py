@@ -110,3 +110,8 @@ def test_readme_codes_npy_snippet_runs(blimp_file: Path, monkeypatch: pytest.Mon
     codes = np.load("codes.npy")
     assert codes.dtype == np.int16 and codes.shape == (200, 1)
     np.testing.assert_array_equal(scope["expected"], run(snnctl.load(blimp_file), codes))
+
+
+def test_policy_load_classmethod(blimp_file: Path) -> None:
+    pol = snnctl.Policy.load(blimp_file, dt=0.1)
+    assert isinstance(pol, snnctl.Policy) and pol.net.n_neurons == snnctl.load(blimp_file).n_neurons

@@ -128,3 +128,8 @@ def test_resumed_run_logs_each_generation_once(tmp_path):
         evolve(Interrupted(p, at=3), s, tmp_path / "cut", progress=False)
     evolve(p, s, tmp_path / "cut", resume=True, progress=False)
     _check_run(tmp_path / "cut", 5)
+
+
+def test_scalar_items_keeps_finite_numbers_only():
+    row = {"gen": 3, "a": 1, "b": np.int64(2), "c": np.float32(0.5), "d": math.inf, "e": None, "f": "x", "g": True}
+    assert tb_events.scalar_items(row, prefix="p/", skip=("gen",)) == {"p/a": 1.0, "p/b": 2.0, "p/c": 0.5}
