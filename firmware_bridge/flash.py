@@ -103,11 +103,15 @@ def image_for(board: str, t: FlashTool, image: str | Path | None = None) -> Path
     return to_ihex(elf, board) if t.image == "hex" else elf
 
 
+def _need_port(t: FlashTool, port: str | None) -> None:
+    if t.needs_port and not port:
+        raise FlashError(f"{t.tool} writes over the board's serial port: pass --port (snnctl device list shows them)")
+
+
 def command(t: FlashTool, image: Path, port: str | None, baud: int | None = None,
             programmer: str | None = None) -> list[str]:  # fmt: skip
     """The tool's argv (program name first) with the placeholders filled in."""
-    if t.needs_port and not port:
-        raise FlashError(f"{t.tool} writes over the board's serial port: pass --port (snnctl device list shows them)")
+    _need_port(t, port)
     values = {
         "<image>": str(image),
         "<port>": port or "",
@@ -128,8 +132,7 @@ def flash(board: str, port: str | None = None, *, tool: str | None = None, image
     t = choose_tool(board, tool)
     if not dry_run:
         require_tool(t, board)  # before a possibly long build
-    if t.needs_port and not port:
-        raise FlashError(f"{t.tool} writes over the board's serial port: pass --port (snnctl device list shows them)")
+    _need_port(t, port)  # before a possibly long build
     argv = command(t, image_for(board, t, image), port, baud, programmer)
     if dry_run:
         return argv
