@@ -60,6 +60,7 @@ from typing import Any
 
 import numpy as np
 
+from evolve import tb_log
 from evolve.algorithms import (
     ALGORITHMS,
     GA,
@@ -543,6 +544,7 @@ def _rewrite_logs(out: Path, header: list[str], logbook: list[dict]) -> None:
         w.writerow(r)
     _atomic_write(out / "log.csv", buf.getvalue().encode("utf-8"))
     _atomic_write(out / "log.jsonl", "".join(_json_line(r) for r in logbook).encode("utf-8"))
+    tb_log.rewrite(out, logbook)  # tensorboard/: the same rows as a TensorBoard event file
 
 
 def _append_logs(out: Path, header: list[str], rec: dict) -> None:
@@ -550,6 +552,7 @@ def _append_logs(out: Path, header: list[str], rec: dict) -> None:
         csv.DictWriter(f, fieldnames=header, lineterminator="\n").writerow(rec)
     with open(out / "log.jsonl", "a") as f:
         f.write(_json_line(rec))
+    tb_log.append(out, rec)
 
 
 def _json_line(rec: dict) -> str:

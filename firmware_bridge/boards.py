@@ -24,6 +24,7 @@ CAPABILITIES: dict[str, str] = {
     "hil": "snnctl hil --board",
     "bench-firmware": "snnctl bench firmware",
     "bench-loop": "snnctl bench loop --board",
+    "flash": "snnctl firmware flash",
 }
 
 ARM_TOOLCHAIN_PACKAGES = ("gcc-arm-none-eabi",)
@@ -51,6 +52,52 @@ ARM_CM3_FLAGS = (
     "-g",
 )
 AVR_FLAGS = ("-Os", "-std=c99", "-Wall", "-Wextra", "-Werror", "-ffunction-sections", "-fdata-sections", "-g")
+
+
+@dataclass(frozen=True)
+class FlashTool:
+    """How one flashing program writes a board's image: its argv after the program name.
+
+    `argv` holds the placeholders `<image>` (the image file, in the format `image`), `<port>`
+    (the serial port), `<baud>` and `<programmer>` (with the defaults given here); `doc` says where
+    the command line comes from, so it can be checked against the tool's own documentation.
+    """
+
+    tool: str  # the executable
+    packages: tuple[str, ...]  # Debian packages that install it
+    image: str  # "hex" (Intel HEX from the ELF) | "elf"
+    argv: tuple[str, ...]
+    doc: str
+    programmer: str | None = None  # default of <programmer>
+    baud: int | None = None  # default of <baud>
+
+    @property
+    def needs_port(self) -> bool:
+        return any("<port>" in a for a in self.argv)
+
+
+# An Arduino Uno / Nano (ATmega328P with the optiboot bootloader) over its USB serial port, as the
+# Arduino IDE uploads (-D: the bootloader erases the pages it writes). avrdude(1): -p part, -c
+# programmer, -P port, -b baud, -U memtype:op:file:format.
+AVRDUDE_ATMEGA328P = FlashTool(
+    tool="avrdude",
+    packages=("avrdude",),
+    image="hex",
+    argv=("-p", "atmega328p", "-c", "<programmer>", "-P", "<port>", "-b", "<baud>", "-D", "-U", "flash:w:<image>:i"),
+    doc="avrdude(1); the Arduino IDE's upload of an Uno: -c arduino -b 115200 -D",
+    programmer="arduino",
+    baud=115200,
+)
+# The EK-LM3S6965 evaluation kit through its on-board FTDI JTAG: OpenOCD's board script and its
+# `program FILE verify reset exit` command (OpenOCD manual, "Flash programming"); the path is in Tcl
+# braces so that spaces survive.
+OPENOCD_EK_LM3S6965 = FlashTool(
+    tool="openocd",
+    packages=("openocd",),
+    image="elf",
+    argv=("-f", "board/ek-lm3s6965.cfg", "-c", "program {<image>} verify reset exit"),
+    doc='OpenOCD manual, "Flash Programming": program <file> verify reset exit; board/ek-lm3s6965.cfg',
+)
 
 _TOO_SMALL_FOR_BLIMP = (
     "its 2 KB of RAM holds networks of ~3 neurons, and the benchmark runs the blimp-shaped network"
@@ -92,6 +139,8 @@ class Board:
     icount_shift: int | None
     # -- what it cannot do: (capability, why), the why printed by the CLI
     unsupported: tuple[tuple[str, str], ...] = ()
+    # -- flashing a real board: the tools that can, in order of preference (`snnctl firmware flash`)
+    flash: tuple[FlashTool, ...] = ()
 
     def can(self, capability: str) -> bool:
         if capability not in CAPABILITIES:
@@ -131,6 +180,7 @@ BOARDS: tuple[Board, ...] = (
         max_synapses=262144,
         tick_hz=1_000_000_000,  # CLOCK_MONOTONIC nanoseconds
         icount_shift=None,
+        unsupported=(("flash", "it is a program on this computer, not a chip: snnctl firmware emulate --board host"),),
     ),
     Board(
         name="lm3s6965evb",
@@ -155,6 +205,7 @@ BOARDS: tuple[Board, ...] = (
         max_synapses=16384,
         tick_hz=12_500_000,  # SysTick at the 12.5 MHz system clock QEMU gives it after reset
         icount_shift=7,
+        flash=(OPENOCD_EK_LM3S6965,),
     ),
     Board(
         name="atmega328p",
@@ -180,6 +231,7 @@ BOARDS: tuple[Board, ...] = (
         tick_hz=16_000_000,  # CPU cycles (Timer1 at F_CPU)
         icount_shift=None,
         unsupported=(("bench-firmware", _TOO_SMALL_FOR_BLIMP), ("bench-loop", _TOO_SMALL_FOR_BLIMP)),
+        flash=(AVRDUDE_ATMEGA328P,),
     ),
 )
 

@@ -27,7 +27,13 @@ def _codes(net: Network, codes: np.ndarray, ndim: int) -> np.ndarray:
 
 
 class Stepper:
-    """One network stepped once per control tick; holds its own state between calls."""
+    """One network stepped once per control tick; holds its own state between calls.
+
+    `step(codes)` takes the int16 input codes of one tick and returns the int16 output codes (an array
+    reused by the next call: copy it to keep it); the tick's spikes are in `last_spikes` (0/1 per
+    neuron, in population order), their total in `spikes`, synaptic operations in `synops`. `act(x)`
+    does the same on real values through the network's quantisation; `reset()` starts over.
+    """
 
     def __init__(self, net: Network) -> None:
         self.net = net

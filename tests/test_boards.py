@@ -29,6 +29,7 @@ COMMANDS = {
     "emulate": ["firmware", "emulate"],
     "hil": ["hil", "configs/blimp_pid.toml", "--controller", "best.snn"],
     "bench-loop": ["bench", "loop"],
+    "flash": ["firmware", "flash"],
 }
 CASES = [(cap, b) for cap in COMMANDS for b in boards.BOARDS]
 

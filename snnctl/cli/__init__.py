@@ -4,8 +4,10 @@
 module             commands
 =================  ==========================================================================
 ``inspect``        ``snnctl inspect``
+``plot``           ``snnctl plot`` (raster and traces of a network)
 ``bench``          ``snnctl bench runtime | firmware | loop | robustness | evolve``
-``device``         ``snnctl deploy``, ``snnctl device info | run``, ``snnctl firmware build | emulate``
+``device``         ``snnctl deploy``, ``snnctl device list | info | run``, ``snnctl firmware build | flash |
+                   platformio | emulate``
 ``interchange``    ``snnctl import``, ``snnctl export`` (NIR, C header)
 ``experiments``    ``snnctl evolve``, ``snnctl train``, ``snnctl run`` (configs/*.toml; the family
                    registry is ``families``)
@@ -46,9 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"snnctl {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    from snnctl.cli import bench, device, experiments, inspect, interchange, loop  # the command groups
+    from snnctl.cli import bench, device, experiments, inspect, interchange, loop, plot  # the command groups
 
-    for group in (inspect, bench, device, interchange, experiments, loop):  # the order `snnctl --help` lists
+    for group in (inspect, plot, bench, device, interchange, experiments, loop):  # the order `snnctl --help` lists
         group.add_parsers(sub)
     parser.set_defaults(handler=lambda _args: print_help(parser))
     return parser

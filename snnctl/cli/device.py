@@ -13,7 +13,7 @@ import os
 import sys
 
 from firmware_bridge import boards
-from snnctl.cli.common import UserError, load_network, print_help
+from snnctl.cli.common import UserError, load_network, print_help, read_inputs
 
 _DEVICE_EPILOG = """\
 examples:
@@ -24,6 +24,17 @@ examples:
 PORT is any pyserial URL: /dev/ttyUSB0, /dev/pts/N, socket://HOST:PORT, rfc2217://HOST:PORT, loop://.
 """
 
+_DEVICE_LIST_EPILOG = """\
+examples:
+  snnctl device list                                   every serial port; boards that answer HELLO say what they are
+  snnctl device list --port socket://127.0.0.1:5555    also probe an emulator (snnctl firmware emulate)
+  snnctl device list --no-probe --json                 list only: nothing is written to any port
+
+Probing writes one HELLO frame to each port and waits --timeout seconds for the reply. Opening a
+port resets most Arduino boards (DTR), so a board may need a second or two before it answers:
+raise --timeout if one shows "no snnctl firmware answered".
+"""
+
 _DEVICE_RUN_EPILOG = """\
 examples:
   snnctl device run --port /dev/ttyUSB0 --inputs codes.npy --outputs out.npy
@@ -32,8 +43,11 @@ examples:
 --inputs is either a .npy array of int16 input codes, shape (T, n_inputs), which needs no network
 file, or a CSV of real values, one row per step, which are quantised with --net (the .snn file
 that is deployed; the device holds no float scales); with --net the outputs are de-quantised to
-real values too. --outputs takes .npy or .csv. Steps run from the device's current state; the
-network is not reset first.
+real values too. --outputs takes .npy or .csv. Steps run from the device's current state unless
+--reset: then RESET (docs/protocol.md §3) first puts the network back in its reset state, so the
+outputs equal an in-process run from reset (snnctl.run). Making codes.npy from real values:
+  python -c "import numpy as np, snnctl; net = snnctl.load('blimp.snn');
+             np.save('codes.npy', net.quantize_inputs(np.loadtxt('errors.csv', delimiter=',', ndmin=2)))"
 """
 
 _DEPLOY_EPILOG = """\
@@ -46,11 +60,37 @@ commits (the device validates, then swaps it in atomically: a failed upload leav
 running) and verifies the size and CRC the device reports.
 """
 
+_FLASH_EPILOG = """\
+examples:
+  snnctl firmware flash --board atmega328p --port /dev/ttyACM0     Arduino Uno/Nano over its bootloader (avrdude)
+  snnctl firmware flash --board lm3s6965evb                         EK-LM3S6965 over its on-board JTAG (OpenOCD)
+  snnctl firmware flash --board atmega328p --port /dev/ttyUSB0 --dry-run    print the command only
+
+The commands run (the board table, firmware_bridge/boards.py):
+  avrdude -p atmega328p -c arduino -P PORT -b 115200 -D -U flash:w:IMAGE.hex:i
+  openocd -f board/ek-lm3s6965.cfg -c "program {IMAGE.elf} verify reset exit"
+A Nano with the old bootloader: --baud 57600; an ISP programmer: --programmer usbasp. Then deploy
+a network with snnctl deploy NET.snn --port PORT.
+"""
+
+_PLATFORMIO_EPILOG = """\
+examples:
+  snnctl firmware platformio snn-mega                                  write the project (Arduino Mega 2560)
+  snnctl firmware platformio snn-due --env due --upload --port /dev/ttyACM0    ... and build + upload it
+
+The project: platformio.ini (envs megaatmega2560, due, bluepill_f103c8, pico, esp32dev, framework
+arduino), lib/snnctl (the Arduino library, docs/firmware-boards.md section 4) and src/SnnDevice.ino
+(its example: the seven board functions over Serial). --upload runs
+  pio run -d DIR -e ENV -t upload [--upload-port PORT]
+which needs PlatformIO Core (pip install platformio). Then: snnctl deploy NET.snn --port PORT.
+"""
+
 _FIRMWARE_EPILOG = """\
 examples:
   snnctl firmware build --board lm3s6965evb    cross-compile the Cortex-M3 image, print its size
   snnctl firmware build --board host           the POSIX virtual device
   snnctl firmware emulate --board host         run a virtual device, print its serial URL
+  snnctl firmware flash --board atmega328p --port /dev/ttyACM0    write it to a real board (avrdude)
 """
 
 
@@ -142,34 +182,6 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_inputs(path: str, net) -> tuple:
-    """(codes (T, n_in) int16, real-valued?) from a .npy of codes or a CSV of real values."""
-    import numpy as np
-
-    try:
-        if path.endswith(".npy"):
-            arr = np.load(path, allow_pickle=False)
-            if not np.issubdtype(arr.dtype, np.integer):
-                raise UserError(f"{path}: a .npy input holds int16 codes, got {arr.dtype} (use a CSV of real values"
-                                " with --net to quantise)")  # fmt: skip
-            if arr.size and (arr.min() < -32768 or arr.max() > 32767):
-                raise UserError(f"{path}: input codes must lie in -32768..32767")
-            arr = arr.reshape(-1, 1) if arr.ndim == 1 else arr
-            return arr.astype(np.int16), False
-        if net is None:
-            raise UserError(f"{path}: CSV inputs are real values; pass --net NET.snn (the deployed network) to"
-                            " quantise them, or give int16 codes as .npy")  # fmt: skip
-        with open(path) as f:
-            first = f.readline()
-        skip = 1 if any(c.isalpha() for c in first.replace("e", "").replace("E", "").replace("nan", "")) else 0
-        x = np.loadtxt(path, delimiter=",", ndmin=2, skiprows=skip)
-        return net.quantize_inputs(x), True
-    except OSError as exc:
-        raise UserError(f"{path}: {exc.strerror or exc}") from None
-    except ValueError as exc:
-        raise UserError(f"{path}: {exc}") from None
-
-
 @_device_errors
 def _cmd_device_run(args: argparse.Namespace) -> int:
     import time
@@ -181,7 +193,7 @@ def _cmd_device_run(args: argparse.Namespace) -> int:
     net = blob = None
     if args.net:
         net, blob = load_network(args.net)
-    codes, real = _read_inputs(args.inputs, net)
+    codes, real = read_inputs(args.inputs, net)
     with _open(args) as dev:
         ni = dev.netinfo()
         if not ni.loaded:
@@ -192,6 +204,8 @@ def _cmd_device_run(args: argparse.Namespace) -> int:
                             f" crc32 0x{ni.blob_crc32:08x}); deploy it first or pass the deployed file")  # fmt: skip
         if codes.shape[1] != ni.n_inputs:
             raise UserError(f"{args.inputs}: {codes.shape[1]} input columns, the deployed network takes {ni.n_inputs}")
+        if args.reset:
+            dev.reset()  # the network's state back to reset (the step counter of STATS goes on)
         t0 = time.perf_counter()
         out = dev.run(codes, window=args.window)
         seconds = time.perf_counter() - t0
@@ -208,7 +222,8 @@ def _cmd_device_run(args: argparse.Namespace) -> int:
             raise UserError(f"{args.outputs}: {exc.strerror or exc}") from None
     summary = {"port": args.port, "steps": int(codes.shape[0]), "seconds": round(seconds, 6),
                "steps_per_second": round(codes.shape[0] / seconds, 1) if seconds > 0 else None,
-               "outputs_file": args.outputs, "real_values": bool(real or net is not None)}  # fmt: skip
+               "outputs_file": args.outputs, "real_values": bool(real or net is not None),
+               "reset": bool(args.reset)}  # fmt: skip
     if args.json:
         if not args.outputs:
             summary["outputs"] = values.tolist()
@@ -219,6 +234,26 @@ def _cmd_device_run(args: argparse.Namespace) -> int:
         print(f"outputs ({'real values' if net is not None else 'int16 codes'}) written to {args.outputs}")
     elif len(values):
         print(f"last outputs: {', '.join(str(v) for v in values[-1].tolist())}")
+    return 0
+
+
+def _cmd_device_list(args: argparse.Namespace) -> int:
+    from firmware_bridge.discovery import list_ports
+
+    if args.timeout <= 0:
+        raise UserError(f"--timeout must be positive, got {args.timeout}")
+    entries = list_ports(args.port or (), probe_ports=not args.no_probe, timeout=args.timeout)
+    if args.json:
+        print(json.dumps([e.as_dict() for e in entries], indent=2))
+        return 0
+    if not entries:
+        print("no serial ports found (a USB board not listed: check the cable, and dmesg for its driver)")
+        return 0
+    width = max(len(e.device) for e in entries)
+    for e in entries:
+        usb = f" ({e.description})" if e.description else ""
+        ids = f" [{e.vid:04x}:{e.pid:04x}]" if e.vid is not None and e.pid is not None else ""
+        print(f"{e.device:<{width}}  {e.summary()}{usb}{ids}")
     return 0
 
 
@@ -244,6 +279,47 @@ def _cmd_firmware_build(args: argparse.Namespace) -> int:
               f"RAM {sizes['ram']} B (data {sizes['data']} B + bss {sizes['bss']} B) before the stack")  # fmt: skip
     else:
         print(f"  executable {sizes['file']} B")
+    return 0
+
+
+def _cmd_firmware_flash(args: argparse.Namespace) -> int:
+    import shlex
+
+    from firmware_bridge.flash import FlashError, flash
+
+    if args.baud is not None and args.baud <= 0:
+        raise UserError(f"--baud must be positive, got {args.baud}")
+    try:
+        argv = flash(args.board, args.port, tool=args.tool, image=args.image, baud=args.baud,
+                     programmer=args.programmer, dry_run=args.dry_run)  # fmt: skip
+    except FlashError as exc:
+        raise UserError(str(exc)) from None
+    if args.dry_run:
+        print(shlex.join(argv))
+        return 0
+    print(f"flashed {args.board} with {argv[0]}")
+    if args.port:
+        print(f"  check it: snnctl device info --port {args.port}")
+    return 0
+
+
+def _cmd_firmware_platformio(args: argparse.Namespace) -> int:
+    import shlex
+
+    from firmware_bridge import flash
+
+    try:
+        if args.upload and not args.dry_run:
+            flash.require_pio()  # before writing anything
+        project = flash.write_platformio_project(args.dir, args.env)
+        print(f"PlatformIO project for {args.env} in {project} (platformio.ini, lib/snnctl, src/SnnDevice.ino)")
+        if args.upload:
+            argv = flash.pio_upload(project, args.env, args.port, dry_run=args.dry_run)
+            print(shlex.join(argv) if args.dry_run else f"uploaded with {shlex.join(argv)}")
+        else:
+            print(f"  upload: {shlex.join(flash.pio_upload_command(project, args.env, args.port or 'PORT'))}")
+    except (flash.FlashError, OSError) as exc:
+        raise UserError(str(exc)) from None
     return 0
 
 
@@ -294,12 +370,26 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
     p_device = sub.add_parser(
         "device",
-        help="talk to a device running the snnctl firmware (info, run)",
+        help="talk to a device running the snnctl firmware (list, info, run)",
         description="Query a device or stream inputs through its network over a serial port.",
         epilog=_DEVICE_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     device_sub = p_device.add_subparsers(dest="device_command", metavar="ACTION")
+    p_list = device_sub.add_parser(
+        "list",
+        help="serial ports, and the board identity of those a snnctl firmware answers on",
+        description="List the serial ports (pyserial) and probe each with HELLO to show which board answers.",
+        epilog=_DEVICE_LIST_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p_list.add_argument("--port", action="append", metavar="URL",
+                        help="also probe URL (an emulator's pty or socket://; repeatable)")  # fmt: skip
+    p_list.add_argument("--no-probe", action="store_true", help="only list; send nothing to any port")
+    p_list.add_argument("--timeout", type=float, default=0.5, metavar="S",
+                        help="seconds to wait for each port's HELLO reply (default 0.5)")  # fmt: skip
+    p_list.add_argument("--json", action="store_true", help="print as JSON")
+    p_list.set_defaults(handler=_cmd_device_list)
     p_info = device_sub.add_parser(
         "info",
         help="board, firmware version, limits, running network and statistics",
@@ -325,13 +415,15 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     )
     p_run.add_argument("--window", type=int, default=4, metavar="N",
                        help="STEP requests in flight at once (default 4; 1 = wait for each reply)")  # fmt: skip
+    p_run.add_argument("--reset", action="store_true",
+                       help="reset the network's state first (RESET): the run starts as snnctl.run does")  # fmt: skip
     p_run.add_argument("--json", action="store_true", help="print a JSON summary (with the outputs if no --outputs)")
     p_run.set_defaults(handler=_cmd_device_run)
     p_device.set_defaults(handler=lambda _args: print_help(p_device))
 
     p_fw = sub.add_parser(
         "firmware",
-        help="build the device firmware or run it on an emulator",
+        help="build the device firmware, flash it to a board or run it on an emulator",
         description="Build firmware images for a board, or serve an emulated board on a serial URL.",
         epilog=_FIRMWARE_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -348,6 +440,37 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                          help="target board")  # fmt: skip
     p_build.add_argument("--json", action="store_true", help="print path and sizes as JSON")
     p_build.set_defaults(handler=_cmd_firmware_build)
+    p_flash = fw_sub.add_parser(
+        "flash",
+        help="write the firmware to a real board with its flashing tool (avrdude, OpenOCD)",
+        description="Build the board's image and write it with the board's flashing tool.",
+        epilog=_FLASH_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p_flash.add_argument("--board", required=True, choices=boards.names("flash"), type=boards.argparse_type("flash"),
+                         help="target board")  # fmt: skip
+    p_flash.add_argument("--port", metavar="DEV", help="the board's serial port (avrdude: the bootloader's port)")
+    p_flash.add_argument("--tool", choices=sorted({t.tool for b in boards.BOARDS for t in b.flash}),
+                         help="flashing program (default: the board's first one that is installed)")  # fmt: skip
+    p_flash.add_argument("--image", metavar="FILE", help="flash this .elf/.hex instead of building the firmware")
+    p_flash.add_argument("--baud", type=int, metavar="N", help="avrdude: bootloader baud rate (default 115200, Uno)")
+    p_flash.add_argument("--programmer", metavar="ID", help="avrdude -c programmer id (default arduino)")
+    p_flash.add_argument("--dry-run", action="store_true", help="print the command instead of running it")
+    p_flash.set_defaults(handler=_cmd_firmware_flash)
+    p_pio = fw_sub.add_parser(
+        "platformio",
+        help="write a PlatformIO project of the firmware (any Arduino board) and optionally upload it with pio",
+        description="Write platformio.ini, lib/snnctl (the Arduino library) and src/SnnDevice.ino; --upload runs pio.",
+        epilog=_PLATFORMIO_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p_pio.add_argument("dir", metavar="DIR", help="project folder (created; lib/snnctl is replaced)")
+    p_pio.add_argument("--env", default="megaatmega2560", metavar="ENV",
+                       help="the project's default env, the one --upload builds (default megaatmega2560)")  # fmt: skip
+    p_pio.add_argument("--upload", action="store_true", help="build and upload with pio run -t upload")
+    p_pio.add_argument("--port", metavar="DEV", help="upload port (default: pio finds it)")
+    p_pio.add_argument("--dry-run", action="store_true", help="with --upload: print the pio command only")
+    p_pio.set_defaults(handler=_cmd_firmware_platformio)
     p_emu = fw_sub.add_parser(
         "emulate",
         help="run an emulated board and print its serial URL (until Ctrl-C)",
