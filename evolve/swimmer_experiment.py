@@ -5,13 +5,15 @@ NCAP circuit, or a float linear / MLP baseline) on the swimmer by return (`evolv
 `best.snn` (NCAP) or `best.npz` (baselines) and ends with a held-out table: parameters, mean +- std
 return over `[run] episodes` held-out episodes (seeds from 1,000,000 up, never trained on),
 evaluations and episodes used, wall time of the evolution (also in `heldout.json`), plus
-`swim.png` (joint angles and the spike raster of the first held-out episode).
+`swim.png` (joint angles, forward velocity, cumulative return and the spike raster of the first
+held-out episode).
 
 `snnctl run configs/swimmer_ncap.toml --controller best.snn [--n-links K]` swims a saved
 controller on held-out episodes; with `--n-links K` a shared-weight NCAP is rebuilt for a K-link
 body (the circuit grows with the body, the evolved weights unchanged) and swims
-`snnctl/SwimmerN-v0`. `--plot OUT.png` draws the first episode's joint angles and spikes,
-`--video OUT.mp4|.gif` films it offscreen (MuJoCo's renderer; needs OSMesa without a display).
+`snnctl/SwimmerN-v0`. `--plot OUT.png` draws the first episode (`sim.swimmer_plots`),
+`--video OUT.mp4|.gif` films it offscreen (MuJoCo's renderer; needs OSMesa without a display) and
+prints the size written.
 """
 
 from __future__ import annotations
@@ -295,7 +297,7 @@ def record_video(cfg: dict, path: Path, n_links: int, out: Path, first: int = 0,
 
 
 def plot_episode(out: Path, rec, controller, title: str) -> Path:
-    """Joint angles and (for an SNN) the spike raster of a recorded episode, by population."""
+    """Joint angles, forward velocity, return and (for an SNN) the spike raster of a recorded episode."""
     from sim.swimmer_plots import plot_swim
 
     n_joints = rec.actions.shape[1]
@@ -304,4 +306,5 @@ def plot_episode(out: Path, rec, controller, title: str) -> Path:
     offsets = names = None
     if rec.spikes is not None and net is not None:
         offsets, names = net.offsets(), [p.name for p in net.populations]
-    return plot_swim(out, rec.t[:-1], q, rec.spikes, offsets, names, title=title)
+    return plot_swim(out, rec.t[:-1], q, rec.spikes, offsets, names, title=title, x_position=rec.x_position,
+                     rewards=rec.rewards)  # fmt: skip
