@@ -258,8 +258,9 @@ def run_main(cfg: dict, args: Any) -> int:
         plot_episode(Path(args.plot), rec, ctl, title=f"{path.name} on {n_links} links: held-out episode {args.seed}")
         result["plot"] = str(args.plot)
     if args.video:
-        result["video"] = str(record_video(cfg, path, n_links, Path(args.video), args.seed,
-                                           force_rate=bool(getattr(args, "force_rate", False))))  # fmt: skip
+        video = record_video(cfg, path, n_links, Path(args.video), args.seed,
+                             force_rate=bool(getattr(args, "force_rate", False)))  # fmt: skip
+        result["video"], result["video_bytes"] = str(video), video.stat().st_size
     if args.json:
         print(json.dumps(result, indent=2))
     else:
@@ -270,9 +271,10 @@ def run_main(cfg: dict, args: Any) -> int:
             f"  return  mean {result['return_mean']:.1f}  std {result['return_std']:.1f}  "
             f"min {result['return_min']:.1f}  max {result['return_max']:.1f}"
         )
-        for key in ("plot", "video"):
-            if key in result:
-                print(f"{key}: {result[key]}")
+        if "plot" in result:
+            print(f"plot: {result['plot']}")
+        if "video" in result:  # the size: a GIF of a long episode can be large (sim.video)
+            print(f"video: {result['video']} ({result['video_bytes'] / 1e6:.1f} MB)")
     return 0
 
 

@@ -100,21 +100,70 @@ def test_rgb_render_passes_gymnasium_checker(gl):
         env_render_passive_checker(env.unwrapped)
 
 
-def test_gif_decodes_to_the_frames(frames, tmp_path):
+def decode_gif(path: Path) -> tuple[list[np.ndarray], list[int], tuple[int, int]]:
+    """Frames (RGB), per-frame durations (ms) and size of a GIF file."""
     from PIL import Image
 
-    path = tmp_path / "swim.gif"
-    assert write_video(frames, path, fps=25) == 20
     with Image.open(path) as im:
-        assert im.n_frames == 20 and im.size == (W, H)
-        decoded = []
+        frames, durations = [], []
         for i in range(im.n_frames):
             im.seek(i)
-            decoded.append(np.asarray(im.convert("RGB")))
-            assert im.info["duration"] == 40  # 25 fps: 4 hundredths of a second
+            frames.append(np.asarray(im.convert("RGB")))
+            durations.append(im.info["duration"])
+        return frames, durations, im.size
+
+
+def test_gif_keeps_every_other_frame_of_a_25_fps_episode(frames, tmp_path):
+    path = tmp_path / "swim.gif"
+    with VideoWriter(path, fps=25) as writer:
+        for f in frames:
+            writer.append(f)
+    assert writer.n_frames == 20 and writer.stride == 2 and writer.frames_written == 10
+    decoded, durations, size = decode_gif(path)
+    assert len(decoded) == 10 and size == (W, H)
+    assert durations == [80] * 10  # 12.5 fps: the same 0.8 s of swimming as 20 frames at 25 fps
+    for got, want in zip(decoded, frames[::2], strict=True):
+        # one shared 32-colour palette: a small quantisation error, no other change
+        assert np.abs(got.astype(int) - want.astype(int)).mean() < 6
+
+
+def test_gif_at_full_rate_and_palette_decodes_to_the_frames(frames, tmp_path):
+    path = tmp_path / "swim.gif"
+    assert write_video(frames, path, fps=25, gif_max_fps=25, gif_colors=256) == 20
+    decoded, durations, _ = decode_gif(path)
+    assert len(decoded) == 20 and durations == [40] * 20  # 25 fps: 4 hundredths of a second
     for got, want in zip(decoded, frames, strict=True):
-        # a 256-colour palette per frame: small quantisation error, no other change
         assert np.abs(got.astype(int) - want.astype(int)).mean() < 4
+
+
+def test_gif_is_several_times_smaller_than_a_palette_per_frame(frames, tmp_path):
+    from PIL import Image
+
+    old = tmp_path / "old.gif"  # the previous encoding: every frame, its own 256-colour palette
+    pics = [Image.fromarray(f).quantize(colors=256) for f in frames]
+    pics[0].save(old, save_all=True, append_images=pics[1:], duration=40, loop=0)
+    new = tmp_path / "new.gif"
+    write_video(frames, new, fps=25)
+    assert new.stat().st_size * 2.5 < old.stat().st_size
+    small = tmp_path / "small.gif"
+    write_video(frames, small, fps=25, gif_scale=0.5)
+    assert decode_gif(small)[2] == (W // 2, H // 2)
+    assert small.stat().st_size < new.stat().st_size
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"gif_max_fps": 0}, "gif_max_fps"),
+        ({"gif_colors": 1}, "gif_colors"),
+        ({"gif_colors": 257}, "gif_colors"),
+        ({"gif_scale": 1.5}, "gif_scale"),
+        ({"gif_scale": 0}, "gif_scale"),
+    ],
+)
+def test_bad_gif_options(kwargs, match, tmp_path):
+    with pytest.raises(ValueError, match=match):
+        VideoWriter(tmp_path / "x.gif", 25, **kwargs)
 
 
 def test_mp4_decodes_to_the_frames(frames, ffmpeg, tmp_path):
