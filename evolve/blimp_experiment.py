@@ -275,9 +275,11 @@ def run_main(cfg: dict, args: Any) -> int:
         except (SnnFormatError, ValueError) as e:
             raise SnnctlError(str(e)) from None
         if args.plot:
+            from sim.blimp_loop import blimp_plot_labels
             from sim.loop_plots import plot_timeline
 
-            plot_timeline(Path(args.plot), first, title=f"{Path(path).name if path != 'pid' else 'PID'}, first flight")
+            plot_timeline(Path(args.plot), first, title=f"{Path(path).name if path != 'pid' else 'PID'}, first flight",
+                          **blimp_plot_labels(cfg["env"]["thrust_gain_n"]))  # fmt: skip
         if args.json:
             print(json.dumps(summary, indent=2))
         else:
