@@ -183,8 +183,8 @@ class ClosedLoopProblem:
         self.objectives = ("tracking_cost", "spikes_per_s") if self.spikes_objective else ("tracking_cost",)
         self.weights = (-1.0, -1.0) if self.spikes_objective else (-1.0,)
         # fitness.png's axes (evolve.runner.fitness_figure): what the cost is, and where the PID stands
-        paired = "\nminus the PID's on the same flights (< 0: better than the PID)"
-        cost = "weighted cost (m)" + (paired if self.relative_to_pid else "")
+        paired = "cost - PID's cost, same flights (m)\n< 0: better than the PID"
+        cost = paired if self.relative_to_pid else "weighted tracking cost (m)"
         self.objective_labels = {"tracking_cost": cost, "spikes_per_s": "spikes per second (1/s)"}
         self.objective_references = {"tracking_cost": (0.0, "PID")} if self.relative_to_pid else {}
 

@@ -39,6 +39,19 @@ def assert_legends_off_the_axes(fig: Figure) -> int:
     return len(legends)
 
 
+def assert_labels_inside(fig: Figure) -> None:
+    """Every axis label and title is drawn wholly inside the figure (a long label is not cut off)."""
+    drawn(fig)
+    page = fig.bbox
+    for ax in fig.axes:
+        for text in (ax.xaxis.label, ax.yaxis.label, ax.title):
+            if text.get_text():
+                box = text.get_window_extent()
+                assert page.x0 <= box.x0 and box.x1 <= page.x1 and page.y0 <= box.y0 and box.y1 <= page.y1, (
+                    f"{text.get_text()!r} is cut off"
+                )
+
+
 def assert_unit(label: str) -> None:
     """An axis label names a unit in parentheses, e.g. "altitude (m)"."""
     assert _UNIT.search(label), f"no unit in the axis label {label!r}"

@@ -391,7 +391,14 @@ def test_timeline_is_readable(net, monkeypatch, tmp_path):
     the sample ticks out of the altitude panel (at 10 Hz they hid the true and measured lines)."""
     from sim.blimp_loop import blimp_plot_labels
     from sim.loop_plots import timeline_figure
-    from tests.plot_checks import assert_distinct, assert_legends_off_the_axes, assert_unit, drawn, legend_texts
+    from tests.plot_checks import (
+        assert_distinct,
+        assert_labels_inside,
+        assert_legends_off_the_axes,
+        assert_unit,
+        drawn,
+        legend_texts,
+    )
 
     res = LoopRunner(blimp(30.0), IntegerSNNBackend(net), "delta",
                      faults="dropout@5:2,noise@12:3:0.5,unplug@20:2").run(seed=0)  # fmt: skip
@@ -404,6 +411,7 @@ def test_timeline_is_readable(net, monkeypatch, tmp_path):
     assert legend_texts(ax)[:3] == ["reference", "true", "measurement used (held)"]
     assert_distinct(line.get_color() for line in ax.get_lines()[:3])
     assert assert_legends_off_the_axes(fig) == 3
+    assert_labels_inside(fig)
     # every sample is a tick in the sensing panel, none over the altitude
     assert not [line for line in ax.get_lines() if line.get_marker() == "|"]
     (rug,) = [line for line in ax_s.get_lines() if line.get_marker() == "|"]

@@ -12,7 +12,14 @@ import numpy as np
 
 from evolve.blimp_experiment import flight_figure, plot_flight
 from evolve.runner import fitness_figure, plot_fitness
-from tests.plot_checks import PNG, assert_distinct, assert_legends_off_the_axes, assert_unit, legend_texts
+from tests.plot_checks import (
+    PNG,
+    assert_distinct,
+    assert_labels_inside,
+    assert_legends_off_the_axes,
+    assert_unit,
+    legend_texts,
+)
 
 
 def flight(seed: int, wobble: float) -> SimpleNamespace:
@@ -43,6 +50,7 @@ def test_flight_figure_names_controllers_by_role_next_to_the_pid(tmp_path):
         assert_unit(a.get_ylabel())
     assert ax_u.get_xlabel() == "time (s)"
     assert assert_legends_off_the_axes(fig) == 2
+    assert_labels_inside(fig)
     plot_flight(tmp_path / "flight.png", {"PID": pid})
     assert (tmp_path / "flight.png").read_bytes()[:8] == PNG
 
@@ -58,7 +66,10 @@ def logbook(n: int = 40) -> list[dict]:
 
 
 def test_fitness_figure_says_what_the_cost_is_and_where_the_pid_stands(tmp_path):
-    labels = {"tracking_cost": "weighted cost (m)\nminus the PID's on the same flights (< 0: better than the PID)"}
+    from evolve.blimp import ClosedLoopProblem
+    from snnctl.controllers.blimp_snn import BlimpSNNSpec
+
+    labels = ClosedLoopProblem(BlimpSNNSpec(), {}, relative_to_pid=True).objective_labels
     fig = fitness_figure(logbook(), ("tracking_cost",), (-1.0,), labels=labels,
                          references={"tracking_cost": (0.0, "PID")})  # fmt: skip
     (ax,) = fig.axes
@@ -69,6 +80,7 @@ def test_fitness_figure_says_what_the_cost_is_and_where_the_pid_stands(tmp_path)
     assert legend_texts(ax) == ["mean ± std", "best of generation", "best so far", "PID (0)"]
     assert_distinct(line.get_color() for line in ax.get_lines())
     assert assert_legends_off_the_axes(fig) == 1
+    assert_labels_inside(fig)
     # the mean's early spread is 20x the best's range: a symmetric-log axis keeps the best readable
     assert ax.get_yscale() == "symlog"
     lo, hi = ax.get_ylim()

@@ -21,7 +21,14 @@ from sim import video  # noqa: E402
 from sim.swimmer_plots import plot_swim, swim_figure  # noqa: E402
 from sim.video import VideoError, VideoWriter, ensure_offscreen_gl, record_episode, write_video  # noqa: E402
 from tests.optional_tools import skip_unless_ci  # noqa: E402
-from tests.plot_checks import PNG, assert_distinct, assert_legends_off_the_axes, assert_unit, legend_texts  # noqa: E402
+from tests.plot_checks import (  # noqa: E402
+    PNG,
+    assert_distinct,
+    assert_labels_inside,
+    assert_legends_off_the_axes,
+    assert_unit,
+    legend_texts,
+)
 
 W, H = 160, 120
 
@@ -366,6 +373,7 @@ def test_swim_figure_draws_the_data():
     boundaries = [line for line in ax_s.get_lines() if line.get_marker() != "|"]
     assert sorted(line.get_ydata()[0] for line in boundaries) == [3.5, 7.5]
     assert assert_legends_off_the_axes(fig) == 2
+    assert_labels_inside(fig)
     for ax in fig.axes:
         assert_unit(ax.get_ylabel())
     assert ax_s.get_xlabel() == "time (s)"
@@ -413,6 +421,7 @@ def test_swim_figure_at_twelve_links_is_readable():
     assert legend_texts(ax_s) == [f"{n} ({b - a})" for n, a, b in zip(names, offsets, offsets[1:], strict=False)]
     assert len(ax_s.get_yticklabels()) < 20  # neuron indices, not one overlapping name per population
     assert assert_legends_off_the_axes(fig) == 3
+    assert_labels_inside(fig)
     for ax in (ax_q, ax_v, ax_r, ax_s):
         assert_unit(ax.get_ylabel())
     assert ax_s.get_xlabel() == "time (s)"
