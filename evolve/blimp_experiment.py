@@ -379,7 +379,7 @@ def format_comparison(table: dict, episodes: int) -> str:
     return "\n".join(lines)
 
 
-def flight_figure(recs: dict, u_label: str = "command u") -> Figure:
+def flight_figure(recs: dict[str, Any], u_label: str = "command u") -> Figure:
     """The figure `plot_flight` writes (a matplotlib `Figure`, no pyplot), for tests and further drawing.
 
     `recs` maps a legend label (the controller's role, e.g. "SNN (best.snn)", "PID") to a flight's
@@ -409,7 +409,7 @@ def flight_figure(recs: dict, u_label: str = "command u") -> Figure:
     return fig
 
 
-def plot_flight(path: Path, recs: dict, u_label: str = "command u") -> None:
+def plot_flight(path: Path, recs: dict[str, Any], u_label: str = "command u") -> None:
     """Write `flight_figure(recs, u_label)` as a PNG: the controllers' altitude and command over one flight."""
     flight_figure(recs, u_label).savefig(path, dpi=110)
 

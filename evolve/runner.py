@@ -75,6 +75,8 @@ from evolve.selection import Selection, gather_candidates, select
 from snnctl.config import Key, Section, config_hash, dump_toml
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
     from matplotlib.figure import Figure
 
 __all__ = [
@@ -601,7 +603,13 @@ def _write_outputs(problem, algo: Algorithm, out: Path, objectives, weights, log
 
 
 def plot_fitness(
-    logbook: list[dict], objectives, weights, path: Path, front=None, labels=None, references=None
+    logbook: list[dict],
+    objectives: Sequence[str],
+    weights: Sequence[float],
+    path: Path,
+    front: tuple[np.ndarray, np.ndarray] | None = None,
+    labels: Mapping[str, str] | None = None,
+    references: Mapping[str, tuple[float, str]] | None = None,
 ) -> None:
     """Write `fitness_figure` (best / mean ± std per generation, the Pareto front with ``front``) to ``path``."""
     fig = fitness_figure(logbook, objectives, weights, front, labels, references)
@@ -610,7 +618,14 @@ def plot_fitness(
     os.replace(tmp, path)
 
 
-def fitness_figure(logbook: list[dict], objectives, weights, front=None, labels=None, references=None) -> Figure:
+def fitness_figure(
+    logbook: list[dict],
+    objectives: Sequence[str],
+    weights: Sequence[float],
+    front: tuple[np.ndarray, np.ndarray] | None = None,
+    labels: Mapping[str, str] | None = None,
+    references: Mapping[str, tuple[float, str]] | None = None,
+) -> Figure:
     """Best / mean ± std per generation for each objective; with ``front`` also the Pareto front.
 
     ``labels`` (objective -> axis label with its unit) and ``references`` (objective -> (value,
