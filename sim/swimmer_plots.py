@@ -67,11 +67,14 @@ def _distinct_colours(n: int) -> list:
 
 
 def _running_mean(x: np.ndarray, n: int) -> np.ndarray:
-    """Centred running mean over n samples (shorter at the ends), the same length as x."""
-    if n <= 1 or x.size < 2:
+    """Centred running mean over n samples, the same length as x; NaN (not drawn) where the window
+    runs off either end: a part-window over part of a stroke would show a velocity swing that is not there."""
+    if n <= 1:
         return x.copy()
-    k = np.ones(n)
-    return np.convolve(x, k, mode="same") / np.convolve(np.ones_like(x), k, mode="same")
+    out = np.full(x.shape, np.nan)
+    if x.size >= n:
+        out[(n - 1) // 2 : (n - 1) // 2 + x.size - n + 1] = np.convolve(x, np.ones(n) / n, mode="valid")
+    return out
 
 
 def swim_figure(

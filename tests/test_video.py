@@ -407,6 +407,7 @@ def test_swim_figure_at_twelve_links_is_readable():
     np.testing.assert_allclose(per_step.get_ydata(), np.diff(x) / 0.04)
     v = np.diff(x) / 0.04
     np.testing.assert_allclose(mean.get_ydata()[100], v[88:113].mean())
+    assert np.isnan(mean.get_ydata()[[0, 11, -12, -1]]).all() and np.isfinite(mean.get_ydata()[12:-12]).all()
     assert "1-s mean" in legend_texts(ax_v)
     np.testing.assert_allclose(ax_r.get_lines()[0].get_ydata(), np.cumsum(rewards))
     assert legend_texts(ax_r) == [f"return {rewards.sum():.1f}"]
