@@ -104,6 +104,10 @@ class MimicProblem:
     name: str = "blimp-mimic"
     objectives: tuple[str, ...] = ("mae_plus_1_minus_r",)
     weights: tuple[float, ...] = (-1.0,)
+    # fitness.png's axis (evolve.runner.fitness_figure)
+    objective_labels: dict = field(
+        default_factory=lambda: {"mae_plus_1_minus_r": "MAE (units of u) + (1 - Pearson r)\nvs the PID's command"}
+    )
     _codec: Any = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -183,6 +187,11 @@ class ClosedLoopProblem:
         self.initial_genome = self._codec.initial_genome if self.initial is None else np.asarray(self.initial)
         self.objectives = ("tracking_cost", "spikes_per_s") if self.spikes_objective else ("tracking_cost",)
         self.weights = (-1.0, -1.0) if self.spikes_objective else (-1.0,)
+        # fitness.png's axes (evolve.runner.fitness_figure): what the cost is, and where the PID stands
+        paired = "cost - PID's cost, same flights (m)\n< 0: better than the PID"
+        cost = paired if self.relative_to_pid else "weighted tracking cost (m)"
+        self.objective_labels = {"tracking_cost": cost, "spikes_per_s": "spikes per second (1/s)"}
+        self.objective_references = {"tracking_cost": (0.0, "PID")} if self.relative_to_pid else {}
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -35,6 +35,9 @@ from sim.profiles import KINDS as PROFILE_KINDS
 from snnctl.config import Key, Limits, Section, signature_keys, spec_keys
 from snnctl.controllers.blimp_snn import BlimpSNNCodec, BlimpSNNSpec
 from snnctl.controllers.factory import load_controller
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 SCHEMA = Section(
     "a blimp altitude experiment",
@@ -238,6 +241,9 @@ def evolve_main(cfg: dict, out_dir: Path, resume: bool = False, progress: bool =
 def run_main(cfg: dict, opts: RunOptions) -> int:
     """`snnctl run` on a blimp config: held-out flights, the metrics table (or JSON), a plot.
 
+    `--plot` draws the first flight with the PID flying the same profile beside a network (the
+    comparison a reader wants; the table stays the network's alone).
+
     With `--sensing` or `--faults` the flights go through the sensing-to-action loop instead
     (`sim.blimp_loop.fly_blimp_heldout`: sensing policy, reliability monitor, fault injection; the
     controller may also be `float:NET.snn`, the network's float reference), and `--plot` draws the
@@ -267,9 +273,11 @@ def run_main(cfg: dict, opts: RunOptions) -> int:
         except (SnnFormatError, ValueError) as e:
             raise SnnctlError(str(e)) from None
         if opts.plot:
+            from sim.blimp_loop import blimp_plot_labels
             from sim.loop_plots import plot_timeline
 
-            plot_timeline(Path(opts.plot), first, title=f"{Path(path).name if path != 'pid' else 'PID'}, first flight")
+            plot_timeline(Path(opts.plot), first, title=f"{Path(path).name if path != 'pid' else 'PID'}, first flight",
+                          **blimp_plot_labels(cfg["env"]["thrust_gain_n"]))  # fmt: skip
         if opts.json:
             print(json.dumps(summary, indent=2))
         else:
@@ -287,7 +295,11 @@ def run_main(cfg: dict, opts: RunOptions) -> int:
         raise SnnctlError(str(e)) from None
     name = Path(opts.controller).name if opts.controller != "pid" else "pid"
     if opts.plot:
-        plot_flight(Path(opts.plot), {Path(opts.controller).stem if opts.controller != "pid" else "PID": rec})
+        recs = {"PID": rec}
+        if opts.controller != "pid":  # the reference a reader compares with: the PID on the same flight
+            _, pid_rec = fly_heldout(cfg, "pid", 1, opts.seed, record_first=True)
+            recs = {f"SNN ({name})": rec, "PID": pid_rec}
+        plot_flight(Path(opts.plot), recs, u_label(cfg))
     if opts.json:
         print(json.dumps(metrics, indent=2))
     else:
@@ -295,6 +307,13 @@ def run_main(cfg: dict, opts: RunOptions) -> int:
         if opts.plot:
             print(f"plot: {opts.plot}")
     return 0
+
+
+def u_label(cfg: dict) -> str:
+    """The command axis label, with what one unit of u pushes (`sim.blimp_loop.blimp_plot_labels`)."""
+    from sim.blimp_loop import blimp_plot_labels
+
+    return blimp_plot_labels(cfg["env"]["thrust_gain_n"])["action_label"]
 
 
 def fly_heldout(cfg: dict, controller_spec: str, episodes: int | None = None, seed: int = 0,
@@ -329,7 +348,7 @@ def fly_heldout(cfg: dict, controller_spec: str, episodes: int | None = None, se
 def compare_heldout(cfg: dict, snn_path: Path, out_dir: Path, progress: bool = True) -> dict:
     snn, snn_rec = fly_heldout(cfg, str(snn_path), record_first=True)
     pid, pid_rec = fly_heldout(cfg, "pid", record_first=True)
-    plot_flight(out_dir / "flight.png", {"SNN": snn_rec, "PID": pid_rec})
+    plot_flight(out_dir / "flight.png", {f"SNN ({snn_path.name})": snn_rec, "PID": pid_rec}, u_label(cfg))
     plot_raster(out_dir / "raster.png", snn_path, snn_rec)
     table = {"snn": snn, "pid": pid}
     if progress:
@@ -350,26 +369,39 @@ def format_comparison(table: dict, episodes: int) -> str:
     return "\n".join(lines)
 
 
-def plot_flight(path: Path, recs: dict) -> None:
-    import matplotlib
+def flight_figure(recs: dict[str, Any], u_label: str = "command u") -> Figure:
+    """The figure `plot_flight` writes (a matplotlib `Figure`, no pyplot), for tests and further drawing.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    `recs` maps a legend label (the controller's role, e.g. "SNN (best.snn)", "PID") to a flight's
+    record; all fly the first one's reference. The PID keeps one colour in every plot, and the
+    commands are drawn PID last (on top): the SNN's chattering command would hide it otherwise.
+    """
+    from matplotlib.figure import Figure
 
-    fig, (ax, ax_u) = plt.subplots(2, 1, figsize=(9, 5.5), sharex=True, height_ratios=[2, 1])
+    fig = Figure(figsize=(11, 5.5), layout="constrained")
+    ax, ax_u = fig.subplots(2, 1, sharex=True, height_ratios=[2, 1])
     first = next(iter(recs.values()))
-    ax.plot(first.t, first.reference, "k--", lw=1, label="reference")
-    for name, rec in recs.items():
-        ax.plot(rec.t, rec.altitude, lw=1.2, label=f"{name} altitude")
-        ax_u.plot(rec.t, rec.action, lw=0.8, label=name)
+    ax.plot(first.t, first.reference, color="k", ls="--", lw=1, label="reference")
+    others = iter(["tab:blue", "tab:green", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan"])
+    colours = {name: "tab:orange" if name == "PID" else next(others) for name in recs}
+    for name in sorted(recs, key=lambda n: n == "PID"):
+        rec, pid = recs[name], name == "PID"
+        ax.plot(rec.t, rec.altitude, lw=1.3, color=colours[name], label=name)
+        ax_u.plot(rec.t, rec.action, lw=1.0 if pid else 0.6, alpha=1.0 if pid else 0.7, color=colours[name],
+                  label=name)  # fmt: skip
+    legend = {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0), "borderaxespad": 0.0, "fontsize": 8}
     ax.set_ylabel("altitude (m)")
-    ax.legend(loc="upper right", fontsize=8)
-    ax_u.set_ylabel("command u")
+    ax.legend(**legend)
+    ax_u.set_ylabel(u_label)
     ax_u.set_xlabel("time (s)")
-    ax.set_title("held-out flight: altitude vs reference")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    ax_u.legend(**legend)
+    ax.set_title("held-out flight: altitude vs reference" + (", same profile and noise" if len(recs) > 1 else ""))
+    return fig
+
+
+def plot_flight(path: Path, recs: dict[str, Any], u_label: str = "command u") -> None:
+    """Write `flight_figure(recs, u_label)` as a PNG: the controllers' altitude and command over one flight."""
+    flight_figure(recs, u_label).savefig(path, dpi=110)
 
 
 def plot_raster(path: Path, snn_path: Path, rec) -> None:

@@ -38,6 +38,9 @@ Optional hooks the runner calls when present:
   problem writes ``best.snn`` and its own plots there.
 - ``initial_genome`` — an array ``(n_genes,)`` in real units: the CMA-ES start point and one member
   of a GA's first population (default: the middle of the bounds for CMA-ES, uniform for GAs).
+- ``objective_labels`` — objective -> axis label with its unit for ``fitness.png`` (default: the
+  name and which way is better); ``objective_references`` — objective -> ``(value, name)``, a
+  reference drawn as a line (e.g. ``(0.0, "PID")`` for a cost scored relative to the PID).
 """
 
 from __future__ import annotations

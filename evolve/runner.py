@@ -56,7 +56,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -76,6 +76,11 @@ from evolve.backends import BACKENDS, Backend, make_backend
 from evolve.problem import check_problem
 from evolve.selection import Selection, gather_candidates, select
 from snnctl.config import Key, Limits, Section, config_hash, dump_toml, signature_keys
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from matplotlib.figure import Figure
 
 __all__ = [
     "EVOLVE_SECTION",
@@ -600,23 +605,54 @@ def _write_outputs(problem, algo: Algorithm, out: Path, objectives, weights, log
             np.savez(f, genomes=g[order], values=v[order], training_values=t[order], objectives=np.array(objectives))
         os.replace(out / "front.npz.tmp", out / "front.npz")
     plot_fitness(
-        logbook, objectives, weights, out / "fitness.png", front=algo.front() if algo.multi_objective else None
-    )
+        logbook, objectives, weights, out / "fitness.png", front=algo.front() if algo.multi_objective else None,
+        labels=getattr(problem, "objective_labels", None), references=getattr(problem, "objective_references", None),
+    )  # fmt: skip
     if export and callable(getattr(problem, "export_best", None)):
         problem.export_best(best, out)
     return best, best_fit
 
 
-def plot_fitness(logbook: list[dict], objectives, weights, path: Path, front=None) -> None:
+def plot_fitness(
+    logbook: list[dict],
+    objectives: Sequence[str],
+    weights: Sequence[float],
+    path: Path,
+    front: tuple[np.ndarray, np.ndarray] | None = None,
+    labels: Mapping[str, str] | None = None,
+    references: Mapping[str, tuple[float, str]] | None = None,
+) -> None:
+    """Write `fitness_figure` (best / mean ± std per generation, the Pareto front with ``front``) to ``path``."""
+    fig = fitness_figure(logbook, objectives, weights, front, labels, references)
+    tmp = path.with_name(path.stem + ".tmp.png")
+    fig.savefig(tmp, dpi=100)
+    os.replace(tmp, path)
+
+
+def fitness_figure(
+    logbook: list[dict],
+    objectives: Sequence[str],
+    weights: Sequence[float],
+    front: tuple[np.ndarray, np.ndarray] | None = None,
+    labels: Mapping[str, str] | None = None,
+    references: Mapping[str, tuple[float, str]] | None = None,
+) -> Figure:
     """Best / mean ± std per generation for each objective; with ``front`` also the Pareto front.
 
-    Uses matplotlib's Agg canvas directly (no pyplot, no global backend switch).
+    ``labels`` (objective -> axis label with its unit) and ``references`` (objective -> (value,
+    name), e.g. ``(0.0, "PID")`` for a cost scored relative to the PID) come from the problem's
+    optional ``objective_labels`` / ``objective_references``: without them a reader cannot tell what
+    a negative cost means. An axis without a label says which way is better. A reference is a
+    dotted line; legends sit below the axes, off the curves. When the mean's spread dwarfs the
+    best's range (early generations), the axis is symmetric-log, so the best curve and the
+    reference stay readable. Matplotlib's Agg canvas directly (no pyplot, no global backend switch).
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    labels, references = dict(labels or {}), dict(references or {})
     n = len(objectives) + (1 if front is not None and len(objectives) >= 2 else 0)
-    fig = Figure(figsize=(5.0 * n, 3.8), layout="constrained")
+    fig = Figure(figsize=(5.5 * n, 4.6), layout="constrained")
     FigureCanvasAgg(fig)
     gens = np.array([r["gen"] for r in logbook])
     for k, o in enumerate(objectives):
@@ -631,25 +667,33 @@ def plot_fitness(logbook: list[dict], objectives, weights, path: Path, front=Non
         ax.plot(gens, col["mean"], color="C0", label="mean ± std")
         ax.plot(gens, col["best"], color="C1", label="best of generation")
         ax.plot(gens, col["best_ever"], color="C3", ls="--", label="best so far")
-        finite = np.concatenate([v[np.isfinite(v)] for v in (col["best"], col["best_ever"])])
-        if finite.size and finite.min() > 0 and finite.max() / finite.min() > 100:
+        if o in references:
+            value, name = references[o]
+            ax.axhline(float(value), color="k", ls=":", lw=1.2, label=f"{name} ({float(value):g})")
+        best = np.concatenate([v[np.isfinite(v)] for v in (col["best"], col["best_ever"])])
+        everything = np.concatenate([best, hi[np.isfinite(hi)], lo[np.isfinite(lo)]])
+        if best.size and best.min() > 0 and best.max() / best.min() > 100:
             ax.set_yscale("log")
+        elif best.size and everything.size:
+            spread = max(float(np.ptp(best)), 1e-3 * max(float(np.max(np.abs(best))), 1e-12))
+            if float(np.ptp(everything)) > 10 * spread:
+                ax.set_yscale("symlog", linthresh=max(float(np.max(np.abs(best))), spread), linscale=2.0)
         ax.set_xlabel("generation")
+        better = "lower" if weights[k] < 0 else "higher"
+        ax.set_ylabel(labels.get(o, f"{o} ({better} is better)"))
         ax.set_title(o)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize="small")
+        ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2, frameon=False)
     if n > len(objectives):
         g, v = front
         ax = fig.add_subplot(1, n, n)
         order = np.argsort(v[:, 0])
         ax.plot(v[order, 0], v[order, 1], "o-", ms=3, color="C2")
-        ax.set_xlabel(objectives[0])
-        ax.set_ylabel(objectives[1])
+        ax.set_xlabel(labels.get(objectives[0], objectives[0]))
+        ax.set_ylabel(labels.get(objectives[1], objectives[1]))
         ax.set_title(f"Pareto front ({len(v)} points)")
         ax.grid(alpha=0.3)
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=100)
-    os.replace(tmp, path)
+    return fig
 
 
 def _progress_bar(progress: bool, name: str, total: int, initial: int):

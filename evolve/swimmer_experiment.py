@@ -5,13 +5,15 @@ NCAP circuit, or a float linear / MLP baseline) on the swimmer by return (`evolv
 `best.snn` (NCAP) or `best.npz` (baselines) and ends with a held-out table: parameters, mean +- std
 return over `[run] episodes` held-out episodes (seeds from 1,000,000 up, never trained on),
 evaluations and episodes used, wall time of the evolution (also in `heldout.json`), plus
-`swim.png` (joint angles and the spike raster of the first held-out episode).
+`swim.png` (joint angles, forward velocity, cumulative return and the spike raster of the first
+held-out episode).
 
 `snnctl run configs/swimmer_ncap.toml --controller best.snn [--n-links K]` swims a saved
 controller on held-out episodes; with `--n-links K` a shared-weight NCAP is rebuilt for a K-link
 body (the circuit grows with the body, the evolved weights unchanged) and swims
-`snnctl/SwimmerN-v0`. `--plot OUT.png` draws the first episode's joint angles and spikes,
-`--video OUT.mp4|.gif` films it offscreen (MuJoCo's renderer; needs OSMesa without a display).
+`snnctl/SwimmerN-v0`. `--plot OUT.png` draws the first episode (`sim.swimmer_plots`),
+`--video OUT.mp4|.gif` films it offscreen (MuJoCo's renderer; needs OSMesa without a display) and
+prints the size written.
 """
 
 from __future__ import annotations
@@ -260,8 +262,9 @@ def run_main(cfg: dict, opts: RunOptions) -> int:
         plot_episode(Path(opts.plot), rec, ctl, title=f"{path.name} on {n_links} links: held-out episode {opts.seed}")
         result["plot"] = str(opts.plot)
     if opts.video:
-        result["video"] = str(record_video(cfg, path, n_links, Path(opts.video), opts.seed,
-                                           force_rate=opts.force_rate))  # fmt: skip
+        video = record_video(cfg, path, n_links, Path(opts.video), opts.seed,
+                             force_rate=opts.force_rate)  # fmt: skip
+        result["video"], result["video_bytes"] = str(video), video.stat().st_size
     if opts.json:
         print(json.dumps(result, indent=2))
     else:
@@ -272,9 +275,10 @@ def run_main(cfg: dict, opts: RunOptions) -> int:
             f"  return  mean {result['return_mean']:.1f}  std {result['return_std']:.1f}  "
             f"min {result['return_min']:.1f}  max {result['return_max']:.1f}"
         )
-        for key in ("plot", "video"):
-            if key in result:
-                print(f"{key}: {result[key]}")
+        if "plot" in result:
+            print(f"plot: {result['plot']}")
+        if "video" in result:  # the size: a GIF of a long episode can be large (sim.video)
+            print(f"video: {result['video']} ({result['video_bytes'] / 1e6:.1f} MB)")
     return 0
 
 
@@ -299,7 +303,7 @@ def record_video(cfg: dict, path: Path, n_links: int, out: Path, first: int = 0,
 
 
 def plot_episode(out: Path, rec, controller, title: str) -> Path:
-    """Joint angles and (for an SNN) the spike raster of a recorded episode, by population."""
+    """Joint angles, forward velocity, return and (for an SNN) the spike raster of a recorded episode."""
     from sim.swimmer_plots import plot_swim
 
     n_joints = rec.actions.shape[1]
@@ -308,4 +312,5 @@ def plot_episode(out: Path, rec, controller, title: str) -> Path:
     offsets = names = None
     if rec.spikes is not None and net is not None:
         offsets, names = net.offsets(), [p.name for p in net.populations]
-    return plot_swim(out, rec.t[:-1], q, rec.spikes, offsets, names, title=title)
+    return plot_swim(out, rec.t[:-1], q, rec.spikes, offsets, names, title=title, x_position=rec.x_position,
+                     rewards=rec.rewards)  # fmt: skip

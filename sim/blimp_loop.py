@@ -80,6 +80,14 @@ def blimp_metrics(result: LoopResult) -> dict[str, Any]:
     return flight_metrics(result.column("t"), truth, ref, result.column("action"), result.step_times)
 
 
+def blimp_plot_labels(thrust_gain_n: float = 0.045) -> dict[str, str]:
+    """`sim.loop_plots.plot_timeline`'s axis labels for the blimp, with units.
+
+    `u` is in the paper's units, not SI; the label says what one unit pushes (`thrust_gain_n`, the
+    `[env]` key), so a reader can turn the command into a force."""
+    return {"value_label": "altitude (m)", "action_label": f"command u\n({1e3 * thrust_gain_n:.0f} mN thrust per unit)"}
+
+
 BLIMP_LOOP = LoopSpec(BLIMP_LAYOUT, blimp_monitor, BLIMP_SENSING, blimp_metrics, HELDOUT_SEEDS)
 """`BlimpAltitudeEnv.loop_spec`."""
 

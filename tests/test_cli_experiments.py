@@ -165,12 +165,24 @@ def test_run_pid_json_has_the_metrics(tiny_cfg, capsys) -> None:
     assert m["worst_overshoot_up_m"] >= m["overshoot_up_m"]
 
 
-def test_run_text_table_and_plot(finished_run, tiny_cfg, tmp_path, capsys) -> None:
+def test_run_text_table_and_plot(finished_run, tiny_cfg, tmp_path, capsys, monkeypatch) -> None:
+    import evolve.blimp_experiment as be
+
+    drawn = []  # what the flight plot got: the network by role and the PID on the same flight
+    real = be.flight_figure
+    monkeypatch.setattr(be, "flight_figure", lambda recs, u_label: drawn.append((recs, u_label)) or real(recs, u_label))
     png = tmp_path / "flight.png"
     assert cli.main(["run", tiny_cfg, "--controller", str(finished_run / "best.snn"), "--plot", str(png)]) == 0
     out = capsys.readouterr().out
-    assert "RMSE (m)" in out and "BEST.SNN" in out and f"plot: {png}" in out
+    assert "RMSE (m)" in out and "BEST.SNN" in out and "PID" not in out and f"plot: {png}" in out
     assert png.read_bytes()[:8] == PNG
+    ((recs, u_label),) = drawn
+    assert list(recs) == ["SNN (best.snn)", "PID"] and "mN thrust per unit" in u_label
+    snn, pid = recs.values()
+    np.testing.assert_array_equal(snn.reference, pid.reference)  # the same held-out profile
+    assert not np.array_equal(snn.action, pid.action)
+    assert cli.main(["run", tiny_cfg, "--controller", "pid", "--plot", str(png)]) == 0
+    assert list(drawn[-1][0]) == ["PID"]  # the PID alone is not drawn twice
 
 
 def test_run_missing_controller_file_is_a_one_line_error(tiny_cfg, tmp_path, capsys) -> None:

@@ -386,6 +386,58 @@ def test_timeline_plot(net, tmp_path):
     assert out.read_bytes()[:8] == PNG
 
 
+def test_timeline_is_readable(net, monkeypatch, tmp_path):
+    """loop.png / hil.png: units on every axis, legends and fault labels off the curves and the title,
+    the sample ticks out of the altitude panel (at 10 Hz they hid the true and measured lines)."""
+    from sim.blimp_loop import blimp_plot_labels
+    from sim.loop_plots import timeline_figure
+    from tests.plot_checks import (
+        assert_distinct,
+        assert_labels_inside,
+        assert_legends_off_the_axes,
+        assert_unit,
+        drawn,
+        legend_texts,
+    )
+
+    res = LoopRunner(blimp(30.0), IntegerSNNBackend(net), "delta",
+                     faults="dropout@5:2,noise@12:3:0.5,unplug@20:2").run(seed=0)  # fmt: skip
+    fig = drawn(timeline_figure(res, "best.snn, first flight", **blimp_plot_labels(0.045)))
+    ax, ax_u, ax_s = fig.axes
+    assert ax.get_ylabel() == "altitude (m)" and "45 mN thrust per unit" in ax_u.get_ylabel()
+    for a in fig.axes:
+        assert_unit(a.get_ylabel())
+    assert ax_s.get_xlabel() == "time (s)"
+    assert legend_texts(ax)[:3] == ["reference", "true", "measurement used (held)"]
+    assert_distinct(line.get_color() for line in ax.get_lines()[:3])
+    assert assert_legends_off_the_axes(fig) == 3
+    assert_labels_inside(fig)
+    # every sample is a tick in the sensing panel, none over the altitude
+    assert not [line for line in ax.get_lines() if line.get_marker() == "|"]
+    (rug,) = [line for line in ax_s.get_lines() if line.get_marker() == "|"]
+    sample = res.column("sample")
+    np.testing.assert_array_equal(
+        rug.get_xdata(), res.column("t")[res.column("sensed").astype(bool) & np.isfinite(sample)]
+    )
+    # fault labels inside the top panel, under the title, above every curve
+    box, title = ax.get_window_extent(), ax.title.get_window_extent()
+    labels = [txt.get_window_extent() for txt in ax.texts]
+    assert [txt.get_text() for txt in ax.texts] == ["dropout", "noise", "unplug"]
+    curve_top = max(ax.transData.transform(np.column_stack([line.get_xdata(), line.get_ydata()]))[:, 1].max()
+                    for line in ax.get_lines()[:3])  # fmt: skip
+    for lab in labels:
+        assert box.x0 <= lab.x0 and lab.x1 <= box.x1 and box.y0 <= lab.y0 and lab.y1 <= box.y1
+        assert not lab.overlaps(title) and lab.y0 > curve_top
+
+    # snnctl hil's plot names the blimp's quantities too
+    from snnctl.cli import loop as cli_loop
+
+    seen = {}
+    monkeypatch.setattr("sim.loop_plots.plot_timeline", lambda path, result, **kw: seen.update(kw))
+    cli_loop._plot(tmp_path / "hil.png", res, "best.snn on host", 0.045)
+    assert seen["value_label"] == "altitude (m)" and "mN" in seen["action_label"]
+
+
 @pytest.fixture
 def cfg_file(tmp_path):
     p = tmp_path / "blimp.toml"

@@ -308,15 +308,17 @@ def test_video_of_a_short_episode(ncap_run, tmp_path, capsys) -> None:
     short.write_text(TINY.format(kind="ncap").replace("episode_steps = 30\n", "episode_steps = 5\n"))
     gif = tmp_path / "swim.gif"
     code = cli.main(["run", str(short), "--controller", str(out / "best.snn"), "--episodes", "1", "--video", str(gif)])
-    err = capsys.readouterr().err
+    out_text, err = capsys.readouterr()
     if code == 2 and ("OSMesa" in err or "libosmesa6" in err or "OpenGL" in err):
         skip_unless_ci(err.strip())
     assert code == 0, err
     assert gif.read_bytes()[:6] in (b"GIF87a", b"GIF89a")
+    assert f"video: {gif} ({gif.stat().st_size / 1e6:.1f} MB)" in out_text  # the size written is printed
     from PIL import Image
 
     with Image.open(gif) as im:
         assert im.size == (320, 240)
+        assert im.n_frames == 3 and im.info["duration"] == 80  # 6 frames at 25 fps -> every other, 12.5 fps
 
 
 @settings(max_examples=100, deadline=None)

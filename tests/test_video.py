@@ -21,6 +21,14 @@ from sim import video  # noqa: E402
 from sim.swimmer_plots import plot_swim, swim_figure  # noqa: E402
 from sim.video import VideoError, VideoWriter, ensure_offscreen_gl, record_episode, write_video  # noqa: E402
 from tests.optional_tools import skip_unless_ci  # noqa: E402
+from tests.plot_checks import (  # noqa: E402
+    PNG,
+    assert_distinct,
+    assert_labels_inside,
+    assert_legends_off_the_axes,
+    assert_unit,
+    legend_texts,
+)
 
 W, H = 160, 120
 
@@ -99,21 +107,70 @@ def test_rgb_render_passes_gymnasium_checker(gl):
         env_render_passive_checker(env.unwrapped)
 
 
-def test_gif_decodes_to_the_frames(frames, tmp_path):
+def decode_gif(path: Path) -> tuple[list[np.ndarray], list[int], tuple[int, int]]:
+    """Frames (RGB), per-frame durations (ms) and size of a GIF file."""
     from PIL import Image
 
-    path = tmp_path / "swim.gif"
-    assert write_video(frames, path, fps=25) == 20
     with Image.open(path) as im:
-        assert im.n_frames == 20 and im.size == (W, H)
-        decoded = []
+        frames, durations = [], []
         for i in range(im.n_frames):
             im.seek(i)
-            decoded.append(np.asarray(im.convert("RGB")))
-            assert im.info["duration"] == 40  # 25 fps: 4 hundredths of a second
+            frames.append(np.asarray(im.convert("RGB")))
+            durations.append(im.info["duration"])
+        return frames, durations, im.size
+
+
+def test_gif_keeps_every_other_frame_of_a_25_fps_episode(frames, tmp_path):
+    path = tmp_path / "swim.gif"
+    with VideoWriter(path, fps=25) as writer:
+        for f in frames:
+            writer.append(f)
+    assert writer.n_frames == 20 and writer.stride == 2 and writer.frames_written == 10
+    decoded, durations, size = decode_gif(path)
+    assert len(decoded) == 10 and size == (W, H)
+    assert durations == [80] * 10  # 12.5 fps: the same 0.8 s of swimming as 20 frames at 25 fps
+    for got, want in zip(decoded, frames[::2], strict=True):
+        # one shared 32-colour palette: a small quantisation error, no other change
+        assert np.abs(got.astype(int) - want.astype(int)).mean() < 6
+
+
+def test_gif_at_full_rate_and_palette_decodes_to_the_frames(frames, tmp_path):
+    path = tmp_path / "swim.gif"
+    assert write_video(frames, path, fps=25, gif_max_fps=25, gif_colors=256) == 20
+    decoded, durations, _ = decode_gif(path)
+    assert len(decoded) == 20 and durations == [40] * 20  # 25 fps: 4 hundredths of a second
     for got, want in zip(decoded, frames, strict=True):
-        # a 256-colour palette per frame: small quantisation error, no other change
         assert np.abs(got.astype(int) - want.astype(int)).mean() < 4
+
+
+def test_gif_is_several_times_smaller_than_a_palette_per_frame(frames, tmp_path):
+    from PIL import Image
+
+    old = tmp_path / "old.gif"  # the previous encoding: every frame, its own 256-colour palette
+    pics = [Image.fromarray(f).quantize(colors=256) for f in frames]
+    pics[0].save(old, save_all=True, append_images=pics[1:], duration=40, loop=0)
+    new = tmp_path / "new.gif"
+    write_video(frames, new, fps=25)
+    assert new.stat().st_size * 2.5 < old.stat().st_size
+    small = tmp_path / "small.gif"
+    write_video(frames, small, fps=25, gif_scale=0.5)
+    assert decode_gif(small)[2] == (W // 2, H // 2)
+    assert small.stat().st_size < new.stat().st_size
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"gif_max_fps": 0}, "gif_max_fps"),
+        ({"gif_colors": 1}, "gif_colors"),
+        ({"gif_colors": 257}, "gif_colors"),
+        ({"gif_scale": 1.5}, "gif_scale"),
+        ({"gif_scale": 0}, "gif_scale"),
+    ],
+)
+def test_bad_gif_options(kwargs, match, tmp_path):
+    with pytest.raises(ValueError, match=match):
+        VideoWriter(tmp_path / "x.gif", 25, **kwargs)
 
 
 def test_mp4_decodes_to_the_frames(frames, ffmpeg, tmp_path):
@@ -288,6 +345,13 @@ def swim_data(T=50, J=3, N=12, seed=0):
     return t, q, spikes
 
 
+def raster_points(ax) -> tuple[np.ndarray, list]:
+    """(time, neuron) of every raster marker, and each population's line, from the raster axes."""
+    lines = [line for line in ax.get_lines() if line.get_marker() == "|"]
+    pts = np.concatenate([np.column_stack([line.get_xdata(), line.get_ydata()]) for line in lines])
+    return pts[np.lexsort((pts[:, 1], pts[:, 0]))], lines
+
+
 def test_swim_figure_draws_the_data():
     t, q, spikes = swim_data()
     fig = swim_figure(t, q, spikes, pop_offsets=[0, 4, 8, 12], pop_names=["osc", "B", "muscle"])
@@ -297,13 +361,71 @@ def test_swim_figure_draws_the_data():
     for j, line in enumerate(lines):
         np.testing.assert_allclose(line.get_xdata(), t)
         np.testing.assert_allclose(line.get_ydata(), np.degrees(q[:, j]))
+    assert_distinct(line.get_color() for line in lines)
+    assert legend_texts(ax_q) == ["joint 1", "joint 2", "joint 3"]
     k, i = np.nonzero(spikes)
-    dots = ax_s.collections[0].get_offsets()
-    np.testing.assert_allclose(dots[:, 0], t[k])
-    np.testing.assert_allclose(dots[:, 1], i)
-    assert [tick.get_text() for tick in ax_s.get_yticklabels()] == ["osc", "B", "muscle"]
-    np.testing.assert_allclose(ax_s.get_yticks(), [1.5, 5.5, 9.5])  # population centres
-    assert sorted(line.get_ydata()[0] for line in ax_s.get_lines()) == [3.5, 7.5]  # boundaries
+    pts, pops = raster_points(ax_s)
+    want = np.column_stack([t[k], i])
+    np.testing.assert_allclose(pts, want[np.lexsort((want[:, 1], want[:, 0]))])
+    assert len(pops) == 3
+    assert_distinct(line.get_color() for line in pops)  # one colour per population
+    assert legend_texts(ax_s) == ["osc (4)", "B (4)", "muscle (4)"]
+    boundaries = [line for line in ax_s.get_lines() if line.get_marker() != "|"]
+    assert sorted(line.get_ydata()[0] for line in boundaries) == [3.5, 7.5]
+    assert assert_legends_off_the_axes(fig) == 2
+    assert_labels_inside(fig)
+    for ax in fig.axes:
+        assert_unit(ax.get_ylabel())
+    assert ax_s.get_xlabel() == "time (s)"
+
+
+def twelve_link_swim(T=300, seed=1):
+    """A 12-link swim's shapes: 11 joints, NCAP's 7 populations (191 neurons, dense spikes)."""
+    rng = np.random.default_rng(seed)
+    t = 0.04 * np.arange(T)
+    q = 0.6 * np.sin(2 * np.pi * (t[:, None] - np.arange(11) / 11))
+    sizes = [2, 2, 44, 44, 44, 44, 11]
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    names = ["osc", "osc_timer", "b_d", "b_v", "m_d", "m_v", "torque"]
+    spikes = (rng.random((T, offsets[-1])) < 0.4).astype(np.uint8)
+    x = np.concatenate([[0.0], np.cumsum(0.004 + 0.01 * np.sin(2 * np.pi * t))])
+    rewards = np.diff(x) / 0.04 - 1e-4
+    return t, q, spikes, offsets, names, x, rewards
+
+
+def test_swim_figure_at_twelve_links_is_readable():
+    t, q, spikes, offsets, names, x, rewards = twelve_link_swim()
+    fig = swim_figure(t, q, spikes, offsets, names, x_position=x, rewards=rewards)
+    ax_q, ax_v, ax_r, ax_s = fig.axes
+    (cbar,) = ax_q.child_axes  # the colour bar, beside the heat map where the others have their legends
+    # eleven joints: a heat map (joint x time) in degrees, not eleven lines in ten colours
+    (image,) = ax_q.get_images()
+    np.testing.assert_allclose(image.get_array(), np.degrees(q).T)
+    assert not ax_q.get_lines() and "(deg)" in cbar.get_ylabel()
+    # velocity: per step and its 1-s running mean (25 steps); return: the cumulative sum
+    per_step, mean = ax_v.get_lines()[:2]
+    np.testing.assert_allclose(per_step.get_ydata(), np.diff(x) / 0.04)
+    v = np.diff(x) / 0.04
+    np.testing.assert_allclose(mean.get_ydata()[100], v[88:113].mean())
+    assert np.isnan(mean.get_ydata()[[0, 11, -12, -1]]).all() and np.isfinite(mean.get_ydata()[12:-12]).all()
+    assert "1-s mean" in legend_texts(ax_v)
+    np.testing.assert_allclose(ax_r.get_lines()[0].get_ydata(), np.cumsum(rewards))
+    assert legend_texts(ax_r) == [f"return {rewards.sum():.1f}"]
+    # the raster: every spike, a colour per population, translucent markers no taller than a neuron's row
+    k, i = np.nonzero(spikes)
+    pts, pops = raster_points(ax_s)
+    assert len(pts) == len(k)
+    assert_distinct(line.get_color() for line in pops)
+    row_pt = ax_s.get_window_extent().height * 72 / fig.dpi / spikes.shape[1]
+    for line in pops:
+        assert line.get_alpha() < 1 and line.get_markersize() <= row_pt
+    assert legend_texts(ax_s) == [f"{n} ({b - a})" for n, a, b in zip(names, offsets, offsets[1:], strict=False)]
+    assert len(ax_s.get_yticklabels()) < 20  # neuron indices, not one overlapping name per population
+    assert assert_legends_off_the_axes(fig) == 3
+    assert_labels_inside(fig)
+    for ax in (ax_q, ax_v, ax_r, ax_s):
+        assert_unit(ax.get_ylabel())
+    assert ax_s.get_xlabel() == "time (s)"
 
 
 def test_plot_swim_writes_a_png(tmp_path):
@@ -311,13 +433,17 @@ def test_plot_swim_writes_a_png(tmp_path):
 
     t, q, spikes = swim_data()
     out = plot_swim(tmp_path / "swim.png", t, q, spikes, pop_offsets=[0, 6], pop_names=["a", "b"])
+    fig = swim_figure(t, q, spikes, pop_offsets=[0, 6], pop_names=["a", "b"])
     with Image.open(out) as im:
-        assert im.format == "PNG" and im.size == (990, 715)  # 9 x 6.5 in at 110 dpi
+        assert im.format == "PNG" and im.size == tuple(round(v * 110) for v in fig.get_size_inches())
     out = plot_swim(tmp_path / "angles.png", t, q)  # no spikes: joint angles only
-    with Image.open(out) as im:
-        assert im.size == (990, 385)
+    assert out.read_bytes()[:8] == PNG
     fig = swim_figure(t, q)
     assert len(fig.axes) == 1
+    t, q, _, _, _, x, rewards = twelve_link_swim(T=60)
+    fig = swim_figure(t, q, x_position=x, rewards=rewards)  # no raster: angles, velocity, return
+    assert [ax.get_ylabel().split("\n")[0] for ax in fig.axes[:3]] == [
+        "joint (1 = behind head)", "forward velocity", "cumulative return"]  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -331,6 +457,8 @@ def test_plot_swim_writes_a_png(tmp_path):
         ({"pop_offsets": [0, 5], "pop_names": ["a"]}, "1 pop_names for 2 populations"),
         ({"pop_names": ["a"]}, "pop_names needs pop_offsets"),
         ({"spikes": None, "pop_offsets": [0]}, "without spikes"),
+        ({"x_position": np.zeros(50)}, r"x_position must be \(T \+ 1,\)"),
+        ({"rewards": np.zeros(49)}, r"rewards must be \(T,\)"),
     ],
 )
 def test_swim_figure_rejects_bad_input(kwargs, match):
@@ -343,4 +471,4 @@ def test_swim_figure_rejects_bad_input(kwargs, match):
 def test_network_offsets_style_is_accepted():
     t, q, spikes = swim_data(N=12)
     fig = swim_figure(t, q, spikes, pop_offsets=[0, 4, 12], pop_names=["x", "y"])  # P + 1, ends with N
-    assert [tick.get_text() for tick in fig.axes[1].get_yticklabels()] == ["x", "y"]
+    assert legend_texts(fig.axes[1]) == ["x (4)", "y (8)"]

@@ -205,7 +205,7 @@ def fly(cfg: dict, args: argparse.Namespace, net: Any, faults: list) -> dict[str
     if args.compare is not None:
         report["compare"] = _compare_dict(replay(net, journal))
     if args.plot:
-        _plot(Path(args.plot), results[0], f"{Path(args.controller).name} on {board}")
+        _plot(Path(args.plot), results[0], f"{Path(args.controller).name} on {board}", cfg["env"]["thrust_gain_n"])
         report["plot"] = args.plot
     return report
 
@@ -374,10 +374,11 @@ def _print_compare(c: dict[str, Any], as_json: bool) -> int:
     return 0 if c["identical"] else 1
 
 
-def _plot(path: Path, result: Any, title: str) -> None:
+def _plot(path: Path, result: Any, title: str, thrust_gain_n: float) -> None:
     from sim import loop_plots
+    from sim.blimp_loop import blimp_plot_labels
 
     try:
-        loop_plots.plot_timeline(path, result, title=title)
+        loop_plots.plot_timeline(path, result, title=title, **blimp_plot_labels(thrust_gain_n))
     except OSError as e:
         raise UserError(f"{path}: {e.strerror or e}") from None
