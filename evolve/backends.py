@@ -241,7 +241,14 @@ class RayBackend(Backend):
             try:
                 ray.init(**kwargs)
             except Exception as exc:  # noqa: BLE001 - connection errors come in many types
-                raise BackendError(f"cannot start/connect Ray (address={address!r}): {exc}") from exc
+                # Ray's own text names its CLI's `--address` flag; snnctl's is --ray-address
+                why = str(exc)
+                if "Could not find any running Ray instance" in why:
+                    why = ("no running Ray instance found; start one (`ray start --head`) or give its address with "
+                           "--ray-address HOST:6379 (empty: a local Ray)")  # fmt: skip
+                why = why.replace("`--address` flag", "--ray-address")
+                where = f"connect to Ray at {address!r}" if address else "start a local Ray instance"
+                raise BackendError(f"cannot {where}: {why}") from exc
             self._started = True
         self.workers = int(workers) if workers and workers > 0 else max(1, int(ray.cluster_resources().get("CPU", 1)))
         self._remote = ray.remote(_ray_eval_chunk)
