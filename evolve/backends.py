@@ -32,6 +32,7 @@ import abc
 import multiprocessing
 import os
 import pickle
+import signal
 import uuid
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -125,8 +126,13 @@ _WORKER_PROBLEM: Any = None
 
 
 def _init_worker(problem_bytes: bytes) -> None:
-    """Pool initializer: unpickle the problem once per worker process."""
+    """Pool initializer: unpickle the problem once per worker process.
+
+    Workers ignore SIGINT: Ctrl-C in a terminal reaches the whole process group, and the main process
+    alone decides what an interrupt means (it shuts the pool down); a worker killed by it would only
+    print a traceback and break the pool."""
     global _WORKER_PROBLEM
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _WORKER_PROBLEM = pickle.loads(problem_bytes)
 
 

@@ -8,6 +8,8 @@
 
 One folder per run::
 
+    run.json           the resolved config and command line a run folder was started with (written by
+                       ``snnctl evolve`` before any work: :func:`write_run_record`, :func:`check_run_record`)
     config.toml        the resolved config the run used (evolve settings included)
     checkpoint.pkl     everything needed to continue: algorithm state (CMA strategy, population,
                        hall of fame), logbook, next generation, RNG states, config hash
@@ -29,6 +31,10 @@ the algorithm state at its start — exactly what the checkpoint (written atomic
 generation: temp file + ``os.replace``) holds — so ``resume=True`` continues bit-exactly where a
 killed run stopped, and the worker count or backend never changes a result. The checkpoint also
 stores the RNG states (restored on resume, although the reseeding makes them redundant).
+
+**Interrupts.** Ctrl-C (``KeyboardInterrupt``) during the generations leaves the last checkpoint,
+exports the best validated candidate so far (the initial genome before the first generation) and
+raises :class:`Interrupted`; the command that continues the run is the CLI's to print.
 
 A resumed run must use the same settings, except those that cannot change the search:
 ``generations`` (so a finished run can be extended), ``backend``, ``workers``, ``ray_address``,
@@ -388,6 +394,12 @@ def _run(problem, s, out, resume, backend, progress, algo, bounds, weights, obje
         raise EvolveError(f"{out}: no generation was run (generations={s.generations})")
     try:
         selection = _validate(problem, algo, recent, backend, s, weights, progress)
+    except KeyboardInterrupt:
+        # every generation is checkpointed; only the choice of the export was cut short, and a resume
+        # (zero generations left) makes it again
+        print(f"\ninterrupted during validated selection: all {len(logbook)} generation(s) are checkpointed in "
+              f"{out}; the export was not written (resuming makes the selection again)", file=sys.stderr)  # fmt: skip
+        raise Interrupted(out, len(logbook), s.generations, None) from None
     finally:
         if own_backend:
             backend.close()

@@ -286,6 +286,44 @@ def test_runner_interrupt_before_a_generation_exports_the_initial_genome(tmp_pat
     np.testing.assert_array_equal(np.load(tmp_path / "exported.npy"), LuckyOutlier.initial_genome)
 
 
+class StopInValidation(ExportingLucky):
+    def validate(self, genomes, episodes):
+        raise KeyboardInterrupt
+
+
+def test_runner_interrupt_during_selection_keeps_every_generation_and_resume_selects(tmp_path) -> None:
+    s = EvolveSettings(algorithm="ga", generations=4, population=8, seed=3, backend="serial", validation_episodes=6)
+    full = evolve(ExportingLucky(), s, tmp_path / "full", progress=False)
+    with pytest.raises(Interrupted) as info:
+        evolve(StopInValidation(), s, tmp_path / "cut", progress=False)
+    assert (info.value.done, info.value.exported) == (4, None)
+    assert not (tmp_path / "cut" / "exported.npy").exists()  # nothing half-chosen is exported
+    resumed = evolve(ExportingLucky(), s, tmp_path / "cut", resume=True, progress=False)
+    np.testing.assert_array_equal(resumed.best_genome, full.best_genome)
+    np.testing.assert_array_equal(
+        np.load(tmp_path / "cut" / "exported.npy"), np.load(tmp_path / "full" / "exported.npy")
+    )
+
+
+def test_process_workers_ignore_sigint(tmp_path) -> None:
+    """Ctrl-C reaches the whole process group; the pool's workers must survive it (the main process
+    decides), so the next evaluation still works and gives the same numbers."""
+    from evolve.backends import ProcessBackend
+
+    p = LuckyOutlier()
+    genomes, seeds_ = np.linspace(0, 1, 6)[:, None], np.arange(6, dtype=np.uint64)
+    with ProcessBackend(workers=2) as backend:
+        first = backend.evaluate(p, genomes, seeds_, 0)
+        pids = list(backend._pool._processes)
+        assert len(pids) == 2
+        for pid in pids:
+            os.kill(pid, signal.SIGINT)
+        again = backend.evaluate(p, genomes, seeds_, 0)
+        assert list(backend._pool._processes) == pids  # the same workers, alive
+    np.testing.assert_array_equal(again, first)
+    np.testing.assert_array_equal(first, p.evaluate(genomes, seeds_, 0))
+
+
 # -- one-line errors before any work ----------------------------------------------------------------
 
 
