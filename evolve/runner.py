@@ -769,7 +769,8 @@ def _progress_bar(progress: bool, name: str, total: int, initial: int):
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, initial=initial, desc=name, unit="gen", dynamic_ncols=True, file=sys.stderr)
+    # disable=None: no bar when stderr is not a terminal (a log file gets the summary, not bar frames)
+    return tqdm(total=total, initial=initial, desc=name, unit="gen", dynamic_ncols=True, file=sys.stderr, disable=None)
 
 
 def _postfix(rec: dict, objectives, dt: float, n: int) -> dict:

@@ -340,6 +340,7 @@ def test_out_that_cannot_be_a_run_folder_is_one_line(tiny_cfg, tmp_path, monkeyp
              (["--out", str(a_file / "sub")], "cannot create the run folder"),
              (["--resume", str(tmp_path / "none")], "no such run folder"),
              (["--resume", str(tmp_path)], "not a run folder"),
+             (["--resume", str(tmp_path), "--out", str(tmp_path / "elsewhere")], "give one of them"),
              (["--episode-steps", "10"], "--episode-steps does not apply to a blimp experiment"),
              (["--mimic-generations", "-1"], "mimic.generations")]  # fmt: skip
     if Path("/proc").is_dir():

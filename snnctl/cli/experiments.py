@@ -146,6 +146,8 @@ def _evolve_argv(args: argparse.Namespace) -> list[str]:
 def _run_folder(args: argparse.Namespace, verb: str) -> Path:
     """The run folder, checked before any work: creatable, a folder, not another run's (one-line errors)."""
     resume = getattr(args, "resume", None)
+    if resume and args.out and Path(args.out) != Path(resume):
+        raise UserError(f"--out {args.out} and --resume {resume}: a resumed run stays in its folder; give one of them")
     out = Path(resume or args.out or Path("runs") / Path(args.config).stem)
     flag = "--resume" if resume else "--out"
     if out.exists() and not out.is_dir():
