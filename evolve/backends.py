@@ -42,7 +42,16 @@ import numpy as np
 
 from evolve.problem import check_result
 
-__all__ = ["Backend", "SerialBackend", "ProcessBackend", "RayBackend", "make_backend", "split_chunks", "BackendError"]
+__all__ = [
+    "Backend",
+    "SerialBackend",
+    "ProcessBackend",
+    "RayBackend",
+    "make_backend",
+    "check_backend",
+    "split_chunks",
+    "BackendError",
+]
 
 BACKENDS = ("serial", "process", "ray")
 
@@ -284,6 +293,21 @@ class RayBackend(Backend):
         if self._started and self._ray.is_initialized():
             self._ray.shutdown()
         self._started = False
+
+
+def check_backend(kind: str, workers: int = 0, ray_address: str | None = None) -> None:
+    """Fail fast (:class:`BackendError`) on a backend that cannot start, before a caller's long work:
+    Ray not installed, or no cluster at ``ray_address`` (connected to and left again). A local Ray
+    is not started here (that is the slow part, and it rarely fails)."""
+    if kind != "ray":
+        return
+    if not ray_address:
+        try:
+            import ray  # noqa: F401
+        except ImportError as exc:
+            raise BackendError("the ray backend needs Ray: pip install 'snnctl[ray]'") from exc
+        return
+    RayBackend(workers, address=ray_address).close()
 
 
 def make_backend(kind: str = "process", workers: int = 0, ray_address: str | None = None, **options: Any) -> Backend:

@@ -403,6 +403,49 @@ def test_ray_error_names_the_ray_address_flag(monkeypatch) -> None:
     assert "--ray-address" in msg and "`--address`" not in msg and "'auto'" in msg
 
 
+def test_ray_error_comes_before_any_work(tiny_cfg, tmp_path, monkeypatch, capsys) -> None:
+    import types
+
+    import evolve.blimp_experiment as bx
+
+    fake = types.ModuleType("ray")
+    fake.is_initialized = lambda: False
+
+    def init(**kw):
+        raise ConnectionError("Could not find any running Ray instance. Please specify ... `--address` flag ...")
+
+    def no_work(*a, **k):
+        raise AssertionError("work started before the backend was checked")
+
+    fake.init = init
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    monkeypatch.setattr(bx, "record_pid_flights", no_work)
+    out = tmp_path / "run"
+    assert cli.main(["evolve", tiny_cfg, "--backend", "ray", "--ray-address", "auto", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--ray-address" in err[0] and "`--address`" not in err[0], err
+    assert not (out / "run.json").exists()  # the folder holds no run: the same command works once Ray is up
+
+
+def test_a_run_refused_at_its_start_does_not_block_its_folder(tmp_path, monkeypatch, capsys) -> None:
+    """A config error found by the family after run.json was written: fixed, the same command starts."""
+    import evolve.swimmer_experiment as sx
+
+    cfg, out = tmp_path / "swim.toml", tmp_path / "run"
+    cfg.write_text('[experiment]\nfamily = "swimmer"\n[env]\nn_links = 4\n')
+    assert cli.main(["evolve", str(cfg), "--out", str(out)]) == 2
+    assert "Swimmer-v5 has 3 links" in capsys.readouterr().err
+    cfg.write_text('[experiment]\nfamily = "swimmer"\n')
+
+    def started(*a, **k):
+        raise KeyboardInterrupt  # the run got past the folder checks
+
+    monkeypatch.setattr(sx, "evolve", started)
+    assert cli.main(["evolve", str(cfg), "--out", str(out)]) == 130
+    assert "starting a new run" in capsys.readouterr().err
+    assert json.loads((out / "run.json").read_text())["config"]["env"]["n_links"] == 3
+
+
 def test_hil_duration_sets_the_flight_length(tmp_path, capsys) -> None:
     from tests.optional_tools import require_board
 

@@ -178,9 +178,11 @@ def _prepare_evolve(args: argparse.Namespace, cfg: dict, out: Path) -> bool:
                 check_run_record(rec, cfg, out)
             if not checkpointed:
                 print(f"{out}: no generation was checkpointed yet; starting the run again", file=sys.stderr)
-        elif rec is not None or checkpointed:
+        elif checkpointed:
             again = resume_command((rec or {}).get("argv") or _evolve_argv(args), out)
             raise UserError(f"{out} already holds a run; choose another --out, or continue it with: {again}")
+        elif rec is not None:  # a run stopped before its first checkpoint (or refused at its start): nothing to keep
+            print(f"{out}: no generation was checkpointed there; starting a new run", file=sys.stderr)
         write_run_record(out, cfg, _evolve_argv(args))
     except EvolveError as e:
         raise UserError(str(e)) from None
@@ -220,6 +222,12 @@ def _train_or_evolve(args: argparse.Namespace, mod, cfg: dict, verb: str) -> int
         (out / "config.toml").write_text(dump_toml(cfg, mod.SCHEMA))
         resume = False
     else:
+        from evolve.backends import check_backend
+
+        try:  # before the folder is touched: a bad --backend/--ray-address is refused ahead of any work
+            check_backend(cfg["evolve"]["backend"], cfg["evolve"]["workers"], cfg["evolve"]["ray_address"] or None)
+        except BackendError as e:
+            raise UserError(str(e)) from None
         resume = _prepare_evolve(args, cfg, out)
     try:
         main(cfg, out, resume=resume, progress=not args.quiet)
