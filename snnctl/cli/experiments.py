@@ -77,7 +77,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, help="run seed")
     p.add_argument("--out", help="run folder (default runs/<config name>)")
     p.add_argument("--data", help="dataset folder or file (overrides [data] path; HAR)")
-    p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")
+    p.add_argument(
+        "--resume", metavar="DIR", help="continue the run in DIR (same config and flags: Ctrl-C prints the command)"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(handler=_cmd_evolve)
 
