@@ -463,3 +463,20 @@ def test_hil_duration_sets_the_flight_length(tmp_path, capsys) -> None:
     assert "--duration must be a positive number" in capsys.readouterr().err
     assert cli.main(["hil", str(cfg), "--controller", str(snn), "--board", "host", "--duration", "2", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["steps"] == 20  # 2 s at 10 Hz, not the config's 120 s
+
+
+def test_interrupted_train_prints_the_same_command_line(tmp_path, monkeypatch, capsys) -> None:
+    """`snnctl train` keeps no checkpoint: its hint is the command as given (every flag kept)."""
+    import evolve.har_experiment as hx
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(hx, "train_main", interrupted)
+    cfg = tmp_path / "har.toml"
+    cfg.write_text('[experiment]\nfamily = "har"\n')
+    argv = ["train", str(cfg), "--data", str(tmp_path / "my data"), "--seed", "5", "--out", str(tmp_path / "r")]
+    assert cli.main([*argv, "--quiet"]) == 130
+    (hint,) = [line for line in capsys.readouterr().err.splitlines() if "snnctl train" in line]
+    again = shlex.split(hint.split(": ", 1)[1])
+    assert vars(cli.build_parser().parse_args(again[1:])) == vars(cli.build_parser().parse_args([*argv, "--quiet"]))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import sys
 from pathlib import Path
@@ -238,8 +239,11 @@ def _train_or_evolve(args: argparse.Namespace, mod, cfg: dict, verb: str) -> int
     except KeyboardInterrupt as e:
         exported = getattr(e, "exported", None)
         best = next((out / n for n in ("best.snn", "best.npz") if (out / n).exists()), None)
-        if verb == "train":
-            print(f"\ninterrupted; start again with: snnctl train {args.config}", file=sys.stderr)
+        if verb == "train":  # training keeps no checkpoint: the same command line starts it again
+            again = ["snnctl", "train", args.config, "--out", str(out)]
+            again += [x for flag, v in (("--data", args.data), ("--seed", args.seed)) if v is not None
+                      for x in (flag, str(v))] + (["--quiet"] if args.quiet else [])  # fmt: skip
+            print(f"\ninterrupted; start again with: {shlex.join(again)}", file=sys.stderr)
         else:
             if exported and best is not None:
                 print(f"{best}: {exported}", file=sys.stderr)
