@@ -231,8 +231,11 @@ def _export_before_closed_loop(cfg: dict, spec: BlimpSNNSpec, settings: EvolveSe
     """Ctrl-C before the closed-loop phase: best.snn is the better of the mimic phase's validated export
     and the PID-derived genome on closed-loop validation flights (the prior alone before the mimic
     phase has exported anything); a second Ctrl-C skips the flights and leaves the prior."""
-    if not isinstance(e, Interrupted):
-        print(f"\ninterrupted: no generation checkpointed yet in {out_dir}", file=sys.stderr, flush=True)
+    if not isinstance(e, Interrupted):  # the runner has said what it kept otherwise
+        where = (f"before the closed-loop phase (the mimic phase is checkpointed in {out_dir / 'mimic'})"
+                 if (out_dir / "mimic" / "checkpoint.pkl").is_file() else
+                 f"no generation checkpointed yet in {out_dir}")  # fmt: skip
+        print(f"\ninterrupted: {where}", file=sys.stderr, flush=True)
     prior = BlimpSNNCodec(spec).initial_genome
     mimic_best = out_dir / "mimic" / "best_genome.npy"
     problem = closed_loop_problem(cfg, spec, initial=prior, extra={})

@@ -81,6 +81,20 @@ def _net_bytes(genome: np.ndarray) -> bytes:
     return snnfile.to_bytes(net)
 
 
+def _better_start(tiny_cfg: str, out: Path) -> np.ndarray:
+    """The mimic phase's export or the PID-derived genome, whichever has the lower mean cost on the
+    3 validation flights, computed here through the problem's validate hook."""
+    from evolve.blimp_experiment import closed_loop_problem
+    from snnctl.cli import families
+
+    spec = BlimpSNNSpec(pd_pairs=2, i_pairs=2)
+    prior, mimic_best = BlimpSNNCodec(spec).initial_genome, np.load(out / "mimic" / "best_genome.npy")
+    _, full = families.load(tiny_cfg, {"evolve.generations": 3, "mimic.generations": 3, "closed_loop.episode_s": 4.0})
+    problem = closed_loop_problem(full, spec, initial=prior, extra={})
+    costs = problem.validate(np.array([mimic_best] * 3 + [prior] * 3), np.array([0, 1, 2] * 2))[:, 0]
+    return mimic_best if costs[:3].mean() <= costs[3:].mean() else prior
+
+
 def _interrupt_after(monkeypatch, cls, calls: int) -> None:
     """cls.evaluate raises KeyboardInterrupt on call number `calls + 1` (what SIGINT does mid-generation)."""
     inner, seen = cls.evaluate, []
@@ -120,7 +134,6 @@ def test_interrupt_before_the_first_checkpoint(tiny_cfg, reference, tmp_path, mo
 def test_interrupt_mid_mimic_phase(tiny_cfg, reference, tmp_path, monkeypatch, capsys) -> None:
     """Ctrl-C in phase 1 after one generation: both phases' exports are validated, one hint, same target."""
     from evolve.blimp import MimicProblem
-    from evolve.blimp_experiment import closed_loop_problem
 
     out = tmp_path / "run"
     _interrupt_after(monkeypatch, MimicProblem, 1)
@@ -131,19 +144,34 @@ def test_interrupt_mid_mimic_phase(tiny_cfg, reference, tmp_path, monkeypatch, c
     sel = json.loads((out / "mimic" / "selection.json").read_text())
     means = {r["candidate"]: r["validation_mae_plus_1_minus_r_mean"] for r in sel["candidates"]}
     assert means[sel["chosen"]] == min(means.values())
-    mimic_best = np.load(out / "mimic" / "best_genome.npy")
-    # the run's best.snn: that export or the PID-derived genome, whichever flies better on validation flights
     assert not (out / "config.toml").exists()  # the closed-loop phase never started
-    spec = BlimpSNNSpec(pd_pairs=2, i_pairs=2)
-    prior = BlimpSNNCodec(spec).initial_genome
-    from snnctl.cli import families
-
-    _, full = families.load(tiny_cfg, {"evolve.generations": 3, "mimic.generations": 3, "closed_loop.episode_s": 4.0})
-    problem = closed_loop_problem(full, spec, initial=prior, extra={})
-    costs = problem.validate(np.array([mimic_best] * 3 + [prior] * 3), np.array([0, 1, 2] * 2))[:, 0]
-    better = mimic_best if costs[:3].mean() <= costs[3:].mean() else prior
-    assert (out / "best.snn").read_bytes() == _net_bytes(better)
+    assert (out / "best.snn").read_bytes() == _net_bytes(_better_start(tiny_cfg, out))
     assert f"{out / 'best.snn'}: the best validated candidate so far" in cap.err
+    assert _run_hint(capsys, cap.out + cap.err) == 0
+    _same_run(out, reference)
+
+
+def test_interrupt_while_choosing_the_closed_loop_start(tiny_cfg, reference, tmp_path, monkeypatch, capsys) -> None:
+    """Ctrl-C after the mimic phase finished, while its export and the prior fly validation flights."""
+    import evolve.blimp_experiment as bx
+
+    inner, calls = bx.choose_start, []
+
+    def choose_start(*a, **k):
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        return inner(*a, **k)
+
+    out = tmp_path / "run"
+    monkeypatch.setattr(bx, "choose_start", choose_start)
+    assert cli.main(["evolve", tiny_cfg, "--out", str(out), *FLAGS]) == 130
+    monkeypatch.undo()
+    cap = capsys.readouterr()
+    assert "the mimic phase is checkpointed" in cap.err and "no generation checkpointed" not in cap.err
+    assert _rows(out / "mimic" / "log.csv") == _rows(reference / "mimic" / "log.csv")
+    assert len(calls) == 2  # the interrupted choice made again for best.snn
+    assert (out / "best.snn").read_bytes() == _net_bytes(_better_start(tiny_cfg, out))
     assert _run_hint(capsys, cap.out + cap.err) == 0
     _same_run(out, reference)
 
