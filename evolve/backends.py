@@ -32,6 +32,7 @@ import abc
 import multiprocessing
 import os
 import pickle
+import signal
 import uuid
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -41,7 +42,16 @@ import numpy as np
 
 from evolve.problem import check_result
 
-__all__ = ["Backend", "SerialBackend", "ProcessBackend", "RayBackend", "make_backend", "split_chunks", "BackendError"]
+__all__ = [
+    "Backend",
+    "SerialBackend",
+    "ProcessBackend",
+    "RayBackend",
+    "make_backend",
+    "check_backend",
+    "split_chunks",
+    "BackendError",
+]
 
 BACKENDS = ("serial", "process", "ray")
 
@@ -131,8 +141,13 @@ _WORKER_PROBLEM: Any = None
 
 
 def _init_worker(problem_bytes: bytes) -> None:
-    """Pool initializer: unpickle the problem once per worker process."""
+    """Pool initializer: unpickle the problem once per worker process.
+
+    Workers ignore SIGINT: Ctrl-C in a terminal reaches the whole process group, and the main process
+    alone decides what an interrupt means (it shuts the pool down); a worker killed by it would only
+    print a traceback and break the pool."""
     global _WORKER_PROBLEM
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _WORKER_PROBLEM = pickle.loads(problem_bytes)
 
 
@@ -244,7 +259,14 @@ class RayBackend(Backend):
             try:
                 ray.init(**kwargs)
             except Exception as exc:  # noqa: BLE001 - connection errors come in many types
-                raise BackendError(f"cannot start/connect Ray (address={address!r}): {exc}") from exc
+                # Ray's own text names its CLI's `--address` flag; snnctl's is --ray-address
+                why = str(exc)
+                if "Could not find any running Ray instance" in why:
+                    why = ("no running Ray instance found; start one (`ray start --head`) or give its address with "
+                           "--ray-address HOST:6379 (empty: a local Ray)")  # fmt: skip
+                why = why.replace("`--address` flag", "--ray-address")
+                where = f"connect to Ray at {address!r}" if address else "start a local Ray instance"
+                raise BackendError(f"cannot {where}: {why}") from exc
             self._started = True
         self.workers = int(workers) if workers and workers > 0 else max(1, int(ray.cluster_resources().get("CPU", 1)))
         self._remote = ray.remote(_ray_eval_chunk)
@@ -271,6 +293,21 @@ class RayBackend(Backend):
         if self._started and self._ray.is_initialized():
             self._ray.shutdown()
         self._started = False
+
+
+def check_backend(kind: str, workers: int = 0, ray_address: str | None = None) -> None:
+    """Fail fast (:class:`BackendError`) on a backend that cannot start, before a caller's long work:
+    Ray not installed, or no cluster at ``ray_address`` (connected to and left again). A local Ray
+    is not started here (that is the slow part, and it rarely fails)."""
+    if kind != "ray":
+        return
+    if not ray_address:
+        try:
+            import ray  # noqa: F401
+        except ImportError as exc:
+            raise BackendError("the ray backend needs Ray: pip install 'snnctl[ray]'") from exc
+        return
+    RayBackend(workers, address=ray_address).close()
 
 
 def make_backend(kind: str = "process", workers: int = 0, ray_address: str | None = None, **options: Any) -> Backend:

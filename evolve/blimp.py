@@ -52,22 +52,33 @@ def recorded_flight_seeds(n: int, seed: int = 0, validation: bool = False) -> li
 
 
 def record_pid_flights(
-    n: int, env_kwargs: dict, seed: int = 0, pid: dict | None = None, validation: bool = False
+    n: int, env_kwargs: dict, seed: int = 0, pid: dict | None = None, validation: bool = False, progress: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     """Fly a PID on `n` training (or validation) profiles; returns measured errors and PID commands (n, T).
 
-    `pid`: overrides of the tuned PID's settings (`PID.for_blimp`), e.g. `banded_pid(spec)`."""
+    `pid`: overrides of the tuned PID's settings (`PID.for_blimp`), e.g. `banded_pid(spec)`. `progress`:
+    a bar (on a terminal only), as the default 40 two-minute flights take several seconds."""
+    import sys
+
+    from tqdm.auto import tqdm
+
     from sim.blimp import BlimpAltitudeEnv
     from sim.blimp_metrics import run_episode
     from snnctl.controllers.pid import PID
 
     env = BlimpAltitudeEnv(**env_kwargs)
     errors, commands = [], []
-    for s in recorded_flight_seeds(n, seed, validation):
-        rec = run_episode(env, PID.for_blimp(dt=env.dt, **(pid or {})), seed=s)
-        errors.append(rec.reference - rec.measurement)
-        commands.append(rec.action)
-    env.close()
+    desc = "recording validation PID flights" if validation else "recording PID flights"
+    seeds = recorded_flight_seeds(n, seed, validation)
+    try:
+        for s in tqdm(
+            seeds, desc=desc, unit="flight", file=sys.stderr, disable=None if progress else True, leave=False
+        ):
+            rec = run_episode(env, PID.for_blimp(dt=env.dt, **(pid or {})), seed=s)
+            errors.append(rec.reference - rec.measurement)
+            commands.append(rec.action)
+    finally:
+        env.close()
     return np.asarray(errors), np.asarray(commands)
 
 

@@ -21,6 +21,7 @@ spikes during that flight).
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,7 +30,7 @@ import numpy as np
 
 from evolve.blimp import ClosedLoopProblem, MimicProblem, banded_pid, record_pid_flights
 from evolve.run_options import RunOptions
-from evolve.runner import EVOLVE_SECTION, EvolveSettings, evolve
+from evolve.runner import EVOLVE_SECTION, EvolveSettings, Interrupted, evolve
 from sim.blimp import BlimpAltitudeEnv
 from sim.profiles import KINDS as PROFILE_KINDS
 from snnctl.config import Key, Limits, Section, signature_keys, spec_keys
@@ -117,6 +118,8 @@ SCHEMA = Section(
 
 # family-specific `snnctl run` flags (snnctl.cli.families): the sensing-to-action loop's
 RUN_OPTIONS: frozenset[str] = frozenset({"sensing", "faults"})
+# family-specific `snnctl evolve` flags (snnctl.cli.families.evolve_overrides): dest -> config key
+EVOLVE_OPTIONS = {"mimic_generations": "mimic.generations", "episode_s": "closed_loop.episode_s"}
 
 BENCH_METRICS = [
     ("rmse_m", "RMSE (m)", "lower"),
@@ -171,31 +174,22 @@ def evolve_blimp(cfg: dict, out_dir: Path, resume: bool = False, progress: bool 
     settings = EvolveSettings.from_dict(cfg["evolve"])
     prior = start = BlimpSNNCodec(spec).initial_genome
     t0 = time.time()
-    if cfg["mimic"]["generations"] > 0:
-        mdir = out_dir / "mimic"
-        if progress:
-            print(f"phase 1/2: mimic the PID ({cfg['mimic']['flights']} recorded flights)")
-        target = banded_pid(spec) if cfg["mimic"]["target"] == "banded_pid" else None
-        kw = env_kwargs(cfg, cfg["mimic"]["flight_s"])
-        errors, targets = record_pid_flights(cfg["mimic"]["flights"], kw, seed=settings.seed, pid=target)
-        val_errors, val_targets = record_pid_flights(
-            max(1, settings.validation_episodes), kw, seed=settings.seed, pid=target, validation=True
-        )
-        problem = MimicProblem(spec, errors, targets, cfg["mimic"]["sequences_per_generation"], seed=settings.seed,
-                               val_errors=val_errors, val_targets=val_targets)  # fmt: skip
-        msettings = EvolveSettings.from_dict(
-            {**cfg["evolve"], "generations": cfg["mimic"]["generations"], "sigma": cfg["mimic"]["sigma"]}
-        )
-        result = evolve(problem, msettings, mdir, resume=resume and (mdir / "checkpoint.pkl").exists(),
-                        progress=progress, config=cfg)  # fmt: skip
-        start = result.best_genome
-    extra = {} if start is prior else {"PID-derived genome": prior}
-    problem = closed_loop_problem(cfg, spec, initial=start, extra=extra)
-    if start is not prior and not (resume and (out_dir / "checkpoint.pkl").exists()):
-        # the mimic phase optimises a proxy; whether its result flies better than the prior it started
-        # from is decided in closed loop on validation flights, before CMA-ES is centred on either
-        start = choose_start(problem, {"mimic phase's export": start, "PID-derived genome": prior}, settings, progress)
-        problem = closed_loop_problem(cfg, spec, initial=start, extra={"PID-derived genome": prior})
+    closed_started = resume and (out_dir / "checkpoint.pkl").exists()
+    try:
+        if cfg["mimic"]["generations"] > 0:
+            start = mimic_phase(cfg, spec, settings, out_dir / "mimic", resume, progress)
+        extra = {} if start is prior else {"PID-derived genome": prior}
+        problem = closed_loop_problem(cfg, spec, initial=start, extra=extra)
+        if start is not prior and not closed_started:
+            # the mimic phase optimises a proxy; whether its result flies better than the prior it started
+            # from is decided in closed loop on validation flights, before CMA-ES is centred on either
+            starts = {"mimic phase's export": start, "PID-derived genome": prior}
+            start = choose_start(problem, starts, settings, progress)
+            problem = closed_loop_problem(cfg, spec, initial=start, extra={"PID-derived genome": prior})
+    except KeyboardInterrupt as e:
+        if closed_started:  # out_dir/best.snn is already the closed-loop phase's export
+            raise
+        raise _export_before_closed_loop(cfg, spec, settings, out_dir, e) from None
     if progress:
         print("phase 2/2: closed loop in the MuJoCo blimp" if cfg["mimic"]["generations"] else "closed loop in MuJoCo")
     evolve(problem, settings, out_dir, resume=resume and (out_dir / "checkpoint.pkl").exists(), progress=progress,
@@ -205,6 +199,58 @@ def evolve_blimp(cfg: dict, out_dir: Path, resume: bool = False, progress: bool 
     table["evolution_wall_s"] = evolve_s
     (out_dir / "heldout.json").write_text(json.dumps(table, indent=2))
     return table
+
+
+def mimic_phase(cfg: dict, spec: BlimpSNNSpec, settings: EvolveSettings, mdir: Path, resume: bool,
+                progress: bool) -> np.ndarray:  # fmt: skip
+    """Phase 1 in `mdir`: record PID flights, evolve the network to mimic them; its validated export."""
+    if progress:
+        print(f"phase 1/2: mimic the PID ({cfg['mimic']['flights']} recorded flights)")
+    target = banded_pid(spec) if cfg["mimic"]["target"] == "banded_pid" else None
+    kw = env_kwargs(cfg, cfg["mimic"]["flight_s"])
+    errors, targets = record_pid_flights(cfg["mimic"]["flights"], kw, seed=settings.seed, pid=target,
+                                         progress=progress)  # fmt: skip
+    val_errors, val_targets = record_pid_flights(
+        max(1, settings.validation_episodes), kw, seed=settings.seed, pid=target, validation=True, progress=progress
+    )
+    problem = MimicProblem(spec, errors, targets, cfg["mimic"]["sequences_per_generation"], seed=settings.seed,
+                           val_errors=val_errors, val_targets=val_targets)  # fmt: skip
+    msettings = EvolveSettings.from_dict(
+        {**cfg["evolve"], "generations": cfg["mimic"]["generations"], "sigma": cfg["mimic"]["sigma"]}
+    )
+    result = evolve(problem, msettings, mdir, resume=resume and (mdir / "checkpoint.pkl").exists(),
+                    progress=progress, config=cfg)  # fmt: skip
+    return result.best_genome
+
+
+def _export_before_closed_loop(cfg: dict, spec: BlimpSNNSpec, settings: EvolveSettings, out_dir: Path,
+                               e: KeyboardInterrupt) -> Interrupted:  # fmt: skip
+    """Ctrl-C before the closed-loop phase: best.snn is the better of the mimic phase's validated export
+    and the PID-derived genome on closed-loop validation flights (the prior alone before the mimic
+    phase has exported anything); a second Ctrl-C skips the flights and leaves the prior."""
+    if not isinstance(e, Interrupted):  # the runner has said what it kept otherwise
+        where = (f"before the closed-loop phase (the mimic phase is checkpointed in {out_dir / 'mimic'})"
+                 if (out_dir / "mimic" / "checkpoint.pkl").is_file() else
+                 f"no generation checkpointed yet in {out_dir}")  # fmt: skip
+        print(f"\ninterrupted: {where}", file=sys.stderr, flush=True)
+    prior = BlimpSNNCodec(spec).initial_genome
+    mimic_best = out_dir / "mimic" / "best_genome.npy"
+    problem = closed_loop_problem(cfg, spec, initial=prior, extra={})
+    genome, what = prior, "the PID-derived genome (the only candidate before the mimic phase exports)"
+    if mimic_best.is_file():  # written only by the mimic phase's (validated) export
+        print("choosing best.snn: the mimic phase's export or the PID-derived genome, on closed-loop validation "
+              "flights (Ctrl-C again to skip) ...", file=sys.stderr, flush=True)  # fmt: skip
+        try:
+            starts = {"mimic phase's export": np.load(mimic_best), "PID-derived genome": prior}
+            genome = choose_start(problem, starts, settings, progress=False)
+            what = "the best validated candidate so far (mimic phase's export vs the PID-derived genome)"
+        except KeyboardInterrupt:
+            print("validation skipped (second Ctrl-C): best.snn is the PID-derived genome", file=sys.stderr)
+    out_dir.mkdir(parents=True, exist_ok=True)  # evolve_blimp called directly: the folder may not exist yet
+    problem.export_best(genome, out_dir)
+    done = e.done if isinstance(e, Interrupted) else 0
+    target = e.target if isinstance(e, Interrupted) else cfg["mimic"]["generations"]
+    return Interrupted(out_dir, done, target, what)
 
 
 def closed_loop_problem(cfg: dict, spec: BlimpSNNSpec, initial: np.ndarray, extra: dict) -> ClosedLoopProblem:

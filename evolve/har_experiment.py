@@ -165,7 +165,7 @@ def evolve_main(cfg: dict, out_dir: Path, resume: bool = False, progress: bool =
     settings), the fitness being the closed-form readout's leave-one-out error on the training split;
     then train the best parameters as `snnctl train` does and write the same run folder and table."""
     from evolve.har import HARTrainError, L2MUProblem, spec_params, validation_split
-    from evolve.runner import EvolveSettings, evolve
+    from evolve.runner import EvolveSettings, Interrupted, evolve
     from snnctl.errors import SnnctlError
 
     t0 = time.perf_counter()
@@ -193,7 +193,10 @@ def evolve_main(cfg: dict, out_dir: Path, resume: bool = False, progress: bool =
         print(_data_line(ds, rate))
         print(f"evolving {', '.join(g for g, _, _ in problem.genes)} on {len(fit)} training windows (leave-one-out); "
               f"{len(val)} held apart to choose the export")  # fmt: skip
-    result = evolve(problem, settings, out_dir, resume=resume, progress=progress, config=cfg)
+    try:
+        result = evolve(problem, settings, out_dir, resume=resume, progress=progress, config=cfg)
+    except Interrupted as e:
+        raise _train_interrupted(e, problem, cfg, ds, rate, spec, out_dir, t0) from None
     best = problem.params(result.best_genome)
     start_fit = problem.evaluate(problem.initial_genome[None, :], np.zeros(1, np.uint64), 0)[0, 0]
     chosen_loo = problem.evaluate(result.best_genome[None, :], np.zeros(1, np.uint64), 0)[0, 0]
@@ -206,6 +209,28 @@ def evolve_main(cfg: dict, out_dir: Path, resume: bool = False, progress: bool =
         print("evolved: " + ", ".join(f"{k} = {v:.4g}" for k, v in evolved["params"].items())
               + f"  (LOO squared error {start_fit:.4f} -> {evolved['loo_squared_error']:.4f})")  # fmt: skip
     return train_and_report(cfg, ds, rate, spec, best, out_dir, t0, progress, extra={"evolved": evolved})
+
+
+def _train_interrupted(e: Any, problem: Any, cfg: dict, ds: Any, rate: float, spec: Any, out_dir: Path,
+                       t0: float) -> Any:  # fmt: skip
+    """Ctrl-C during evolution: best.snn with its readout trained (closed form) on the best validated
+    parameters so far (`best_genome.npy`), or on the initial ones before any generation; a second
+    Ctrl-C skips the training. Returns the `Interrupted` to raise, saying what was exported."""
+    import sys
+
+    from evolve.runner import Interrupted
+
+    validated = e.exported is not None and (out_dir / "best_genome.npy").is_file()
+    genome = np.load(out_dir / "best_genome.npy") if validated else problem.initial_genome
+    what = "the best validated parameters so far" if validated else "the initial parameters (no generation yet)"
+    print(f"training best.snn's readout on {what} (Ctrl-C again to skip) ...", file=sys.stderr, flush=True)
+    try:
+        train_and_report(cfg, ds, rate, spec, problem.params(genome), out_dir, t0, progress=False,
+                         extra={"interrupted_after_generations": e.done})  # fmt: skip
+    except KeyboardInterrupt:
+        print("training skipped (second Ctrl-C): best.snn not written", file=sys.stderr)
+        return Interrupted(out_dir, e.done, e.target, None)
+    return Interrupted(out_dir, e.done, e.target, f"{what}, readout trained")
 
 
 def _data_line(ds: Any, rate: float) -> str:

@@ -8,6 +8,8 @@
 
 One folder per run::
 
+    run.json           the resolved config and command line a run folder was started with (written by
+                       ``snnctl evolve`` before any work: :func:`write_run_record`, :func:`check_run_record`)
     config.toml        the resolved config the run used (evolve settings included)
     checkpoint.pkl     everything needed to continue: algorithm state (CMA strategy, population,
                        hall of fame), logbook, next generation, RNG states, config hash
@@ -29,6 +31,10 @@ the algorithm state at its start — exactly what the checkpoint (written atomic
 generation: temp file + ``os.replace``) holds — so ``resume=True`` continues bit-exactly where a
 killed run stopped, and the worker count or backend never changes a result. The checkpoint also
 stores the RNG states (restored on resume, although the reseeding makes them redundant).
+
+**Interrupts.** Ctrl-C (``KeyboardInterrupt``) during the generations leaves the last checkpoint,
+exports the best validated candidate so far (the initial genome before the first generation) and
+raises :class:`Interrupted`; the command that continues the run is the CLI's to print.
 
 A resumed run must use the same settings, except those that cannot change the search:
 ``generations`` (so a finished run can be extended), ``backend``, ``workers``, ``ray_address``,
@@ -86,9 +92,15 @@ __all__ = [
     "EVOLVE_SECTION",
     "EvolveSettings",
     "EvolveError",
+    "Interrupted",
     "RunResult",
     "evolve",
     "load_checkpoint",
+    "RUN_RECORD",
+    "write_run_record",
+    "read_run_record",
+    "check_run_record",
+    "resume_command",
     "RESUME_FREE_KEYS",
 ]
 
@@ -163,6 +175,19 @@ EVOLVE_SECTION = Section(
 
 class EvolveError(RuntimeError):
     """A run that cannot start or resume (occupied folder, missing or mismatched checkpoint)."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`evolve`: the checkpoint holds ``done`` of ``target`` generations and
+    ``exported`` says what the run folder's export now is (None: nothing was exported).
+
+    A ``KeyboardInterrupt``, so callers that only catch that still stop; callers that know a run
+    (the CLI, a family's phases) read the fields to say what was kept.
+    """
+
+    def __init__(self, out_dir: Path, done: int, target: int, exported: str | None):
+        super().__init__(f"{out_dir}: interrupted after {done} of {target} generation(s)")
+        self.out_dir, self.done, self.target, self.exported = Path(out_dir), done, target, exported
 
 
 @dataclass
@@ -243,8 +268,8 @@ def evolve(
     backend to use (the caller closes it); ``None`` builds one from the settings and closes it at
     the end. ``config``: the whole resolved config (all sections) to store in ``config.toml`` and
     fingerprint; its ``evolve`` section is replaced by ``settings``. ``progress``: tqdm bar and the
-    summary table. Ctrl-C leaves the last generation's checkpoint in place and re-raises
-    ``KeyboardInterrupt``.
+    summary table. Ctrl-C leaves the last generation's checkpoint in place, exports the best
+    validated candidate so far (``problem.export_best``) and raises :class:`Interrupted`.
     """
     s = settings if isinstance(settings, EvolveSettings) else EvolveSettings.from_dict(settings)
     bounds, weights = check_problem(problem)
@@ -368,28 +393,27 @@ def _run(problem, s, out, resume, backend, progress, algo, bounds, weights, obje
                 bar.set_postfix(_postfix(rec, objectives, now - t0, len(genomes)), refresh=False)
         finished = bool(logbook)
     except KeyboardInterrupt:
-        if bar is not None:
-            bar.close()
-            bar = None
-        done = logbook[-1]["gen"] + 1 if logbook else 0
-        print(
-            f"\ninterrupted: {done} generation(s) checkpointed in {out}; continue with resume "
-            f"(snnctl evolve --resume {out})",
-            file=sys.stderr,
-        )
-        if logbook:
-            _write_outputs(problem, algo, out, objectives, weights, logbook, s, export=False)
-        raise
+        interrupted = True
+    else:
+        interrupted = False
     finally:
         if bar is not None:
             bar.close()
         if own_backend and not finished:
             backend.close()  # a finished run keeps its workers for validated selection
+    if interrupted:
+        raise _export_interrupted(problem, algo, recent, s, out, objectives, weights, logbook) from None
 
     if not logbook:
         raise EvolveError(f"{out}: no generation was run (generations={s.generations})")
     try:
         selection = _validate(problem, algo, recent, backend, s, weights, progress)
+    except KeyboardInterrupt:
+        # every generation is checkpointed; only the choice of the export was cut short, and a resume
+        # (zero generations left) makes it again
+        print(f"\ninterrupted during validated selection: all {len(logbook)} generation(s) are checkpointed in "
+              f"{out}; the export was not written (resuming makes the selection again)", file=sys.stderr)  # fmt: skip
+        raise Interrupted(out, len(logbook), s.generations, None) from None
     finally:
         if own_backend:
             backend.close()
@@ -443,6 +467,37 @@ def _validate(problem, algo: Algorithm, recent, backend, s: EvolveSettings, weig
     return select(problem, cands, backend, s.validation_episodes, weights)
 
 
+def _export_interrupted(problem, algo: Algorithm, recent, s: EvolveSettings, out: Path, objectives, weights,
+                        logbook) -> Interrupted:  # fmt: skip
+    """Ctrl-C: export the best validated candidate so far (the checkpoint already holds the search).
+
+    Validation runs on a fresh backend (the interrupt may have reached the old one's workers). Before
+    the first generation the only candidate is the problem's initial genome. A second Ctrl-C skips.
+    """
+    name = getattr(problem, "name", type(problem).__name__)
+    print(f"\ninterrupted: {len(logbook)} of {s.generations} generation(s) of {name} checkpointed in {out}",
+          file=sys.stderr, flush=True)  # fmt: skip
+    initial = getattr(problem, "initial_genome", None)
+    exported = None
+    try:
+        if logbook:
+            selection = None
+            if s.validation_episodes > 0 and callable(getattr(problem, "validate", None)):
+                print("choosing the export: validating the candidates so far (Ctrl-C again to skip) ...",
+                      file=sys.stderr, flush=True)  # fmt: skip
+                with make_backend(s.backend, s.workers, s.ray_address or None, start_method=s.start_method) as b:
+                    selection = _validate(problem, algo, recent, b, s, weights, progress=False)
+                selection.write(out)
+            _write_outputs(problem, algo, out, objectives, weights, logbook, s, export=True, selection=selection)
+            exported = "the best validated candidate so far" if selection else "the hall of fame's best (not validated)"
+        elif initial is not None and callable(getattr(problem, "export_best", None)):
+            problem.export_best(np.asarray(initial, dtype=np.float64), out)
+            exported = "the initial genome (no generation finished yet)"
+    except KeyboardInterrupt:
+        print("export skipped (second Ctrl-C)", file=sys.stderr, flush=True)
+    return Interrupted(out, len(logbook), s.generations, exported)
+
+
 def _unvalidated_note(problem, s: EvolveSettings) -> str:
     why = (
         "validation_episodes = 0"
@@ -450,6 +505,74 @@ def _unvalidated_note(problem, s: EvolveSettings) -> str:
         else f"problem {getattr(problem, 'name', problem)!r} has no validate hook"
     )
     return f"exported the hall of fame's best recorded score, NOT validated ({why})"
+
+
+# -- the run record: what a run folder was started with ----------------------------------------------
+
+RUN_RECORD = "run.json"
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _free_keys(extra_free: tuple[str, ...]) -> list[str]:
+    return [f"evolve.{k}" for k in RESUME_FREE_KEYS] + list(extra_free)
+
+
+def write_run_record(out_dir: str | os.PathLike, config: dict, argv: list[str]) -> None:
+    """``run.json``: the resolved config a run folder holds and the command line that started it
+    (``argv`` without the folder: ``["snnctl", "evolve", CONFIG, *flags]``).
+
+    Written before any work, so a ``--resume`` with another config is refused before it touches
+    the folder (:func:`check_run_record`), even when no generation has been checkpointed yet.
+    """
+    rec = {"config": config, "argv": list(argv)}
+    _atomic_write(Path(out_dir) / RUN_RECORD, (json.dumps(rec, indent=2) + "\n").encode("utf-8"))
+
+
+def read_run_record(out_dir: str | os.PathLike) -> dict | None:
+    """The run folder's ``run.json`` (None if it has none; :class:`EvolveError` if unreadable)."""
+    path = Path(out_dir) / RUN_RECORD
+    if not path.is_file():
+        return None
+    try:
+        rec = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise EvolveError(f"{path}: cannot read the run record ({exc})") from None
+    if not isinstance(rec, dict) or not isinstance(rec.get("config"), dict):
+        raise EvolveError(f"{path}: not a run record of this snnctl version")
+    return rec
+
+
+def resume_command(argv: list[str], out_dir: str | os.PathLike) -> str:
+    """The shell command that continues the run in ``out_dir`` started by ``argv`` (see :func:`write_run_record`)."""
+    import shlex
+
+    return shlex.join([*argv[:3], "--resume", str(out_dir), *argv[3:]])
+
+
+def check_run_record(rec: dict, config: dict, out_dir: str | os.PathLike, extra_free: tuple[str, ...] = ()) -> None:
+    """Refuse to continue a run folder with a config that changes the search (one line naming the keys
+    and the command that continues the run). Only :data:`RESUME_FREE_KEYS` (+ ``extra_free``) may differ."""
+    free = set(_free_keys(extra_free))
+    old, new = _flatten(rec["config"]), _flatten(config)
+    diff = sorted(k for k in old.keys() | new.keys() if k not in free and old.get(k) != new.get(k))
+    if not diff:
+        return
+    again = f"; continue it with: {resume_command(rec['argv'], out_dir)}" if rec.get("argv") else ""
+    fam_old, fam_new = old.get("experiment.family"), new.get("experiment.family")
+    if fam_old != fam_new:
+        raise EvolveError(f"{out_dir} holds a {fam_old} run, not a {fam_new} experiment{again}")
+    shown = ", ".join(f"{k}: {old.get(k, '(unset)')!r} -> {new.get(k, '(unset)')!r}" for k in diff[:4])
+    more = f" and {len(diff) - 4} more" if len(diff) > 4 else ""
+    raise EvolveError(f"{out_dir}: cannot resume, the config differs from the run's ({shown}{more}){again}")
 
 
 # -- checkpoints ------------------------------------------------------------------------------------
@@ -701,7 +824,8 @@ def _progress_bar(progress: bool, name: str, total: int, initial: int):
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, initial=initial, desc=name, unit="gen", dynamic_ncols=True, file=sys.stderr)
+    # disable=None: no bar when stderr is not a terminal (a log file gets the summary, not bar frames)
+    return tqdm(total=total, initial=initial, desc=name, unit="gen", dynamic_ncols=True, file=sys.stderr, disable=None)
 
 
 def _postfix(rec: dict, objectives, dt: float, n: int) -> dict:

@@ -99,6 +99,8 @@ def bench_result(cfg: dict, out_dir: Path, wall_s: float) -> dict:
 
 
 RUN_OPTIONS: frozenset[str] = frozenset({"n_links", "video"})
+# family-specific `snnctl evolve` flags (snnctl.cli.families.evolve_overrides): dest -> config key
+EVOLVE_OPTIONS = {"episode_steps": "train.episode_steps"}
 
 VIDEO_SIZE = (320, 240)
 

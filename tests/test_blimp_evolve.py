@@ -359,7 +359,7 @@ def test_mimic_phase_records_flights_of_mimic_flight_s(tmp_path, monkeypatch) ->
 
     seen = {}
 
-    def record(n, env_kwargs, seed=0, pid=None):
+    def record(n, env_kwargs, seed=0, pid=None, **_):
         seen.update(n=n, pid=pid, **env_kwargs)
         raise KeyboardInterrupt  # stop before any evolution
 

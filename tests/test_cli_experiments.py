@@ -139,7 +139,9 @@ def test_evolve_resume_extends_a_finished_run(finished_run, tiny_cfg, tmp_path) 
 
 def test_evolve_resume_of_a_folder_without_checkpoint_is_a_user_error(tiny_cfg, tmp_path, capsys) -> None:
     assert cli.main(["evolve", tiny_cfg, "--resume", str(tmp_path / "nothing")]) == 2
-    _one_line_error(capsys, "nothing", "checkpoint")
+    _one_line_error(capsys, "nothing", "no such run folder")
+    assert cli.main(["evolve", tiny_cfg, "--resume", str(tmp_path)]) == 2
+    _one_line_error(capsys, str(tmp_path), "not a run folder", "checkpoint.pkl")
 
 
 def test_evolve_resume_after_an_interrupt_before_the_closed_loop_phase(tiny_cfg, tmp_path, monkeypatch) -> None:

@@ -240,3 +240,44 @@ def test_validation_split_is_a_disjoint_stratified_partition(labels, fraction):
         else:
             assert nv == min(n - 2, max(1, round(fraction * n)))  # two always left to the fitness
     np.testing.assert_array_equal(validation_split(y, fraction)[1], val)  # the same data, the same split
+
+
+def test_interrupted_evolve_leaves_a_best_snn_of_the_validated_parameters(trained, tmp_path, monkeypatch, capsys):
+    """Ctrl-C after one generation (issue 13): best.snn is the readout trained on the best validated
+    parameters so far, exactly what `snnctl train` makes of those parameters; the printed command resumes."""
+    import shlex
+
+    from evolve.har import L2MUProblem
+
+    _, data, _ = trained
+    cfg = tmp_path / "evo.toml"
+    cfg.write_text(EVOLVE_CONFIG.replace("[data]", f"[data]\npath = {str(data)!r}"))
+    inner, calls = L2MUProblem.evaluate, []
+
+    def evaluate(self, genomes, seeds, generation):
+        if generation == 1:
+            raise KeyboardInterrupt
+        calls.append(generation)
+        return inner(self, genomes, seeds, generation)
+
+    out = tmp_path / "run"
+    monkeypatch.setattr(L2MUProblem, "evaluate", evaluate)
+    assert main(["evolve", str(cfg), "--out", str(out), "--quiet"]) == 130
+    monkeypatch.undo()
+    err = capsys.readouterr().err
+    sel = json.loads((out / "selection.json").read_text())
+    means = {r["candidate"]: r["validation_loo_squared_error_mean"] for r in sel["candidates"]}
+    assert means[sel["chosen"]] == min(means.values())
+    genome = np.load(out / "best_genome.npy")
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["interrupted_after_generations"] == 1
+    assert rep["l2mu_params"]["theta"] == pytest.approx(10 ** genome[0])  # genes are log10 (see above)
+    # second truth: `snnctl train` with those parameters written into [model] gives the same network
+    theta, gain = rep["l2mu_params"]["theta"], rep["l2mu_params"]["hidden_gain"]
+    plain = tmp_path / "plain.toml"
+    plain.write_text(CONFIG.replace("theta_s = 1.0", f"theta_s = {theta!r}\nhidden_gain = {gain!r}"))
+    assert main(["train", str(plain), "--data", str(data), "--out", str(tmp_path / "t"), "--quiet"]) == 0
+    assert (out / "best.snn").read_bytes() == (tmp_path / "t" / "best.snn").read_bytes()
+    (hint,) = [line for line in err.splitlines() if "snnctl evolve" in line]
+    assert main(shlex.split(hint.split(": ", 1)[1])[1:]) == 0
+    assert len(_rows((out / "log.csv").read_text())) == 2

@@ -8,7 +8,10 @@ code (`snnctl.cli.families`); that code (MuJoCo, DEAP) is imported inside the ha
 from __future__ import annotations
 
 import argparse
+import os
+import shlex
 import shutil
+import sys
 from pathlib import Path
 
 from snnctl.cli import families
@@ -19,12 +22,15 @@ examples:
   snnctl evolve configs/blimp_pid.toml                      the main job on the file's settings
   snnctl evolve configs/blimp_pid.toml --generations 20 --workers 1 --out runs/quick
   snnctl evolve configs/blimp_pid.toml --resume runs/blimp_pid  continue a stopped run exactly
+  snnctl evolve configs/blimp_pid.toml --mimic-generations 20 --generations 10 --episode-s 30 --out runs/short
   snnctl evolve configs/blimp_closed_loop.toml --backend ray --ray-address auto
   snnctl evolve configs/swimmer_ncap.toml                   the spiking NCAP swimmer
 
 The run folder holds the resolved config, log.csv / log.jsonl, best_genome.npy, best.snn,
-checkpoint.pkl, and PNG plots (fitness.png, flight.png, raster.png). The same --seed gives the same
-result with any --workers or --backend.
+checkpoint.pkl, run.json (the config and command it was started with), and PNG plots (fitness.png,
+flight.png, raster.png). The same --seed gives the same result with any --workers or --backend.
+Ctrl-C keeps the last checkpoint, exports the best validated candidate so far (best.snn) and prints
+the one command that continues the run to the same target: --resume with the same config and flags.
 """
 
 _RUN_EPILOG = """\
@@ -59,6 +65,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                        description="Evolve an SNN controller as a config file describes.")  # fmt: skip
     p.add_argument("config", help="experiment TOML file, e.g. configs/blimp_pid.toml")
     p.add_argument("--generations", type=int, help="override [evolve] generations (closed-loop phase)")
+    p.add_argument("--mimic-generations", type=int, metavar="N",
+                   help="override [mimic] generations (blimp; 0 skips the mimic phase)")  # fmt: skip
+    p.add_argument("--episode-s", type=float, metavar="S",
+                   help="override [closed_loop] episode_s, the training flight's length (blimp)")  # fmt: skip
+    p.add_argument("--episode-steps", type=int, metavar="N",
+                   help="override [train] episode_steps, the training episode's length (swimmer)")  # fmt: skip
     p.add_argument("--population", type=int, help="override [evolve] population")
     p.add_argument("--workers", type=int, help="worker processes (0 = all CPUs)")
     p.add_argument("--backend", choices=("serial", "process", "ray"), help="where evaluations run")
@@ -66,7 +78,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, help="run seed")
     p.add_argument("--out", help="run folder (default runs/<config name>)")
     p.add_argument("--data", help="dataset folder or file (overrides [data] path; HAR)")
-    p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")
+    p.add_argument(
+        "--resume", metavar="DIR", help="continue the run in DIR (same config and flags: Ctrl-C prints the command)"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(handler=_cmd_evolve)
 
@@ -105,12 +119,79 @@ def _overrides(args: argparse.Namespace, names: tuple[str, ...]) -> dict:
     return {f"evolve.{k}": getattr(args, k) for k in names if getattr(args, k, None) is not None}
 
 
+# `snnctl evolve` flags a resume hint repeats (dest, flag), in the order the parser lists them
+_EVOLVE_FLAGS = (("generations", "--generations"), ("mimic_generations", "--mimic-generations"),
+                 ("episode_s", "--episode-s"), ("episode_steps", "--episode-steps"), ("population", "--population"),
+                 ("workers", "--workers"), ("backend", "--backend"), ("ray_address", "--ray-address"),
+                 ("seed", "--seed"), ("data", "--data"))  # fmt: skip
+
+
 def _cmd_evolve(args: argparse.Namespace) -> int:
     overrides = _overrides(args, ("generations", "population", "workers", "backend", "ray_address", "seed"))
     if args.data is not None:
         overrides["data.path"] = args.data
+    family = families.family_of(args.config)
+    overrides.update(families.evolve_overrides(args, family, families.module_of(family)))
     mod, cfg = families.load(args.config, overrides)
     return _train_or_evolve(args, mod, cfg, "evolve")
+
+
+def _evolve_argv(args: argparse.Namespace) -> list[str]:
+    """This command line without its folder: what a resume must repeat to reach the same target."""
+    parts = ["snnctl", "evolve", args.config]
+    for dest, flag in _EVOLVE_FLAGS:
+        v = getattr(args, dest, None)
+        if v is not None:
+            parts += [flag, str(v)]
+    return [*parts, "--quiet"] if args.quiet else parts
+
+
+def _run_folder(args: argparse.Namespace, verb: str) -> Path:
+    """The run folder, checked before any work: creatable, a folder, not another run's (one-line errors)."""
+    resume = getattr(args, "resume", None)
+    if resume and args.out and Path(args.out) != Path(resume):
+        raise UserError(f"--out {args.out} and --resume {resume}: a resumed run stays in its folder; give one of them")
+    out = Path(resume or args.out or Path("runs") / Path(args.config).stem)
+    flag = "--resume" if resume else "--out"
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{flag} {out}: exists and is not a folder")
+    if resume and not out.is_dir():
+        raise UserError(f"--resume {out}: no such run folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"{flag} {out}: cannot create the run folder ({e.strerror or e})") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise UserError(f"{flag} {out}: the run folder is not writable")
+    return out
+
+
+def _prepare_evolve(args: argparse.Namespace, cfg: dict, out: Path) -> bool:
+    """Check the folder against the run it holds and record this one; True: a checkpoint to continue."""
+    from evolve.runner import EvolveError, check_run_record, read_run_record, resume_command, write_run_record
+
+    checkpointed = any(out.glob("**/checkpoint.pkl"))
+    try:
+        rec = read_run_record(out)
+        if args.resume:
+            if rec is None and not checkpointed:
+                raise UserError(f"--resume {out}: not a run folder (no run.json, no checkpoint.pkl); "
+                                f"start one with: snnctl evolve {args.config} --out {out}")  # fmt: skip
+            if rec is not None:
+                check_run_record(rec, cfg, out)
+            if not checkpointed:
+                print(f"{out}: no generation was checkpointed yet; starting the run again", file=sys.stderr)
+        elif checkpointed:
+            again = resume_command((rec or {}).get("argv") or _evolve_argv(args), out)
+            raise UserError(f"{out} already holds a run; choose another --out, or continue it with: {again}")
+        elif rec is not None:  # a run stopped before its first checkpoint (or refused at its start): nothing to keep
+            print(f"{out}: no generation was checkpointed there; starting a new run", file=sys.stderr)
+        write_run_record(out, cfg, _evolve_argv(args))
+    except EvolveError as e:
+        raise UserError(str(e)) from None
+    if not args.resume:
+        shutil.copyfile(args.config, out / "source_config.toml")
+    return checkpointed
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -136,23 +217,39 @@ def _train_or_evolve(args: argparse.Namespace, mod, cfg: dict, verb: str) -> int
     if main is None:
         family = cfg["experiment"]["family"]
         raise UserError(f"{args.config}: a {family} experiment is trained: snnctl train {args.config}")
-    resume = getattr(args, "resume", None)
-    out = Path(resume or args.out or Path("runs") / Path(args.config).stem)
-    if resume and not any(out.glob("**/checkpoint.pkl")):
-        raise UserError(f"{out}: no checkpoint.pkl to resume from")
-    out.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(args.config, out / "source_config.toml")
+    out = _run_folder(args, verb)
     if verb == "train":  # evolve's runner writes the resolved config itself
         from snnctl.config import dump_toml
 
+        shutil.copyfile(args.config, out / "source_config.toml")
         (out / "config.toml").write_text(dump_toml(cfg, mod.SCHEMA))
+        resume = False
+    else:
+        from evolve.backends import check_backend
+
+        try:  # before the folder is touched: a bad --backend/--ray-address is refused ahead of any work
+            check_backend(cfg["evolve"]["backend"], cfg["evolve"]["workers"], cfg["evolve"]["ray_address"] or None)
+        except BackendError as e:
+            raise UserError(str(e)) from None
+        resume = _prepare_evolve(args, cfg, out)
     try:
-        main(cfg, out, resume=bool(resume), progress=not args.quiet)
+        main(cfg, out, resume=resume, progress=not args.quiet)
     except (EvolveError, BackendError, ProblemError) as e:
         raise UserError(str(e)) from None
-    except KeyboardInterrupt:
-        again = f"snnctl evolve {args.config} --resume {out}" if verb == "evolve" else f"snnctl train {args.config}"
-        print(f"\ninterrupted; continue with: {again}")
+    except KeyboardInterrupt as e:
+        exported = getattr(e, "exported", None)
+        best = next((out / n for n in ("best.snn", "best.npz") if (out / n).exists()), None)
+        if verb == "train":  # training keeps no checkpoint: the same command line starts it again
+            again = ["snnctl", "train", args.config, "--out", str(out)]
+            again += [x for flag, v in (("--data", args.data), ("--seed", args.seed)) if v is not None
+                      for x in (flag, str(v))] + (["--quiet"] if args.quiet else [])  # fmt: skip
+            print(f"\ninterrupted; start again with: {shlex.join(again)}", file=sys.stderr)
+        else:
+            if exported and best is not None:
+                print(f"{best}: {exported}", file=sys.stderr)
+            from evolve.runner import resume_command
+
+            print(f"continue with: {resume_command(_evolve_argv(args), out)}", file=sys.stderr)
         return 130
     best = next((out / n for n in ("best.snn", "best.npz") if (out / n).exists()), None)
     print(f"run folder: {out}" + (f"   (best controller: {best})" if best else ""))

@@ -12,6 +12,8 @@ CLI needs no per-family branches:
 - `run_main(cfg, opts) -> int`: `snnctl run`; `opts` is an `evolve.run_options.RunOptions` (typed
   fields, built from the command line by `snnctl/cli/experiments.py`; a family never sees argparse);
 - `RUN_OPTIONS`: the family-specific `snnctl run` flags it accepts (see `reject_options`);
+- optional `EVOLVE_OPTIONS`: family-specific `snnctl evolve` flags (dest -> config key, see
+  `evolve_overrides`);
 - optional `BENCH_METRICS` and `bench_result(cfg, out_dir, wall_s)`: its `snnctl bench evolve`
   table (`evolve.multiseed`); a family without them may name its own `SEED_TABLE` command instead;
 - optional `TRAIN_SEED_KEY`: the config key `snnctl train --seed` sets (default `evolve.seed`).
@@ -46,6 +48,15 @@ FAMILY_RUN_FLAGS = {
     "--port": "port",
     "--sensing": "sensing",
     "--faults": "faults",
+}
+
+
+# `snnctl evolve` flags that set a key only some families have: flag -> argparse dest. A family
+# module's `EVOLVE_OPTIONS` maps the dests it takes to its config keys (another family's is an error).
+FAMILY_EVOLVE_FLAGS = {
+    "--mimic-generations": "mimic_generations",
+    "--episode-s": "episode_s",
+    "--episode-steps": "episode_steps",
 }
 
 
@@ -90,3 +101,19 @@ def reject_options(args: argparse.Namespace, family: str, allowed: frozenset[str
                 f"{flag} does not apply to a {family} experiment"
                 + (f" (its options: {', '.join(ok)})" if ok else " (it takes no family-specific options)")
             )
+
+
+def evolve_overrides(args: argparse.Namespace, family: str, mod: ModuleType) -> dict:
+    """Config overrides from the family-specific `snnctl evolve` flags; another family's flag is an error."""
+    options: dict = getattr(mod, "EVOLVE_OPTIONS", {})
+    out = {}
+    for flag, dest in FAMILY_EVOLVE_FLAGS.items():
+        value = getattr(args, dest, None)
+        if value is None:
+            continue
+        if dest not in options:
+            ok = [f for f, d in FAMILY_EVOLVE_FLAGS.items() if d in options]
+            raise UserError(f"{flag} does not apply to a {family} experiment"
+                            + (f" (its options: {', '.join(ok)})" if ok else ""))  # fmt: skip
+        out[options[dest]] = value
+    return out

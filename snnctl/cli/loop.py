@@ -29,14 +29,15 @@ from snnctl.cli.common import UserError, load_network
 _HIL_EPILOG = """\
 examples:
   snnctl hil configs/blimp_pid.toml --controller runs/blimp_pid/best.snn --board lm3s6965evb --realtime
+  snnctl hil configs/blimp_pid.toml --controller best.snn --board host --realtime --duration 20
   snnctl hil configs/blimp_pid.toml --controller best.snn --port socket://127.0.0.1:5555 --json
   snnctl hil configs/blimp_pid.toml --controller best.snn --board host --faults 'drop@30:5:0.2,unplug@60:5'
   snnctl hil configs/blimp_pid.toml --controller best.snn --board host --sensing delta --plot hil.png
   snnctl hil configs/blimp_pid.toml --controller best.snn --board host --log hil.npz --compare
   snnctl hil configs/blimp_pid.toml --controller best.snn --compare hil.npz     (check a saved log)
 
-Flies held-out profiles ([run] profile and episode_s of the config) with the network on a board:
---board starts that board's emulator for the run (host: the POSIX virtual device; lm3s6965evb: the
+Flies held-out profiles ([run] profile, and episode_s of the config or --duration) with the network
+on a board: --board starts that board's emulator for the run (host: the POSIX virtual device; lm3s6965evb: the
 Cortex-M3 image under QEMU), --port uses a running board (any pyserial URL). --realtime paces the
 loop to the wall clock at the config's sensor rate; a reply after the control period is a deadline
 miss. Faults (kind@start:duration[:param], seconds of flight time): sensor kinds dropout, stuck,
@@ -66,6 +67,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="sensing policy (default fixed: a sample every step)")  # fmt: skip
     p.add_argument("--faults", metavar="SPEC", help="fault injection, e.g. 'dropout@30:5,unplug@60:5'")
     p.add_argument("--episodes", type=int, default=1, help="held-out flights (default 1)")
+    p.add_argument("--duration", type=float, metavar="S",
+                   help="seconds per flight (default: [run] episode_s, 120 s in blimp_pid.toml)")  # fmt: skip
     p.add_argument("--seed", type=int, default=0, help="first held-out flight index; also seeds fault draws")
     p.add_argument("--force-rate", action="store_true",
                    help="fly a network made for another control period than the config's (else refused)")  # fmt: skip
@@ -105,7 +108,9 @@ def _cmd_hil(args: argparse.Namespace) -> int:
         faults = parse_faults(args.faults)
     except FaultSpecError as e:
         raise UserError(f"--faults: {e}") from None
-    _, cfg = families.load(args.config)
+    if args.duration is not None and not (math.isfinite(args.duration) and args.duration > 0):
+        raise UserError(f"--duration must be a positive number of seconds, got {args.duration}")
+    _, cfg = families.load(args.config, {"run.episode_s": args.duration} if args.duration is not None else None)
     if args.plot:
         try:
             import sim.loop_plots  # noqa: F401 - checked before the flight, not after it
