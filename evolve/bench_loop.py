@@ -155,14 +155,16 @@ def run_loop_bench(json_out: bool = False, controller: str | Path | None = None,
     spec, label = _controller_spec(controller)
     probe = BlimpAltitudeEnv()  # the default env fly_policy flies: its control period builds the PID
     dt = probe.dt
-    probe.close()
-    if spec is None:
-        from snnctl.controllers.blimp_snn import BlimpSNNCodec, BlimpSNNSpec
+    try:
+        if spec is None:
+            from snnctl.controllers.blimp_snn import BlimpSNNCodec, BlimpSNNSpec
 
-        codec = BlimpSNNCodec(BlimpSNNSpec())
-        net = codec.decode(codec.initial_genome)
-    else:  # a network made for another rate is refused here, before any flight
-        net = load_controller(spec, dt).net
+            codec = BlimpSNNCodec(BlimpSNNSpec())
+            net = codec.decode(codec.initial_genome)
+        else:  # a network of another shape or rate is refused here, before any flight
+            net = load_controller(spec, dt, env=probe).net
+    finally:
+        probe.close()
     per_sample = sensor_frame_bytes()
     result: dict[str, Any] = {
         "benchmark": "loop",

@@ -316,7 +316,7 @@ def fly_heldout(cfg: dict, controller_spec: str, episodes: int | None = None, se
     env = BlimpAltitudeEnv(**env_kwargs(cfg, cfg["run"]["episode_s"], cfg["run"]["profile"]))
     try:
         seeds = heldout_seeds(env, n, seed)  # the held-out set the blimp declares (sim.blimp_loop.BLIMP_LOOP)
-        ctl = load_controller(controller_spec, env.dt, force=force_rate)
+        ctl = load_controller(controller_spec, env.dt, force=force_rate, env=env)
     except BaseException:
         env.close()
         raise

@@ -258,13 +258,15 @@ def run_main(cfg: dict, args: Any) -> int:
     from evolve.har import evaluate, metrics, run_on_device
     from firmware_bridge.memory import device_bytes
     from snnctl.controllers.l2mu import L2MUSpec
+    from snnctl.controllers.snn import describe_io
     from snnctl.errors import SnnctlError, load_network
 
     if not Path(args.controller).is_file():
         raise SnnctlError(f"{args.controller}: no such file (give the best.snn that snnctl train wrote)")
     net, _ = load_network(args.controller)
     if net.meta.get("family") != "har" or "l2mu_spec" not in net.meta:
-        raise SnnctlError(f"{args.controller}: not an L2MU HAR network (train one with snnctl train {args.config})")
+        raise SnnctlError(f"{args.controller} ({describe_io(net)}) is not an L2MU HAR network, one input per"
+                          f" channel and one output per class (train one with snnctl train {args.config})")  # fmt: skip
     spec = L2MUSpec(**net.meta["l2mu_spec"])
     ds = load_data(cfg)
     if len(ds.channels) != spec.n_channels or len(ds.classes) != spec.n_classes:

@@ -178,7 +178,7 @@ def heldout_returns(cfg: dict, path: Path, n_links: int, episodes: int | None = 
     steps = cfg["run"]["episode_steps"]
     env = make_env(env_name_for(cfg, n_links), n_links)
     try:
-        ctl = load_controller(path, n_links, env.unwrapped.dt, force_rate)
+        ctl = load_controller(path, n_links, env.unwrapped.dt, force_rate, env)
         seeds = heldout_seeds(n, first)
         rec = None
         if record_first:
@@ -285,7 +285,7 @@ def record_video(cfg: dict, path: Path, n_links: int, out: Path, first: int = 0,
     except VideoError as e:
         raise SnnctlError(str(e)) from None
     try:
-        ctl = load_controller(path, n_links, env.unwrapped.dt, force_rate)
+        ctl = load_controller(path, n_links, env.unwrapped.dt, force_rate, env)
         record_episode(env, ctl, out, seed=heldout_seeds(1, first)[0], max_steps=cfg["run"]["episode_steps"])
     except VideoError as e:
         raise SnnctlError(str(e)) from None

@@ -136,7 +136,7 @@ def fly_blimp_heldout(env_kwargs: dict, controller: str, sensing: str = "fixed",
     backend = None
     try:
         seeds = heldout_seeds(env, episodes, first)  # before the controller is loaded
-        backend = load_backend(controller, env.dt, force=force_rate)
+        backend = load_backend(controller, env.dt, force=force_rate, env=env)
         policy = make_sensing(sensing, BLIMP_SENSING, **(sensing_overrides or {}))
         results = run_heldout(env, backend, policy, first=first, seeds=seeds, faults=faults)
     finally:

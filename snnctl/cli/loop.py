@@ -143,14 +143,15 @@ def fly(cfg: dict, args: argparse.Namespace, net: Any, faults: list) -> dict[str
     from sim.blimp import BlimpAltitudeEnv
     from sim.loop import heldout_seeds, run_heldout
     from snnctl.controllers.factory import load_backend
-    from snnctl.controllers.snn import check_control_period
+    from snnctl.controllers.snn import check_control_period, check_fits_env
 
     env = BlimpAltitudeEnv(**env_kwargs(cfg, cfg["run"]["episode_s"], cfg["run"]["profile"]))
     period = float(env.dt)
     try:  # before any board is started
         seeds = heldout_seeds(env, args.episodes, args.seed)
+        check_fits_env(net, env, label=args.controller)
         check_control_period(net, period, args.force_rate, label=args.controller)
-    except ValueError as e:  # ControlPeriodError is one
+    except ValueError as e:  # ControlPeriodError and ShapeMismatchError are ones
         env.close()
         raise UserError(str(e)) from None
     deadline = period if args.deadline_ms is None else args.deadline_ms / 1e3

@@ -9,11 +9,16 @@ A network records the control period it was made for (`Network.control_period_s`
 file's `ctrl` section). Its time constants are counted in steps, so at another rate it is another
 controller: given the loop's period `dt`, `SNNController` refuses a mismatch (`ControlPeriodError`)
 unless `force=True`.
+
+Its inputs and outputs must fit the loop it is put in: `check_io` compares them with the loop's
+observation and action sizes (`ShapeMismatchError` naming both shapes), so that a network of
+another family is refused before a run starts rather than failing inside the first step.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -23,6 +28,55 @@ from ..runtime import Stepper
 
 class ControlPeriodError(ValueError):
     """A network run in a control loop of another period than the one it was made for."""
+
+
+class ShapeMismatchError(ValueError):
+    """A network whose inputs or outputs do not fit the loop's observation or action."""
+
+
+def describe_io(net: Network) -> str:
+    """What a network reads and gives, in the loop's terms: "a har network: 6 inputs, 4 outputs"."""
+    from ..text import plural
+
+    idx = net.meta.get("obs_index")
+    reads = plural(net.n_inputs, "input")
+    if idx is not None:
+        entries = sorted({int(i) for i in np.atleast_1d(idx)})
+        listed = ", ".join(map(str, entries[:-1])) + (" and " if len(entries) > 1 else "") + str(entries[-1])
+        reads += f" from observation {'entry' if len(entries) == 1 else 'entries'} {listed}"
+    gives = plural(net.n_outputs, "output") + (" summed into 1 action" if net.meta.get("combine") == "sum" else "")
+    family = net.meta.get("family")
+    return (f"a {family} network: " if family else "") + f"{reads}, {gives}"
+
+
+def check_io(net: Network, n_obs: int, n_act: int, label: str | None = None, where: str = "this loop") -> None:
+    """Raise ShapeMismatchError unless the network's inputs are observation entries below `n_obs` (all
+    `n_obs` of them when `meta` names none) and its outputs make `n_act` actions; the message names
+    both shapes. `where` says what the loop is ("the blimp env")."""
+    from ..text import plural
+
+    idx = net.meta.get("obs_index")
+    entries = np.atleast_1d(np.asarray(idx, dtype=np.int64)) if idx is not None else None
+    if entries is None:
+        reads_ok = net.n_inputs == n_obs
+    else:
+        reads_ok = entries.size == net.n_inputs and bool((entries >= 0).all() and (entries < n_obs).all())
+    n_gives = 1 if net.meta.get("combine") == "sum" else net.n_outputs
+    if reads_ok and n_gives == n_act:
+        return
+    name = label or net.meta.get("name") or "this network"
+    raise ShapeMismatchError(
+        f"{name} ({describe_io(net)}) does not fit {where}"
+        f" ({plural(n_obs, 'observation entry', 'observation entries')}, {plural(n_act, 'action')})"
+    )
+
+
+def check_fits_env(net: Network, env: Any, label: str | None = None) -> None:
+    """`check_io` against a gymnasium env's (flat) observation and action spaces, naming the env."""
+    u = getattr(env, "unwrapped", env)
+    n_obs = int(np.prod(env.observation_space.shape))
+    n_act = int(np.prod(env.action_space.shape))
+    check_io(net, n_obs, n_act, label, where=type(u).__name__)
 
 
 def _period(p: float) -> str:

@@ -1,0 +1,163 @@
+"""Issue 13: a user's mistake ends as one line before any long work; messages say what they count.
+
+Every CLI test calls `snnctl.cli.main` with argv and checks exit status 2, the one line on stderr,
+and that the long work did not start (no flight flown, no board started, no output file written).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from snnctl import cli, snnfile
+from snnctl.controllers.blimp_snn import BlimpSNNCodec, BlimpSNNSpec
+from snnctl.controllers.snn import ShapeMismatchError, SNNController, check_io, describe_io
+from snnctl.network import INPUT, Kind, Network, Output, Population, Projection
+
+BLIMP_CFG = """\
+[experiment]
+family = "blimp"
+[network]
+pd_pairs = 2
+i_pairs = 2
+[run]
+episodes = 1
+episode_s = 5.0
+"""
+
+SWIMMER_CFG = """\
+[experiment]
+family = "swimmer"
+[run]
+episodes = 1
+episode_steps = 20
+"""
+
+
+def one_line_error(capsys, *needles: str) -> str:
+    """The one `snnctl: error:` line on stderr, containing every needle."""
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("snnctl: error: ") and "\n" not in err and "Traceback" not in err, err
+    for n in needles:
+        assert n in err, (n, err)
+    return err
+
+
+def readout_net(n_in: int, n_out: int, meta: dict, period: float | None = 0.1) -> Network:
+    """Every input onto `n_out` leaky readouts: any (inputs, outputs) shape, as another family's file has."""
+    pops = [Population(Kind.LI, n_out, du=4096, dv=256, name="out")]
+    projs = [Projection(INPUT, 0, np.ones((n_in, n_out), dtype=np.int64), exponent=0)]
+    outputs = [Output(0, i) for i in range(n_out)]
+    return Network(n_in, pops, projs, outputs, meta=meta, control_period_s=period)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    root = tmp_path_factory.mktemp("msgs")
+    (root / "blimp.toml").write_text(BLIMP_CFG)
+    (root / "swimmer.toml").write_text(SWIMMER_CFG)
+    codec = BlimpSNNCodec(BlimpSNNSpec(pd_pairs=2, i_pairs=2))
+    snnfile.save(codec.decode(codec.initial_genome), root / "blimp.snn")
+    # HAR's shape (6 channels in, 4 classes out) and the swimmer's (joint angle and velocity in, 2 torques out)
+    snnfile.save(readout_net(6, 4, {"family": "har"}), root / "har.snn")
+    snnfile.save(readout_net(2, 2, {"family": "swimmer", "obs_index": [1, 6]}, 0.04), root / "swimmer.snn")
+    return root
+
+
+def _no_flight(monkeypatch) -> None:
+    """Any flight or episode started fails the test: the error must come before the long work."""
+
+    def boom(*_a, **_k):
+        raise AssertionError("the run started before the mistake was reported")
+
+    import evolve.blimp_experiment
+    import evolve.swimmer_experiment
+    import sim.loop
+
+    monkeypatch.setattr(evolve.blimp_experiment, "run_episode", boom, raising=False)
+    monkeypatch.setattr("sim.metrics.run_episode", boom)
+    monkeypatch.setattr(sim.loop, "run_heldout", boom)
+    monkeypatch.setattr(evolve.swimmer_experiment, "run_episode", boom)
+    monkeypatch.setattr("sim.video.record_episode", boom)
+
+
+# -- a controller whose inputs/outputs do not fit the family's env ---------------------------------------
+
+
+def test_check_io_agrees_with_what_the_controller_can_do() -> None:
+    """Independent truth: a network check_io accepts steps on an observation of that size, one it refuses
+    cannot (numpy fails inside act), for every shape around the blimp's (3 observation entries, 1 action)."""
+    cases = [
+        readout_net(3, 1, {}),
+        readout_net(6, 4, {"family": "har"}),
+        readout_net(3, 2, {}),
+        readout_net(3, 2, {"combine": "sum"}),
+        readout_net(1, 1, {"obs_index": 2}),
+        readout_net(2, 2, {"obs_index": [1, 6]}),
+        readout_net(2, 1, {"obs_index": [0, 2]}),
+    ]
+    for net in cases:
+        ctl = SNNController(net)
+        try:
+            check_io(net, 3, 1)
+            fits = True
+        except ShapeMismatchError as e:
+            fits = False
+            assert describe_io(net) in str(e) and "3 observation entries, 1 action" in str(e)
+        try:
+            ok = ctl.act(np.zeros(3, np.float32)).shape == (1,)
+        except (IndexError, ValueError):
+            ok = False
+        assert fits == ok, (describe_io(net), fits, ok)
+
+
+@pytest.mark.parametrize("extra", [[], ["--sensing", "fixed"], ["--force-rate"]])
+@pytest.mark.parametrize("net", ["har.snn", "swimmer.snn"])
+def test_blimp_run_refuses_another_familys_network(files, net, extra, monkeypatch, capsys) -> None:
+    _no_flight(monkeypatch)
+    plot = files / f"{net}-{len(extra)}.png"
+    argv = ["run", str(files / "blimp.toml"), "--controller", str(files / net), "--plot", str(plot), *extra]
+    assert cli.main(argv) == 2
+    shape = "6 inputs, 4 outputs" if net == "har.snn" else "2 inputs from observation entries 1 and 6, 2 outputs"
+    one_line_error(capsys, net, shape, "does not fit BlimpAltitudeEnv (3 observation entries, 1 action)")
+    assert not plot.exists()
+
+
+def test_blimp_run_float_reference_of_another_familys_network(files, monkeypatch, capsys) -> None:
+    _no_flight(monkeypatch)
+    argv = ["run", str(files / "blimp.toml"), "--controller", f"float:{files / 'har.snn'}", "--sensing", "fixed"]
+    assert cli.main(argv) == 2
+    one_line_error(capsys, "har.snn", "6 inputs, 4 outputs", "does not fit BlimpAltitudeEnv")
+
+
+def test_hil_refuses_another_familys_network_before_starting_a_board(files, monkeypatch, capsys) -> None:
+    import snnctl.cli.loop as loop
+
+    def no_board(_name):
+        raise AssertionError("a board was started before the mistake was reported")
+
+    monkeypatch.setattr(loop, "_start_board", no_board)
+    _no_flight(monkeypatch)
+    for net, shape in (("har.snn", "6 inputs, 4 outputs"), ("swimmer.snn", "observation entries 1 and 6")):
+        argv = ["hil", str(files / "blimp.toml"), "--controller", str(files / net), "--board", "host", "--force-rate"]
+        assert cli.main(argv) == 2
+        one_line_error(capsys, net, shape, "does not fit BlimpAltitudeEnv")
+
+
+@pytest.mark.parametrize("net", ["har.snn", "blimp.snn"])
+def test_swimmer_run_refuses_another_familys_network(files, net, monkeypatch, capsys) -> None:
+    _no_flight(monkeypatch)
+    video = files / f"{net}.gif"
+    argv = ["run", str(files / "swimmer.toml"), "--controller", str(files / net), "--video", str(video)]
+    assert cli.main(argv) == 2
+    shape = "6 inputs, 4 outputs" if net == "har.snn" else "1 input from observation entry 2, 2 outputs summed"
+    one_line_error(capsys, net, shape, "not an NCAP network")
+    assert not video.exists()
+
+
+@pytest.mark.parametrize("net", ["swimmer.snn", "blimp.snn"])
+def test_har_run_refuses_another_familys_network(files, net, tmp_path, capsys) -> None:
+    cfg = tmp_path / "har.toml"
+    cfg.write_text('[experiment]\nfamily = "har"\n[data]\npath = "/nonexistent/data"\n')  # never read
+    assert cli.main(["run", str(cfg), "--controller", str(files / net)]) == 2
+    one_line_error(capsys, net, f"a {net.removesuffix('.snn')} network:", "is not an L2MU HAR network")
