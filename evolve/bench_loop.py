@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from snnctl.text import plural
+
 POLICIES = ("fixed", "delta", "adaptive")
 DEFAULT_CONTROLLER = Path("runs/blimp_pid/best.snn")
 
@@ -216,7 +218,7 @@ def _fmt(v: float | None, width: int, prec: int = 1) -> str:
 
 def format_table(result: dict[str, Any]) -> str:
     lines = [
-        f"snnctl loop benchmark: blimp, {result['episodes']} {result['profiles']} flights, "
+        f"snnctl loop benchmark: blimp, {plural(result['episodes'], result['profiles'] + ' flight')}, "
         "default env (10 Hz, 1-cm noise)",
         f"controller: {result['controller']}",
         "",

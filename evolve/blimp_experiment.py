@@ -32,6 +32,7 @@ from evolve.runner import EVOLVE_SECTION, EvolveSettings, evolve
 from snnctl.config import Key, Section
 from snnctl.controllers.blimp_snn import BlimpSNNCodec, BlimpSNNSpec
 from snnctl.controllers.factory import load_controller
+from snnctl.text import plural
 
 SCHEMA = Section(
     "a blimp altitude experiment",
@@ -177,7 +178,7 @@ def evolve_blimp(cfg: dict, out_dir: Path, resume: bool = False, progress: bool 
     if cfg["mimic"]["generations"] > 0:
         mdir = out_dir / "mimic"
         if progress:
-            print(f"phase 1/2: mimic the PID ({cfg['mimic']['flights']} recorded flights)")
+            print(f"phase 1/2: mimic the PID ({plural(cfg['mimic']['flights'], 'recorded flight')})")
         target = banded_pid(spec) if cfg["mimic"]["target"] == "banded_pid" else None
         kw = env_kwargs(cfg, cfg["mimic"]["flight_s"])
         errors, targets = record_pid_flights(cfg["mimic"]["flights"], kw, seed=settings.seed, pid=target)
@@ -234,7 +235,7 @@ def choose_start(problem: ClosedLoopProblem, starts: dict, settings: EvolveSetti
         sel = select(problem, cands, backend, n, problem.weights)
     if progress:
         means = ", ".join(f"{c.label} {m:+.4f}" for c, m in zip(cands, sel.means[:, 0], strict=True))
-        print(f"closed-loop start: {sel.best.label} (validation cost over {n} flights: {means})")
+        print(f"closed-loop start: {sel.best.label} (validation cost over {plural(n, 'flight')}: {means})")
     return sel.best.genome
 
 
@@ -353,7 +354,7 @@ def format_comparison(table: dict, episodes: int) -> str:
             ("worst overshoot up (m)", "worst_overshoot_up_m"), ("worst overshoot down (m)", "worst_overshoot_down_m"),
             ("mean |u|", "control_effort"), ("spikes per second", "spikes_per_s")]  # fmt: skip
     names = list(table)
-    lines = [f"held-out profiles: {episodes} flights (mean over flights)", f"  {'metric':26}" + "".join(
+    lines = [f"held-out profiles: {plural(episodes, 'flight')} (mean over flights)", f"  {'metric':26}" + "".join(
         f"{n.upper():>12}" for n in names)]  # fmt: skip
     for label, key in rows:
         lines.append(f"  {label:26}" + "".join(f"{table[n][key]:12.4f}" for n in names))

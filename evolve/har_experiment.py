@@ -24,6 +24,7 @@ import numpy as np
 
 from evolve.runner import EVOLVE_SECTION
 from snnctl.config import Key, Section
+from snnctl.text import plural
 
 SCHEMA = Section(
     "an L2MU human-activity-recognition experiment",
@@ -170,8 +171,8 @@ def evolve_main(cfg: dict, out_dir: Path, resume: bool = False, progress: bool =
     )
     if progress:
         print(_data_line(ds, rate))
-        print(f"evolving {', '.join(g for g, _, _ in problem.genes)} on {len(fit)} training windows (leave-one-out); "
-              f"{len(val)} held apart to choose the export")  # fmt: skip
+        print(f"evolving {', '.join(g for g, _, _ in problem.genes)} on {plural(len(fit), 'training window')}"
+              f" (leave-one-out); {len(val)} held apart to choose the export")  # fmt: skip
     result = evolve(problem, settings, out_dir, resume=resume, progress=progress, config=cfg)
     best = problem.params(result.best_genome)
     start_fit = problem.evaluate(problem.initial_genome[None, :], np.zeros(1, np.uint64), 0)[0, 0]
@@ -188,8 +189,9 @@ def evolve_main(cfg: dict, out_dir: Path, resume: bool = False, progress: bool =
 
 
 def _data_line(ds: Any, rate: float) -> str:
-    return (f"{ds.name}: {len(ds.X_train)} train / {len(ds.X_test)} test windows, {len(ds.channels)} channels x "
-            f"{ds.X_train.shape[2]} samples at {rate:g} Hz, {len(ds.classes)} classes")  # fmt: skip
+    return (f"{ds.name}: {len(ds.X_train)} train / {plural(len(ds.X_test), 'test window')},"
+            f" {plural(len(ds.channels), 'channel')} x {plural(ds.X_train.shape[2], 'sample')} at {rate:g} Hz,"
+            f" {plural(len(ds.classes), 'class', 'classes')}")  # fmt: skip
 
 
 def train_and_report(cfg: dict, ds: Any, rate: float, spec: Any, params: Any, out_dir: Path, t0: float,
@@ -292,10 +294,11 @@ def run_main(cfg: dict, args: Any) -> int:
     if args.plot:
         plot_confusion(Path(args.plot), np.array(res["confusion"]), ds.classes,
                        f"{ds.name} test: accuracy {res['accuracy']:.1%}")  # fmt: skip
+        res["plot"] = str(args.plot)
     if args.json:
         print(json.dumps(res, indent=2))
     else:
-        print(format_run(res, ds.classes))
+        print(format_run(res, ds.classes) + (f"\nplot: {args.plot}" if args.plot else ""))
     return 0 if "device" not in res or res["device"]["predictions_equal_numba"] else 1
 
 
@@ -326,7 +329,7 @@ def _early_lines(rows: list[dict]) -> list[str]:
 def format_report(r: dict) -> str:
     i, dev, net, mem = r["integer"], r["device_bytes"], r["network"], r["memory_error"]
     f = r.get("float_reference")
-    lines = [f"{r['dataset']} test split, {sum(map(sum, i['confusion']))} windows",
+    lines = [f"{r['dataset']} test split, {plural(sum(map(sum, i['confusion'])), 'window')}",
              f"  {'':34}{'integer':>12}{'float ref':>12}",
              f"  {'accuracy':34}{i['accuracy']:>12.1%}{format(f['accuracy'], '.1%') if f else '-':>12}",
              f"  {'macro-F1':34}{i['macro_f1']:>12.3f}{format(f['macro_f1'], '.3f') if f else '-':>12}",
@@ -346,7 +349,7 @@ def format_report(r: dict) -> str:
 
 def format_run(r: dict, classes: Any) -> str:
     dev = r["device_bytes"]
-    lines = [f"{r['dataset']} test split, {r['windows']} windows (integer network, numba)",
+    lines = [f"{r['dataset']} test split, {plural(r['windows'], 'window')} (integer network, numba)",
              f"  accuracy                        {r['accuracy']:.1%}",
              f"  macro-F1                        {r['macro_f1']:.3f}",
              f"  spikes per window               {r['spikes_per_window']:.0f}",

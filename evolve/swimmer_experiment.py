@@ -35,6 +35,7 @@ from evolve.swimmer import (
     run_episode,
 )
 from snnctl.config import Key, Section
+from snnctl.text import plural
 
 SCHEMA = Section(
     "a swimmer experiment (NCAP circuit prior, issue 5)",
@@ -205,7 +206,7 @@ def format_table(rows: list[dict]) -> str:
         return ""
     r0 = rows[0]
     lines = [
-        f"held-out: {r0['env']} ({r0['n_links']} links), {r0['heldout_episodes']} episodes"
+        f"held-out: {r0['env']} ({r0['n_links']} links), {plural(r0['heldout_episodes'], 'episode')}"
         f" (seeds {r0['heldout_seeds'][0]}..{r0['heldout_seeds'][1]})",
         f"  {'controller':12}{'params':>8}{'return (mean +- std)':>24}{'evaluations':>13}{'episodes':>10}"
         f"{'evolution (s)':>15}",
@@ -232,8 +233,14 @@ def run_main(cfg: dict, args: Any) -> int:
     n_links = cfg["env"]["n_links"] if args.n_links is None else args.n_links
     if not 3 <= n_links <= 16:
         raise SnnctlError(f"--n-links must be in 3..16 (the N-link swimmer's range), got {n_links}")
-    if args.video is not None and Path(args.video).suffix.lower() not in (".mp4", ".gif"):
-        raise SnnctlError(f"--video {args.video}: give a .mp4 or .gif file name")
+    if args.video is not None:  # what filming needs (GL, the mp4 writer, the folder), before any episode
+        from sim.video import VideoError, VideoWriter, ensure_offscreen_gl
+
+        try:
+            ensure_offscreen_gl()
+            VideoWriter(args.video, fps=1.0)  # checks only: nothing is written before the first frame
+        except VideoError as e:
+            raise SnnctlError(f"--video {e}") from None
     n = args.episodes or cfg["run"]["episodes"]
     try:
         rows, rec, ctl = heldout_returns(cfg, path, n_links, n, args.seed, record_first=bool(args.plot),
@@ -263,8 +270,8 @@ def run_main(cfg: dict, args: Any) -> int:
     else:
         last = result["first_seed"] + len(rows) - 1
         print(
-            f"{path.name} on {result['env']} ({n_links} links), {len(rows)} held-out episodes of "
-            f"{cfg['run']['episode_steps']} steps (seeds {result['first_seed']}..{last})\n"
+            f"{path.name} on {result['env']} ({n_links} links), {plural(len(rows), 'held-out episode')} of "
+            f"{plural(cfg['run']['episode_steps'], 'step')} (seeds {result['first_seed']}..{last})\n"
             f"  return  mean {result['return_mean']:.1f}  std {result['return_std']:.1f}  "
             f"min {result['return_min']:.1f}  max {result['return_max']:.1f}"
         )

@@ -23,6 +23,7 @@ import numpy as np
 from sim.loop import LoopResult, LoopSpec, SensorLayout, heldout_seeds, run_heldout
 from sim.monitor import ReliabilityMonitor
 from sim.profiles import HELDOUT_SEEDS
+from snnctl.text import plural
 
 
 def _blimp_derive(obs: np.ndarray) -> None:
@@ -153,7 +154,7 @@ def format_loop_summary(controller: str, s: dict[str, Any]) -> str:
         return "-" if x is None else f"{x:.4f}"
 
     lines = [
-        f"held-out profiles: {s['episodes']} flights through the sensing-to-action loop (mean over flights)",
+        f"held-out profiles: {plural(s['episodes'], 'flight')} through the sensing-to-action loop (mean over flights)",
         f"  controller: {controller}",
         f"  sensing:    {s['sensing']}",
         f"  faults:     {', '.join(s['faults']) if s['faults'] else 'none'}",

@@ -6,13 +6,17 @@ and that the long work did not start (no flight flown, no board started, no outp
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
 from snnctl import cli, snnfile
 from snnctl.controllers.blimp_snn import BlimpSNNCodec, BlimpSNNSpec
+from snnctl.controllers.ncap import NCAPCodec, NCAPSpec
 from snnctl.controllers.snn import ShapeMismatchError, SNNController, check_io, describe_io
 from snnctl.network import INPUT, Kind, Network, Output, Population, Projection
+from snnctl.text import listing, plural
 
 BLIMP_CFG = """\
 [experiment]
@@ -61,6 +65,8 @@ def files(tmp_path_factory):
     # HAR's shape (6 channels in, 4 classes out) and the swimmer's (joint angle and velocity in, 2 torques out)
     snnfile.save(readout_net(6, 4, {"family": "har"}), root / "har.snn")
     snnfile.save(readout_net(2, 2, {"family": "swimmer", "obs_index": [1, 6]}, 0.04), root / "swimmer.snn")
+    ncap = NCAPCodec(NCAPSpec())
+    snnfile.save(ncap.decode(ncap.initial_genome), root / "ncap.snn")
     return root
 
 
@@ -70,13 +76,12 @@ def _no_flight(monkeypatch) -> None:
     def boom(*_a, **_k):
         raise AssertionError("the run started before the mistake was reported")
 
-    import evolve.blimp_experiment
     import evolve.swimmer_experiment
-    import sim.loop
+    import sim.blimp_loop  # imported before patching: it binds run_heldout at import
 
-    monkeypatch.setattr(evolve.blimp_experiment, "run_episode", boom, raising=False)
-    monkeypatch.setattr("sim.metrics.run_episode", boom)
-    monkeypatch.setattr(sim.loop, "run_heldout", boom)
+    monkeypatch.setattr("sim.metrics.run_episode", boom)  # the blimp's plain flights
+    monkeypatch.setattr("sim.loop.run_heldout", boom)  # loop flights (hil)
+    monkeypatch.setattr(sim.blimp_loop, "run_heldout", boom)  # loop flights (run --sensing/--faults)
     monkeypatch.setattr(evolve.swimmer_experiment, "run_episode", boom)
     monkeypatch.setattr("sim.video.record_episode", boom)
 
@@ -161,3 +166,111 @@ def test_har_run_refuses_another_familys_network(files, net, tmp_path, capsys) -
     cfg.write_text('[experiment]\nfamily = "har"\n[data]\npath = "/nonexistent/data"\n')  # never read
     assert cli.main(["run", str(cfg), "--controller", str(files / net)]) == 2
     one_line_error(capsys, net, f"a {net.removesuffix('.snn')} network:", "is not an L2MU HAR network")
+
+
+# -- files a command writes: checked before the run, named as written ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "needle"),
+    [("nonexistent/dir/x.png", "the folder"), ("x.txt", "cannot write a .txt file"), (".", "is a folder")],
+)
+def test_run_plot_path_is_checked_before_the_run(files, name, needle, monkeypatch, capsys) -> None:
+    _no_flight(monkeypatch)
+    plot = files / name
+    argv = ["run", str(files / "blimp.toml"), "--controller", str(files / "blimp.snn"), "--plot", str(plot)]
+    assert cli.main(argv) == 2
+    one_line_error(capsys, "--plot", needle)
+    assert not plot.is_file()
+
+
+@pytest.mark.parametrize("extra", [[], ["--sensing", "fixed"]])
+def test_run_plot_without_suffix_names_the_file_it_writes(files, extra, tmp_path, capsys) -> None:
+    """matplotlib adds .png to a name without a suffix; the printed name is that file's."""
+    argv = ["run", str(files / "blimp.toml"), "--controller", "pid", "--plot", str(tmp_path / "sw"), *extra]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    assert (tmp_path / "sw.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"plot: {tmp_path / 'sw.png'}" in out.splitlines()
+    assert not (tmp_path / "sw").exists()
+
+
+def test_swimmer_video_path_is_checked_before_the_episodes(files, monkeypatch, capsys) -> None:
+    _no_flight(monkeypatch)
+    for video, needle in (("nope/v.gif", "does not exist"), ("v.avi", "cannot write a .avi file")):
+        argv = ["run", str(files / "swimmer.toml"), "--controller", str(files / "swimmer.snn"), "--video",
+                str(files / video)]  # fmt: skip
+        assert cli.main(argv) == 2
+        one_line_error(capsys, "--video", needle)
+        assert not (files / video).exists()
+
+
+@pytest.mark.parametrize("flag", ["--plot", "--log"])
+def test_hil_output_paths_are_checked_before_a_board_starts(files, flag, monkeypatch, capsys) -> None:
+    import snnctl.cli.loop as loop
+
+    def no_board(_name):
+        raise AssertionError("a board was started before the mistake was reported")
+
+    monkeypatch.setattr(loop, "_start_board", no_board)
+    argv = ["hil", str(files / "blimp.toml"), "--controller", str(files / "blimp.snn"), "--board", "host",
+            flag, str(files / "nope" / "out")]  # fmt: skip
+    assert cli.main(argv) == 2
+    one_line_error(capsys, flag, "the folder", "does not exist")
+
+
+# -- counts with the right noun --------------------------------------------------------------------------
+
+ONE_PLURAL = re.compile(r"(?<![\d.,])1 (held-out |test |recorded )?[a-z]+s\b")  # "1 flights", "1 held-out episodes"
+
+
+def test_plural_and_listing() -> None:
+    assert [plural(n, "episode") for n in (0, 1, 2)] == ["0 episodes", "1 episode", "2 episodes"]
+    assert plural(1, "class", "classes") == "1 class" and plural(4, "class", "classes") == "4 classes"
+    assert [listing(x) for x in ([], [6], [1, 6], [0, 1, 2])] == ["", "6", "1 and 6", "0, 1 and 2"]
+    assert listing([".mp4", ".gif"], "or") == ".mp4 or .gif"
+
+
+@pytest.mark.parametrize(
+    ("cfg", "controller", "extra", "want"),
+    [
+        ("blimp.toml", "pid", [], "held-out profiles: 1 flight (mean over flights)"),
+        ("blimp.toml", "pid", ["--sensing", "fixed"], "held-out profiles: 1 flight through"),
+        ("swimmer.toml", "ncap.snn", [], "1 held-out episode of 20 steps"),
+    ],
+)
+def test_one_episode_is_one_episode(files, cfg, controller, extra, want, capsys) -> None:
+    ctl = controller if controller == "pid" else str(files / controller)
+    assert cli.main(["run", str(files / cfg), "--controller", ctl, "--episodes", "1", *extra]) == 0
+    out = capsys.readouterr().out
+    assert want in out and not ONE_PLURAL.search(out), out
+
+
+# -- help: a command's examples are of that command -------------------------------------------------------
+
+
+def _commands(parser, path=("snnctl",)):
+    """(command path, its parser) for every command and subcommand `snnctl --help` reaches."""
+    import argparse
+
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _commands(sub, (*path, name))
+
+
+def test_every_help_example_runs_the_command_it_documents() -> None:
+    """`device info --help` showed a `device run` example: every example line under "examples:" of a
+    command's help starts with that command (a group's help may show any of its subcommands)."""
+    checked = 0
+    for path, parser in _commands(cli.build_parser()):
+        if len(path) == 1 or "examples:" not in (parser.epilog or ""):
+            continue
+        block = parser.epilog.split("examples:", 1)[1].split("\n\n", 1)[0]
+        for line in block.strip().splitlines():
+            words = line.split()
+            if words[:1] == ["snnctl"]:
+                assert words[: len(path)] == list(path), (" ".join(path), line)
+                checked += 1
+    assert checked > 20

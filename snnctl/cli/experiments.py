@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 
 from snnctl.cli import families
-from snnctl.cli.common import UserError
+from snnctl.cli.common import UserError, image_suffixes, output_file
 
 _EVOLVE_EPILOG = """\
 examples:
@@ -168,4 +168,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     family = families.family_of(args.config)
     families.reject_options(args, family, families.module_of(family).RUN_OPTIONS)
     mod, cfg = families.load(args.config, overrides)
+    # files the run writes, checked before it flies (a name without a suffix gets the one written)
+    if args.plot is not None:
+        args.plot = output_file(args.plot, "--plot", image_suffixes(), ".png")
+    if getattr(args, "video", None) is not None:
+        args.video = output_file(args.video, "--video", (".mp4", ".gif"))
     return mod.run_main(cfg, args)

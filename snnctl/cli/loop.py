@@ -24,7 +24,8 @@ import numpy as np
 
 from firmware_bridge import boards
 from snnctl.cli import families
-from snnctl.cli.common import UserError, load_network
+from snnctl.cli.common import UserError, image_suffixes, load_network, output_file
+from snnctl.text import plural
 
 _HIL_EPILOG = """\
 examples:
@@ -111,6 +112,9 @@ def _cmd_hil(args: argparse.Namespace) -> int:
             import sim.loop_plots  # noqa: F401 - checked before the flight, not after it
         except ImportError as e:
             raise UserError(f"--plot needs sim.loop_plots ({e})") from None
+        args.plot = output_file(args.plot, "--plot", image_suffixes(), ".png")
+    if args.log:  # numpy adds .npz to a name without it
+        args.log = output_file(args.log, "--log", (".npz",), ".npz")
     from firmware_bridge.device import DeviceError
 
     try:
@@ -263,8 +267,8 @@ def format_report(r: dict[str, Any]) -> str:
     pace = "real time" if r["realtime"] else "as fast as the board answers"
     lines = [
         f"hardware in the loop: {Path(r['controller']).name} on {r['board']} ({r['url']})",
-        f"  {r['episodes']} held-out flight(s), {r['steps']} steps at {r['control_hz']:g} Hz, {pace}, sensing"
-        f" {r['sensing']}" + (f", faults {', '.join(r['faults'])}" if r["faults"] else ""),
+        f"  {plural(r['episodes'], 'held-out flight')}, {plural(r['steps'], 'step')} at {r['control_hz']:g} Hz,"
+        f" {pace}, sensing {r['sensing']}" + (f", faults {', '.join(r['faults'])}" if r["faults"] else ""),
         "",
         f"  {'metric':34}{'value':>14}",
     ]
@@ -299,7 +303,8 @@ def format_report(r: dict[str, Any]) -> str:
     b = r.get("backend")
     if b:
         faults = ", ".join(f"{k} {v}" for k, v in b["faults"].items() if v) or "none"
-        lines.append(f"  board: {b['uploads']} upload(s), {b['reconnects']} reconnect(s), link faults: {faults}")
+        ups, recs = plural(b["uploads"], "upload"), plural(b["reconnects"], "reconnect")
+        lines.append(f"  board: {ups}, {recs}, link faults: {faults}")
     c = r.get("compare")
     if c:
         lines.append(_compare_line(c))
@@ -361,8 +366,8 @@ def _compare_line(c: dict[str, Any]) -> str:
     if c["identical"]:
         return (f"bit-identical to the in-process network: yes ({c['steps']} answered steps"
                 + (f"; {c['faulted_steps']} without an answer" if c["faulted_steps"] else "") + ")")  # fmt: skip
-    parts = [f"{c['action_mismatches']} action(s)", f"{c['code_mismatches']} code vector(s)",
-             f"{c['count_mismatches']} spike/synop count(s)"]  # fmt: skip
+    parts = [plural(c["action_mismatches"], "action"), plural(c["code_mismatches"], "code vector"),
+             plural(c["count_mismatches"], "spike/synop count")]  # fmt: skip
     first = f", first at call {c['first_mismatch']}" if c["first_mismatch"] is not None else ""
     extra = f"; {'; '.join(c['inconsistencies'][:3])}" if c["inconsistencies"] else ""
     return f"bit-identical to the in-process network: NO ({', '.join(parts)} differ of {c['steps']}{first}){extra}"

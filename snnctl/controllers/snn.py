@@ -36,14 +36,13 @@ class ShapeMismatchError(ValueError):
 
 def describe_io(net: Network) -> str:
     """What a network reads and gives, in the loop's terms: "a har network: 6 inputs, 4 outputs"."""
-    from ..text import plural
+    from ..text import listing, plural
 
     idx = net.meta.get("obs_index")
     reads = plural(net.n_inputs, "input")
     if idx is not None:
         entries = sorted({int(i) for i in np.atleast_1d(idx)})
-        listed = ", ".join(map(str, entries[:-1])) + (" and " if len(entries) > 1 else "") + str(entries[-1])
-        reads += f" from observation {'entry' if len(entries) == 1 else 'entries'} {listed}"
+        reads += f" from observation {'entry' if len(entries) == 1 else 'entries'} {listing(entries)}"
     gives = plural(net.n_outputs, "output") + (" summed into 1 action" if net.meta.get("combine") == "sum" else "")
     family = net.meta.get("family")
     return (f"a {family} network: " if family else "") + f"{reads}, {gives}"
