@@ -7,6 +7,7 @@ and that the long work did not start (no flight flown, no board started, no outp
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -274,3 +275,29 @@ def test_every_help_example_runs_the_command_it_documents() -> None:
                 assert words[: len(path)] == list(path), (" ".join(path), line)
                 checked += 1
     assert checked > 20
+
+
+# -- a config that is not there: where the shipped ones are, from any folder ------------------------------
+
+
+@pytest.mark.parametrize(
+    "command", [["run", "--controller", "pid"], ["train"], ["evolve"], ["hil", "--controller", "x.snn"]]
+)
+def test_missing_config_says_where_the_shipped_ones_are(command, tmp_path, monkeypatch, capsys) -> None:
+    import tomllib
+
+    monkeypatch.chdir(tmp_path)  # outside the checkout: "configs/" means nothing here
+    for name in ("blimp_pid.toml", "no_such_name.toml"):
+        argv = [command[0], f"configs/{name}", *command[1:]]
+        assert cli.main(argv) == 2
+        err = one_line_error(capsys, f"configs/{name}: no such config file")
+        shown = [w.rstrip(":,") for w in err.split() if w.startswith("/")]
+        assert shown, err
+        folder = Path(shown[0])
+        assert folder.is_absolute() and folder.exists()
+        if name == "blimp_pid.toml":  # the very file, by its absolute path, and it is a blimp config
+            assert tomllib.loads(folder.read_text())["experiment"]["family"] == "blimp"
+        else:  # the folder, and every config it names is in it
+            listed = err.split(f"{folder}: ", 1)[1].split(", ")
+            assert "blimp_pid.toml" in listed and all((folder / n).is_file() for n in listed)
+    assert list(tmp_path.iterdir()) == []  # nothing written (no run folder)
