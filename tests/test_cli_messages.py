@@ -301,3 +301,33 @@ def test_missing_config_says_where_the_shipped_ones_are(command, tmp_path, monke
             listed = err.split(f"{folder}: ", 1)[1].split(", ")
             assert "blimp_pid.toml" in listed and all((folder / n).is_file() for n in listed)
     assert list(tmp_path.iterdir()) == []  # nothing written (no run folder)
+
+
+# -- hil: what became of every controller call adds up ----------------------------------------------------
+
+
+def test_hil_link_faults_report_answers_that_add_up(files, tmp_path, capsys) -> None:
+    """A 6-s flight on the host board with a lossy link then an unplug: every call is answered or has
+    no answer, the counts add up to the calls, agree with the bit-identity replay's answered/faulted
+    steps and the backend's fault counts, and the text shows those same numbers."""
+    import json
+
+    from snnctl.cli.loop import format_report
+    from tests.optional_tools import require_board
+
+    require_board("host")
+    cfg = tmp_path / "b6.toml"
+    cfg.write_text('[experiment]\nfamily = "blimp"\n[run]\nepisode_s = 6.0\n')
+    argv = ["hil", str(cfg), "--controller", str(files / "blimp.snn"), "--board", "host", "--faults",
+            "drop@1:1:0.5,unplug@3:1", "--compare", "--json"]  # fmt: skip
+    assert cli.main(argv) == 0
+    rep = json.loads(capsys.readouterr().out)
+    a, calls = rep["answers"], rep["controller_calls"]
+    assert a["in_time"] + a["late"] + a["none"] == calls == rep["steps"] == 60
+    assert a["none"] == sum(a["none_by_kind"].values()) > 0 and a["late"] == 0  # not paced: no deadline
+    assert a["none_by_kind"] == {k: v for k, v in rep["backend"]["faults"].items() if v}
+    assert rep["compare"]["steps"] == a["in_time"] + a["late"] and rep["compare"]["faulted_steps"] == a["none"]
+    text = format_report(rep)
+    assert re.search(rf"controller calls +{calls}\n +answered +{a['in_time']}\n +without an answer +{a['none']}", text)
+    assert "deadline misses" not in text  # no deadline when the loop is not paced
+    assert f"yes ({a['in_time']} answered steps; {a['none']} without an answer)" in text

@@ -241,6 +241,7 @@ def summarise(results: list, args: argparse.Namespace, board: str, url: str, per
         for k, v in s["flags"].items():
             flags[k] = flags.get(k, 0) + v
     return {
+        "answers": answers(results),
         "controller": args.controller,
         "board": board,
         "url": url,
@@ -260,6 +261,19 @@ def summarise(results: list, args: argparse.Namespace, board: str, url: str, per
         "mean": mean,
         "flights": per,
     }
+
+
+def answers(results: list) -> dict[str, Any]:
+    """What became of every controller call, in categories that add up to the calls: answered in time,
+    answered after the deadline (a late reply, not used), and without an answer, by kind (timeout,
+    disconnected, fault: the backend gave up, the step flew the safe action)."""
+    kinds: dict[str, int] = {}
+    for res in results:
+        for rec in res.records:
+            if rec.called:
+                kinds[str(rec.fault)] = kinds.get(str(rec.fault), 0) + 1
+    in_time, late = kinds.pop("None", 0), kinds.pop("late", 0)
+    return {"in_time": in_time, "late": late, "none": sum(kinds.values()), "none_by_kind": dict(sorted(kinds.items()))}
 
 
 def format_report(r: dict[str, Any]) -> str:
@@ -284,7 +298,17 @@ def format_report(r: dict[str, Any]) -> str:
                        ("mean |u|", "control_effort")):  # fmt: skip
         if key in m:
             row(label, num(m[key]))
-    row("deadline misses", f"{r['deadline_misses']} of {r['controller_calls']}")
+    a = r["answers"]
+    row("controller calls", str(r["controller_calls"]))
+    if r["realtime"]:
+        row("  answered in time", str(a["in_time"]))
+        row("  answered after the deadline", str(a["late"]))
+    else:  # not paced: no deadline, only the reply timeout
+        row("  answered", str(a["in_time"] + a["late"]))
+    kinds = ", ".join(f"{k} {v}" for k, v in a["none_by_kind"].items())
+    row("  without an answer", str(a["none"]))
+    if kinds:
+        lines[-1] += f"   ({kinds})"
     lat = (num(r[k], "{:.2f}") for k in ("latency_p50_ms", "latency_p99_ms", "latency_max_ms"))
     row("latency p50 / p99 / max (ms)", " / ".join(lat))
     row("sensor samples per second", num(m.get("samples_per_s"), "{:.2f}"))
