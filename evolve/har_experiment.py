@@ -223,7 +223,7 @@ def train_and_report(cfg: dict, ds: Any, rate: float, spec: Any, params: Any, ou
                          "spikes_per_window": ev.spikes_per_window,
                          "synops_per_window": ev.synops_per_window}  # fmt: skip
     if cfg["train"]["float_reference"]:
-        fpred = float_predictions(tr.fnet, spec, ds.X_test)
+        fpred = float_predictions(tr.fnet, spec, ds.X_test, progress)
         report["float_reference"] = metrics(ds.y_test, fpred, spec.n_classes)
         report["float_reference"]["agreement_with_integer"] = float(np.mean(fpred == ev.predictions))
     report["readout"] = {"alpha": tr.ridge.alpha, "loo_accuracy": tr.ridge.loo_accuracy,
@@ -338,7 +338,7 @@ def format_report(r: dict) -> str:
              f"   ({r['readout']['alpha']:.3g})",
              f"  {'spikes per window':34}{i['spikes_per_window']:>12.0f}",
              f"  {'synaptic operations per window':34}{i['synops_per_window']:>12.0f}",
-             f"  {'network':34}{net['neurons']:>5} neurons, {net['synapses']} synapses,"
+             f"  {'network':34}{net['neurons']:>5} neurons, {net['synapses']} synapses (readout included),"
              f" {net['steps_per_window']} steps/window",
              f"  {'device memory (arena / blob)':34}{dev['arena_bytes']:>7} B / {dev['blob_bytes']} B",
              f"  {'memory vs float LMU (rms / signal)':34}{mem['rms']:>12.4f}"

@@ -264,7 +264,8 @@ def run_main(cfg: dict, args: Any) -> int:
         result["plot"] = str(args.plot)
     if args.video:
         result["video"] = str(record_video(cfg, path, n_links, Path(args.video), args.seed,
-                                           force_rate=bool(getattr(args, "force_rate", False))))  # fmt: skip
+                                           force_rate=bool(getattr(args, "force_rate", False)),
+                                           progress=not getattr(args, "quiet", False)))  # fmt: skip
     if args.json:
         print(json.dumps(result, indent=2))
     else:
@@ -281,10 +282,27 @@ def run_main(cfg: dict, args: Any) -> int:
     return 0
 
 
-def record_video(cfg: dict, path: Path, n_links: int, out: Path, first: int = 0, force_rate: bool = False) -> Path:
-    """Film held-out episode `first` offscreen to `out` (.mp4 or .gif)."""
+def record_video(cfg: dict, path: Path, n_links: int, out: Path, first: int = 0, force_rate: bool = False,
+                 progress: bool = True) -> Path:  # fmt: skip
+    """Film held-out episode `first` offscreen to `out` (.mp4 or .gif); `progress`: a bar of the frames
+    (software rendering takes about a minute for 1000 steps)."""
+    import gymnasium
+
     from sim.video import VideoError, record_episode
     from snnctl.errors import SnnctlError
+    from snnctl.progress import progress_bar
+
+    class EachStep(gymnasium.Wrapper):
+        """The env, calling `on_step()` after every step (the bar advances as record_episode films)."""
+
+        def __init__(self, env: Any, on_step: Any) -> None:
+            super().__init__(env)
+            self.on_step = on_step
+
+        def step(self, action: Any) -> Any:
+            out = self.env.step(action)
+            self.on_step()
+            return out
 
     w, h = VIDEO_SIZE
     try:
@@ -293,7 +311,10 @@ def record_video(cfg: dict, path: Path, n_links: int, out: Path, first: int = 0,
         raise SnnctlError(str(e)) from None
     try:
         ctl = load_controller(path, n_links, env.unwrapped.dt, force_rate, env)
-        record_episode(env, ctl, out, seed=heldout_seeds(1, first)[0], max_steps=cfg["run"]["episode_steps"])
+        steps = cfg["run"]["episode_steps"]
+        with progress_bar(progress, steps, f"filming {out.name}", "step") as bar:
+            record_episode(EachStep(env, lambda: bar.update(1)), ctl, out, seed=heldout_seeds(1, first)[0],
+                           max_steps=steps)  # fmt: skip
     except VideoError as e:
         raise SnnctlError(str(e)) from None
     finally:

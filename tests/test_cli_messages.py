@@ -6,7 +6,9 @@ and that the long work did not start (no flight flown, no board started, no outp
 
 from __future__ import annotations
 
+import io
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -331,3 +333,79 @@ def test_hil_link_faults_report_answers_that_add_up(files, tmp_path, capsys) -> 
     assert re.search(rf"controller calls +{calls}\n +answered +{a['in_time']}\n +without an answer +{a['none']}", text)
     assert "deadline misses" not in text  # no deadline when the loop is not paced
     assert f"yes ({a['in_time']} answered steps; {a['none']} without an answer)" in text
+
+
+# -- progress of the long steps: on a terminal, not with --quiet, not in a log ----------------------------
+
+
+class Terminal(io.StringIO):
+    """stderr as a terminal (tqdm draws only where `isatty()`)."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def _stderr(monkeypatch, tty: bool) -> io.StringIO:
+    err = Terminal() if tty else io.StringIO()
+    monkeypatch.setattr(sys, "stderr", err)
+    return err
+
+
+@pytest.fixture(scope="module")
+def har_data(tmp_path_factory):
+    from sim.har_data import write_ts
+    from tests.test_har_experiment import CONFIG, _synthetic
+
+    root = tmp_path_factory.mktemp("har")
+    for split, n, seed in (("TRAIN", 6, 0), ("TEST", 4, 1)):
+        x, labels = _synthetic(n, seed)
+        write_ts(root / f"Toy_{split}.ts", x, labels, problem_name="Toy", classes=["c0", "c1", "c2"])
+    (root / "har.toml").write_text(CONFIG)
+    return root
+
+
+@pytest.mark.parametrize(("tty", "quiet"), [(True, False), (True, True), (False, False)])
+def test_train_progress_and_one_synapse_count(har_data, tty, quiet, tmp_path, monkeypatch, capsys) -> None:
+    """HAR training shows its two long steps (the quantiser's float run, the float reference) on a
+    terminal only, and prints one synapse count: the one best.snn holds (readout included)."""
+    import json
+
+    err = _stderr(monkeypatch, tty)
+    out_dir = tmp_path / "run"
+    argv = ["train", str(har_data / "har.toml"), "--data", str(har_data), "--out", str(out_dir)]
+    assert cli.main(argv + (["--quiet"] if quiet else [])) == 0
+    bars = err.getvalue()
+    shown = tty and not quiet
+    for what in ("quantiser calibration (float run)", "float reference"):
+        assert (what in bars) == shown, bars
+    if shown:
+        assert "%|" in bars
+    out = capsys.readouterr().out
+    net = snnfile.load(out_dir / "best.snn")
+    # the weights the file stores: a dense projection all of its matrix, a sparse one its non-zero entries
+    stored = sum(int(np.count_nonzero(q.weights)) if q.sparse else q.weights.size for q in net.projections)
+    assert json.loads((out_dir / "report.json").read_text())["network"]["synapses"] == stored
+    counts = {int(m) for m in re.findall(r"(\d+) synapses", out)}
+    if quiet:
+        assert counts == set()  # --quiet: no table either
+    else:
+        assert counts == {stored}, out
+
+
+@pytest.mark.parametrize(("tty", "quiet"), [(True, False), (True, True), (False, False)])
+def test_video_progress(files, tty, quiet, tmp_path, monkeypatch) -> None:
+    from sim.video import VideoError, ensure_offscreen_gl
+    from tests.optional_tools import skip_unless_ci
+
+    try:
+        ensure_offscreen_gl()
+    except VideoError as e:
+        skip_unless_ci(str(e))
+    err = _stderr(monkeypatch, tty)
+    gif = tmp_path / "swim.gif"
+    cfg = tmp_path / "sw.toml"
+    cfg.write_text(SWIMMER_CFG.replace("episode_steps = 20", "episode_steps = 4"))
+    argv = ["run", str(cfg), "--controller", str(files / "ncap.snn"), "--video", str(gif)]
+    assert cli.main(argv + (["--quiet"] if quiet else [])) == 0, err.getvalue()
+    assert gif.read_bytes()[:6] in (b"GIF87a", b"GIF89a")
+    assert ("filming swim.gif" in err.getvalue()) == (tty and not quiet), err.getvalue()

@@ -86,6 +86,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--episodes", type=int, help="held-out episodes (default: [run] episodes)")
     r.add_argument("--seed", type=int, default=0, help="first held-out episode index (default 0)")
     r.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    r.add_argument("--quiet", action="store_true", help="no progress bars")
     r.add_argument("--plot", metavar="OUT.png", help="plot the first episode")
     r.add_argument("--force-rate", action="store_true",
                    help="run a .snn at another control period than the one it records (refused otherwise)")  # fmt: skip

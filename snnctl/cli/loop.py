@@ -73,6 +73,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--deadline-ms", type=float, metavar="MS",
                    help="how long a step waits for the board (default: the control period)")  # fmt: skip
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--plot", metavar="OUT.png", help="timeline of the first flight (altitude, action, flags)")
     p.add_argument("--log", metavar="OUT.npz", help="save per-step observations, codes and actions")
     p.add_argument("--compare", nargs="?", const="", metavar="LOG.npz",
@@ -178,7 +179,7 @@ def fly(cfg: dict, args: argparse.Namespace, net: Any, faults: list) -> dict[str
                                extensions=[on_board])  # fmt: skip
         steps = args.episodes * int(round(cfg["run"]["episode_s"] / period))
         bar = tqdm(total=steps, unit="step", desc=f"hil {backend.info.name if backend.info else ''}", file=sys.stderr,
-                   disable=None, leave=False)  # fmt: skip
+                   disable=True if args.quiet else None, leave=False)  # fmt: skip
 
         def on_step(_k: int, t: float) -> None:
             if proxy is not None:
