@@ -171,10 +171,14 @@ def evolve_main(cfg: dict, out_dir: Path, resume: bool = False, progress: bool =
 
 
 def heldout_returns(cfg: dict, path: Path, n_links: int, episodes: int | None = None, first: int = 0,
-                    record_first: bool = False, force_rate: bool = False) -> tuple[list[float], Any, Any]:  # fmt: skip
+                    record_first: bool = False, force_rate: bool = False,
+                    progress: bool = False) -> tuple[list[float], Any, Any]:  # fmt: skip
     """Returns of a saved controller on held-out episodes, the first one's recording (if asked), the controller.
 
-    A network made for another control period than the env's is refused unless `force_rate`."""
+    A network made for another control period than the env's is refused unless `force_rate`;
+    `progress`: a bar of the episodes (`snnctl.progress`)."""
+    from snnctl.progress import progress_bar
+
     n = episodes or cfg["run"]["episodes"]
     steps = cfg["run"]["episode_steps"]
     env = make_env(env_name_for(cfg, n_links), n_links)
@@ -182,14 +186,18 @@ def heldout_returns(cfg: dict, path: Path, n_links: int, episodes: int | None = 
         ctl = load_controller(path, n_links, env.unwrapped.dt, force_rate, env)
         seeds = heldout_seeds(n, first)
         rec = None
-        if record_first:
-            from sim.video import record_episode
+        rows = []
+        with progress_bar(progress, len(seeds), "held-out episodes", "episode") as bar:
+            for i, s in enumerate(seeds):
+                if record_first and i == 0:
+                    from sim.video import record_episode
 
-            rec = record_episode(env, ctl, None, seed=seeds[0], max_steps=steps)
-            # summed in step order, as run_episode does, so a plot never changes the reported mean
-            rows = [sum(rec.rewards.tolist())] + [run_episode(env, ctl, s, steps) for s in seeds[1:]]
-        else:
-            rows = [run_episode(env, ctl, s, steps) for s in seeds]
+                    rec = record_episode(env, ctl, None, seed=s, max_steps=steps)
+                    # summed in step order, as run_episode does, so a plot never changes the reported mean
+                    rows.append(sum(rec.rewards.tolist()))
+                else:
+                    rows.append(run_episode(env, ctl, s, steps))
+                bar.update(1)
     finally:
         env.close()
     return rows, rec, ctl
@@ -244,7 +252,8 @@ def run_main(cfg: dict, args: Any) -> int:
     n = args.episodes or cfg["run"]["episodes"]
     try:
         rows, rec, ctl = heldout_returns(cfg, path, n_links, n, args.seed, record_first=bool(args.plot),
-                                         force_rate=bool(getattr(args, "force_rate", False)))  # fmt: skip
+                                         force_rate=bool(getattr(args, "force_rate", False)),
+                                         progress=not getattr(args, "quiet", False))  # fmt: skip
     except (SnnFormatError, ValueError) as e:
         raise SnnctlError(str(e)) from None
     result = {

@@ -119,8 +119,8 @@ def aggregate(results: Sequence[LoopResult]) -> dict[str, Any]:
 
 def fly_blimp_heldout(env_kwargs: dict, controller: str, sensing: str = "fixed", faults: Any = (),
                       episodes: int = 10, first: int = 0, record_first: bool = False,
-                      sensing_overrides: dict | None = None,
-                      force_rate: bool = False) -> tuple[dict[str, Any], LoopResult | None]:  # fmt: skip
+                      sensing_overrides: dict | None = None, force_rate: bool = False,
+                      progress: bool = False) -> tuple[dict[str, Any], LoopResult | None]:  # fmt: skip
     """Held-out blimp flights (`HELDOUT_SEEDS[first:first + episodes]`) through the loop, in-process
     (`sim.loop.run_heldout`).
 
@@ -128,10 +128,12 @@ def fly_blimp_heldout(env_kwargs: dict, controller: str, sensing: str = "fixed",
     built for the env's control period; a network made for another is refused unless `force_rate`);
     `sensing`: a `sim.sensing.make_sensing` name; `faults`: specs or a spec string (fault draws
     seeded by `first`). Returns `aggregate` of the flights and, if asked, the first flight's result.
+    `progress`: a bar of the control steps (`snnctl.progress`).
     """
     from sim.blimp import BlimpAltitudeEnv
     from sim.sensing import make_sensing
     from snnctl.controllers.factory import load_backend
+    from snnctl.progress import progress_bar
 
     env = BlimpAltitudeEnv(**env_kwargs)
     backend = None
@@ -139,7 +141,10 @@ def fly_blimp_heldout(env_kwargs: dict, controller: str, sensing: str = "fixed",
         seeds = heldout_seeds(env, episodes, first)  # before the controller is loaded
         backend = load_backend(controller, env.dt, force=force_rate, env=env)
         policy = make_sensing(sensing, BLIMP_SENSING, **(sensing_overrides or {}))
-        results = run_heldout(env, backend, policy, first=first, seeds=seeds, faults=faults)
+        steps = len(seeds) * int(round(env.episode_s / env.dt))
+        with progress_bar(progress, steps, "held-out flights", "step") as bar:
+            results = run_heldout(env, backend, policy, first=first, seeds=seeds, faults=faults,
+                                  on_step=lambda _k, _t: bar.update(1))  # fmt: skip
     finally:
         if backend is not None:
             backend.close()

@@ -409,3 +409,31 @@ def test_video_progress(files, tty, quiet, tmp_path, monkeypatch) -> None:
     assert cli.main(argv + (["--quiet"] if quiet else [])) == 0, err.getvalue()
     assert gif.read_bytes()[:6] in (b"GIF87a", b"GIF89a")
     assert ("filming swim.gif" in err.getvalue()) == (tty and not quiet), err.getvalue()
+
+
+@pytest.mark.parametrize(("tty", "quiet"), [(True, False), (True, True), (False, False)])
+@pytest.mark.parametrize(
+    ("cfg", "controller", "extra", "bar"),
+    [
+        ("blimp.toml", "pid", [], "held-out flights:   0%|          | 0/2 "),
+        ("blimp.toml", "pid", ["--sensing", "fixed"], "held-out flights:   0%|          | 0/100 "),  # 2 x 5 s at 10 Hz
+        ("swimmer.toml", "ncap.snn", [], "held-out episodes:   0%|          | 0/2 "),
+    ],
+)
+def test_run_progress(files, cfg, controller, extra, bar, tty, quiet, monkeypatch, capsys) -> None:
+    """`snnctl run` shows its episodes on a terminal (more episodes take longer), not with --quiet,
+    not in a log; the table on stdout is the same either way."""
+    err = _stderr(monkeypatch, tty)
+    ctl = controller if controller == "pid" else str(files / controller)
+    argv = ["run", str(files / cfg), "--controller", ctl, "--episodes", "2", *extra]
+    assert cli.main(argv + (["--quiet"] if quiet else [])) == 0
+    assert (bar in err.getvalue()) == (tty and not quiet), err.getvalue()
+    assert capsys.readouterr().out.count("\n") > 1
+
+
+def test_float_reference_without_the_loop_says_how(files, monkeypatch, capsys) -> None:
+    """`float:NET.snn` flies only in the sensing-to-action loop; without --sensing it was "no such file"."""
+    _no_flight(monkeypatch)
+    argv = ["run", str(files / "blimp.toml"), "--controller", f"float:{files / 'blimp.snn'}"]
+    assert cli.main(argv) == 2
+    one_line_error(capsys, "the float reference flies in the sensing-to-action loop only", "--sensing fixed")
