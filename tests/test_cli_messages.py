@@ -437,3 +437,25 @@ def test_float_reference_without_the_loop_says_how(files, monkeypatch, capsys) -
     argv = ["run", str(files / "blimp.toml"), "--controller", f"float:{files / 'blimp.snn'}"]
     assert cli.main(argv) == 2
     one_line_error(capsys, "the float reference flies in the sensing-to-action loop only", "--sensing fixed")
+
+
+def test_hil_compare_of_a_log_with_another_familys_network(files, tmp_path, capsys) -> None:
+    """`hil --compare LOG.npz` replays the log through the network given: one of another shape was a
+    numpy traceback; it is one line naming both shapes."""
+    from tests.optional_tools import require_board
+
+    require_board("host")
+    cfg = tmp_path / "b2.toml"
+    cfg.write_text('[experiment]\nfamily = "blimp"\n[run]\nepisode_s = 2.0\n')
+    log = tmp_path / "hil.npz"
+    argv = ["hil", str(cfg), "--controller", str(files / "blimp.snn"), "--board", "host", "--log", str(log)]
+    assert cli.main(argv) == 0
+    capsys.readouterr()
+    for net, shape in (
+        ("har.snn", "6 inputs, 4 outputs"),
+        ("swimmer.snn", "2 inputs from observation entries 1 and 6"),
+    ):
+        assert cli.main(["hil", str(cfg), "--controller", str(files / net), "--compare", str(log)]) == 2
+        one_line_error(capsys, net, shape, "took 1 input code from 3 observation entries and answered 2 output codes")
+    assert cli.main(["hil", str(cfg), "--controller", str(files / "blimp.snn"), "--compare", str(log)]) == 0
+    assert "bit-identical to the in-process network: yes (20 answered steps)" in capsys.readouterr().out

@@ -92,7 +92,7 @@ def _cmd_hil(args: argparse.Namespace) -> int:
     if args.compare:  # a saved log: no flight
         if args.port or args.board:
             raise UserError("--compare LOG.npz checks a saved log; leave out --port/--board (or give --compare alone)")
-        return _print_compare(_compare_file(net, args.compare), args.json)
+        return _print_compare(_compare_file(net, args.compare, args.controller), args.json)
     if not (args.port or args.board):
         raise UserError(f"say where the network runs: --board {'|'.join(boards.names('hil'))} or --port URL")
     if args.episodes < 1:
@@ -368,10 +368,18 @@ def load_log(path: str) -> dict[str, np.ndarray]:
     return log
 
 
-def _compare_file(net: Any, path: str) -> dict[str, Any]:
+def _compare_file(net: Any, path: str, label: str) -> dict[str, Any]:
+    """Replay a saved log through `net`: only a network of the logged one's shape can be compared."""
     from firmware_bridge.loop_device import replay
+    from snnctl.controllers.snn import describe_io
 
-    return _compare_dict(replay(net, load_log(path)))
+    log = load_log(path)
+    n_obs, n_in, n_out = (log[k].shape[1] if log[k].ndim == 2 else 1 for k in ("obs", "codes_in", "codes_out"))
+    if (n_in, n_out) != (net.n_inputs, net.n_outputs):
+        took = f"{plural(n_in, 'input code')} from {plural(n_obs, 'observation entry', 'observation entries')}"
+        raise UserError(f"{label} ({describe_io(net)}) cannot have flown {path}: the board there took {took}"
+                        f" and answered {plural(n_out, 'output code')}")  # fmt: skip
+    return _compare_dict(replay(net, log))
 
 
 def _compare_dict(rep: Any) -> dict[str, Any]:
