@@ -16,6 +16,8 @@ import pytest
 
 from snnctl import cli, snnfile
 from snnctl.controllers.blimp_snn import BlimpSNNCodec, BlimpSNNSpec
+from snnctl.controllers.linear import LinearPolicy
+from snnctl.controllers.mlp import MLPPolicy
 from snnctl.controllers.ncap import NCAPCodec, NCAPSpec
 from snnctl.controllers.snn import ShapeMismatchError, SNNController, check_io, describe_io
 from snnctl.network import INPUT, Kind, Network, Output, Population, Projection
@@ -70,6 +72,9 @@ def files(tmp_path_factory):
     snnfile.save(readout_net(2, 2, {"family": "swimmer", "obs_index": [1, 6]}, 0.04), root / "swimmer.snn")
     ncap = NCAPCodec(NCAPSpec())
     snnfile.save(ncap.decode(ncap.initial_genome), root / "ncap.snn")
+    # the swimmer's float baselines (8 observation entries in, 2 torques out)
+    LinearPolicy(np.zeros((2, 8)), np.zeros(2)).save(root / "linear.npz")
+    MLPPolicy([np.zeros((4, 8)), np.zeros((2, 4))], [np.zeros(4), np.zeros(2)]).save(root / "mlp.npz")
     return root
 
 
@@ -93,8 +98,9 @@ def _no_flight(monkeypatch) -> None:
 
 
 def test_check_io_agrees_with_what_the_controller_can_do() -> None:
-    """Independent truth: a network check_io accepts steps on an observation of that size, one it refuses
-    cannot (numpy fails inside act), for every shape around the blimp's (3 observation entries, 1 action)."""
+    """Independent truth: a network (or float policy) check_io accepts steps on an observation of that
+    size, one it refuses cannot (numpy fails inside act, or gives another number of actions), for shapes
+    around the blimp's (3 observation entries, 1 action)."""
     cases = [
         readout_net(3, 1, {}),
         readout_net(6, 4, {"family": "har"}),
@@ -103,9 +109,14 @@ def test_check_io_agrees_with_what_the_controller_can_do() -> None:
         readout_net(1, 1, {"obs_index": 2}),
         readout_net(2, 2, {"obs_index": [1, 6]}),
         readout_net(2, 1, {"obs_index": [0, 2]}),
+        LinearPolicy(np.zeros((1, 3)), np.zeros(1)),
+        LinearPolicy(np.zeros((2, 8)), np.zeros(2)),
+        LinearPolicy(np.zeros((1, 2)), np.zeros(1), obs_index=[0, 2]),
+        MLPPolicy([np.zeros((4, 3)), np.zeros((1, 4))], [np.zeros(4), np.zeros(1)]),
+        MLPPolicy([np.zeros((4, 8)), np.zeros((2, 4))], [np.zeros(4), np.zeros(2)]),
     ]
     for net in cases:
-        ctl = SNNController(net)
+        ctl = SNNController(net) if isinstance(net, Network) else net
         try:
             check_io(net, 3, 1)
             fits = True
@@ -113,7 +124,7 @@ def test_check_io_agrees_with_what_the_controller_can_do() -> None:
             fits = False
             assert describe_io(net) in str(e) and "3 observation entries, 1 action" in str(e)
         try:
-            ok = ctl.act(np.zeros(3, np.float32)).shape == (1,)
+            ok = np.asarray(ctl.act(np.zeros(3, np.float32))).shape == (1,)
         except (IndexError, ValueError):
             ok = False
         assert fits == ok, (describe_io(net), fits, ok)
@@ -129,6 +140,16 @@ def test_blimp_run_refuses_another_familys_network(files, net, extra, monkeypatc
     shape = "6 inputs, 4 outputs" if net == "har.snn" else "2 inputs from observation entries 1 and 6, 2 outputs"
     one_line_error(capsys, net, shape, "does not fit BlimpAltitudeEnv (3 observation entries, 1 action)")
     assert not plot.exists()
+
+
+@pytest.mark.parametrize(("policy", "what"), [("linear.npz", "a linear policy"), ("mlp.npz", "an MLP policy")])
+def test_blimp_run_refuses_a_swimmer_baseline_policy(files, policy, what, monkeypatch, capsys) -> None:
+    """A float baseline of the swimmer on the blimp: was numpy's matmul error after the flight began."""
+    _no_flight(monkeypatch)
+    assert cli.main(["run", str(files / "blimp.toml"), "--controller", str(files / policy)]) == 2
+    one_line_error(capsys, policy, f"({what}: 8 inputs, 2 outputs) does not fit BlimpAltitudeEnv")
+    assert cli.main(["run", str(files / "blimp.toml"), "--controller", str(files / policy), "--sensing", "fixed"]) == 2
+    one_line_error(capsys, policy, "a float baseline policy is not a loop controller")
 
 
 def test_blimp_run_float_reference_of_another_familys_network(files, monkeypatch, capsys) -> None:

@@ -56,7 +56,12 @@ def load_controller(
     path = Path(spec)
     if path.suffix == ".npz":
         policy = _load_policy(path)
-        return fit("npz", path, policy) if fit else policy
+        policy = fit("npz", path, policy) if fit else policy
+        if env is not None:
+            from snnctl.controllers.snn import check_fits_env
+
+            check_fits_env(policy, env, label=str(path))
+        return policy
     from snnctl.controllers.snn import SNNController
     from snnctl.snnfile import load
 
@@ -109,6 +114,8 @@ def load_backend(
     kind, path = ("float", spec[len("float:") :]) if spec.startswith("float:") else ("snn", spec)
     if not Path(path).is_file():
         raise ValueError(f"{path}: no such file (controllers: {LOOP_SPECS})")
+    if Path(path).suffix == ".npz":
+        raise ValueError(f"{path}: a float baseline policy is not a loop controller (controllers: {LOOP_SPECS})")
     from snnctl.controllers.snn import check_control_period, check_fits_env
     from snnctl.snnfile import load
 

@@ -31,51 +31,63 @@ class ControlPeriodError(ValueError):
 
 
 class ShapeMismatchError(ValueError):
-    """A network whose inputs or outputs do not fit the loop's observation or action."""
+    """A controller whose inputs or outputs do not fit the loop's observation or action."""
 
 
-def describe_io(net: Network) -> str:
-    """What a network reads and gives, in the loop's terms: "a har network: 6 inputs, 4 outputs"."""
+def _io(ctl: Any) -> tuple[int, int, int, Any, str]:
+    """(inputs, outputs, actions given, observation indices or None, what it is) of a network or of a
+    float baseline policy (`LinearPolicy`: `w` (outputs, inputs); `MLPPolicy`: `weights`)."""
+    if isinstance(ctl, Network):
+        n_out = ctl.n_outputs
+        gives = 1 if ctl.meta.get("combine") == "sum" else n_out
+        family = ctl.meta.get("family")
+        return ctl.n_inputs, n_out, gives, ctl.meta.get("obs_index"), f"a {family} network" if family else ""
+    first, last = (ctl.w, ctl.w) if hasattr(ctl, "w") else (ctl.weights[0], ctl.weights[-1])
+    what = {"linear": "a linear policy", "mlp": "an MLP policy"}.get(ctl.kind, f"a {ctl.kind} policy")
+    return first.shape[1], last.shape[0], last.shape[0], getattr(ctl, "obs_index", None), what
+
+
+def describe_io(ctl: Any) -> str:
+    """What a network (or float policy) reads and gives, in the loop's terms: "a har network: 6 inputs, 4 outputs"."""
     from ..text import listing, plural
 
-    idx = net.meta.get("obs_index")
-    reads = plural(net.n_inputs, "input")
+    n_in, n_out, gives, idx, what = _io(ctl)
+    reads = plural(n_in, "input")
     if idx is not None:
         entries = sorted({int(i) for i in np.atleast_1d(idx)})
         reads += f" from observation {'entry' if len(entries) == 1 else 'entries'} {listing(entries)}"
-    gives = plural(net.n_outputs, "output") + (" summed into 1 action" if net.meta.get("combine") == "sum" else "")
-    family = net.meta.get("family")
-    return (f"a {family} network: " if family else "") + f"{reads}, {gives}"
+    out = plural(n_out, "output") + (" summed into 1 action" if gives != n_out else "")
+    return (f"{what}: " if what else "") + f"{reads}, {out}"
 
 
-def check_io(net: Network, n_obs: int, n_act: int, label: str | None = None, where: str = "this loop") -> None:
-    """Raise ShapeMismatchError unless the network's inputs are observation entries below `n_obs` (all
-    `n_obs` of them when `meta` names none) and its outputs make `n_act` actions; the message names
-    both shapes. `where` says what the loop is ("the blimp env")."""
+def check_io(ctl: Any, n_obs: int, n_act: int, label: str | None = None, where: str = "this loop") -> None:
+    """Raise ShapeMismatchError unless the inputs of `ctl` (a network or a float policy) are observation
+    entries below `n_obs` (all `n_obs` of them when it names none) and its outputs make `n_act` actions;
+    the message names both shapes. `where` says what the loop is ("BlimpAltitudeEnv")."""
     from ..text import plural
 
-    idx = net.meta.get("obs_index")
+    n_in, _, gives, idx, _ = _io(ctl)
     entries = np.atleast_1d(np.asarray(idx, dtype=np.int64)) if idx is not None else None
     if entries is None:
-        reads_ok = net.n_inputs == n_obs
+        reads_ok = n_in == n_obs
     else:
-        reads_ok = entries.size == net.n_inputs and bool((entries >= 0).all() and (entries < n_obs).all())
-    n_gives = 1 if net.meta.get("combine") == "sum" else net.n_outputs
-    if reads_ok and n_gives == n_act:
+        reads_ok = entries.size == n_in and bool((entries >= 0).all() and (entries < n_obs).all())
+    if reads_ok and gives == n_act:
         return
-    name = label or net.meta.get("name") or "this network"
+    meta = getattr(ctl, "meta", {})
+    name = label or meta.get("name") or "this controller"
     raise ShapeMismatchError(
-        f"{name} ({describe_io(net)}) does not fit {where}"
+        f"{name} ({describe_io(ctl)}) does not fit {where}"
         f" ({plural(n_obs, 'observation entry', 'observation entries')}, {plural(n_act, 'action')})"
     )
 
 
-def check_fits_env(net: Network, env: Any, label: str | None = None) -> None:
+def check_fits_env(ctl: Any, env: Any, label: str | None = None) -> None:
     """`check_io` against a gymnasium env's (flat) observation and action spaces, naming the env."""
     u = getattr(env, "unwrapped", env)
     n_obs = int(np.prod(env.observation_space.shape))
     n_act = int(np.prod(env.action_space.shape))
-    check_io(net, n_obs, n_act, label, where=type(u).__name__)
+    check_io(ctl, n_obs, n_act, label, where=type(u).__name__)
 
 
 def _period(p: float) -> str:
