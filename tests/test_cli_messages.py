@@ -480,3 +480,33 @@ def test_hil_compare_of_a_log_with_another_familys_network(files, tmp_path, caps
         one_line_error(capsys, net, shape, "took 1 input code from 3 observation entries and answered 2 output codes")
     assert cli.main(["hil", str(cfg), "--controller", str(files / "blimp.snn"), "--compare", str(log)]) == 0
     assert "bit-identical to the in-process network: yes (20 answered steps)" in capsys.readouterr().out
+
+
+# -- a run refused at its start leaves no run folder ------------------------------------------------------
+
+
+def test_train_with_missing_data_leaves_no_run_folder(har_data, tmp_path, capsys) -> None:
+    out = tmp_path / "runs" / "har"
+    argv = ["train", str(har_data / "har.toml"), "--data", str(tmp_path / "no_such_data"), "--out", str(out)]
+    assert cli.main(argv) == 2
+    one_line_error(capsys, "no_such_data: no such file, folder or dataset name")
+    assert list(tmp_path.iterdir()) == []  # neither runs/har nor runs/
+
+
+def test_evolve_refused_by_the_family_leaves_no_run_folder(tmp_path, capsys) -> None:
+    cfg = tmp_path / "sw.toml"
+    cfg.write_text('[experiment]\nfamily = "swimmer"\n[env]\nname = "Swimmer-v5"\nn_links = 5\n')
+    out = tmp_path / "run"
+    assert cli.main(["evolve", str(cfg), "--out", str(out)]) == 2
+    one_line_error(capsys, "Swimmer-v5 has 3 links")
+    assert not out.exists()
+
+
+def test_a_failed_start_keeps_a_folder_that_was_there(har_data, tmp_path, capsys) -> None:
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("kept")
+    argv = ["train", str(har_data / "har.toml"), "--data", str(tmp_path / "nope"), "--out", str(out)]
+    assert cli.main(argv) == 2
+    capsys.readouterr()
+    assert (out / "notes.txt").read_text() == "kept"

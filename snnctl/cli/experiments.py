@@ -141,16 +141,24 @@ def _train_or_evolve(args: argparse.Namespace, mod, cfg: dict, verb: str) -> int
     out = Path(resume or args.out or Path("runs") / Path(args.config).stem)
     if resume and not any(out.glob("**/checkpoint.pkl")):
         raise UserError(f"{out}: no checkpoint.pkl to resume from")
+    made = [p for p in (out, *out.parents) if not p.exists()]  # folders this run makes, deepest first
     out.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(args.config, out / "source_config.toml")
+    written = [out / "source_config.toml"]
+    shutil.copyfile(args.config, written[0])
     if verb == "train":  # evolve's runner writes the resolved config itself
         from snnctl.config import dump_toml
 
-        (out / "config.toml").write_text(dump_toml(cfg, mod.SCHEMA))
+        written.append(out / "config.toml")
+        written[1].write_text(dump_toml(cfg, mod.SCHEMA))
     try:
-        main(cfg, out, resume=bool(resume), progress=not args.quiet)
-    except (EvolveError, BackendError, ProblemError) as e:
-        raise UserError(str(e)) from None
+        try:
+            main(cfg, out, resume=bool(resume), progress=not args.quiet)
+        except (EvolveError, BackendError, ProblemError) as e:
+            raise UserError(str(e)) from None
+    except UserError:
+        if made:
+            _remove_if_only(made, written)
+        raise
     except KeyboardInterrupt:
         again = f"snnctl evolve {args.config} --resume {out}" if verb == "evolve" else f"snnctl train {args.config}"
         print(f"\ninterrupted; continue with: {again}")
@@ -158,6 +166,17 @@ def _train_or_evolve(args: argparse.Namespace, mod, cfg: dict, verb: str) -> int
     best = next((out / n for n in ("best.snn", "best.npz") if (out / n).exists()), None)
     print(f"run folder: {out}" + (f"   (best controller: {best})" if best else ""))
     return 0
+
+
+def _remove_if_only(made: list[Path], written: list[Path]) -> None:
+    """A run refused at its start (bad data, a config the family cannot use) leaves no run folder
+    behind: the folders it made (`made`, deepest first) go if the run folder holds nothing but the
+    config copies written before the family ran."""
+    if set(made[0].iterdir()) <= set(written):
+        for path in written:
+            path.unlink(missing_ok=True)
+        for folder in made:
+            folder.rmdir()
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
