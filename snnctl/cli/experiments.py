@@ -8,6 +8,7 @@ code (`snnctl.cli.families`); that code (MuJoCo, DEAP) is imported inside the ha
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
 from pathlib import Path
 
@@ -176,7 +177,8 @@ def _remove_if_only(made: list[Path], written: list[Path]) -> None:
         for path in written:
             path.unlink(missing_ok=True)
         for folder in made:
-            folder.rmdir()
+            with contextlib.suppress(OSError):  # a parent someone else filled meanwhile stays
+                folder.rmdir()
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
