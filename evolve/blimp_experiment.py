@@ -349,8 +349,8 @@ def fly_heldout(cfg: dict, controller_spec: str, episodes: int | None = None, se
 
 
 def compare_heldout(cfg: dict, snn_path: Path, out_dir: Path, progress: bool = True) -> dict:
-    snn, snn_rec = fly_heldout(cfg, str(snn_path), record_first=True)
-    pid, pid_rec = fly_heldout(cfg, "pid", record_first=True)
+    snn, snn_rec = fly_heldout(cfg, str(snn_path), record_first=True, progress=progress)
+    pid, pid_rec = fly_heldout(cfg, "pid", record_first=True, progress=progress)
     plot_flight(out_dir / "flight.png", {"SNN": snn_rec, "PID": pid_rec})
     plot_raster(out_dir / "raster.png", snn_path, snn_rec)
     table = {"snn": snn, "pid": pid}

@@ -145,7 +145,7 @@ def evolve_main(cfg: dict, out_dir: Path, resume: bool = False, progress: bool =
                     progress=progress, config=cfg)  # fmt: skip
     wall = time.perf_counter() - t0
     path = best_file(cfg, out_dir)
-    rows, first, ctl = heldout_returns(cfg, path, cfg["env"]["n_links"], record_first=True)
+    rows, first, ctl = heldout_returns(cfg, path, cfg["env"]["n_links"], record_first=True, progress=progress)
     table = {
         "controller": cfg["controller"]["kind"],
         "env": cfg["env"]["name"],
