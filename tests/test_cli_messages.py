@@ -510,3 +510,17 @@ def test_a_failed_start_keeps_a_folder_that_was_there(har_data, tmp_path, capsys
     assert cli.main(argv) == 2
     capsys.readouterr()
     assert (out / "notes.txt").read_text() == "kept"
+
+
+def test_deploy_and_device_info_count_one_input(files, capsys) -> None:
+    """The blimp network has 1 input: `deploy` and `device info` said "1 inputs"."""
+    from firmware_bridge.emulators import start_emulator
+    from tests.optional_tools import require_board
+
+    require_board("host")
+    with start_emulator("host") as emu:
+        assert cli.main(["deploy", str(files / "blimp.snn"), "--port", emu.url, "--quiet"]) == 0
+        assert cli.main(["device", "info", "--port", emu.url]) == 0
+    out = capsys.readouterr().out
+    assert "now running: 1 input, 2 outputs," in out and "network: 1 input, 2 outputs," in out, out
+    assert not ONE_PLURAL.search(out), out
