@@ -354,6 +354,9 @@ def test_hil_link_faults_report_answers_that_add_up(files, tmp_path, capsys) -> 
     assert re.search(rf"controller calls +{calls}\n +answered +{a['in_time']}\n +without an answer +{a['none']}", text)
     assert "deadline misses" not in text  # no deadline when the loop is not paced
     assert f"yes ({a['in_time']} answered steps; {a['none']} without an answer)" in text
+    recs = rep["backend"]["reconnects"]
+    assert "1 held-out flight, 60 steps at 10 Hz" in text and f"board: 1 upload, {plural(recs, 'reconnect')}," in text
+    assert not ONE_PLURAL.search(text), text
 
 
 # -- progress of the long steps: on a terminal, not with --quiet, not in a log ----------------------------
