@@ -242,7 +242,6 @@ def summarise(results: list, args: argparse.Namespace, board: str, url: str, per
         for k, v in s["flags"].items():
             flags[k] = flags.get(k, 0) + v
     return {
-        "answers": answers(results),
         "controller": args.controller,
         "board": board,
         "url": url,
@@ -254,6 +253,7 @@ def summarise(results: list, args: argparse.Namespace, board: str, url: str, per
         "steps": int(sum(s["steps"] for s in per)),
         "controller_calls": int(sum(s["controller_calls"] for s in per)),
         "deadline_misses": int(sum(s["deadline_misses"] for s in per)),
+        "answers": answers(results),
         "latency_p50_ms": float(np.percentile(lat, 50)) if lat.size else None,
         "latency_p99_ms": float(np.percentile(lat, 99)) if lat.size else None,
         "latency_max_ms": float(lat.max()) if lat.size else None,
@@ -268,13 +268,16 @@ def answers(results: list) -> dict[str, Any]:
     """What became of every controller call, in categories that add up to the calls: answered in time,
     answered after the deadline (a late reply, not used), and without an answer, by kind (timeout,
     disconnected, fault: the backend gave up, the step flew the safe action)."""
-    kinds: dict[str, int] = {}
-    for res in results:
-        for rec in res.records:
-            if rec.called:
-                kinds[str(rec.fault)] = kinds.get(str(rec.fault), 0) + 1
-    in_time, late = kinds.pop("None", 0), kinds.pop("late", 0)
-    return {"in_time": in_time, "late": late, "none": sum(kinds.values()), "none_by_kind": dict(sorted(kinds.items()))}
+    in_time = late = 0
+    none: dict[str, int] = {}
+    for rec in (rec for res in results for rec in res.records if rec.called):
+        if rec.fault is None:
+            in_time += 1
+        elif rec.fault == "late":
+            late += 1
+        else:
+            none[rec.fault] = none.get(rec.fault, 0) + 1
+    return {"in_time": in_time, "late": late, "none": sum(none.values()), "none_by_kind": dict(sorted(none.items()))}
 
 
 def format_report(r: dict[str, Any]) -> str:
