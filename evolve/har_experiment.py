@@ -147,6 +147,7 @@ def evolve_main(cfg: dict, out_dir: Path, resume: bool = False, progress: bool =
     from evolve.har import HARTrainError, L2MUProblem, spec_params, validation_split
     from evolve.runner import EvolveSettings, evolve
     from snnctl.errors import SnnctlError
+    from snnctl.progress import progress_bar
 
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
@@ -175,8 +176,11 @@ def evolve_main(cfg: dict, out_dir: Path, resume: bool = False, progress: bool =
               f" (leave-one-out); {len(val)} held apart to choose the export")  # fmt: skip
     result = evolve(problem, settings, out_dir, resume=resume, progress=progress, config=cfg)
     best = problem.params(result.best_genome)
-    start_fit = problem.evaluate(problem.initial_genome[None, :], np.zeros(1, np.uint64), 0)[0, 0]
-    chosen_loo = problem.evaluate(result.best_genome[None, :], np.zeros(1, np.uint64), 0)[0, 0]
+    with progress_bar(progress, 2, "leave-one-out of the start and the choice", "network") as bar:  # ~5 s each
+        start_fit = problem.evaluate(problem.initial_genome[None, :], np.zeros(1, np.uint64), 0)[0, 0]
+        bar.update(1)
+        chosen_loo = problem.evaluate(result.best_genome[None, :], np.zeros(1, np.uint64), 0)[0, 0]
+        bar.update(1)
     evolved = {"params": {f: getattr(best, f) for _, f, _ in problem.genes},
                "loo_squared_error": float(chosen_loo), "start_loo_squared_error": float(start_fit),
                "validation_squared_error": None if result.selection is None else float(result.best_fitness[0]),
