@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from sim.metrics import summarize
+from snnctl.text import plural
 
 POLICIES = ("fixed", "delta", "adaptive")
 DEFAULT_CONTROLLER = Path("runs/blimp_pid/best.snn")
@@ -157,13 +158,15 @@ def run_loop_bench(json_out: bool = False, controller: str | Path | None = None,
     spec, label = _controller_spec(controller)
     probe = BlimpAltitudeEnv()  # the default env fly_policy flies: its control period builds the PID
     dt = probe.dt
-    probe.close()
-    if spec is None:
-        from snnctl.controllers.blimp_snn import default_network
+    try:
+        if spec is None:
+            from snnctl.controllers.blimp_snn import default_network
 
-        net = default_network()
-    else:  # a network made for another rate is refused here, before any flight
-        net = load_controller(spec, dt).net
+            net = default_network()
+        else:  # a network of another shape or rate is refused here, before any flight
+            net = load_controller(spec, dt, env=probe).net
+    finally:
+        probe.close()
     per_sample = sensor_frame_bytes()
     result: dict[str, Any] = {
         "benchmark": "loop",
@@ -215,7 +218,7 @@ def _fmt(v: float | None, width: int, prec: int = 1) -> str:
 
 def format_table(result: dict[str, Any]) -> str:
     lines = [
-        f"snnctl loop benchmark: blimp, {result['episodes']} {result['profiles']} flights, "
+        f"snnctl loop benchmark: blimp, {plural(result['episodes'], result['profiles'] + ' flight')}, "
         "default env (10 Hz, 1-cm noise)",
         f"controller: {result['controller']}",
         "",

@@ -36,6 +36,8 @@ from sim.profiles import KINDS as PROFILE_KINDS
 from snnctl.config import Key, Limits, Section, signature_keys, spec_keys
 from snnctl.controllers.blimp_snn import BlimpSNNCodec, BlimpSNNSpec
 from snnctl.controllers.factory import load_controller
+from snnctl.progress import progress_bar
+from snnctl.text import plural
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -275,7 +277,7 @@ def choose_start(problem: ClosedLoopProblem, starts: dict, settings: EvolveSetti
         sel = select(problem, cands, backend, n, problem.weights)
     if progress:
         means = ", ".join(f"{c.label} {m:+.4f}" for c, m in zip(cands, sel.means[:, 0], strict=True))
-        print(f"closed-loop start: {sel.best.label} (validation cost over {n} flights: {means})")
+        print(f"closed-loop start: {sel.best.label} (validation cost over {plural(n, 'flight')}: {means})")
     return sel.best.genome
 
 
@@ -315,7 +317,8 @@ def run_main(cfg: dict, opts: RunOptions) -> int:
             summary, first = fly_blimp_heldout(kwargs, opts.controller, sensing or "fixed", faults,
                                                opts.episodes or cfg["run"]["episodes"], opts.seed,
                                                record_first=bool(opts.plot),
-                                               force_rate=opts.force_rate)  # fmt: skip
+                                               force_rate=opts.force_rate,
+                                               progress=not opts.quiet)  # fmt: skip
         except (SnnFormatError, ValueError) as e:
             raise SnnctlError(str(e)) from None
         if opts.plot:
@@ -332,11 +335,15 @@ def run_main(cfg: dict, opts: RunOptions) -> int:
                 print(f"plot: {opts.plot}")
         return 0
 
+    if opts.controller.startswith("float:"):
+        raise SnnctlError(f"{opts.controller}: the float reference flies in the sensing-to-action loop only;"
+                          " add --sensing fixed (every sample, as without it)")  # fmt: skip
     if opts.controller != "pid" and not Path(opts.controller).is_file():
         raise SnnctlError(f"{opts.controller}: no such file (give a .snn network or 'pid')")
     try:
         metrics, rec = fly_heldout(cfg, opts.controller, opts.episodes, opts.seed, record_first=bool(opts.plot),
-                                   force_rate=opts.force_rate)  # fmt: skip
+                                   force_rate=opts.force_rate,
+                                   progress=not opts.quiet)  # fmt: skip
     except (SnnFormatError, ValueError) as e:
         raise SnnctlError(str(e)) from None
     name = Path(opts.controller).name if opts.controller != "pid" else "pid"
@@ -363,8 +370,11 @@ def u_label(cfg: dict) -> str:
 
 
 def fly_heldout(cfg: dict, controller_spec: str, episodes: int | None = None, seed: int = 0,
-                record_first: bool = False, force_rate: bool = False) -> tuple[dict, Any]:  # fmt: skip
-    """Fly held-out profiles; returns mean metrics (and the first flight's record if asked)."""
+                record_first: bool = False, force_rate: bool = False,
+                progress: bool = False) -> tuple[dict, Any]:  # fmt: skip
+    """Fly held-out profiles; returns mean metrics (and the first flight's record if asked).
+
+    `progress`: a bar of the flights (`snnctl.progress`; a 120-s flight takes about 0.2 s)."""
     from sim.blimp import BlimpAltitudeEnv
     from sim.blimp_metrics import heldout_means, run_episode
     from sim.loop import heldout_seeds
@@ -373,18 +383,20 @@ def fly_heldout(cfg: dict, controller_spec: str, episodes: int | None = None, se
     env = BlimpAltitudeEnv(**env_kwargs(cfg, cfg["run"]["episode_s"], cfg["run"]["profile"]))
     try:
         seeds = heldout_seeds(env, n, seed)  # the held-out set the blimp declares (sim.blimp_loop.BLIMP_LOOP)
-        ctl = load_controller(controller_spec, env.dt, force=force_rate)
+        ctl = load_controller(controller_spec, env.dt, force=force_rate, env=env)
     except BaseException:
         env.close()
         raise
     rows, first = [], None
-    for s in seeds:
-        rec = run_episode(env, ctl, seed=s)
-        m = rec.metrics()
-        spikes = rec.extras.get("spikes")
-        m["spikes_per_s"] = float(spikes.sum() / (len(rec.t) * env.dt)) if spikes is not None else 0.0
-        rows.append(m)
-        first = first or rec
+    with progress_bar(progress, len(seeds), "held-out flights", "flight") as bar:
+        for s in seeds:
+            rec = run_episode(env, ctl, seed=s)
+            m = rec.metrics()
+            spikes = rec.extras.get("spikes")
+            m["spikes_per_s"] = float(spikes.sum() / (len(rec.t) * env.dt)) if spikes is not None else 0.0
+            rows.append(m)
+            first = first or rec
+            bar.update(1)
     env.close()
     mean = heldout_means(rows, METRICS)
     mean["episodes"] = n
@@ -392,8 +404,8 @@ def fly_heldout(cfg: dict, controller_spec: str, episodes: int | None = None, se
 
 
 def compare_heldout(cfg: dict, snn_path: Path, out_dir: Path, progress: bool = True) -> dict:
-    snn, snn_rec = fly_heldout(cfg, str(snn_path), record_first=True)
-    pid, pid_rec = fly_heldout(cfg, "pid", record_first=True)
+    snn, snn_rec = fly_heldout(cfg, str(snn_path), record_first=True, progress=progress)
+    pid, pid_rec = fly_heldout(cfg, "pid", record_first=True, progress=progress)
     plot_flight(out_dir / "flight.png", {f"SNN ({snn_path.name})": snn_rec, "PID": pid_rec}, u_label(cfg))
     plot_raster(out_dir / "raster.png", snn_path, snn_rec)
     table = {"snn": snn, "pid": pid}
@@ -408,7 +420,7 @@ def format_comparison(table: dict, episodes: int) -> str:
             ("worst overshoot up (m)", "worst_overshoot_up_m"), ("worst overshoot down (m)", "worst_overshoot_down_m"),
             ("mean |u|", "control_effort"), ("spikes per second", "spikes_per_s")]  # fmt: skip
     names = list(table)
-    lines = [f"held-out profiles: {episodes} flights (mean over flights)", f"  {'metric':26}" + "".join(
+    lines = [f"held-out profiles: {plural(episodes, 'flight')} (mean over flights)", f"  {'metric':26}" + "".join(
         f"{n.upper():>12}" for n in names)]  # fmt: skip
     for label, key in rows:
         lines.append(f"  {label:26}" + "".join(f"{table[n][key]:12.4f}" for n in names))

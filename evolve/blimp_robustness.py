@@ -31,6 +31,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from snnctl.text import plural
+
 MEAN_METRICS = ("rmse_m", "steady_state_error_m", "overshoot_up_m", "overshoot_down_m", "control_effort")
 
 
@@ -164,7 +166,7 @@ def format_robustness(result: dict[str, Any]) -> str:
             f"{'ovUp P':>7} {'ovDn C':>7} {'ovDn P':>7} {'cont C':>6} {'cont P':>6}")  # fmt: skip
     head += "".join(f"  {g['label']}" for g in goals)
     lines = [
-        f"robustness of {result['controller']} vs the PID: {result['episodes']} held-out flight(s) of "
+        f"robustness of {result['controller']} vs the PID: {plural(result['episodes'], 'held-out flight')} of "
         f"{result['episode_s']:g} s ({result['profile']}) per condition; means over flights (m), "
         "cont = control steps at the floor or ceiling (summed)",
         head,

@@ -30,7 +30,9 @@ from snnctl.controllers.l2mu import (
 )
 from snnctl.controllers.readout_fit import RidgeReadout, accuracy, confusion, fit_ridge, macro_f1
 from snnctl.network import Network, NetworkError
+from snnctl.progress import progress_bar
 from snnctl.reference import FloatNetwork
+from snnctl.text import plural
 
 
 class HARTrainError(ValueError):
@@ -74,16 +76,21 @@ def train_l2mu(spec: L2MUSpec, params: L2MUParams, x: np.ndarray, y: np.ndarray,
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y)
     if len(np.unique(y)) < 2:
-        raise HARTrainError(f"the training split has {len(np.unique(y))} class(es); a classifier needs at least 2")
+        raise HARTrainError(f"the training split has {plural(len(np.unique(y)), 'class', 'classes')};"
+                            " a classifier needs at least 2")  # fmt: skip
     t0 = time.perf_counter()
     cal = calibrate(spec, params, x)
     pick = calibration_pick(y, calibration_windows)
-    net, fnet = l2mu_network(spec, params, cal, spec.held(x[pick]).reshape(-1, spec.n_channels), state_bits)
-    if progress:
-        print(f"  network: {net.n_neurons} neurons, {net.n_synapses} synapses ({time.perf_counter() - t0:.1f} s)")
+    calibration = spec.held(x[pick]).reshape(-1, spec.n_channels)
+    # the float run the quantiser calibrates on is the long part of training (Python steps)
+    with progress_bar(progress, len(calibration), "quantiser calibration (float run)", "step") as bar:
+        net, fnet = l2mu_network(spec, params, cal, calibration, state_bits, on_step=lambda _t: bar.update(1))
     counts = hidden_counts(count_networks(net), codes_of(net, spec, x))
     ridge = fit_ridge(counts, y, spec.n_classes, alphas)
     install_readout(net, fnet, ridge.w, ridge.b, counts, x.shape[2] * spec.steps_per_sample)
+    if progress:  # counted once the readout is in: what best.snn holds and the report shows
+        print(f"  network: {net.n_neurons} neurons, {net.n_synapses} synapses (weights stored, readout included)"
+              f" ({time.perf_counter() - t0:.1f} s)")  # fmt: skip
     trained = Trained(net, fnet, spec, params, cal, ridge, counts)
     trained.score_check = check_scores(net, spec, x, counts, ridge)
     return trained
@@ -157,11 +164,18 @@ def evaluate(net: Network, spec: L2MUSpec, x: np.ndarray) -> Evaluation:
                       float(cnt[:, :, 1].sum(axis=1).mean()))  # fmt: skip
 
 
-def float_predictions(fnet: FloatNetwork, spec: L2MUSpec, x: np.ndarray) -> np.ndarray:
-    """The float reference on windows x (N, C, T): argmax of its final scores."""
+def float_predictions(fnet: FloatNetwork, spec: L2MUSpec, x: np.ndarray, progress: bool = False) -> np.ndarray:
+    """The float reference on windows x (N, C, T): argmax of its final scores (`progress`: a bar per window,
+    each one a Python float run)."""
     from snnctl.reference import simulate
 
-    return np.array([int(np.argmax(simulate(fnet, w).outputs[-1])) for w in spec.held(x)])
+    held = spec.held(x)
+    pred = np.zeros(len(held), dtype=np.int64)
+    with progress_bar(progress, len(held), "float reference", "window") as bar:
+        for i, w in enumerate(held):
+            pred[i] = int(np.argmax(simulate(fnet, w).outputs[-1]))
+            bar.update(1)
+    return pred
 
 
 def metrics(y: np.ndarray, pred: np.ndarray, n_classes: int) -> dict:

@@ -27,6 +27,7 @@ from evolve.run_options import RunOptions
 from evolve.runner import EVOLVE_SECTION
 from snnctl.config import Key, Limits, Section, signature_keys, spec_keys
 from snnctl.controllers.l2mu import L2MUParams, L2MUSpec
+from snnctl.text import plural
 
 _MODEL_KEYS = {
     **spec_keys(L2MUSpec),
@@ -167,6 +168,7 @@ def evolve_main(cfg: dict, out_dir: Path, resume: bool = False, progress: bool =
     from evolve.har import HARTrainError, L2MUProblem, spec_params, validation_split
     from evolve.runner import EvolveSettings, Interrupted, evolve
     from snnctl.errors import SnnctlError
+    from snnctl.progress import progress_bar
 
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
@@ -191,15 +193,18 @@ def evolve_main(cfg: dict, out_dir: Path, resume: bool = False, progress: bool =
     )
     if progress:
         print(_data_line(ds, rate))
-        print(f"evolving {', '.join(g for g, _, _ in problem.genes)} on {len(fit)} training windows (leave-one-out); "
-              f"{len(val)} held apart to choose the export")  # fmt: skip
+        print(f"evolving {', '.join(g for g, _, _ in problem.genes)} on {plural(len(fit), 'training window')}"
+              f" (leave-one-out); {len(val)} held apart to choose the export")  # fmt: skip
     try:
         result = evolve(problem, settings, out_dir, resume=resume, progress=progress, config=cfg)
     except Interrupted as e:
         raise _train_interrupted(e, problem, cfg, ds, rate, spec, out_dir, t0) from None
     best = problem.params(result.best_genome)
-    start_fit = problem.evaluate(problem.initial_genome[None, :], np.zeros(1, np.uint64), 0)[0, 0]
-    chosen_loo = problem.evaluate(result.best_genome[None, :], np.zeros(1, np.uint64), 0)[0, 0]
+    with progress_bar(progress, 2, "leave-one-out of the start and the choice", "network") as bar:  # ~5 s each
+        start_fit = problem.evaluate(problem.initial_genome[None, :], np.zeros(1, np.uint64), 0)[0, 0]
+        bar.update(1)
+        chosen_loo = problem.evaluate(result.best_genome[None, :], np.zeros(1, np.uint64), 0)[0, 0]
+        bar.update(1)
     evolved = {"params": {f: getattr(best, f) for _, f, _ in problem.genes},
                "loo_squared_error": float(chosen_loo), "start_loo_squared_error": float(start_fit),
                "validation_squared_error": None if result.selection is None else float(result.best_fitness[0]),
@@ -234,8 +239,9 @@ def _train_interrupted(e: Any, problem: Any, cfg: dict, ds: Any, rate: float, sp
 
 
 def _data_line(ds: Any, rate: float) -> str:
-    return (f"{ds.name}: {len(ds.X_train)} train / {len(ds.X_test)} test windows, {len(ds.channels)} channels x "
-            f"{ds.X_train.shape[2]} samples at {rate:g} Hz, {len(ds.classes)} classes")  # fmt: skip
+    return (f"{ds.name}: {len(ds.X_train)} train / {plural(len(ds.X_test), 'test window')},"
+            f" {plural(len(ds.channels), 'channel')} x {plural(ds.X_train.shape[2], 'sample')} at {rate:g} Hz,"
+            f" {plural(len(ds.classes), 'class', 'classes')}")  # fmt: skip
 
 
 def train_and_report(cfg: dict, ds: Any, rate: float, spec: Any, params: Any, out_dir: Path, t0: float,
@@ -267,7 +273,7 @@ def train_and_report(cfg: dict, ds: Any, rate: float, spec: Any, params: Any, ou
                          "spikes_per_window": ev.spikes_per_window,
                          "synops_per_window": ev.synops_per_window}  # fmt: skip
     if cfg["train"]["float_reference"]:
-        fpred = float_predictions(tr.fnet, spec, ds.X_test)
+        fpred = float_predictions(tr.fnet, spec, ds.X_test, progress)
         report["float_reference"] = metrics(ds.y_test, fpred, spec.n_classes)
         report["float_reference"]["agreement_with_integer"] = float(np.mean(fpred == ev.predictions))
     report["readout"] = {"alpha": tr.ridge.alpha, "loo_accuracy": tr.ridge.loo_accuracy,
@@ -304,13 +310,15 @@ def run_main(cfg: dict, opts: RunOptions) -> int:
     from evolve.har import evaluate, metrics, run_on_device
     from firmware_bridge.memory import device_bytes
     from snnctl.controllers.l2mu import L2MUSpec
+    from snnctl.controllers.snn import describe_io
     from snnctl.errors import SnnctlError, load_network
 
     if not Path(opts.controller).is_file():
         raise SnnctlError(f"{opts.controller}: no such file (give the best.snn that snnctl train wrote)")
     net, _ = load_network(opts.controller)
     if net.meta.get("family") != "har" or "l2mu_spec" not in net.meta:
-        raise SnnctlError(f"{opts.controller}: not an L2MU HAR network (train one with snnctl train {opts.config})")
+        raise SnnctlError(f"{opts.controller} ({describe_io(net)}) is not an L2MU HAR network, one input per"
+                          f" channel and one output per class (train one with snnctl train {opts.config})")  # fmt: skip
     spec = L2MUSpec(**net.meta["l2mu_spec"])
     ds = load_data(cfg)
     if len(ds.channels) != spec.n_channels or len(ds.classes) != spec.n_classes:
@@ -336,10 +344,11 @@ def run_main(cfg: dict, opts: RunOptions) -> int:
     if opts.plot:
         plot_confusion(Path(opts.plot), np.array(res["confusion"]), ds.classes,
                        f"{ds.name} test: accuracy {res['accuracy']:.1%}")  # fmt: skip
+        res["plot"] = str(opts.plot)
     if opts.json:
         print(json.dumps(res, indent=2))
     else:
-        print(format_run(res, ds.classes))
+        print(format_run(res, ds.classes) + (f"\nplot: {opts.plot}" if opts.plot else ""))
     return 0 if "device" not in res or res["device"]["predictions_equal_numba"] else 1
 
 
@@ -370,7 +379,7 @@ def _early_lines(rows: list[dict]) -> list[str]:
 def format_report(r: dict) -> str:
     i, dev, net, mem = r["integer"], r["device_bytes"], r["network"], r["memory_error"]
     f = r.get("float_reference")
-    lines = [f"{r['dataset']} test split, {sum(map(sum, i['confusion']))} windows",
+    lines = [f"{r['dataset']} test split, {plural(sum(map(sum, i['confusion'])), 'window')}",
              f"  {'':34}{'integer':>12}{'float ref':>12}",
              f"  {'accuracy':34}{i['accuracy']:>12.1%}{format(f['accuracy'], '.1%') if f else '-':>12}",
              f"  {'macro-F1':34}{i['macro_f1']:>12.3f}{format(f['macro_f1'], '.3f') if f else '-':>12}",
@@ -379,7 +388,7 @@ def format_report(r: dict) -> str:
              f"   ({r['readout']['alpha']:.3g})",
              f"  {'spikes per window':34}{i['spikes_per_window']:>12.0f}",
              f"  {'synaptic operations per window':34}{i['synops_per_window']:>12.0f}",
-             f"  {'network':34}{net['neurons']:>5} neurons, {net['synapses']} synapses,"
+             f"  {'network':34}{net['neurons']:>5} neurons, {net['synapses']} synapses (readout included),"
              f" {net['steps_per_window']} steps/window",
              f"  {'device memory (arena / blob)':34}{dev['arena_bytes']:>7} B / {dev['blob_bytes']} B",
              f"  {'memory vs float LMU (rms / signal)':34}{mem['rms']:>12.4f}"
@@ -390,7 +399,7 @@ def format_report(r: dict) -> str:
 
 def format_run(r: dict, classes: Any) -> str:
     dev = r["device_bytes"]
-    lines = [f"{r['dataset']} test split, {r['windows']} windows (integer network, numba)",
+    lines = [f"{r['dataset']} test split, {plural(r['windows'], 'window')} (integer network, numba)",
              f"  accuracy                        {r['accuracy']:.1%}",
              f"  macro-F1                        {r['macro_f1']:.3f}",
              f"  spikes per window               {r['spikes_per_window']:.0f}",

@@ -108,7 +108,7 @@ def format_table(mod: ModuleType, result: dict, title: str) -> str:
     lines = [
         title,
         f"  printed on {machine_line()}",
-        f"held-out: {rows[0].get('episodes', '?')} episodes per seed",
+        f"held-out: {rows[0].get('episodes', '?')} episode{'' if rows[0].get('episodes') == 1 else 's'} per seed",
         head,
     ]
     for key, label, _ in [*mod.BENCH_METRICS, ("wall_s", "wall time (s)", "lower")]:

@@ -22,6 +22,7 @@ class RunOptions:
     json: bool = False  # print JSON instead of the table
     plot: str | None = None  # PNG of the first episode
     force_rate: bool = False  # run a .snn at another control period than it records
+    quiet: bool = False  # no progress bars
     # family-specific (None = not given)
     sensing: str | None = None  # blimp: sensing policy (the sensing-to-action loop)
     faults: str | None = None  # blimp: fault injection spec

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from sim.seeds import VALIDATION
+from snnctl.text import plural
 
 __all__ = ["Candidate", "Selection", "gather_candidates", "select", "pareto_indices", "SelectionError"]
 
@@ -203,7 +204,8 @@ class Selection:
         """The short version printed at the end of a run."""
         o = self.objectives[0]
         lines = [
-            f"validated selection: {len(self.candidates)} candidates x {self.episodes} validation episodes "
+            f"validated selection: {plural(len(self.candidates), 'candidate')} x"
+            f" {plural(self.episodes, 'validation episode')} "
             f"(seeds {VALIDATION.start}..{VALIDATION.start + self.episodes - 1}, disjoint from training and held-out)",
             f"  {'candidate':44} {'training':>10}   validation {o} (mean ± s.e.)",
         ]

@@ -177,20 +177,23 @@ def export_controller(codec, genome: np.ndarray, out_dir: Path, control_period_s
     return codec.decode(genome).save(Path(out_dir) / "best.npz")
 
 
-def load_controller(path: str | Path, n_links: int | None = None, dt: float | None = None, force_rate: bool = False):
+def load_controller(
+    path: str | Path, n_links: int | None = None, dt: float | None = None, force_rate: bool = False, env: Any = None
+):
     """A saved controller for an `n_links` body: `.snn` (NCAP, rebuilt for n_links) or `.npz` (baselines).
 
     The core factory (`snnctl.controllers.factory.load_controller`) loads the file; `fit_body(n_links)`
     is the swimmer's part. Raises ValueError naming the file when it cannot drive that body (a float
     baseline or a per-joint NCAP was evolved for one body length only), or (`ControlPeriodError`) when
     a network made for another control period than the env's `dt` is loaded without `force_rate`.
+    With `env`, a network whose inputs and outputs do not fit it is refused (`ShapeMismatchError`).
     """
     from snnctl.controllers import factory
 
     path = Path(path)
     if path.suffix not in (".snn", ".npz"):
         raise ValueError(f"{path}: give a .snn (NCAP) or .npz (linear / mlp) controller file")
-    return factory.load_controller(path, dt, force=force_rate, fit=fit_body(n_links))
+    return factory.load_controller(path, dt, force=force_rate, fit=fit_body(n_links), env=env)
 
 
 def fit_body(n_links: int | None):
@@ -205,7 +208,10 @@ def fit_body(n_links: int | None):
             if obj.meta.get("n_links") == n_links:
                 return obj
             if not isinstance(obj.meta.get("ncap"), dict):
-                raise ValueError(f"{path}: not an NCAP network; it cannot be rebuilt for {n_links} links")
+                from snnctl.controllers.snn import describe_io
+
+                raise ValueError(f"{path} ({describe_io(obj)}) is not an NCAP network: the swimmer runs NCAP"
+                                 f" networks (rebuilt for its {n_links} links) or .npz baselines")  # fmt: skip
             try:
                 return resize_network(obj, n_links - 1)
             except ValueError as e:

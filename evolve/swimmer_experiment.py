@@ -42,6 +42,7 @@ from snnctl.config import Key, Section, spec_keys
 from snnctl.controllers.linear import LinearSpec
 from snnctl.controllers.mlp import MLPSpec
 from snnctl.controllers.ncap import NCAPSpec
+from snnctl.text import plural
 
 SCHEMA = Section(
     "a swimmer experiment (NCAP circuit prior, issue 5)",
@@ -145,7 +146,7 @@ def evolve_main(cfg: dict, out_dir: Path, resume: bool = False, progress: bool =
                     progress=progress, config=cfg)  # fmt: skip
     wall = time.perf_counter() - t0
     path = best_file(cfg, out_dir)
-    rows, first, ctl = heldout_returns(cfg, path, cfg["env"]["n_links"], record_first=True)
+    rows, first, ctl = heldout_returns(cfg, path, cfg["env"]["n_links"], record_first=True, progress=progress)
     ret = return_summary(rows)
     table = {
         "controller": cfg["controller"]["kind"],
@@ -172,25 +173,33 @@ def evolve_main(cfg: dict, out_dir: Path, resume: bool = False, progress: bool =
 
 
 def heldout_returns(cfg: dict, path: Path, n_links: int, episodes: int | None = None, first: int = 0,
-                    record_first: bool = False, force_rate: bool = False) -> tuple[list[float], Any, Any]:  # fmt: skip
+                    record_first: bool = False, force_rate: bool = False,
+                    progress: bool = False) -> tuple[list[float], Any, Any]:  # fmt: skip
     """Returns of a saved controller on held-out episodes, the first one's recording (if asked), the controller.
 
-    A network made for another control period than the env's is refused unless `force_rate`."""
+    A network made for another control period than the env's is refused unless `force_rate`;
+    `progress`: a bar of the episodes (`snnctl.progress`)."""
+    from snnctl.progress import progress_bar
+
     n = episodes or cfg["run"]["episodes"]
     steps = cfg["run"]["episode_steps"]
     env = make_env(env_name_for(cfg, n_links), n_links)
     try:
-        ctl = load_controller(path, n_links, env.unwrapped.dt, force_rate)
+        ctl = load_controller(path, n_links, env.unwrapped.dt, force_rate, env)
         seeds = heldout_seeds(n, first)
         rec = None
-        if record_first:
-            from sim.video import record_episode
+        rows = []
+        with progress_bar(progress, len(seeds), "held-out episodes", "episode") as bar:
+            for i, s in enumerate(seeds):
+                if record_first and i == 0:
+                    from sim.video import record_episode
 
-            rec = record_episode(env, ctl, None, seed=seeds[0], max_steps=steps)
-            # summed in step order, as episode_return does, so a plot never changes the reported mean
-            rows = [sum(rec.rewards.tolist())] + [episode_return(env, ctl, s, steps) for s in seeds[1:]]
-        else:
-            rows = [episode_return(env, ctl, s, steps) for s in seeds]
+                    rec = record_episode(env, ctl, None, seed=s, max_steps=steps)
+                    # summed in step order, as episode_return does, so a plot never changes the reported mean
+                    rows.append(sum(rec.rewards.tolist()))
+                else:
+                    rows.append(episode_return(env, ctl, s, steps))
+                bar.update(1)
     finally:
         env.close()
     return rows, rec, ctl
@@ -212,7 +221,7 @@ def format_table(rows: list[dict]) -> str:
         return ""
     r0 = rows[0]
     lines = [
-        f"held-out: {r0['env']} ({r0['n_links']} links), {r0['heldout_episodes']} episodes"
+        f"held-out: {r0['env']} ({r0['n_links']} links), {plural(r0['heldout_episodes'], 'episode')}"
         f" (seeds {r0['heldout_seeds'][0]}..{r0['heldout_seeds'][1]})",
         f"  {'controller':12}{'params':>8}{'return (mean +- std)':>24}{'evaluations':>13}{'episodes':>10}"
         f"{'evolution (s)':>15}",
@@ -239,12 +248,19 @@ def run_main(cfg: dict, opts: RunOptions) -> int:
     n_links = cfg["env"]["n_links"] if opts.n_links is None else opts.n_links
     if not 3 <= n_links <= 16:
         raise SnnctlError(f"--n-links must be in 3..16 (the N-link swimmer's range), got {n_links}")
-    if opts.video is not None and Path(opts.video).suffix.lower() not in (".mp4", ".gif"):
-        raise SnnctlError(f"--video {opts.video}: give a .mp4 or .gif file name")
+    if opts.video is not None:  # what filming needs (GL, the mp4 writer, the folder), before any episode
+        from sim.video import VideoError, VideoWriter, ensure_offscreen_gl
+
+        try:
+            ensure_offscreen_gl()
+            VideoWriter(opts.video, fps=1.0)  # checks only: nothing is written before the first frame
+        except VideoError as e:
+            raise SnnctlError(f"--video {e}") from None
     n = opts.episodes or cfg["run"]["episodes"]
     try:
         rows, rec, ctl = heldout_returns(cfg, path, n_links, n, opts.seed, record_first=bool(opts.plot),
-                                         force_rate=opts.force_rate)  # fmt: skip
+                                         force_rate=opts.force_rate,
+                                         progress=not opts.quiet)  # fmt: skip
     except (SnnFormatError, ValueError) as e:
         raise SnnctlError(str(e)) from None
     ret = return_summary(rows)
@@ -265,15 +281,15 @@ def run_main(cfg: dict, opts: RunOptions) -> int:
         result["plot"] = str(opts.plot)
     if opts.video:
         video = record_video(cfg, path, n_links, Path(opts.video), opts.seed,
-                             force_rate=opts.force_rate)  # fmt: skip
+                             force_rate=opts.force_rate, progress=not opts.quiet)  # fmt: skip
         result["video"], result["video_bytes"] = str(video), video.stat().st_size
     if opts.json:
         print(json.dumps(result, indent=2))
     else:
         last = result["first_seed"] + len(rows) - 1
         print(
-            f"{path.name} on {result['env']} ({n_links} links), {len(rows)} held-out episodes of "
-            f"{cfg['run']['episode_steps']} steps (seeds {result['first_seed']}..{last})\n"
+            f"{path.name} on {result['env']} ({n_links} links), {plural(len(rows), 'held-out episode')} of "
+            f"{plural(cfg['run']['episode_steps'], 'step')} (seeds {result['first_seed']}..{last})\n"
             f"  return  mean {result['return_mean']:.1f}  std {result['return_std']:.1f}  "
             f"min {result['return_min']:.1f}  max {result['return_max']:.1f}"
         )
@@ -284,10 +300,27 @@ def run_main(cfg: dict, opts: RunOptions) -> int:
     return 0
 
 
-def record_video(cfg: dict, path: Path, n_links: int, out: Path, first: int = 0, force_rate: bool = False) -> Path:
-    """Film held-out episode `first` offscreen to `out` (.mp4 or .gif)."""
+def record_video(cfg: dict, path: Path, n_links: int, out: Path, first: int = 0, force_rate: bool = False,
+                 progress: bool = True) -> Path:  # fmt: skip
+    """Film held-out episode `first` offscreen to `out` (.mp4 or .gif); `progress`: a bar of the frames
+    (software rendering takes about a minute for 1000 steps)."""
+    import gymnasium
+
     from sim.video import VideoError, record_episode
     from snnctl.errors import SnnctlError
+    from snnctl.progress import progress_bar
+
+    class EachStep(gymnasium.Wrapper):
+        """The env, calling `on_step()` after every step (the bar advances as record_episode films)."""
+
+        def __init__(self, env: Any, on_step: Any) -> None:
+            super().__init__(env)
+            self.on_step = on_step
+
+        def step(self, action: Any) -> Any:
+            out = self.env.step(action)
+            self.on_step()
+            return out
 
     w, h = VIDEO_SIZE
     try:
@@ -295,8 +328,11 @@ def record_video(cfg: dict, path: Path, n_links: int, out: Path, first: int = 0,
     except VideoError as e:
         raise SnnctlError(str(e)) from None
     try:
-        ctl = load_controller(path, n_links, env.unwrapped.dt, force_rate)
-        record_episode(env, ctl, out, seed=heldout_seeds(1, first)[0], max_steps=cfg["run"]["episode_steps"])
+        ctl = load_controller(path, n_links, env.unwrapped.dt, force_rate, env)
+        steps = cfg["run"]["episode_steps"]
+        with progress_bar(progress, steps, f"filming {out.name}", "step") as bar:
+            record_episode(EachStep(env, lambda: bar.update(1)), ctl, out, seed=heldout_seeds(1, first)[0],
+                           max_steps=steps)  # fmt: skip
     except VideoError as e:
         raise SnnctlError(str(e)) from None
     finally:

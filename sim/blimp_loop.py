@@ -23,6 +23,7 @@ import numpy as np
 from sim.loop import LoopResult, LoopSpec, SensorLayout, heldout_seeds, run_heldout
 from sim.monitor import ReliabilityMonitor
 from sim.profiles import HELDOUT_SEEDS
+from snnctl.text import plural
 
 
 def _blimp_derive(obs: np.ndarray) -> None:
@@ -125,8 +126,8 @@ def aggregate(results: Sequence[LoopResult]) -> dict[str, Any]:
 
 def fly_blimp_heldout(env_kwargs: dict, controller: str, sensing: str = "fixed", faults: Any = (),
                       episodes: int = 10, first: int = 0, record_first: bool = False,
-                      sensing_overrides: dict | None = None,
-                      force_rate: bool = False) -> tuple[dict[str, Any], LoopResult | None]:  # fmt: skip
+                      sensing_overrides: dict | None = None, force_rate: bool = False,
+                      progress: bool = False) -> tuple[dict[str, Any], LoopResult | None]:  # fmt: skip
     """Held-out blimp flights (`HELDOUT_SEEDS[first:first + episodes]`) through the loop, in-process
     (`sim.loop.run_heldout`).
 
@@ -134,18 +135,23 @@ def fly_blimp_heldout(env_kwargs: dict, controller: str, sensing: str = "fixed",
     built for the env's control period; a network made for another is refused unless `force_rate`);
     `sensing`: a `sim.sensing.make_sensing` name; `faults`: specs or a spec string (fault draws
     seeded by `first`). Returns `aggregate` of the flights and, if asked, the first flight's result.
+    `progress`: a bar of the control steps (`snnctl.progress`).
     """
     from sim.blimp import BlimpAltitudeEnv
     from sim.sensing import make_sensing
     from snnctl.controllers.factory import load_backend
+    from snnctl.progress import progress_bar
 
     env = BlimpAltitudeEnv(**env_kwargs)
     backend = None
     try:
         seeds = heldout_seeds(env, episodes, first)  # before the controller is loaded
-        backend = load_backend(controller, env.dt, force=force_rate)
+        backend = load_backend(controller, env.dt, force=force_rate, env=env)
         policy = make_sensing(sensing, BLIMP_SENSING, **(sensing_overrides or {}))
-        results = run_heldout(env, backend, policy, first=first, seeds=seeds, faults=faults)
+        steps = len(seeds) * int(round(env.episode_s / env.dt))
+        with progress_bar(progress, steps, "held-out flights", "step") as bar:
+            results = run_heldout(env, backend, policy, first=first, seeds=seeds, faults=faults,
+                                  on_step=lambda _k, _t: bar.update(1))  # fmt: skip
     finally:
         if backend is not None:
             backend.close()
@@ -160,7 +166,7 @@ def format_loop_summary(controller: str, s: dict[str, Any]) -> str:
         return "-" if x is None else f"{x:.4f}"
 
     lines = [
-        f"held-out profiles: {s['episodes']} flights through the sensing-to-action loop (mean over flights)",
+        f"held-out profiles: {plural(s['episodes'], 'flight')} through the sensing-to-action loop (mean over flights)",
         f"  controller: {controller}",
         f"  sensing:    {s['sensing']}",
         f"  faults:     {', '.join(s['faults']) if s['faults'] else 'none'}",

@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from snnctl.text import plural
+
 BATCH = 64
 REPEATS = 5
 WARMUP_STEPS = 200
@@ -87,7 +89,7 @@ def _measure_snnctl(steps: int, bar: Any) -> dict[str, Any]:
         kinds[pop.kind.name] = kinds.get(pop.kind.name, 0) + pop.n
     out["snnctl_network"] = (
         f"{net.n_neurons} neurons ({', '.join(f'{k} {n}' for k, n in kinds.items())}), {net.n_synapses} synapses,"
-        f" {net.n_inputs} input(s), {net.n_outputs} outputs"
+        f" {plural(net.n_inputs, 'input')}, {plural(net.n_outputs, 'output')}"
     )
     codes = _input_codes(net, WARMUP_STEPS + steps)
     stepper = runtime.Stepper(net)

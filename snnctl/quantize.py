@@ -11,7 +11,7 @@ then runs both models and reports how far the integer outputs land from the floa
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -211,8 +211,11 @@ def quantize(
     state_bits: int = 20,
     input_headroom: float = 1.25,
     output_headroom: float = 1.25,
+    on_step: Callable[[int], None] | None = None,
 ) -> tuple[Network, QuantReport]:
     """Integer network for `fnet`, scaled on `calibration` (T, n_in), with errors measured on `test`.
+
+    `on_step(t)`: called after each step of the float run on `calibration` (progress; `simulate`).
 
     `state_bits` places each population's largest calibration state near 2^state_bits (at most
     2^(state_bits + 1) after weight alignment), leaving >= 2^(22 - state_bits) headroom below
@@ -229,7 +232,7 @@ def quantize(
     if calibration.shape[0] == 0:
         raise NetworkError("quantize: the calibration input has no time steps")
     evaluated = calibration if test is None else check_inputs(test, fnet.n_inputs)
-    cal = simulate(fnet, calibration)
+    cal = simulate(fnet, calibration, on_step)
     sigma = _input_scales(calibration, input_headroom)
     s = _state_scales(fnet, cal, int(state_bits), sigma)
     pops = [_population(p, float(s[i]), fnet.dt) for i, p in enumerate(fnet.populations)]

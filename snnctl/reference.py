@@ -11,6 +11,7 @@ It is a reference, not the fast path: a numpy loop over time, vectorised over ne
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -241,8 +242,10 @@ def check_inputs(x: Any, n_inputs: int) -> np.ndarray:
     return x
 
 
-def simulate(fnet: FloatNetwork, x: Any) -> FloatTrace:
-    """Run the float model from rest over real inputs x (T, n_inputs), recording every state."""
+def simulate(fnet: FloatNetwork, x: Any, on_step: Callable[[int], None] | None = None) -> FloatTrace:
+    """Run the float model from rest over real inputs x (T, n_inputs), recording every state.
+
+    `on_step(t)` is called after each step: a progress bar for long runs (a float step is Python)."""
     stepper = FloatStepper(fnet)  # validates the network first
     x = check_inputs(x, fnet.n_inputs)
     t_len, n_all = x.shape[0], fnet.n_neurons
@@ -252,6 +255,8 @@ def simulate(fnet: FloatNetwork, x: Any) -> FloatTrace:
         tr.outputs[t] = stepper.step(x[t])
         tr.spikes[t] = stepper.last_spikes
         tr.u[t], tr.v[t], tr.a[t] = np.concatenate(stepper.u), np.concatenate(stepper.v), np.concatenate(stepper.a)
+        if on_step is not None:
+            on_step(t)
     return tr
 
 

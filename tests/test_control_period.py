@@ -108,8 +108,8 @@ def test_run_builds_the_pid_for_the_configs_control_period(five_hz_cfg, monkeypa
     built: list[PID] = []
     original = bx.load_controller
 
-    def spy(spec, dt, force=False):
-        ctl = original(spec, dt, force=force)
+    def spy(spec, dt, force=False, **kw):
+        ctl = original(spec, dt, force=force, **kw)
         built.append(ctl)
         return ctl
 

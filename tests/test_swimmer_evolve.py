@@ -264,7 +264,7 @@ def test_run_prints_a_table_on_three_links(ncap_run, capsys) -> None:
     capsys.readouterr()
     assert cli.main(["run", cfg, "--controller", str(out / "best.snn"), "--episodes", "1", "--seed", "3"]) == 0
     text = capsys.readouterr().out
-    assert "Swimmer-v5 (3 links), 1 held-out episodes" in text and "seeds 1000003..1000003" in text
+    assert "Swimmer-v5 (3 links), 1 held-out episode of" in text and "seeds 1000003..1000003" in text
 
 
 def test_run_rejects_bad_requests(ncap_run, capsys) -> None:

@@ -14,6 +14,7 @@ import sys
 
 from firmware_bridge import boards
 from snnctl.cli.common import UserError, load_network, print_help, read_inputs
+from snnctl.text import plural
 
 _DEVICE_EPILOG = """\
 examples:
@@ -94,6 +95,12 @@ examples:
 """
 
 
+def _examples_of(epilog: str, command: str) -> str:
+    """A group's help text with only `command`'s example lines: a subcommand's --help shows its own."""
+    keep = [ln for ln in epilog.splitlines() if not ln.startswith("  snnctl ") or ln.split()[:3] == command.split()]
+    return "\n".join(keep) + "\n"
+
+
 def _device_errors(fn):
     """Run a device command; DeviceError (and tool/build failures) become one-line UserErrors."""
 
@@ -138,8 +145,9 @@ def _cmd_device_info(args: argparse.Namespace) -> int:
         lines.append(f"  free RAM: {info.free_ram} B")
     if net.loaded:
         lines.append(
-            f"  network: {net.n_inputs} inputs, {net.n_outputs} outputs, {net.n_neurons} neurons, {net.n_synapses}"
-            f" synapses; blob {net.blob_bytes} B (crc32 0x{net.blob_crc32:08x}), arena {net.arena_used} B"
+            f"  network: {plural(net.n_inputs, 'input')}, {plural(net.n_outputs, 'output')},"
+            f" {plural(net.n_neurons, 'neuron')}, {plural(net.n_synapses, 'synapse')};"
+            f" blob {net.blob_bytes} B (crc32 0x{net.blob_crc32:08x}), arena {net.arena_used} B"
         )
     else:
         lines.append("  network: none loaded (snnctl deploy NET.snn --port URL)")
@@ -175,8 +183,8 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
         return 0
     print(f"deployed {os.path.basename(args.path)} to {info.name or 'device'} at {args.port}"
           f" (firmware {info.firmware_version})")  # fmt: skip
-    print(f"  now running: {ni.n_inputs} inputs, {ni.n_outputs} outputs, {ni.n_neurons} neurons,"
-          f" {ni.n_synapses} synapses")  # fmt: skip
+    print(f"  now running: {plural(ni.n_inputs, 'input')}, {plural(ni.n_outputs, 'output')},"
+          f" {plural(ni.n_neurons, 'neuron')}, {plural(ni.n_synapses, 'synapse')}")  # fmt: skip
     print(f"  blob {ni.blob_bytes} B of {info.max_blob_bytes} B (crc32 0x{ni.blob_crc32:08x}),"
           f" arena {ni.arena_used} B of {info.arena_bytes} B")  # fmt: skip
     return 0
@@ -394,7 +402,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "info",
         help="board, firmware version, limits, running network and statistics",
         description="Say HELLO to a device and print what it is, what it holds and its counters.",
-        epilog=_DEVICE_EPILOG,
+        epilog=_examples_of(_DEVICE_EPILOG, "snnctl device info"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_port_args(p_info)
@@ -433,7 +441,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "build",
         help="compile the firmware for a board and print its path and size",
         description="Compile the firmware (or the POSIX virtual device for --board host).",
-        epilog=_FIRMWARE_EPILOG,
+        epilog=_examples_of(_FIRMWARE_EPILOG, "snnctl firmware build"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p_build.add_argument("--board", required=True, choices=boards.names("build"), type=boards.argparse_type("build"),
@@ -475,7 +483,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "emulate",
         help="run an emulated board and print its serial URL (until Ctrl-C)",
         description="Start the board's emulator and serve it until interrupted.",
-        epilog=_FIRMWARE_EPILOG,
+        epilog=_examples_of(_FIRMWARE_EPILOG, "snnctl firmware emulate"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p_emu.add_argument("--board", required=True, choices=boards.names("emulate"),

@@ -8,6 +8,7 @@ code (`snnctl.cli.families`); that code (MuJoCo, DEAP) is imported inside the ha
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shlex
 import shutil
@@ -15,7 +16,7 @@ import sys
 from pathlib import Path
 
 from snnctl.cli import families
-from snnctl.cli.common import UserError
+from snnctl.cli.common import UserError, image_suffixes, output_file
 
 _EVOLVE_EPILOG = """\
 examples:
@@ -100,6 +101,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--episodes", type=int, help="held-out episodes (default: [run] episodes)")
     r.add_argument("--seed", type=int, default=0, help="first held-out episode index (default 0)")
     r.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    r.add_argument("--quiet", action="store_true", help="no progress bars")
     r.add_argument("--plot", metavar="OUT.png", help="plot the first episode")
     r.add_argument("--force-rate", action="store_true",
                    help="run a .snn at another control period than the one it records (refused otherwise)")  # fmt: skip
@@ -217,7 +219,10 @@ def _train_or_evolve(args: argparse.Namespace, mod, cfg: dict, verb: str) -> int
     if main is None:
         family = cfg["experiment"]["family"]
         raise UserError(f"{args.config}: a {family} experiment is trained: snnctl train {args.config}")
+    target = Path(getattr(args, "resume", None) or args.out or Path("runs") / Path(args.config).stem)
+    made = [p for p in (target, *target.parents) if not p.exists()]  # folders this run makes, deepest first
     out = _run_folder(args, verb)
+    written = [out / "source_config.toml", out / "config.toml", out / "run.json"]
     if verb == "train":  # evolve's runner writes the resolved config itself
         from snnctl.config import dump_toml
 
@@ -233,9 +238,14 @@ def _train_or_evolve(args: argparse.Namespace, mod, cfg: dict, verb: str) -> int
             raise UserError(str(e)) from None
         resume = _prepare_evolve(args, cfg, out)
     try:
-        main(cfg, out, resume=resume, progress=not args.quiet)
-    except (EvolveError, BackendError, ProblemError) as e:
-        raise UserError(str(e)) from None
+        try:
+            main(cfg, out, resume=resume, progress=not args.quiet)
+        except (EvolveError, BackendError, ProblemError) as e:
+            raise UserError(str(e)) from None
+    except UserError:
+        if made:
+            _remove_if_only(made, written)
+        raise
     except KeyboardInterrupt as e:
         exported = getattr(e, "exported", None)
         best = next((out / n for n in ("best.snn", "best.npz") if (out / n).exists()), None)
@@ -256,6 +266,18 @@ def _train_or_evolve(args: argparse.Namespace, mod, cfg: dict, verb: str) -> int
     return 0
 
 
+def _remove_if_only(made: list[Path], written: list[Path]) -> None:
+    """A run refused at its start (bad data, a config the family cannot use) leaves no run folder
+    behind: the folders it made (`made`, deepest first) go if the run folder holds nothing but the
+    config copies written before the family ran."""
+    if set(made[0].iterdir()) <= set(written):
+        for path in written:
+            path.unlink(missing_ok=True)
+        for folder in made:
+            with contextlib.suppress(OSError):  # a parent someone else filled meanwhile stays
+                folder.rmdir()
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     if args.episodes is not None and args.episodes < 1:
         raise UserError(f"--episodes must be at least 1, got {args.episodes}")
@@ -265,6 +287,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     family = families.family_of(args.config)
     families.reject_options(args, family, families.module_of(family).RUN_OPTIONS)
     mod, cfg = families.load(args.config, overrides)
+    # files the run writes, checked before it flies (a name without a suffix gets the one written)
+    if args.plot is not None:
+        args.plot = output_file(args.plot, "--plot", image_suffixes(), ".png")
+    if getattr(args, "video", None) is not None:
+        args.video = output_file(args.video, "--video", (".mp4", ".gif"))
     return mod.run_main(cfg, _run_options(args))
 
 

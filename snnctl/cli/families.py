@@ -60,11 +60,28 @@ FAMILY_EVOLVE_FLAGS = {
 }
 
 
+def shipped_configs() -> Path | None:
+    """The example configs' folder beside the packages (a source checkout or an editable install),
+    as an absolute path; None when this installation has none (a wheel does not carry them)."""
+    folder = Path(__file__).resolve().parents[2] / "configs"
+    return folder if folder.is_dir() and any(folder.glob("*.toml")) else None
+
+
+def where_configs_are(name: str = "") -> str:
+    """Where the example configs are, said so that it works from any folder (the absolute path)."""
+    folder = shipped_configs()
+    if folder is None:
+        return "the example configs are in the configs/ folder of the snnctl source repository (not installed)"
+    if name and (folder / name).is_file():
+        return f"the shipped {name} is {folder / name}"
+    return f"the example configs are in {folder}: {', '.join(sorted(p.name for p in folder.glob('*.toml')))}"
+
+
 def family_of(path: str | Path) -> str:
     """Read `[experiment] family` without validating the rest (the family's schema does that)."""
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"{path}: no such config file (examples live in configs/)")
+        raise UserError(f"{path}: no such config file; {where_configs_are(path.name)}")
     try:
         data = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as e:

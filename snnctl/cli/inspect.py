@@ -11,6 +11,7 @@ import os
 from typing import Any
 
 from snnctl.cli.common import UserError
+from snnctl.text import plural
 
 _INSPECT_EPILOG = """\
 examples:
@@ -169,7 +170,7 @@ def format_summary(s: dict[str, Any]) -> str:
     )
 
     lines.append("")
-    lines.append(f"totals: {s['totals']['neurons']} neurons, {s['totals']['synapses']} synapses")
+    lines.append(f"totals: {plural(s['totals']['neurons'], 'neuron')}, {plural(s['totals']['synapses'], 'synapse')}")
     mem = s["device_memory"]
     if "unavailable" in mem:
         lines.append(f"device memory: {mem['unavailable']}")

@@ -24,7 +24,8 @@ import numpy as np
 
 from firmware_bridge import boards
 from snnctl.cli import families
-from snnctl.cli.common import UserError, load_network
+from snnctl.cli.common import UserError, image_suffixes, load_network, output_file
+from snnctl.text import plural
 
 _HIL_EPILOG = """\
 examples:
@@ -75,6 +76,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--deadline-ms", type=float, metavar="MS",
                    help="how long a step waits for the board (default: the control period)")  # fmt: skip
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--plot", metavar="OUT.png", help="timeline of the first flight (altitude, action, flags)")
     p.add_argument("--log", metavar="OUT.npz", help="save per-step observations, codes and actions")
     p.add_argument("--compare", nargs="?", const="", metavar="LOG.npz",
@@ -93,7 +95,7 @@ def _cmd_hil(args: argparse.Namespace) -> int:
     if args.compare:  # a saved log: no flight
         if args.port or args.board:
             raise UserError("--compare LOG.npz checks a saved log; leave out --port/--board (or give --compare alone)")
-        return _print_compare(_compare_file(net, args.compare), args.json)
+        return _print_compare(_compare_file(net, args.compare, args.controller), args.json)
     if not (args.port or args.board):
         raise UserError(f"say where the network runs: --board {'|'.join(boards.names('hil'))} or --port URL")
     if args.episodes < 1:
@@ -116,6 +118,9 @@ def _cmd_hil(args: argparse.Namespace) -> int:
             import sim.loop_plots  # noqa: F401 - checked before the flight, not after it
         except ImportError as e:
             raise UserError(f"--plot needs sim.loop_plots ({e})") from None
+        args.plot = output_file(args.plot, "--plot", image_suffixes(), ".png")
+    if args.log:  # numpy adds .npz to a name without it
+        args.log = output_file(args.log, "--log", (".npz",), ".npz")
     from firmware_bridge.device import DeviceError
 
     try:
@@ -148,14 +153,15 @@ def fly(cfg: dict, args: argparse.Namespace, net: Any, faults: list) -> dict[str
     from sim.blimp import BlimpAltitudeEnv
     from sim.loop import heldout_seeds, run_heldout
     from snnctl.controllers.factory import load_backend
-    from snnctl.controllers.snn import check_control_period
+    from snnctl.controllers.snn import check_control_period, check_fits_env
 
     env = BlimpAltitudeEnv(**env_kwargs(cfg, cfg["run"]["episode_s"], cfg["run"]["profile"]))
     period = float(env.dt)
     try:  # before any board is started
         seeds = heldout_seeds(env, args.episodes, args.seed)
+        check_fits_env(net, env, label=args.controller)
         check_control_period(net, period, args.force_rate, label=args.controller)
-    except ValueError as e:  # ControlPeriodError is one
+    except ValueError as e:  # ControlPeriodError and ShapeMismatchError are ones
         env.close()
         raise UserError(str(e)) from None
     deadline = period if args.deadline_ms is None else args.deadline_ms / 1e3
@@ -178,7 +184,7 @@ def fly(cfg: dict, args: argparse.Namespace, net: Any, faults: list) -> dict[str
                                extensions=[on_board])  # fmt: skip
         steps = args.episodes * int(round(cfg["run"]["episode_s"] / period))
         bar = tqdm(total=steps, unit="step", desc=f"hil {backend.info.name if backend.info else ''}", file=sys.stderr,
-                   disable=None, leave=False)  # fmt: skip
+                   disable=True if args.quiet else None, leave=False)  # fmt: skip
 
         def on_step(_k: int, t: float) -> None:
             if proxy is not None:
@@ -254,6 +260,7 @@ def summarise(results: list, args: argparse.Namespace, board: str, url: str, per
         "steps": int(sum(s["steps"] for s in per)),
         "controller_calls": int(sum(s["controller_calls"] for s in per)),
         "deadline_misses": int(sum(s["deadline_misses"] for s in per)),
+        "answers": answers(results),
         "latency_p50_ms": float(np.percentile(lat, 50)) if lat.size else None,
         "latency_p99_ms": float(np.percentile(lat, 99)) if lat.size else None,
         "latency_max_ms": float(lat.max()) if lat.size else None,
@@ -264,13 +271,29 @@ def summarise(results: list, args: argparse.Namespace, board: str, url: str, per
     }
 
 
+def answers(results: list) -> dict[str, Any]:
+    """What became of every controller call, in categories that add up to the calls: answered in time,
+    answered after the deadline (a late reply, not used), and without an answer, by kind (timeout,
+    disconnected, fault: the backend gave up, the step flew the safe action)."""
+    in_time = late = 0
+    none: dict[str, int] = {}
+    for rec in (rec for res in results for rec in res.records if rec.called):
+        if rec.fault is None:
+            in_time += 1
+        elif rec.fault == "late":
+            late += 1
+        else:
+            none[rec.fault] = none.get(rec.fault, 0) + 1
+    return {"in_time": in_time, "late": late, "none": sum(none.values()), "none_by_kind": dict(sorted(none.items()))}
+
+
 def format_report(r: dict[str, Any]) -> str:
     m = r["mean"]
     pace = "real time" if r["realtime"] else "as fast as the board answers"
     lines = [
         f"hardware in the loop: {Path(r['controller']).name} on {r['board']} ({r['url']})",
-        f"  {r['episodes']} held-out flight(s), {r['steps']} steps at {r['control_hz']:g} Hz, {pace}, sensing"
-        f" {r['sensing']}" + (f", faults {', '.join(r['faults'])}" if r["faults"] else ""),
+        f"  {plural(r['episodes'], 'held-out flight')}, {plural(r['steps'], 'step')} at {r['control_hz']:g} Hz,"
+        f" {pace}, sensing {r['sensing']}" + (f", faults {', '.join(r['faults'])}" if r["faults"] else ""),
         "",
         f"  {'metric':34}{'value':>14}",
     ]
@@ -286,7 +309,17 @@ def format_report(r: dict[str, Any]) -> str:
                        ("mean |u|", "control_effort")):  # fmt: skip
         if key in m:
             row(label, num(m[key]))
-    row("deadline misses", f"{r['deadline_misses']} of {r['controller_calls']}")
+    a = r["answers"]
+    row("controller calls", str(r["controller_calls"]))
+    if r["realtime"]:
+        row("  answered in time", str(a["in_time"]))
+        row("  answered after the deadline", str(a["late"]))
+    else:  # not paced: no deadline, only the reply timeout
+        row("  answered", str(a["in_time"] + a["late"]))
+    kinds = ", ".join(f"{k} {v}" for k, v in a["none_by_kind"].items())
+    row("  without an answer", str(a["none"]))
+    if kinds:
+        lines[-1] += f"   ({kinds})"
     lat = (num(r[k], "{:.2f}") for k in ("latency_p50_ms", "latency_p99_ms", "latency_max_ms"))
     row("latency p50 / p99 / max (ms)", " / ".join(lat))
     row("sensor samples per second", num(m.get("samples_per_s"), "{:.2f}"))
@@ -305,7 +338,8 @@ def format_report(r: dict[str, Any]) -> str:
     b = r.get("backend")
     if b:
         faults = ", ".join(f"{k} {v}" for k, v in b["faults"].items() if v) or "none"
-        lines.append(f"  board: {b['uploads']} upload(s), {b['reconnects']} reconnect(s), link faults: {faults}")
+        ups, recs = plural(b["uploads"], "upload"), plural(b["reconnects"], "reconnect")
+        lines.append(f"  board: {ups}, {recs}, link faults: {faults}")
     c = r.get("compare")
     if c:
         lines.append(_compare_line(c))
@@ -344,10 +378,18 @@ def load_log(path: str) -> dict[str, np.ndarray]:
     return log
 
 
-def _compare_file(net: Any, path: str) -> dict[str, Any]:
+def _compare_file(net: Any, path: str, label: str) -> dict[str, Any]:
+    """Replay a saved log through `net`: only a network of the logged one's shape can be compared."""
     from firmware_bridge.loop_device import replay
+    from snnctl.controllers.snn import describe_io
 
-    return _compare_dict(replay(net, load_log(path)))
+    log = load_log(path)
+    n_obs, n_in, n_out = (log[k].shape[1] if log[k].ndim == 2 else 1 for k in ("obs", "codes_in", "codes_out"))
+    if (n_in, n_out) != (net.n_inputs, net.n_outputs):
+        took = f"{plural(n_in, 'input code')} from {plural(n_obs, 'observation entry', 'observation entries')}"
+        raise UserError(f"{label} ({describe_io(net)}) cannot have flown {path}: the board there took {took}"
+                        f" and answered {plural(n_out, 'output code')}")  # fmt: skip
+    return _compare_dict(replay(net, log))
 
 
 def _compare_dict(rep: Any) -> dict[str, Any]:
@@ -367,8 +409,8 @@ def _compare_line(c: dict[str, Any]) -> str:
     if c["identical"]:
         return (f"bit-identical to the in-process network: yes ({c['steps']} answered steps"
                 + (f"; {c['faulted_steps']} without an answer" if c["faulted_steps"] else "") + ")")  # fmt: skip
-    parts = [f"{c['action_mismatches']} action(s)", f"{c['code_mismatches']} code vector(s)",
-             f"{c['count_mismatches']} spike/synop count(s)"]  # fmt: skip
+    parts = [plural(c["action_mismatches"], "action"), plural(c["code_mismatches"], "code vector"),
+             plural(c["count_mismatches"], "spike/synop count")]  # fmt: skip
     first = f", first at call {c['first_mismatch']}" if c["first_mismatch"] is not None else ""
     extra = f"; {'; '.join(c['inconsistencies'][:3])}" if c["inconsistencies"] else ""
     return f"bit-identical to the in-process network: NO ({', '.join(parts)} differ of {c['steps']}{first}){extra}"

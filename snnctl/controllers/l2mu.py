@@ -61,6 +61,7 @@ readout fitted on the integer network's own features (`install_readout`).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -333,18 +334,24 @@ def hidden_slices(net: Network) -> list[tuple[int, slice]]:
 
 
 def l2mu_network(
-    spec: L2MUSpec, params: L2MUParams, cal: Calibration, calibration_input: np.ndarray, state_bits: int = 20
+    spec: L2MUSpec,
+    params: L2MUParams,
+    cal: Calibration,
+    calibration_input: np.ndarray,
+    state_bits: int = 20,
+    on_step: Callable[[int], None] | None = None,
 ) -> tuple[Network, FloatNetwork]:
     """The integer L2MU (readout still zero) and its float reference, quantised on `calibration_input` (T, C).
 
     Give `calibration_input` the training windows laid end to end (held, `spec.held`), so every
     state's range is seen. After `snnctl.quantize` the constant offsets are recomputed from the
     integer weights (`_consistent_offsets`), so that they cancel exactly in the integer network.
+    `on_step(t)`: after each step of the float calibration run, the long part (progress).
     """
     from ..quantize import quantize
 
     fnet = l2mu_float_network(spec, params, cal)
-    net, report = quantize(fnet, calibration_input, state_bits=state_bits)
+    net, report = quantize(fnet, calibration_input, state_bits=state_bits, on_step=on_step)
     net.meta = {k: v for k, v in net.meta.items() if k != "quantized_from_float"}
     net.meta["state_scale"] = [float(v) for v in report.state_scale]
     _consistent_offsets(net, fnet, spec, cal)

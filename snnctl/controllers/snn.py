@@ -9,11 +9,16 @@ A network records the control period it was made for (`Network.control_period_s`
 file's `ctrl` section). Its time constants are counted in steps, so at another rate it is another
 controller: given the loop's period `dt`, `SNNController` refuses a mismatch (`ControlPeriodError`)
 unless `force=True`.
+
+Its inputs and outputs must fit the loop it is put in: `check_io` compares them with the loop's
+observation and action sizes (`ShapeMismatchError` naming both shapes), so that a network of
+another family is refused before a run starts rather than failing inside the first step.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -23,6 +28,66 @@ from ..runtime import Stepper
 
 class ControlPeriodError(ValueError):
     """A network run in a control loop of another period than the one it was made for."""
+
+
+class ShapeMismatchError(ValueError):
+    """A controller whose inputs or outputs do not fit the loop's observation or action."""
+
+
+def _io(ctl: Any) -> tuple[int, int, int, Any, str]:
+    """(inputs, outputs, actions given, observation indices or None, what it is) of a network or of a
+    float baseline policy (`LinearPolicy`: `w` (outputs, inputs); `MLPPolicy`: `weights`)."""
+    if isinstance(ctl, Network):
+        n_out = ctl.n_outputs
+        gives = 1 if ctl.meta.get("combine") == "sum" else n_out
+        family = ctl.meta.get("family")
+        return ctl.n_inputs, n_out, gives, ctl.meta.get("obs_index"), f"a {family} network" if family else ""
+    first, last = (ctl.w, ctl.w) if hasattr(ctl, "w") else (ctl.weights[0], ctl.weights[-1])
+    what = {"linear": "a linear policy", "mlp": "an MLP policy"}.get(ctl.kind, f"a {ctl.kind} policy")
+    return first.shape[1], last.shape[0], last.shape[0], getattr(ctl, "obs_index", None), what
+
+
+def describe_io(ctl: Any) -> str:
+    """What a network (or float policy) reads and gives, in the loop's terms: "a har network: 6 inputs, 4 outputs"."""
+    from ..text import listing, plural
+
+    n_in, n_out, gives, idx, what = _io(ctl)
+    reads = plural(n_in, "input")
+    if idx is not None:
+        entries = sorted({int(i) for i in np.atleast_1d(idx)})
+        reads += f" from observation {'entry' if len(entries) == 1 else 'entries'} {listing(entries)}"
+    out = plural(n_out, "output") + (" summed into 1 action" if gives != n_out else "")
+    return (f"{what}: " if what else "") + f"{reads}, {out}"
+
+
+def check_io(ctl: Any, n_obs: int, n_act: int, label: str | None = None, where: str = "this loop") -> None:
+    """Raise ShapeMismatchError unless the inputs of `ctl` (a network or a float policy) are observation
+    entries below `n_obs` (all `n_obs` of them when it names none) and its outputs make `n_act` actions;
+    the message names both shapes. `where` says what the loop is ("BlimpAltitudeEnv")."""
+    from ..text import plural
+
+    n_in, _, gives, idx, _ = _io(ctl)
+    entries = np.atleast_1d(np.asarray(idx, dtype=np.int64)) if idx is not None else None
+    if entries is None:
+        reads_ok = n_in == n_obs
+    else:
+        reads_ok = entries.size == n_in and bool((entries >= 0).all() and (entries < n_obs).all())
+    if reads_ok and gives == n_act:
+        return
+    meta = getattr(ctl, "meta", {})
+    name = label or meta.get("name") or "this controller"
+    raise ShapeMismatchError(
+        f"{name} ({describe_io(ctl)}) does not fit {where}"
+        f" ({plural(n_obs, 'observation entry', 'observation entries')}, {plural(n_act, 'action')})"
+    )
+
+
+def check_fits_env(ctl: Any, env: Any, label: str | None = None) -> None:
+    """`check_io` against a gymnasium env's (flat) observation and action spaces, naming the env."""
+    u = getattr(env, "unwrapped", env)
+    n_obs = int(np.prod(env.observation_space.shape))
+    n_act = int(np.prod(env.action_space.shape))
+    check_io(ctl, n_obs, n_act, label, where=type(u).__name__)
 
 
 def _period(p: float) -> str:
