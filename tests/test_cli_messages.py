@@ -87,10 +87,10 @@ def _no_flight(monkeypatch) -> None:
     import evolve.swimmer_experiment
     import sim.blimp_loop  # imported before patching: it binds run_heldout at import
 
-    monkeypatch.setattr("sim.metrics.run_episode", boom)  # the blimp's plain flights
+    monkeypatch.setattr("sim.blimp_metrics.run_episode", boom)  # the blimp's plain flights
     monkeypatch.setattr("sim.loop.run_heldout", boom)  # loop flights (hil)
     monkeypatch.setattr(sim.blimp_loop, "run_heldout", boom)  # loop flights (run --sensing/--faults)
-    monkeypatch.setattr(evolve.swimmer_experiment, "run_episode", boom)
+    monkeypatch.setattr(evolve.swimmer_experiment, "episode_return", boom)
     monkeypatch.setattr("sim.video.record_episode", boom)
 
 
