@@ -463,6 +463,7 @@ def test_a_run_refused_at_its_start_does_not_block_its_folder(tmp_path, monkeypa
     cfg.write_text('[experiment]\nfamily = "swimmer"\n[env]\nn_links = 4\n')
     assert cli.main(["evolve", str(cfg), "--out", str(out)]) == 2
     assert "Swimmer-v5 has 3 links" in capsys.readouterr().err
+    assert not out.exists()  # the refused run's folder (it made it) is gone with it
     cfg.write_text('[experiment]\nfamily = "swimmer"\n')
 
     def started(*a, **k):
@@ -470,8 +471,11 @@ def test_a_run_refused_at_its_start_does_not_block_its_folder(tmp_path, monkeypa
 
     monkeypatch.setattr(sx, "evolve", started)
     assert cli.main(["evolve", str(cfg), "--out", str(out)]) == 130
-    assert "starting a new run" in capsys.readouterr().err
     assert json.loads((out / "run.json").read_text())["config"]["env"]["n_links"] == 3
+    capsys.readouterr()
+    # stopped before its first checkpoint, the folder holds nothing to keep: the same command starts anew
+    assert cli.main(["evolve", str(cfg), "--out", str(out)]) == 130
+    assert "starting a new run" in capsys.readouterr().err
 
 
 def test_hil_duration_sets_the_flight_length(tmp_path, capsys) -> None:
