@@ -82,6 +82,7 @@ from evolve.backends import BACKENDS, Backend, make_backend
 from evolve.problem import check_problem
 from evolve.selection import Selection, gather_candidates, select
 from snnctl.config import Key, Limits, Section, config_hash, dump_toml, signature_keys
+from snnctl.text import plural
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -186,7 +187,7 @@ class Interrupted(KeyboardInterrupt):
     """
 
     def __init__(self, out_dir: Path, done: int, target: int, exported: str | None):
-        super().__init__(f"{out_dir}: interrupted after {done} of {target} generation(s)")
+        super().__init__(f"{out_dir}: interrupted after {done} of {plural(target, 'generation')}")
         self.out_dir, self.done, self.target, self.exported = Path(out_dir), done, target, exported
 
 
@@ -411,7 +412,8 @@ def _run(problem, s, out, resume, backend, progress, algo, bounds, weights, obje
     except KeyboardInterrupt:
         # every generation is checkpointed; only the choice of the export was cut short, and a resume
         # (zero generations left) makes it again
-        print(f"\ninterrupted during validated selection: all {len(logbook)} generation(s) are checkpointed in "
+        gens = ("all " if len(logbook) > 1 else "") + plural(len(logbook), "generation is", "generations are")
+        print(f"\ninterrupted during validated selection: {gens} checkpointed in "
               f"{out}; the export was not written (resuming makes the selection again)", file=sys.stderr)  # fmt: skip
         raise Interrupted(out, len(logbook), s.generations, None) from None
     finally:
@@ -460,7 +462,8 @@ def _validate(problem, algo: Algorithm, recent, backend, s: EvolveSettings, weig
     cands = gather_candidates(algo, recent, problem, getattr(problem, "initial_genome", None))
     if progress:
         print(
-            f"validating {len(cands)} candidates on {s.validation_episodes} validation episodes ...",
+            f"validating {plural(len(cands), 'candidate')} on "
+            f"{plural(s.validation_episodes, 'validation episode')} ...",
             file=sys.stderr,
             flush=True,
         )
@@ -475,7 +478,7 @@ def _export_interrupted(problem, algo: Algorithm, recent, s: EvolveSettings, out
     the first generation the only candidate is the problem's initial genome. A second Ctrl-C skips.
     """
     name = getattr(problem, "name", type(problem).__name__)
-    print(f"\ninterrupted: {len(logbook)} of {s.generations} generation(s) of {name} checkpointed in {out}",
+    print(f"\ninterrupted: {len(logbook)} of {plural(s.generations, 'generation')} of {name} checkpointed in {out}",
           file=sys.stderr, flush=True)  # fmt: skip
     initial = getattr(problem, "initial_genome", None)
     exported = None

@@ -191,7 +191,7 @@ def test_interrupt_mid_closed_loop_with_generations(tiny_cfg, reference, tmp_pat
     assert means[sel["chosen"]] == min(means.values())
     assert json.loads((out / "best_genome.json").read_text())["chosen"] == sel["chosen"]
     assert (out / "best.snn").read_bytes() == _net_bytes(np.load(out / "best_genome.npy"))
-    assert "interrupted: 1 of 3 generation(s)" in cap.err
+    assert "interrupted: 1 of 3 generations" in cap.err
     (hint,) = _hints(cap.out + cap.err)
     assert "--generations 3" in hint and "--mimic-generations 3" in hint and "--episode-s 4.0" in hint
     assert _run_hint(capsys, cap.out + cap.err) == 0

@@ -11,6 +11,7 @@ import os
 from typing import Any
 
 from snnctl.cli.common import UserError, load_network
+from snnctl.text import plural
 
 _IMPORT_EPILOG = """\
 examples:
@@ -90,7 +91,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
         raise UserError(f"{args.output}: {exc.strerror or exc}") from None
     print(report)
     step = f"dt = {dt:g} s" + ("" if net.control_period_s is not None else ", not recordable in .snn")
-    print(f"wrote {args.output} ({net.n_neurons} neurons, {step})")
+    print(f"wrote {args.output} ({plural(net.n_neurons, 'neuron')}, {step})")
     return 0
 
 
@@ -139,7 +140,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
                 f.write(text)
         except OSError as exc:
             raise UserError(f"{args.c_header}: {exc.strerror or exc}") from None
-        print(f"wrote {args.c_header} ({name}_snn, {net.n_neurons} neurons)")
+        print(f"wrote {args.c_header} ({name}_snn, {plural(net.n_neurons, 'neuron')})")
     return 0
 
 
