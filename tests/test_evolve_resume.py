@@ -17,7 +17,6 @@ import shlex
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -243,32 +242,41 @@ def test_resume_extends_a_finished_run_with_more_generations(reference, tiny_cfg
     assert _rows(run / "mimic" / "log.csv") == _rows(reference / "mimic" / "log.csv")
 
 
-def test_real_sigint_prints_one_hint_that_continues_the_run(tiny_cfg, reference, tmp_path, capsys) -> None:
-    """SIGINT to `python -m snnctl evolve` once its first mimic checkpoint exists (no timing assumed:
-    wherever the signal lands, the printed command must finish the same run)."""
+# The child process: `python -m snnctl evolve ...`, except that the moment its first mimic checkpoint is
+# on disk it sends itself a real SIGINT, so the signal lands at the same point on any machine and load.
+SIGINT_AT_FIRST_CHECKPOINT = """
+import os, signal, sys
+import evolve.runner as runner
+from snnctl.cli import main
+save = runner._save_checkpoint
+def save_then_interrupt(path, state):
+    save(path, state)
+    if path.parent.name == "mimic" and not os.environ.get("SNNCTL_TEST_SIGNALLED"):
+        os.environ["SNNCTL_TEST_SIGNALLED"] = "1"
+        os.kill(os.getpid(), signal.SIGINT)
+runner._save_checkpoint = save_then_interrupt
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_real_sigint_prints_one_hint_that_continues_the_run(tiny_cfg, tmp_path, capsys) -> None:
+    """A real SIGINT, delivered by the OS right after the first mimic checkpoint: one hint, and the
+    printed command finishes the same run to the same targets."""
     out = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-    cfg = tmp_path / "long.toml"  # a mimic phase long enough that the signal lands in it or soon after
-    cfg.write_text(TINY.replace("[mimic]\ngenerations = 2", "[mimic]\ngenerations = 100"))
-    argv = [sys.executable, "-m", "snnctl", "evolve", str(cfg), "--out", str(out), *FLAGS[:2], *FLAGS[4:]]
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        while proc.poll() is None and not (out / "mimic" / "checkpoint.pkl").exists():
-            time.sleep(0.05)  # polling for the file, not a timing assumption
-        proc.send_signal(signal.SIGINT)
-        stdout, stderr = proc.communicate(timeout=600)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode in (130, 0), stderr  # 0 only if it finished before the signal arrived
-    if proc.returncode == 0:
-        pytest.skip("the run finished before SIGINT arrived")
-    assert "Traceback" not in stderr
-    (hint,) = _hints(stdout + stderr)
+    cfg = tmp_path / "long.toml"
+    cfg.write_text(TINY.replace("[mimic]\ngenerations = 2", "[mimic]\ngenerations = 6"))
+    argv = [sys.executable, "-c", SIGINT_AT_FIRST_CHECKPOINT, "evolve", str(cfg), "--out", str(out),
+            *FLAGS[:2], *FLAGS[4:]]  # fmt: skip
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 130, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert len(_rows(out / "mimic" / "log.csv")) < 6 and not (out / "log.csv").exists()
+    (hint,) = _hints(proc.stdout + proc.stderr)
     assert hint == f"continue with: snnctl evolve {cfg} --resume {out} --generations 3 --episode-s 4.0"
     assert (out / "best.snn").is_file()
-    assert _run_hint(capsys, stdout + stderr) == 0
-    assert len(_rows(out / "log.csv")) == 3 and len(_rows(out / "mimic" / "log.csv")) == 100
+    assert _run_hint(capsys, proc.stdout + proc.stderr) == 0
+    assert len(_rows(out / "log.csv")) == 3 and len(_rows(out / "mimic" / "log.csv")) == 6
 
 
 # -- the runner on its own ----------------------------------------------------------------------------
