@@ -25,19 +25,12 @@ import pytest
 from evolve.runner import EvolveSettings, Interrupted, evolve
 from snnctl import cli, snnfile
 from snnctl.controllers.blimp_snn import BlimpSNNCodec, BlimpSNNSpec
-from tests.test_cli_experiments import TINY
+from tests.conftest import TINY
 from tests.test_selection import LUCKY, LuckyOutlier
 
 # a target other than the config's (2 and 2), so a hint that dropped a flag would aim elsewhere
 FLAGS = ["--generations", "3", "--mimic-generations", "3", "--episode-s", "4"]
 REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def tiny_cfg(tmp_path_factory) -> str:
-    path = tmp_path_factory.mktemp("cfg") / "tiny.toml"
-    path.write_text(TINY)
-    return str(path)
 
 
 @pytest.fixture(scope="module")
