@@ -64,9 +64,10 @@ def _measure(board: str, net, codes: np.ndarray, steps: int) -> dict:
     return res
 
 
-def firmware_bench(steps: int = 500) -> dict:
+def firmware_bench(steps: int = 500, progress: bool = True) -> dict:
     """Measure every board whose tools are installed; missing ones are listed under `skipped`."""
     from snnctl.models import blimp_shaped_network
+    from snnctl.progress import progress_bar
 
     from . import build
     from .emulators import available_boards
@@ -86,15 +87,17 @@ def firmware_bench(steps: int = 500) -> dict:
         "boards": {},
         "skipped": {b: f"apt-get install {avail[b]}" for b in BOARDS if avail.get(b)},
     }
-    for board in BOARDS:
-        if avail.get(board):
-            continue
-        res = _measure(board, net, codes, steps)
-        if _boards.get(board).flash_bytes is not None:  # a chip: report its image
-            sizes = build.firmware_size(build.build_firmware(board))
-            res.update(flash_bytes=sizes["flash"], ram_bytes=sizes["ram"], text_bytes=sizes["text"],
-                       data_bytes=sizes["data"], bss_bytes=sizes["bss"])  # fmt: skip
-        out["boards"][board] = res
+    present = [b for b in BOARDS if not avail.get(b)]
+    with progress_bar(progress, len(present), "boards (build, emulate, measure)", "board") as bar:
+        for board in present:
+            bar.set_postfix_str(board)
+            res = _measure(board, net, codes, steps)
+            if _boards.get(board).flash_bytes is not None:  # a chip: report its image
+                sizes = build.firmware_size(build.build_firmware(board))
+                res.update(flash_bytes=sizes["flash"], ram_bytes=sizes["ram"], text_bytes=sizes["text"],
+                           data_bytes=sizes["data"], bss_bytes=sizes["bss"])  # fmt: skip
+            out["boards"][board] = res
+            bar.update(1)
     arm = out["boards"].get(BOARDS[0], {})  # the top-level keys: the first instruction-counting board
     for key in ("flash_bytes", "ram_bytes", "instructions_per_step", "round_trip_ms"):
         out[key] = arm.get(key)
@@ -136,7 +139,7 @@ def format_bench(r: dict) -> str:
     return "\n".join(lines)
 
 
-def run_firmware_bench(steps: int = 500, json_out: bool = False) -> dict:
-    r = firmware_bench(steps)
+def run_firmware_bench(steps: int = 500, json_out: bool = False, progress: bool = True) -> dict:
+    r = firmware_bench(steps, progress)
     print(json.dumps(r, indent=2) if json_out else format_bench(r))
     return r
