@@ -113,6 +113,7 @@ from .network import (
 from .quantize import QuantReport, from_integer, quantize
 from .reference import FloatNetwork, FloatOutput, FloatPopulation, FloatProjection
 from .snnfile import SnnFormatError, from_bytes, network_crc, to_bytes
+from .text import listing, plural
 
 INSTALL_HINT = "pip install 'snnctl[nir]'"
 CALIBRATION_STEPS = 2000
@@ -261,6 +262,7 @@ class _Pop:
     threshold: np.ndarray
     spiking: bool
     reset: Reset = Reset.HARD
+    reset_from_metadata: bool = False  # the node said its reset mode (snnctl_reset); else the importer chose
     refractory: int = 0
     alpha_a: float | None = None  # ALIF: retention of the threshold adaptation (None: not adaptive)
     adapt_step: float = 0.0
@@ -285,7 +287,7 @@ def _model_tau(alpha: np.ndarray, dt: float) -> np.ndarray:
         return np.where(alpha <= 0, 0.0, np.where(alpha >= 1, np.inf, -dt / np.log(np.clip(alpha, 1e-300, 1.0))))
 
 
-def _population(name: str, node: Any, n: int, dt: float) -> _Pop:
+def _population(name: str, node: Any, n: int, dt: float, reset: str | None = None) -> _Pop:
     t = _type(node)
     where = f"node {name!r} (nir.{t})"
 
@@ -322,7 +324,7 @@ def _population(name: str, node: Any, n: int, dt: float) -> _Pop:
             raise NirImportError(f"{where}: the discretised {label} is not finite; check r, w_in, tau and v_leak")
     pop = _Pop(name, Kind.LIF if spiking else Kind.LI, n, au, av, gain, bias, threshold, spiking)
     if spiking:
-        _spiking_extras(pop, node, dt, where)
+        _spiking_extras(pop, node, dt, where, reset)
     return pop
 
 
@@ -338,11 +340,17 @@ def _meta_value(node: Any, key: str) -> Any:
     return arr.item() if arr.ndim == 0 else arr
 
 
-def _spiking_extras(pop: _Pop, node: Any, dt: float, where: str) -> None:
-    """Soft reset, refractory period and threshold adaptation from the node's documented metadata keys."""
+def _spiking_extras(pop: _Pop, node: Any, dt: float, where: str, default_reset: str | None = None) -> None:
+    """Soft reset, refractory period and threshold adaptation from the node's documented metadata keys.
+
+    NIR has no field for the reset mode: a node without `snnctl_reset` gets `default_reset` (the
+    importer's choice, e.g. "soft" for snnTorch's subtracting neurons), else NIR's v_reset (hard).
+    """
     reset = _meta_value(node, RESET_KEY)
     if reset not in (None, "hard", "soft"):
         raise NirImportError(f"{where}: metadata {RESET_KEY} = {reset!r}; expected 'hard' or 'soft'")
+    pop.reset_from_metadata = reset is not None
+    reset = reset if reset is not None else default_reset
     pop.reset = Reset.SOFT if reset == "soft" else Reset.HARD
     refractory = _meta_value(node, REFRACTORY_KEY)
     if refractory is not None:
@@ -427,9 +435,16 @@ def _meta_name(node: Any) -> str:
     return name if isinstance(name, str) else ""
 
 
-def nir_to_float(graph: Any, dt: float, affine_bias: str = "v") -> tuple[FloatNetwork, list[str]]:
-    """The float reference network of a NIR graph (discretised as the module docstring says), plus notes."""
+def nir_to_float(graph: Any, dt: float, affine_bias: str = "v", reset: str | None = None,
+                 ) -> tuple[FloatNetwork, list[str]]:  # fmt: skip
+    """The float reference network of a NIR graph (discretised as the module docstring says), plus notes.
+
+    `reset` ("hard" / "soft"): the reset of spiking nodes that do not say theirs (`snnctl_reset`);
+    None keeps NIR's rule (v = v_reset) and the notes say how many nodes that concerned.
+    """
     nir = require_nir()
+    if reset not in (None, "hard", "soft"):
+        raise NirImportError(f"reset must be 'hard' or 'soft', got {reset!r}")
     if not (isinstance(dt, int | float) and math.isfinite(dt) and dt > 0):
         raise NirImportError(f"dt = {dt!r} must be a finite number of seconds > 0")
     if affine_bias not in ("v", "neuron"):
@@ -463,7 +478,15 @@ def nir_to_float(graph: Any, dt: float, affine_bias: str = "v") -> tuple[FloatNe
         raise NirImportError("the graph has no nir.Input node")
 
     neuron_nodes = [n for n, node in nodes.items() if _type(node) in _SPIKING + _INTEGRATING]
-    pops = {n: _population(n, nodes[n], _node_size(n, nodes[n], nodes, edges), dt) for n in neuron_nodes}
+    pops = {n: _population(n, nodes[n], _node_size(n, nodes[n], nodes, edges), dt, reset) for n in neuron_nodes}
+    unsaid = [n for n, p in pops.items() if p.spiking and not p.reset_from_metadata]
+    if unsaid:
+        chosen = f"--reset {reset} given" if reset else "NIR's rule: v = v_reset = 0 (hard reset)"
+        notes.append(
+            f"{plural(len(unsaid), 'spiking node does', 'spiking nodes do')} not say their reset mode"
+            f" ({listing(unsaid)}): {chosen}. snnTorch's Leaky and Synaptic subtract the threshold by default"
+            " (reset_mechanism='subtract'): import those with reset='soft' (CLI: --reset soft)"
+        )
 
     def upstream(a: str) -> tuple[str, int]:
         """The first node above `a` that is not a Delay, and the steps of the Delays passed on the way."""
@@ -752,6 +775,7 @@ def import_nir(
     affine_bias: str = "v",
     input_range: tuple[Any, Any] | None = None,
     state_bits: int = 20,
+    reset: str | None = None,
 ) -> tuple[Network, NirImportReport | NirStoredReport]:
     """Integer network of a NIR graph (file path or nir.NIRGraph), discretised with step dt (seconds).
 
@@ -762,13 +786,13 @@ def import_nir(
 
     Without `calibration`, a deterministic random input (`default_calibration`, `seed`) over
     `input_range` is used: given, or the range an snnctl export stored in the graph, or [-1, 1]
-    per channel. The report says which.
+    per channel. The report says which. `reset`: see `nir_to_float` (NIR records no reset mode).
     """
     graph = read_graph(path_or_graph)
     stored, changes = _stored_network(graph, dt)
     if stored is not None and not changes:
         return stored
-    fnet, notes = nir_to_float(graph, dt, affine_bias=affine_bias)
+    fnet, notes = nir_to_float(graph, dt, affine_bias=affine_bias, reset=reset)
     if calibration is None:
         hints = graph_hints(graph)
         if input_range is not None:

@@ -279,13 +279,15 @@ def _snntorch_nir(path) -> None:
 
 @pytest.fixture(scope="module")
 def snntorch_snn(tmp_path_factory):
-    """The snnTorch model through `snnctl import` (the CLI, dt = 1e-4 s as snnTorch's export assumes)."""
+    """The snnTorch model through `snnctl import` (the CLI, dt = 1e-4 s as snnTorch's export assumes;
+    --reset soft: its neurons subtract the threshold, snnTorch's default)."""
     from snnctl import snnfile
     from snnctl.cli import main
 
     tmp = tmp_path_factory.mktemp("snntorch")
     _snntorch_nir(tmp / "snntorch.nir")
-    assert main(["import", str(tmp / "snntorch.nir"), "-o", str(tmp / "snntorch.snn"), "--dt", "1e-4"]) == 0
+    assert main(["import", str(tmp / "snntorch.nir"), "-o", str(tmp / "snntorch.snn"), "--dt", "1e-4",
+                 "--reset", "soft"]) == 0  # fmt: skip
     return snnfile.load(tmp / "snntorch.snn")
 
 
@@ -300,6 +302,25 @@ def test_snntorch_export_imports_and_runs(tmp_path) -> None:
     assert out.shape == (300, 3)
     assert report.spikes_int[0] > 0  # the hidden layer is active
     assert net.control_period_s == 1e-4  # the time step is recorded in the network (.snn `ctrl`)
+
+
+def test_the_reset_nir_does_not_record_is_the_importers_choice_and_said(tmp_path) -> None:
+    """snnTorch writes no reset mode into NIR (its neurons subtract by default): NIR's v_reset rule
+    applies unless the import is told otherwise, and the report names the nodes and the option."""
+    _snntorch_nir(tmp_path / "snntorch.nir")
+    hard, hard_report = import_nir(str(tmp_path / "snntorch.nir"), 1e-4)
+    soft, soft_report = import_nir(str(tmp_path / "snntorch.nir"), 1e-4, reset="soft")
+    assert [p.reset for p in hard.populations if p.kind == Kind.LIF] == [Reset.HARD] * 2
+    assert [p.reset for p in soft.populations if p.kind == Kind.LIF] == [Reset.SOFT] * 2
+    (note,) = [n for n in hard_report.notes if "reset mode" in n]
+    assert note.startswith("2 spiking nodes do not say their reset mode (out and rec.lif)") and "--reset soft" in note
+    assert "--reset soft given" in next(n for n in soft_report.notes if "reset mode" in n)
+    # the two differ exactly where a neuron fires: same weights, same state until the first spike
+    x = np.random.default_rng(1).uniform(-1, 1, (400, 4))
+    assert all(np.array_equal(a.weights, b.weights) for a, b in zip(hard.projections, soft.projections, strict=True))
+    assert not np.array_equal(run(hard, hard.quantize_inputs(x)), run(soft, soft.quantize_inputs(x)))
+    with pytest.raises(NirImportError, match="reset must be 'hard' or 'soft'"):
+        import_nir(str(tmp_path / "snntorch.nir"), 1e-4, reset="subtract")
 
 
 def _fits(board, net) -> bool:

@@ -78,7 +78,8 @@ def _cmd_import(args: argparse.Namespace) -> int:
     try:
         graph = read_graph(args.model)
         dt = args.dt if args.dt is not None else graph_hints(graph).get("dt", DEFAULT_DT)
-        net, report = import_nir(graph, dt, calibration=calibration, seed=args.seed, affine_bias=args.affine_bias)
+        net, report = import_nir(graph, dt, calibration=calibration, seed=args.seed, affine_bias=args.affine_bias,
+                                 reset=args.reset)  # fmt: skip
     except NirImportError as exc:
         raise UserError(f"{args.model}: {exc}") from None
     except ValueError as exc:  # NetworkError from a malformed calibration array
@@ -171,6 +172,13 @@ def add_parsers(sub: Any) -> None:
         default="v",
         help="Affine bias into a CubaLIF current: 'v' adds it to the membrane bias (exact in the steady state;"
         " default), 'neuron' drives it from an always-firing neuron (exact, one extra neuron)",
+    )
+    p_imp.add_argument(
+        "--reset",
+        choices=("hard", "soft"),
+        default=None,
+        help="reset of spiking nodes whose file does not say it (NIR has no field for it): 'soft' subtracts the"
+        " threshold, as snnTorch's Leaky/Synaptic do by default; default: NIR's v = v_reset (hard)",
     )
     p_imp.set_defaults(handler=_cmd_import)
 
