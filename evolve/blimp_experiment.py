@@ -463,27 +463,11 @@ def plot_flight(path: Path, recs: dict[str, Any], u_label: str = "command u") ->
 
 
 def plot_raster(path: Path, snn_path: Path, rec) -> None:
-    """Replay the flight's error through the network to draw every neuron's spikes."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from snnctl import runtime, snnfile
+    """Replay the flight's error through the network: inputs, spikes by population, membranes, command."""
+    from snnctl import snnfile
+    from snnctl.network_plot import network_figure
 
     net = snnfile.load(snn_path)
     codes = net.quantize_inputs((rec.reference - rec.measurement)[:, None])
-    tr = runtime.run_trace(net, codes)
-    fig, ax = plt.subplots(figsize=(9, 4))
-    t_idx, n_idx = np.nonzero(tr.spikes)
-    ax.scatter(rec.t[t_idx], n_idx, s=1, c="k", marker="|")
-    off = net.offsets()
-    for i, p in enumerate(net.populations):
-        ax.axhline(off[i] - 0.5, color="0.8", lw=0.5)
-        ax.text(rec.t[-1] * 1.01, (off[i] + off[i + 1]) / 2, p.name or str(i), fontsize=7, va="center")
-    ax.set_xlabel("time (s)")
-    ax.set_ylabel("neuron")
-    ax.set_title("SNN spikes during the held-out flight")
-    fig.tight_layout()
+    fig, _ = network_figure(net, codes, title="the SNN during the held-out flight (input: altitude error)")
     fig.savefig(path, dpi=110)
-    plt.close(fig)

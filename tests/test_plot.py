@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 from snnctl import cli, snnfile
-from snnctl.cli.plot import network_figure, random_codes
 from snnctl.controllers.ncap import NCAPCodec, NCAPSpec
+from snnctl.network_plot import network_figure, random_codes
 from tests.intmodel_py import simulate
+from tests.plot_checks import assert_labels_inside, assert_legends_off_the_axes
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +45,8 @@ def test_figure_shows_the_integer_model(net):
     for j, ln in enumerate(ax_out.get_lines()):
         np.testing.assert_allclose(ln.get_ydata(), out[:, j])
     np.testing.assert_allclose(ax_in.get_lines()[0].get_xdata(), t)
+    assert assert_legends_off_the_axes(fig) == 3  # inputs, membranes, outputs: beside the data, not on it
+    assert_labels_inside(fig)
 
 
 def test_default_traces_are_spiking_neurons(net):
