@@ -60,17 +60,21 @@ def _compiler_identity(cc: list[str]) -> bytes:
         return b""
 
 
-def build_host_tool(name: str, out_dir: Path | None = None, sanitize: bool = False) -> Path:
+def build_host_tool(name: str, out_dir: Path | None = None, sanitize: bool = False,
+                    defines: dict[str, int] | None = None) -> Path:  # fmt: skip
     """Build `firmware/host/<name>.c` with the core and return the path of the executable.
 
-    `sanitize=True` builds with AddressSanitizer and UBSan (any finding aborts the tool).
+    `sanitize=True` builds with AddressSanitizer and UBSan (any finding aborts the tool). `defines`
+    (e.g. {"SNN_DECAY_WIDE": 0}) select the core's portable code paths on this host, so the paths an
+    8/16-bit target compiles are tested here too.
     """
     main = HOST_DIR / f"{name}.c"
     if not main.is_file():
         known = sorted(p.stem for p in HOST_DIR.glob("*.c"))
         raise ValueError(f"no host tool {name!r} in {HOST_DIR} (known: {', '.join(known)})")
     core_c = sorted(CORE_DIR.glob("*.c"))
-    return _build_cached(name, [main, *core_c], [CORE_DIR], [], out_dir, sanitize)
+    flags = [f"-D{k}={v}" for k, v in sorted((defines or {}).items())]
+    return _build_cached(name, [main, *core_c], [CORE_DIR], flags, out_dir, sanitize)
 
 
 def build_host_device(out_dir: Path | None = None, sanitize: bool = False) -> Path:

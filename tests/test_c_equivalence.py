@@ -30,6 +30,12 @@ def snnrun():
 
 
 @pytest.fixture(scope="module")
+def snnrun_portable():
+    """The core's portable paths (what an 8/16-bit target compiles): split decay, one-at-a-time gather."""
+    return build_host_tool("snnrun", sanitize=True, defines={"SNN_DECAY_WIDE": 0, "SNN_GATHER_WIDE": 0})
+
+
+@pytest.fixture(scope="module")
 def snncheck():
     return build_host_tool("snncheck", sanitize=True)
 
@@ -60,6 +66,14 @@ def test_c_matches_numba_on_random_networks(data, snnrun, tmp_path) -> None:
     net = data.draw(networks(max_pops=5, max_n=8))
     codes = data.draw(inputs(net.n_inputs, max_steps=40))
     assert_same(c_trace(snnrun, net, codes, tmp_path), runtime.run_trace(net, codes))
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_portable_c_paths_match_numba_on_random_networks(data, snnrun_portable, tmp_path) -> None:
+    net = data.draw(networks(max_pops=5, max_n=40))
+    codes = data.draw(inputs(net.n_inputs, max_steps=40))
+    assert_same(c_trace(snnrun_portable, net, codes, tmp_path), runtime.run_trace(net, codes))
 
 
 def test_c_matches_numba_on_the_blimp_network(snnrun, tmp_path) -> None:

@@ -94,6 +94,35 @@ SNN_INLINE int32_t snn_floordiv_pow2(int32_t x, uint8_t k)
  *     lo * d                  in 0 .. 4095*4096 < 2^24 (non-negative, so the shift is defined)
  *     removed = hi*d + (lo*d >> 12) lies between 0 and x (inclusive), so x - removed stays in
  *     MIN24..MAX24: no saturation is needed and nothing exceeds 25 bits. */
+#if !defined(SNN_DECAY_WIDE)
+#if defined(__GNUC__) && (defined(__ARM_ARCH_7M__) || defined(__ARM_ARCH_7EM__) || defined(__x86_64__) || \
+                          defined(__aarch64__))
+#define SNN_DECAY_WIDE 1 /* a 32 x 32 -> 64-bit multiply in one instruction (SMULL, IMUL) */
+#else
+#define SNN_DECAY_WIDE 0
+#endif
+#endif
+
+#if SNN_DECAY_WIDE
+/* The same function where a 32 x 32 -> 64-bit multiply is one instruction (Cortex-M3/M4: SMULL;
+ * x86-64, AArch64): the 36-bit product is formed whole and floored with one shift.
+ *     p = x * d                  |p| <= 2^23 * 2^12 = 2^35, exact in int64_t; taken as uint64_t
+ *                                (two's complement bits, modulo 2^64: well defined)
+ *     b = (p >> 12) mod 2^32     bits 12..43 of p: the low 32 bits of floordiv(p, 4096) in two's
+ *                                complement (a logical and an arithmetic shift differ only in
+ *                                bits >= 52, which this drops)
+ *     q = b + 2^23 mod 2^32      = floordiv(p, 4096) + 2^23, in 0 .. 2^24: fits, so the
+ *                                conversion to int32_t is exact (no implementation-defined cast)
+ *     x - floordiv(p, 4096) = (x + 2^23) - q                    (each term 25 bits at most)
+ * Six instructions on Cortex-M3 (SMULL, LSR, ORR, ADD, ADD, SUB) instead of ten.
+ * Bit for bit the split form below: both are exactly x - floor(x * d / 4096). */
+SNN_INLINE int32_t snn_decay(int32_t x, uint16_t d)
+{
+    const uint64_t p = (uint64_t)((int64_t)x * (int64_t)d);
+    const int32_t q = (int32_t)((uint32_t)(p >> 12) + UINT32_C(8388608));
+    return (x + INT32_C(8388608)) - q;
+}
+#else
 SNN_INLINE int32_t snn_decay(int32_t x, uint16_t d)
 {
     uint32_t t = (uint32_t)(x + INT32_C(8388608));
@@ -103,6 +132,7 @@ SNN_INLINE int32_t snn_decay(int32_t x, uint16_t d)
     int32_t removed = hi * dd + (int32_t)((uint32_t)(lo * dd) >> 12);
     return x - removed;
 }
+#endif
 
 /* scale(acc, e): e >= 0: sat24(acc * 2^e); e < 0: sat24(floordiv(acc, 2^-e)); -16 <= e <= 16.
  * |acc| <= 2^30 (fan-in bound, integer-model.md §2).
