@@ -327,6 +327,36 @@ def test_host_device_actuator_gets_fail_safe_codes(blimp):
         proc.wait(5)
 
 
+def _median_step_ms(exe: str, args: list[str], net: Network, steps: int = 40) -> float:
+    proc = subprocess.Popen([exe, *args], stdout=subprocess.PIPE, text=True)
+    try:
+        url = proc.stdout.readline().split()[1]
+        with Device(url, timeout=TIMEOUT) as d:
+            d.hello()
+            d.deploy(net)
+            codes = _codes(steps)
+            times = []
+            for k in range(steps):
+                t0 = time.perf_counter()
+                d.step(codes[k])
+                times.append(time.perf_counter() - t0)
+        return 1e3 * float(np.median(times))
+    finally:
+        proc.terminate()
+        proc.wait(5)
+
+
+def test_tcp_host_device_answers_as_fast_as_the_pty_one(blimp):
+    """A reply is one write on a TCP_NODELAY socket: no reply waits ~40 ms for the client's delayed
+    ACK (that stall is a TCP timer, not machine speed; the 10-ms slack keeps a busy machine green)."""
+    require_board("host")
+    from firmware_bridge.build import build_host_device
+
+    exe = str(build_host_device())
+    pty_ms, tcp_ms = _median_step_ms(exe, [], blimp), _median_step_ms(exe, ["--tcp", "0"], blimp)
+    assert tcp_ms <= 2 * pty_ms + 10.0, (tcp_ms, pty_ms)
+
+
 # -- the command line ---------------------------------------------------------------------------------
 
 

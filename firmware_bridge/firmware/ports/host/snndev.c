@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -38,6 +39,7 @@
 #include <unistd.h>
 
 #include "board.h"
+#include "snn_dev_config.h"
 #include "snn_device.h"
 
 static volatile sig_atomic_t g_stop;
@@ -50,6 +52,11 @@ static int16_t g_last_outputs[SNN_MAX_OUTPUTS];
 static uint16_t g_n_outputs;
 static int g_verbose;
 static int g_stalled; /* output timed out: discard writes until the client sends again */
+/* Output is gathered here and written when a frame's 0x00 delimiter is (COBS frames hold no other
+ * zero byte), so a reply leaves in one write(): over TCP one segment, not one per COBS block. The
+ * largest frame is COBS(header + payload + CRC) + delimiter < 2 * (SNN_DEV_MAX_PAYLOAD + 16). */
+static uint8_t g_outbuf[2u * (SNN_DEV_MAX_PAYLOAD + 16u)];
+static size_t g_out_len;
 
 static void on_signal(int sig)
 {
@@ -89,8 +96,12 @@ static void accept_client(void)
         return;
     }
     set_nonblocking(fd);
+    /* replies go out at once: without TCP_NODELAY, Nagle holds a reply's second segment until the
+     * client's delayed ACK (~40 ms) */
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
     g_fd = fd;
     g_stalled = 0;
+    g_out_len = 0u;
     g_inbuf[0] = 0u; /* virtual delimiter: a fresh start for the frame receiver */
     g_in_pos = 0;
     g_in_len = 1;
@@ -127,7 +138,8 @@ int board_uart_getc(uint8_t *byte)
     return 0;
 }
 
-void board_uart_write(const uint8_t *buf, uint16_t len)
+/* Write all of buf to the client (blocking up to 1 s per stall). */
+static void write_all(const uint8_t *buf, size_t len)
 {
     size_t done = 0;
     while (done < len && g_fd >= 0 && !g_stop && !g_stalled) {
@@ -149,6 +161,18 @@ void board_uart_write(const uint8_t *buf, uint16_t len)
         } else {
             drop_client();
             return;
+        }
+    }
+}
+
+void board_uart_write(const uint8_t *buf, uint16_t len)
+{
+    uint16_t k;
+    for (k = 0u; k < len; k++) {
+        g_outbuf[g_out_len++] = buf[k];
+        if (buf[k] == 0u || g_out_len == sizeof g_outbuf) { /* end of a frame, or (never, by the bound) full */
+            write_all(g_outbuf, g_out_len);
+            g_out_len = 0u;
         }
     }
 }
