@@ -148,6 +148,19 @@ def test_line_garbage_is_survived(dev):
     assert faults(after) > faults(before)
 
 
+def test_a_long_single_write_arrives_whole(emu):
+    """301 bytes in one write at the line rate, then a STATS: every byte received and the request
+    answered at its first attempt (issue 18: with UBRR0 written before U2X0 the emulated USART ran
+    at half speed and lost the delimiter, so only a retry was answered)."""
+    with Device(emu.url, timeout=1.0, retries=0) as d:
+        d.hello()
+        before = d.stats()
+        d.write_raw(b"A" * 300 + b"\0")  # one frame too long for the device: dropped, but read to its end
+        after = d.stats()
+    assert after.rx_bytes - before.rx_bytes == 301 + len(P.frame(P.MsgType.STATS, 1))
+    assert after.dropped_frames - before.dropped_frames == 1 and after.framing_errors == before.framing_errors
+
+
 def test_watchdog_fail_safe(dev):
     net = micro_blimp()
     dev.deploy(net)

@@ -91,10 +91,13 @@ void board_init(void)
     cli();
     paint_stack();
 
-    /* USART0: 115200 8N1, double speed, RX interrupt */
+    /* USART0: 115200 8N1, double speed, RX interrupt. U2X0 goes first: the divisor means "8 clocks
+     * per bit" only with it set, and an emulator may fix the bit time when UBRR0 is written
+     * (simavr does: with UBRR0 first it ran the port at half speed and dropped bytes of long
+     * writes — issue 18). */
+    UCSR0A = _BV(U2X0);
     UBRR0H = (uint8_t)(BOARD_UBRR >> 8);
     UBRR0L = (uint8_t)BOARD_UBRR;
-    UCSR0A = _BV(U2X0);
     UCSR0C = _BV(UCSZ01) | _BV(UCSZ00);
     UCSR0B = _BV(RXEN0) | _BV(TXEN0) | _BV(RXCIE0);
 
