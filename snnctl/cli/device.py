@@ -341,11 +341,11 @@ def _cmd_firmware_emulate(args: argparse.Namespace) -> int:
     except (RuntimeError, ValueError, OSError) as exc:
         raise UserError(str(exc)) from None
     with emu:
-        print(f"serving {args.board} at {emu.url}", flush=True)
-        print(f"  try: snnctl device info --port {emu.url}", flush=True)
-        print(f"       snnctl deploy NET.snn --port {emu.url}", flush=True)
-        print("press Ctrl-C to stop", flush=True)
-        try:
+        try:  # Ctrl-C from the first line on is the way to stop: a client may connect before the rest prints
+            print(f"serving {args.board} at {emu.url}", flush=True)
+            print(f"  try: snnctl device info --port {emu.url}", flush=True)
+            print(f"       snnctl deploy NET.snn --port {emu.url}", flush=True)
+            print("press Ctrl-C to stop", flush=True)
             while emu.running:
                 time.sleep(0.2)
         except KeyboardInterrupt:
