@@ -178,7 +178,7 @@ def test_firmware_emulate_serves_every_board(board):
 def test_no_board_list_outside_the_table():
     """The board names appear as data only in boards.py (docs, tests and defaults excepted)."""
     root = Path(__file__).resolve().parent.parent
-    pattern = re.compile(r"""\(\s*["']X"']\s*,\s*["']""")
+    pattern = re.compile(r"""\(\s*["'](?:host|lm3s6965evb|atmega328p|linux-aarch64|linux-armhf)["']\s*,\s*["']""")
     offenders = []
     for pkg in ("snnctl", "sim", "evolve", "firmware_bridge"):
         for path in (root / pkg).rglob("*.py"):
