@@ -1,7 +1,8 @@
 """The C device (firmware_bridge/firmware/device/) on every emulated board, driven by the host client.
 
 One suite, parametrized over the boards of `firmware_bridge.boards` that hold the blimp network:
-`host` (POSIX virtual device on a pty) and `lm3s6965evb` (Cortex-M3 image under QEMU). A board
+`host` (POSIX virtual device on a pty), `lm3s6965evb` (Cortex-M3 image under QEMU), `linux-aarch64` and
+`linux-armhf` (the host device cross-compiled for a Raspberry Pi, under QEMU user mode). A board
 whose tools are missing is skipped, naming the apt packages, unless CI=true, where it fails.
 """
 
@@ -37,9 +38,8 @@ from snnctl.network import INPUT, Kind, Network, Output, Population, Projection 
 from snnctl.runtime import run  # noqa: E402
 from snnctl.snnfile import network_crc, to_bytes  # noqa: E402
 
-# every board of the table big enough for the 160-neuron blimp network (atmega328p: tests/test_atmega328p_port.py;
-# linux-armhf, the same source as linux-aarch64 for another CPU: tests/test_linux_edge.py)
-BOARDS = tuple(b.name for b in boards.BOARDS if b.max_blob_bytes >= 4096 and b.name != "linux-armhf")
+# every board of the table big enough for the 160-neuron blimp network (atmega328p: tests/test_atmega328p_port.py)
+BOARDS = tuple(b.name for b in boards.BOARDS if b.max_blob_bytes >= 4096)
 TIMEOUT = 0.5
 
 

@@ -33,6 +33,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -91,11 +92,15 @@ static void drop_client(void)
 /* Accept a waiting TCP client (listening socket readable). */
 static void accept_client(void)
 {
+    int one = 1;
     int fd = accept(g_listen_fd, NULL, NULL);
     if (fd < 0) {
         return;
     }
     set_nonblocking(fd);
+    /* no Nagle delay: every reply is a small packet the client waits for (without this, pipelined
+     * STEPs wait ~40 ms for delayed ACKs, as QEMU's serial server does with nodelay=on) */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     g_fd = fd;
     g_stalled = 0;
     g_inbuf[0] = 0u; /* virtual delimiter: a fresh start for the frame receiver */
