@@ -179,9 +179,8 @@ class Board:
         """Guest instructions in `seconds` of the cycle counter's time (None without instruction counting)."""
         return None if self.icount_shift is None else seconds * 1e9 / 2**self.icount_shift
 
-_LINUX_NO_FLASH = (
-    "a Linux board runs the program: copy the binary (scp) and start it there; docs/firmware-boards.md §5"
-)
+
+_LINUX_NO_FLASH = "a Linux board runs the program: copy the binary (scp) and start it there; docs/firmware-boards.md §5"
 _QEMU_USER_TIMES = (
     "under qemu user mode its step times are this computer's emulation speed, not the board's:"
     " run the benchmark on the board itself"
@@ -213,7 +212,11 @@ def _linux_board(name: str, cpu: str, prefix: str, packages: tuple[str, ...], qe
         max_synapses=262144,
         tick_hz=1_000_000_000,  # CLOCK_MONOTONIC nanoseconds, as the host port
         icount_shift=None,
-        unsupported=(("flash", _LINUX_NO_FLASH), ("bench-firmware", _QEMU_USER_TIMES), ("bench-loop", _QEMU_USER_TIMES)),
+        unsupported=(
+            ("flash", _LINUX_NO_FLASH),
+            ("bench-firmware", _QEMU_USER_TIMES),
+            ("bench-loop", _QEMU_USER_TIMES),
+        ),
         port_dir="host",
         qemu_user=qemu_user,
     )
@@ -297,11 +300,13 @@ BOARDS: tuple[Board, ...] = (
         flash=(AVRDUDE_ATMEGA328P,),
     ),
     # Raspberry Pi 3/4/5, Zero 2 W with a 64-bit OS; Jetson, Rock Pi, ... (docs/firmware-boards.md §5)
-    _linux_board("linux-aarch64", "AArch64 (64-bit ARM)", "aarch64-linux-gnu-", AARCH64_TOOLCHAIN_PACKAGES,
-                 "qemu-aarch64"),  # fmt: skip
+    _linux_board(
+        "linux-aarch64", "AArch64 (64-bit ARM)", "aarch64-linux-gnu-", AARCH64_TOOLCHAIN_PACKAGES, "qemu-aarch64"
+    ),  # fmt: skip
     # 32-bit Raspberry Pi OS (ARMv7 hard-float; Pi 2 and up, Zero 2 W on a 32-bit OS)
-    _linux_board("linux-armhf", "ARMv7 (32-bit ARM, hard float)", "arm-linux-gnueabihf-", ARMHF_TOOLCHAIN_PACKAGES,
-                 "qemu-arm"),  # fmt: skip
+    _linux_board(
+        "linux-armhf", "ARMv7 (32-bit ARM, hard float)", "arm-linux-gnueabihf-", ARMHF_TOOLCHAIN_PACKAGES, "qemu-arm"
+    ),  # fmt: skip
 )
 
 BY_NAME = {b.name: b for b in BOARDS}

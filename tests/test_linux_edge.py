@@ -165,4 +165,7 @@ def test_bad_serial_arguments_are_one_line_errors():
         (["--tcp", "0", "--bind", "nowhere"], "snndev: --bind nowhere is not an IPv4 address"),
     ]:
         proc = subprocess.run([qemu, exe, *argv], capture_output=True, text=True, timeout=30, check=False)
-        assert proc.returncode == 2 and proc.stderr.startswith(msg) and proc.stderr.count("\n") == 1, (argv, proc.stderr)
+        assert proc.returncode == 2 and proc.stderr.startswith(msg) and proc.stderr.count("\n") == 1, (
+            argv,
+            proc.stderr,
+        )

@@ -94,7 +94,9 @@ def cunits():
 
 def _compare(cunits: CUnits, net: Network, raws: list[list[int]], codes: list[list[int]]) -> None:
     """Every raw input and every output code through C and through the Python reference."""
-    queries = [(0, i, r) for i, rs in enumerate(raws) for r in rs] + [(1, k, c) for k, cs in enumerate(codes) for c in cs]
+    queries = [(0, i, r) for i, rs in enumerate(raws) for r in rs] + [
+        (1, k, c) for k, cs in enumerate(codes) for c in cs
+    ]
     rc, _period, has, got = cunits.ask(to_bytes(net), queries)
     assert rc == 0 and has == 1
     want = []
@@ -117,7 +119,8 @@ def fixed_output(draw) -> FixedChannel:
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(ins=st.lists(st.tuples(fixed_input, EDGE_I16, st.lists(EDGE_I32, min_size=1, max_size=8)), min_size=1, max_size=3),
+@given(ins=st.lists(st.tuples(fixed_input, EDGE_I16, st.lists(EDGE_I32, min_size=1, max_size=8)), min_size=1,
+                    max_size=3),
        outs=st.lists(st.tuples(fixed_output(), EDGE_I16, st.lists(EDGE_I16, min_size=1, max_size=8)), min_size=1,
                      max_size=3))  # fmt: skip
 @example(  # both int16 ends of an input, both clamp ends of an output, with the largest |d * mult|
@@ -312,3 +315,32 @@ def test_the_c_conversion_uses_no_floating_point(tmp_path):
                          input="int f(int x) { return (int)(x * 0.5); }\n", capture_output=True, text=True,
                          check=False)  # fmt: skip
     assert bad.returncode != 0 and "general-regs-only" in bad.stderr
+
+
+def test_cli_units_writes_what_derive_computes_and_refuses_in_one_line(tmp_path, capsys):
+    from snnctl import cli, snnfile
+
+    net = _net([0.01], [2], [Output(0, 0, scale=0.25, zero=-1), Output(0, 1, scale=0.5)], None, period=0.1)
+    src, dst = tmp_path / "net.snn", tmp_path / "pwm.snn"
+    snnfile.save(net, src)
+    argv = ["units", str(src), "--sensor", "0:-0.001:1500", "--actuator", "1:0.002:0:1000:500",
+            "--actuator", "0:0.004:-100:100"]  # fmt: skip
+    assert cli.main([*argv, "-o", str(dst)]) == 0
+    want = derive([0.01], [0.25, 0.5], [SensorUnit(-0.001, 1500)],
+                  [ActuatorUnit(0.004, -100, 100), ActuatorUnit(0.002, 0, 1000, 500)])  # fmt: skip
+    assert snnfile.load(dst).units == want
+    out = capsys.readouterr().out
+    assert out.startswith(f"wrote {dst}\n") and "output 1: raw = clamp(500 + (code - 0) * 250," in out
+    assert cli.main(["units", str(dst)]) == 0 and "input 0: code = sat16(2 + (raw - 1500) *" in capsys.readouterr().out
+    acts = ["--actuator", "0:1:0:1", "--actuator", "1:1:0:1"]
+    for bad, msg in [
+        (["--sensor", "0:1", "--actuator", "0:1:0:1"], "the network has 2 output(s) (channels 0..1); give one"),
+        (["--sensor", "0:1e12", *acts], "input 0: one count is 1e+14 of the other side's units"),
+        (["--sensor", "0:x", *acts], "--sensor 0:x: CHANNEL and RAW_ZERO are integers, PER_COUNT a number"),
+        (["--sensor", "0:1", *acts, "--actuator", "0:1:2"], "--actuator 0:1:2: expected CHANNEL:PER_COUNT:RAW_MIN"),
+        (["--sensor", "0:1", "--actuator", "0:1:5:1", "--actuator", "1:1:0:1"], "output 0: raw_min 5 > raw_max 1"),
+    ]:
+        assert cli.main(["units", str(src), *bad, "-o", str(tmp_path / "x.snn")]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("snnctl: error: ") and msg in err and err.count("\n") == 1, err
+    assert not (tmp_path / "x.snn").exists()
