@@ -17,6 +17,7 @@ import os
 import select
 import struct
 import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -169,3 +170,42 @@ def test_bad_serial_arguments_are_one_line_errors():
             argv,
             proc.stderr,
         )
+
+
+RUNTIME_ALONE = r"""
+import importlib.abc, sys
+BLOCKED = {"mujoco", "gymnasium", "deap", "matplotlib", "sim", "evolve", "ray", "torch", "nir", "sktime", "imageio"}
+
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ImportError(f"{name} is blocked: the runtime alone must not need it")
+
+sys.meta_path.insert(0, Block())
+import numpy as np
+from snnctl import cli, runtime, snnfile
+from firmware_bridge.emulators import start_emulator
+
+path = sys.argv[1]
+net = snnfile.load(path)
+assert runtime.run(net, np.zeros((20, net.n_inputs), np.int16)).shape == (20, net.n_outputs)
+assert cli.main(["inspect", path]) == 0 and cli.main(["units", path]) == 0
+with start_emulator("host") as emu:
+    assert cli.main(["deploy", path, "--port", emu.url]) == 0
+    assert cli.main(["device", "info", "--port", emu.url]) == 0
+print("OK", sorted(m for m in sys.modules if m.split(".")[0] in BLOCKED))
+"""
+
+
+def test_the_python_runtime_alone_needs_no_simulator_evolution_or_plotting(tmp_path):
+    """What docs/firmware-boards.md §5 promises a Raspberry Pi: load, run, inspect, deploy to a
+    device and query it with numpy + numba + pyserial + tqdm only (the rest is blocked at import)."""
+    from snnctl import snnfile
+
+    path = tmp_path / "net.snn"
+    snnfile.save(blimp_shaped_network(n_enc=4, n_hidden=4, seed=1), path)
+    env = {**os.environ, "PYTHONPATH": str(build.FIRMWARE_DIR.parent.parent)}
+    proc = subprocess.run([sys.executable, "-c", RUNTIME_ALONE, str(path)], capture_output=True, text=True,
+                          timeout=300, env=env, check=False)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "OK []"
