@@ -14,11 +14,11 @@ from snnctl.cli.common import UserError, load_network
 
 _EPILOG = """\
 examples:
-  snnctl units blimp.snn
+  snnctl units net.snn
       show the raw units the file carries (and the control period)
-  snnctl units blimp.snn --sensor 0:-0.001:1500 --actuator 0:0.002:0:1000:500 -o blimp_pwm.snn
+  snnctl units net.snn --sensor 0:-0.001:1500 --actuator 0:0.002:0:1000:500 -o net_pwm.snn
       input 0: lidar millimetres, error = 1.5 m - altitude (-1 mm = +0.001 of the input, 0 at 1500 mm);
-      output 0: PWM duty 0..1000, 500 = 0, one count = 0.002 of the output
+      output 0: PWM duty 0..1000, 500 = 0, one count = 0.002 of the output (one per input and output)
 """
 
 
