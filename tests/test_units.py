@@ -19,7 +19,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from firmware_bridge import build
@@ -123,8 +123,9 @@ def fixed_output(draw) -> FixedChannel:
                     max_size=3),
        outs=st.lists(st.tuples(fixed_output(), EDGE_I16, st.lists(EDGE_I16, min_size=1, max_size=8)), min_size=1,
                      max_size=3))  # fmt: skip
-@example(  # both int16 ends of an input, both clamp ends of an output, with the largest |d * mult|
+@example(  # the largest |d * mult| of both signs, at shift 0 and at shift 62
     ins=[(FixedChannel(INT32_MIN, MAX_MULT, 0), 32767, [INT32_MAX, INT32_MIN]),
+         (FixedChannel(INT32_MAX, MAX_MULT, 0), -32768, [INT32_MIN, INT32_MAX]),
          (FixedChannel(INT32_MAX, -MAX_MULT, MAX_SHIFT), -32768, [INT32_MIN, INT32_MAX])],
     outs=[(FixedChannel(0, MAX_MULT, 0, -5, 7), -32768, [32767, -32768, 0]),
           (FixedChannel(INT32_MAX, -MAX_MULT, MAX_SHIFT, INT32_MIN, INT32_MAX), 32767, [-32768, 32767])],
@@ -156,8 +157,6 @@ def units_case(draw):
     try:
         units = derive(np.float32(in_scale), [o.scale for o in outputs], sensors, actuators)
     except UnitError:  # a ratio of 2**30 or more (asserted to be exactly that in its own test)
-        from hypothesis import assume
-
         assume(False)
     return _net(in_scale, in_zero, outputs, units), sensors, actuators
 
@@ -194,6 +193,23 @@ def test_integer_conversion_is_within_the_documented_bound_of_a_float_computatio
             exact = np.clip(a.raw_zero + d * scale / a.per_count, a.raw_min, a.raw_max)
             slack = 1e-9 * max(1.0, abs(d * scale / a.per_count))
             assert abs(output_raw(c, zero, code) - exact) <= _bound(c, d) + slack, (k, code)
+
+
+def test_saturation_at_both_ends_hand_worked(cunits):
+    """Inputs saturate to -32768 and 32767, outputs clamp to raw_min and raw_max, in C and Python.
+
+    input  (raw_zero 0, ratio 3/2 = 3 * 2**28 / 2**29, zero 100): raw 30000 -> 100 + 45000 -> 32767;
+           raw -30000 -> 100 - 45000 -> -32768; raw 2**31 - 1 and -2**31 likewise; raw 1 -> 100 + 1.5 -> 102
+    output (raw_zero 500, ratio -2 = -2**29 / 2**28, zero -3, range 0..1000): code 300 -> 500 - 606 -> 0;
+           code -300 -> 500 + 594 -> 1000; code 32767 -> 0; code -32768 -> 1000; code 0 -> 500 - 6 = 494
+    """
+    units = DeviceUnits((FixedChannel(0, 3 * 2**28, 29),), (FixedChannel(500, -(2**29), 28, 0, 1000),))
+    net = _net([1.0], [100], [Output(0, 0, scale=1.0, zero=-3)], units)
+    raws, codes = [30000, -30000, INT32_MAX, INT32_MIN, 1], [300, -300, 32767, -32768, 0]
+    want = [32767, -32768, 32767, -32768, 102] + [0, 1000, 0, 1000, 494]
+    got_py = [input_code(units.inputs[0], 100, r) for r in raws] + [output_raw(units.outputs[0], -3, c) for c in codes]
+    assert got_py == want
+    assert cunits.ask(to_bytes(net), [(0, 0, r) for r in raws] + [(1, 0, c) for c in codes])[3] == want
 
 
 def test_hand_worked_lidar_millimetres_and_pwm_duty(cunits):
