@@ -17,8 +17,9 @@
  * The URL line is flushed as soon as the device is listening; the device then serves until
  * SIGTERM or SIGINT and exits 0. Diagnostics go to stderr. Exit status 2: usage or setup error.
  *
- * The pty's slave side (and a --serial device) is put in raw mode (no echo, no newline or flow-control rewriting) and the
- * device keeps one slave descriptor open itself, so a client may close and reopen the path at will.
+ * The pty's slave side (and a --serial device) is put in raw mode (no echo, no newline or
+ * flow-control rewriting) and the device keeps one slave descriptor open itself, so a client may
+ * close and reopen the path at will.
  * In TCP mode a newly accepted client starts with a virtual 0x00 byte, flushing any partial frame
  * a previous client left behind. Bytes written while no client is connected are discarded.
  *
