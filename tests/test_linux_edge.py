@@ -72,6 +72,10 @@ def test_firmware_build_produces_a_static_executable_for_the_cpu(board, capsys):
     assert struct.unpack_from("<H", data, 16)[0] == 2  # ET_EXEC: -static, not a PIE needing a loader
     assert _elf_is_static(data, elf_class)
     assert os.access(exe, os.X_OK)
+    assert cli.main(["firmware", "build", "--board", board]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:2] == [f"{board}: {exe}", f"  executable {out['file']} B"]
+    assert lines[2].startswith(f"  a static {boards.get(board).cpu} Linux program: copy it to the board")
 
 
 @pytest.mark.parametrize("board", EDGE)

@@ -289,6 +289,9 @@ def _cmd_firmware_build(args: argparse.Namespace) -> int:
               f"RAM {sizes['ram']} B (data {sizes['data']} B + bss {sizes['bss']} B) before the stack")  # fmt: skip
     else:
         print(f"  executable {sizes['file']} B")
+    if board.toolchain == "linux":
+        print(f"  a static {board.cpu} Linux program: copy it to the board and run it there,"
+              " e.g. ./snndev --serial /dev/serial0 or ./snndev --tcp 5555 (docs/firmware-boards.md §5)")  # fmt: skip
     return 0
 
 
