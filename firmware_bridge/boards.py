@@ -31,6 +31,12 @@ ARM_TOOLCHAIN_PACKAGES = ("gcc-arm-none-eabi",)
 ARM_EMULATOR_PACKAGES = ("qemu-system-arm",)
 AVR_TOOLCHAIN_PACKAGES = ("gcc-avr", "avr-libc")
 AVR_EMULATOR_PACKAGES = ("libsimavr-dev",)  # the runner links libsimavr; simavr (the CLI) is optional
+# Linux edge boards: Debian's cross gcc and its C library (headers + libc.a: the program is linked
+# statically, so it runs on any Raspberry Pi OS / Debian / Ubuntu of that architecture), and QEMU's
+# user-mode emulator (one Linux program of another architecture, no machine model).
+AARCH64_TOOLCHAIN_PACKAGES = ("gcc-aarch64-linux-gnu", "libc6-dev-arm64-cross")
+ARMHF_TOOLCHAIN_PACKAGES = ("gcc-arm-linux-gnueabihf", "libc6-dev-armhf-cross")
+QEMU_USER_PACKAGES = ("qemu-user",)
 
 # Freestanding Cortex-M image: no newlib, libgcc only; the port supplies memcpy/memset/... (its
 # libc/ directory). -fno-tree-loop-distribute-patterns stops GCC from turning those very loops back
@@ -51,6 +57,10 @@ ARM_CM3_FLAGS = (
     "-fno-tree-loop-distribute-patterns",
     "-g",
 )
+# A Linux program: -static so that one file runs on every distribution of the architecture (no
+# glibc version to match); -pedantic like the host build (build.BASE_FLAGS).
+LINUX_FLAGS = ("-O2", "-static", "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-ffunction-sections",
+               "-fdata-sections")  # fmt: skip
 AVR_FLAGS = ("-Os", "-std=c99", "-Wall", "-Wextra", "-Werror", "-ffunction-sections", "-fdata-sections", "-g")
 
 
@@ -109,19 +119,19 @@ _TOO_SMALL_FOR_BLIMP = (
 class Board:
     """One board: identity, toolchain, emulator, memory, the device library's limits, instruction counting."""
 
-    name: str  # what --board takes; the port lives in firmware/ports/<name>/
+    name: str  # what --board takes; the port lives in firmware/ports/<name>/ (unless `port_dir` says)
     cpu: str
     description: str  # a phrase for messages and docs
     device_name: str  # the name HELLO reports (SNN_DEV_BOARD_NAME)
     # -- build
-    toolchain: str  # "cc" (the system C compiler, $CC) | "arm-none-eabi" | "avr"
+    toolchain: str  # "cc" (the system C compiler, $CC) | "arm-none-eabi" | "avr" | "linux" (a cross gcc + libc)
     tool_prefix: str  # prefix of gcc/nm/size ("" = the system compiler)
     toolchain_packages: tuple[str, ...]  # Debian packages of the toolchain
     cflags: tuple[str, ...]  # cross-compiler flags (host: build.BASE_FLAGS and RELEASE/SANITIZE_FLAGS)
     defines: tuple[tuple[str, str], ...]  # -D macros of the image (the port's limits come via SNN_DEV_PORT_CONFIG)
     linker_script: str | None  # in the port directory (None: the toolchain's default)
     # -- emulator
-    emulator: str  # "process" (a POSIX program on a pty) | "qemu" | "simavr"
+    emulator: str  # "process" (a POSIX program on a pty) | "qemu" | "simavr" | "qemu-user" (a Linux program)
     emulator_packages: tuple[str, ...]  # Debian packages of the emulator
     qemu_machine: str | None  # qemu-system-arm -M ...
     # -- memory of the chip (None: a host process)
@@ -141,6 +151,20 @@ class Board:
     unsupported: tuple[tuple[str, str], ...] = ()
     # -- flashing a real board: the tools that can, in order of preference (`snnctl firmware flash`)
     flash: tuple[FlashTool, ...] = ()
+    # -- a port shared with another board (the Linux edge boards build ports/host/); None: ports/<name>/
+    port_dir: str | None = None
+    # -- emulator "qemu-user": the QEMU user-mode program that runs the binary (qemu-aarch64, qemu-arm)
+    qemu_user: str | None = None
+
+    @property
+    def port(self) -> str:
+        """The folder under firmware/ports/ holding this board's port."""
+        return self.port_dir or self.name
+
+    @property
+    def is_program(self) -> bool:
+        """A Linux program (the host device, an edge board's binary), not a microcontroller image."""
+        return self.toolchain in ("cc", "linux")
 
     def can(self, capability: str) -> bool:
         if capability not in CAPABILITIES:
@@ -154,6 +178,48 @@ class Board:
     def instructions(self, seconds: float) -> float | None:
         """Guest instructions in `seconds` of the cycle counter's time (None without instruction counting)."""
         return None if self.icount_shift is None else seconds * 1e9 / 2**self.icount_shift
+
+
+_LINUX_NO_FLASH = "a Linux board runs the program: copy the binary (scp) and start it there; docs/firmware-boards.md §5"
+_QEMU_USER_TIMES = (
+    "under qemu user mode its step times are this computer's emulation speed, not the board's:"
+    " run the benchmark on the board itself"
+)
+
+
+def _linux_board(name: str, cpu: str, prefix: str, packages: tuple[str, ...], qemu_user: str) -> Board:
+    """A Linux edge board: the host port (ports/host/snndev.c) cross-compiled, limits and all."""
+    return Board(
+        name=name,
+        cpu=cpu,
+        description=f"the {cpu} Linux program under {qemu_user}",
+        device_name=name,
+        toolchain="linux",
+        tool_prefix=prefix,
+        toolchain_packages=packages,
+        cflags=LINUX_FLAGS,
+        defines=(("SNN_DEV_PORT_CONFIG", "1"), ("SNN_DEV_BOARD_NAME", f'"{name}"')),
+        linker_script=None,
+        emulator="qemu-user",
+        emulator_packages=QEMU_USER_PACKAGES,
+        qemu_machine=None,
+        ram_bytes=None,
+        flash_bytes=None,
+        max_payload=1024,
+        max_blob_bytes=262144,
+        arena_bytes=262144,
+        max_neurons=65535,
+        max_synapses=262144,
+        tick_hz=1_000_000_000,  # CLOCK_MONOTONIC nanoseconds, as the host port
+        icount_shift=None,
+        unsupported=(
+            ("flash", _LINUX_NO_FLASH),
+            ("bench-firmware", _QEMU_USER_TIMES),
+            ("bench-loop", _QEMU_USER_TIMES),
+        ),
+        port_dir="host",
+        qemu_user=qemu_user,
+    )
 
 
 BOARDS: tuple[Board, ...] = (
@@ -233,6 +299,14 @@ BOARDS: tuple[Board, ...] = (
         unsupported=(("bench-firmware", _TOO_SMALL_FOR_BLIMP), ("bench-loop", _TOO_SMALL_FOR_BLIMP)),
         flash=(AVRDUDE_ATMEGA328P,),
     ),
+    # Raspberry Pi 3/4/5, Zero 2 W with a 64-bit OS; Jetson, Rock Pi, ... (docs/firmware-boards.md §5)
+    _linux_board(
+        "linux-aarch64", "AArch64 (64-bit ARM)", "aarch64-linux-gnu-", AARCH64_TOOLCHAIN_PACKAGES, "qemu-aarch64"
+    ),  # fmt: skip
+    # 32-bit Raspberry Pi OS (ARMv7 hard-float; Pi 2 and up, Zero 2 W on a 32-bit OS)
+    _linux_board(
+        "linux-armhf", "ARMv7 (32-bit ARM, hard float)", "arm-linux-gnueabihf-", ARMHF_TOOLCHAIN_PACKAGES, "qemu-arm"
+    ),  # fmt: skip
 )
 
 BY_NAME = {b.name: b for b in BOARDS}

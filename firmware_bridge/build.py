@@ -160,7 +160,8 @@ def apt_install_hint(packages: tuple[str, ...] | list[str]) -> str:
 
 def cross_tools(board: str) -> dict[str, str]:
     """Paths of gcc, nm and size for `board`'s cross toolchain; RuntimeError naming the apt packages."""
-    spec = _board_spec(board)
+    spec = boards.get(board)
+    spec = _board_spec(board, "linux" if spec.toolchain == "linux" else "arm-none-eabi")
     tools = {}
     for tool in ("gcc", "nm", "size"):
         path = shutil.which(spec.tool_prefix + tool)
@@ -171,6 +172,13 @@ def cross_tools(board: str) -> dict[str, str]:
                 f" {apt_install_hint(spec.toolchain_packages)} (or run firmware_bridge/firmware/install-toolchains.sh)"
             )
         tools[tool] = path
+    if spec.toolchain == "linux":  # Debian's cross C library: /usr/<triplet>/include, lib/libc.a
+        sysroot = Path("/usr") / spec.tool_prefix.rstrip("-")
+        if not (sysroot / "include" / "stdio.h").is_file():
+            raise RuntimeError(
+                f"the {board} C library is missing ({sysroot}/include/stdio.h); install with:"
+                f" {apt_install_hint(spec.toolchain_packages)} (or run firmware_bridge/firmware/install-toolchains.sh)"
+            )
     return tools
 
 
@@ -203,6 +211,8 @@ def build_firmware(board: str, out_dir: Path | None = None) -> Path:
     """
     if boards.get(board).toolchain == "avr":
         return build_avr_firmware(board, out_dir)
+    if boards.get(board).toolchain == "linux":
+        return build_linux_device(board, out_dir)
     spec = _board_spec(board)
     tools = cross_tools(board)
     port = PORTS_DIR / board
@@ -226,7 +236,7 @@ def build_firmware(board: str, out_dir: Path | None = None) -> Path:
 
 def _build_image(board: str, gcc: str, flags: list[str], include_dirs: list[Path], sources: list[Path],
                  link: list[str], extra_inputs: list[Path], out_dir: Path | None,
-                 check_floats: Callable[[Path], None]) -> Path:  # fmt: skip
+                 check_floats: Callable[[Path], None], output: str = "fw.elf") -> Path:  # fmt: skip
     """Compile and link one firmware image (`fw.elf`, `fw.map` beside it) into the cache, once per content.
 
     The cache folder is named after a hash of compiler, flags, link options and every source, header
@@ -244,12 +254,12 @@ def _build_image(board: str, gcc: str, flags: list[str], include_dirs: list[Path
     out_dir = Path(out_dir) if out_dir is not None else default_cache_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
     final = out_dir / f"fw-{board}-{digest.hexdigest()[:16]}"
-    elf = final / "fw.elf"
+    elf = final / output
     if elf.is_file():
         return elf
     tmp = Path(tempfile.mkdtemp(prefix=f".fw-{board}-", dir=out_dir))
     try:
-        cmd = [gcc, *flags, *(f"-I{d}" for d in include_dirs), *map(str, sources), "-o", "fw.elf", *link]
+        cmd = [gcc, *flags, *(f"-I{d}" for d in include_dirs), *map(str, sources), "-o", output, *link]
         proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             raise RuntimeError(
@@ -304,6 +314,50 @@ def firmware_size(elf: Path) -> dict[str, int]:
     sizes["flash"] = sizes["text"] + sizes["data"]
     sizes["ram"] = sizes["data"] + sizes["bss"]
     return sizes
+
+
+# ---------------------------------------------------------------------------------------------
+# Linux edge boards (linux-aarch64, linux-armhf): the host port, ports/host/snndev.c, cross-compiled
+# as one static Linux program (docs/firmware-boards.md §5). The same source as `build_host_device`,
+# so the edge board serves exactly what the tests check on the host, plus its limits' board name.
+# ---------------------------------------------------------------------------------------------
+
+# the C path (core + device library) must hold no float: -mgeneral-regs-only makes the compiler
+# refuse any floating-point or SIMD register use, so a float slipping in fails the build (AArch64)
+_NO_FLOAT_FLAG = {"aarch64-linux-gnu-": "-mgeneral-regs-only"}
+
+
+def build_linux_device(board: str, out_dir: Path | None = None) -> Path:
+    """Cross-compile the protocol server `snndev` for the Linux board `board` and return its path.
+
+    Core + device library + ports/host/snndev.c, static, cached like the firmware images (a `fw.map`
+    beside it). RuntimeError naming the apt packages if the cross gcc or its C library is missing.
+    On AArch64 the core and device library are first compiled alone with -mgeneral-regs-only, which
+    fails on any float or double: the same guarantee the MCU builds get from their soft-float check.
+    """
+    spec = _board_spec(board, "linux")
+    tools = cross_tools(board)
+    port = PORTS_DIR / spec.port
+    sources = [*sorted(CORE_DIR.glob("*.c")), *sorted(DEVICE_DIR.glob("*.c")), port / "snndev.c"]
+    include_dirs = [CORE_DIR, DEVICE_DIR, port]
+    flags = [*spec.cflags, *(f"-D{k}={v}" for k, v in sorted(spec.defines))]
+    link = ["-Wl,--gc-sections", "-Wl,-Map=fw.map"]
+
+    def check_floats(tmp: Path) -> None:
+        no_float = _NO_FLOAT_FLAG.get(spec.tool_prefix)
+        if no_float is None:
+            return
+        c_path = [s for s in sources if s.parent in (CORE_DIR, DEVICE_DIR)]
+        cmd = [tools["gcc"], *flags, no_float, "-c", *(f"-I{d}" for d in include_dirs), *map(str, c_path)]
+        proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, check=False)
+        for obj in tmp.glob("*.o"):
+            obj.unlink()
+        if proc.returncode != 0:
+            raise RuntimeError(
+                f"the {board} core/device library uses floating point (refused by {no_float}):\n{proc.stderr.strip()}"
+            )
+
+    return _build_image(board, tools["gcc"], flags, include_dirs, sources, link, [], out_dir, check_floats, "snndev")
 
 
 # ---------------------------------------------------------------------------------------------

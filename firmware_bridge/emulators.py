@@ -8,6 +8,9 @@ emulated (its `emulator`, packages, QEMU machine, `icount_shift`) is in `firmwar
   line; the url is a pty path such as `/dev/pts/5`.
 - `lm3s6965evb`: `qemu-system-arm -M lm3s6965evb` running the Cortex-M3 image of
   `build.build_firmware`; the url is `socket://127.0.0.1:PORT`.
+- `linux-aarch64`, `linux-armhf`: the edge boards' static Linux program (`build.build_linux_device`,
+  the host port cross-compiled) under QEMU user mode (`qemu-aarch64`, `qemu-arm`), serving TCP on a
+  free localhost port; the url is `socket://127.0.0.1:PORT`.
 - `atmega328p`: the 8-bit AVR image of `build.build_avr_firmware` in libsimavr, driven by
   `ports/atmega328p/simavr_runner.c` (`build.build_simavr_runner`), which prints `URL /dev/pts/N`
   like the host device. 2 KB of RAM: only tiny networks fit (docs/firmware-boards.md).
@@ -144,6 +147,15 @@ def _missing_packages(board: str) -> list[str]:
         if shutil.which(QEMU) is None:
             missing.extend(spec.emulator_packages)
         return missing
+    if spec.emulator == "qemu-user":
+        missing = []
+        try:
+            build.cross_tools(board)
+        except RuntimeError:
+            missing.extend(spec.toolchain_packages)
+        if spec.qemu_user is None or shutil.which(spec.qemu_user) is None:
+            missing.extend(spec.emulator_packages)
+        return missing
     if spec.emulator == "simavr":
         missing = []
         try:
@@ -183,6 +195,10 @@ def start_emulator(board: str, *, icount: bool = True, timeout: float = 10.0) ->
     if spec.emulator == "simavr":
         elf = build.build_avr_firmware(board)
         return _start_url_printer(board, [str(build.build_simavr_runner()), str(elf)], timeout)
+    if spec.emulator == "qemu-user":  # the program prints its URL itself, as the host device does
+        program = build.build_linux_device(board)
+        return _start_url_printer(board, [shutil.which(spec.qemu_user) or spec.qemu_user, str(program), "--tcp", "0"],
+                                  timeout)  # fmt: skip
     elf = build.build_firmware(board)
     return start_qemu(board, elf, icount=icount, timeout=timeout)
 

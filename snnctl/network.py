@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from .units import DeviceUnits, UnitError
+
 MIN24 = -(1 << 23)
 MAX24 = (1 << 23) - 1
 DECAY_ONE = 4096  # decay(x, 4096) == 0: the whole state is removed each step
@@ -190,6 +192,10 @@ class Network:
     # that steps it once per period (None: unspecified). Kept in the `.snn` file (`ctrl`) in whole
     # microseconds, so a controller can refuse another rate and NIR export knows what the decays mean
     control_period_s: float | None = None
+    # the device's raw-unit conversion (`unit` section; snnctl/units.py): fixed-point constants per
+    # input and output that turn a port's raw sensor integers into input codes and output codes into
+    # actuator integers. None: the port works in codes
+    units: DeviceUnits | None = None
 
     def __post_init__(self) -> None:
         self.n_inputs = int(self.n_inputs)
@@ -277,6 +283,11 @@ class Network:
             if self.fail_safe.shape != (self.n_outputs,):
                 raise NetworkError(f"network: fail_safe must have one code per output ({self.n_outputs})")
             _check_range(self.fail_safe, -32768, 32767, "fail_safe", "network")
+        if self.units is not None:
+            try:
+                self.units.check(self.n_inputs, self.n_outputs)
+            except UnitError as e:
+                raise NetworkError(f"network: {e}") from None
         if self.control_period_s is not None:
             p = self.control_period_s
             if not (math.isfinite(p) and 1 <= round(p * 1e6) <= MAX_PERIOD_US):

@@ -36,6 +36,7 @@ from .network import (
     Projection,
     Reset,
 )
+from .units import MAX_MULT, MAX_SHIFT, DeviceUnits, FixedChannel
 
 MAGIC = b"SNNC"
 FORMAT_VERSION = 1
@@ -46,6 +47,8 @@ NEUR_DTYPE = np.dtype([("du", "<u2"), ("dv", "<u2"), ("bias", "<i4"), ("theta", 
 PROJ = struct.Struct("<HHBBbBII")
 INPQ_DTYPE = np.dtype([("scale", "<f4"), ("zero", "<i2"), ("reserved", "<u2")])
 OUTQ = struct.Struct("<HHBBhf")
+UNIT_IN = struct.Struct("<iiB3s")  # raw_zero, mult, shift, reserved (snnctl/units.py)
+UNIT_OUT = struct.Struct("<iiiiB3s")  # raw_zero, mult, raw_min, raw_max, shift, reserved
 INPUT_SRC = 0xFFFF
 FLAG_SPARSE, FLAG_RECURRENT = 1, 2
 META_MAX_DEPTH = 64  # the C core checks `meta` with a fixed-size stack of this depth
@@ -139,6 +142,8 @@ def to_bytes(net: Network) -> bytes:
         body += _section(b"fail", np.asarray(net.fail_safe, dtype="<i2").tobytes())
     if net.control_period_s is not None:
         body += _section(b"ctrl", struct.pack("<I", round(net.control_period_s * 1e6)))
+    if net.units is not None:
+        body += _section(b"unit", _unit_body(net.units))
     file_bytes = HEADER.size + len(body) + 4
     header = HEADER.pack(
         MAGIC, FORMAT_VERSION, HEADER.size, file_bytes, len(net.populations), len(net.projections),
@@ -146,6 +151,32 @@ def to_bytes(net: Network) -> bytes:
     )  # fmt: skip
     data = header + body
     return data + struct.pack("<I", zlib.crc32(data))
+
+
+def _unit_body(units: DeviceUnits) -> bytes:
+    ins = b"".join(UNIT_IN.pack(c.raw_zero, c.mult, c.shift, b"\0\0\0") for c in units.inputs)
+    outs = b"".join(UNIT_OUT.pack(c.raw_zero, c.mult, c.raw_min, c.raw_max, c.shift, b"\0\0\0") for c in units.outputs)
+    return ins + outs
+
+
+def _read_units(body: bytes, n_in: int, n_out: int) -> DeviceUnits:
+    """The `unit` section, checked in the C core's order (check_unit in snn_load.c)."""
+    _need(len(body) == UNIT_IN.size * n_in + UNIT_OUT.size * n_out, ErrorCode.BAD_COUNT,
+          "unit section length disagrees with n_inputs and n_outputs")  # fmt: skip
+    ins, outs = [], []
+    for i in range(n_in):
+        raw_zero, mult, shift, res = UNIT_IN.unpack_from(body, UNIT_IN.size * i)
+        _need(shift <= MAX_SHIFT and res == b"\0\0\0" and abs(mult) <= MAX_MULT, ErrorCode.BAD_VALUE,
+              f"unit section: input {i}: shift, mult or reserved bytes out of range")  # fmt: skip
+        ins.append(FixedChannel(raw_zero, mult, shift))
+    base = UNIT_IN.size * n_in
+    for k in range(n_out):
+        raw_zero, mult, lo, hi, shift, res = UNIT_OUT.unpack_from(body, base + UNIT_OUT.size * k)
+        _need(shift <= MAX_SHIFT and res == b"\0\0\0" and abs(mult) <= MAX_MULT, ErrorCode.BAD_VALUE,
+              f"unit section: output {k}: shift, mult or reserved bytes out of range")  # fmt: skip
+        _need(lo <= hi, ErrorCode.BAD_VALUE, f"unit section: output {k}: raw_min {lo} > raw_max {hi}")
+        outs.append(FixedChannel(raw_zero, mult, shift, lo, hi))
+    return DeviceUnits(tuple(ins), tuple(outs))
 
 
 def network_crc(blob: bytes) -> int:
@@ -345,6 +376,7 @@ def from_bytes(buf: bytes) -> Network:
         (period_us,) = struct.unpack("<I", sec[b"ctrl"])
         _need(period_us > 0, ErrorCode.BAD_VALUE, "ctrl section: control period 0 us")
         control_period_s = period_us / 1e6
+    units = _read_units(sec[b"unit"], n_in, n_out) if b"unit" in sec else None
 
     names = meta.pop(NAMES_KEY, {})
     _need(isinstance(names, dict), ErrorCode.BAD_VALUE, "meta population_names is not an object")
@@ -359,7 +391,7 @@ def from_bytes(buf: bytes) -> Network:
         )  # fmt: skip
     try:
         return Network(n_in, populations, projections, outputs, inpq["scale"].copy(), inpq["zero"].astype(np.int64),
-                       meta, fail_safe, control_period_s)  # fmt: skip
+                       meta, fail_safe, control_period_s, units)  # fmt: skip
     except NetworkError as e:  # every rule should be caught above; this keeps the promise of one error type
         raise SnnFormatError(ErrorCode.BAD_VALUE, str(e)) from None
 

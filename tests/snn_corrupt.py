@@ -76,6 +76,15 @@ def targeted(buf: bytes) -> Iterator[tuple[str, bytes, ErrorCode]]:
         ctrl = secs[b"ctrl"][0]
         yield "control period 0", patch(buf, ctrl + SECTION.size, "<I", 0), ErrorCode.BAD_VALUE
         yield "ctrl length 2", patch(buf, ctrl + 4, "<I", 2), ErrorCode.BAD_COUNT
+    if b"unit" in secs:  # layout: docs/snn-format.md `unit`; input records 12 bytes, output records 20
+        unit, n_in = secs[b"unit"][0], struct.unpack_from("<H", buf, 16)[0]
+        out0 = unit + SECTION.size + 12 * n_in
+        yield "unit input shift 63", patch(buf, unit + SECTION.size + 8, "<B", 63), ErrorCode.BAD_VALUE
+        yield "unit input mult 2^30", patch(buf, unit + SECTION.size + 4, "<i", 1 << 30), ErrorCode.BAD_VALUE
+        yield "unit input reserved", patch(buf, unit + SECTION.size + 11, "<B", 1), ErrorCode.BAD_VALUE
+        yield "unit output mult -2^30", patch(buf, out0 + 4, "<i", -(1 << 30)), ErrorCode.BAD_VALUE
+        yield "unit output raw_min > raw_max", patch(buf, out0 + 8, "<i", 1 << 30), ErrorCode.BAD_VALUE
+        yield "unit output shift 63", patch(buf, out0 + 16, "<B", 63), ErrorCode.BAD_VALUE
 
 
 def truncations(buf: bytes) -> Iterator[tuple[str, bytes]]:

@@ -35,32 +35,36 @@ CASES = [(cap, b) for cap in COMMANDS for b in boards.BOARDS]
 
 
 def test_table_is_consistent():
-    assert boards.names() == ("host", "lm3s6965evb", "atmega328p")
+    assert boards.names() == ("host", "lm3s6965evb", "atmega328p", "linux-aarch64", "linux-armhf")
     assert len({b.name for b in boards.BOARDS}) == len(boards.BOARDS)
     assert len({b.device_name for b in boards.BOARDS}) == len(boards.BOARDS)
     for b in boards.BOARDS:
-        port = build.PORTS_DIR / b.name
+        port = build.PORTS_DIR / b.port
         assert (port / "snn_port_config.h").is_file(), b.name
         if b.linker_script:
             assert (port / b.linker_script).is_file()
-        assert b.emulator in ("process", "qemu", "simavr") and b.toolchain in ("cc", "arm-none-eabi", "avr")
+        assert b.emulator in ("process", "qemu", "simavr", "qemu-user")
+        assert b.toolchain in ("cc", "arm-none-eabi", "avr", "linux")
         assert (b.qemu_machine is not None) == (b.emulator == "qemu")
-        assert (b.ram_bytes is None) == (b.flash_bytes is None) == (b.toolchain == "cc")
+        assert (b.qemu_user is not None) == (b.emulator == "qemu-user") == (b.toolchain == "linux")
+        assert (b.ram_bytes is None) == (b.flash_bytes is None) == b.is_program
+        assert (b.port_dir is None) or b.is_program  # only Linux programs share a port (ports/host)
         assert 0 < 2 * (b.max_blob_bytes + b.arena_bytes) < (b.ram_bytes or 2**40)  # two upload slots fit
         assert 64 <= b.max_payload <= 1024 and 0 < len(b.device_name) <= 24
         for cap, why in b.unsupported:
             assert cap in boards.CAPABILITIES and why and "\n" not in why
         assert boards.by_device_name(b.device_name) is b and boards.get(b.name) is b
     assert boards.by_device_name("arduino") is None
-    with pytest.raises(boards.BoardError, match="unknown board 'nope' .known: host, lm3s6965evb, atmega328p"):
+    with pytest.raises(boards.BoardError, match="unknown board 'nope' .known: host, lm3s6965evb, atmega328p, linux-"):
         boards.get("nope")
     with pytest.raises(ValueError, match="no board capability"):
         boards.get("host").can("fly")
 
 
-def _port_macros(board: str) -> dict[str, str]:
-    text = (build.PORTS_DIR / board / "snn_port_config.h").read_text()
-    return dict(re.findall(r"#define (SNN_DEV_\w+|F_CPU|BOARD_SYSCLK_HZ) ([^\n/]+)", text))
+def _port_macros(board: boards.Board) -> dict[str, str]:
+    """The port header's macros, overridden by the board's -D defines (a shared port names each board)."""
+    text = (build.PORTS_DIR / board.port / "snn_port_config.h").read_text()
+    return {**dict(re.findall(r"#define (SNN_DEV_\w+|F_CPU|BOARD_SYSCLK_HZ) ([^\n/]+)", text)), **dict(board.defines)}
 
 
 def _number(value: str, macros: dict[str, str]) -> int:
@@ -72,16 +76,17 @@ def _number(value: str, macros: dict[str, str]) -> int:
 
 @pytest.mark.parametrize("board", boards.BOARDS, ids=lambda b: b.name)
 def test_table_limits_equal_the_port_header(board):
-    m = _port_macros(board.name)
+    m = _port_macros(board)
     assert m["SNN_DEV_BOARD_NAME"].strip() == f'"{board.device_name}"'
     got = {key: _number(m[macro], m) for key, macro in [
         ("max_payload", "SNN_DEV_MAX_PAYLOAD"), ("max_blob_bytes", "SNN_DEV_MAX_BLOB"),
         ("arena_bytes", "SNN_DEV_ARENA_BYTES"), ("max_neurons", "SNN_DEV_MAX_NEURONS"),
         ("max_synapses", "SNN_DEV_MAX_SYNAPSES"), ("tick_hz", "SNN_DEV_TICK_HZ")]}  # fmt: skip
     assert got == {key: getattr(board, key) for key in got}
+    header = _port_macros(boards.Board(**{**board.__dict__, "defines": ()}))
     for name, value in board.defines:  # e.g. F_CPU: the build's -D agrees with the header's default
-        if name in m:
-            assert _number(value, m) == _number(m[name], m)
+        if name in header and name != "SNN_DEV_BOARD_NAME":  # the name: -D over an #ifndef default
+            assert _number(value, m) == _number(header[name], m)
 
 
 def hello_limits(x) -> dict:
@@ -173,7 +178,7 @@ def test_firmware_emulate_serves_every_board(board):
 def test_no_board_list_outside_the_table():
     """The board names appear as data only in boards.py (docs, tests and defaults excepted)."""
     root = Path(__file__).resolve().parent.parent
-    pattern = re.compile(r"""\(\s*["'](?:host|lm3s6965evb|atmega328p)["']\s*,\s*["']""")
+    pattern = re.compile(r"""\(\s*["'](?:host|lm3s6965evb|atmega328p|linux-aarch64|linux-armhf)["']\s*,\s*["']""")
     offenders = []
     for pkg in ("snnctl", "sim", "evolve", "firmware_bridge"):
         for path in (root / pkg).rglob("*.py"):

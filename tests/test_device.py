@@ -1,7 +1,8 @@
 """The C device (firmware_bridge/firmware/device/) on every emulated board, driven by the host client.
 
 One suite, parametrized over the boards of `firmware_bridge.boards` that hold the blimp network:
-`host` (POSIX virtual device on a pty) and `lm3s6965evb` (Cortex-M3 image under QEMU). A board
+`host` (POSIX virtual device on a pty), `lm3s6965evb` (Cortex-M3 image under QEMU), `linux-aarch64` and
+`linux-armhf` (the host device cross-compiled for a Raspberry Pi, under QEMU user mode). A board
 whose tools are missing is skipped, naming the apt packages, unless CI=true, where it fails.
 """
 

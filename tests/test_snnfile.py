@@ -11,13 +11,15 @@ from snnctl import snnfile
 from snnctl.models import blimp_shaped_network
 from snnctl.network import INPUT, Kind, Network, Output, Population, Projection
 from snnctl.snnfile import ErrorCode, SnnFormatError
+from snnctl.units import DeviceUnits, FixedChannel
 
 from . import snn_corrupt
 from .randnet import networks
 
 
 def _sample() -> Network:
-    """Small, but with every section type: sparse + dense, recurrent, delay, meta, fail-safe, control period."""
+    """Small, but with every section type: sparse + dense, recurrent, delay, meta, fail-safe, control
+    period, raw-unit conversion."""
     pops = [Population(Kind.LIF, 3, name="enc"), Population(Kind.ALIF, 2, da=5, a_step=7), Population(Kind.LI, 1)]
     projs = [
         Projection(INPUT, 0, np.array([[1, -2, 3], [0, 4, 0]])),
@@ -26,7 +28,9 @@ def _sample() -> Network:
         Projection(1, 2, np.array([[9], [-9]]), exponent=4),
     ]
     return Network(2, pops, projs, [Output(2, 0, shift=2, scale=0.5, zero=3)], input_scale=[0.1, 0.2],
-                   meta={"family": "test"}, fail_safe=[-5], control_period_s=0.1)  # fmt: skip
+                   meta={"family": "test"}, fail_safe=[-5], control_period_s=0.1,
+                   units=DeviceUnits((FixedChannel(1500, -429496730, 32), FixedChannel(-7, 3, 0)),
+                                     (FixedChannel(500, 1000, 10, 0, 1000),)))  # fmt: skip
 
 
 def _same(a: Network, b: Network) -> None:
@@ -38,6 +42,7 @@ def _same(a: Network, b: Network) -> None:
             qb.src, qb.dst, qb.exponent, qb.recurrent, qb.delay, qb.sparse)  # fmt: skip
     assert a.meta == b.meta
     assert a.control_period_s == b.control_period_s
+    assert a.units == b.units
 
 
 def test_round_trip_sample(tmp_path) -> None:

@@ -4,6 +4,7 @@
 module             commands
 =================  ==========================================================================
 ``inspect``        ``snnctl inspect``
+``units``          ``snnctl units`` (a port's raw sensor/actuator units, converted on the device)
 ``plot``           ``snnctl plot`` (raster and traces of a network)
 ``bench``          ``snnctl bench runtime | firmware | loop | robustness | evolve``
 ``device``         ``snnctl deploy``, ``snnctl device list | info | run``, ``snnctl firmware build | flash |
@@ -48,9 +49,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"snnctl {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    from snnctl.cli import bench, device, experiments, inspect, interchange, loop, plot  # the command groups
+    from snnctl.cli import bench, device, experiments, inspect, interchange, loop, plot, units  # the command groups
 
-    for group in (inspect, plot, bench, device, interchange, experiments, loop):  # the order `snnctl --help` lists
+    for group in (
+        inspect,
+        units,
+        plot,
+        bench,
+        device,
+        interchange,
+        experiments,
+        loop,
+    ):  # the order `snnctl --help` lists
         group.add_parsers(sub)
     parser.set_defaults(handler=lambda _args: print_help(parser))
     return parser

@@ -90,6 +90,7 @@ _FIRMWARE_EPILOG = """\
 examples:
   snnctl firmware build --board lm3s6965evb    cross-compile the Cortex-M3 image, print its size
   snnctl firmware build --board host           the POSIX virtual device
+  snnctl firmware build --board linux-aarch64  the same program for a 64-bit Raspberry Pi (static, cross-compiled)
   snnctl firmware emulate --board host         run a virtual device, print its serial URL
   snnctl firmware flash --board atmega328p --port /dev/ttyACM0    write it to a real board (avrdude)
 """
@@ -268,10 +269,11 @@ def _cmd_device_list(args: argparse.Namespace) -> int:
 def _cmd_firmware_build(args: argparse.Namespace) -> int:
     from firmware_bridge import build
 
-    host = boards.get(args.board).toolchain == "cc"  # a host program (the POSIX device), not a chip's image
+    board = boards.get(args.board)
+    host = board.is_program  # a Linux program (the POSIX device, an edge board's binary), not a chip's image
     try:
         if host:
-            path = build.build_host_device()
+            path = build.build_host_device() if board.toolchain == "cc" else build.build_linux_device(args.board)
             sizes = {"file": path.stat().st_size}
         else:
             path = build.build_firmware(args.board)
@@ -287,6 +289,9 @@ def _cmd_firmware_build(args: argparse.Namespace) -> int:
               f"RAM {sizes['ram']} B (data {sizes['data']} B + bss {sizes['bss']} B) before the stack")  # fmt: skip
     else:
         print(f"  executable {sizes['file']} B")
+    if board.toolchain == "linux":
+        print(f"  a static {board.cpu} Linux program: copy it to the board and run it there,"
+              " e.g. ./snndev --serial /dev/serial0 or ./snndev --tcp 5555 (docs/firmware-boards.md §5)")  # fmt: skip
     return 0
 
 

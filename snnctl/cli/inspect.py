@@ -11,6 +11,7 @@ import os
 from typing import Any
 
 from snnctl.cli.common import UserError
+from snnctl.cli.units import describe
 from snnctl.text import plural
 
 _INSPECT_EPILOG = """\
@@ -85,6 +86,13 @@ def inspect_summary(path: str) -> dict[str, Any]:
         "n_inputs": net.n_inputs,
         "n_outputs": net.n_outputs,
         "control_period_s": net.control_period_s,
+        "units": None
+        if net.units is None
+        else {
+            "inputs": [vars(c) | {"raw_min": None, "raw_max": None} for c in net.units.inputs],
+            "outputs": [vars(c) for c in net.units.outputs],
+            "lines": describe(net)[1:],
+        },
         "inputs": [
             {"index": c, "scale": _f32(s), "zero": int(z)}
             for c, (s, z) in enumerate(zip(net.input_scale, net.input_zero, strict=True))
@@ -168,6 +176,11 @@ def format_summary(s: dict[str, Any]) -> str:
             [[o["index"], o["pop"], o["neuron"], o["shift"], f"{o['scale']:.6g}", o["zero"]] for o in s["outputs"]],
         )
     )
+
+    if s.get("units") is not None:
+        lines.append("")
+        lines.append("raw units on the device (snnctl units)")
+        lines.extend(s["units"]["lines"])
 
     lines.append("")
     lines.append(f"totals: {plural(s['totals']['neurons'], 'neuron')}, {plural(s['totals']['synapses'], 'synapse')}")

@@ -125,6 +125,10 @@ typedef struct snn_net {
     uint8_t *arena;       /* 4-aligned start of the used arena */
     uint32_t arena_bytes; /* bytes of arena used (on SNN_E_TOO_LARGE: bytes needed) */
     uint32_t fail_off;    /* blob offset of the `fail` codes, 0 if the file has none */
+    uint32_t inpq_off;    /* blob offsets of the INPQ / OUTQ bodies (their zero points: snn_units.c) */
+    uint32_t outq_off;
+    uint32_t unit_off;    /* blob offset of the `unit` section (raw-unit conversion), 0 if none */
+    uint32_t period_us;   /* the `ctrl` time step = control period in microseconds, 0 if unknown */
     uint16_t n_pops, n_projs, n_inputs, n_outputs;
     uint16_t n_neurons;   /* total, 1..65535 */
     uint16_t max_pop;     /* largest population (scratch buffer length) */
@@ -165,6 +169,21 @@ void snn_spikes(const snn_net_t *net, uint8_t *flags);
 
 /* Fail-safe output code k from the optional `fail` section (0 if the file has none). */
 int16_t snn_fail_code(const snn_net_t *net, uint16_t k);
+
+/* Physical units (snn_units.c, docs/snn-format.md `unit`): integer-only, fixed-point, saturating.
+ * snn_input_code: the port's raw sensor reading of input i (e.g. lidar millimetres) -> input code.
+ * snn_output_raw: output code k -> the port's raw actuator value (e.g. PWM duty 0..N), clamped to
+ * the file's raw_min..raw_max. Rounding: to nearest, ties up. Without a `unit` section both are the
+ * identity (saturated to int16 for inputs); an index out of range gives 0. */
+int snn_has_units(const snn_net_t *net);
+int16_t snn_input_code(const snn_net_t *net, uint16_t i, int32_t raw);
+int32_t snn_output_raw(const snn_net_t *net, uint16_t k, int16_t code);
+void snn_inputs_from_raw(const snn_net_t *net, const int32_t *raw, int16_t *codes);  /* n_inputs each */
+void snn_outputs_to_raw(const snn_net_t *net, const int16_t *codes, int32_t *raw);   /* n_outputs each */
+
+/* The network's time step (`ctrl`), i.e. the period of a loop that steps it once per period, in
+ * microseconds; 0 if the file does not record it. */
+uint32_t snn_period_us(const snn_net_t *net);
 
 /* "OK", "TRUNCATED", "BAD_MAGIC", ... "TOO_LARGE" (the names of docs/snn-format.md). */
 const char *snn_error_name(int32_t code);

@@ -42,6 +42,11 @@ static const uint32_t snn_required_tags[SNN_N_REQUIRED] = {
 #define SNN_TAG_FAIL SNN_TAG('f', 'a', 'i', 'l')
 #define SNN_TAG_META SNN_TAG('m', 'e', 't', 'a')
 #define SNN_TAG_CTRL SNN_TAG('c', 't', 'r', 'l')
+#define SNN_TAG_UNIT SNN_TAG('u', 'n', 'i', 't')
+#define SNN_UNIT_IN_REC 12u      /* `unit` input record (snn_units.c) */
+#define SNN_UNIT_OUT_REC 20u     /* `unit` output record */
+#define SNN_UNIT_MAX_SHIFT 62u   /* fixed-point shift of a `unit` ratio */
+#define SNN_UNIT_MAX_MULT INT32_C(1073741823) /* |mult| <= 2^30 - 1 (snn_units.c widths) */
 
 /* What validation learned about the blob: header counts and where the section bodies are. */
 typedef struct {
@@ -50,6 +55,7 @@ typedef struct {
     uint32_t fail_off;            /* body offset of the last `fail` section, 0 = none */
     uint32_t meta_off;            /* body offset of the last `meta` section, 0 = none */
     uint32_t ctrl_off;            /* body offset of the last `ctrl` section, 0 = none */
+    uint32_t unit_off;            /* body offset of the last `unit` section, 0 = none */
     uint16_t n_pops, n_projs, n_inputs, n_outputs;
     uint32_t n_neurons;
 } snn_blob_t;
@@ -161,6 +167,7 @@ static int32_t walk_sections(const uint8_t *b, uint32_t end, snn_blob_t *L)
     L->fail_off = 0u;
     L->meta_off = 0u;
     L->ctrl_off = 0u;
+    L->unit_off = 0u;
     while (pos < end) {
         uint32_t tag, body_len, body, rem, padded, i, idx = SNN_N_REQUIRED;
         if (end - pos < 8u) {
@@ -203,6 +210,8 @@ static int32_t walk_sections(const uint8_t *b, uint32_t end, snn_blob_t *L)
                 L->meta_off = body; /* likewise */
             } else if (tag == SNN_TAG_CTRL) {
                 L->ctrl_off = body; /* likewise */
+            } else if (tag == SNN_TAG_UNIT) {
+                L->unit_off = body; /* likewise */
             }
         }
         pos = body + padded;
@@ -371,6 +380,35 @@ static int32_t check_proj(const uint8_t *b, const snn_blob_t *L)
     return SNN_OK;
 }
 
+/* `unit` (raw-unit conversion, snn_units.c): the length, then per input and per output record:
+ * shift <= 62, |mult| <= 2^30 - 1, reserved bytes 0, and for outputs raw_min <= raw_max. */
+static int32_t check_unit(const uint8_t *b, const snn_blob_t *L)
+{
+    uint32_t k, n = (uint32_t)L->n_inputs + (uint32_t)L->n_outputs;
+    if (L->unit_off == 0u) {
+        return SNN_OK;
+    }
+    if (rd32(b + L->unit_off - 4u) != SNN_UNIT_IN_REC * L->n_inputs + SNN_UNIT_OUT_REC * L->n_outputs) {
+        return SNN_E_BAD_COUNT;
+    }
+    for (k = 0u; k < n; k++) {
+        const int out = k >= L->n_inputs;
+        const uint8_t *rec = b + L->unit_off +
+                             (out ? SNN_UNIT_IN_REC * L->n_inputs + SNN_UNIT_OUT_REC * (k - L->n_inputs)
+                                  : SNN_UNIT_IN_REC * k);
+        const uint8_t *tail = rec + (out ? 16u : 8u); /* u8 shift, 3 reserved */
+        int32_t mult = as_i32(rd32(rec + 4));
+        if (tail[0] > SNN_UNIT_MAX_SHIFT || tail[1] != 0u || tail[2] != 0u || tail[3] != 0u ||
+            mult > SNN_UNIT_MAX_MULT || mult < -SNN_UNIT_MAX_MULT) {
+            return SNN_E_BAD_VALUE;
+        }
+        if (out && as_i32(rd32(rec + 8)) > as_i32(rd32(rec + 12))) { /* raw_min > raw_max */
+            return SNN_E_BAD_VALUE;
+        }
+    }
+    return SNN_OK;
+}
+
 static int32_t check_io(const uint8_t *b, const snn_blob_t *L)
 {
     uint32_t k;
@@ -412,7 +450,7 @@ static int32_t check_io(const uint8_t *b, const snn_blob_t *L)
             return SNN_E_BAD_VALUE;
         }
     }
-    return SNN_OK;
+    return check_unit(b, L);
 }
 
 static int32_t validate(const uint8_t *b, uint32_t len, snn_blob_t *L)
@@ -571,6 +609,10 @@ int32_t snn_load(snn_net_t *net, const uint8_t *blob, uint32_t len, uint8_t *are
     net->n_neurons = (uint16_t)L.n_neurons;
     net->max_pop = pl.max_pop;
     net->fail_off = L.fail_off;
+    net->inpq_off = L.off[SEC_INPQ];
+    net->outq_off = L.off[SEC_OUTQ];
+    net->unit_off = L.unit_off;
+    net->period_us = L.ctrl_off != 0u ? rd32(blob + L.ctrl_off) : 0u;
     /* Every region offset is a multiple of 4 from a 4-aligned base; the void* step avoids
      * cast-align warnings. */
     net->pops = (snn_pop_t *)(void *)(base + pl.pops);

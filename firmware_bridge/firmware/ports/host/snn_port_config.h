@@ -9,7 +9,9 @@
 #define SNN_DEV_ARENA_BYTES 262144ul
 #define SNN_DEV_MAX_NEURONS 65535u
 #define SNN_DEV_MAX_SYNAPSES 262144ul
+#ifndef SNN_DEV_BOARD_NAME /* the Linux edge-board builds of this port name themselves with -D */
 #define SNN_DEV_BOARD_NAME "host-virtual"
+#endif
 #define SNN_DEV_FW_MAJOR 0u
 #define SNN_DEV_FW_MINOR 1u
 #define SNN_DEV_FW_PATCH 0u

@@ -5,14 +5,21 @@
  *   snndev              serve on a new pty; prints "URL /dev/pts/N" on stdout
  *   snndev --tcp PORT   serve on 127.0.0.1:PORT, one client at a time (PORT 0: any free port);
  *                       prints "URL socket://127.0.0.1:PORT" on stdout (pyserial's socket:// URL)
+ *     --bind ADDR       listen on IPv4 address ADDR instead (0.0.0.0: every interface, e.g. a
+ *                       Raspberry Pi served over the network); the URL line names ADDR
+ *   snndev --serial DEV serve on a real serial device (/dev/ttyAMA0, /dev/ttyUSB0, /dev/ttyGS0, ...)
+ *     --baud N          in raw mode (termios: 8N1, no echo, no flow control) at N baud (default
+ *                       115200); prints "URL DEV". This is how a Linux edge board (the linux-aarch64
+ *                       and linux-armhf builds of this file, docs/firmware-boards.md) talks to a host.
  *   -v                  (before or after --tcp) log every board_outputs call on stderr as one line
  *                       "outputs c0 c1 ..." (the actuator hook: STEP results and watchdog fail-safe codes)
  *
  * The URL line is flushed as soon as the device is listening; the device then serves until
  * SIGTERM or SIGINT and exits 0. Diagnostics go to stderr. Exit status 2: usage or setup error.
  *
- * The pty's slave side is put in raw mode (no echo, no newline or flow-control rewriting) and the
- * device keeps one slave descriptor open itself, so a client may close and reopen the path at will.
+ * The pty's slave side (and a --serial device) is put in raw mode (no echo, no newline or
+ * flow-control rewriting) and the device keeps one slave descriptor open itself, so a client may
+ * close and reopen the path at will.
  * In TCP mode a newly accepted client starts with a virtual 0x00 byte, flushing any partial frame
  * a previous client left behind. Bytes written while no client is connected are discarded.
  *
@@ -45,6 +52,7 @@
 static volatile sig_atomic_t g_stop;
 static int g_fd = -1;        /* the byte stream: pty master or the connected TCP client, -1 if none */
 static int g_slave_fd = -1;  /* pty mode: our own slave descriptor (keeps the pty alive) */
+static int g_serial_fd = -1; /* --serial mode: the device, never dropped (a line has no "client") */
 static int g_listen_fd = -1; /* TCP mode */
 static uint8_t g_inbuf[4096];
 static size_t g_in_len, g_in_pos;
@@ -91,14 +99,15 @@ static void drop_client(void)
 /* Accept a waiting TCP client (listening socket readable). */
 static void accept_client(void)
 {
+    int one = 1;
     int fd = accept(g_listen_fd, NULL, NULL);
     if (fd < 0) {
         return;
     }
     set_nonblocking(fd);
-    /* replies go out at once: without TCP_NODELAY, Nagle holds a reply's second segment until the
-     * client's delayed ACK (~40 ms) */
-    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
+    /* no Nagle delay: every reply is a small packet the client waits for (without this, pipelined
+     * STEPs wait ~40 ms for delayed ACKs, as QEMU's serial server does with nodelay=on) */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     g_fd = fd;
     g_stalled = 0;
     g_out_len = 0u;
@@ -245,7 +254,7 @@ static int open_pty(void)
     return 0;
 }
 
-static int open_tcp(const char *port_arg)
+static int open_tcp(const char *port_arg, const char *bind_addr)
 {
     struct sockaddr_in addr;
     socklen_t alen = sizeof addr;
@@ -265,33 +274,95 @@ static int open_tcp(const char *port_arg)
     memset(&addr, 0, sizeof addr);
     addr.sin_family = AF_INET;
     addr.sin_port = htons((uint16_t)port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (inet_pton(AF_INET, bind_addr, &addr.sin_addr) != 1) {
+        fprintf(stderr, "snndev: --bind %s is not an IPv4 address (e.g. 127.0.0.1 or 0.0.0.0)\n", bind_addr);
+        return -1;
+    }
     if (bind(g_listen_fd, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(g_listen_fd, 1) != 0 ||
         getsockname(g_listen_fd, (struct sockaddr *)&addr, &alen) != 0) {
         perror("snndev: bind/listen");
         return -1;
     }
     set_nonblocking(g_listen_fd);
-    printf("URL socket://127.0.0.1:%u\n", (unsigned)ntohs(addr.sin_port));
+    printf("URL socket://%s:%u\n", bind_addr, (unsigned)ntohs(addr.sin_port));
+    return 0;
+}
+
+/* The termios speed constant of `baud`, 0 if POSIX/Linux has none. */
+static speed_t baud_constant(long baud)
+{
+    static const struct {
+        long baud;
+        speed_t code;
+    } table[] = {{9600, B9600}, {19200, B19200}, {38400, B38400}, {57600, B57600}, {115200, B115200},
+                 {230400, B230400}, {460800, B460800}, {921600, B921600}};
+    size_t i;
+    for (i = 0; i < sizeof table / sizeof table[0]; i++) {
+        if (table[i].baud == baud) {
+            return table[i].code;
+        }
+    }
+    return 0;
+}
+
+/* --serial: open a real serial device in raw mode (8N1, no echo, no flow control, no line editing),
+ * non-blocking like the pty master, so the device library's poll loop is the same. */
+static int open_serial(const char *path, const char *baud_arg)
+{
+    struct termios tio;
+    char *end;
+    long baud = strtol(baud_arg, &end, 10);
+    speed_t speed = (*baud_arg != '\0' && *end == '\0') ? baud_constant(baud) : 0;
+    if (speed == 0) {
+        fprintf(stderr, "snndev: --baud %s: use one of 9600 19200 38400 57600 115200 230400 460800 921600\n",
+                baud_arg);
+        return -1;
+    }
+    g_serial_fd = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK);
+    if (g_serial_fd < 0 || tcgetattr(g_serial_fd, &tio) != 0) {
+        fprintf(stderr, "snndev: --serial %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    cfmakeraw(&tio);           /* no echo, no CR/LF or flow-control rewriting, 8 data bits, no parity */
+    tio.c_cflag |= CLOCAL | CREAD; /* ignore modem lines, enable the receiver */
+    tio.c_cflag &= ~(tcflag_t)(CSTOPB | CRTSCTS); /* 1 stop bit, no hardware flow control */
+    tio.c_cc[VMIN] = 0;
+    tio.c_cc[VTIME] = 0;
+    if (cfsetispeed(&tio, speed) != 0 || cfsetospeed(&tio, speed) != 0 || tcsetattr(g_serial_fd, TCSANOW, &tio) != 0) {
+        fprintf(stderr, "snndev: --serial %s: raw mode at %ld baud: %s\n", path, baud, strerror(errno));
+        return -1;
+    }
+    tcflush(g_serial_fd, TCIOFLUSH); /* whatever arrived before we listened is not a frame of ours */
+    g_fd = g_serial_fd;
+    printf("URL %s\n", path);
     return 0;
 }
 
 int main(int argc, char **argv)
 {
     struct sigaction sa;
-    const char *tcp_port = NULL;
-    int rc, i;
+    const char *tcp_port = NULL, *serial_path = NULL, *bind_addr = "127.0.0.1", *baud = "115200";
+    int rc, i, usage = 0;
     for (i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-v") == 0) {
             g_verbose = 1;
         } else if (strcmp(argv[i], "--tcp") == 0 && i + 1 < argc && tcp_port == NULL) {
             tcp_port = argv[++i];
+        } else if (strcmp(argv[i], "--bind") == 0 && i + 1 < argc) {
+            bind_addr = argv[++i];
+        } else if (strcmp(argv[i], "--serial") == 0 && i + 1 < argc && serial_path == NULL) {
+            serial_path = argv[++i];
+        } else if (strcmp(argv[i], "--baud") == 0 && i + 1 < argc) {
+            baud = argv[++i];
         } else {
-            fprintf(stderr, "usage: snndev [-v] [--tcp PORT]\n");
-            return 2;
+            usage = 1;
         }
     }
-    rc = tcp_port != NULL ? open_tcp(tcp_port) : open_pty();
+    if (usage || (tcp_port != NULL && serial_path != NULL)) {
+        fprintf(stderr, "usage: snndev [-v] [--tcp PORT [--bind ADDR] | --serial DEV [--baud N]]\n");
+        return 2;
+    }
+    rc = tcp_port != NULL ? open_tcp(tcp_port, bind_addr) : serial_path != NULL ? open_serial(serial_path, baud) : open_pty();
     if (rc != 0) {
         return 2;
     }
@@ -315,6 +386,7 @@ int main(int argc, char **argv)
     if (g_slave_fd >= 0) {
         close(g_slave_fd);
     }
+    /* g_serial_fd is g_fd, closed above */
     if (g_listen_fd >= 0) {
         close(g_listen_fd);
     }
