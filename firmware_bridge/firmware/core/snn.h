@@ -125,6 +125,7 @@ typedef struct snn_net {
     uint8_t *arena;       /* 4-aligned start of the used arena */
     uint32_t arena_bytes; /* bytes of arena used (on SNN_E_TOO_LARGE: bytes needed) */
     uint32_t fail_off;    /* blob offset of the `fail` codes, 0 if the file has none */
+    uint32_t period_us;   /* control period from the `ctrl` section in microseconds, 0 if none */
     uint16_t n_pops, n_projs, n_inputs, n_outputs;
     uint16_t n_neurons;   /* total, 1..65535 */
     uint16_t max_pop;     /* largest population (scratch buffer length) */

@@ -571,6 +571,7 @@ int32_t snn_load(snn_net_t *net, const uint8_t *blob, uint32_t len, uint8_t *are
     net->n_neurons = (uint16_t)L.n_neurons;
     net->max_pop = pl.max_pop;
     net->fail_off = L.fail_off;
+    net->period_us = L.ctrl_off != 0u ? rd32(blob + L.ctrl_off) : 0u; /* checked non-zero by validate */
     /* Every region offset is a multiple of 4 from a 4-aligned base; the void* step avoids
      * cast-align warnings. */
     net->pops = (snn_pop_t *)(void *)(base + pl.pops);
