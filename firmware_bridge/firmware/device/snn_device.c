@@ -10,8 +10,9 @@
  *   + 14                          ERROR packets that are not stored (BAD_SEQ, BAD_VERSION, ...)
  *   + 2 * IN + 2 * OUT            int16 codes, IN = min(256, (P - 1) / 2), OUT = min(256, (P - 15) / 2)
  *   + 2 slot_t (each with its snn_net_t) + the state struct: ~400 bytes on a Cortex-M3.
- * With SNN_DEV_ONBOARD: + 2 * SC (the SENSOR sample, SC = SNN_DEV_SENSOR_CODES)
- *   + TM_HEAD + 2 * TC + 10       the TELEMETRY packet (TC = SNN_DEV_TELEMETRY_CODES)
+ * With SNN_DEV_ONBOARD: + 2 * SC (the SENSOR sample, SC = SNN_DEV_SENSOR_CODES) + ~45 bytes of
+ * state; a TELEMETRY packet (TM_HEAD + 2 * TC + 10 bytes, TC = SNN_DEV_TELEMETRY_CODES) is built on
+ * the stack while it is sent - never at the same time as the deeper COMMIT -> snn_load path.
  */
 #include "snn_device.h"
 
@@ -75,7 +76,6 @@ static int16_t g_in[MAX_IN];
 static int16_t g_out[MAX_OUT];
 #if SNN_DEV_ONBOARD
 static int16_t g_sensor[SENSOR_CAP];     /* the latest SENSOR sample */
-static uint8_t g_tm[TM_PACKET];          /* the TELEMETRY packet being sent */
 #endif
 
 static struct {
@@ -105,7 +105,6 @@ static struct {
     uint16_t tm_count;     /* handled periods since the last telemetry frame */
     uint16_t stale_limit;  /* K: fail-safe after K periods without a fresh sample, 0 = never */
     uint16_t stale;        /* periods since the last fresh sample (saturates) */
-    uint32_t period_us;    /* of the running loop */
     uint32_t run_done;     /* board_timer_periods() value of the last handled period */
     uint32_t run_periods, missed_deadlines, missing_samples, failsafe_entries;
     uint32_t sensor_samples, sensor_rejected;
@@ -527,7 +526,6 @@ static void on_start(const snn_packet_t *q)
     dev.tm_every = every;
     dev.tm_count = 0u;
     dev.stale_limit = snn_rd16(q->payload + 6);
-    dev.period_us = period;
     dev.run_done = 0u; /* board_timer_periods() is 0 right after board_timer_start */
     dev.wd_armed = 0u; /* the STEP watchdog sleeps while the board runs itself */
     snn_wr32(p, period);
@@ -577,7 +575,8 @@ static void on_sensor(const snn_packet_t *q)
  * u16 n_in, u16 n_out, u32 step_ticks, i16 x n_in inputs, i16 x n_out outputs. */
 static void send_telemetry(const snn_net_t *net, uint8_t flags, uint32_t ticks)
 {
-    uint8_t *p = g_tm + SNN_FRAME_HEADER;
+    uint8_t tm[TM_PACKET];
+    uint8_t *p = tm + SNN_FRAME_HEADER;
     uint16_t k, off = (uint16_t)TM_HEAD, n;
     snn_wr32(p, dev.run_done);
     p[4] = flags;
@@ -595,9 +594,9 @@ static void send_telemetry(const snn_net_t *net, uint8_t flags, uint32_t ticks)
         snn_wr16(p + off, (uint16_t)g_out[k]);
         off = (uint16_t)(off + 2u);
     }
-    n = snn_frame_seal(g_tm, (uint8_t)SNN_PROTOCOL_VERSION, (uint8_t)(SNN_MSG_TELEMETRY | SNN_MSG_RESPONSE),
+    n = snn_frame_seal(tm, (uint8_t)SNN_PROTOCOL_VERSION, (uint8_t)(SNN_MSG_TELEMETRY | SNN_MSG_RESPONSE),
                        (uint16_t)(dev.run_done & 0xFFFFu), off);
-    send_packet(g_tm, n);
+    send_packet(tm, n);
 }
 
 /* One timer period of the on-board loop: read the sensor, step (or hold the fail-safe), report. */
@@ -778,7 +777,7 @@ void snn_device_init(void)
     dev.running = dev.failsafe = dev.sensor_fresh = dev.late = 0u;
     dev.sensor_n = dev.sensor_seq = dev.sample_seq = 0u;
     dev.tm_every = dev.tm_count = dev.stale_limit = dev.stale = 0u;
-    dev.period_us = dev.run_done = 0u;
+    dev.run_done = 0u;
     dev.run_periods = dev.missed_deadlines = dev.missing_samples = dev.failsafe_entries = 0u;
     dev.sensor_samples = dev.sensor_rejected = 0u;
 #endif
