@@ -618,7 +618,6 @@ class Device:
         self._seq = seq_of(t_total - 1)
         return out
 
-
     # -- on-board loop (protocol version 2, docs/protocol.md §8) ---------------------------------------
     def start(self, period_us: int = 0, telemetry_every: int = 0, stale_limit: int = DEFAULT_STALE_LIMIT) -> RunConfig:
         """Run the committed network from the board's own timer (period 0: the .snn's control period).

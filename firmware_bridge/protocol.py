@@ -338,7 +338,7 @@ def _unpack_step(head: tuple, tail: bytes) -> StepResult:
 def unpack_telemetry(payload: bytes) -> Telemetry:
     """Decode a TELEMETRY payload (docs/protocol.md §8)."""
     if len(payload) < _TELEMETRY_HEAD.size:
-        raise PayloadError(f"TELEMETRY payload has {len(payload)} bytes, less than its {_TELEMETRY_HEAD.size}-byte head")
+        raise PayloadError(f"TELEMETRY payload has {len(payload)} B, under its {_TELEMETRY_HEAD.size}-byte head")
     period, flags, sample_seq, spikes, n_in, n_out, ticks = _TELEMETRY_HEAD.unpack_from(payload)
     if len(payload) != _TELEMETRY_HEAD.size + 2 * (n_in + n_out):
         raise PayloadError(f"TELEMETRY payload has {len(payload)} bytes, its head announces {n_in} + {n_out} codes")
