@@ -7,7 +7,6 @@
  *     2 * B + 2 * A               two slots (blob + arena each)
  *   + (P + 10) + (P + 10) / 254 + 1    receive buffer (one encoded frame, decoded in place)
  *   + P + 10                      last response (replayed on a retry)
- *   + 14                          ERROR packets that are not stored (BAD_SEQ, BAD_VERSION, ...)
  *   + 2 * IN + 2 * OUT            int16 codes, IN = min(256, (P - 1) / 2), OUT = min(256, (P - 15) / 2)
  *   + 2 slot_t (each with its snn_net_t) + the state struct: ~400 bytes on a Cortex-M3.
  * With SNN_DEV_ONBOARD: + 2 * SC (the SENSOR sample, SC = SNN_DEV_SENSOR_CODES) + ~45 bytes of
@@ -71,7 +70,6 @@ static uint32_t g_arena_mem[2][ARENA_WORDS];
 static slot_t g_slot[2];
 static uint8_t g_rx_buf[SNN_FRAME_RX_BYTES(SNN_DEV_MAX_PAYLOAD)];
 static uint8_t g_resp[SNN_FRAME_PACKET_BYTES(SNN_DEV_MAX_PAYLOAD)]; /* the stored last response */
-static uint8_t g_err[SNN_FRAME_PACKET_BYTES(4u)];                   /* unstored ERROR replies */
 static int16_t g_in[MAX_IN];
 static int16_t g_out[MAX_OUT];
 #if SNN_DEV_ONBOARD
@@ -97,8 +95,6 @@ static struct {
     uint8_t running;       /* the on-board loop is on (START .. STOP) */
     uint8_t failsafe;      /* fail-safe outputs are held: no fresh sample for stale_limit periods */
     uint8_t sensor_fresh;  /* g_sensor holds a sample not yet taken */
-    uint8_t late;          /* periods were skipped before the one being handled */
-    uint16_t sensor_n;     /* codes in g_sensor */
     uint16_t sensor_seq;   /* seq field of the SENSOR frame in g_sensor */
     uint16_t sample_seq;   /* seq of the sample taken last (telemetry) */
     uint16_t tm_every;     /* telemetry every N handled periods, 0 = off */
@@ -124,12 +120,13 @@ static void send_packet(const uint8_t *packet, uint16_t len)
 /* An ERROR that is sent but not stored as the last response (the request was not executed). */
 static void send_unstored_error(uint8_t req_type, uint16_t seq, uint8_t code, uint16_t detail)
 {
+    uint8_t err[SNN_FRAME_PACKET_BYTES(4u)]; /* on the stack: 14 bytes of static RAM saved for the AVR */
     uint16_t n;
-    g_err[SNN_FRAME_HEADER] = code;
-    g_err[SNN_FRAME_HEADER + 1u] = req_type;
-    snn_wr16(g_err + SNN_FRAME_HEADER + 2u, detail);
-    n = snn_frame_seal(g_err, (uint8_t)SNN_PROTOCOL_VERSION, (uint8_t)SNN_MSG_ERROR, seq, 4u);
-    send_packet(g_err, n);
+    err[SNN_FRAME_HEADER] = code;
+    err[SNN_FRAME_HEADER + 1u] = req_type;
+    snn_wr16(err + SNN_FRAME_HEADER + 2u, detail);
+    n = snn_frame_seal(err, (uint8_t)SNN_PROTOCOL_VERSION, (uint8_t)SNN_MSG_ERROR, seq, 4u);
+    send_packet(err, n);
 }
 
 /* Result of an executed request, built in g_resp (payload already at RESP_PAYLOAD). */
@@ -350,6 +347,9 @@ static void on_commit(const snn_packet_t *q)
     dev.active = s;
     dev.staging->loaded = 0u;
     dev.loading = 0u;
+#if SNN_DEV_ONBOARD
+    dev.sensor_fresh = 0u; /* a waiting sample was for the old network */
+#endif
     reply(q->type, q->seq, put_netinfo(RESP_PAYLOAD));
 }
 
@@ -521,7 +521,6 @@ static void on_start(const snn_packet_t *q)
     }
     dev.running = 1u;
     dev.failsafe = 0u;
-    dev.late = 0u;
     dev.stale = 0u;
     dev.tm_every = every;
     dev.tm_count = 0u;
@@ -558,6 +557,7 @@ static void on_sensor(const snn_packet_t *q)
 {
     const slot_t *s = dev.active;
     uint16_t k, n = (uint16_t)(q->length / 2u);
+    /* a sample always has the active network's n_inputs codes (COMMIT drops a waiting one) */
     if (!s->loaded || (q->length & 1u) != 0u || n != s->net.n_inputs || n > (uint16_t)SNN_DEV_SENSOR_CODES) {
         dev.sensor_rejected++;
         return;
@@ -565,7 +565,6 @@ static void on_sensor(const snn_packet_t *q)
     for (k = 0u; k < n; k++) {
         g_sensor[k] = rd_i16(q->payload + 2u * k);
     }
-    dev.sensor_n = n;
     dev.sensor_seq = q->seq;
     dev.sensor_fresh = 1u;
     dev.sensor_samples++;
@@ -600,9 +599,9 @@ static void send_telemetry(const snn_net_t *net, uint8_t flags, uint32_t ticks)
 }
 
 /* One timer period of the on-board loop: read the sensor, step (or hold the fail-safe), report. */
-static void run_period(snn_net_t *net)
+static void run_period(snn_net_t *net, uint8_t late)
 {
-    uint8_t flags = dev.late ? (uint8_t)SNN_TM_LATE : 0u;
+    uint8_t flags = late ? (uint8_t)SNN_TM_LATE : 0u;
     uint32_t ticks = 0u;
     uint16_t k;
     dev.run_periods++;
@@ -651,10 +650,9 @@ static void onboard_check(void)
     if (due == 0u) {
         return;
     }
-    dev.late = (uint8_t)(due > 1u);
     dev.missed_deadlines += due - 1u;
     dev.run_done = now;
-    run_period(&dev.active->net);
+    run_period(&dev.active->net, (uint8_t)(due > 1u));
 }
 #endif
 
@@ -662,7 +660,7 @@ int snn_device_sensor_take(int16_t *codes, uint16_t n)
 {
 #if SNN_DEV_ONBOARD
     uint16_t k;
-    if (!dev.sensor_fresh || dev.sensor_n != n) {
+    if (!dev.sensor_fresh || !dev.active->loaded || n != dev.active->net.n_inputs) {
         return 0;
     }
     for (k = 0u; k < n; k++) {
@@ -774,8 +772,8 @@ void snn_device_init(void)
     dev.steps = dev.watchdog_trips = dev.errors_sent = 0u;
     dev.last_step_cycles = dev.max_step_cycles = dev.rx_bytes = dev.tx_bytes = 0u;
 #if SNN_DEV_ONBOARD
-    dev.running = dev.failsafe = dev.sensor_fresh = dev.late = 0u;
-    dev.sensor_n = dev.sensor_seq = dev.sample_seq = 0u;
+    dev.running = dev.failsafe = dev.sensor_fresh = 0u;
+    dev.sensor_seq = dev.sample_seq = 0u;
     dev.tm_every = dev.tm_count = dev.stale_limit = dev.stale = 0u;
     dev.run_done = 0u;
     dev.run_periods = dev.missed_deadlines = dev.missing_samples = dev.failsafe_entries = 0u;
