@@ -125,7 +125,7 @@ class NetInfo:
     blob_bytes: int
     blob_crc32: int
     arena_used: int
-    period_us: int = 0  # the network's control period (`ctrl` section), 0 if it has none
+    period_us: int = 0  # while running: the loop's period; else the `ctrl` section's, 0 if none
     running: bool = False  # the on-board loop runs (START .. STOP)
 
 

@@ -102,6 +102,7 @@ static struct {
     uint16_t stale_limit;  /* K: fail-safe after K periods without a fresh sample, 0 = never */
     uint16_t stale;        /* periods since the last fresh sample (saturates) */
     uint32_t run_done;     /* board_timer_periods() value of the last handled period */
+    uint32_t period_us;    /* of the running loop (NETINFO reports it while running) */
     uint32_t run_periods, missed_deadlines, missing_samples, failsafe_entries;
     uint32_t sensor_samples, sensor_rejected;
 #endif
@@ -194,7 +195,10 @@ static uint16_t put_netinfo(uint8_t *p)
         snn_wr32(p + 25, s->net.period_us);
     }
 #if SNN_DEV_ONBOARD
-    p[29] = dev.running;
+    if (dev.running) {
+        p[29] = 1u;
+        snn_wr32(p + 25, dev.period_us); /* the period the loop runs at (START may override `ctrl`) */
+    }
 #endif
     return 30u;
 }
@@ -525,6 +529,7 @@ static void on_start(const snn_packet_t *q)
     dev.tm_every = every;
     dev.tm_count = 0u;
     dev.stale_limit = snn_rd16(q->payload + 6);
+    dev.period_us = period;
     dev.run_done = 0u; /* board_timer_periods() is 0 right after board_timer_start */
     dev.wd_armed = 0u; /* the STEP watchdog sleeps while the board runs itself */
     snn_wr32(p, period);
@@ -775,7 +780,7 @@ void snn_device_init(void)
     dev.running = dev.failsafe = dev.sensor_fresh = 0u;
     dev.sensor_seq = dev.sample_seq = 0u;
     dev.tm_every = dev.tm_count = dev.stale_limit = dev.stale = 0u;
-    dev.run_done = 0u;
+    dev.run_done = dev.period_us = 0u;
     dev.run_periods = dev.missed_deadlines = dev.missing_samples = dev.failsafe_entries = 0u;
     dev.sensor_samples = dev.sensor_rejected = 0u;
 #endif
