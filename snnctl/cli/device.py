@@ -296,7 +296,8 @@ def _cmd_device_monitor(args: argparse.Namespace) -> int:
         print()
     s = log.summary()
     print(f"{plural(s['frames'], 'telemetry frame')} from {args.port}"
-          f" (periods {s['first_period']}..{s['last_period']}): {s['failsafe_frames']} fail-safe, {s['held_frames']} without a fresh sample, {s['late_frames']} late;"
+          f" (periods {s['first_period']}..{s['last_period']}): {s['failsafe_frames']} fail-safe,"
+          f" {s['held_frames']} without a fresh sample, {s['late_frames']} late;"
           f" max step {s['max_step_us']} us")  # fmt: skip
     print(f"  device counters: {st.missed_deadlines} missed deadlines, {st.missing_samples} periods without a fresh"
           f" sample, {st.failsafe_entries} fail-safe entries")  # fmt: skip
