@@ -145,6 +145,16 @@ def counters(dev: Device) -> dict:
                                         "failsafe_entries")}  # fmt: skip
 
 
+def wait_periods(dev: Device, n: int) -> None:
+    """Return once the running board has handled n more timer periods (asks STATS, at most 500 times)."""
+    start = dev.stats().run_periods
+    for _ in range(500):
+        if dev.stats().run_periods >= start + n:
+            return
+        dev.read_telemetry(0.01)
+    raise AssertionError(f"the board did not handle {n} periods while answering 500 STATS requests")
+
+
 def delta(after: dict, before: dict) -> dict:
     return {k: after[k] - before[k] for k in after}
 
@@ -229,8 +239,8 @@ def test_start_stop_rules(dev, blimp):
             request()
         assert exc.value.code == "RUNNING"
     dev.send_sensor(np.zeros(2, np.int16))  # two codes for a one-input net: discarded and counted
-    for _ in range(4):
-        assert dev.read_telemetry(1.0) is None  # telemetry off by default
+    wait_periods(dev, 3)
+    assert dev.read_telemetry(0.05) is None  # telemetry is off by default
     assert dev.stats().sensor_rejected == rejected + 1
     assert dev.stats().watchdog_trips == trips
     dev.stop()
