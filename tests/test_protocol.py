@@ -144,8 +144,8 @@ def test_message_table_round_trips():
     info = P.unpack_response(MsgType.HELLO, info_pl)
     assert info.name == "abcd" and info.max_payload == 256 and info.firmware_version == "0.2.3"
     assert info.capability_names == ["cycle_counter", "spike_counts", "network_in_flash"]
-    ni = P.unpack_response(MsgType.NETINFO,
-                           P.pack_response(MsgType.NETINFO, 1, 1, 2, 160, 3280, 6000, 0xDEAD, 4096, 100_000, 1))  # fmt: skip
+    ni_payload = P.pack_response(MsgType.NETINFO, 1, 1, 2, 160, 3280, 6000, 0xDEAD, 4096, 100_000, 1)
+    ni = P.unpack_response(MsgType.NETINFO, ni_payload)
     assert ni.loaded is True and ni.n_synapses == 3280 and ni.blob_crc32 == 0xDEAD
     assert ni.period_us == 100_000 and ni.running is True
     res = P.unpack_response(MsgType.STEP, P.pack_response(MsgType.STEP, 9, 3, tail=b"\x01\x00\xff\xff"
