@@ -22,6 +22,7 @@ samples return.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,6 +81,7 @@ class OnboardBackend(Backend):
             raise
         self.name = f"onboard:{self.info.name}" if self.info.name else "onboard"
         self.frames: list[Telemetry] = []  # every period the board reported, every flight, in order
+        self.arrivals: list[float] = []  # time.monotonic() when each frame was read
         self.flight_starts: list[int] = []  # index into frames where each flight's START began
         self.held_periods = 0  # periods that stepped on an older sample while a newer one was on its way
         self.late_samples = 0  # samples that missed at least one period boundary
@@ -98,7 +100,7 @@ class OnboardBackend(Backend):
         if self._running:
             self.dev.stop()
             while (tm := self.dev.read_telemetry(0.05)) is not None:
-                self.frames.append(tm)  # periods that ran before the STOP took effect
+                self._keep(tm)  # periods that ran before the STOP took effect
             self._running = False
 
     def act(self, obs: np.ndarray) -> Action:
@@ -121,7 +123,7 @@ class OnboardBackend(Backend):
                 tm = self.dev.read_telemetry(self.wait_s)
                 if tm is None:
                     raise BackendTimeout(f"no telemetry from {self.dev.url} for {self.wait_s:g} s")
-                self.frames.append(tm)
+                self._keep(tm)
                 if seq is None or (tm.fresh and tm.sample_seq == seq):
                     break
                 held += 1  # a period boundary passed before this sample arrived
@@ -135,6 +137,19 @@ class OnboardBackend(Backend):
         out, inp = self._count.out - self._billed[0], self._count.inp - self._billed[1]
         self._billed = (self._count.out, self._count.inp)
         return Action(self.ctl.decode(tm.outputs), tm.outputs.copy(), tm.spikes, 0, out, inp)
+
+    def _keep(self, tm: Telemetry) -> None:
+        self.frames.append(tm)
+        self.arrivals.append(time.monotonic())
+
+    def telemetry_log(self):
+        """The frames as a `firmware_bridge.telemetry.TelemetryLog` (CSV, figure)."""
+        from .telemetry import TelemetryLog
+
+        log = TelemetryLog(self.period_us, self.info.tick_hz)
+        for tm, t in zip(self.frames, self.arrivals, strict=True):
+            log.add(tm, now=t)
+        return log
 
     def counters(self) -> dict[str, int]:
         """The board's on-board counters since this backend connected (STATS differences)."""

@@ -90,7 +90,7 @@ def test_sensor_cut_engages_the_fail_safe_and_the_flight_resumes(net_path, capsy
 
 def test_onboard_refuses_what_does_not_apply(net_path, capsys):
     for extra, words in ((["--onboard", "--faults", "unplug@1:1"], "--sensor-cut"),
-                         (["--sensor-cut", "1:1"], "add --onboard"),
+                         (["--sensor-cut", "1:1"], "add --onboard"), (["--telemetry", "t.csv"], "add --onboard"),
                          (["--onboard", "--stale-limit", "70000"], "--stale-limit")):  # fmt: skip
         code = cli.main(["hil", CONFIG, "--controller", net_path, "--board", "host", *extra])
         err = capsys.readouterr().err

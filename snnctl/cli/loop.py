@@ -95,24 +95,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--plot", metavar="OUT.png", help="timeline of the first flight (altitude, action, flags)")
     p.add_argument("--log", metavar="OUT.npz", help="save per-step observations, codes and actions")
-    p.add_argument(
-        "--onboard",
-        action="store_true",
-        help="run the network on board from its own timer; the host only feeds samples (protocol §8)",
-    )
-    p.add_argument(
-        "--sensor-cut",
-        metavar="START:DURATION",
-        type=_span,
-        help="--onboard: withhold the samples of this stretch of flight (seconds)",
-    )
-    p.add_argument(
-        "--stale-limit",
-        type=int,
-        default=3,
-        metavar="K",
-        help="--onboard: the board's fail-safe after K periods without a sample (default 3)",
-    )
+    p.add_argument("--onboard", action="store_true",
+                   help="run the network on board from its own timer; the host only feeds it samples")  # fmt: skip
+    p.add_argument("--sensor-cut", metavar="START:DURATION", type=_span,
+                   help="--onboard: withhold the samples of this stretch of flight (seconds)")  # fmt: skip
+    p.add_argument("--stale-limit", type=int, default=3, metavar="K",
+                   help="--onboard: the board's fail-safe after K periods without a sample (default 3)")  # fmt: skip
+    p.add_argument("--telemetry", metavar="OUT.csv",
+                   help="--onboard: every board period's telemetry as CSV, and its plot as OUT.png")  # fmt: skip
     p.add_argument("--compare", nargs="?", const="", metavar="LOG.npz",
                    help="check bit-identity with the in-process network: of this run, or of a saved log")  # fmt: skip
     p.set_defaults(handler=_cmd_hil)
@@ -174,8 +164,10 @@ def _cmd_hil(args: argparse.Namespace) -> int:
                 raise UserError(f"{flag} does not apply with --onboard (the board runs its own loop)")
         if not 0 <= args.stale_limit <= 0xFFFF:
             raise UserError(f"--stale-limit must be 0..65535, got {args.stale_limit}")
-    elif args.sensor_cut is not None:
-        raise UserError("--sensor-cut cuts the on-board loop's sensor channel; add --onboard")
+        if args.telemetry:
+            args.telemetry = output_file(args.telemetry, "--telemetry", (".csv",), ".csv")
+    elif args.sensor_cut is not None or args.telemetry:
+        raise UserError("--sensor-cut and --telemetry belong to the on-board loop; add --onboard")
     from firmware_bridge.device import DeviceError
 
     try:
@@ -314,6 +306,14 @@ def fly_onboard(cfg: dict, args: argparse.Namespace, net: Any) -> dict[str, Any]
                    "late_samples": backend.late_samples, "held_periods": backend.held_periods,
                    "withheld_samples": backend.cut_steps, "device": c}  # fmt: skip
         rep = backend.replay() if args.compare is not None else None
+        if args.telemetry:
+            log = backend.telemetry_log()
+            log.write_csv(args.telemetry)
+            onboard["telemetry_csv"] = args.telemetry
+            if log.frames:
+                onboard["telemetry_plot"] = str(Path(args.telemetry).with_suffix(".png"))
+                fig = log.figure(title=f"{Path(args.controller).name} on board {board}")
+                fig.savefig(onboard["telemetry_plot"], dpi=110)
     finally:
         for thing in (backend, emu):
             if thing is not None:
@@ -459,6 +459,9 @@ def format_report(r: dict[str, Any]) -> str:
         row("late samples (missed a period)", str(ob["late_samples"]))
         if ob["sensor_cut"]:
             row("samples withheld (--sensor-cut)", str(ob["withheld_samples"]))
+        for key in ("telemetry_csv", "telemetry_plot"):
+            if ob.get(key):
+                lines.append(f"telemetry: {ob[key]}")
     b = r.get("backend")
     if b:
         faults = ", ".join(f"{k} {v}" for k, v in b["faults"].items() if v) or "none"
