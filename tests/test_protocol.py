@@ -331,13 +331,13 @@ def test_client_pipelined_run_recovers_lost_requests_not_lost_replies(blimp):
 
 def test_version_2_messages_by_hand():
     """START / STOP / SENSOR / TELEMETRY payloads written out from docs/protocol.md §8."""
-    assert P.pack_request(MsgType.START, 20_000, 1, 3) == bytes.fromhex("204e0000" "0100" "0300")
-    cfg = P.unpack_response(MsgType.START, bytes.fromhex("204e0000" "0100" "0300" "2a000000"))
+    assert P.pack_request(MsgType.START, 20_000, 1, 3) == bytes.fromhex("204e000001000300")
+    cfg = P.unpack_response(MsgType.START, bytes.fromhex("204e0000010003002a000000"))
     assert cfg == P.RunConfig(period_us=20_000, telemetry_every=1, stale_limit=3, steps=42)
     assert P.unpack_response(MsgType.STOP, bytes.fromhex("10270000")) == 10_000
-    assert P.pack_request(MsgType.SENSOR, tail=np.array([-2, 300])) == bytes.fromhex("feff" "2c01")
+    assert P.pack_request(MsgType.SENSOR, tail=np.array([-2, 300])) == bytes.fromhex("feff2c01")
     # period 7, flags fresh|stepped, sample seq 300, 12 spikes, 1 input, 2 outputs, 29000 ticks, codes
-    tm_payload = bytes.fromhex("07000000" "09" "00" "2c01" "0c00" "0100" "0200" "48710000" "fbff" "6400" "38ff")
+    tm_payload = bytes.fromhex("0700000009002c010c000100020048710000fbff640038ff")
     tm = P.unpack_telemetry(tm_payload)
     assert (tm.period, tm.sample_seq, tm.spikes, tm.step_ticks) == (7, 300, 12, 29_000)
     assert tm.fresh and tm.stepped and not tm.failsafe and not tm.late
