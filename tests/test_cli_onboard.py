@@ -97,6 +97,8 @@ def test_start_monitor_stop_records_every_period(host, net_file, tmp_path, capsy
     assert f"{len(frames)} telemetry frames" in out
     assert png.read_bytes().startswith(PNG)
     assert "back to host-stepped mode" in stop_out and "missed deadlines" in stop_out
+    code, info_out, err = _main(["device", "info", "--port", host.url], capsys)
+    assert code == 0 and "on board: " in info_out and "running on board" not in info_out, err
 
 
 def test_monitor_and_start_refuse_in_one_line(host, capsys):

@@ -166,6 +166,13 @@ def _cmd_device_info(args: argparse.Namespace) -> int:
     if stats.max_step_cycles:
         unit = "ns" if info.tick_hz == 1_000_000_000 else "cycles"
         cyc = f", last step {stats.last_step_cycles} {unit} (max {stats.max_step_cycles})"
+    if net.loaded and net.running:
+        lines.append(f"  running on board every {net.period_us / 1000:g} ms (snnctl device stop --port {args.port})")
+    if stats.run_periods:
+        lines.append(
+            f"  on board: {stats.run_periods} periods, {stats.missed_deadlines} missed deadlines,"
+            f" {stats.missing_samples} without a fresh sample, {stats.failsafe_entries} fail-safe entries"
+        )
     lines.append(
         f"  stats: {stats.steps} steps{cyc}; errors: {stats.crc_errors} crc, {stats.framing_errors} framing,"
         f" {stats.dropped_frames} dropped, {stats.errors_sent} error replies; watchdog trips {stats.watchdog_trips}"
