@@ -321,6 +321,7 @@ def fly_onboard(cfg: dict, args: argparse.Namespace, net: Any) -> dict[str, Any]
         env.close()
     report = summarise(results, args, board, url, period)
     report["onboard"] = onboard
+    report["mean"]["synops_per_s"] = None  # TELEMETRY carries spikes, not synaptic operations
     if rep is not None:
         report["compare"] = {"identical": rep.identical, "steps": rep.periods, "faulted_steps": 0,
                              "code_mismatches": rep.mismatches, "action_mismatches": 0, "count_mismatches": 0,
