@@ -92,7 +92,8 @@ class TelemetryLog:
         failsafe = np.array([f.failsafe for f in self.frames], dtype=bool)
         for ax in (ax_in, ax_out, ax_dt):
             for a, b in _runs(failsafe):
-                ax.axvspan(t[a], t[b - 1], color="tab:red", alpha=0.15, lw=0)
+                # a period's frame is sent at its end: shade from the first such period's start
+                ax.axvspan(t[a] - self.period_us / 1e6, t[b - 1], color="tab:red", alpha=0.15, lw=0)
         for ax in (ax_in, ax_out):
             ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, borderaxespad=0)
         s = self.summary()
