@@ -86,6 +86,7 @@ class OnboardBackend(Backend):
         self.held_periods = 0  # periods that stepped on an older sample while a newer one was on its way
         self.late_samples = 0  # samples that missed at least one period boundary
         self.cut_steps = 0  # control steps whose sample was withheld (sensor_cut)
+        self.tail_periods = 0  # periods the board ran on after a flight's last sample, before the STOP
         self._stats0: Stats = self.dev.stats()
         self._running = False
         self._k = 0
@@ -101,6 +102,7 @@ class OnboardBackend(Backend):
             self.dev.stop()
             while (tm := self.dev.read_telemetry(0.05)) is not None:
                 self._keep(tm)  # periods that ran before the STOP took effect
+                self.tail_periods += not tm.fresh
             self._running = False
 
     def act(self, obs: np.ndarray) -> Action:

@@ -103,13 +103,17 @@ class Feeder:
             self.frames.append(tm)
 
 
-def check_frames(net: Network, frames: list[Telemetry], sent: dict[int, np.ndarray], stale_limit: int) -> dict:
-    """Every frame against the documented rules; returns the counters the device must report."""
+def check_frames(net: Network, frames: list[Telemetry], sent: dict[int, np.ndarray], stale_limit: int,
+                 after_period: int = 0) -> dict:  # fmt: skip
+    """Every frame against the documented rules; returns the counters the device must report.
+
+    The frames start at START (`after_period` 0), or at a fresh sample after a fail-safe (the network
+    was reset there) that followed period `after_period`."""
     stepper = Stepper(net)
     stepper.reset()
     fail = np.asarray(net.fail_safe if net.fail_safe is not None else np.zeros(net.n_outputs), np.int16)
     held = np.zeros(net.n_inputs, np.int16)
-    stale, failsafe, prev = 0, False, 0
+    stale, failsafe, prev = 0, False, after_period
     n = {"run_periods": 0, "steps": 0, "missed_deadlines": 0, "missing_samples": 0, "failsafe_entries": 0}
     for i, f in enumerate(frames):
         where = f"frame {i} (period {f.period}, flags {f.flags:#x})"

@@ -304,6 +304,7 @@ def fly_onboard(cfg: dict, args: argparse.Namespace, net: Any) -> dict[str, Any]
         onboard = {"period_us": backend.period_us, "stale_limit": backend.stale_limit,
                    "sensor_cut": list(args.sensor_cut) if args.sensor_cut else None, "frames": len(backend.frames),
                    "late_samples": backend.late_samples, "held_periods": backend.held_periods,
+                   "tail_periods": backend.tail_periods,
                    "withheld_samples": backend.cut_steps, "device": c}  # fmt: skip
         rep = backend.replay() if args.compare is not None else None
         if args.telemetry:
