@@ -62,6 +62,7 @@ fail-safe entries) and the samples that missed a period boundary (late samples: 
 on the previous one meanwhile). --sensor-cut START:DURATION withholds the samples of that stretch
 of flight (seconds): after --stale-limit periods the board holds its fail-safe outputs until they
 return. --compare checks every period the board stepped against the in-process network.
+--telemetry OUT.csv writes every board period (inputs, outputs, flags, step time) and plots it to OUT.png.
 """
 
 
