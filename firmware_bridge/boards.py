@@ -180,7 +180,7 @@ class Board:
         return None if self.icount_shift is None else seconds * 1e9 / 2**self.icount_shift
 
 
-_LINUX_NO_FLASH = "a Linux board runs the program: copy the binary (scp) and start it there; docs/firmware-boards.md §5"
+_LINUX_NO_FLASH = "a Linux board runs the program: copy the binary (scp) and start it there; docs/firmware-boards.md §6"
 _QEMU_USER_TIMES = (
     "under qemu user mode its step times are this computer's emulation speed, not the board's:"
     " run the benchmark on the board itself"
@@ -299,7 +299,7 @@ BOARDS: tuple[Board, ...] = (
         unsupported=(("bench-firmware", _TOO_SMALL_FOR_BLIMP), ("bench-loop", _TOO_SMALL_FOR_BLIMP)),
         flash=(AVRDUDE_ATMEGA328P,),
     ),
-    # Raspberry Pi 3/4/5, Zero 2 W with a 64-bit OS; Jetson, Rock Pi, ... (docs/firmware-boards.md §5)
+    # Raspberry Pi 3/4/5, Zero 2 W with a 64-bit OS; Jetson, Rock Pi, ... (docs/firmware-boards.md §6)
     _linux_board(
         "linux-aarch64", "AArch64 (64-bit ARM)", "aarch64-linux-gnu-", AARCH64_TOOLCHAIN_PACKAGES, "qemu-aarch64"
     ),  # fmt: skip

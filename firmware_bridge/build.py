@@ -318,7 +318,7 @@ def firmware_size(elf: Path) -> dict[str, int]:
 
 # ---------------------------------------------------------------------------------------------
 # Linux edge boards (linux-aarch64, linux-armhf): the host port, ports/host/snndev.c, cross-compiled
-# as one static Linux program (docs/firmware-boards.md §5). The same source as `build_host_device`,
+# as one static Linux program (docs/firmware-boards.md §6). The same source as `build_host_device`,
 # so the edge board serves exactly what the tests check on the host, plus its limits' board name.
 # ---------------------------------------------------------------------------------------------
 

@@ -5,10 +5,13 @@
         dev.deploy("blimp.snn")                 # checks limits, uploads, commits, verifies
         out = dev.step(np.array([120], np.int16)).outputs
         outs = dev.run(codes)                   # (T, n_in) -> (T, n_out), pipelined
+        dev.start(telemetry_every=1)            # on-board loop from the board's timer (protocol v2)
+        dev.send_sensor(codes[0]); tm = dev.read_telemetry(1.0); dev.stop()
 
 Every read has a deadline; a request that gets no reply is re-sent unchanged (same seq, which the
 device answers by replaying its stored reply, so nothing runs twice) and after `retries` re-sends
-raises DeviceTimeout. All exceptions subclass DeviceError.
+raises DeviceTimeout. All exceptions subclass DeviceError. TELEMETRY frames (unsolicited, while
+the board runs on board) never count as replies: they are queued for `read_telemetry`.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import random
 import time
 import zlib
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from . import protocol as P
-from .protocol import ErrorCode, Info, MsgType, NetInfo, Packet, Stats, StepResult
+from .protocol import ErrorCode, Info, MsgType, NetInfo, Packet, RunConfig, Stats, StepResult, Telemetry
 
 BAUDRATE = 115200
 
@@ -84,7 +88,13 @@ _ERROR_HINTS = {
     ErrorCode.NOT_LOADING: "upload chunk or commit without LOAD_BEGIN; retry the deploy",
     ErrorCode.INCOMPLETE: "commit before all bytes arrived; retry the deploy",
     ErrorCode.BAD_INPUT_COUNT: "the number of input codes differs from the network's inputs",
+    ErrorCode.RUNNING: "the network runs on board; stop it first (snnctl device stop --port URL)",
+    ErrorCode.BAD_PERIOD: "no usable control period: the .snn has no `ctrl` section (pass --period-us), the"
+    " board's timer cannot run it, or telemetry does not fit the device's frames (detail 0 / 1 / 2)",
 }
+
+TELEMETRY_TYPE = MsgType.TELEMETRY | P.RESPONSE_BIT
+DEFAULT_STALE_LIMIT = 3  # START's fail-safe: periods without a fresh sensor sample (docs/protocol.md §8)
 
 
 def _load_network(net_or_path: Any):
@@ -160,6 +170,9 @@ class Device:
         self.net_info: NetInfo | None = None
         self.net = None  # the Network deployed through this connection, if any
         self.stale_replies = 0
+        self._telemetry: deque[Packet] = deque()
+        self._sensor_seq = 0
+        self.telemetry_garbled = 0
 
     # -- context manager / lifetime ---------------------------------------------------------------
     def __enter__(self) -> Device:
@@ -234,14 +247,21 @@ class Device:
                 raise self._lost(exc, "reading") from None
             raise
 
+    def _feed(self, chunk: bytes) -> list[Packet]:
+        """Decode a chunk; TELEMETRY goes to its own queue, the rest is returned."""
+        out = []
+        for pkt in self._decoder.feed(chunk):
+            (self._telemetry if pkt.type == TELEMETRY_TYPE else out).append(pkt)
+        return out
+
     def read_packet(self, timeout: float | None = None) -> Packet | None:
-        """The next valid packet from the port, or None when `timeout` passes without one."""
+        """The next valid packet from the port (TELEMETRY aside), or None when `timeout` passes without one."""
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
         while not self._pending:
             chunk = self._read_some(deadline)
             if not chunk:
                 return None
-            self._pending.extend(self._decoder.feed(chunk))
+            self._pending.extend(self._feed(chunk))
         return self._pending.pop(0)
 
     def drain(self, quiet: float = 0.05, limit: float | None = None) -> list[Packet]:
@@ -253,7 +273,7 @@ class Device:
             chunk = self._read_some(min(end, time.monotonic() + quiet))
             if not chunk:
                 break
-            got.extend(self._decoder.feed(chunk))
+            got.extend(self._feed(chunk))
         return got
 
     # -- requests -----------------------------------------------------------------------------------
@@ -461,6 +481,7 @@ class Device:
             "blob_bytes": len(blob),
             "blob_crc32": snnfile.network_crc(blob),
             "arena_used": device_bytes(net)["arena_bytes"],
+            "period_us": round(net.control_period_s * 1e6) if net.control_period_s else 0,
         }
         wrong = [f"{k} {getattr(ni, k)} (expected {v})" for k, v in want.items() if getattr(ni, k) != v]
         if wrong:
@@ -596,6 +617,50 @@ class Device:
                     progress(nr, t_total)
         self._seq = seq_of(t_total - 1)
         return out
+
+    # -- on-board loop (protocol version 2, docs/protocol.md §8) ---------------------------------------
+    def start(self, period_us: int = 0, telemetry_every: int = 0, stale_limit: int = DEFAULT_STALE_LIMIT) -> RunConfig:
+        """Run the committed network from the board's own timer (period 0: the .snn's control period).
+
+        Telemetry every `telemetry_every` periods (0 = off); fail-safe outputs after `stale_limit`
+        periods without a fresh sensor sample (0 = never). The network starts from reset state.
+        """
+        for name, v, hi in (("period_us", period_us, 0xFFFFFFFF), ("telemetry_every", telemetry_every, 0xFFFF),
+                            ("stale_limit", stale_limit, 0xFFFF)):  # fmt: skip
+            if not 0 <= int(v) <= hi:
+                raise ValueError(f"{name} must be 0..{hi}, got {v}")
+        self._telemetry.clear()
+        return self._call(MsgType.START, P.pack_request(MsgType.START, period_us, telemetry_every, stale_limit))
+
+    def stop(self) -> int:
+        """Back to host-stepped mode; returns the last timer period the board handled."""
+        return self._call(MsgType.STOP)
+
+    def send_sensor(self, codes: np.ndarray, seq: int | None = None) -> int:
+        """Send one SENSOR sample (no reply; the board keeps the latest). Returns the seq it carried."""
+        codes = np.asarray(codes)
+        if codes.ndim != 1:
+            raise ValueError(f"a sensor sample is one vector of input codes (n_inputs,), got shape {codes.shape}")
+        _check_int16(codes)
+        if seq is None:
+            self._sensor_seq = (self._sensor_seq + 1) & 0xFFFF
+            seq = self._sensor_seq
+        self.write_raw(P.frame(MsgType.SENSOR, seq, P.pack_request(MsgType.SENSOR, tail=codes)))
+        return seq
+
+    def read_telemetry(self, timeout: float | None = None) -> Telemetry | None:
+        """The next TELEMETRY frame, or None when `timeout` passes without one (garbled ones are counted)."""
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        while True:
+            while self._telemetry:
+                try:
+                    return P.unpack_telemetry(self._telemetry.popleft().payload)
+                except P.PayloadError:
+                    self.telemetry_garbled += 1
+            chunk = self._read_some(deadline)
+            if not chunk:
+                return None
+            self._pending.extend(self._feed(chunk))
 
 
 def _check_int16(codes: np.ndarray) -> None:

@@ -1,4 +1,4 @@
-"""Codec of the host <-> device serial protocol (spec: docs/protocol.md, version 1).
+"""Codec of the host <-> device serial protocol (spec: docs/protocol.md, version 2).
 
 Table-driven: `MESSAGES` describes every message's request and response payload once; the
 client (`firmware_bridge.device`) and the tests pack and unpack through it. Pure Python, no I/O:
@@ -16,7 +16,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # 2: START/STOP, SENSOR, TELEMETRY; STATS 64 B, NETINFO 30 B
 HEADER = struct.Struct("<BBHH")  # version, type, seq, length
 CRC = struct.Struct("<I")
 OVERHEAD = HEADER.size + CRC.size  # 10 bytes around the payload
@@ -34,6 +34,10 @@ class MsgType(enum.IntEnum):
     WATCHDOG = 0x07
     STATS = 0x08
     NETINFO = 0x09
+    START = 0x0A
+    STOP = 0x0B
+    SENSOR = 0x0C  # host -> device datagram: no reply, outside the sequence
+    TELEMETRY = 0x0D  # device -> host, unsolicited, sent as 0x8D
     ERROR = 0xFF
 
 
@@ -50,6 +54,8 @@ class ErrorCode(enum.IntEnum):
     NOT_LOADING = 10
     INCOMPLETE = 11
     BAD_INPUT_COUNT = 12
+    RUNNING = 13
+    BAD_PERIOD = 14
 
 
 class Capability(enum.IntFlag):
@@ -58,11 +64,20 @@ class Capability(enum.IntFlag):
     SPIKE_COUNTS = 1 << 2
     ATOMIC_COMMIT = 1 << 3
     NETWORK_IN_FLASH = 1 << 4
+    ONBOARD = 1 << 5
+    SENSOR = 1 << 6
+    TELEMETRY = 1 << 7
 
 
 STEP_FLAG_COUNTS = 0x01
 STATUS_WATCHDOG = 0x01
 STATUS_COUNTS = 0x02
+
+# TELEMETRY flags (docs/protocol.md §8)
+TM_FRESH = 0x01  # the period's inputs are a fresh sample (else the held last one)
+TM_FAILSAFE = 0x02  # fail-safe outputs held; the network did not step
+TM_LATE = 0x04  # periods were skipped before this one (missed deadlines)
+TM_STEPPED = 0x08  # the network stepped this period
 
 
 # -- payload records --------------------------------------------------------------------------------
@@ -110,6 +125,8 @@ class NetInfo:
     blob_bytes: int
     blob_crc32: int
     arena_used: int
+    period_us: int = 0  # while running: the loop's period; else the `ctrl` section's, 0 if none
+    running: bool = False  # the on-board loop runs (START .. STOP)
 
 
 @dataclass(frozen=True)
@@ -124,6 +141,51 @@ class Stats:
     max_step_cycles: int
     rx_bytes: int
     tx_bytes: int
+    run_periods: int = 0  # on-board timer periods handled
+    missed_deadlines: int = 0  # timer periods skipped because the previous one was still running
+    missing_samples: int = 0  # periods without a fresh sensor sample
+    failsafe_entries: int = 0  # times the fail-safe engaged (stale_limit periods without a sample)
+    sensor_samples: int = 0  # SENSOR frames accepted
+    sensor_rejected: int = 0  # SENSOR frames discarded (no network, wrong code count)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """START's reply: the on-board loop as the device runs it."""
+
+    period_us: int
+    telemetry_every: int
+    stale_limit: int
+    steps: int
+
+
+@dataclass(frozen=True)
+class Telemetry:
+    """One TELEMETRY frame: what the on-board loop did in timer period `period`."""
+
+    period: int  # the timer's period index since START (1 = the first)
+    flags: int
+    sample_seq: int  # seq of the SENSOR frame whose codes were used (emulated sensor channel)
+    spikes: int
+    step_ticks: int  # the step's duration in INFO tick_hz units (0 when it did not step)
+    inputs: np.ndarray  # (n_inputs,) int16
+    outputs: np.ndarray  # (n_outputs,) int16
+
+    @property
+    def fresh(self) -> bool:
+        return bool(self.flags & TM_FRESH)
+
+    @property
+    def failsafe(self) -> bool:
+        return bool(self.flags & TM_FAILSAFE)
+
+    @property
+    def late(self) -> bool:
+        return bool(self.flags & TM_LATE)
+
+    @property
+    def stepped(self) -> bool:
+        return bool(self.flags & TM_STEPPED)
 
 
 @dataclass(frozen=True)
@@ -173,8 +235,9 @@ class Message:
 
 
 _INFO = struct.Struct("<BBBBIHHIIIIIB")
-_NETINFO = struct.Struct("<BHHIIIII")
-_STATS = struct.Struct("<10I")
+_NETINFO = struct.Struct("<BHHIIIIIIB")
+_STATS = struct.Struct("<16I")
+_TELEMETRY_HEAD = struct.Struct("<IBxHHHHI")  # period, flags, sample_seq, spikes, n_in, n_out, ticks
 _STEP_HEAD = struct.Struct("<IB")
 STEP_COUNTS = struct.Struct("<HII")  # spikes, synops, cycles
 ERROR_PAYLOAD = struct.Struct("<BBH")
@@ -192,6 +255,9 @@ MESSAGES: dict[MsgType, Message] = {
         Message(MsgType.WATCHDOG, struct.Struct("<H"), _NONE),
         Message(MsgType.STATS, _NONE, _STATS, response_record=Stats),
         Message(MsgType.NETINFO, _NONE, _NETINFO, response_record=NetInfo),
+        Message(MsgType.START, struct.Struct("<IHH"), struct.Struct("<IHHI"), response_record=RunConfig),
+        Message(MsgType.STOP, _NONE, struct.Struct("<I")),
+        Message(MsgType.SENSOR, _NONE, _NONE, request_tail="i16"),
     )
 }
 
@@ -244,7 +310,7 @@ def unpack_response(mtype: MsgType, payload: bytes):
     if m.response_tail == "step":
         return _unpack_step(head, tail)
     if m.response_record is NetInfo:
-        return NetInfo(bool(head[0]), *head[1:])
+        return NetInfo(bool(head[0]), *head[1:-1], bool(head[-1]))
     if m.response_record is not None:
         return m.response_record(*head)
     if not head:
@@ -267,6 +333,17 @@ def _unpack_step(head: tuple, tail: bytes) -> StepResult:
     if counts is not None:
         result.spikes, result.synops, result.cycles = counts
     return result
+
+
+def unpack_telemetry(payload: bytes) -> Telemetry:
+    """Decode a TELEMETRY payload (docs/protocol.md §8)."""
+    if len(payload) < _TELEMETRY_HEAD.size:
+        raise PayloadError(f"TELEMETRY payload has {len(payload)} B, under its {_TELEMETRY_HEAD.size}-byte head")
+    period, flags, sample_seq, spikes, n_in, n_out, ticks = _TELEMETRY_HEAD.unpack_from(payload)
+    if len(payload) != _TELEMETRY_HEAD.size + 2 * (n_in + n_out):
+        raise PayloadError(f"TELEMETRY payload has {len(payload)} bytes, its head announces {n_in} + {n_out} codes")
+    codes = np.frombuffer(payload, dtype="<i2", offset=_TELEMETRY_HEAD.size).astype(np.int16)
+    return Telemetry(period, flags, sample_seq, spikes, ticks, codes[:n_in], codes[n_in:])
 
 
 def unpack_error(payload: bytes) -> ErrorReply:

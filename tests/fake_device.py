@@ -109,7 +109,8 @@ class FakeDevice:
                 return
         self.last_seq = pkt.seq
         self.executed += 1
-        if pkt.type not in P.MESSAGES:  # unknown types consume their seq, as in the C device
+        # unknown types consume their seq, as in the C device; this fake has no on-board loop
+        if pkt.type not in P.MESSAGES or pkt.type in (MsgType.START, MsgType.STOP, MsgType.SENSOR):
             self.last_reply = self._error(pkt.seq, ErrorCode.UNKNOWN_TYPE, pkt.type)
             return
         self.last_reply = self._execute(MsgType(pkt.type), pkt)
@@ -123,8 +124,8 @@ class FakeDevice:
         if mtype == MsgType.HELLO:
             name = b"fake"
             return self._send(reply, seq, P.pack_response(
-                MsgType.HELLO, 1, 0, 1, 0, 0b1111, self.max_payload, self.max_neurons, self.max_synapses,
-                self.max_blob, self.arena, 0, 0, len(name), tail=name))  # fmt: skip
+                MsgType.HELLO, P.PROTOCOL_VERSION, 0, 1, 0, 0b1111, self.max_payload, self.max_neurons,
+                self.max_synapses, self.max_blob, self.arena, 0, 0, len(name), tail=name))  # fmt: skip
         if mtype == MsgType.LOAD_BEGIN:
             total, crc = P.MESSAGES[mtype].request.unpack(pl)
             self.staging = None
@@ -150,7 +151,7 @@ class FakeDevice:
         if mtype == MsgType.STATS:
             return self._send(reply, seq, P.pack_response(
                 mtype, self.steps, self.decoder.crc_errors, self.decoder.framing_errors, self.decoder.dropped_frames,
-                self.trips, self.errors_sent, 0, 0, 0, 0))  # fmt: skip
+                self.trips, self.errors_sent, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))  # fmt: skip
         if mtype == MsgType.WATCHDOG:
             (self.watchdog_ms,), _ = P.unpack_request(mtype, pl)
             self.last_step_time = time.monotonic()
@@ -178,13 +179,14 @@ class FakeDevice:
 
     def _netinfo(self) -> bytes:
         if self.active is None:
-            return P.pack_response(MsgType.NETINFO, 0, 0, 0, 0, 0, 0, 0, 0)
+            return P.pack_response(MsgType.NETINFO, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
         net, _, blob = self.active
         from firmware_bridge.memory import device_bytes
         from snnctl import snnfile
 
         return P.pack_response(MsgType.NETINFO, 1, net.n_inputs, net.n_outputs, net.n_neurons, net.n_synapses,
-                               len(blob), snnfile.network_crc(blob), device_bytes(net)["arena_bytes"])  # fmt: skip
+                               len(blob), snnfile.network_crc(blob), device_bytes(net)["arena_bytes"],
+                               round((net.control_period_s or 0) * 1e6), 0)  # fmt: skip
 
     def _commit(self, seq: int) -> bytes:
         from firmware_bridge.memory import device_bytes

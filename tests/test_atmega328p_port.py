@@ -176,3 +176,25 @@ def test_watchdog_fail_safe(dev):
         assert res.watchdog_tripped and res.outputs.tolist() == ref[0].tolist()  # from reset state
     finally:
         dev.watchdog(0)
+
+
+def test_onboard_loop_with_fail_safe(dev):
+    """The on-board loop in 2 KB (docs/protocol.md §8): Timer0 drives it, SENSOR frames feed it, every
+    period's TELEMETRY matches the documented rule and numba, and STATS agrees with the frames."""
+    from tests.test_onboard_loop import Feeder, check_frames, counters, delta
+
+    net = micro_blimp()
+    dev.deploy(net)
+    feed = Feeder(dev, 1, seed=4)
+    feed.send()
+    before = counters(dev)
+    dev.start(20_000, telemetry_every=1, stale_limit=2)
+    feed.collect(lambda new: sum(f.fresh for f in new) >= 15, sending=True)
+    feed.collect(lambda new: sum(f.failsafe for f in new) >= 3, sending=False)
+    feed.send()
+    feed.collect(lambda new: sum(f.fresh for f in new) >= 10, sending=True)
+    feed.finish()
+    want = check_frames(net, feed.frames, feed.sent, stale_limit=2)
+    assert want["failsafe_entries"] >= 1 and feed.frames[-1].stepped
+    assert delta(counters(dev), before) == want
+    assert dev.hello().free_ram >= 100  # the telemetry packet on the stack stayed within the headroom

@@ -35,9 +35,10 @@ ERROR = 0xFF
 (UNKNOWN_TYPE, BAD_LENGTH, BAD_VERSION, BAD_SEQ, NO_NETWORK, TOO_LARGE, BAD_OFFSET, BAD_BLOB_CRC,
  INVALID_NETWORK, NOT_LOADING, INCOMPLETE, BAD_INPUT_COUNT) = range(1, 13)  # fmt: skip
 STATS_FIELDS = ("steps", "crc_errors", "framing_errors", "dropped_frames", "watchdog_trips", "errors_sent",
-                "last_step_cycles", "max_step_cycles", "rx_bytes", "tx_bytes")  # fmt: skip
+                "last_step_cycles", "max_step_cycles", "rx_bytes", "tx_bytes", "run_periods", "missed_deadlines",
+                "missing_samples", "failsafe_entries", "sensor_samples", "sensor_rejected")  # fmt: skip
 NETINFO_FIELDS = ("loaded", "n_inputs", "n_outputs", "n_neurons", "n_synapses", "blob_bytes", "blob_crc32",
-                  "arena_used")  # fmt: skip
+                  "arena_used", "period_us", "running")  # fmt: skip
 QUIET = 0.15  # seconds to wait before concluding that no reply is coming
 
 
@@ -71,12 +72,12 @@ def cobs_decode(enc: bytes) -> bytes:
     return bytes(out)
 
 
-def packet(ptype: int, seq: int, payload: bytes = b"", version: int = 1) -> bytes:
+def packet(ptype: int, seq: int, payload: bytes = b"", version: int = 2) -> bytes:
     body = struct.pack("<BBHH", version, ptype, seq & 0xFFFF, len(payload)) + payload
     return body + struct.pack("<I", zlib.crc32(body))
 
 
-def frame(ptype: int, seq: int, payload: bytes = b"", version: int = 1) -> bytes:
+def frame(ptype: int, seq: int, payload: bytes = b"", version: int = 2) -> bytes:
     return cobs_encode(packet(ptype, seq, payload, version)) + b"\0"
 
 
@@ -89,7 +90,7 @@ class Reply:
         self.version, self.type, self.seq, length = struct.unpack_from("<BBHH", pkt)
         self.payload = pkt[6:-4]
         assert length == len(self.payload)
-        assert self.version == 1
+        assert self.version == 2
 
     def error(self) -> tuple[int, int, int]:
         assert self.type == ERROR, f"expected ERROR, got type {self.type:#x}"
@@ -159,7 +160,7 @@ class Device:
                 assert chunk, "device closed the connection"
                 self.buf += chunk
 
-    def request(self, ptype: int, payload: bytes = b"", seq: int | None = None, version: int = 1) -> Reply:
+    def request(self, ptype: int, payload: bytes = b"", seq: int | None = None, version: int = 2) -> Reply:
         if seq is None:
             self.seq = (self.seq + 1) & 0xFFFF
             seq = self.seq
@@ -175,11 +176,11 @@ class Device:
         return reply.payload
 
     def stats(self) -> dict[str, int]:
-        return dict(zip(STATS_FIELDS, struct.unpack("<10I", self.ok(STATS)), strict=True))
+        return dict(zip(STATS_FIELDS, struct.unpack("<16I", self.ok(STATS)), strict=True))
 
     def netinfo(self, payload: bytes | None = None) -> dict[str, int]:
         payload = self.ok(NETINFO) if payload is None else payload
-        return dict(zip(NETINFO_FIELDS, struct.unpack("<BHHIIIII", payload), strict=True))
+        return dict(zip(NETINFO_FIELDS, struct.unpack("<BHHIIIIIIB", payload), strict=True))
 
     def upload(self, blob: bytes, chunk: int = 1020, crc: int | None = None) -> Reply:
         self.ok(LOAD_BEGIN, struct.pack("<II", len(blob), zlib.crc32(blob) if crc is None else crc))
@@ -270,8 +271,9 @@ def test_hello_reports_the_build(dev):
     )
     name = p[33 : 33 + p[32]].decode("ascii")
     assert len(p) == 33 + p[32]
-    assert (proto, major, minor, patch) == (1, 0, 1, 0)
-    assert caps == 0b01111  # cycle counter, watchdog, spike counts, atomic commit; not flash
+    assert (proto, major, minor, patch) == (2, 0, 1, 0)
+    # cycle counter, watchdog, spike counts, atomic commit, on-board loop, SENSOR, TELEMETRY; not flash
+    assert caps == 0b1110_1111
     assert (max_payload, max_neurons, max_syn, max_blob, arena) == (1024, 65535, 262144, 262144, 262144)
     assert free_ram == 0 and tick_hz == 1_000_000_000
     assert name == "host-virtual"
@@ -286,7 +288,8 @@ def test_upload_commit_and_500_steps_bit_exact(dev, net, blob, codes):
     assert info == dev.netinfo()
     assert info == dict(loaded=1, n_inputs=net.n_inputs, n_outputs=net.n_outputs, n_neurons=net.n_neurons,
                         n_synapses=sum(q.nnz for q in net.projections), blob_bytes=len(blob),
-                        blob_crc32=snnfile.network_crc(blob), arena_used=device_bytes(net)["arena_bytes"])  # fmt: skip
+                        blob_crc32=snnfile.network_crc(blob), arena_used=device_bytes(net)["arena_bytes"],
+                        period_us=round((net.control_period_s or 0) * 1e6), running=0)  # fmt: skip
     want, want_counts = runtime.run(net, codes, counts=True)
     got, got_counts, steps = [], [], []
     for k, c in enumerate(codes):
@@ -396,7 +399,9 @@ def test_unknown_type_bad_version_and_header_length(dev):
     # the unknown-type request consumed seq 1 (the host increments for every new request)
     assert dev.request(0x42, seq=1).error() == (UNKNOWN_TYPE, 0x42, 0)  # a retry: the stored ERROR
     assert dev.request(STATS, seq=2).type == STATS | 0x80
-    assert dev.request(STATS, seq=3, version=2).error() == (BAD_VERSION, STATS, 1)
+    # a version-1 request (an old client) and one from the future: neither is executed
+    assert dev.request(STATS, seq=3, version=1).error() == (BAD_VERSION, STATS, 2)
+    assert dev.request(STATS, seq=3, version=3).error() == (BAD_VERSION, STATS, 2)
     # header length field disagreeing with the frame
     bad = bytearray(packet(STATS, 3, b"\x01\x02"))
     struct.pack_into("<H", bad, 4, 5)
@@ -406,8 +411,8 @@ def test_unknown_type_bad_version_and_header_length(dev):
     # a payload the type does not take
     assert dev.request(STATS, b"\x00", seq=3).error() == (BAD_LENGTH, STATS, 0)
     st = dev.request(STATS, seq=4)
-    fields = dict(zip(STATS_FIELDS, struct.unpack("<10I", st.payload), strict=True))
-    assert fields["framing_errors"] == 1 and fields["errors_sent"] == 5
+    fields = dict(zip(STATS_FIELDS, struct.unpack("<16I", st.payload), strict=True))
+    assert fields["framing_errors"] == 1 and fields["errors_sent"] == 6
 
 
 def test_errors_without_a_network_or_an_upload(dev, net, blob):

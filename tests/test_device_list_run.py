@@ -62,7 +62,7 @@ def test_device_list_names_the_board_that_answers(host, silent_pty, monkeypatch,
     assert set(got) == {host.url, silent_pty, avr.url}
     assert got[host.url]["board"] == boards.get("host").device_name and got[host.url]["board_table"] == "host"
     assert got[avr.url]["board"] == boards.get("atmega328p").device_name == got[avr.url]["board_table"]
-    assert got[avr.url]["network"] == "none" and got[avr.url]["protocol"] == 1
+    assert got[avr.url]["network"] == "none" and got[avr.url]["protocol"] == 2
     assert got[silent_pty]["board"] is None and "no snnctl firmware answered" in got[silent_pty]["error"]
 
 

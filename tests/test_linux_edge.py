@@ -202,7 +202,7 @@ print("OK", sorted(m for m in sys.modules if m.split(".")[0] in BLOCKED))
 
 
 def test_the_python_runtime_alone_needs_no_simulator_evolution_or_plotting(tmp_path):
-    """What docs/firmware-boards.md §5 promises a Raspberry Pi: load, run, inspect, deploy to a
+    """What docs/firmware-boards.md §6 promises a Raspberry Pi: load, run, inspect, deploy to a
     device and query it with numpy + numba + pyserial + tqdm only (the rest is blocked at import)."""
     from snnctl import snnfile
 

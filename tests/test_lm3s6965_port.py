@@ -28,7 +28,7 @@ STACK_MIN_BYTES = 4 * 1024  # lm3s6965.ld refuses to link with less
 
 HELLO, STATS = 0x01, 0x08
 INFO_FMT = "<BBBBIHHIIIIIB"  # docs/protocol.md §3 INFO, up to name_len
-STATS_FMT = "<10I"
+STATS_FMT = "<16I"
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +80,7 @@ def cobs_decode(data: bytes) -> bytes:
 
 
 def packet(ptype: int, seq: int, payload: bytes = b"") -> bytes:
-    body = struct.pack("<BBHH", 1, ptype, seq, len(payload)) + payload
+    body = struct.pack("<BBHH", 2, ptype, seq, len(payload)) + payload
     return cobs_encode(body + struct.pack("<I", zlib.crc32(body))) + b"\x00"
 
 
@@ -90,7 +90,7 @@ def parse(frame: bytes) -> tuple[int, int, bytes]:
     body, (crc,) = raw[:-4], struct.unpack("<I", raw[-4:])
     assert zlib.crc32(body) == crc, "response CRC"
     version, ptype, seq, length = struct.unpack_from("<BBHH", body)
-    assert version == 1 and length == len(body) - 6
+    assert version == 2 and length == len(body) - 6
     return ptype, seq, body[6:]
 
 
@@ -195,7 +195,7 @@ def test_hello_info_under_qemu(tools):
         try:
             payload, _ = link.hello_until_answered()
             info = parse_info(payload)
-            assert info["protocol_version"] == 1
+            assert info["protocol_version"] == 2
             assert info["name"] == BOARD
             assert 64 <= info["max_payload"] <= 1024
             assert info["max_payload"] == 1024

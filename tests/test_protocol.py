@@ -66,12 +66,12 @@ payloads = st.binary(max_size=300)
 @given(types, seqs, payloads)
 def test_packet_round_trip(mtype, seq, payload):
     pkt = P.decode_frame(P.frame(mtype, seq, payload))
-    assert (pkt.version, pkt.type, pkt.seq, pkt.payload) == (1, mtype, seq, payload)
+    assert (pkt.version, pkt.type, pkt.seq, pkt.payload) == (2, mtype, seq, payload)
 
 
 def test_packet_layout():
     raw = P.build_packet(MsgType.STEP, 0x1234, b"\x00\x05\x00")
-    assert raw[:6] == bytes([1, 5, 0x34, 0x12, 3, 0])
+    assert raw[:6] == bytes([2, 5, 0x34, 0x12, 3, 0])
     assert raw[-4:] == zlib.crc32(raw[:-4]).to_bytes(4, "little")
 
 
@@ -144,8 +144,10 @@ def test_message_table_round_trips():
     info = P.unpack_response(MsgType.HELLO, info_pl)
     assert info.name == "abcd" and info.max_payload == 256 and info.firmware_version == "0.2.3"
     assert info.capability_names == ["cycle_counter", "spike_counts", "network_in_flash"]
-    ni = P.unpack_response(MsgType.NETINFO, P.pack_response(MsgType.NETINFO, 1, 1, 2, 160, 3280, 6000, 0xDEAD, 4096))
+    ni_payload = P.pack_response(MsgType.NETINFO, 1, 1, 2, 160, 3280, 6000, 0xDEAD, 4096, 100_000, 1)
+    ni = P.unpack_response(MsgType.NETINFO, ni_payload)
     assert ni.loaded is True and ni.n_synapses == 3280 and ni.blob_crc32 == 0xDEAD
+    assert ni.period_us == 100_000 and ni.running is True
     res = P.unpack_response(MsgType.STEP, P.pack_response(MsgType.STEP, 9, 3, tail=b"\x01\x00\xff\xff"
                                                           + P.STEP_COUNTS.pack(5, 600, 70000)))  # fmt: skip
     assert res.outputs.tolist() == [1, -1] and res.step == 9 and res.watchdog_tripped
@@ -154,7 +156,7 @@ def test_message_table_round_trips():
     assert P.unpack_response(MsgType.RESET, b"") is None
     assert P.pack_request(MsgType.STEP, 1, tail=np.array([-2, 3])) == b"\x01\xfe\xff\x03\x00"
     with pytest.raises(P.PayloadError):
-        P.unpack_response(MsgType.STATS, bytes(39))
+        P.unpack_response(MsgType.STATS, bytes(40))  # the version-1 size
     with pytest.raises(P.PayloadError):
         P.unpack_response(MsgType.HELLO, info_pl + b"x")
 
@@ -232,7 +234,7 @@ def test_client_timeouts_and_errors(fake, blimp):
             dev.request(0x42)
         assert exc.value.code == "UNKNOWN_TYPE"
         with pytest.raises(dev_mod.VersionMismatch):
-            dev.request(MsgType.STATS, version=2)
+            dev.request(MsgType.STATS, version=1)
         with pytest.raises(dev_mod.DeviceErrorReply) as exc:
             dev.request(MsgType.STATS, seq=dev.seq + 100)
         assert exc.value.code == "BAD_SEQ" and exc.value.detail == (dev.seq + 1) & 0xFFFF
@@ -325,3 +327,21 @@ def test_client_pipelined_run_recovers_lost_requests_not_lost_replies(blimp):
         dev.reset()
         fake.drop_replies = 1  # stop-and-wait survives it: the retry gets the stored reply
         np.testing.assert_array_equal(dev.run(codes, window=1), ref)
+
+
+def test_version_2_messages_by_hand():
+    """START / STOP / SENSOR / TELEMETRY payloads written out from docs/protocol.md §8."""
+    assert P.pack_request(MsgType.START, 20_000, 1, 3) == bytes.fromhex("204e000001000300")
+    cfg = P.unpack_response(MsgType.START, bytes.fromhex("204e0000010003002a000000"))
+    assert cfg == P.RunConfig(period_us=20_000, telemetry_every=1, stale_limit=3, steps=42)
+    assert P.unpack_response(MsgType.STOP, bytes.fromhex("10270000")) == 10_000
+    assert P.pack_request(MsgType.SENSOR, tail=np.array([-2, 300])) == bytes.fromhex("feff2c01")
+    # period 7, flags fresh|stepped, sample seq 300, 12 spikes, 1 input, 2 outputs, 29000 ticks, codes
+    tm_payload = bytes.fromhex("0700000009002c010c000100020048710000fbff640038ff")
+    tm = P.unpack_telemetry(tm_payload)
+    assert (tm.period, tm.sample_seq, tm.spikes, tm.step_ticks) == (7, 300, 12, 29_000)
+    assert tm.fresh and tm.stepped and not tm.failsafe and not tm.late
+    assert tm.inputs.tolist() == [-5] and tm.outputs.tolist() == [100, -200]
+    for bad in (tm_payload[:-1], tm_payload + b"\0\0", tm_payload[:17]):
+        with pytest.raises(P.PayloadError):
+            P.unpack_telemetry(bad)

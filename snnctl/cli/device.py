@@ -21,6 +21,9 @@ examples:
   snnctl device info --port /dev/ttyUSB0            board, firmware, limits and the running network
   snnctl device info --port socket://127.0.0.1:5555 --json
   snnctl device run --port /dev/ttyUSB0 --inputs codes.npy --outputs out.npy
+  snnctl device start --port /dev/ttyUSB0 --every 5        run on board from its own timer, telemetry every 5 periods
+  snnctl device monitor --port /dev/ttyUSB0 --csv run.csv --plot run.png --duration 60
+  snnctl device stop --port /dev/ttyUSB0                   back to host-stepped mode; prints the on-board counters
 
 PORT is any pyserial URL: /dev/ttyUSB0, /dev/pts/N, socket://HOST:PORT, rfc2217://HOST:PORT, loop://.
 """
@@ -49,6 +52,14 @@ real values too. --outputs takes .npy or .csv. Steps run from the device's curre
 outputs equal an in-process run from reset (snnctl.run). Making codes.npy from real values:
   python -c "import numpy as np, snnctl; net = snnctl.load('blimp.snn');
              np.save('codes.npy', net.quantize_inputs(np.loadtxt('errors.csv', delimiter=',', ndmin=2)))"
+"""
+
+_DEVICE_ONBOARD_NOTES = """
+On board (docs/protocol.md §8): after START the board steps the deployed network from its own timer
+at the network's control period (the .snn `ctrl` section, or --period-us), reading its sensor hook
+each period - on an emulated board the SENSOR frames a host sends. After --stale-limit periods
+without a fresh sample it holds the network's fail-safe outputs until samples return. STEP, RESET
+and deploys are refused while it runs; stop it first.
 """
 
 _DEPLOY_EPILOG = """\
@@ -156,6 +167,13 @@ def _cmd_device_info(args: argparse.Namespace) -> int:
     if stats.max_step_cycles:
         unit = "ns" if info.tick_hz == 1_000_000_000 else "cycles"
         cyc = f", last step {stats.last_step_cycles} {unit} (max {stats.max_step_cycles})"
+    if net.loaded and net.running:
+        lines.append(f"  running on board every {net.period_us / 1000:g} ms (snnctl device stop --port {args.port})")
+    if stats.run_periods:
+        lines.append(
+            f"  on board: {stats.run_periods} periods, {stats.missed_deadlines} missed deadlines,"
+            f" {stats.missing_samples} without a fresh sample, {stats.failsafe_entries} fail-safe entries"
+        )
     lines.append(
         f"  stats: {stats.steps} steps{cyc}; errors: {stats.crc_errors} crc, {stats.framing_errors} framing,"
         f" {stats.dropped_frames} dropped, {stats.errors_sent} error replies; watchdog trips {stats.watchdog_trips}"
@@ -188,6 +206,115 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
           f" {plural(ni.n_neurons, 'neuron')}, {plural(ni.n_synapses, 'synapse')}")  # fmt: skip
     print(f"  blob {ni.blob_bytes} B of {info.max_blob_bytes} B (crc32 0x{ni.blob_crc32:08x}),"
           f" arena {ni.arena_used} B of {info.arena_bytes} B")  # fmt: skip
+    return 0
+
+
+def _running_network(dev, port: str):
+    """NETINFO of a device that holds a network and has the on-board loop (else one UserError)."""
+    from firmware_bridge.protocol import Capability
+
+    if not dev.info.has(Capability.ONBOARD):
+        raise UserError(f"the firmware of {dev.info.name or port} has no on-board loop (protocol 2 START);"
+                        " rebuild and flash the current firmware (snnctl firmware build)")  # fmt: skip
+    ni = dev.netinfo()
+    if not ni.loaded:
+        raise UserError(f"no network is loaded on {port}; deploy one first (snnctl deploy NET.snn --port {port})")
+    return ni
+
+
+@_device_errors
+def _cmd_device_start(args: argparse.Namespace) -> int:
+    for flag, v, hi in (("--every", args.every, 0xFFFF), ("--stale-limit", args.stale_limit, 0xFFFF),
+                        ("--period-us", args.period_us, 0xFFFFFFFF)):  # fmt: skip
+        if not 0 <= v <= hi:
+            raise UserError(f"{flag} must be 0..{hi}, got {v}")
+    with _open(args) as dev:
+        ni = _running_network(dev, args.port)
+        if args.period_us == 0 and ni.period_us == 0:
+            raise UserError(f"the network on {args.port} records no control period (.snn `ctrl` section);"
+                            " give one with --period-us")  # fmt: skip
+        cfg = dev.start(args.period_us, args.every, args.stale_limit)
+    tele = f"telemetry every {plural(cfg.telemetry_every, 'period')}" if cfg.telemetry_every else "telemetry off"
+    safe = (f"fail-safe after {plural(cfg.stale_limit, 'period')} without a fresh sample" if cfg.stale_limit
+            else "no fail-safe (the last sample is held)")  # fmt: skip
+    print(f"running on board at {args.port}: period {cfg.period_us / 1000:g} ms ({1e6 / cfg.period_us:.4g} Hz),"
+          f" {tele}, {safe}")  # fmt: skip
+    return 0
+
+
+@_device_errors
+def _cmd_device_stop(args: argparse.Namespace) -> int:
+    with _open(args) as dev:
+        last = dev.stop()
+        st = dev.stats()
+    print(f"stopped at {args.port} after timer period {last}: back to host-stepped mode")
+    print(f"  on-board counters since power-up: {plural(st.run_periods, 'period')} handled, {st.missed_deadlines}"
+          f" missed deadlines, {st.missing_samples} periods without a fresh sample, {st.failsafe_entries}"
+          f" fail-safe entries; {st.steps} steps, max step {st.max_step_cycles} ticks")  # fmt: skip
+    return 0
+
+
+def _monitor_line(log, tm) -> str:
+    us = log.step_us(tm)
+    state = "FAIL-SAFE" if tm.failsafe else ("fresh" if tm.fresh else "held")
+    step = f"{us:8.1f} us" if us is not None and tm.stepped else "       -   "
+    late = " late" if tm.late else ""
+    return (f"period {tm.period:8d}  in {tm.inputs.tolist()}  out {tm.outputs.tolist()}  spikes {tm.spikes:5d}"
+            f"  step {step}  {state}{late}   ")  # fmt: skip
+
+
+@_device_errors
+def _cmd_device_monitor(args: argparse.Namespace) -> int:
+    import time
+
+    from firmware_bridge.telemetry import TelemetryLog
+    from snnctl.cli.common import image_suffixes, output_file
+
+    if args.duration is not None and args.duration <= 0:
+        raise UserError(f"--duration must be positive seconds, got {args.duration}")
+    csv_path = output_file(args.csv, "--csv", (".csv",), ".csv") if args.csv else None
+    plot_path = output_file(args.plot, "--plot", image_suffixes(), ".png") if args.plot else None
+    live = sys.stdout.isatty()
+    with _open(args) as dev:
+        ni = _running_network(dev, args.port)
+        if not ni.running:
+            raise UserError(f"the network on {args.port} does not run on board; start it first"
+                            f" (snnctl device start --port {args.port} --every N)")  # fmt: skip
+        log = TelemetryLog(ni.period_us, dev.info.tick_hz)
+        start = time.monotonic()
+        end = None if args.duration is None else start + args.duration
+        first_wait = max(2.0, 3 * ni.period_us / 1e6)
+        try:
+            while end is None or time.monotonic() < end:
+                left = 0.2 if end is None else max(0.0, min(0.2, end - time.monotonic()))
+                tm = dev.read_telemetry(left)
+                if tm is None:
+                    if not log.frames and time.monotonic() - start > first_wait:
+                        raise UserError(f"no telemetry from {args.port} in {first_wait:g} s: the loop runs with"
+                                        f" telemetry off; restart it with snnctl device start --port {args.port}"
+                                        " --every N")  # fmt: skip
+                    continue
+                log.add(tm)
+                if live:
+                    print("\r" + _monitor_line(log, tm), end="", flush=True)
+        except KeyboardInterrupt:
+            pass
+        st = dev.stats()
+    if live:
+        print()
+    s = log.summary()
+    print(f"{plural(s['frames'], 'telemetry frame')} from {args.port}"
+          f" (periods {s['first_period']}..{s['last_period']}): {s['failsafe_frames']} fail-safe,"
+          f" {s['held_frames']} without a fresh sample, {s['late_frames']} late;"
+          f" max step {s['max_step_us']} us")  # fmt: skip
+    print(f"  device counters: {st.missed_deadlines} missed deadlines, {st.missing_samples} periods without a fresh"
+          f" sample, {st.failsafe_entries} fail-safe entries")  # fmt: skip
+    if csv_path and log.frames:
+        log.write_csv(csv_path)
+        print(f"  wrote {csv_path}")
+    if plot_path and log.frames:
+        log.figure(title=f"{dev.info.name or 'device'} on board").savefig(plot_path, dpi=110)
+        print(f"  wrote {plot_path}")
     return 0
 
 
@@ -291,7 +418,7 @@ def _cmd_firmware_build(args: argparse.Namespace) -> int:
         print(f"  executable {sizes['file']} B")
     if board.toolchain == "linux":
         print(f"  a static {board.cpu} Linux program: copy it to the board and run it there,"
-              " e.g. ./snndev --serial /dev/serial0 or ./snndev --tcp 5555 (docs/firmware-boards.md §5)")  # fmt: skip
+              " e.g. ./snndev --serial /dev/serial0 or ./snndev --tcp 5555 (docs/firmware-boards.md §6)")  # fmt: skip
     return 0
 
 
@@ -383,7 +510,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
     p_device = sub.add_parser(
         "device",
-        help="talk to a device running the snnctl firmware (list, info, run)",
+        help="talk to a device running the snnctl firmware (list, info, run, start, stop, monitor)",
         description="Query a device or stream inputs through its network over a serial port.",
         epilog=_DEVICE_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -432,6 +559,42 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                        help="reset the network's state first (RESET): the run starts as snnctl.run does")  # fmt: skip
     p_run.add_argument("--json", action="store_true", help="print a JSON summary (with the outputs if no --outputs)")
     p_run.set_defaults(handler=_cmd_device_run)
+    p_start = device_sub.add_parser(
+        "start",
+        help="run the deployed network on board, from the board's own timer",
+        description="START (docs/protocol.md §8): the board steps the network at its control period by itself.",
+        epilog=_examples_of(_DEVICE_EPILOG, "snnctl device start") + _DEVICE_ONBOARD_NOTES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_port_args(p_start)
+    p_start.add_argument("--every", type=int, default=0, metavar="N",
+                         help="a TELEMETRY frame every N periods (default 0: off)")  # fmt: skip
+    p_start.add_argument("--period-us", type=int, default=0, metavar="US",
+                         help="control period in microseconds (default: the .snn's own)")  # fmt: skip
+    p_start.add_argument("--stale-limit", type=int, default=3, metavar="K",
+                         help="fail-safe after K periods without a fresh sample (default 3; 0 = never)")  # fmt: skip
+    p_start.set_defaults(handler=_cmd_device_start)
+    p_stop = device_sub.add_parser(
+        "stop",
+        help="stop the on-board loop (back to host-stepped mode) and print its counters",
+        description="STOP (docs/protocol.md §8), then STATS.",
+        epilog=_examples_of(_DEVICE_EPILOG, "snnctl device stop"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_port_args(p_stop)
+    p_stop.set_defaults(handler=_cmd_device_stop)
+    p_mon = device_sub.add_parser(
+        "monitor",
+        help="show and record the telemetry of a network running on board",
+        description="Read TELEMETRY frames: a refreshing line on a terminal, each frame to --csv, a --plot at the end.",
+        epilog=_examples_of(_DEVICE_EPILOG, "snnctl device monitor") + _DEVICE_ONBOARD_NOTES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_port_args(p_mon)
+    p_mon.add_argument("--csv", metavar="FILE", help="write every frame as a CSV row")
+    p_mon.add_argument("--plot", metavar="FILE", help="plot inputs, outputs and step time over time (.png, ...)")
+    p_mon.add_argument("--duration", type=float, metavar="S", help="stop after S seconds (default: at Ctrl-C)")
+    p_mon.set_defaults(handler=_cmd_device_monitor)
     p_device.set_defaults(handler=lambda _args: print_help(p_device))
 
     p_fw = sub.add_parser(

@@ -9,6 +9,11 @@ step the observation is quantised on the host (`SNNController.encode`), sent to 
 STEP, and the board's output codes are de-quantised (`SNNController.decode`). Link faults of
 `--faults` are made for real by a `firmware_bridge.link_faults.LinkFaultProxy` between the client
 and the board; sensor faults are applied by the loop, as in `snnctl run`.
+
+With `--onboard` the board runs the network from its own timer instead (docs/protocol.md §8,
+`firmware_bridge.onboard_backend.OnboardBackend`): the host plays the plant, sending each
+observation as a SENSOR frame and applying the outputs of the board period that used it (its
+TELEMETRY), so the board's clock paces the flight.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ examples:
   snnctl hil configs/blimp_pid.toml --controller best.snn --board host --sensing delta --plot hil.png
   snnctl hil configs/blimp_pid.toml --controller best.snn --board host --log hil.npz --compare
   snnctl hil configs/blimp_pid.toml --controller best.snn --compare hil.npz     (check a saved log)
+  snnctl hil configs/blimp_pid.toml --controller best.snn --board lm3s6965evb --onboard --compare
+  snnctl hil configs/blimp_pid.toml --controller best.snn --board host --onboard --sensor-cut 30:1
 
 Flies held-out profiles ([run] profile, and episode_s of the config or --duration) with the network
 on a board: --board starts that board's emulator for the run (host: the POSIX virtual device; lm3s6965evb: the
@@ -46,6 +53,16 @@ noise, spike; link kinds delay (ms), drop (p), corrupt (p), silent, unplug, made
 link. After a link fault the board's network restarts from reset state; the monitor holds the safe
 action until replies are on time again. --compare replays the observations the board was given
 through the in-process integer network and reports whether every action is bit-identical.
+
+--onboard: the board steps the network from its own timer at the control period (snnctl device
+start); the host sends each observation as a SENSOR sample and applies the outputs of the first
+board period that used it, so the flight runs in real time at the board's pace. Reported besides
+the flight metrics: the board's own counters (missed deadlines, periods without a fresh sample,
+fail-safe entries) and the samples that missed a period boundary (late samples: the board stepped
+on the previous one meanwhile). --sensor-cut START:DURATION withholds the samples of that stretch
+of flight (seconds): after --stale-limit periods the board holds its fail-safe outputs until they
+return. --compare checks every period the board stepped against the in-process network.
+--telemetry OUT.csv writes every board period (inputs, outputs, flags, step time) and plots it to OUT.png.
 """
 
 
@@ -79,9 +96,27 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--plot", metavar="OUT.png", help="timeline of the first flight (altitude, action, flags)")
     p.add_argument("--log", metavar="OUT.npz", help="save per-step observations, codes and actions")
+    p.add_argument("--onboard", action="store_true",
+                   help="run the network on board from its own timer; the host only feeds it samples")  # fmt: skip
+    p.add_argument("--sensor-cut", metavar="START:DURATION", type=_span,
+                   help="--onboard: withhold the samples of this stretch of flight (seconds)")  # fmt: skip
+    p.add_argument("--stale-limit", type=int, default=3, metavar="K",
+                   help="--onboard: the board's fail-safe after K periods without a sample (default 3)")  # fmt: skip
+    p.add_argument("--telemetry", metavar="OUT.csv",
+                   help="--onboard: every board period's telemetry as CSV, and its plot as OUT.png")  # fmt: skip
     p.add_argument("--compare", nargs="?", const="", metavar="LOG.npz",
                    help="check bit-identity with the in-process network: of this run, or of a saved log")  # fmt: skip
     p.set_defaults(handler=_cmd_hil)
+
+
+def _span(text: str) -> tuple[float, float]:
+    try:
+        start, duration = (float(x) for x in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected START:DURATION in seconds, e.g. 30:1, got {text!r}") from None
+    if not (math.isfinite(start) and math.isfinite(duration) and start >= 0 and duration > 0):
+        raise argparse.ArgumentTypeError(f"START must be >= 0 and DURATION > 0 seconds, got {text!r}")
+    return start, duration
 
 
 # -- the command ---------------------------------------------------------------------------------
@@ -121,10 +156,23 @@ def _cmd_hil(args: argparse.Namespace) -> int:
         args.plot = output_file(args.plot, "--plot", image_suffixes(), ".png")
     if args.log:  # numpy adds .npz to a name without it
         args.log = output_file(args.log, "--log", (".npz",), ".npz")
+    if args.onboard:
+        if faults:
+            raise UserError("--faults does not apply with --onboard (the board's clock runs the loop); cut the"
+                            " sensor channel with --sensor-cut START:DURATION")  # fmt: skip
+        for flag, given in (("--log", args.log), ("--deadline-ms", args.deadline_ms is not None)):
+            if given:
+                raise UserError(f"{flag} does not apply with --onboard (the board runs its own loop)")
+        if not 0 <= args.stale_limit <= 0xFFFF:
+            raise UserError(f"--stale-limit must be 0..65535, got {args.stale_limit}")
+        if args.telemetry:
+            args.telemetry = output_file(args.telemetry, "--telemetry", (".csv",), ".csv")
+    elif args.sensor_cut is not None or args.telemetry:
+        raise UserError("--sensor-cut and --telemetry belong to the on-board loop; add --onboard")
     from firmware_bridge.device import DeviceError
 
     try:
-        report = fly(cfg, args, net, faults)
+        report = fly_onboard(cfg, args, net) if args.onboard else fly(cfg, args, net, faults)
     except DeviceError as e:
         raise UserError(str(e)) from None
     if args.json:
@@ -143,27 +191,35 @@ def _json_default(x: Any) -> Any:
     raise TypeError(f"not JSON: {type(x).__name__}")
 
 
-def fly(cfg: dict, args: argparse.Namespace, net: Any, faults: list) -> dict[str, Any]:
-    """Start the board (if asked), fly the held-out profiles through `LoopRunner`, and report."""
-    from tqdm import tqdm
-
+def _flight_env(cfg: dict, args: argparse.Namespace, net: Any) -> tuple[Any, list[int], float]:
+    """(env, held-out seeds, control period), the network checked against both before any board starts."""
     from evolve.blimp_experiment import env_kwargs
-    from firmware_bridge.link_faults import LinkFaultProxy, link_faults_of
-    from firmware_bridge.loop_device import board_extension, replay
     from sim.blimp import BlimpAltitudeEnv
-    from sim.loop import heldout_seeds, run_heldout
-    from snnctl.controllers.factory import load_backend
+    from sim.loop import heldout_seeds
     from snnctl.controllers.snn import check_control_period, check_fits_env
 
     env = BlimpAltitudeEnv(**env_kwargs(cfg, cfg["run"]["episode_s"], cfg["run"]["profile"]))
     period = float(env.dt)
-    try:  # before any board is started
+    try:
         seeds = heldout_seeds(env, args.episodes, args.seed)
         check_fits_env(net, env, label=args.controller)
         check_control_period(net, period, args.force_rate, label=args.controller)
     except ValueError as e:  # ControlPeriodError and ShapeMismatchError are ones
         env.close()
         raise UserError(str(e)) from None
+    return env, seeds, period
+
+
+def fly(cfg: dict, args: argparse.Namespace, net: Any, faults: list) -> dict[str, Any]:
+    """Start the board (if asked), fly the held-out profiles through `LoopRunner`, and report."""
+    from tqdm import tqdm
+
+    from firmware_bridge.link_faults import LinkFaultProxy, link_faults_of
+    from firmware_bridge.loop_device import board_extension, replay
+    from sim.loop import run_heldout
+    from snnctl.controllers.factory import load_backend
+
+    env, seeds, period = _flight_env(cfg, args, net)
     deadline = period if args.deadline_ms is None else args.deadline_ms / 1e3
     emu = proxy = backend = None
     try:
@@ -217,6 +273,65 @@ def fly(cfg: dict, args: argparse.Namespace, net: Any, faults: list) -> dict[str
         report["compare"] = _compare_dict(replay(net, journal))
     if args.plot:
         _plot(Path(args.plot), results[0], f"{Path(args.controller).name} on {board}", cfg["env"]["thrust_gain_n"])
+        report["plot"] = args.plot
+    return report
+
+
+def fly_onboard(cfg: dict, args: argparse.Namespace, net: Any) -> dict[str, Any]:
+    """The held-out flights with the network running on board (`OnboardBackend`): the board paces them."""
+    from tqdm import tqdm
+
+    from firmware_bridge.onboard_backend import OnboardBackend
+    from sim.loop import run_heldout
+
+    env, seeds, period = _flight_env(cfg, args, net)
+    emu = backend = None
+    try:
+        url = args.port
+        if args.board:
+            emu = _start_board(args.board)
+            url = emu.url
+        backend = OnboardBackend(args.controller, url, period, stale_limit=args.stale_limit,
+                                 force_rate=args.force_rate, sensor_cut=args.sensor_cut)  # fmt: skip
+        steps = args.episodes * int(round(cfg["run"]["episode_s"] / period))
+        with tqdm(total=steps, unit="step", desc=f"hil on board {backend.info.name}", file=sys.stderr,
+                  disable=True if args.quiet else None, leave=False) as bar:  # fmt: skip
+            # not paced here: every act waits for the board's period that used its sample
+            results = run_heldout(env, backend, args.sensing, first=args.seed, seeds=seeds, realtime=False,
+                                  deadline_s=None, on_step=lambda _k, _t: bar.update(1))  # fmt: skip
+        backend.reset()  # STOP: the last periods' frames and the final counters
+        board = backend.info.name or "device"
+        c = backend.counters()
+        onboard = {"period_us": backend.period_us, "stale_limit": backend.stale_limit,
+                   "sensor_cut": list(args.sensor_cut) if args.sensor_cut else None, "frames": len(backend.frames),
+                   "late_samples": backend.late_samples, "held_periods": backend.held_periods,
+                   "tail_periods": backend.tail_periods,
+                   "withheld_samples": backend.cut_steps, "device": c}  # fmt: skip
+        rep = backend.replay() if args.compare is not None else None
+        if args.telemetry:
+            log = backend.telemetry_log()
+            log.write_csv(args.telemetry)
+            onboard["telemetry_csv"] = args.telemetry
+            if log.frames:
+                onboard["telemetry_plot"] = str(Path(args.telemetry).with_suffix(".png"))
+                fig = log.figure(title=f"{Path(args.controller).name} on board {board}")
+                fig.savefig(onboard["telemetry_plot"], dpi=110)
+    finally:
+        for thing in (backend, emu):
+            if thing is not None:
+                thing.close()
+        env.close()
+    report = summarise(results, args, board, url, period)
+    report["onboard"] = onboard
+    report["mean"]["synops_per_s"] = None  # TELEMETRY carries spikes, not synaptic operations
+    if rep is not None:
+        report["compare"] = {"identical": rep.identical, "steps": rep.periods, "faulted_steps": 0,
+                             "code_mismatches": rep.mismatches, "action_mismatches": 0, "count_mismatches": 0,
+                             "first_mismatch": rep.first_mismatch, "inconsistencies": []}  # fmt: skip
+    if args.plot:
+        _plot(
+            Path(args.plot), results[0], f"{Path(args.controller).name} on board {board}", cfg["env"]["thrust_gain_n"]
+        )
         report["plot"] = args.plot
     return report
 
@@ -290,6 +405,8 @@ def answers(results: list) -> dict[str, Any]:
 def format_report(r: dict[str, Any]) -> str:
     m = r["mean"]
     pace = "real time" if r["realtime"] else "as fast as the board answers"
+    if r.get("onboard"):
+        pace = "on board, paced by the board's timer"
     lines = [
         f"hardware in the loop: {Path(r['controller']).name} on {r['board']} ({r['url']})",
         f"  {plural(r['episodes'], 'held-out flight')}, {plural(r['steps'], 'step')} at {r['control_hz']:g} Hz,"
@@ -335,6 +452,19 @@ def format_report(r: dict[str, Any]) -> str:
         lines.append("  faults of the first flight, steps from the window's start to the monitor's flag:")
         for f in to_flag:
             lines.append(f"    {f['fault']:30}{'not flagged' if f['steps'] is None else f['steps']:>14}")
+    ob = r.get("onboard")
+    if ob:
+        d = ob["device"]
+        row("board periods (telemetry frames)", f"{d['run_periods']} ({ob['frames']})")
+        row("  missed deadlines (board)", str(d["missed_deadlines"]))
+        row("  periods without a fresh sample", str(d["missing_samples"]))
+        row("  fail-safe entries", str(d["failsafe_entries"]))
+        row("late samples (missed a period)", str(ob["late_samples"]))
+        if ob["sensor_cut"]:
+            row("samples withheld (--sensor-cut)", str(ob["withheld_samples"]))
+        for key in ("telemetry_csv", "telemetry_plot"):
+            if ob.get(key):
+                lines.append(f"telemetry: {ob[key]}")
     b = r.get("backend")
     if b:
         faults = ", ".join(f"{k} {v}" for k, v in b["faults"].items() if v) or "none"

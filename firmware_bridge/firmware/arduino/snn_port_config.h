@@ -14,6 +14,9 @@
  *   32-bit, big RAM    ESP32 / RP2040 / Teensy / STM32H7 1024     16384  10240  the 160-neuron blimp (5.7 KB blob, 4.8 KB arena)
  *   other 32-bit       everything else (SAMD21 32 KB...)  256      6144   5120   the 160-neuron blimp, ~23 KB of RAM
  *
+ * The on-board loop (snnctl device start, docs/protocol.md §8) is on everywhere; on the 2 KB AVR
+ * its SENSOR buffer holds 2 codes and a TELEMETRY frame 4 codes (SNN_DEV_ONBOARD=0 removes it).
+ *
  * board_cycles() is micros() in the example sketch: SNN_DEV_TICK_HZ is 1 MHz (4 us steps on a
  * 16 MHz AVR). HELLO's free_ram is reported as 0 (unknown).
  */
@@ -36,6 +39,12 @@
 #endif
 #ifndef SNN_DEV_MAX_NEURONS
 #define SNN_DEV_MAX_NEURONS 16u
+#endif
+#ifndef SNN_DEV_SENSOR_CODES
+#define SNN_DEV_SENSOR_CODES 2u /* the on-board loop's SENSOR sample: 4 bytes of RAM */
+#endif
+#ifndef SNN_DEV_TELEMETRY_CODES
+#define SNN_DEV_TELEMETRY_CODES 4u /* a 36-byte TELEMETRY packet, on the stack while sent */
 #endif
 #else
 #ifndef SNN_DEV_MAX_PAYLOAD

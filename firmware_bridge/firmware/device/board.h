@@ -25,6 +25,13 @@ uint32_t board_cycles(void);                     /* free-running cycle/instructi
 void     board_outputs(const int16_t *codes, uint16_t n);  /* actuator hook */
 void     board_idle(void);                       /* sleep until an interrupt, or return */
 
+/* On-board loop (docs/protocol.md §7-§8), needed when SNN_DEV_ONBOARD is 1 (the default). */
+int      board_timer_start(uint32_t period_us);  /* start a periodic timer: 0 ok, else the period is out of range */
+void     board_timer_stop(void);
+uint32_t board_timer_periods(void);              /* whole periods since board_timer_start (wraps) */
+int      board_read_inputs(int16_t *codes, uint16_t n); /* 1: a fresh sample in codes[0..n); 0: none since
+                                                            the last call, codes left untouched */
+
 #ifdef __cplusplus
 }
 #endif

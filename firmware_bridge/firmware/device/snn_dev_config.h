@@ -14,6 +14,12 @@
  *   SNN_DEV_FW_MAJOR / _MINOR / _PATCH   firmware version (0 .. 255 each)
  *   SNN_DEV_TICK_HZ       rate of board_cycles(), 0 if the board has no cycle counter
  *   SNN_DEV_FREE_RAM()    expression: free RAM in bytes, 0 if the port cannot tell
+ *   SNN_DEV_ONBOARD       1: START/STOP and the on-board loop (the port implements the board_timer_*
+ *                         and board_read_inputs hooks); 0: host-stepped only
+ *   SNN_DEV_SENSOR_CODES  codes one SENSOR frame may carry (the emulated sensor channel), 0 = no
+ *                         SENSOR frames; default: as many as a STEP request
+ *   SNN_DEV_TELEMETRY_CODES  input + output codes one TELEMETRY frame may carry, 0 = no telemetry;
+ *                         default: as many as fit max_payload
  */
 #ifndef SNN_DEV_CONFIG_H
 #define SNN_DEV_CONFIG_H
@@ -54,6 +60,10 @@
 #endif
 #ifndef SNN_DEV_FREE_RAM
 #define SNN_DEV_FREE_RAM() 0u
+#endif
+
+#ifndef SNN_DEV_ONBOARD
+#define SNN_DEV_ONBOARD 1
 #endif
 
 #endif /* SNN_DEV_CONFIG_H */

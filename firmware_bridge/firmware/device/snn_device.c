@@ -7,9 +7,11 @@
  *     2 * B + 2 * A               two slots (blob + arena each)
  *   + (P + 10) + (P + 10) / 254 + 1    receive buffer (one encoded frame, decoded in place)
  *   + P + 10                      last response (replayed on a retry)
- *   + 14                          ERROR packets that are not stored (BAD_SEQ, BAD_VERSION, ...)
  *   + 2 * IN + 2 * OUT            int16 codes, IN = min(256, (P - 1) / 2), OUT = min(256, (P - 15) / 2)
- *   + 2 slot_t (each with its snn_net_t) + the state struct: ~350 bytes on a Cortex-M3.
+ *   + 2 slot_t (each with its snn_net_t) + the state struct: ~400 bytes on a Cortex-M3.
+ * With SNN_DEV_ONBOARD: + 2 * SC (the SENSOR sample, SC = SNN_DEV_SENSOR_CODES) + ~45 bytes of
+ * state; a TELEMETRY packet (TM_HEAD + 2 * TC + 10 bytes, TC = SNN_DEV_TELEMETRY_CODES) is built on
+ * the stack while it is sent - never at the same time as the deeper COMMIT -> snn_load path.
  */
 #include "snn_device.h"
 
@@ -27,11 +29,31 @@
 #define MAX_IN MIN_(SNN_MAX_INPUTS, ((uint32_t)SNN_DEV_MAX_PAYLOAD - 1u) / 2u)
 #define MAX_OUT MIN_(SNN_MAX_OUTPUTS, ((uint32_t)SNN_DEV_MAX_PAYLOAD - 15u) / 2u)
 
+#define TM_HEAD 18u /* TELEMETRY payload before the codes (docs/protocol.md §8) */
+#if SNN_DEV_ONBOARD
+#ifndef SNN_DEV_SENSOR_CODES
+#define SNN_DEV_SENSOR_CODES MAX_IN
+#endif
+#ifndef SNN_DEV_TELEMETRY_CODES
+#define SNN_DEV_TELEMETRY_CODES (((uint32_t)SNN_DEV_MAX_PAYLOAD - TM_HEAD) / 2u)
+#endif
+#else
+#undef SNN_DEV_SENSOR_CODES
+#undef SNN_DEV_TELEMETRY_CODES
+#define SNN_DEV_SENSOR_CODES 0u
+#define SNN_DEV_TELEMETRY_CODES 0u
+#endif
+/* a zero-length array is not C99: keep at least one element */
+#define SENSOR_CAP ((uint16_t)(SNN_DEV_SENSOR_CODES > 0u ? SNN_DEV_SENSOR_CODES : 1u))
+#define TM_PACKET SNN_FRAME_PACKET_BYTES(TM_HEAD + 2u * (SNN_DEV_TELEMETRY_CODES > 0u ? SNN_DEV_TELEMETRY_CODES : 0u))
+
 /* Compile-time checks of the port's configuration (a negative array size fails the build). */
 typedef char snn_dev_check_payload[(SNN_DEV_MAX_PAYLOAD >= 64u && SNN_DEV_MAX_PAYLOAD <= 8192u) ? 1 : -1];
 typedef char snn_dev_check_name[(sizeof(SNN_DEV_BOARD_NAME) >= 2u && sizeof(SNN_DEV_BOARD_NAME) <= 25u) ? 1 : -1];
 typedef char snn_dev_check_neurons[(SNN_DEV_MAX_NEURONS >= 1u && SNN_DEV_MAX_NEURONS <= 65535u) ? 1 : -1];
 typedef char snn_dev_check_sizes[(SNN_DEV_MAX_BLOB >= 28u && SNN_DEV_ARENA_BYTES >= 4u) ? 1 : -1];
+typedef char snn_dev_check_onboard[(SNN_DEV_SENSOR_CODES <= MAX_IN &&
+                                    TM_HEAD + 2u * (uint32_t)SNN_DEV_TELEMETRY_CODES <= SNN_DEV_MAX_PAYLOAD) ? 1 : -1];
 
 typedef struct slot {
     uint8_t *blob;       /* SNN_DEV_MAX_BLOB bytes */
@@ -48,9 +70,11 @@ static uint32_t g_arena_mem[2][ARENA_WORDS];
 static slot_t g_slot[2];
 static uint8_t g_rx_buf[SNN_FRAME_RX_BYTES(SNN_DEV_MAX_PAYLOAD)];
 static uint8_t g_resp[SNN_FRAME_PACKET_BYTES(SNN_DEV_MAX_PAYLOAD)]; /* the stored last response */
-static uint8_t g_err[SNN_FRAME_PACKET_BYTES(4u)];                   /* unstored ERROR replies */
 static int16_t g_in[MAX_IN];
 static int16_t g_out[MAX_OUT];
+#if SNN_DEV_ONBOARD
+static int16_t g_sensor[SENSOR_CAP];     /* the latest SENSOR sample */
+#endif
 
 static struct {
     snn_frame_rx_t rx;
@@ -67,6 +91,21 @@ static struct {
     uint32_t load_total, load_crc, load_received, load_running_crc;
     uint32_t steps, watchdog_trips, errors_sent;
     uint32_t last_step_cycles, max_step_cycles, rx_bytes, tx_bytes;
+#if SNN_DEV_ONBOARD
+    uint8_t running;       /* the on-board loop is on (START .. STOP) */
+    uint8_t failsafe;      /* fail-safe outputs are held: no fresh sample for stale_limit periods */
+    uint8_t sensor_fresh;  /* g_sensor holds a sample not yet taken */
+    uint16_t sensor_seq;   /* seq field of the SENSOR frame in g_sensor */
+    uint16_t sample_seq;   /* seq of the sample taken last (telemetry) */
+    uint16_t tm_every;     /* telemetry every N handled periods, 0 = off */
+    uint16_t tm_count;     /* handled periods since the last telemetry frame */
+    uint16_t stale_limit;  /* K: fail-safe after K periods without a fresh sample, 0 = never */
+    uint16_t stale;        /* periods since the last fresh sample (saturates) */
+    uint32_t run_done;     /* board_timer_periods() value of the last handled period */
+    uint32_t period_us;    /* of the running loop (NETINFO reports it while running) */
+    uint32_t run_periods, missed_deadlines, missing_samples, failsafe_entries;
+    uint32_t sensor_samples, sensor_rejected;
+#endif
 } dev;
 
 #define RESP_PAYLOAD (g_resp + SNN_FRAME_HEADER)
@@ -82,12 +121,13 @@ static void send_packet(const uint8_t *packet, uint16_t len)
 /* An ERROR that is sent but not stored as the last response (the request was not executed). */
 static void send_unstored_error(uint8_t req_type, uint16_t seq, uint8_t code, uint16_t detail)
 {
+    uint8_t err[SNN_FRAME_PACKET_BYTES(4u)]; /* on the stack: 14 bytes of static RAM saved for the AVR */
     uint16_t n;
-    g_err[SNN_FRAME_HEADER] = code;
-    g_err[SNN_FRAME_HEADER + 1u] = req_type;
-    snn_wr16(g_err + SNN_FRAME_HEADER + 2u, detail);
-    n = snn_frame_seal(g_err, (uint8_t)SNN_PROTOCOL_VERSION, (uint8_t)SNN_MSG_ERROR, seq, 4u);
-    send_packet(g_err, n);
+    err[SNN_FRAME_HEADER] = code;
+    err[SNN_FRAME_HEADER + 1u] = req_type;
+    snn_wr16(err + SNN_FRAME_HEADER + 2u, detail);
+    n = snn_frame_seal(err, (uint8_t)SNN_PROTOCOL_VERSION, (uint8_t)SNN_MSG_ERROR, seq, 4u);
+    send_packet(err, n);
 }
 
 /* Result of an executed request, built in g_resp (payload already at RESP_PAYLOAD). */
@@ -111,11 +151,36 @@ static int16_t rd_i16(const uint8_t *p)
     return u >= 0x8000u ? (int16_t)((int32_t)u - INT32_C(65536)) : (int16_t)u;
 }
 
+/* 1 if the on-board loop runs: then STEP, RESET and COMMIT are refused with RUNNING. */
+static uint8_t running(void)
+{
+#if SNN_DEV_ONBOARD
+    return dev.running;
+#else
+    return 0u;
+#endif
+}
+
+/* One network step from g_in to g_out: timed with board_cycles, counted, handed to board_outputs. */
+static uint32_t run_step(snn_net_t *net)
+{
+    uint32_t c0 = board_cycles(), cycles;
+    snn_step(net, g_in, g_out);
+    cycles = board_cycles() - c0; /* unsigned difference: correct across one wrap */
+    dev.steps++;
+    dev.last_step_cycles = cycles;
+    if (cycles > dev.max_step_cycles) {
+        dev.max_step_cycles = cycles;
+    }
+    board_outputs(g_out, net->n_outputs);
+    return cycles;
+}
+
 static uint16_t put_netinfo(uint8_t *p)
 {
     const slot_t *s = dev.active;
     uint8_t k;
-    for (k = 0u; k < 25u; k++) {
+    for (k = 0u; k < 30u; k++) {
         p[k] = 0u;
     }
     if (s->loaded) {
@@ -127,8 +192,15 @@ static uint16_t put_netinfo(uint8_t *p)
         snn_wr32(p + 13, s->blob_bytes);
         snn_wr32(p + 17, s->blob_crc);
         snn_wr32(p + 21, s->net.arena_bytes);
+        snn_wr32(p + 25, s->net.period_us);
     }
-    return 25u;
+#if SNN_DEV_ONBOARD
+    if (dev.running) {
+        p[29] = 1u;
+        snn_wr32(p + 25, dev.period_us); /* the period the loop runs at (START may override `ctrl`) */
+    }
+#endif
+    return 30u;
 }
 
 static void on_hello(const snn_packet_t *q)
@@ -144,6 +216,15 @@ static void on_hello(const snn_packet_t *q)
     if ((uint32_t)SNN_DEV_TICK_HZ != 0u) {
         caps |= SNN_CAP_CYCLES;
     }
+#if SNN_DEV_ONBOARD
+    caps |= SNN_CAP_ONBOARD;
+    if ((uint32_t)SNN_DEV_SENSOR_CODES != 0u) {
+        caps |= SNN_CAP_SENSOR;
+    }
+    if ((uint32_t)SNN_DEV_TELEMETRY_CODES != 0u) {
+        caps |= SNN_CAP_TELEMETRY;
+    }
+#endif
     p[0] = (uint8_t)SNN_PROTOCOL_VERSION;
     p[1] = (uint8_t)SNN_DEV_FW_MAJOR;
     p[2] = (uint8_t)SNN_DEV_FW_MINOR;
@@ -229,6 +310,10 @@ static void on_commit(const snn_packet_t *q)
         reply_error(q->type, q->seq, SNN_ERR_NOT_LOADING, 0u);
         return;
     }
+    if (running()) {
+        reply_error(q->type, q->seq, SNN_ERR_RUNNING, 0u);
+        return;
+    }
     if (dev.load_received != dev.load_total) {
         reply_error(q->type, q->seq, SNN_ERR_INCOMPLETE, 0u);
         return;
@@ -266,6 +351,9 @@ static void on_commit(const snn_packet_t *q)
     dev.active = s;
     dev.staging->loaded = 0u;
     dev.loading = 0u;
+#if SNN_DEV_ONBOARD
+    dev.sensor_fresh = 0u; /* a waiting sample was for the old network */
+#endif
     reply(q->type, q->seq, put_netinfo(RESP_PAYLOAD));
 }
 
@@ -275,9 +363,13 @@ static void on_step(const snn_packet_t *q)
     uint8_t *p = RESP_PAYLOAD;
     uint8_t counts, status;
     uint16_t k, off;
-    uint32_t c0, cycles;
+    uint32_t cycles;
     if (!dev.active->loaded) {
         reply_error(q->type, q->seq, SNN_ERR_NO_NETWORK, 0u);
+        return;
+    }
+    if (running()) {
+        reply_error(q->type, q->seq, SNN_ERR_RUNNING, 0u);
         return;
     }
     if (q->length < 1u || (q->length & 1u) == 0u) {
@@ -292,19 +384,11 @@ static void on_step(const snn_packet_t *q)
     for (k = 0u; k < net->n_inputs; k++) {
         g_in[k] = rd_i16(q->payload + 1u + 2u * k);
     }
-    c0 = board_cycles();
-    snn_step(net, g_in, g_out);
-    cycles = board_cycles() - c0;
-    dev.steps++;
-    dev.last_step_cycles = cycles;
-    if (cycles > dev.max_step_cycles) {
-        dev.max_step_cycles = cycles;
-    }
+    cycles = run_step(net);
     status = (uint8_t)((dev.wd_tripped ? 1u : 0u) | (counts ? 2u : 0u));
     dev.wd_tripped = 0u;
     dev.wd_last = board_millis();
     dev.wd_armed = (uint8_t)(dev.wd_timeout != 0u);
-    board_outputs(g_out, net->n_outputs);
     snn_wr32(p, dev.steps);
     p[4] = status;
     off = 5u;
@@ -329,6 +413,10 @@ static void on_reset(const snn_packet_t *q)
     }
     if (!dev.active->loaded) {
         reply_error(q->type, q->seq, SNN_ERR_NO_NETWORK, 0u);
+        return;
+    }
+    if (running()) {
+        reply_error(q->type, q->seq, SNN_ERR_RUNNING, 0u);
         return;
     }
     snn_reset(&dev.active->net);
@@ -364,7 +452,22 @@ static void on_stats(const snn_packet_t *q)
     snn_wr32(p + 28, dev.max_step_cycles);
     snn_wr32(p + 32, dev.rx_bytes);
     snn_wr32(p + 36, dev.tx_bytes);
-    reply(q->type, q->seq, 40u);
+#if SNN_DEV_ONBOARD
+    snn_wr32(p + 40, dev.run_periods);
+    snn_wr32(p + 44, dev.missed_deadlines);
+    snn_wr32(p + 48, dev.missing_samples);
+    snn_wr32(p + 52, dev.failsafe_entries);
+    snn_wr32(p + 56, dev.sensor_samples);
+    snn_wr32(p + 60, dev.sensor_rejected);
+#else
+    {
+        uint8_t k;
+        for (k = 40u; k < 64u; k++) {
+            p[k] = 0u;
+        }
+    }
+#endif
+    reply(q->type, q->seq, 64u);
 }
 
 static void on_netinfo(const snn_packet_t *q)
@@ -374,6 +477,208 @@ static void on_netinfo(const snn_packet_t *q)
         return;
     }
     reply(q->type, q->seq, put_netinfo(RESP_PAYLOAD));
+}
+
+#if SNN_DEV_ONBOARD
+/* START: u32 period_us (0 = the network's `ctrl` period), u16 telemetry_every, u16 stale_limit.
+ * Reply: u32 period_us, u16 telemetry_every, u16 stale_limit, u32 steps. */
+static void on_start(const snn_packet_t *q)
+{
+    snn_net_t *net = &dev.active->net;
+    uint32_t period;
+    uint16_t every, k;
+    uint8_t *p = RESP_PAYLOAD;
+    if (q->length != 8u) {
+        reply_error(q->type, q->seq, SNN_ERR_BAD_LENGTH, 0u);
+        return;
+    }
+    if (!dev.active->loaded) {
+        reply_error(q->type, q->seq, SNN_ERR_NO_NETWORK, 0u);
+        return;
+    }
+    period = snn_rd32(q->payload);
+    every = snn_rd16(q->payload + 4);
+    if (period == 0u) {
+        period = net->period_us;
+    }
+    if (period == 0u) {
+        reply_error(q->type, q->seq, SNN_ERR_BAD_PERIOD, 0u);
+        return;
+    }
+    if (every != 0u && (uint32_t)net->n_inputs + net->n_outputs > (uint32_t)SNN_DEV_TELEMETRY_CODES) {
+        reply_error(q->type, q->seq, SNN_ERR_BAD_PERIOD, 2u);
+        return;
+    }
+    if (dev.running) {
+        board_timer_stop(); /* a START while running restarts with the new settings */
+        dev.running = 0u;
+    }
+    if (board_timer_start(period) != 0) {
+        reply_error(q->type, q->seq, SNN_ERR_BAD_PERIOD, 1u);
+        return;
+    }
+    /* the network starts from reset state with held inputs 0; a SENSOR sample that arrived
+       before START stays fresh and is the first period's input */
+    snn_reset(net);
+    for (k = 0u; k < net->n_inputs; k++) {
+        g_in[k] = 0;
+    }
+    dev.running = 1u;
+    dev.failsafe = 0u;
+    dev.stale = 0u;
+    dev.tm_every = every;
+    dev.tm_count = 0u;
+    dev.stale_limit = snn_rd16(q->payload + 6);
+    dev.period_us = period;
+    dev.run_done = 0u; /* board_timer_periods() is 0 right after board_timer_start */
+    dev.wd_armed = 0u; /* the STEP watchdog sleeps while the board runs itself */
+    snn_wr32(p, period);
+    snn_wr16(p + 4, every);
+    snn_wr16(p + 6, dev.stale_limit);
+    snn_wr32(p + 8, dev.steps);
+    reply(q->type, q->seq, 12u);
+}
+
+/* STOP: back to host-stepped mode (a no-op when not running). Reply: u32 the last period handled. */
+static void on_stop(const snn_packet_t *q)
+{
+    if (q->length != 0u) {
+        reply_error(q->type, q->seq, SNN_ERR_BAD_LENGTH, 0u);
+        return;
+    }
+    if (dev.running) {
+        board_timer_stop();
+        dev.running = 0u;
+        dev.failsafe = 0u;
+        dev.wd_last = board_millis(); /* the STEP watchdog counts again from now */
+        dev.wd_armed = (uint8_t)(dev.wd_timeout != 0u);
+    }
+    snn_wr32(RESP_PAYLOAD, dev.run_done);
+    reply(q->type, q->seq, 4u);
+}
+
+/* SENSOR (no reply, no sequence check): i16 x n_inputs becomes the latest sample. */
+static void on_sensor(const snn_packet_t *q)
+{
+    const slot_t *s = dev.active;
+    uint16_t k, n = (uint16_t)(q->length / 2u);
+    /* a sample always has the active network's n_inputs codes (COMMIT drops a waiting one) */
+    if (!s->loaded || (q->length & 1u) != 0u || n != s->net.n_inputs || n > (uint16_t)SNN_DEV_SENSOR_CODES) {
+        dev.sensor_rejected++;
+        return;
+    }
+    for (k = 0u; k < n; k++) {
+        g_sensor[k] = rd_i16(q->payload + 2u * k);
+    }
+    dev.sensor_seq = q->seq;
+    dev.sensor_fresh = 1u;
+    dev.sensor_samples++;
+}
+
+/* TELEMETRY (docs/protocol.md §8): u32 period, u8 flags, u8 0, u16 sample_seq, u16 spikes,
+ * u16 n_in, u16 n_out, u32 step_ticks, i16 x n_in inputs, i16 x n_out outputs. */
+static void send_telemetry(const snn_net_t *net, uint8_t flags, uint32_t ticks)
+{
+    uint8_t tm[TM_PACKET];
+    uint8_t *p = tm + SNN_FRAME_HEADER;
+    uint16_t k, off = (uint16_t)TM_HEAD, n;
+    snn_wr32(p, dev.run_done);
+    p[4] = flags;
+    p[5] = 0u;
+    snn_wr16(p + 6, dev.sample_seq);
+    snn_wr16(p + 8, (uint16_t)((flags & SNN_TM_STEPPED) == 0u ? 0u : (net->spikes > 0xFFFFu ? 0xFFFFu : net->spikes)));
+    snn_wr16(p + 10, net->n_inputs);
+    snn_wr16(p + 12, net->n_outputs);
+    snn_wr32(p + 14, ticks);
+    for (k = 0u; k < net->n_inputs; k++) {
+        snn_wr16(p + off, (uint16_t)g_in[k]);
+        off = (uint16_t)(off + 2u);
+    }
+    for (k = 0u; k < net->n_outputs; k++) {
+        snn_wr16(p + off, (uint16_t)g_out[k]);
+        off = (uint16_t)(off + 2u);
+    }
+    n = snn_frame_seal(tm, (uint8_t)SNN_PROTOCOL_VERSION, (uint8_t)(SNN_MSG_TELEMETRY | SNN_MSG_RESPONSE),
+                       (uint16_t)(dev.run_done & 0xFFFFu), off);
+    send_packet(tm, n);
+}
+
+/* One timer period of the on-board loop: read the sensor, step (or hold the fail-safe), report. */
+static void run_period(snn_net_t *net, uint8_t late)
+{
+    uint8_t flags = late ? (uint8_t)SNN_TM_LATE : 0u;
+    uint32_t ticks = 0u;
+    uint16_t k;
+    dev.run_periods++;
+    if (board_read_inputs(g_in, net->n_inputs)) {
+        flags |= SNN_TM_FRESH;
+        dev.stale = 0u;
+        dev.failsafe = 0u; /* recovery: a fresh sample steps the network (from reset state after a fail-safe) */
+    } else {
+        dev.missing_samples++;
+        if (dev.stale < 0xFFFFu) {
+            dev.stale++;
+        }
+        if (!dev.failsafe && dev.stale_limit != 0u && dev.stale >= dev.stale_limit) {
+            /* K periods without a sample: fail-safe outputs, network back to reset state */
+            for (k = 0u; k < net->n_outputs; k++) {
+                g_out[k] = snn_fail_code(net, k);
+            }
+            board_outputs(g_out, net->n_outputs);
+            snn_reset(net);
+            dev.failsafe = 1u;
+            dev.failsafe_entries++;
+        }
+    }
+    if (dev.failsafe) {
+        flags |= SNN_TM_FAILSAFE; /* held: g_out keeps the fail codes */
+    } else {
+        ticks = run_step(net); /* a fresh sample, or the held one for fewer than K periods */
+        flags |= SNN_TM_STEPPED;
+    }
+    if (dev.tm_every != 0u && ++dev.tm_count >= dev.tm_every) {
+        dev.tm_count = 0u;
+        send_telemetry(net, flags, ticks);
+    }
+}
+
+/* Handle the timer: at most one period per call. Periods that passed while the previous one was
+ * still being handled (or the main loop was busy) are skipped and counted as missed deadlines. */
+static void onboard_check(void)
+{
+    uint32_t now, due;
+    if (!dev.running) {
+        return;
+    }
+    now = board_timer_periods();
+    due = now - dev.run_done; /* unsigned: correct across a wrap */
+    if (due == 0u) {
+        return;
+    }
+    dev.missed_deadlines += due - 1u;
+    dev.run_done = now;
+    run_period(&dev.active->net, (uint8_t)(due > 1u));
+}
+#endif
+
+int snn_device_sensor_take(int16_t *codes, uint16_t n)
+{
+#if SNN_DEV_ONBOARD
+    uint16_t k;
+    if (!dev.sensor_fresh || !dev.active->loaded || n != dev.active->net.n_inputs) {
+        return 0;
+    }
+    for (k = 0u; k < n; k++) {
+        codes[k] = g_sensor[k];
+    }
+    dev.sensor_fresh = 0u;
+    dev.sample_seq = dev.sensor_seq;
+    return 1;
+#else
+    (void)codes;
+    (void)n;
+    return 0;
+#endif
 }
 
 /* Run one request and store its response (an ERROR included) in g_resp. */
@@ -389,6 +694,10 @@ static void execute(const snn_packet_t *q)
     case SNN_MSG_WATCHDOG: on_watchdog(q); break;
     case SNN_MSG_STATS: on_stats(q); break;
     case SNN_MSG_NETINFO: on_netinfo(q); break;
+#if SNN_DEV_ONBOARD
+    case SNN_MSG_START: on_start(q); break;
+    case SNN_MSG_STOP: on_stop(q); break;
+#endif
     default: reply_error(q->type, q->seq, SNN_ERR_UNKNOWN_TYPE, 0u); break;
     }
 }
@@ -400,6 +709,12 @@ static void handle(const snn_packet_t *q)
         send_unstored_error(q->type, q->seq, SNN_ERR_BAD_VERSION, (uint16_t)SNN_PROTOCOL_VERSION);
         return;
     }
+#if SNN_DEV_ONBOARD
+    if (q->type == (uint8_t)SNN_MSG_SENSOR) {
+        on_sensor(q); /* a datagram: outside the sequence, never answered */
+        return;
+    }
+#endif
     if (q->type != (uint8_t)SNN_MSG_HELLO && dev.synced) {
         if (q->seq == dev.last_seq) {
             send_packet(g_resp, dev.resp_len); /* a retry: the stored response, nothing executed */
@@ -420,7 +735,7 @@ static void watchdog_check(void)
 {
     snn_net_t *net = &dev.active->net;
     uint16_t k;
-    if (!dev.wd_armed || dev.wd_timeout == 0u || !dev.active->loaded) {
+    if (!dev.wd_armed || dev.wd_timeout == 0u || !dev.active->loaded || running()) {
         return;
     }
     if ((uint32_t)(board_millis() - dev.wd_last) < (uint32_t)dev.wd_timeout) {
@@ -461,6 +776,14 @@ void snn_device_init(void)
     dev.load_total = dev.load_crc = dev.load_received = dev.load_running_crc = 0u;
     dev.steps = dev.watchdog_trips = dev.errors_sent = 0u;
     dev.last_step_cycles = dev.max_step_cycles = dev.rx_bytes = dev.tx_bytes = 0u;
+#if SNN_DEV_ONBOARD
+    dev.running = dev.failsafe = dev.sensor_fresh = 0u;
+    dev.sensor_seq = dev.sample_seq = 0u;
+    dev.tm_every = dev.tm_count = dev.stale_limit = dev.stale = 0u;
+    dev.run_done = dev.period_us = 0u;
+    dev.run_periods = dev.missed_deadlines = dev.missing_samples = dev.failsafe_entries = 0u;
+    dev.sensor_samples = dev.sensor_rejected = 0u;
+#endif
 }
 
 void snn_device_poll(void)
@@ -474,11 +797,17 @@ void snn_device_poll(void)
         if (r == SNN_FRAME_PACKET) {
             handle(&pkt);
             watchdog_check();
+#if SNN_DEV_ONBOARD
+            onboard_check(); /* a burst of requests does not delay the loop by more than one request */
+#endif
         } else if (r == SNN_FRAME_BAD_LENGTH) {
             send_unstored_error(pkt.type, pkt.seq, SNN_ERR_BAD_LENGTH, 0u);
         }
     }
     watchdog_check();
+#if SNN_DEV_ONBOARD
+    onboard_check();
+#endif
 }
 
 const snn_net_t *snn_device_network(void)

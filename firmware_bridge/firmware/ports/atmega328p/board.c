@@ -21,6 +21,11 @@
  * Free RAM. board_init paints the gap between the end of .bss and the stack with a pattern;
  * board_free_ram() (HELLO's free_ram) counts the painted bytes the stack has not reached yet,
  * i.e. the stack headroom left at the deepest point reached so far.
+ *
+ * On-board loop timer (docs/protocol.md §8, with SNN_DEV_ONBOARD): the 1 kHz Timer0 interrupt also
+ * counts down the period in whole milliseconds (1 .. 65535 ms; START with a period that is not a
+ * whole number of milliseconds is refused). board_read_inputs takes the latest SENSOR frame (the
+ * simavr board has no sensor; a robot's port reads its own here).
  */
 #include <stdint.h>
 
@@ -29,6 +34,7 @@
 #include <avr/sleep.h>
 
 #include "board.h"
+#include "snn_device.h"
 #include "snn_port_config.h"
 
 #define BOARD_BAUD 115200UL
@@ -51,6 +57,11 @@ static volatile uint32_t g_millis;
 static volatile uint16_t g_t1_overflows;
 static int16_t g_outputs[4]; /* last actuator codes (a real board would drive PWM here) */
 static uint16_t g_n_outputs;
+#if SNN_DEV_ONBOARD
+static volatile uint16_t g_period_ms; /* 0: timer stopped */
+static volatile uint16_t g_ms_left;   /* milliseconds to the end of the current period */
+static volatile uint32_t g_periods;
+#endif
 
 extern uint8_t __heap_start; /* end of .bss (avr-libc linker script) */
 
@@ -69,6 +80,12 @@ ISR(USART_RX_vect)
 ISR(TIMER0_COMPA_vect)
 {
     g_millis++;
+#if SNN_DEV_ONBOARD
+    if (g_period_ms != 0u && --g_ms_left == 0u) {
+        g_ms_left = g_period_ms;
+        g_periods++;
+    }
+#endif
 }
 
 ISR(TIMER1_OVF_vect)
@@ -195,3 +212,41 @@ uint32_t board_free_ram(void)
     }
     return n;
 }
+
+#if SNN_DEV_ONBOARD
+int board_timer_start(uint32_t period_us)
+{
+    const uint32_t ms = period_us / 1000UL;
+    if (ms == 0UL || ms > 65535UL || ms * 1000UL != period_us) {
+        return -1;
+    }
+    cli();
+    g_period_ms = (uint16_t)ms;
+    g_ms_left = (uint16_t)ms;
+    g_periods = 0UL;
+    sei();
+    return 0;
+}
+
+void board_timer_stop(void)
+{
+    cli();
+    g_period_ms = 0u;
+    sei();
+}
+
+uint32_t board_timer_periods(void)
+{
+    uint32_t n;
+    const uint8_t sreg = SREG;
+    cli();
+    n = g_periods;
+    SREG = sreg;
+    return n;
+}
+
+int board_read_inputs(int16_t *codes, uint16_t n)
+{
+    return snn_device_sensor_take(codes, n);
+}
+#endif

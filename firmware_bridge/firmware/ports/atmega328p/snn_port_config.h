@@ -31,6 +31,14 @@
 #define SNN_DEV_MAX_SYNAPSES 208u
 #define SNN_DEV_BOARD_NAME "atmega328p"
 
+/* On-board loop: a SENSOR sample of 1 code (2 B of RAM; the micro controller has one input) and
+ * TELEMETRY of up to 4 codes (a 36-byte packet built on the stack while it is sent) */
+#ifndef SNN_DEV_ONBOARD
+#define SNN_DEV_ONBOARD 1
+#endif
+#define SNN_DEV_SENSOR_CODES 1u
+#define SNN_DEV_TELEMETRY_CODES 4u
+
 /* board_cycles() counts CPU clock cycles (Timer1 at F_CPU, no prescaler, plus its overflows). */
 #ifndef F_CPU
 #define F_CPU 16000000UL

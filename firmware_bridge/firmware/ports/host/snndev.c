@@ -26,6 +26,11 @@
  * board layer: board_millis = CLOCK_MONOTONIC milliseconds; board_cycles = CLOCK_MONOTONIC
  * nanoseconds (INFO tick_hz = 1e9); board_outputs records the last codes; board_idle waits in
  * poll() for at most 1 ms.
+ *
+ * On-board loop (docs/protocol.md §8): the timer is CLOCK_MONOTONIC - board_timer_periods() is
+ * (now - start) / period in whole periods, so a period boundary is noticed within board_idle's
+ * 1 ms poll - and board_read_inputs takes the latest SENSOR frame (the emulated sensor channel:
+ * this "board" has no sensor of its own).
  */
 #define _DEFAULT_SOURCE 1
 #define _XOPEN_SOURCE 700
@@ -65,6 +70,7 @@ static int g_stalled; /* output timed out: discard writes until the client sends
  * largest frame is COBS(header + payload + CRC) + delimiter < 2 * (SNN_DEV_MAX_PAYLOAD + 16). */
 static uint8_t g_outbuf[2u * (SNN_DEV_MAX_PAYLOAD + 16u)];
 static size_t g_out_len;
+static uint64_t g_timer_start_ns, g_timer_period_ns; /* on-board loop timer; period 0 = stopped */
 
 static void on_signal(int sig)
 {
@@ -211,6 +217,31 @@ void board_outputs(const int16_t *codes, uint16_t n)
         fputc('\n', stderr);
         fflush(stderr);
     }
+}
+
+int board_timer_start(uint32_t period_us)
+{
+    g_timer_period_ns = (uint64_t)period_us * UINT64_C(1000);
+    g_timer_start_ns = monotonic_ns();
+    return 0;
+}
+
+void board_timer_stop(void)
+{
+    g_timer_period_ns = 0;
+}
+
+uint32_t board_timer_periods(void)
+{
+    if (g_timer_period_ns == 0) {
+        return 0;
+    }
+    return (uint32_t)((monotonic_ns() - g_timer_start_ns) / g_timer_period_ns);
+}
+
+int board_read_inputs(int16_t *codes, uint16_t n)
+{
+    return snn_device_sensor_take(codes, n);
 }
 
 void board_idle(void)

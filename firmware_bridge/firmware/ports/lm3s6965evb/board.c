@@ -29,10 +29,18 @@
  * interrupt (the bytes stay in the FIFO and QEMU holds further input back), and board_uart_getc
  * unmasks it once the FIFO has been drained into the freed space: the ring never overflows.
  * Transmit is blocking on the TX FIFO.
+ *
+ * On-board loop timer (docs/protocol.md §8): general-purpose Timer 0 in 32-bit periodic mode
+ * (GPTM CFG = 0, TAMR = 2) counting SYSCLK from TAILR = period * 12.5 - 1 down to 0; its time-out
+ * interrupt (IRQ 19) counts whole periods. QEMU emulates the GPTM on the same virtual clock as the
+ * CPU (it counts TAILR ticks per period, one 80 ns tick fewer than silicon's TAILR + 1). Periods of
+ * 100 us .. 171 s. board_read_inputs takes the latest SENSOR frame: the emulated board has no
+ * sensor of its own. A timer interrupt inside an on-board step is included in its step time.
  */
 #include <stdint.h>
 
 #include "board.h"
+#include "snn_device.h"
 #include "snn_port_config.h"
 
 #define REG32(addr) (*(volatile uint32_t *)(uintptr_t)(addr))
@@ -40,6 +48,20 @@
 /* system control */
 #define SYSCTL_RCGC1 REG32(0x400FE104u) /* bit 0: UART0 */
 #define SYSCTL_RCGC2 REG32(0x400FE108u) /* bit 0: GPIO port A */
+/* SYSCTL_RCGC1 bit 16: general-purpose timer 0 */
+
+/* general-purpose timer 0 (GPTM) */
+#define TIMER0_BASE 0x40030000u
+#define TIMER0_CFG REG32(TIMER0_BASE + 0x000u)
+#define TIMER0_TAMR REG32(TIMER0_BASE + 0x004u)
+#define TIMER0_CTL REG32(TIMER0_BASE + 0x00Cu)
+#define TIMER0_IMR REG32(TIMER0_BASE + 0x018u)
+#define TIMER0_ICR REG32(TIMER0_BASE + 0x024u)
+#define TIMER0_TAILR REG32(TIMER0_BASE + 0x028u)
+#define TIMER_TATO (1u << 0) /* timer A time-out (IMR / ICR bit) */
+#define TIMER_TAEN (1u << 0) /* CTL: timer A enable */
+#define TIMER0A_IRQ 19u
+#define NVIC_ICER0 REG32(0xE000E180u)
 
 /* GPIO port A: PA0 = U0Rx, PA1 = U0Tx (alternate function; ignored by QEMU, needed on silicon) */
 #define GPIOA_AFSEL REG32(0x40004420u)
@@ -99,6 +121,7 @@ static volatile uint16_t g_rx_tail;  /* written by the main loop only */
 static volatile uint8_t g_rx_masked; /* receive interrupt masked because the ring was full */
 static int16_t g_outputs[16];        /* last actuator codes (a real board would drive PWM here) */
 static volatile uint16_t g_n_outputs;
+static volatile uint32_t g_periods; /* on-board loop periods since board_timer_start */
 
 static inline uint32_t irq_save(void)
 {
@@ -153,9 +176,15 @@ __attribute__((naked)) void SysTick_Handler(void)
         ".ltorg\n\t");
 }
 
+void Timer0A_IRQHandler(void)
+{
+    TIMER0_ICR = TIMER_TATO;
+    g_periods++;
+}
+
 void board_init(void)
 {
-    SYSCTL_RCGC1 |= 1u;
+    SYSCTL_RCGC1 |= 1u | (1u << 16);
     SYSCTL_RCGC2 |= 1u;
     GPIOA_AFSEL |= 3u;
     GPIOA_DEN |= 3u;
@@ -258,6 +287,43 @@ void board_idle(void)
         __asm__ volatile("dsb\n\twfi" : : : "memory");
     }
     __asm__ volatile("cpsie i" : : : "memory");
+}
+
+int board_timer_start(uint32_t period_us)
+{
+    uint32_t ticks;
+    if (period_us < 100u || period_us > 171000000u) {
+        return -1; /* period * 25 must fit 32 bits */
+    }
+    ticks = (period_us * 25u + 1u) / 2u; /* period * 12.5 MHz, rounded */
+    TIMER0_CTL = 0u;
+    TIMER0_CFG = 0u;  /* 32-bit timer */
+    TIMER0_TAMR = 2u; /* periodic */
+    TIMER0_TAILR = ticks - 1u;
+    TIMER0_ICR = TIMER_TATO;
+    g_periods = 0u;
+    TIMER0_IMR = TIMER_TATO;
+    NVIC_ISER0 = 1u << TIMER0A_IRQ;
+    TIMER0_CTL = TIMER_TAEN;
+    return 0;
+}
+
+void board_timer_stop(void)
+{
+    TIMER0_CTL = 0u;
+    TIMER0_IMR = 0u;
+    NVIC_ICER0 = 1u << TIMER0A_IRQ;
+    TIMER0_ICR = TIMER_TATO;
+}
+
+uint32_t board_timer_periods(void)
+{
+    return g_periods;
+}
+
+int board_read_inputs(int16_t *codes, uint16_t n)
+{
+    return snn_device_sensor_take(codes, n);
 }
 
 uint32_t board_free_ram(void)

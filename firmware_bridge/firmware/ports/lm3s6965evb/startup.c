@@ -14,6 +14,7 @@ void Reset_Handler(void);
 void Default_Handler(void);
 void SysTick_Handler(void);   /* board.c */
 void UART0_IRQHandler(void);  /* board.c */
+void Timer0A_IRQHandler(void); /* board.c */
 
 void Reset_Handler(void)
 {
@@ -64,7 +65,8 @@ __attribute__((section(".isr_vector"), used)) static const vector_t vectors[16u 
     UART0_IRQHandler, /* 5 UART0 */
     Default_Handler, Default_Handler, Default_Handler, Default_Handler, /* 6..9 */
     Default_Handler, Default_Handler, Default_Handler, Default_Handler, Default_Handler, /* 10..14 */
-    Default_Handler, Default_Handler, Default_Handler, Default_Handler, Default_Handler, /* 15..19 */
+    Default_Handler, Default_Handler, Default_Handler, Default_Handler, /* 15..18 */
+    Timer0A_IRQHandler, /* 19 Timer 0A */
     Default_Handler, Default_Handler, Default_Handler, Default_Handler, Default_Handler, /* 20..24 */
     Default_Handler, Default_Handler, Default_Handler, Default_Handler, Default_Handler, /* 25..29 */
     Default_Handler, Default_Handler, Default_Handler, Default_Handler, Default_Handler, /* 30..34 */

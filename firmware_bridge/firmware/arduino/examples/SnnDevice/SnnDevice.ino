@@ -7,11 +7,17 @@
  * arrive in board_outputs(): drive your actuators there (the example maps output 0 to the PWM of
  * pin 9 and, with the watchdog on, also receives the network's fail-safe codes there).
  *
- * The seven board_* functions below are the whole board layer (board.h); they need C linkage.
+ * The eleven board_* functions below are the whole board layer (board.h); they need C linkage.
+ * The last four run the on-board loop (snnctl device start): a software timer on micros() and the
+ * sensor hook, which here takes the samples the host sends in SENSOR frames - a robot reads its
+ * own sensor in board_read_inputs instead.
  */
 #include <snnctl.h>
 
 static const uint8_t kPwmPin = 9;
+static uint32_t g_period_us; /* on-board loop period, 0 = stopped */
+static uint32_t g_next_us;   /* micros() at the end of the current period */
+static uint32_t g_periods;
 
 extern "C" {
 
@@ -58,6 +64,34 @@ void board_outputs(const int16_t *codes, uint16_t n)
 void board_idle(void)
 {
     /* nothing: loop() polls again at once (a low-power sketch may sleep until a UART interrupt) */
+}
+
+int board_timer_start(uint32_t period_us)
+{
+    g_period_us = period_us;
+    g_next_us = micros() + period_us;
+    g_periods = 0;
+    return 0;
+}
+
+void board_timer_stop(void)
+{
+    g_period_us = 0;
+}
+
+uint32_t board_timer_periods(void)
+{
+    /* signed difference: correct across the 71-minute wrap of micros() */
+    while (g_period_us != 0 && (int32_t)(micros() - g_next_us) >= 0) {
+        g_next_us += g_period_us;
+        g_periods++;
+    }
+    return g_periods;
+}
+
+int board_read_inputs(int16_t *codes, uint16_t n)
+{
+    return snn_device_sensor_take(codes, n); /* a robot: read the sensor, convert to codes, return 1 */
 }
 
 } /* extern "C" */
