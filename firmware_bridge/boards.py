@@ -282,7 +282,7 @@ BOARDS: tuple[Board, ...] = (
         tool_prefix="avr-",
         toolchain_packages=AVR_TOOLCHAIN_PACKAGES,
         cflags=("-mmcu=atmega328p", *AVR_FLAGS),
-        defines=(("SNN_DEV_PORT_CONFIG", "1"), ("F_CPU", "16000000UL")),
+        defines=(("SNN_DEV_PORT_CONFIG", "1"), ("F_CPU", "16000000UL"), ("SNN_CORE_UNITS", "0")),
         linker_script=None,
         emulator="simavr",
         emulator_packages=AVR_EMULATOR_PACKAGES,
@@ -291,7 +291,7 @@ BOARDS: tuple[Board, ...] = (
         flash_bytes=32 * 1024,
         max_payload=64,
         max_blob_bytes=208,
-        arena_bytes=228,
+        arena_bytes=224,
         max_neurons=16,
         max_synapses=208,
         tick_hz=16_000_000,  # CPU cycles (Timer1 at F_CPU)

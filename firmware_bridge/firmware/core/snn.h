@@ -62,6 +62,13 @@ enum snn_status {
 };
 
 #define SNN_FORMAT_VERSION 1u
+
+/* SNN_CORE_UNITS (default 1): the raw-unit conversion of snn_units.c and the three blob offsets it
+ * keeps in snn_net_t. 0 on the smallest boards (atmega328p: 24 of its 2,048 bytes of RAM, with two
+ * upload slots): the loader still checks a `unit` section; the conversion functions are absent. */
+#ifndef SNN_CORE_UNITS
+#define SNN_CORE_UNITS 1
+#endif
 #define SNN_INPUT 0xFFFFu /* projection source "the input codes" */
 
 #define SNN_MIN24 (-INT32_C(8388607) - 1) /* -2^23 */
@@ -125,9 +132,11 @@ typedef struct snn_net {
     uint8_t *arena;       /* 4-aligned start of the used arena */
     uint32_t arena_bytes; /* bytes of arena used (on SNN_E_TOO_LARGE: bytes needed) */
     uint32_t fail_off;    /* blob offset of the `fail` codes, 0 if the file has none */
+#if SNN_CORE_UNITS
     uint32_t inpq_off;    /* blob offsets of the INPQ / OUTQ bodies (their zero points: snn_units.c) */
     uint32_t outq_off;
     uint32_t unit_off;    /* blob offset of the `unit` section (raw-unit conversion), 0 if none */
+#endif
     uint32_t period_us;   /* the `ctrl` time step = control period in microseconds, 0 if unknown */
     uint16_t n_pops, n_projs, n_inputs, n_outputs;
     uint16_t n_neurons;   /* total, 1..65535 */
@@ -175,11 +184,13 @@ int16_t snn_fail_code(const snn_net_t *net, uint16_t k);
  * snn_output_raw: output code k -> the port's raw actuator value (e.g. PWM duty 0..N), clamped to
  * the file's raw_min..raw_max. Rounding: to nearest, ties up. Without a `unit` section both are the
  * identity (saturated to int16 for inputs); an index out of range gives 0. */
+#if SNN_CORE_UNITS
 int snn_has_units(const snn_net_t *net);
 int16_t snn_input_code(const snn_net_t *net, uint16_t i, int32_t raw);
 int32_t snn_output_raw(const snn_net_t *net, uint16_t k, int16_t code);
 void snn_inputs_from_raw(const snn_net_t *net, const int32_t *raw, int16_t *codes);  /* n_inputs each */
 void snn_outputs_to_raw(const snn_net_t *net, const int16_t *codes, int32_t *raw);   /* n_outputs each */
+#endif
 
 /* The network's time step (`ctrl`), i.e. the period of a loop that steps it once per period, in
  * microseconds; 0 if the file does not record it. */

@@ -609,9 +609,11 @@ int32_t snn_load(snn_net_t *net, const uint8_t *blob, uint32_t len, uint8_t *are
     net->n_neurons = (uint16_t)L.n_neurons;
     net->max_pop = pl.max_pop;
     net->fail_off = L.fail_off;
+#if SNN_CORE_UNITS
     net->inpq_off = L.off[SEC_INPQ];
     net->outq_off = L.off[SEC_OUTQ];
     net->unit_off = L.unit_off;
+#endif
     net->period_us = L.ctrl_off != 0u ? rd32(blob + L.ctrl_off) : 0u;
     /* Every region offset is a multiple of 4 from a 4-aligned base; the void* step avoids
      * cast-align warnings. */

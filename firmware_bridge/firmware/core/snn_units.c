@@ -33,6 +33,12 @@
 
 /* little-endian reads from the (possibly unaligned) blob; two's complement via unsigned casts,
  * which C99 defines for the exact-width types */
+uint32_t snn_period_us(const snn_net_t *net)
+{
+    return net->period_us;
+}
+
+#if SNN_CORE_UNITS
 static int32_t unit_rd32(const uint8_t *p)
 {
     uint32_t u = (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
@@ -70,11 +76,6 @@ static int64_t mul_round_shift(int64_t d, int32_t mult, uint8_t shift)
 int snn_has_units(const snn_net_t *net)
 {
     return net->unit_off != 0u;
-}
-
-uint32_t snn_period_us(const snn_net_t *net)
-{
-    return net->period_us;
 }
 
 int16_t snn_input_code(const snn_net_t *net, uint16_t i, int32_t raw)
@@ -141,3 +142,4 @@ void snn_outputs_to_raw(const snn_net_t *net, const int16_t *codes, int32_t *raw
         raw[k] = snn_output_raw(net, k, codes[k]);
     }
 }
+#endif /* SNN_CORE_UNITS */

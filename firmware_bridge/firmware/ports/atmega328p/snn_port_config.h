@@ -8,7 +8,7 @@
  * (tests/test_atmega328p_port.py): the deepest stack, COMMIT -> snn_load, is ~330 bytes, plus
  * ~25 for an interrupt on top; the limits below leave ~540 bytes for it.
  *
- * A slot of 208 + 228 bytes runs the 3-neuron micro controller "error -> +/- LIF pair -> LI
+ * A slot of 208 + 224 bytes runs the 3-neuron micro controller "error -> +/- LIF pair -> LI
  * readout" (blob 208 B with its fail-safe codes, arena 220 B; the arena array is only 1-aligned
  * on AVR, so up to 3 bytes are lost to aligning it). A 4-LIF version (blob 232 B, arena 288 B)
  * would leave too little stack. docs/firmware-boards.md has the budget and what fits with the network in flash.
@@ -25,7 +25,7 @@
 #define SNN_DEV_MAX_BLOB 208u
 #endif
 #ifndef SNN_DEV_ARENA_BYTES
-#define SNN_DEV_ARENA_BYTES 228u
+#define SNN_DEV_ARENA_BYTES 224u
 #endif
 #define SNN_DEV_MAX_NEURONS 16u
 #define SNN_DEV_MAX_SYNAPSES 208u
