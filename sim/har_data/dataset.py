@@ -34,7 +34,8 @@ class HARDataset:
     a number, else as strings), so the same files always give the same indices. ``rate_hz`` is the
     sampling rate if known (None for files that do not say). ``X_val``/``y_val`` are both None when
     there is no validation split. ``subjects_*`` (optional) give each window's subject id, for data
-    split by subject (WISDM). Arrays are converted on construction and made read-only.
+    split by subject (WISDM). ``prep`` records what `prepare` did (options and normalisation
+    statistics), which a trained network keeps. Arrays are converted on construction and made read-only.
     """
 
     X_train: np.ndarray
@@ -50,6 +51,7 @@ class HARDataset:
     subjects_train: np.ndarray | None = None
     subjects_val: np.ndarray | None = None
     subjects_test: np.ndarray | None = None
+    prep: dict | None = None  # how `prepare` made it from the files (DataOptions.record + stats), if it did
 
     def __post_init__(self) -> None:
         classes = tuple(str(c) for c in self.classes)

@@ -138,12 +138,12 @@ def prepare(ds: HARDataset, opts: DataOptions, stats: dict | None = None) -> tup
     ds = select_channels(ds, opts.channels)
     if opts.length:
         ds = fit_dataset_length(ds, opts.length, opts.length_mode)
-    if opts.normalise == "dataset" and stats is None:
+    if opts.normalise != "dataset":
+        stats = None
+    elif stats is None:
         stats = dataset_stats(ds.X_train)
-    if opts.normalise == "none":
-        return ds, None
     arrays = {f"X_{split}": normalise(X, opts.normalise, stats) for split, X, _ in ds.splits()}
-    return replace(ds, **arrays), stats if opts.normalise == "dataset" else None
+    return replace(ds, prep={**opts.record(), "stats": stats}, **arrays), stats
 
 
 __all__ = ["DataOptions", "NORMALISE_MODES", "LENGTH_MODES", "prepare", "normalise", "dataset_stats",
