@@ -103,8 +103,8 @@ def train_in_child(cfg: dict, out_dir: str) -> dict:
 
 def _get(rep: dict, key: str, *path: str) -> Any:
     """A report figure: the flat key if the report has it, else the nested one, else None."""
-    if key in rep:
-        return rep[key]
+    if key in rep or not path:
+        return rep.get(key)
     node: Any = rep
     for p in path:
         if not isinstance(node, dict) or p not in node:

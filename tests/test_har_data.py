@@ -129,7 +129,7 @@ BAD_TS = [
     ("@problemName X\n@dimensions 0\n@data\n", 2, "one integer >= 1"),
     ("@problemName X\n@classLabel true\n@data\n", 2, "must list the class names"),
     ("@problemName X\n@classLabel true a a\n@data\n", 2, "lists a class twice"),
-    ("@problemName X\n@problemName Y\n@data\n", 2, "given twice"),
+    ("@univariate true\n@univariate false\n@data\n", 2, "given twice"),
     ("@problemName X Y\n@data\n", 1, "one name without spaces"),
     ("@problemName X\n1,2,3:a\n@data\n", 2, "data before the @data line"),
     ("@problemName X\n@classLabel true a\n@data\n1,2:a\n@missing true\n", 5, "header tag after @data"),
@@ -159,6 +159,19 @@ def test_load_ts_rejects_malformed_files_naming_the_line(tmp_path, text, line, f
         load_ts(p)
     assert f"{p}:{line}:" in str(exc.value)
     assert fragment in str(exc.value)
+
+
+def test_load_ts_percent_comments_and_a_repeated_problem_name(tmp_path):
+    """As in the UnitTest files sktime ships: ARFF-style '%' comments, @problemName twice (the first counts)."""
+    from sim.har_data import read_ts_header
+
+    text = "%# made by hand\n% second line\n@problemName A\n@problemName B\n@classLabel true x y\n@data\n1,2:x\n3,4:y\n"
+    p = write(tmp_path / "u.ts", text)
+    X, labels, meta = load_ts(p)
+    np.testing.assert_array_equal(X, [[[1, 2]], [[3, 4]]])
+    assert labels == ["x", "y"] and meta["problem_name"] == "A" and meta["description"] == "made by hand\nsecond line"
+    head = read_ts_header(p)
+    assert head["problem_name"] == "A" and head["class_labels"] == ("x", "y")
 
 
 def test_load_ts_file_level_errors(tmp_path):
@@ -385,7 +398,8 @@ def test_parser_agrees_with_sktime_on_the_real_files_it_ships():
         from sktime.datasets import load_from_tsfile
     except ImportError:
         skip_unless_ci("sktime not installed (aeon provides the data but not this reader)")
-    for rel in ("BasicMotions/BasicMotions_TEST.ts", "JapaneseVowels/JapaneseVowels_TRAIN.ts"):
+    for rel in ("BasicMotions/BasicMotions_TEST.ts", "JapaneseVowels/JapaneseVowels_TRAIN.ts",
+                "UnitTest/UnitTest_TEST.ts"):  # UnitTest: '%' comments and two @problemName lines  # fmt: skip
         path = folder / rel
         if not path.is_file():
             continue

@@ -34,6 +34,7 @@ _TS_INT_TAGS = {"dimensions": "dimensions", "dimension": "dimensions", "seriesle
 _TS_TAGS = ("problemName", "timeStamps", "missing", "univariate", "dimensions", "equalLength", "seriesLength",
             "classLabel", "targetLabel", "data")  # fmt: skip
 _MISSING_TOKENS = frozenset({"?", "nan", "NaN", "NAN"})
+_COMMENT = ("#", "%")  # comment lines before @data: '#', and '%' (the ARFF style some archive files use, e.g. UnitTest)
 
 
 def _parse_bool(token: str, where: str, tag: str) -> bool:
@@ -44,12 +45,17 @@ def _parse_bool(token: str, where: str, tag: str) -> bool:
 
 
 def _parse_header_line(line: str, where: str, meta: dict, seen: set[str]) -> None:
-    """One ``@tag value`` line into ``meta`` (see `load_ts` for the keys)."""
+    """One ``@tag value`` line into ``meta`` (see `load_ts` for the keys).
+
+    A tag given twice is an error, except ``@problemName`` (only a name; the first one counts): the
+    UnitTest files sktime ships name two problems."""
     parts = line[1:].split()
     if not parts:
         raise HARDataError(f"{where}: '@' without a tag name")
     tag, args = parts[0], parts[1:]
     low = tag.lower()
+    if low == "problemname" and low in seen:
+        return
     if low in seen:
         raise HARDataError(f"{where}: @{tag} given twice")
     seen.add(low)
@@ -179,7 +185,7 @@ def read_ts_header(path: str | Path) -> dict:
     with open(path, encoding="utf-8", errors="replace") as f:
         for lineno, raw in enumerate(f, start=1):
             line = raw.strip()
-            if not line or line.startswith("#"):
+            if not line or line.startswith(_COMMENT):
                 continue
             if not line.startswith("@"):
                 break
@@ -192,7 +198,7 @@ def read_ts_header(path: str | Path) -> dict:
 def load_ts(path: str | Path) -> tuple[np.ndarray | list[np.ndarray], list[str], dict]:
     """Read a UEA/UCR ``.ts`` file → ``(X, labels, meta)``.
 
-    The format (as sktime and aeon document it): optional ``#`` comment lines, then header lines
+    The format (as sktime and aeon document it): optional ``#`` (or ``%``) comment lines, then header lines
     ``@problemName NAME``, ``@timeStamps``, ``@missing``, ``@univariate``, ``@equalLength`` (each
     ``true``/``false``), ``@dimensions N``, ``@seriesLength N``, ``@classLabel true A B C`` (or
     ``false``), ``@targetLabel true|false`` (regression), then ``@data`` and one case per line: the
@@ -238,8 +244,8 @@ def load_ts(path: str | Path) -> tuple[np.ndarray | list[np.ndarray], list[str],
                 continue
             where = f"{path}:{lineno}"
             if not in_data:
-                if line.startswith("#"):
-                    comments.append(line[1:].strip())
+                if line.startswith(_COMMENT):
+                    comments.append(line.lstrip("%").lstrip("#").strip())
                 elif line.startswith("@"):
                     if line.split()[0].lower() == "@data":
                         if len(line.split()) > 1:
