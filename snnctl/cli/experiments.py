@@ -43,6 +43,7 @@ examples:
       --faults 'dropout@30:5,unplug@60:5' --plot loop.png
   snnctl run configs/swimmer_ncap.toml --controller runs/swimmer_ncap/best.snn --n-links 8 --video swim.mp4
   snnctl run configs/har_l2mu.toml --controller runs/har_l2mu/best.snn --json
+  snnctl run configs/har_l2mu.toml --controller runs/har/best.snn --data path/to/GunPoint --length 100
 
 Runs a controller on held-out episodes (never used in training) and prints the metrics. Blimp:
 RMSE, steady-state error (mean |e| over the last 10 s of each step), overshoot (worst error within
@@ -54,6 +55,10 @@ _TRAIN_EPILOG = """\
 examples:
   snnctl train configs/har_l2mu.toml
   snnctl train configs/har_l2mu.toml --data path/to/BasicMotions --out runs/har
+  snnctl train configs/har_l2mu.toml --data path/to/PLAID --length 300 --normalise series
+
+The data options (window length, missing values, channels, normalisation, rate) are kept in
+best.snn; `snnctl run` repeats them and refuses data of another length unless --length resamples it.
 
 The same as `snnctl evolve` for families whose training is not (only) evolution: HAR fits the
 L2MU's readout in closed form on the integer network's own features.
