@@ -58,9 +58,13 @@ def find_datasets(roots: list[Path]) -> tuple[list[BenchSet], list[dict]]:
                 why = "regression (@targetLabel true)" if head["target_label"] else "no class labels"
                 skipped.append({"dataset": folder.name, "reason": why})
                 continue
-            train_lengths = load_ts(train)[2]["lengths"]
-            lengths = set(train_lengths) | set(load_ts(test)[2]["lengths"])
-            length = 0 if len(lengths) == 1 else max(2, int(round(float(np.median(train_lengths)))))
+            heads = (head, read_ts_header(test))
+            if all(h["equal_length"] and h["series_length"] == head["series_length"] for h in heads):
+                length = 0  # both headers declare one length (the reader checks the data against it)
+            else:
+                train_lengths = load_ts(train)[2]["lengths"]
+                lengths = set(train_lengths) | set(load_ts(test)[2]["lengths"])
+                length = 0 if len(lengths) == 1 else max(2, int(round(float(np.median(train_lengths)))))
             found.append(BenchSet(folder.name, folder, length))
     return found, skipped
 
