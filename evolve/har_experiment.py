@@ -25,6 +25,8 @@ import numpy as np
 from evolve.har import PARAM_KEYS, L2MUProblem, train_l2mu
 from evolve.run_options import RunOptions
 from evolve.runner import EVOLVE_SECTION
+from sim.har_data.dataset import LENGTH_MODES, NAN_MODES
+from sim.har_data.prepare import NORMALISE_MODES
 from snnctl.config import Key, Limits, Section, signature_keys, spec_keys
 from snnctl.controllers.l2mu import L2MUParams, L2MUSpec
 from snnctl.text import plural
@@ -50,6 +52,37 @@ SCHEMA = Section(
             "dataset name or path (folder with <name>_TRAIN.ts/_TEST.ts, WISDM folder, .csv); empty = basicmotions",
         ),  # fmt: skip
         rate_hz=Key(float, 0.0, "sample rate (Hz) when the data does not say; 0 = take it from the data", ge=0),
+        # how the windows are prepared (sim.har_data.prepare); the trained network keeps them, `run` repeats them
+        length=Key(int, 0, "steps per window (--length); 0 = the data's own, which must be one length", ge=0),
+        length_mode=Key(
+            str,
+            "resample",
+            "how a window gets `length` steps (--length-mode): resample (linear,"
+            " same span), pad (hold the last value; never shortens), crop (keep the first steps;"
+            " never lengthens)",
+            choices=LENGTH_MODES,
+        ),  # fmt: skip
+        nan=Key(
+            str,
+            "refuse",
+            "missing values (--nan): refuse (an error naming file and line), interpolate"
+            " (linear), hold (last valid value carried forward)",
+            choices=NAN_MODES,
+        ),  # fmt: skip
+        channels=Key(
+            list,
+            [],
+            'channels used, by name or 0-based index as text, e.g. ["0", "2"] (--channels 0,2); empty = all',
+            item=str,
+        ),  # fmt: skip
+        normalise=Key(
+            str,
+            "none",
+            "per channel (--normalise): none (sensor units), series (each window"
+            " z-scored), dataset (z-scored with the training split's mean/std, saved with the"
+            " network)",
+            choices=NORMALISE_MODES,
+        ),  # fmt: skip
     ),
     model=Section(
         "the L2MU (snnctl.controllers.l2mu): memory, hidden layer, time step",
@@ -123,20 +156,60 @@ SCHEMA = Section(
 )
 
 TRAIN_SEED_KEY = "model.seed"  # what `snnctl train --seed` sets (snnctl.cli.experiments)
-RUN_OPTIONS: frozenset[str] = frozenset({"data", "port"})
+RUN_OPTIONS: frozenset[str] = frozenset({"data", "port", "length", "length_mode", "nan", "channels", "normalise",
+                                         "rate_hz"})  # fmt: skip
 SEED_TABLE = "python -m evolve.har_experiment CONFIG --seeds ..."  # no `bench evolve` table: `main` below
 
 
-def load_data(cfg: dict) -> Any:
-    """The dataset the config names (`sim.har_data.load_dataset`); errors become SnnctlError."""
+def load_data(cfg: dict, trained: dict | None = None) -> Any:
+    """The dataset the config names (`sim.har_data.load_dataset`), prepared as its [data] options say
+    (`sim.har_data.prepare`); errors become SnnctlError. ``trained``: a network's `data_meta`, whose
+    normalisation (and its statistics) the run repeats, refusing a config that asks for another."""
     from sim.har_data import HARDataError, load_dataset
+    from sim.har_data.prepare import DataOptions, prepare
     from snnctl.errors import SnnctlError
 
     try:
-        ds = load_dataset(cfg["data"]["path"] or None)
+        opts = DataOptions.from_config(cfg["data"])
+        saved = (trained or {}).get("data")
+        if saved is not None and saved["normalise"] != opts.normalise:
+            raise SnnctlError(f"the network was trained with [data] normalise = \"{saved['normalise']}\", the"
+                              f" config says \"{opts.normalise}\"; a run normalises as its training did:"
+                              f" --normalise {saved['normalise']}")  # fmt: skip
+        ds = load_dataset(cfg["data"]["path"] or None, **opts.loader_options())
+        ds, _ = prepare(ds, opts, None if saved is None else saved["stats"])
     except HARDataError as e:
         raise SnnctlError(str(e)) from None
     return ds
+
+
+def data_meta(ds: Any, rate: float) -> dict:
+    """What a trained network keeps of its data (the .snn metadata): classes, channels, rate, window
+    length, and how the windows were prepared (`prepare`'s record: options and normalisation stats)."""
+    return {"classes": list(ds.classes), "channels": list(ds.channels), "rate_hz": rate, "dataset": ds.name,
+            "window_samples": int(ds.X_train.shape[2]), "data": ds.prep}  # fmt: skip
+
+
+def check_run_data(ds: Any, rate: float, meta: dict, controller: str, cfg: dict) -> None:
+    """`snnctl run` refuses data the network was not trained for: other channels, another sample rate, or
+    windows of another length (unless resampled to it: --length N)."""
+    from snnctl.errors import SnnctlError
+
+    chans = meta.get("channels")
+    if chans is not None and list(ds.channels) != list(chans):
+        raise SnnctlError(f"{ds.name}: channels {', '.join(ds.channels)}, but {controller} was trained on"
+                          f" {', '.join(chans)}: select them with --channels {','.join(chans)}")  # fmt: skip
+    trained_rate = meta.get("rate_hz")
+    if trained_rate is not None and abs(float(trained_rate) - rate) > 1e-9 * rate:
+        raise SnnctlError(f"{ds.name}: sampled at {rate:g} Hz, but {controller} was trained at {trained_rate:g} Hz;"
+                          f" its time constants are in steps of that rate (--rate-hz {trained_rate:g} if the data"
+                          " does not say its rate)")  # fmt: skip
+    steps = meta.get("window_samples")
+    if steps is not None and ds.n_steps != steps:
+        how = "" if cfg["data"]["length_mode"] == "resample" else " --length-mode resample"
+        raise SnnctlError(f"{ds.name}: windows of {ds.n_steps} steps, but {controller} was trained on"
+                          f" {steps}-step windows; resample them with --length {steps}{how}"
+                          f" (or [data] length = {steps})")  # fmt: skip
 
 
 def rate_of(ds: Any, cfg: dict) -> float:
@@ -261,8 +334,7 @@ def train_and_report(cfg: dict, ds: Any, rate: float, spec: Any, params: Any, ou
     except (HARTrainError, ValueError) as e:
         raise SnnctlError(str(e)) from None
     net = tr.net
-    net.meta.update(classes=list(ds.classes), channels=list(ds.channels), rate_hz=rate, dataset=ds.name,
-                    window_samples=int(ds.X_train.shape[2]))  # fmt: skip
+    net.meta.update(data_meta(ds, rate))
     snnfile.save(net, out_dir / "best.snn")
     train_s = time.perf_counter() - t0
     ev = evaluate(net, spec, ds.X_test)
@@ -320,7 +392,8 @@ def run_main(cfg: dict, opts: RunOptions) -> int:
         raise SnnctlError(f"{opts.controller} ({describe_io(net)}) is not an L2MU HAR network, one input per"
                           f" channel and one output per class (train one with snnctl train {opts.config})")  # fmt: skip
     spec = L2MUSpec(**net.meta["l2mu_spec"])
-    ds = load_data(cfg)
+    ds = load_data(cfg, net.meta)
+    check_run_data(ds, rate_of(ds, cfg), net.meta, opts.controller, cfg)
     if len(ds.channels) != spec.n_channels or len(ds.classes) != spec.n_classes:
         raise SnnctlError(f"{ds.name}: {len(ds.channels)} channels / {len(ds.classes)} classes, but the network was "
                         f"trained for {spec.n_channels} / {spec.n_classes}")  # fmt: skip

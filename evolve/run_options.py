@@ -29,6 +29,13 @@ class RunOptions:
     n_links: int | None = None  # swimmer: body length
     video: str | None = None  # swimmer: .mp4/.gif of the first episode
     data: str | None = None  # HAR: dataset (already applied to the config's [data] path)
+    # HAR: how the windows are prepared (already applied to the config's [data] keys of the same names)
+    length: int | None = None  # steps per window
+    length_mode: str | None = None  # resample | pad | crop
+    nan: str | None = None  # missing values: refuse | interpolate | hold
+    channels: str | None = None  # names or indices, comma-separated (as given on the command line)
+    normalise: str | None = None  # none | series | dataset
+    rate_hz: float | None = None  # sample rate when the data does not say it
     port: str | None = None  # HAR: a board to run on
 
     def __post_init__(self) -> None:

@@ -129,7 +129,7 @@ BAD_TS = [
     ("@problemName X\n@dimensions 0\n@data\n", 2, "one integer >= 1"),
     ("@problemName X\n@classLabel true\n@data\n", 2, "must list the class names"),
     ("@problemName X\n@classLabel true a a\n@data\n", 2, "lists a class twice"),
-    ("@problemName X\n@problemName Y\n@data\n", 2, "given twice"),
+    ("@univariate true\n@univariate false\n@data\n", 2, "given twice"),
     ("@problemName X Y\n@data\n", 1, "one name without spaces"),
     ("@problemName X\n1,2,3:a\n@data\n", 2, "data before the @data line"),
     ("@problemName X\n@classLabel true a\n@data\n1,2:a\n@missing true\n", 5, "header tag after @data"),
@@ -159,6 +159,19 @@ def test_load_ts_rejects_malformed_files_naming_the_line(tmp_path, text, line, f
         load_ts(p)
     assert f"{p}:{line}:" in str(exc.value)
     assert fragment in str(exc.value)
+
+
+def test_load_ts_percent_comments_and_a_repeated_problem_name(tmp_path):
+    """As in the UnitTest files sktime ships: ARFF-style '%' comments, @problemName twice (the first counts)."""
+    from sim.har_data import read_ts_header
+
+    text = "%# made by hand\n% second line\n@problemName A\n@problemName B\n@classLabel true x y\n@data\n1,2:x\n3,4:y\n"
+    p = write(tmp_path / "u.ts", text)
+    X, labels, meta = load_ts(p)
+    np.testing.assert_array_equal(X, [[[1, 2]], [[3, 4]]])
+    assert labels == ["x", "y"] and meta["problem_name"] == "A" and meta["description"] == "made by hand\nsecond line"
+    head = read_ts_header(p)
+    assert head["problem_name"] == "A" and head["class_labels"] == ("x", "y")
 
 
 def test_load_ts_file_level_errors(tmp_path):
@@ -262,7 +275,9 @@ def test_unequal_lengths_are_an_error_unless_resampled(tmp_path):
     te = write(tmp_path / "U_TEST.ts", ts_text(["4,4,4,4,4:0,1,2,3,4:sit"], equal="false"))
     with pytest.raises(HARDataError) as exc:
         load_ts_split(tr, te)
-    assert f"{tr}:12: case 2 has 2 steps, case 1 has 3" in str(exc.value) and "length=N" in str(exc.value)
+    msg = str(exc.value)
+    assert f"{tr}:12: case 2 has 2 steps, case 1 has 3" in msg
+    assert "[data] length = 3 (--length 3; Python: length=3)" in msg  # where a user sets it, all three
     ds = load_ts_split(tr, te, length=5)
     # Hand-worked: [0, 10, 20] at positions 0, .5, 1, 1.5, 2 -> 0, 5, 10, 15, 20; [1, 3] at 0, .25, .5, .75, 1.
     np.testing.assert_allclose(ds.X_train[0, 0], [0, 5, 10, 15, 20])
@@ -285,6 +300,7 @@ def test_nan_is_an_error_naming_file_row_and_channel_unless_interpolated(tmp_pat
     with pytest.raises(HARDataError) as exc:
         load_ts_split(tr, te)
     assert f"{tr}:12: case 2, channel 1, step 2: missing value" in str(exc.value)
+    assert '[data] nan = "interpolate" (--nan interpolate' in str(exc.value)
     ds = load_ts_split(tr, te, nan="interpolate")
     # Hand-worked: 1,?,3,? -> 1,2,3,3 (trailing gap holds); ?,?,4,6 -> 4,4,4,6 (leading gap holds).
     np.testing.assert_array_equal(ds.X_train[1], [[1, 2, 3, 3], [4, 4, 4, 6]])
@@ -382,7 +398,8 @@ def test_parser_agrees_with_sktime_on_the_real_files_it_ships():
         from sktime.datasets import load_from_tsfile
     except ImportError:
         skip_unless_ci("sktime not installed (aeon provides the data but not this reader)")
-    for rel in ("BasicMotions/BasicMotions_TEST.ts", "JapaneseVowels/JapaneseVowels_TRAIN.ts"):
+    for rel in ("BasicMotions/BasicMotions_TEST.ts", "JapaneseVowels/JapaneseVowels_TRAIN.ts",
+                "UnitTest/UnitTest_TEST.ts"):  # UnitTest: '%' comments and two @problemName lines  # fmt: skip
         path = folder / rel
         if not path.is_file():
             continue
@@ -732,7 +749,7 @@ def test_load_dataset_dispatch(tmp_path):
         load_dataset(tmp_path / "missing")
     with pytest.raises(HARDataError, match="holds neither"):
         load_dataset(write(tmp_path / "empty" / "x.txt", "").parent)
-    with pytest.raises(HARDataError, match=r"option\(s\) \['activities'\] do not apply to .ts data"):
+    with pytest.raises(HARDataError, match=r"\[data\] activities \(--activities\) do\(es\) not apply to .ts data"):
         load_dataset(tmp_path / "ts", activities=["F"])
     with pytest.raises(HARDataError, match="unknown kind of file"):
         load_dataset(tmp_path / "empty" / "x.txt")
@@ -745,8 +762,13 @@ def test_load_dataset_by_name():
     packaged_basicmotions()
     assert load_dataset(None).X_train.shape == (40, 6, 100)
     assert load_dataset("BasicMotions").name == "BasicMotions"
-    with pytest.raises(HARDataError, match="do not apply to the basicmotions dataset"):
-        load_dataset("basicmotions", length=50)
+    with pytest.raises(HARDataError, match=r"\[data\] nan \(--nan\) do\(es\) not apply to the basicmotions dataset"):
+        load_dataset("basicmotions", nan="interpolate")
+    # length applies to every source: a reader without it has its (equal-length) windows fitted after loading
+    short, full = load_dataset("basicmotions", length=50), load_dataset("basicmotions")
+    assert short.X_test.shape == (40, 6, 50)
+    expected = np.interp(np.arange(50) * 99 / 49, np.arange(100), full.X_test[3, 2].astype(np.float64))
+    np.testing.assert_allclose(short.X_test[3, 2], expected, rtol=1e-6, atol=1e-6)
 
 
 # --------------------------------------------------------------------------------------------------

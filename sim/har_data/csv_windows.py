@@ -16,9 +16,12 @@ from .dataset import (
     HARDataError,
     HARDataset,
     _check_fractions,
+    _check_length,
     _check_nan_mode,
     _fill_nans,
     _split_counts,
+    fit_length,
+    option_hint,
     sort_classes,
 )
 
@@ -32,7 +35,9 @@ def load_csv(
     classes: Sequence[str] | None = None,
     channels: Sequence[str] | None = None,
     rate_hz: float | None = None,
-    nan: str = "error",
+    nan: str = "refuse",
+    length: int | None = None,
+    length_mode: str = "resample",
     split: Sequence[float] = (0.6, 0.2, 0.2),
     seed: int = 0,
     name: str | None = None,
@@ -49,16 +54,19 @@ def load_csv(
     ``window`` identifies a window (any text), ``label`` its class (the same on all its rows), ``t``
     the step 0..T−1 (rows may come in any order, each step exactly once); every other column is a
     channel, in file order (``channels`` selects and orders a subset). All windows must have the
-    same T. An optional ``split`` column (``train``/``val``/``test``, the same on all rows of a
+    same T, unless ``length`` is given: then each is brought to ``length`` steps as ``length_mode``
+    says (`LENGTH_MODES`). An optional ``split`` column (``train``/``val``/``test``, the same on all rows of a
     window) fixes the split; without it the windows of each class are shuffled with ``seed`` and
     shared by the ``split`` fractions (not by subject: put a ``split`` column in the file when
     windows of one person must stay together). ``classes``, if given, is the list of allowed labels
     (also fixing the class set); a label outside it is an error. Empty cells, ``nan`` and ``?`` are
-    missing values: an error naming line and column unless ``nan="interpolate"``. Ragged rows,
+    missing values: an error naming line and column unless ``nan`` says how to repair them
+    (`NAN_MODES`). Ragged rows,
     non-numeric values, missing or repeated steps are errors naming the line.
     """
     path = Path(path)
     _check_nan_mode(nan)
+    _check_length(length, length_mode)
     fractions = _check_fractions(split)
     if not path.is_file():
         raise HARDataError(f"{path}: no such CSV file")
@@ -108,9 +116,10 @@ def load_csv(
             for c, ci in zip(channels, ch_cols, strict=True):
                 tok = row[ci].strip()
                 if tok in ("", "?") or tok.lower() == "nan":
-                    if nan == "error":
+                    if nan == "refuse":
                         raise HARDataError(
-                            f"{where}: missing value in column {c!r}; pass nan='interpolate' to fill gaps linearly"
+                            f"{where}: missing value in column {c!r}; {option_hint('nan', 'interpolate')} to fill"
+                            " gaps linearly"
                         )
                     vals.append(np.nan)
                     continue
@@ -153,17 +162,18 @@ def load_csv(
             raise HARDataError(f"{path}:{w['line']}: window {wid!r} has no row for step t={gap} (steps run 0..{T - 1})")
         if n_steps is None:
             n_steps = T
-        if T != n_steps:
+        if T != n_steps and length is None:
             raise HARDataError(
                 f"{path}:{w['line']}: window {wid!r} has {T} steps, window {ids[0]!r} has {n_steps};"
-                " all windows need one length"
+                f" all windows need one length: {option_hint('length', n_steps)} (length_mode: resample, pad or crop)"
             )
         x = np.array([steps[t][0] for t in range(T)], dtype=np.float64).T  # (channels, T)
 
         def where(c: int, t: int, _s: dict = steps, _wid: str = wid) -> str:
             return f"{path}:{_s[t][1]}: window {_wid!r}, column {channels[c]!r}"
 
-        rows.append(_fill_nans(x, nan, where))
+        x = _fill_nans(x, nan, where)
+        rows.append(x if length is None else fit_length(x, length, length_mode, f"{path}:{w['line']}: window {wid!r}"))
     X = np.stack(rows)
     class_names = sort_classes(allowed if allowed is not None else (windows[w]["label"] for w in ids))
     index = {c: k for k, c in enumerate(class_names)}

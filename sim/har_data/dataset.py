@@ -34,7 +34,8 @@ class HARDataset:
     a number, else as strings), so the same files always give the same indices. ``rate_hz`` is the
     sampling rate if known (None for files that do not say). ``X_val``/``y_val`` are both None when
     there is no validation split. ``subjects_*`` (optional) give each window's subject id, for data
-    split by subject (WISDM). Arrays are converted on construction and made read-only.
+    split by subject (WISDM). ``prep`` records what `prepare` did (options and normalisation
+    statistics), which a trained network keeps. Arrays are converted on construction and made read-only.
     """
 
     X_train: np.ndarray
@@ -50,6 +51,7 @@ class HARDataset:
     subjects_train: np.ndarray | None = None
     subjects_val: np.ndarray | None = None
     subjects_test: np.ndarray | None = None
+    prep: dict | None = None  # how `prepare` made it from the files (DataOptions.record + stats), if it did
 
     def __post_init__(self) -> None:
         classes = tuple(str(c) for c in self.classes)
@@ -158,7 +160,25 @@ def sort_classes(names) -> tuple[str, ...]:
 # Shared helpers: NaN repair, resampling, split sizes
 # --------------------------------------------------------------------------------------------------
 
-NAN_MODES = ("error", "interpolate")
+NAN_MODES = ("refuse", "interpolate", "hold")
+"""What to do with a missing value (``?``/NaN/empty): ``refuse`` (an error naming where it is),
+``interpolate`` (linear between the neighbours, end values held over leading/trailing gaps),
+``hold`` (the last valid value carried forward, as a device holds its last sample; a leading gap
+takes the first valid value)."""
+
+LENGTH_MODES = ("resample", "pad", "crop")
+"""How a series is brought to ``length`` steps: ``resample`` (linear interpolation over the same
+span, first and last samples kept: a shorter series is stretched, a longer one squeezed), ``pad``
+(a shorter series holds its last value to the end; zeros would be a step in raw sensor units, e.g.
+gravity; a longer one is an error), ``crop`` (a longer series keeps its first ``length`` steps; a
+shorter one is an error)."""
+
+
+def option_hint(key: str, value: object) -> str:
+    """How a user sets a data option, in all three places: the config key, the flag, the Python argument."""
+    toml = f'"{value}"' if isinstance(value, str) else str(value)
+    flag = str(value) if not isinstance(value, str) or value.isidentifier() else repr(value)
+    return f"set [data] {key} = {toml} (--{key.replace('_', '-')} {flag}; Python: {key}={value!r})"
 
 
 def _check_nan_mode(nan: str) -> None:
@@ -166,30 +186,39 @@ def _check_nan_mode(nan: str) -> None:
         raise HARDataError(f"nan must be one of {NAN_MODES}, got {nan!r}")
 
 
-def _fill_nans(x: np.ndarray, nan: str, where: Callable[[int, int], str]) -> np.ndarray:
-    """Repair or reject missing values in one series ``x`` (channels, steps).
+def _check_length(length: int | None, mode: str) -> None:
+    if length is not None and (isinstance(length, bool) or not isinstance(length, int | np.integer) or length < 2):
+        raise HARDataError(f"length must be an integer >= 2 (steps per window), got {length!r}")
+    if mode not in LENGTH_MODES:
+        raise HARDataError(f"length_mode must be one of {LENGTH_MODES}, got {mode!r}")
 
-    ``nan="error"`` raises at the first NaN, naming it through ``where(channel, step)``;
-    ``nan="interpolate"`` fills each gap linearly between its neighbours and holds the first/last
-    valid value over a leading/trailing gap. A channel with no valid value is always an error.
+
+def _fill_nans(x: np.ndarray, nan: str, where: Callable[[int, int], str]) -> np.ndarray:
+    """Repair or refuse missing values in one series ``x`` (channels, steps), as `NAN_MODES` says.
+
+    ``nan="refuse"`` raises at the first NaN, naming it through ``where(channel, step)``. A channel
+    with no valid value is always an error (nothing to repair it from).
     """
     bad = np.isnan(x)
     if not bad.any():
         return x
-    if nan == "error":
+    if nan == "refuse":
         c, t = np.argwhere(bad)[0]
         raise HARDataError(
-            f"{where(int(c), int(t))}: missing value (NaN or '?'); pass nan='interpolate' to fill gaps linearly"
+            f"{where(int(c), int(t))}: missing value (NaN or '?'); {option_hint('nan', 'interpolate')}"
+            " to fill gaps linearly"
         )
     x = x.copy()
     steps = np.arange(x.shape[1])
     for c in np.flatnonzero(bad.any(axis=1)):
         ok = ~bad[c]
         if not ok.any():
-            raise HARDataError(
-                f"{where(int(c), 0)}: every value of this channel is missing; nothing to interpolate from"
-            )
-        x[c, ~ok] = np.interp(steps[~ok], steps[ok], x[c, ok])  # np.interp holds the end values outside
+            raise HARDataError(f"{where(int(c), 0)}: every value of this channel is missing; nothing to fill it from")
+        if nan == "interpolate":
+            x[c, ~ok] = np.interp(steps[~ok], steps[ok], x[c, ok])  # np.interp holds the end values outside
+        else:  # hold: index of the last valid step at or before each step (the first valid one before it)
+            last = np.maximum.accumulate(np.where(ok, steps, -1))
+            x[c] = x[c, np.where(last < 0, np.argmax(ok), last)]
     return x
 
 
@@ -205,6 +234,26 @@ def _resample(x: np.ndarray, length: int) -> np.ndarray:
     pos = np.linspace(0.0, n - 1.0, length)
     src = np.arange(n, dtype=np.float64)
     return np.stack([np.interp(pos, src, ch) for ch in x])
+
+
+def fit_length(x: np.ndarray, length: int, mode: str, where: str) -> np.ndarray:
+    """One series (channels, T) brought to ``length`` steps as `LENGTH_MODES` says; ``where`` names it in errors."""
+    n = x.shape[1]
+    if n == length or mode == "resample":
+        return _resample(x, length)
+    if mode == "pad":
+        if n > length:
+            raise HARDataError(
+                f"{where}: {n} steps, longer than length = {length}, and length_mode 'pad' only lengthens;"
+                f' {option_hint("length_mode", "crop")} or "resample", or raise the length'
+            )
+        return np.concatenate([x, np.repeat(x[:, -1:], length - n, axis=1)], axis=1)
+    if n < length:
+        raise HARDataError(
+            f"{where}: {n} steps, shorter than length = {length}, and length_mode 'crop' only shortens;"
+            f' {option_hint("length_mode", "pad")} or "resample", or lower the length'
+        )
+    return x[:, :length]
 
 
 def _split_counts(n: int, fractions: Sequence[float]) -> list[int]:

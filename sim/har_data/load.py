@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .basicmotions import load_basicmotions
 from .csv_windows import load_csv
-from .dataset import HARDataError, HARDataset
+from .dataset import HARDataError, HARDataset, _check_length
 from .ts import load_ts_split, load_ucr_folder
 from .wisdm import load_wisdm
 
@@ -17,13 +17,28 @@ NAMED_DATASETS: dict[str, Callable[..., HARDataset]] = {"basicmotions": load_bas
 
 
 def _call(loader: Callable[..., HARDataset], what: str, *args, **options) -> HARDataset:
-    """Call a loader with the options it accepts; an option it does not take is an error naming it."""
+    """Call a loader with the options it accepts; an option it does not take is an error naming it.
+
+    ``length`` / ``length_mode`` apply to every source: a reader that takes them fits each series
+    while reading (unequal lengths); the windows of one that does not (all of one length) are
+    fitted after loading.
+    """
     params = inspect.signature(loader).parameters
+    after = None
+    if "length" in options and "length" not in params:
+        after = (options.pop("length"), options.pop("length_mode", "resample"))
     if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
         extra = sorted(set(options) - set(params))
         if extra:
-            raise HARDataError(f"option(s) {extra} do not apply to {what}")
-    return loader(*args, **options)
+            keys = ", ".join(f"[data] {k} (--{k.replace('_', '-')})" for k in extra)
+            raise HARDataError(f"{keys} do(es) not apply to {what}; leave it at its default")
+    ds = loader(*args, **options)
+    if after is not None and after[0] is not None:
+        from .prepare import fit_dataset_length
+
+        _check_length(*after)
+        ds = fit_dataset_length(ds, *after)
+    return ds
 
 
 def load_dataset(spec: str | Path | None, default: str | Path = "basicmotions", **options) -> HARDataset:
@@ -36,8 +51,8 @@ def load_dataset(spec: str | Path | None, default: str | Path = "basicmotions", 
     * a ``<name>_TRAIN.ts`` or ``<name>_TEST.ts`` file: that pair (`load_ts_split`).
     * a ``.csv`` file: `load_csv`.
 
-    ``options`` go to the chosen loader (e.g. ``length=`` for .ts, ``activities=`` for WISDM); one
-    it does not take is an error.
+    ``options`` go to the chosen loader (e.g. ``nan=`` for .ts and CSV, ``activities=`` for WISDM);
+    one it does not take is an error. ``length=`` (with ``length_mode=``) applies to every source.
     """
     if spec is None or (isinstance(spec, str) and not spec.strip()):
         spec = default

@@ -11,7 +11,17 @@ from pathlib import Path
 
 import numpy as np
 
-from .dataset import HARDataError, HARDataset, _check_nan_mode, _default_channels, _fill_nans, _resample, sort_classes
+from .dataset import (
+    HARDataError,
+    HARDataset,
+    _check_length,
+    _check_nan_mode,
+    _default_channels,
+    _fill_nans,
+    fit_length,
+    option_hint,
+    sort_classes,
+)
 
 # Header tags (lower case) with a true/false or integer value → the `meta` key `load_ts` stores it under.
 _TS_BOOL_TAGS = {
@@ -24,6 +34,7 @@ _TS_INT_TAGS = {"dimensions": "dimensions", "dimension": "dimensions", "seriesle
 _TS_TAGS = ("problemName", "timeStamps", "missing", "univariate", "dimensions", "equalLength", "seriesLength",
             "classLabel", "targetLabel", "data")  # fmt: skip
 _MISSING_TOKENS = frozenset({"?", "nan", "NaN", "NAN"})
+_COMMENT = ("#", "%")  # comment lines before @data: '#', and '%' (the ARFF style some archive files use, e.g. UnitTest)
 
 
 def _parse_bool(token: str, where: str, tag: str) -> bool:
@@ -34,12 +45,17 @@ def _parse_bool(token: str, where: str, tag: str) -> bool:
 
 
 def _parse_header_line(line: str, where: str, meta: dict, seen: set[str]) -> None:
-    """One ``@tag value`` line into ``meta`` (see `load_ts` for the keys)."""
+    """One ``@tag value`` line into ``meta`` (see `load_ts` for the keys).
+
+    A tag given twice is an error, except ``@problemName`` (only a name; the first one counts): the
+    UnitTest files sktime ships name two problems."""
     parts = line[1:].split()
     if not parts:
         raise HARDataError(f"{where}: '@' without a tag name")
     tag, args = parts[0], parts[1:]
     low = tag.lower()
+    if low == "problemname" and low in seen:
+        return
     if low in seen:
         raise HARDataError(f"{where}: @{tag} given twice")
     seen.add(low)
@@ -154,10 +170,35 @@ def _parse_case(line: str, where: str, meta: dict, n_dims: int | None) -> tuple[
     return x, label, n_dims
 
 
+def read_ts_header(path: str | Path) -> dict:
+    """The header of a ``.ts`` file (the `load_ts` ``meta`` keys a header gives), without reading the data.
+
+    What a caller needs to decide before loading: e.g. ``class_labels`` (None: not a classification
+    file) or ``target_label`` (a regression file), ``equal_length``, ``dimensions``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise HARDataError(f"{path}: no such .ts file")
+    meta: dict = {"problem_name": None, "timestamps": False, "missing": None, "univariate": None, "dimensions": None,
+                  "equal_length": None, "series_length": None, "class_labels": None, "target_label": False}  # fmt: skip
+    seen: set[str] = set()
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for lineno, raw in enumerate(f, start=1):
+            line = raw.strip()
+            if not line or line.startswith(_COMMENT):
+                continue
+            if not line.startswith("@"):
+                break
+            if line.split()[0].lower() == "@data":
+                return meta
+            _parse_header_line(line, f"{path}:{lineno}", meta, seen)
+    raise HARDataError(f"{path}: no @data line; is this a .ts file?")
+
+
 def load_ts(path: str | Path) -> tuple[np.ndarray | list[np.ndarray], list[str], dict]:
     """Read a UEA/UCR ``.ts`` file → ``(X, labels, meta)``.
 
-    The format (as sktime and aeon document it): optional ``#`` comment lines, then header lines
+    The format (as sktime and aeon document it): optional ``#`` (or ``%``) comment lines, then header lines
     ``@problemName NAME``, ``@timeStamps``, ``@missing``, ``@univariate``, ``@equalLength`` (each
     ``true``/``false``), ``@dimensions N``, ``@seriesLength N``, ``@classLabel true A B C`` (or
     ``false``), ``@targetLabel true|false`` (regression), then ``@data`` and one case per line: the
@@ -203,8 +244,8 @@ def load_ts(path: str | Path) -> tuple[np.ndarray | list[np.ndarray], list[str],
                 continue
             where = f"{path}:{lineno}"
             if not in_data:
-                if line.startswith("#"):
-                    comments.append(line[1:].strip())
+                if line.startswith(_COMMENT):
+                    comments.append(line.lstrip("%").lstrip("#").strip())
                 elif line.startswith("@"):
                     if line.split()[0].lower() == "@data":
                         if len(line.split()) > 1:
@@ -314,8 +355,10 @@ def write_ts(
     return path
 
 
-def _ts_to_array(X: np.ndarray | list[np.ndarray], meta: dict, path: Path, nan: str, length: int | None) -> np.ndarray:
-    """Cases of one .ts file → (cases, channels, steps) float32: NaNs repaired or rejected, lengths made equal."""
+def _ts_to_array(
+    X: np.ndarray | list[np.ndarray], meta: dict, path: Path, nan: str, length: int | None, length_mode: str
+) -> np.ndarray:
+    """Cases of one .ts file → (cases, channels, steps) float32: NaNs repaired or refused, lengths made equal."""
     lines = meta["line_numbers"]
     out = []
     for i, x in enumerate(X):
@@ -325,11 +368,12 @@ def _ts_to_array(X: np.ndarray | list[np.ndarray], meta: dict, path: Path, nan: 
 
         x = _fill_nans(np.asarray(x, dtype=np.float64), nan, where)
         if length is not None:
-            x = _resample(x, length)
+            x = fit_length(x, length, length_mode, f"{path}:{lines[i]}: case {i + 1}")
         elif out and x.shape[1] != out[0].shape[1]:
             raise HARDataError(
                 f"{path}:{lines[i]}: case {i + 1} has {x.shape[1]} steps, case 1 has {out[0].shape[1]}; a dataset needs"
-                " one length: pass length=N to resample every series linearly to N steps"
+                f" one length: {option_hint('length', out[0].shape[1])} to resample every series linearly to that"
+                " many steps (length_mode: resample, pad or crop)"
             )
         if not np.isfinite(x).all():
             raise HARDataError(f"{path}:{lines[i]}: case {i + 1} holds an infinite value")
@@ -342,7 +386,8 @@ def load_ts_split(
     test_path: str | Path,
     *,
     length: int | None = None,
-    nan: str = "error",
+    length_mode: str = "resample",
+    nan: str = "refuse",
     name: str | None = None,
     channels: Sequence[str] | None = None,
     rate_hz: float | None = None,
@@ -352,27 +397,27 @@ def load_ts_split(
     Both files must be classification files (``@classLabel true ...``) with the same channels; the
     classes are the union of both headers' class lists, sorted. A dataset needs one series length:
     unequal lengths (within or across the files) are an error naming the file and line, unless
-    ``length`` is given, in which case every series is resampled linearly to ``length`` steps
-    (first and last samples kept). Missing values are an error naming file, line, channel and
-    step, unless ``nan="interpolate"`` (linear between neighbours, ends held). ``channels`` names
+    ``length`` is given, in which case every series is brought to ``length`` steps as
+    ``length_mode`` says (`LENGTH_MODES`: resample, pad, crop). Missing values are an error naming
+    file, line, channel and step, unless ``nan`` says how to repair them (`NAN_MODES`). ``channels`` names
     the channels (default ``c0, c1, ...``); ``rate_hz`` the sampling rate if known; ``name``
     defaults to the train file's ``@problemName``.
     """
     _check_nan_mode(nan)
-    if length is not None and (not isinstance(length, int | np.integer) or length < 2):
-        raise HARDataError(f"length must be an integer >= 2 (steps per resampled series), got {length!r}")
+    _check_length(length, length_mode)
     parts = []
     for p in (Path(train_path), Path(test_path)):
         X, labels, meta = load_ts(p)
         if meta["class_labels"] is None:
             raise HARDataError(f"{p}: not a classification file (needs '@classLabel true <classes>' in the header)")
-        parts.append((p, _ts_to_array(X, meta, p, nan, length), labels, meta))
+        parts.append((p, _ts_to_array(X, meta, p, nan, length, length_mode), labels, meta))
     (p_tr, X_tr, l_tr, m_tr), (p_te, X_te, l_te, m_te) = parts
     if X_tr.shape[1] != X_te.shape[1]:
         raise HARDataError(f"{p_te}: {X_te.shape[1]} channels, but {p_tr} has {X_tr.shape[1]}")
     if X_tr.shape[2] != X_te.shape[2]:
         raise HARDataError(
-            f"{p_te}: series have {X_te.shape[2]} steps, {p_tr} has {X_tr.shape[2]}; pass length=N to resample both"
+            f"{p_te}: series have {X_te.shape[2]} steps, {p_tr} has {X_tr.shape[2]};"
+            f" {option_hint('length', X_tr.shape[2])} to resample both to one length"
         )
     classes = sort_classes(set(m_tr["class_labels"]) | set(m_te["class_labels"]))
     index = {c: k for k, c in enumerate(classes)}
@@ -393,13 +438,14 @@ def load_ucr_folder(
     name: str | None = None,
     *,
     length: int | None = None,
-    nan: str = "error",
+    length_mode: str = "resample",
+    nan: str = "refuse",
     channels: Sequence[str] | None = None,
     rate_hz: float | None = None,
 ) -> HARDataset:
     """A folder holding ``<name>_TRAIN.ts`` and ``<name>_TEST.ts`` → `HARDataset` (via `load_ts_split`).
 
-    Without ``name`` the folder must hold exactly one ``*_TRAIN.ts``. ``length``, ``nan``, ``channels``
+    Without ``name`` the folder must hold exactly one ``*_TRAIN.ts``. ``length``, ``length_mode``, ``nan``, ``channels``
     and ``rate_hz`` mean what they mean for `load_ts_split`.
     """
     folder = Path(folder)
@@ -419,4 +465,6 @@ def load_ucr_folder(
     for p in (train, test):
         if not p.is_file():
             raise HARDataError(f"{p}: missing; a UCR/UEA folder holds {train.name} and {test.name}")
-    return load_ts_split(train, test, length=length, nan=nan, name=name, channels=channels, rate_hz=rate_hz)
+    return load_ts_split(
+        train, test, length=length, length_mode=length_mode, nan=nan, name=name, channels=channels, rate_hz=rate_hz
+    )

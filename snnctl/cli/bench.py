@@ -3,7 +3,8 @@
 Each benchmark lives with what it measures; this module only parses the options, calls it and
 turns its errors into one line: `runtime` (`snnctl.bench_runtime`), `firmware`
 (`firmware_bridge.bench_firmware`), `loop` (`evolve.bench_loop`), `robustness`
-(`evolve.blimp_robustness`), `evolve` (`evolve.multiseed`). Each is imported in its handler.
+(`evolve.blimp_robustness`), `evolve` (`evolve.multiseed`), `har` (`evolve.har_bench`). Each is
+imported in its handler.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ examples:
   snnctl bench loop                    sensing policies on the blimp (--board: highest control rate)
   snnctl bench robustness CONFIG --controller NET.snn   the blimp under perturbed physics, vs the PID
   snnctl bench evolve CONFIG --seeds 1 2 3 4 5         a config's main job over seeds: spread, worst, goals
+  snnctl bench har                     HAR on every UEA/UCR dataset sktime ships, vs 1-NN and MiniRocket
 """
 
 _BENCH_RUNTIME_EPILOG = """\
@@ -168,6 +170,78 @@ def _cmd_bench_evolve(args: argparse.Namespace) -> int:
     return 0
 
 
+_BENCH_HAR_EPILOG = """\
+examples:
+  snnctl bench har                                   every shipped classification set, seeds 0 1 2
+  snnctl bench har --datasets GunPoint,BasicMotions --seeds 0
+  snnctl bench har --from path/to/UCR --config my_har.toml --json > har.json
+
+Trains the HAR config (default: the shipped configs/har_l2mu.toml) on each UEA/UCR classification
+dataset that sktime ships (or that --from holds: folders NAME/NAME_TRAIN.ts + NAME_TEST.ts), with
+only the data and the model seed changed, each run in a fresh process (OUT/NAME/seed<N>), and
+prints one table: integer and float accuracy, 1-NN Euclidean and MiniRocket on the same split,
+neurons, arena bytes, synaptic operations per window, train time, peak memory, and the targets a
+row misses (evolve/har_bench.py). Regression sets are skipped; unequal lengths are resampled to
+the training split's median. The exit status is 0 whether or not the targets are met.
+"""
+
+
+def _cmd_bench_har(args: argparse.Namespace) -> int:
+    import shlex
+    from pathlib import Path
+
+    from evolve import har_bench
+    from evolve.multiseed import machine_line
+    from snnctl.errors import SnnctlError
+
+    if not args.seeds or len(set(args.seeds)) != len(args.seeds) or any(s < 0 for s in args.seeds):
+        raise UserError(f"--seeds must be distinct non-negative integers, got {args.seeds}")
+    config = args.config
+    if config is None:
+        shipped = families.shipped_configs()
+        if shipped is None or not (shipped / "har_l2mu.toml").is_file():
+            raise UserError("no shipped configs/har_l2mu.toml here; give a HAR config with --config")
+        config = str(shipped / "har_l2mu.toml")
+    mod, cfg = families.load(config)
+    if cfg["experiment"]["family"] != "har":
+        raise UserError(f"{config}: bench har trains a HAR config; this is a {cfg['experiment']['family']} config")
+    roots = [Path(args.from_)] if args.from_ else har_bench.packaged_roots()
+    if args.from_ and not roots[0].is_dir():
+        raise UserError(f"--from {args.from_}: no such folder")
+    if not roots:
+        raise UserError("the UEA/UCR datasets come with sktime: pip install -e '.[har]', or give --from FOLDER")
+    try:
+        sets, skipped = har_bench.find_datasets(roots)
+    except ValueError as e:  # a malformed .ts header (HARDataError) names its file and line
+        raise UserError(str(e)) from None
+    if args.datasets:
+        wanted = [w.strip() for w in args.datasets.split(",") if w.strip()]
+        by_name = {s.name.lower(): s for s in sets}
+        unknown = [w for w in wanted if w.lower() not in by_name]
+        if unknown:
+            raise UserError(f"--datasets: {', '.join(unknown)} not among the classification sets in"
+                            f" {', '.join(map(str, roots))}: {', '.join(s.name for s in sets)}")  # fmt: skip
+        sets = [by_name[w.lower()] for w in wanted]
+    if not sets:
+        raise UserError(
+            f"no classification dataset (NAME/NAME_TRAIN.ts + NAME_TEST.ts) in {', '.join(map(str, roots))}"
+        )
+    out = Path(args.out or Path("runs") / "bench_har")
+    try:
+        rows = har_bench.run_bench(cfg, sets, args.seeds, out, progress=not args.quiet)
+    except (SnnctlError, ValueError) as e:
+        raise UserError(str(e)) from None
+    command = ["snnctl", "bench", "har", "--seeds", *map(str, args.seeds)]
+    for flag, v in (("--datasets", args.datasets), ("--config", args.config), ("--from", args.from_)):
+        command += [flag, v] if v else []
+    command = shlex.join(command)
+    result = {"command": command, "config": config, "seeds": list(args.seeds), "rows": rows,
+              "skipped": skipped if not args.datasets else [], "machine": machine_line()}  # fmt: skip
+    har_bench.write_result(result, out)
+    print(json.dumps(result, indent=2) if args.json else har_bench.format_table(result))
+    return 0
+
+
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     p_bench = sub.add_parser(
         "bench",
@@ -238,4 +312,21 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p_bevo.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
     p_bevo.add_argument("--quiet", action="store_true", help="no per-seed progress output")
     p_bevo.set_defaults(handler=_cmd_bench_evolve)
+    p_bhar = bench_sub.add_parser(
+        "har",
+        help="HAR on every UEA/UCR dataset sktime ships: accuracy vs 1-NN and MiniRocket, cost, targets",
+        description="Train a HAR config on each shipped UEA/UCR classification dataset over seeds; one table.",
+        epilog=_BENCH_HAR_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p_bhar.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], metavar="N",
+                        help="model seeds (default 0 1 2)")  # fmt: skip
+    p_bhar.add_argument("--datasets", metavar="A,B", help="only these datasets (comma-separated names)")
+    p_bhar.add_argument("--config", metavar="CONFIG", help="HAR config (default: the shipped configs/har_l2mu.toml)")
+    p_bhar.add_argument("--from", dest="from_", metavar="DIR",
+                        help="folder of UEA/UCR dataset folders (default: those sktime ships)")  # fmt: skip
+    p_bhar.add_argument("--out", metavar="DIR", help="run folders and bench_har.json (default runs/bench_har)")
+    p_bhar.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
+    p_bhar.add_argument("--quiet", action="store_true", help="no progress bar")
+    p_bhar.set_defaults(handler=_cmd_bench_har)
     p_bench.set_defaults(handler=lambda _args: print_help(p_bench))

@@ -43,6 +43,7 @@ examples:
       --faults 'dropout@30:5,unplug@60:5' --plot loop.png
   snnctl run configs/swimmer_ncap.toml --controller runs/swimmer_ncap/best.snn --n-links 8 --video swim.mp4
   snnctl run configs/har_l2mu.toml --controller runs/har_l2mu/best.snn --json
+  snnctl run configs/har_l2mu.toml --controller runs/har/best.snn --data path/to/GunPoint --length 100
 
 Runs a controller on held-out episodes (never used in training) and prints the metrics. Blimp:
 RMSE, steady-state error (mean |e| over the last 10 s of each step), overshoot (worst error within
@@ -54,10 +55,51 @@ _TRAIN_EPILOG = """\
 examples:
   snnctl train configs/har_l2mu.toml
   snnctl train configs/har_l2mu.toml --data path/to/BasicMotions --out runs/har
+  snnctl train configs/har_l2mu.toml --data path/to/PLAID --length 300 --normalise series
+
+The data options (window length, missing values, channels, normalisation, rate) are kept in
+best.snn; `snnctl run` repeats them and refuses data of another length unless --length resamples it.
 
 The same as `snnctl evolve` for families whose training is not (only) evolution: HAR fits the
 L2MU's readout in closed form on the integer network's own features.
 """
+
+
+# The HAR [data] options a flag sets: (argparse dest, flag, config key under [data]); `_add_data_flags`.
+_DATA_FLAGS = (("data", "--data", "path"), ("length", "--length", "length"),
+               ("length_mode", "--length-mode", "length_mode"), ("nan", "--nan", "nan"),
+               ("channels", "--channels", "channels"), ("normalise", "--normalise", "normalise"),
+               ("rate_hz", "--rate-hz", "rate_hz"))  # fmt: skip
+
+
+def _add_data_flags(group: argparse._ActionsContainer) -> None:
+    """The [data] flags of `snnctl evolve/train/run` on a HAR config (each overrides its config key)."""
+    group.add_argument("--data", help="dataset folder or file (overrides [data] path)")
+    group.add_argument("--length", type=int, metavar="N", help="steps per window ([data] length; 0 = the data's own)")
+    group.add_argument("--length-mode", metavar="MODE",
+                       help="resample | pad | crop: how a window gets --length steps ([data] length_mode)")  # fmt: skip
+    group.add_argument("--nan", metavar="MODE", help="refuse | interpolate | hold: missing values ([data] nan)")
+    group.add_argument("--channels", metavar="A,B",
+                       help="channels used, names or 0-based indices, comma-separated ([data] channels)")  # fmt: skip
+    group.add_argument("--normalise", metavar="MODE", help="none | series | dataset ([data] normalise)")
+    group.add_argument("--rate-hz", type=float, metavar="HZ",
+                       help="sample rate when the data does not say it ([data] rate_hz)")  # fmt: skip
+
+
+def _data_overrides(args: argparse.Namespace) -> dict:
+    """Config overrides from the [data] flags given (a comma list becomes the channels list)."""
+    out = {}
+    for dest, _, key in _DATA_FLAGS:
+        v = getattr(args, dest, None)
+        if v is not None:
+            out[f"data.{key}"] = [c.strip() for c in v.split(",") if c.strip()] if dest == "channels" else v
+    return out
+
+
+def _data_argv(args: argparse.Namespace) -> list[str]:
+    """The [data] flags of this command line, to repeat in a suggested command."""
+    return [x for dest, flag, _ in _DATA_FLAGS if getattr(args, dest, None) is not None
+            for x in (flag, str(getattr(args, dest)))]  # fmt: skip
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -78,20 +120,20 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ray-address", help="Ray cluster address (with --backend ray)")
     p.add_argument("--seed", type=int, help="run seed")
     p.add_argument("--out", help="run folder (default runs/<config name>)")
-    p.add_argument("--data", help="dataset folder or file (overrides [data] path; HAR)")
     p.add_argument(
         "--resume", metavar="DIR", help="continue the run in DIR (same config and flags: Ctrl-C prints the command)"
     )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    _add_data_flags(p.add_argument_group("HAR data options"))
     p.set_defaults(handler=_cmd_evolve)
 
     t = sub.add_parser("train", help="train a classifier (HAR)", epilog=_TRAIN_EPILOG, formatter_class=fmt,
                        description="Train what a config file describes (run folder as evolve).")  # fmt: skip
     t.add_argument("config", help="experiment TOML file, e.g. configs/har_l2mu.toml")
-    t.add_argument("--data", help="dataset folder or file (overrides [data] path)")
     t.add_argument("--seed", type=int, help="seed of the model's random parts (HAR: [model] seed)")
     t.add_argument("--out", help="run folder (default runs/<config name>)")
     t.add_argument("--quiet", action="store_true", help="no progress bars")
+    _add_data_flags(t.add_argument_group("data options ([data] in the config)"))
     t.set_defaults(handler=_cmd_train)
 
     r = sub.add_parser("run", help="fly a controller on held-out profiles", epilog=_RUN_EPILOG, formatter_class=fmt,
@@ -109,7 +151,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     sw.add_argument("--n-links", type=int, help="body length to run on (the circuit grows with it)")
     sw.add_argument("--video", metavar="OUT.mp4", help="render the first episode offscreen (.mp4 or .gif)")
     har = r.add_argument_group("HAR options")
-    har.add_argument("--data", help="dataset folder or file (overrides [data] path)")
+    _add_data_flags(har)
     har.add_argument("--port", help="run on a board: serial device or URL (e.g. socket://127.0.0.1:5555)")
     loop = r.add_argument_group("sensing-to-action options (blimp)")
     loop.add_argument("--sensing", choices=("fixed", "delta", "adaptive"), help="sensing policy")
@@ -125,13 +167,12 @@ def _overrides(args: argparse.Namespace, names: tuple[str, ...]) -> dict:
 _EVOLVE_FLAGS = (("generations", "--generations"), ("mimic_generations", "--mimic-generations"),
                  ("episode_s", "--episode-s"), ("episode_steps", "--episode-steps"), ("population", "--population"),
                  ("workers", "--workers"), ("backend", "--backend"), ("ray_address", "--ray-address"),
-                 ("seed", "--seed"), ("data", "--data"))  # fmt: skip
+                 ("seed", "--seed"))  # fmt: skip
 
 
 def _cmd_evolve(args: argparse.Namespace) -> int:
     overrides = _overrides(args, ("generations", "population", "workers", "backend", "ray_address", "seed"))
-    if args.data is not None:
-        overrides["data.path"] = args.data
+    overrides.update(_data_overrides(args))
     family = families.family_of(args.config)
     overrides.update(families.evolve_overrides(args, family, families.module_of(family)))
     mod, cfg = families.load(args.config, overrides)
@@ -145,6 +186,7 @@ def _evolve_argv(args: argparse.Namespace) -> list[str]:
         v = getattr(args, dest, None)
         if v is not None:
             parts += [flag, str(v)]
+    parts += _data_argv(args)
     return [*parts, "--quiet"] if args.quiet else parts
 
 
@@ -201,8 +243,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     overrides = {}
     if args.seed is not None:  # what the seed drives in training: the family says (HAR: the model's random parts)
         overrides[getattr(mod, "TRAIN_SEED_KEY", "evolve.seed")] = args.seed
-    if args.data is not None:
-        overrides["data.path"] = args.data
+    overrides.update(_data_overrides(args))
     mod, cfg = families.load(args.config, overrides)
     if not hasattr(mod, "train_main"):
         raise UserError(f"{args.config}: a {cfg['experiment']['family']} experiment is evolved, not trained: "
@@ -251,8 +292,8 @@ def _train_or_evolve(args: argparse.Namespace, mod, cfg: dict, verb: str) -> int
         best = next((out / n for n in ("best.snn", "best.npz") if (out / n).exists()), None)
         if verb == "train":  # training keeps no checkpoint: the same command line starts it again
             again = ["snnctl", "train", args.config, "--out", str(out)]
-            again += [x for flag, v in (("--data", args.data), ("--seed", args.seed)) if v is not None
-                      for x in (flag, str(v))] + (["--quiet"] if args.quiet else [])  # fmt: skip
+            again += _data_argv(args) + (["--seed", str(args.seed)] if args.seed is not None else [])
+            again += ["--quiet"] if args.quiet else []
             print(f"\ninterrupted; start again with: {shlex.join(again)}", file=sys.stderr)
         else:
             if exported and best is not None:
@@ -283,7 +324,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise UserError(f"--episodes must be at least 1, got {args.episodes}")
     if args.seed < 0:
         raise UserError(f"--seed is the first held-out episode index and must be >= 0, got {args.seed}")
-    overrides = {"data.path": args.data} if getattr(args, "data", None) is not None else {}
+    overrides = _data_overrides(args)
     family = families.family_of(args.config)
     families.reject_options(args, family, families.module_of(family).RUN_OPTIONS)
     mod, cfg = families.load(args.config, overrides)
