@@ -51,15 +51,42 @@ class Trained:
     score_check: dict = field(default_factory=dict)
 
 
-# L2MUParams field -> the config's [model] key (the config names seconds with _s)
-PARAM_KEYS = {"theta": "theta_s", "hidden_tau_syn": "hidden_tau_syn_s", "hidden_tau_mem": "hidden_tau_mem_s"}
+# L2MUParams field -> the config's [model] key (the config names seconds with _s); `theta` is set in
+# the config as a fraction of the window (`theta_fraction`), see `spec_params`
+PARAM_KEYS = {"hidden_tau_syn": "hidden_tau_syn_s", "hidden_tau_mem": "hidden_tau_mem_s"}
+
+# what [model]'s 0 ("auto") means for the keys that scale with the data
+AUTO_WINDOW_STEPS = 1000  # steps_per_sample = 0: about this many network steps per window, >= 1 per sample
+AUTO_HIDDEN = 128  # hidden_per_channel = 0: this many hidden neurons over all channels, >= 16 per channel
 
 
-def spec_params(n_channels: int, n_classes: int, rate_hz: float, model: dict) -> tuple[L2MUSpec, L2MUParams]:
-    """L2MUSpec and L2MUParams from a config's [model] section and the data's shape."""
-    spec_fields = [f.name for f in fields(L2MUSpec) if f.name not in ("n_channels", "n_classes", "dt")]
-    spec = L2MUSpec(n_channels, n_classes, dt=1.0 / rate_hz, **{k: model[k] for k in spec_fields})
-    params = L2MUParams(**{f.name: model[PARAM_KEYS.get(f.name, f.name)] for f in fields(L2MUParams)})
+def auto_steps_per_sample(window_samples: int) -> int:
+    """Network steps per input sample for a window of `window_samples` samples when [model] says 0:
+    about AUTO_WINDOW_STEPS steps per window, so a hidden neuron's count has the same resolution, and
+    the readout's sums the same size, on 24-sample and on 1,460-sample windows."""
+    return max(1, int(round(AUTO_WINDOW_STEPS / max(1, int(window_samples)))))
+
+
+def auto_hidden_per_channel(n_channels: int) -> int:
+    """Hidden neurons per channel when [model] says 0: AUTO_HIDDEN shared by the channels, >= 16 each."""
+    return max(16, AUTO_HIDDEN // max(1, int(n_channels)))
+
+
+def spec_params(n_channels: int, n_classes: int, rate_hz: float, model: dict,
+                window_samples: int = 100) -> tuple[L2MUSpec, L2MUParams]:  # fmt: skip
+    """L2MUSpec and L2MUParams from a config's [model] section and the data's shape.
+
+    `theta_fraction` becomes theta = fraction x the window's duration; `steps_per_sample` and
+    `hidden_per_channel` 0 become `auto_steps_per_sample` / `auto_hidden_per_channel`."""
+    skip = ("n_channels", "n_classes", "dt")
+    given = {f.name: model[f.name] for f in fields(L2MUSpec) if f.name not in skip and f.name in model}
+    if not given.get("steps_per_sample"):
+        given["steps_per_sample"] = auto_steps_per_sample(window_samples)
+    if not given.get("hidden_per_channel"):
+        given["hidden_per_channel"] = auto_hidden_per_channel(n_channels)
+    spec = L2MUSpec(n_channels, n_classes, dt=1.0 / rate_hz, **given)
+    vals = {f.name: model[PARAM_KEYS.get(f.name, f.name)] for f in fields(L2MUParams) if f.name != "theta"}
+    params = L2MUParams(theta=float(model["theta_fraction"]) * window_samples / rate_hz, **vals)
     return spec, params
 
 
@@ -256,7 +283,8 @@ def run_on_device(url: str, net: Network, spec: L2MUSpec, x: np.ndarray, measure
 # Genes: what `L2MUParams` holds, each searched on a log scale except the intercept (a fraction of
 # the drive range, where linear is natural). (gene name, params field, log10?)
 GENES: tuple[tuple[str, str, bool], ...] = (
-    ("theta_s", "theta", True),
+    ("theta_fraction", "theta", True),  # theta as a fraction of the window (`_gene_unit`)
+    ("theta_ratio", "theta_ratio", True),
     ("hidden_gain", "hidden_gain", True),
     ("gain_spread", "gain_spread", True),
     ("intercept", "intercept", False),
@@ -314,7 +342,8 @@ class L2MUProblem:
                 raise HARTrainError(f"[search] {g} = [{lo}, {hi}]: need {need}")
             rows.append([np.log10(lo), np.log10(hi)] if lg else [lo, hi])
         self.bounds = np.array(rows, dtype=np.float64)
-        start = [np.log10(getattr(self.base, f)) if lg else getattr(self.base, f) for _, f, lg in self.genes]
+        start = [getattr(self.base, f) / self._gene_unit(f) for _, f, _ in self.genes]
+        start = [np.log10(v) if lg else v for v, (_, _, lg) in zip(start, self.genes, strict=True)]
         self.initial_genome = np.clip(start, self.bounds[:, 0], self.bounds[:, 1])
         self.x = np.asarray(self.x, dtype=np.float64)
         self.y = np.asarray(self.y)
@@ -322,8 +351,13 @@ class L2MUProblem:
 
     def params(self, genome: np.ndarray) -> L2MUParams:
         """The L2MUParams a genome stands for (real units)."""
-        vals = {f: (10.0 ** float(v) if lg else float(v)) for v, (_, f, lg) in zip(genome, self.genes, strict=True)}
+        vals = {f: (10.0 ** float(v) if lg else float(v)) * self._gene_unit(f)
+                for v, (_, f, lg) in zip(genome, self.genes, strict=True)}  # fmt: skip
         return replace(self.base, **vals)
+
+    def _gene_unit(self, field_name: str) -> float:
+        """Real units of one gene unit: theta is searched as a fraction of the window (s per fraction)."""
+        return self.x.shape[2] * self.spec.dt if field_name == "theta" else 1.0
 
     def network(self, genome: np.ndarray) -> Network:
         """The integer network of a genome, calibrated and quantised on the fitness windows only."""

@@ -53,14 +53,19 @@ SCHEMA = Section(
     ),
     model=Section(
         "the L2MU (snnctl.controllers.l2mu): memory, hidden layer, time step",
+        theta_fraction=Key(float, 0.5, "window theta of the longest LMU memory, as a fraction of the data's window",
+                           gt=0, le=100),  # fmt: skip
+        hidden_per_channel=Key(int, 0, "hidden neurons per input channel; 0 = 128 over all channels, >= 16 each",
+                               ge=0, le=1024),  # fmt: skip
+        steps_per_sample=Key(int, 0, "network steps per input sample (each sample held that long); "
+                             "0 = about 1000 steps per window, >= 1 per sample", ge=0, le=1000),  # fmt: skip
         # defaults and limits: L2MUSpec, L2MUParams and train_l2mu's state_bits; the order as configs write it
         **{
             name: _MODEL_KEYS[name]
             for name in (
                 "order",
-                "theta_s",
-                "hidden_per_channel",
-                "steps_per_sample",
+                "memories",
+                "theta_ratio",
                 "seed",
                 "encoder_neurons",
                 "memory_neurons",
@@ -94,7 +99,8 @@ SCHEMA = Section(
     search=Section(
         "snnctl evolve: the spiking part's ranges (real units; [] = keep [model]'s value); fitness = the readout's "
         "leave-one-out squared error on the training split",
-        theta_s=Key(list, [0.3, 3.0], "LMU window theta (s)", item=float),
+        theta_fraction=Key(list, [0.1, 1.0], "longest LMU window, fraction of the data's window", item=float),
+        theta_ratio=Key(list, [], "ratio of one memory's window to the next", item=float),
         hidden_gain=Key(list, [0.5, 8.0], "median hidden gain", item=float),
         gain_spread=Key(list, [], "hidden gain spread", item=float),
         intercept=Key(list, [0.05, 0.9], "hidden intercept range (the thresholds, in units of the drive)", item=float),
@@ -155,7 +161,7 @@ def train_main(cfg: dict, out_dir: Path, resume: bool = False, progress: bool = 
     t0 = time.perf_counter()
     ds = load_data(cfg)
     rate = rate_of(ds, cfg)
-    spec, params = spec_params(len(ds.channels), len(ds.classes), rate, cfg["model"])
+    spec, params = spec_params(len(ds.channels), len(ds.classes), rate, cfg["model"], ds.X_train.shape[2])
     if progress:
         print(_data_line(ds, rate))
     return train_and_report(cfg, ds, rate, spec, params, Path(out_dir), t0, progress)
@@ -174,7 +180,7 @@ def evolve_main(cfg: dict, out_dir: Path, resume: bool = False, progress: bool =
     out_dir = Path(out_dir)
     ds = load_data(cfg)
     rate = rate_of(ds, cfg)
-    spec, params = spec_params(len(ds.channels), len(ds.classes), rate, cfg["model"])
+    spec, params = spec_params(len(ds.channels), len(ds.classes), rate, cfg["model"], ds.X_train.shape[2])
     search = cfg["search"]
     ranges = {k: v for k, v in search.items() if k not in ("calibration_windows", "validation_fraction") and v}
     for k, v in ranges.items():
@@ -459,7 +465,8 @@ def seed_table(cfg: dict, seeds: list[int], progress: bool = True) -> list[dict]
     rows = []
     for seed in seeds:
         t0 = time.perf_counter()
-        spec, params = spec_params(len(ds.channels), len(ds.classes), rate, {**cfg["model"], "seed": int(seed)})
+        spec, params = spec_params(len(ds.channels), len(ds.classes), rate, {**cfg["model"], "seed": int(seed)},
+                                   ds.X_train.shape[2])  # fmt: skip
         tr = train_l2mu(spec, params, ds.X_train, ds.y_train, cfg["train"]["alphas"] or None,
                         cfg["train"]["calibration_windows"], cfg["model"]["state_bits"])  # fmt: skip
         train_s = time.perf_counter() - t0

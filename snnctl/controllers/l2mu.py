@@ -62,7 +62,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
@@ -78,6 +78,8 @@ __all__ = [
     "L2MUParams",
     "Calibration",
     "calibrate",
+    "memory_thetas",
+    "memory_matrices",
     "hidden_encoders",
     "l2mu_float_network",
     "l2mu_network",
@@ -106,6 +108,7 @@ class L2MUSpec:
     seed: int = param(0, "seed of the hidden neurons' random tuning", ge=0, le=2**32 - 1)
     encoder_neurons: int = param(4, "sigma-delta neurons per input channel (staggered phases)", ge=1, le=64)
     memory_neurons: int = param(4, "sigma-delta neurons per memory dimension (error ~ 1 / this)", ge=1, le=64)
+    memories: int = param(3, "LMU memories per channel, windows theta, theta/ratio, theta/ratio^2, ...", ge=1, le=8)
 
     def __post_init__(self) -> None:
         checks = {"n_channels": (self.n_channels, 1, 64), "n_classes": (self.n_classes, 2, MAX_OUTPUTS)}
@@ -119,6 +122,11 @@ class L2MUSpec:
     @property
     def n_hidden(self) -> int:
         return self.n_channels * self.hidden_per_channel
+
+    @property
+    def memory_dims(self) -> int:
+        """Memory dimensions per channel: `memories` LMUs of `order` dimensions each, side by side."""
+        return self.order * self.memories
 
     @property
     def step_s(self) -> float:
@@ -135,10 +143,13 @@ class L2MUParams:
     """Real parameters of the spiking part (what evolution may tune); time constants in seconds."""
 
     # the config's [model] keys, in seconds where the name says _s (evolve.har.PARAM_KEYS)
-    theta: float = param(1.0, "LMU window theta (s)", gt=0, le=3600)
-    hidden_gain: float = param(2.0, "hidden rate (spikes/step) per unit of drive, median", gt=0, le=1000)
-    gain_spread: float = param(4.0, "hidden gains log-uniform in [gain/spread, gain*spread]", ge=1, le=1000)
-    intercept: float = param(0.3, "hidden intercepts uniform in [-intercept, intercept]", gt=0, le=10)
+    theta: float = param(1.0, "LMU window theta (s) of the longest memory", gt=0, le=3600)
+    theta_ratio: float = param(4.0, "each further memory's window is the previous one's / this", ge=1, le=1000)
+    hidden_gain: float = param(0.5, "hidden rate (spikes/step) at the drive's 99th percentile, median", gt=0,
+                               le=1000)  # fmt: skip
+    gain_spread: float = param(2.0, "hidden gains log-uniform in [gain/spread, gain*spread]", ge=1, le=1000)
+    intercept: float = param(0.4, "hidden intercepts at quantiles 0.5 +- this of the neuron's training drive",
+                             gt=0, lt=0.5)  # fmt: skip
     input_weight: float = param(1.0, "weight of the raw-current axis against the memory axes", ge=0, le=100)
     hidden_tau_syn: float = param(0.1, "hidden synaptic time constant (s)", gt=0, le=3600)
     hidden_tau_mem: float = param(0.2, "hidden membrane time constant (s)", gt=0, le=3600)
@@ -149,18 +160,21 @@ class L2MUParams:
 
 @dataclass
 class Calibration:
-    """What the training data fixes: input normalisation and the memory's per-dimension scale."""
+    """What the training data fixes: input normalisation, the memory's per-dimension scale, and each
+    hidden neuron's intercept and gain (from its drive's distribution on the training windows)."""
 
     mean: np.ndarray  # (C,) per-channel mean of the raw input
     gamma: np.ndarray  # (C,) x~ = gamma (x - mean) stays within +-RANGE on the training data
-    mem_scale: np.ndarray  # (C, d) c: memory neuron i of channel c holds m_i / c
+    mem_scale: np.ndarray  # (C, D) c: memory neuron i of channel c holds m_i / c
+    intercepts: np.ndarray  # (C, H) drive e . z at which hidden neuron j starts firing
+    gains: np.ndarray  # (C, H) its rate (spikes/step) per unit of drive above the intercept
 
     def to_dict(self) -> dict:
         return {k: np.asarray(v).tolist() for k, v in asdict(self).items()}
 
     @classmethod
     def from_dict(cls, d: dict) -> Calibration:
-        return cls(**{k: np.asarray(d[k], dtype=np.float64) for k in ("mean", "gamma", "mem_scale")})
+        return cls(**{f.name: np.asarray(d[f.name], dtype=np.float64) for f in fields(cls)})
 
 
 def _check_windows(x: np.ndarray, n_channels: int) -> np.ndarray:
@@ -174,39 +188,90 @@ def _check_windows(x: np.ndarray, n_channels: int) -> np.ndarray:
     return x
 
 
+def memory_thetas(spec: L2MUSpec, params: L2MUParams) -> np.ndarray:
+    """The windows (s) of a channel's memories: theta, theta / ratio, theta / ratio^2, ... (`spec.memories`).
+
+    Several windows play the part of MiniRocket's dilations: a hidden neuron reading a short memory
+    sees local shape, one reading the longest sees the window's slow course."""
+    return params.theta / params.theta_ratio ** np.arange(spec.memories, dtype=np.float64)
+
+
+def memory_matrices(spec: L2MUSpec, params: L2MUParams) -> tuple[np.ndarray, np.ndarray]:
+    """(Abar, Bbar) of a channel's whole memory, (D, D) and (D,): the memories' LMUs block-diagonal."""
+    d = spec.order
+    abar = np.zeros((spec.memory_dims, spec.memory_dims))
+    bbar = np.zeros(spec.memory_dims)
+    for k, theta in enumerate(memory_thetas(spec, params)):
+        a, b = lmu_discrete(d, float(theta), spec.step_s)
+        abar[k * d : (k + 1) * d, k * d : (k + 1) * d] = a
+        bbar[k * d : (k + 1) * d] = b
+    return abar, bbar
+
+
+CALIBRATION_SAMPLES = 200_000  # time steps per channel the hidden intercepts' quantiles are taken over (at most)
+TOP_QUANTILE = 0.99  # the drive level at which a hidden neuron fires at its chosen rate
+
+
 def calibrate(spec: L2MUSpec, params: L2MUParams, x: np.ndarray) -> Calibration:
-    """Normalisation from training windows x (N, C, T): channel means and ranges, memory ranges."""
+    """Normalisation from training windows x (N, C, T): channel means and ranges, memory ranges, and
+    the hidden neurons' intercepts and gains.
+
+    Intercepts as MiniRocket sets its biases: at a quantile of the neuron's own drive e . z over the
+    training windows (levels drawn in 0.5 +- `params.intercept`), so every neuron fires for a
+    chosen share of the time whatever the data's scale, and none is silent or saturated on all
+    windows. Gains: the rate at the drive's 99th percentile is `hidden_gain` (times the neuron's
+    log-uniform spread). The memory is the exact float LMU, each window from rest as the network runs it.
+    """
     x = _check_windows(x, spec.n_channels)
     mean = x.mean(axis=(0, 2))
     span = np.abs(x - mean[None, :, None]).max(axis=(0, 2))
     gamma = RANGE / np.where(span > 0, span, 1.0)
-    abar, bbar = lmu_discrete(spec.order, params.theta, spec.step_s)
-    xn = gamma[None, None, :] * (spec.held(x) - mean[None, None, :])  # (N, T', C)
-    peak = np.zeros((spec.n_channels, spec.order))
-    for n in range(x.shape[0]):  # each window from rest, as the network runs it
-        m = simulate_memory(abar, bbar, xn[n])  # (T', C, d)
-        peak = np.maximum(peak, np.abs(m).max(axis=0))
+    abar, bbar = memory_matrices(spec, params)
+    n, c_n, t_len = x.shape
+    xn = gamma[None, :, None] * (x - mean[None, :, None])  # (N, C, T)
+    # every window and channel is a column of one memory run; samples are held steps_per_sample steps
+    cols = np.repeat(xn.reshape(n * c_n, t_len).T, spec.steps_per_sample, axis=0)  # (T', N C)
+    m = simulate_memory(abar, bbar, cols)  # (T', N C, D)
+    m = m.reshape(m.shape[0], n, c_n, spec.memory_dims)
+    peak = np.abs(m).max(axis=(0, 1))  # (C, D)
     mem_scale = np.where(peak > 1e-9, peak / RANGE, 1.0)
-    return Calibration(mean, gamma, mem_scale)
+    e, spread_u, level = hidden_encoders(spec, params)
+    stride = max(1, int(math.ceil(m.shape[0] * n / CALIBRATION_SAMPLES)))
+    intercepts = np.zeros((c_n, spec.hidden_per_channel))
+    gains = np.zeros_like(intercepts)
+    for c in range(c_n):
+        z = np.concatenate([cols.reshape(-1, n, c_n)[::stride, :, c, None], m[::stride, :, c] / mem_scale[c]], axis=2)
+        drive = z.reshape(-1, 1 + spec.memory_dims) @ e[c].T  # (samples, H)
+        for j in range(spec.hidden_per_channel):
+            lo, top = np.quantile(drive[:, j], [level[c, j], TOP_QUANTILE])
+            intercepts[c, j] = lo
+            gains[c, j] = params.hidden_gain * params.gain_spread ** spread_u[c, j] / max(top - lo, 1e-3)
+    return Calibration(mean, gamma, mem_scale, intercepts, gains)
 
 
 def hidden_encoders(spec: L2MUSpec, params: L2MUParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The hidden neurons' fixed random tuning: directions (C, H, 1+d), gains (C, H), intercepts (C, H).
+    """The hidden neurons' fixed random tuning: directions (C, H, 1+D), gain spreads u (C, H) in [-1, 1]
+    and intercept quantile levels (C, H).
 
-    Axis 0 of a direction is the raw input x~, axes 1.. the memory dimensions m~_i. Directions are
-    uniform on the sphere after the input axis is weighted by `input_weight`; drawn from
+    Axis 0 of a direction is the raw input x~, axes 1.. the memory dimensions m~_i. Neuron j reads
+    one memory, number j mod `memories` (a random kernel at one dilation, as in MiniRocket), along a
+    direction uniform on the sphere after the input axis is weighted by `input_weight`; drawn from
     `spec.seed` only, so the same spec gives the same hidden layer whatever the other parameters.
     """
     rng = np.random.default_rng(spec.seed)
     c, h, d = spec.n_channels, spec.hidden_per_channel, spec.order
-    e = rng.standard_normal((c, h, 1 + d))
+    draw = rng.standard_normal((c, h, 1 + d))
     gain_u = rng.uniform(-1.0, 1.0, (c, h))
-    icpt_u = rng.uniform(-1.0, 1.0, (c, h))
-    e[:, :, 0] *= params.input_weight
-    norm = np.linalg.norm(e, axis=2, keepdims=True)
-    e = e / np.where(norm > 0, norm, 1.0)
-    gains = params.hidden_gain * params.gain_spread**gain_u
-    return e, gains, params.intercept * icpt_u
+    level_u = rng.uniform(-1.0, 1.0, (c, h))
+    draw[:, :, 0] *= params.input_weight
+    norm = np.linalg.norm(draw, axis=2, keepdims=True)
+    draw = draw / np.where(norm > 0, norm, 1.0)
+    e = np.zeros((c, h, 1 + spec.memory_dims))
+    e[:, :, 0] = draw[:, :, 0]
+    for j in range(h):
+        k = j % spec.memories
+        e[:, j, 1 + k * d : 1 + (k + 1) * d] = draw[:, j, 1:]
+    return e, gain_u, 0.5 + params.intercept * level_u
 
 
 def stagger(n: int) -> np.ndarray:
@@ -237,11 +302,12 @@ def l2mu_float_network(
     readout_b: np.ndarray | None = None,
 ) -> FloatNetwork:
     """The float reference: real LMU matrices, real gains; readout (n_hidden, K) per spike, bias (K,) per step."""
-    c_n, d, h, k = spec.n_channels, spec.order, spec.hidden_per_channel, spec.n_classes
+    c_n, d, h, k = spec.n_channels, spec.memory_dims, spec.hidden_per_channel, spec.n_classes
     idx = population_index(spec)
     dt = spec.step_s
-    abar, bbar = lmu_discrete(d, params.theta, dt)
-    e, gains, icpt = hidden_encoders(spec, params)
+    abar, bbar = memory_matrices(spec, params)
+    e = hidden_encoders(spec, params)[0]
+    gains, icpt = cal.gains, cal.intercepts
     a_syn = float(decay_factor(np.array(params.hidden_tau_syn), dt))
     a_mem = float(decay_factor(np.array(params.hidden_tau_mem), dt))
     readout_w = np.zeros((spec.n_hidden, k)) if readout_w is None else np.asarray(readout_w, dtype=np.float64)
@@ -424,7 +490,7 @@ def _consistent_offsets(net: Network, fnet: FloatNetwork, spec: L2MUSpec, cal: C
         # g(K) = Q (g rises by 0 or 1 per unit, so it does). Step 0 also gets rec_off back (no memory
         # spike has arrived yet to need cancelling); that current is two parts, its rounding a
         # one-time kick of at most 2^(e - 1) LSB, which the memory forgets like any initial state
-        q = add(start, m_i, -mem.theta * np.tile(stagger(nm), spec.order) * (1 - mem.du / DECAY_ONE), delay=1,
+        q = add(start, m_i, -mem.theta * np.tile(stagger(nm), spec.memory_dims) * (1 - mem.du / DECAY_ONE), delay=1,
                 max_parts=1)  # fmt: skip
         k_m = np.array([kick_for(-int(qi), int(du)) for qi, du in zip(q, mem.du, strict=True)], dtype=np.float64)
         add(start, m_i, k_m + rec_off, max_parts=2)
@@ -623,7 +689,7 @@ def memory_error(net: Network, fnet: FloatNetwork, x: np.ndarray) -> dict[str, f
     params = L2MUParams(**meta["l2mu_params"])
     cal = Calibration.from_dict(meta["calibration"])
     x = _check_windows(x, spec.n_channels)
-    abar, bbar = lmu_discrete(spec.order, params.theta, spec.step_s)
+    abar, bbar = memory_matrices(spec, params)
     idx = population_index(spec)
     off = net.offsets()
     scale = net.meta.get("state_scale")
@@ -638,7 +704,7 @@ def memory_error(net: Network, fnet: FloatNetwork, x: np.ndarray) -> dict[str, f
         for c in range(spec.n_channels):
             p = idx[f"mem{c}"]
             # every copy of a dimension holds the same u (to the stagger's 1 LSB): take their mean
-            got = (tr.u[:, off[p] : off[p + 1]] * scale[p]).reshape(-1, spec.order, spec.memory_neurons).mean(axis=2)
+            got = (tr.u[:, off[p] : off[p + 1]] * scale[p]).reshape(-1, spec.memory_dims, spec.memory_neurons).mean(axis=2)
             errs.append(got[1:] - ref[1:, c])  # step 0: u holds the stagger impulse (by design)
             refs.append(ref[1:, c])
     err, ref = np.concatenate(errs), np.concatenate(refs)
