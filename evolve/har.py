@@ -57,6 +57,7 @@ PARAM_KEYS = {"hidden_tau_syn": "hidden_tau_syn_s", "hidden_tau_mem": "hidden_ta
 
 # what [model]'s 0 ("auto") means for the keys that scale with the data
 AUTO_WINDOW_STEPS = 1000  # steps_per_sample = 0: about this many network steps per window, >= 1 per sample
+CALIBRATION_STEPS = 8000  # network steps the quantiser's float calibration run takes at most (>= 1 window per class)
 AUTO_HIDDEN = 128  # hidden_per_channel = 0: this many hidden neurons over all channels, >= 16 per channel
 
 
@@ -107,7 +108,7 @@ def train_l2mu(spec: L2MUSpec, params: L2MUParams, x: np.ndarray, y: np.ndarray,
                             " a classifier needs at least 2")  # fmt: skip
     t0 = time.perf_counter()
     cal = calibrate(spec, params, x)
-    pick = calibration_pick(y, calibration_windows)
+    pick = calibration_pick(y, calibration_windows, x.shape[2] * spec.steps_per_sample, CALIBRATION_STEPS)
     calibration = spec.held(x[pick]).reshape(-1, spec.n_channels)
     # the float run the quantiser calibrates on is the long part of training (Python steps)
     with progress_bar(progress, len(calibration), "quantiser calibration (float run)", "step") as bar:
@@ -191,18 +192,25 @@ def evaluate(net: Network, spec: L2MUSpec, x: np.ndarray) -> Evaluation:
                       float(cnt[:, :, 1].sum(axis=1).mean()))  # fmt: skip
 
 
-def float_predictions(fnet: FloatNetwork, spec: L2MUSpec, x: np.ndarray, progress: bool = False) -> np.ndarray:
-    """The float reference on windows x (N, C, T): argmax of its final scores (`progress`: a bar per window,
-    each one a Python float run)."""
-    from snnctl.reference import simulate
+def float_scores(fnet: FloatNetwork, spec: L2MUSpec, x: np.ndarray, progress: bool = False,
+                 chunk: int = 256) -> np.ndarray:  # fmt: skip
+    """The float reference's final scores on windows x (N, C, T), (N, K): all windows of a chunk stepped
+    together (`snnctl.reference.simulate_batch`), so the cost is the window's steps, not windows x steps
+    of Python."""
+    from snnctl.reference import simulate_batch
 
-    held = spec.held(x)
-    pred = np.zeros(len(held), dtype=np.int64)
-    with progress_bar(progress, len(held), "float reference", "window") as bar:
-        for i, w in enumerate(held):
-            pred[i] = int(np.argmax(simulate(fnet, w).outputs[-1]))
-            bar.update(1)
-    return pred
+    out = np.zeros((len(x), spec.n_classes))
+    with progress_bar(progress, len(x), "float reference", "window") as bar:
+        for lo in range(0, len(x), chunk):
+            res = simulate_batch(fnet, spec.held(x[lo : lo + chunk]))
+            out[lo : lo + chunk] = res.outputs[:, -1, :]
+            bar.update(len(res.outputs))
+    return out
+
+
+def float_predictions(fnet: FloatNetwork, spec: L2MUSpec, x: np.ndarray, progress: bool = False) -> np.ndarray:
+    """The float reference on windows x (N, C, T): argmax of its final scores (`float_scores`)."""
+    return np.argmax(float_scores(fnet, spec, x, progress), axis=1)
 
 
 def metrics(y: np.ndarray, pred: np.ndarray, n_classes: int) -> dict:
@@ -347,7 +355,8 @@ class L2MUProblem:
         self.initial_genome = np.clip(start, self.bounds[:, 0], self.bounds[:, 1])
         self.x = np.asarray(self.x, dtype=np.float64)
         self.y = np.asarray(self.y)
-        self.pick = calibration_pick(self.y, self.calibration_windows)
+        self.pick = calibration_pick(self.y, self.calibration_windows, self.x.shape[2] * self.spec.steps_per_sample,
+                                     CALIBRATION_STEPS)  # fmt: skip
 
     def params(self, genome: np.ndarray) -> L2MUParams:
         """The L2MUParams a genome stands for (real units)."""
@@ -432,10 +441,14 @@ def validation_split(y: np.ndarray, fraction: float) -> tuple[np.ndarray, np.nda
     return np.setdiff1d(np.arange(len(y)), val_idx), val_idx
 
 
-def calibration_pick(y: np.ndarray, n: int) -> np.ndarray:
-    """About n window indices spread over the classes (round robin), for the quantiser's calibration."""
+def calibration_pick(y: np.ndarray, n: int, window_steps: int = 1, max_steps: int | None = None) -> np.ndarray:
+    """About n window indices spread over the classes (round robin), for the quantiser's calibration;
+    with `max_steps`, no more windows than fit in that many network steps (`window_steps` each), but
+    at least one per class: the float calibration run is stepped in Python, its length is its cost."""
     y = np.asarray(y)
     by_class = [np.flatnonzero(y == c) for c in np.unique(y)]
+    if max_steps is not None:
+        n = min(n, max(len(by_class), int(max_steps) // max(1, int(window_steps))))
     pick: list[int] = []
     k = 0
     while len(pick) < min(n, len(y)):
