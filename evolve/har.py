@@ -12,6 +12,7 @@ leave-one-out error on the training split.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
@@ -49,6 +50,7 @@ class Trained:
     ridge: RidgeReadout
     train_counts: np.ndarray
     score_check: dict = field(default_factory=dict)
+    train_accuracy_int: float = float("nan")  # the integer network's own predictions on the training windows
 
 
 # L2MUParams field -> the config's [model] key (the config names seconds with _s); `theta` is set in
@@ -97,8 +99,16 @@ def codes_of(net: Network, spec: L2MUSpec, x: np.ndarray) -> np.ndarray:
 
 
 def train_l2mu(spec: L2MUSpec, params: L2MUParams, x: np.ndarray, y: np.ndarray, alphas: Any = None,
-               calibration_windows: int = 40, state_bits: int = 20, progress: bool = False) -> Trained:  # fmt: skip
-    """Build, quantise, run on the training windows, fit and install the readout (see module docstring)."""
+               calibration_windows: int = 40, state_bits: int = 20, progress: bool = False,
+               max_accuracy_drop: float = 0.10, exit_agreement: float = 0.99) -> Trained:  # fmt: skip
+    """Build, quantise, run on the training windows, fit and install the readout (see module docstring).
+
+    Refuses (`HARTrainError`) a network that is not worth saving (`check_deployable`): integer training
+    accuracy no better than the majority class, or more than `max_accuracy_drop` below the readout's
+    leave-one-out accuracy. Fits the early-exit margin on the training windows' partial counts
+    (`evolve.har_exit.fit_margin`, `exit_agreement`) and records it in `net.meta["early_exit"]`.
+    """
+    from evolve.har_exit import check_steps, fit_margin, running_scores
     from snnctl.controllers.l2mu import calibrate
 
     x = np.asarray(x, dtype=np.float64)
@@ -108,20 +118,50 @@ def train_l2mu(spec: L2MUSpec, params: L2MUParams, x: np.ndarray, y: np.ndarray,
                             " a classifier needs at least 2")  # fmt: skip
     t0 = time.perf_counter()
     cal = calibrate(spec, params, x)
-    pick = calibration_pick(y, calibration_windows, x.shape[2] * spec.steps_per_sample, CALIBRATION_STEPS)
+    window_steps = x.shape[2] * spec.steps_per_sample
+    pick = calibration_pick(y, calibration_windows, window_steps, CALIBRATION_STEPS)
     calibration = spec.held(x[pick]).reshape(-1, spec.n_channels)
-    # the float run the quantiser calibrates on is the long part of training (Python steps)
+    # the float run the quantiser calibrates on is stepped in Python: capped at CALIBRATION_STEPS
     with progress_bar(progress, len(calibration), "quantiser calibration (float run)", "step") as bar:
         net, fnet = l2mu_network(spec, params, cal, calibration, state_bits, on_step=lambda _t: bar.update(1))
-    counts = hidden_counts(count_networks(net), codes_of(net, spec, x))
+    at = check_steps(window_steps, spec.steps_per_sample)
+    counts_at = hidden_counts(count_networks(net), codes_of(net, spec, x), at=at)  # (N, checks, H)
+    counts = counts_at[:, -1, :]
     ridge = fit_ridge(counts, y, spec.n_classes, alphas)
-    install_readout(net, fnet, ridge.w, ridge.b, counts, x.shape[2] * spec.steps_per_sample)
+    install_readout(net, fnet, ridge.w, ridge.b, counts, window_steps)
     if progress:  # counted once the readout is in: what best.snn holds and the report shows
         print(f"  network: {net.n_neurons} neurons, {net.n_synapses} synapses (weights stored, readout included)"
               f" ({time.perf_counter() - t0:.1f} s)")  # fmt: skip
     trained = Trained(net, fnet, spec, params, cal, ridge, counts)
     trained.score_check = check_scores(net, spec, x, counts, ridge)
+    trained.train_accuracy_int = float(np.mean(trained.score_check.pop("predictions") == y))
+    check_deployable(trained.train_accuracy_int, ridge.loo_accuracy, y, max_accuracy_drop)
+    scores = running_scores(net, counts_at, at)
+    margin = fit_margin(scores, exit_agreement)
+    net.meta["early_exit"] = {"margin": margin if math.isfinite(margin) else None,
+                              "check_steps": at.tolist(), "agreement": exit_agreement}  # fmt: skip
     return trained
+
+
+def check_deployable(train_accuracy_int: float, loo_accuracy: float, y: np.ndarray, max_drop: float) -> None:
+    """Refuse to save a network that would fail silently: one line saying which test failed and what to try.
+
+    * integer training accuracy no better than always answering the largest class (a collapsed readout);
+    * integer training accuracy more than `max_drop` below the readout's leave-one-out accuracy on
+      the same counts (the float fit's promise; training accuracy is normally above it), i.e. the
+      integer readout lost what the fit found.
+    """
+    majority = float(np.max(np.unique(np.asarray(y), return_counts=True)[1]) / len(y))
+    if train_accuracy_int <= majority + 1e-12:
+        raise HARTrainError(f"not saved: the integer network's training accuracy {train_accuracy_int:.1%} is no better"
+                            f" than always answering the largest class ({majority:.1%}); the spike counts do not"
+                            " separate the classes (try [data] normalisation, another theta_fraction, or"
+                            " snnctl evolve)")  # fmt: skip
+    if train_accuracy_int < loo_accuracy - max_drop:
+        raise HARTrainError(f"not saved: the integer network's training accuracy {train_accuracy_int:.1%} is more than"
+                            f" {max_drop:.0%} below the readout's leave-one-out accuracy {loo_accuracy:.1%} on the"
+                            " same counts: the integer readout lost what the fit found (raise [model] state_bits or"
+                            " lower steps_per_sample)")  # fmt: skip
 
 
 def check_scores(net: Network, spec: L2MUSpec, x: np.ndarray, counts: np.ndarray, ridge: RidgeReadout) -> dict:
@@ -147,7 +187,8 @@ def check_scores(net: Network, spec: L2MUSpec, x: np.ndarray, counts: np.ndarray
     if np.any(err > bound[:, None] * (1 + 1e-9)):
         raise HARTrainError("integer readout outside its rounding bound of the fitted map")
     return {"codes_equal_integer_map": True, "max_abs_score_error": float(err.max()),
-            "max_bound": float(bound.max()), "lsb": lsb, "shift": shift}  # fmt: skip
+            "max_bound": float(bound.max()), "lsb": lsb, "shift": shift,
+            "predictions": np.argmax(out, axis=1)}  # fmt: skip
 
 
 def integer_readout(net: Network) -> tuple[np.ndarray, np.ndarray]:

@@ -651,11 +651,13 @@ def count_networks(net: Network) -> list[Network]:
     return nets
 
 
-def hidden_counts(nets: list[Network] | list[list[Network]], codes: np.ndarray) -> np.ndarray:
+def hidden_counts(nets: list[Network] | list[list[Network]], codes: np.ndarray, at: np.ndarray | None = None) -> np.ndarray:
     """Spike count of every hidden neuron over each window: codes (B, T, C) -> (B, n_hidden) int64.
 
     `nets` is `count_networks(net)` (one network for every row of codes), or one such list per row
     (evolution: a different network per row). Runs `snnctl.runtime.run_batch` on the integer model.
+    With `at` (step indices), the counts so far after each of those steps: (B, len(at), n_hidden),
+    the partial-window features early exit is fitted on (the same run, no extra cost).
     """
     from ..runtime import run_batch
 
@@ -664,12 +666,14 @@ def hidden_counts(nets: list[Network] | list[list[Network]], codes: np.ndarray) 
     groups = len(nets[0]) if per_row else len(nets)
     if codes.shape[1] > 32767:
         raise ValueError(f"windows of {codes.shape[1]} steps: spike counts are read as int16 codes (<= 32767)")
+    steps = np.array([codes.shape[1] - 1]) if at is None else np.asarray(at, dtype=np.int64)
     out = []
     for g in range(groups):
         batch = [row[g] for row in nets] if per_row else [nets[g]] * codes.shape[0]
         res = run_batch(batch, codes)
-        out.append(res[:, -1, :].astype(np.int64))
-    return np.concatenate(out, axis=1)
+        out.append(res[:, steps, :].astype(np.int64))
+    counts = np.concatenate(out, axis=2)
+    return counts[:, 0, :] if at is None else counts
 
 
 def memory_error(net: Network, fnet: FloatNetwork, x: np.ndarray) -> dict[str, float]:
