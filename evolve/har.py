@@ -89,8 +89,14 @@ def spec_params(n_channels: int, n_classes: int, rate_hz: float, model: dict,
         given["hidden_per_channel"] = auto_hidden_per_channel(n_channels)
     spec = L2MUSpec(n_channels, n_classes, dt=1.0 / rate_hz, **given)
     vals = {f.name: model[PARAM_KEYS.get(f.name, f.name)] for f in fields(L2MUParams) if f.name != "theta"}
-    params = L2MUParams(theta=float(model["theta_fraction"]) * window_samples / rate_hz, **vals)
+    params = L2MUParams(theta=theta_seconds(model["theta_fraction"], window_samples, spec.dt), **vals)
     return spec, params
+
+
+def theta_seconds(fraction: float, window_samples: int, dt: float) -> float:
+    """theta (s) for a fraction of a window of `window_samples` samples `dt` apart: the one formula
+    `spec_params` (the config) and `L2MUProblem` (evolution) share, so both give the same bits."""
+    return float(fraction) * (int(window_samples) * float(dt))
 
 
 def codes_of(net: Network, spec: L2MUSpec, x: np.ndarray) -> np.ndarray:
@@ -401,13 +407,14 @@ class L2MUProblem:
 
     def params(self, genome: np.ndarray) -> L2MUParams:
         """The L2MUParams a genome stands for (real units)."""
-        vals = {f: (10.0 ** float(v) if lg else float(v)) * self._gene_unit(f)
-                for v, (_, f, lg) in zip(genome, self.genes, strict=True)}  # fmt: skip
+        vals = {f: (10.0 ** float(v) if lg else float(v)) for v, (_, f, lg) in zip(genome, self.genes, strict=True)}
+        if "theta" in vals:  # searched as a fraction of the window
+            vals["theta"] = theta_seconds(vals["theta"], self.x.shape[2], self.spec.dt)
         return replace(self.base, **vals)
 
     def _gene_unit(self, field_name: str) -> float:
         """Real units of one gene unit: theta is searched as a fraction of the window (s per fraction)."""
-        return self.x.shape[2] * self.spec.dt if field_name == "theta" else 1.0
+        return theta_seconds(1.0, self.x.shape[2], self.spec.dt) if field_name == "theta" else 1.0
 
     def network(self, genome: np.ndarray) -> Network:
         """The integer network of a genome, calibrated and quantised on the fitness windows only."""

@@ -203,6 +203,10 @@ def memory_matrices(spec: L2MUSpec, params: L2MUParams) -> tuple[np.ndarray, np.
     bbar = np.zeros(spec.memory_dims)
     for k, theta in enumerate(memory_thetas(spec, params)):
         a, b = lmu_discrete(d, float(theta), spec.step_s)
+        if np.any(np.rint(DECAY_ONE * (1.0 - np.diag(a))) >= DECAY_ONE):  # a dimension forgets within one step
+            raise ValueError(f"L2MU: memory {k + 1}'s window {theta:.3g} s spans {theta / spec.step_s:.2g} network "
+                             f"steps, too short for order {d}; use fewer memories, a smaller theta_ratio, a larger "
+                             "theta or more steps_per_sample")  # fmt: skip
         abar[k * d : (k + 1) * d, k * d : (k + 1) * d] = a
         bbar[k * d : (k + 1) * d] = b
     return abar, bbar
