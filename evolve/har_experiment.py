@@ -54,12 +54,20 @@ SCHEMA = Section(
     ),
     model=Section(
         "the L2MU (snnctl.controllers.l2mu): memory, hidden layer, time step",
-        theta_fraction=Key(float, 0.5, "window theta of the longest LMU memory, as a fraction of the data's window",
-                           gt=0, le=100),  # fmt: skip
-        hidden_per_channel=Key(int, 0, "hidden neurons per input channel; 0 = 128 over all channels, >= 16 each",
-                               ge=0, le=1024),  # fmt: skip
-        steps_per_sample=Key(int, 0, "network steps per input sample (each sample held that long); "
-                             "0 = about 1000 steps per window, >= 1 per sample", ge=0, le=1000),  # fmt: skip
+        theta_fraction=Key(
+            float, 0.5, "window theta of the longest LMU memory, as a fraction of the data's window", gt=0, le=100
+        ),  # fmt: skip
+        hidden_per_channel=Key(
+            int, 0, "hidden neurons per input channel; 0 = 128 over all channels, >= 16 each", ge=0, le=1024
+        ),  # fmt: skip
+        steps_per_sample=Key(
+            int,
+            0,
+            "network steps per input sample (each sample held that long); "
+            "0 = about 1000 steps per window, >= 1 per sample",
+            ge=0,
+            le=1000,
+        ),  # fmt: skip
         # defaults and limits: L2MUSpec, L2MUParams and train_l2mu's state_bits; the order as configs write it
         **{
             name: _MODEL_KEYS[name]
@@ -93,17 +101,34 @@ SCHEMA = Section(
             train_l2mu,
             calibration_windows=Limits(
                 "training windows (spread over the classes) the quantiser calibrates on (at most 8000 steps)",
-                ge=1, le=100000,
+                ge=1,
+                le=100000,
             ),
-            max_accuracy_drop=Limits("refuse to save when the integer network's training accuracy is this far below"
-                                     " the readout's leave-one-out accuracy", ge=0, le=1),
-            exit_agreement=Limits("early exit: the fitted margin's decisions agree with the full window's on this"
-                                  " share of the training windows", gt=0, le=1),  # fmt: skip
+            max_accuracy_drop=Limits(
+                "refuse to save when the integer network's training accuracy is this far below"
+                " the readout's leave-one-out accuracy",
+                ge=0,
+                le=1,
+            ),
+            exit_agreement=Limits(
+                "early exit: the fitted margin's decisions agree with the full window's on this"
+                " share of the training windows",
+                gt=0,
+                le=1,
+            ),  # fmt: skip
         ),
-        float_reference=Key(bool, True, "also score the float reference (the same network in floats) on the test split"),
-        validation_fraction=Key(float, 0.0, "share of each class's training windows held apart to report (and check)"
-                                " the integer network's validation accuracy; 0 = none (the readout's leave-one-out"
-                                " accuracy stands in)", ge=0, lt=0.9),  # fmt: skip
+        float_reference=Key(
+            bool, True, "also score the float reference (the same network in floats) on the test split"
+        ),
+        validation_fraction=Key(
+            float,
+            0.0,
+            "share of each class's training windows held apart to report (and check)"
+            " the integer network's validation accuracy; 0 = none (the readout's leave-one-out"
+            " accuracy stands in)",
+            ge=0,
+            lt=0.9,
+        ),  # fmt: skip
     ),
     search=Section(
         "snnctl evolve: the spiking part's ranges (real units; [] = keep [model]'s value); fitness = the readout's "
@@ -475,8 +500,12 @@ def format_report(r: dict) -> str:
              f"  {'memory vs float LMU (rms / signal)':34}{mem['rms']:>12.4f}"
              f" / {mem['rms_signal']:.4f} = {mem['rms'] / mem['rms_signal']:.2f}",
              f"  {'wall time: train / total':34}{r['train_wall_s']:>10.1f} s / {r['total_wall_s']:.1f} s"]  # fmt: skip
-    return "\n".join(lines + _confusion_lines(i["confusion"], r["classes"]) + _early_lines(r["early_exit"])
-                     + _fitted_lines(r.get("early_exit_fitted")))
+    return "\n".join(
+        lines
+        + _confusion_lines(i["confusion"], r["classes"])
+        + _early_lines(r["early_exit"])
+        + _fitted_lines(r.get("early_exit_fitted"))
+    )
 
 
 def format_run(r: dict, classes: Any) -> str:
@@ -499,8 +528,12 @@ def format_run(r: dict, classes: Any) -> str:
                          f" ({d['instructions_per_step']:,} per step)")  # fmt: skip
         if "device_s_per_window" in d:
             lines.append(f"    device time per window        {d['device_s_per_window'] * 1e3:.2f} ms (device clock)")
-    return "\n".join(lines + _confusion_lines(r["confusion"], classes) + _early_lines(r["early_exit"])
-                     + _fitted_lines(r.get("early_exit_fitted")))
+    return "\n".join(
+        lines
+        + _confusion_lines(r["confusion"], classes)
+        + _early_lines(r["early_exit"])
+        + _fitted_lines(r.get("early_exit_fitted"))
+    )
 
 
 def plot_confusion(path: Path, conf: np.ndarray, classes: Any, title: str) -> None:

@@ -655,7 +655,9 @@ def count_networks(net: Network) -> list[Network]:
     return nets
 
 
-def hidden_counts(nets: list[Network] | list[list[Network]], codes: np.ndarray, at: np.ndarray | None = None) -> np.ndarray:
+def hidden_counts(
+    nets: list[Network] | list[list[Network]], codes: np.ndarray, at: np.ndarray | None = None
+) -> np.ndarray:
     """Spike count of every hidden neuron over each window: codes (B, T, C) -> (B, n_hidden) int64.
 
     `nets` is `count_networks(net)` (one network for every row of codes), or one such list per row
@@ -712,7 +714,11 @@ def memory_error(net: Network, fnet: FloatNetwork, x: np.ndarray) -> dict[str, f
         for c in range(spec.n_channels):
             p = idx[f"mem{c}"]
             # every copy of a dimension holds the same u (to the stagger's 1 LSB): take their mean
-            got = (tr.u[:, off[p] : off[p + 1]] * scale[p]).reshape(-1, spec.memory_dims, spec.memory_neurons).mean(axis=2)
+            got = (
+                (tr.u[:, off[p] : off[p + 1]] * scale[p])
+                .reshape(-1, spec.memory_dims, spec.memory_neurons)
+                .mean(axis=2)
+            )
             errs.append(got[1:] - ref[1:, c])  # step 0: u holds the stagger impulse (by design)
             refs.append(ref[1:, c])
     err, ref = np.concatenate(errs), np.concatenate(refs)
