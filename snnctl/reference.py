@@ -400,8 +400,8 @@ def simulate_batch(fnet: FloatNetwork, x: Any, on_step: Callable[[int], None] | 
     return out
 
 
-def _update_batch(p: FloatPopulation, u: np.ndarray, v: np.ndarray, a: np.ndarray, r: np.ndarray,
-                  current: np.ndarray, alpha_u: np.ndarray, alpha_v: np.ndarray, alpha_a: float) -> np.ndarray:  # fmt: skip
+def _update_batch(p: FloatPopulation, u: np.ndarray, v: np.ndarray, a: np.ndarray, r: np.ndarray, current: np.ndarray,
+                  alpha_u: np.ndarray, alpha_v: np.ndarray, alpha_a: float) -> np.ndarray:  # fmt: skip
     """`_update` with a leading batch axis (B, n): the same arithmetic, masks as np.where."""
     u *= alpha_u
     u += current
