@@ -134,7 +134,7 @@ def train_l2mu(spec: L2MUSpec, params: L2MUParams, x: np.ndarray, y: np.ndarray,
     counts_at = hidden_counts(count_networks(net), codes_of(net, spec, x), at=at)  # (N, checks, H)
     counts = counts_at[:, -1, :]
     ridge = fit_ridge(counts, y, spec.n_classes, alphas)
-    install_readout(net, fnet, ridge.w, ridge.b, counts, window_steps)
+    install_readout(net, fnet, ridge.w, ridge.b, counts, window_steps, running=(counts_at, at))
     if progress:  # counted once the readout is in: what best.snn holds and the report shows
         print(f"  network: {net.n_neurons} neurons, {net.n_synapses} synapses (weights stored, readout included)"
               f" ({time.perf_counter() - t0:.1f} s)")  # fmt: skip

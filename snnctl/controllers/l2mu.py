@@ -596,8 +596,31 @@ def int8_parts(target: np.ndarray, max_parts: int | None = None) -> list[tuple[n
     return parts
 
 
+def _peak_bound(w: np.ndarray, b_step: np.ndarray, steps: int, counts: np.ndarray, running: tuple | None) -> float:
+    """A bound on |v| of the readout at every step of the training windows, for weights w per spike and
+    b_step per step (real or integer units).
+
+    Without `running`: sum_j |w_j| c_j + steps |b_step| on the final counts (counts only grow; no
+    cancellation assumed). With `running` = (counts so far (N, K, n_hidden) after the steps `at`
+    (K,), the last = the window's end): |v| at each check exactly, and between two checks at most
+    the last check's |v| plus what the spikes and steps in between can add. The fitted map cancels
+    large terms (centred counts), so on long windows this bound is orders of magnitude tighter,
+    and the readout's lsb (its rounding) scales with the scores, not with the window's length.
+    """
+    if running is None:
+        return float((counts @ np.abs(w) + steps * np.abs(b_step)[None, :]).max(initial=0.0))
+    c_at, at = running
+    t_at = np.asarray(at, dtype=np.float64) + 1.0  # steps done after each check
+    v = np.abs(c_at @ w + t_at[None, :, None] * b_step[None, None, :])  # (N, K, classes)
+    dc = np.diff(c_at, axis=1, prepend=0.0)  # spikes in each interval
+    dt = np.diff(t_at, prepend=0.0)
+    inc = dc @ np.abs(w) + dt[None, :, None] * np.abs(b_step)[None, None, :]
+    before = np.concatenate([np.zeros_like(v[:, :1]), v[:, :-1]], axis=1)
+    return float(np.maximum(v, before + inc).max(initial=0.0))
+
+
 def install_readout(net: Network, fnet: FloatNetwork, w: np.ndarray, b: np.ndarray, counts: np.ndarray,
-                    steps: int) -> IntegerReadout:  # fmt: skip
+                    steps: int, running: tuple[np.ndarray, np.ndarray] | None = None) -> IntegerReadout:  # fmt: skip
     """Put the fitted linear map score = w . counts + b (w: (n_hidden, K), b: (K,)) into both networks.
 
     Integer side, exactly: the readout population is LI with du = 4096 (u = I, no synaptic memory)
@@ -611,9 +634,10 @@ def install_readout(net: Network, fnet: FloatNetwork, w: np.ndarray, b: np.ndarr
     score lsb * v differs from the fitted map only by these roundings,
         |lsb * v - (w . c + b)| <= lsb / 2 * (sum_j c_j + steps).
     `counts` (N, n_hidden), the training windows' final counts, sizes the lsb: as fine as two
-    parts allow, but coarse enough that steps * |beta| + sum_j |W_j| c_j (a bound on |v| at every
-    step of a window, counts only grow) stays below 2^22 on every training window (a factor 2 to
-    spare below 24-bit saturation); the output shift keeps their final scores inside int16, twice.
+    parts allow, but coarse enough that a bound on |v| at every step of every training window
+    (`_peak_bound`; tighter with `running` = (counts so far (N, K, n_hidden), their step indices
+    (K,))) stays below 2^22 (a factor 2 to spare below 24-bit saturation); the output shift keeps
+    their final scores inside int16, twice.
     Float side: the same w per spike and b / steps per step in the reference's readout.
     """
     w = np.asarray(w, dtype=np.float64)
@@ -633,12 +657,16 @@ def install_readout(net: Network, fnet: FloatNetwork, w: np.ndarray, b: np.ndarr
     names = [p.name for p in net.populations]
     out_pop, tonic = names.index("out"), names.index("tonic")
     w_max = float(np.abs(w).max(initial=0.0))
-    reach = float((np.abs(b)[None, :] + counts @ np.abs(w)).max(initial=0.0))  # real units
+    if running is not None:
+        running = (np.asarray(running[0], dtype=np.float64), np.asarray(running[1], dtype=np.int64))
+        if running[0].ndim != 3 or running[0].shape[2] != n_h or running[1][-1] != steps - 1:
+            raise ValueError("running must be (counts so far (N, K, n_hidden), step indices (K,) ending at steps - 1)")
+    reach = _peak_bound(w, b / steps, steps, counts, running)
     lsb = max(w_max / (127 * 128), reach / 2**22, 1e-300)
     while True:  # rounding can push a bound over by a hair: check in integers, coarsen if needed
         w_int = np.rint(w / lsb).astype(np.int64)
         b_int = np.rint(b / (steps * lsb)).astype(np.int64)
-        if float((steps * np.abs(b_int)[None, :] + counts @ np.abs(w_int)).max()) < 2**22:
+        if _peak_bound(w_int.astype(np.float64), b_int.astype(np.float64), steps, counts, running) < 2**22:
             break
         lsb *= 1.01
     final = np.abs(counts @ w_int + steps * b_int[None, :]).max(initial=1.0)
