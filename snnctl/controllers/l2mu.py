@@ -13,12 +13,17 @@ values enter as current, with no spike-encoding step. Populations, in the networ
   so its spikes s carry x~ + 1/2, where x~ = gamma_c (x_c - mean_c) in [-0.45, 0.45] is the
   normalised input: sum_t s(t) = sum_t (x~(t) + 1/2) - v(T) + v(0), with 0 <= v < 1 as long as x~
   stays in range (the sigma-delta identity: the error is one spike in a whole window).
-* `mem<c>` (d x nm LIF per channel, dimension-major): the LMU memory of order d over the window
-  theta, with A, B frozen (`snnctl.controllers.lmu`), nm neurons per dimension. The memory lives in
+* `mem<c>` (D x nm LIF per channel, dimension-major): `memories` LMU memories of order d side by
+  side (D = memories x d), over the windows theta, theta/ratio, theta/ratio^2, ... (MiniRocket's
+  dilations; `memory_thetas`), with A, B frozen (`snnctl.controllers.lmu`; block-diagonal,
+  `memory_matrices`), nm neurons per dimension. The memory lives in
   the neurons' synaptic current u, mapped as below; the neurons are sigma-delta modulators of u + 1/2.
-* `hid<c>` (H LIF per channel): the hidden layer. Each neuron sees the raw value (current) and its
-  channel's memory (spikes of all copies) along a fixed random direction e_j, with a random
-  intercept: a rectifying tuning curve over (x~, m~), as in the NEF that the LMU comes from.
+* `hid<c>` (H LIF per channel): the hidden layer. Each neuron sees the raw value (current) and one
+  of its channel's memories (spikes of all copies) along a fixed random direction e_j: a rectifying
+  tuning curve over (x~, m~), as in the NEF that the LMU comes from, or a random convolution kernel
+  and threshold, as in MiniRocket. Its intercept sits at a quantile of its own drive e_j . z on the
+  training windows and its gain sets its rate at the drive's 99th percentile (`calibrate`), so its
+  spike count is close to MiniRocket's proportion-of-positive-values feature.
 * `out` (K LI, no leak, memoryless current): the class scores. Its membrane sums, over the window,
   the hidden spikes times the readout weights plus a bias per step: the final v is exactly a linear
   map of the hidden neurons' spike counts. That map is what `snnctl.controllers.readout_fit`
@@ -49,7 +54,10 @@ is done about it:
    the identity of point 2 still holds but the error grows while it lasts);
 4. R, Bbar and the cancelling currents are rounded to int8 with a per-projection exponent
    (`snnctl.quantize`); R holds only the off-diagonal part and the small diagonal rest, so the
-   rounding error is relative to dt/theta-sized entries.
+   rounding error is relative to dt/theta-sized entries. With several memories one exponent serves
+   windows theta and theta/16, so R, Bbar and the hidden weights get a second int8 part, 7 bits
+   finer (`_fine_weights`): otherwise the longest memory's couplings lose most of their bits and
+   the float reference's spike counts drift away from the integer network's.
 
 `memory_error` measures the integer memory against the float LMU on real inputs; the tests bound it.
 
