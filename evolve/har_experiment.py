@@ -55,7 +55,7 @@ SCHEMA = Section(
     model=Section(
         "the L2MU (snnctl.controllers.l2mu): memory, hidden layer, time step",
         theta_fraction=Key(
-            float, 0.5, "window theta of the longest LMU memory, as a fraction of the data's window", gt=0, le=100
+            float, 0.25, "window theta of the longest LMU memory, as a fraction of the data's window", gt=0, le=100
         ),  # fmt: skip
         hidden_per_channel=Key(
             int, 0, "hidden neurons per input channel; 0 = 128 over all channels, >= 16 each", ge=0, le=1024
