@@ -234,6 +234,7 @@ def memory_matrices(spec: L2MUSpec, params: L2MUParams) -> tuple[np.ndarray, np.
 
 CALIBRATION_SAMPLES = 200_000  # time steps per channel the hidden intercepts' quantiles are taken over (at most)
 TOP_QUANTILE = 0.99  # the drive level at which a hidden neuron fires at its chosen rate
+MEMORY_CHUNK = 64  # windows whose float memory calibrate runs at once (bounds its RAM)
 
 
 def calibrate(spec: L2MUSpec, params: L2MUParams, x: np.ndarray) -> Calibration:
@@ -252,19 +253,26 @@ def calibrate(spec: L2MUSpec, params: L2MUParams, x: np.ndarray) -> Calibration:
     gamma = RANGE / np.where(span > 0, span, 1.0)
     abar, bbar = memory_matrices(spec, params)
     n, c_n, t_len = x.shape
+    steps = t_len * spec.steps_per_sample
     xn = gamma[None, :, None] * (x - mean[None, :, None])  # (N, C, T)
-    # every window and channel is a column of one memory run; samples are held steps_per_sample steps
-    cols = np.repeat(xn.reshape(n * c_n, t_len).T, spec.steps_per_sample, axis=0)  # (T', N C)
-    m = simulate_memory(abar, bbar, cols)  # (T', N C, D)
-    m = m.reshape(m.shape[0], n, c_n, spec.memory_dims)
-    peak = np.abs(m).max(axis=(0, 1))  # (C, D)
+    stride = max(1, int(math.ceil(steps * n / CALIBRATION_SAMPLES)))
+    kept = np.arange(0, steps, stride)  # the steps whose drive the intercepts' quantiles are taken over
+    peak = np.zeros((c_n, spec.memory_dims))
+    m_kept = np.zeros((len(kept), n, c_n, spec.memory_dims))
+    for lo in range(0, n, MEMORY_CHUNK):  # windows in chunks: the whole memory run would not fit in RAM
+        part = xn[lo : lo + MEMORY_CHUNK]
+        # every window and channel of the chunk is a column of one memory run; samples held steps_per_sample
+        cols = np.repeat(part.reshape(-1, t_len).T, spec.steps_per_sample, axis=0)  # (T', n' C)
+        m = simulate_memory(abar, bbar, cols).reshape(steps, len(part), c_n, spec.memory_dims)
+        peak = np.maximum(peak, np.abs(m).max(axis=(0, 1)))
+        m_kept[:, lo : lo + len(part)] = m[kept]
     mem_scale = np.where(peak > 1e-9, peak / RANGE, 1.0)
     e, spread_u, level = hidden_encoders(spec, params)
-    stride = max(1, int(math.ceil(m.shape[0] * n / CALIBRATION_SAMPLES)))
+    x_kept = np.repeat(xn, spec.steps_per_sample, axis=2)[:, :, kept]  # (N, C, kept)
     intercepts = np.zeros((c_n, spec.hidden_per_channel))
     gains = np.zeros_like(intercepts)
     for c in range(c_n):
-        z = np.concatenate([cols.reshape(-1, n, c_n)[::stride, :, c, None], m[::stride, :, c] / mem_scale[c]], axis=2)
+        z = np.concatenate([x_kept[:, c].T[:, :, None], m_kept[:, :, c] / mem_scale[c]], axis=2)
         drive = z.reshape(-1, 1 + spec.memory_dims) @ e[c].T  # (samples, H)
         for j in range(spec.hidden_per_channel):
             lo, top = np.quantile(drive[:, j], [level[c, j], TOP_QUANTILE])
