@@ -13,12 +13,14 @@ from snnctl.reference import simulate, simulate_batch
 from tests.randnet import networks
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(net=networks(), seed=st.integers(0, 2**32 - 1), batch=st.integers(1, 4), steps=st.integers(1, 25))
 def test_batch_rows_equal_single_runs(net, seed, batch, steps):
     fnet = from_integer(net, dt=0.01)
     rng = np.random.default_rng(seed)
-    x = rng.normal(0.0, 2.0, (batch, steps, fnet.n_inputs)) * rng.choice([0.0, 1.0, 50.0], (batch, 1, 1))
+    # dyadic inputs (k/8): every current is then an exact float sum, whatever order a matmul adds in, so
+    # the two implementations must agree bit for bit (with arbitrary reals they may differ in the last ulp)
+    x = rng.integers(-64, 65, (batch, steps, fnet.n_inputs)) / 8.0 * rng.choice([0.0, 1.0, 64.0], (batch, 1, 1))
     got = simulate_batch(fnet, x)
     for b in range(batch):
         one = simulate(fnet, x[b])
