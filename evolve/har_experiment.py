@@ -110,6 +110,12 @@ SCHEMA = Section(
                 ge=0,
                 le=1,
             ),
+            max_score_jitter=Limits(
+                "readout penalty raised until the float reference's counts move the training"
+                " scores (targets +-1) by at most this rms",
+                gt=0,
+                le=10,
+            ),
             exit_agreement=Limits(
                 "early exit: the fitted margin's decisions agree with the full window's on this"
                 " share of the training windows",
@@ -312,7 +318,7 @@ def train_and_report(cfg: dict, ds: Any, rate: float, spec: Any, params: Any, ou
     try:
         tr = train_l2mu(spec, params, x_fit, y_fit, cfg["train"]["alphas"] or None, cfg["train"]["calibration_windows"],
                         cfg["model"]["state_bits"], progress, cfg["train"]["max_accuracy_drop"],
-                        cfg["train"]["exit_agreement"])  # fmt: skip
+                        cfg["train"]["exit_agreement"], cfg["train"]["max_score_jitter"])  # fmt: skip
         val_acc = None
         if x_val is not None and len(x_val):
             val_acc = float(np.mean(evaluate(tr.net, spec, x_val).predictions == y_val))

@@ -69,7 +69,7 @@ for _f in ("theta_ratio", "hidden_gain", "gain_spread", "intercept", "input_weig
            "hidden_tau_mem"):  # fmt: skip
     SOURCES["har", f"model.{PARAM_KEYS.get(_f, _f)}"] = _field_default(L2MUParams, _f)
 SOURCES["har", "model.state_bits"] = _ctor_default(train_l2mu, "state_bits")
-for _k in ("calibration_windows", "max_accuracy_drop", "exit_agreement"):
+for _k in ("calibration_windows", "max_accuracy_drop", "exit_agreement", "max_score_jitter"):
     SOURCES["har", f"train.{_k}"] = _ctor_default(train_l2mu, _k)
 SOURCES["har", "search.calibration_windows"] = _field_default(L2MUProblem, "calibration_windows")
 SOURCES["blimp", "mimic.sequences_per_generation"] = _field_default(MimicProblem, "sequences_per_generation")

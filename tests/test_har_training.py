@@ -189,3 +189,27 @@ def test_readout_peak_bound_holds_on_every_step():
         assert np.abs(v).max() <= bound
     loose = _peak_bound(w_int.astype(np.float64), b_int.astype(np.float64), codes.shape[1], c_at[:, -1], None)
     assert bound < loose / 2
+
+
+def test_robust_readout_is_the_smallest_penalty_within_the_jitter():
+    """Counts of two classes plus a float copy jittered by +-2 spikes: the readout returned moves the
+    training scores by at most the allowed rms, and the next smaller penalty on the grid (at or above
+    leave-one-out's choice) does not."""
+    from evolve.har import robust_readout
+    from snnctl.controllers.readout_fit import DEFAULT_ALPHAS, fit_ridge
+
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 20)
+    counts = rng.poisson(100, (40, 30)).astype(np.float64) + 6.0 * y[:, None] * (np.arange(30) < 3)
+    fcounts = counts + rng.integers(-2, 3, counts.shape)
+    base = fit_ridge(counts, y, 2)
+
+    def jitter(r):
+        return np.sqrt(np.mean((r.scores(fcounts) - r.scores(counts)) ** 2))
+
+    for limit in (0.05, 0.25):
+        r = robust_readout(base, counts, fcounts, y, 2, None, limit)
+        assert r.alpha >= base.alpha and jitter(r) <= limit
+        smaller = [a for a in DEFAULT_ALPHAS if base.alpha <= a < r.alpha]
+        if smaller:
+            assert jitter(fit_ridge(counts, y, 2, [max(smaller)])) > limit
