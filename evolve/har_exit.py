@@ -75,5 +75,6 @@ def exit_table(scores: np.ndarray, y: np.ndarray, at: np.ndarray, window_steps: 
         k = int(np.searchsorted(frac, f - 1e-9))
         rows.append({"fraction": float(frac[k]), "accuracy": accuracy(y, np.argmax(scores[:, k], axis=1))})
     pred, stop = exit_decisions(scores, margin)
-    return {"margin": margin, "at_fraction": rows, "rule_accuracy": accuracy(y, pred),
-            "rule_fraction_of_window": float(frac[stop].mean())}  # fmt: skip
+    # margin None when no margin decides early (JSON has no inf)
+    return {"margin": margin if math.isfinite(margin) else None, "at_fraction": rows,
+            "rule_accuracy": accuracy(y, pred), "rule_fraction_of_window": float(frac[stop].mean())}  # fmt: skip

@@ -481,7 +481,7 @@ def _fitted_lines(fx: dict | None) -> list[str]:
         return []
     cells = "   ".join(f"{row['fraction']:.0%}: {row['accuracy']:.1%}" for row in fx["at_fraction"])
     rule = (f"margin {fx['margin']:.3g} (fitted on the training split): accuracy {fx['rule_accuracy']:.1%} using"
-            f" {fx['rule_fraction_of_window']:.0%} of the window on average" if math.isfinite(fx["margin"])
+            f" {fx['rule_fraction_of_window']:.0%} of the window on average" if fx["margin"] is not None
             else "no margin decides before the window's end on the training split")  # fmt: skip
     return ["  accuracy at a fraction of the window: " + cells, "  early exit " + rule]
 

@@ -120,6 +120,8 @@ def test_exit_rule_by_hand():
     # window 2 wait for its 0.2 lead of class 1 (right), window 1 still stops on 0.5 (wrong): 2 of 3
     assert fit_margin(s, agreement=2 / 3) == 0.2
     assert fit_margin(s[:, :1].repeat(2, axis=1) * 0, agreement=1.0) == math.inf  # never decided
+    never = exit_table(s, np.array([0, 0, 1]), np.array([1, 3, 5]), 6, math.inf)
+    assert never["margin"] is None and never["rule_fraction_of_window"] == 1.0  # JSON-safe, whole windows
     tab = exit_table(s, np.array([0, 0, 1]), np.array([1, 3, 5]), 6, 1.0)
     # checks after 2, 4, 6 of 6 steps: 25 % is read at the first check at or after it, 75 % at the end
     assert [r["fraction"] for r in tab["at_fraction"]] == [2 / 6, 4 / 6, 1.0, 1.0]
