@@ -12,6 +12,7 @@ leave-one-out error on the training split.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
@@ -49,18 +50,53 @@ class Trained:
     ridge: RidgeReadout
     train_counts: np.ndarray
     score_check: dict = field(default_factory=dict)
+    train_accuracy_int: float = float("nan")  # the integer network's own predictions on the training windows
 
 
-# L2MUParams field -> the config's [model] key (the config names seconds with _s)
-PARAM_KEYS = {"theta": "theta_s", "hidden_tau_syn": "hidden_tau_syn_s", "hidden_tau_mem": "hidden_tau_mem_s"}
+# L2MUParams field -> the config's [model] key (the config names seconds with _s); `theta` is set in
+# the config as a fraction of the window (`theta_fraction`), see `spec_params`
+PARAM_KEYS = {"hidden_tau_syn": "hidden_tau_syn_s", "hidden_tau_mem": "hidden_tau_mem_s"}
+
+# what [model]'s 0 ("auto") means for the keys that scale with the data
+AUTO_WINDOW_STEPS = 1000  # steps_per_sample = 0: about this many network steps per window, >= 1 per sample
+CALIBRATION_STEPS = 8000  # network steps the quantiser's float calibration run takes at most (>= 1 window per class)
+AUTO_HIDDEN = 128  # hidden_per_channel = 0: this many hidden neurons over all channels, >= 16 per channel
 
 
-def spec_params(n_channels: int, n_classes: int, rate_hz: float, model: dict) -> tuple[L2MUSpec, L2MUParams]:
-    """L2MUSpec and L2MUParams from a config's [model] section and the data's shape."""
-    spec_fields = [f.name for f in fields(L2MUSpec) if f.name not in ("n_channels", "n_classes", "dt")]
-    spec = L2MUSpec(n_channels, n_classes, dt=1.0 / rate_hz, **{k: model[k] for k in spec_fields})
-    params = L2MUParams(**{f.name: model[PARAM_KEYS.get(f.name, f.name)] for f in fields(L2MUParams)})
+def auto_steps_per_sample(window_samples: int) -> int:
+    """Network steps per input sample for a window of `window_samples` samples when [model] says 0:
+    about AUTO_WINDOW_STEPS steps per window, so a hidden neuron's count has the same resolution, and
+    the readout's sums the same size, on 24-sample and on 1,460-sample windows."""
+    return max(1, int(round(AUTO_WINDOW_STEPS / max(1, int(window_samples)))))
+
+
+def auto_hidden_per_channel(n_channels: int) -> int:
+    """Hidden neurons per channel when [model] says 0: AUTO_HIDDEN shared by the channels, >= 16 each."""
+    return max(16, AUTO_HIDDEN // max(1, int(n_channels)))
+
+
+def spec_params(n_channels: int, n_classes: int, rate_hz: float, model: dict,
+                window_samples: int = 100) -> tuple[L2MUSpec, L2MUParams]:  # fmt: skip
+    """L2MUSpec and L2MUParams from a config's [model] section and the data's shape.
+
+    `theta_fraction` becomes theta = fraction x the window's duration; `steps_per_sample` and
+    `hidden_per_channel` 0 become `auto_steps_per_sample` / `auto_hidden_per_channel`."""
+    skip = ("n_channels", "n_classes", "dt")
+    given = {f.name: model[f.name] for f in fields(L2MUSpec) if f.name not in skip and f.name in model}
+    if not given.get("steps_per_sample"):
+        given["steps_per_sample"] = auto_steps_per_sample(window_samples)
+    if not given.get("hidden_per_channel"):
+        given["hidden_per_channel"] = auto_hidden_per_channel(n_channels)
+    spec = L2MUSpec(n_channels, n_classes, dt=1.0 / rate_hz, **given)
+    vals = {f.name: model[PARAM_KEYS.get(f.name, f.name)] for f in fields(L2MUParams) if f.name != "theta"}
+    params = L2MUParams(theta=theta_seconds(model["theta_fraction"], window_samples, spec.dt), **vals)
     return spec, params
+
+
+def theta_seconds(fraction: float, window_samples: int, dt: float) -> float:
+    """theta (s) for a fraction of a window of `window_samples` samples `dt` apart: the one formula
+    `spec_params` (the config) and `L2MUProblem` (evolution) share, so both give the same bits."""
+    return float(fraction) * (int(window_samples) * float(dt))
 
 
 def codes_of(net: Network, spec: L2MUSpec, x: np.ndarray) -> np.ndarray:
@@ -69,8 +105,19 @@ def codes_of(net: Network, spec: L2MUSpec, x: np.ndarray) -> np.ndarray:
 
 
 def train_l2mu(spec: L2MUSpec, params: L2MUParams, x: np.ndarray, y: np.ndarray, alphas: Any = None,
-               calibration_windows: int = 40, state_bits: int = 20, progress: bool = False) -> Trained:  # fmt: skip
-    """Build, quantise, run on the training windows, fit and install the readout (see module docstring)."""
+               calibration_windows: int = 40, state_bits: int = 20, progress: bool = False,
+               max_accuracy_drop: float = 0.10, exit_agreement: float = 0.99,
+               max_score_jitter: float = 0.25) -> Trained:  # fmt: skip
+    """Build, quantise, run on the training windows, fit and install the readout (see module docstring).
+
+    The readout's penalty is the leave-one-out choice, raised if needed until the float reference's
+    counts move the training scores by at most `max_score_jitter` rms (`robust_readout`).
+    Refuses (`HARTrainError`) a network that is not worth saving (`check_deployable`): integer training
+    accuracy no better than the majority class, or more than `max_accuracy_drop` below the readout's
+    leave-one-out accuracy. Fits the early-exit margin on the training windows' partial counts
+    (`evolve.har_exit.fit_margin`, `exit_agreement`) and records it in `net.meta["early_exit"]`.
+    """
+    from evolve.har_exit import check_steps, fit_margin, running_scores
     from snnctl.controllers.l2mu import calibrate
 
     x = np.asarray(x, dtype=np.float64)
@@ -80,20 +127,85 @@ def train_l2mu(spec: L2MUSpec, params: L2MUParams, x: np.ndarray, y: np.ndarray,
                             " a classifier needs at least 2")  # fmt: skip
     t0 = time.perf_counter()
     cal = calibrate(spec, params, x)
-    pick = calibration_pick(y, calibration_windows)
+    window_steps = x.shape[2] * spec.steps_per_sample
+    pick = calibration_pick(y, calibration_windows, window_steps, CALIBRATION_STEPS)
     calibration = spec.held(x[pick]).reshape(-1, spec.n_channels)
-    # the float run the quantiser calibrates on is the long part of training (Python steps)
+    # the float run the quantiser calibrates on is stepped in Python: capped at CALIBRATION_STEPS
     with progress_bar(progress, len(calibration), "quantiser calibration (float run)", "step") as bar:
         net, fnet = l2mu_network(spec, params, cal, calibration, state_bits, on_step=lambda _t: bar.update(1))
-    counts = hidden_counts(count_networks(net), codes_of(net, spec, x))
+    at = check_steps(window_steps, spec.steps_per_sample)
+    counts_at = hidden_counts(count_networks(net), codes_of(net, spec, x), at=at)  # (N, checks, H)
+    counts = counts_at[:, -1, :]
     ridge = fit_ridge(counts, y, spec.n_classes, alphas)
-    install_readout(net, fnet, ridge.w, ridge.b, counts, x.shape[2] * spec.steps_per_sample)
+    ridge = robust_readout(ridge, counts, float_counts(fnet, spec, x), y, spec.n_classes, alphas, max_score_jitter)
+    install_readout(net, fnet, ridge.w, ridge.b, counts, window_steps, running=(counts_at, at))
     if progress:  # counted once the readout is in: what best.snn holds and the report shows
         print(f"  network: {net.n_neurons} neurons, {net.n_synapses} synapses (weights stored, readout included)"
               f" ({time.perf_counter() - t0:.1f} s)")  # fmt: skip
     trained = Trained(net, fnet, spec, params, cal, ridge, counts)
     trained.score_check = check_scores(net, spec, x, counts, ridge)
+    trained.train_accuracy_int = float(np.mean(trained.score_check.pop("predictions") == y))
+    check_deployable(trained.train_accuracy_int, ridge.loo_accuracy, y, max_accuracy_drop)
+    scores = running_scores(net, counts_at, at)
+    margin = fit_margin(scores, exit_agreement)
+    net.meta["early_exit"] = {"margin": margin if math.isfinite(margin) else None,
+                              "check_steps": at.tolist(), "agreement": exit_agreement}  # fmt: skip
     return trained
+
+
+def float_counts(fnet: FloatNetwork, spec: L2MUSpec, x: np.ndarray, chunk: int = 256) -> np.ndarray:
+    """The float reference's hidden spike counts on windows x (N, C, T), (N, n_hidden) (batched)."""
+    from snnctl.reference import simulate_batch
+
+    off = fnet.offsets()
+    hid = [i for i, p in enumerate(fnet.populations) if p.name.startswith("hid")]
+    out = []
+    for lo in range(0, len(x), chunk):
+        c = simulate_batch(fnet, spec.held(x[lo : lo + chunk])).counts
+        out.append(np.concatenate([c[:, off[i] : off[i + 1]] for i in hid], axis=1))
+    return np.concatenate(out, axis=0)
+
+
+def robust_readout(ridge: RidgeReadout, counts: np.ndarray, fcounts: np.ndarray, y: np.ndarray, n_classes: int,
+                   alphas: Any, max_jitter: float) -> RidgeReadout:  # fmt: skip
+    """The readout with the smallest penalty, from leave-one-out's choice up the grid, whose scores the
+    float reference's counts move by at most `max_jitter` rms on the training windows.
+
+    Integer and float networks fire the same counts to a spike or two, but a lightly penalised readout
+    can rest on differences of that size between windows (GunPoint: counts 1 % apart, scores 1.0
+    apart, float accuracy 63 % against 99 %). Both counts are of the training windows only; the
+    test split never takes part. Scores are in target units (+-1), so 0.25 is a quarter of the gap a
+    decision needs.
+    """
+    from snnctl.controllers.readout_fit import DEFAULT_ALPHAS
+
+    grid = DEFAULT_ALPHAS if alphas is None else np.atleast_1d(np.asarray(alphas, dtype=np.float64))
+    for a in [a for a in np.sort(grid) if a >= ridge.alpha]:
+        r = ridge if a == ridge.alpha else fit_ridge(counts, y, n_classes, [a])
+        if np.sqrt(np.mean((r.scores(fcounts) - r.scores(counts)) ** 2)) <= max_jitter:
+            return r
+    return r
+
+
+def check_deployable(train_accuracy_int: float, loo_accuracy: float, y: np.ndarray, max_drop: float) -> None:
+    """Refuse to save a network that would fail silently: one line saying which test failed and what to try.
+
+    * integer training accuracy no better than always answering the largest class (a collapsed readout);
+    * integer training accuracy more than `max_drop` below the readout's leave-one-out accuracy on
+      the same counts (the float fit's promise; training accuracy is normally above it), i.e. the
+      integer readout lost what the fit found.
+    """
+    majority = float(np.max(np.unique(np.asarray(y), return_counts=True)[1]) / len(y))
+    if train_accuracy_int <= majority + 1e-12:
+        raise HARTrainError(f"not saved: the integer network's training accuracy {train_accuracy_int:.1%} is no better"
+                            f" than always answering the largest class ({majority:.1%}); the spike counts do not"
+                            " separate the classes (try [data] normalisation, another theta_fraction, or"
+                            " snnctl evolve)")  # fmt: skip
+    if train_accuracy_int < loo_accuracy - max_drop:
+        raise HARTrainError(f"not saved: the integer network's training accuracy {train_accuracy_int:.1%} is more than"
+                            f" {max_drop:.0%} below the readout's leave-one-out accuracy {loo_accuracy:.1%} on the"
+                            " same counts: the integer readout lost what the fit found (raise [model] state_bits or"
+                            " lower steps_per_sample)")  # fmt: skip
 
 
 def check_scores(net: Network, spec: L2MUSpec, x: np.ndarray, counts: np.ndarray, ridge: RidgeReadout) -> dict:
@@ -119,7 +231,8 @@ def check_scores(net: Network, spec: L2MUSpec, x: np.ndarray, counts: np.ndarray
     if np.any(err > bound[:, None] * (1 + 1e-9)):
         raise HARTrainError("integer readout outside its rounding bound of the fitted map")
     return {"codes_equal_integer_map": True, "max_abs_score_error": float(err.max()),
-            "max_bound": float(bound.max()), "lsb": lsb, "shift": shift}  # fmt: skip
+            "max_bound": float(bound.max()), "lsb": lsb, "shift": shift,
+            "predictions": np.argmax(out, axis=1)}  # fmt: skip
 
 
 def integer_readout(net: Network) -> tuple[np.ndarray, np.ndarray]:
@@ -164,18 +277,25 @@ def evaluate(net: Network, spec: L2MUSpec, x: np.ndarray) -> Evaluation:
                       float(cnt[:, :, 1].sum(axis=1).mean()))  # fmt: skip
 
 
-def float_predictions(fnet: FloatNetwork, spec: L2MUSpec, x: np.ndarray, progress: bool = False) -> np.ndarray:
-    """The float reference on windows x (N, C, T): argmax of its final scores (`progress`: a bar per window,
-    each one a Python float run)."""
-    from snnctl.reference import simulate
+def float_scores(fnet: FloatNetwork, spec: L2MUSpec, x: np.ndarray, progress: bool = False,
+                 chunk: int = 256) -> np.ndarray:  # fmt: skip
+    """The float reference's final scores on windows x (N, C, T), (N, K): all windows of a chunk stepped
+    together (`snnctl.reference.simulate_batch`), so the cost is the window's steps, not windows x steps
+    of Python."""
+    from snnctl.reference import simulate_batch
 
-    held = spec.held(x)
-    pred = np.zeros(len(held), dtype=np.int64)
-    with progress_bar(progress, len(held), "float reference", "window") as bar:
-        for i, w in enumerate(held):
-            pred[i] = int(np.argmax(simulate(fnet, w).outputs[-1]))
-            bar.update(1)
-    return pred
+    out = np.zeros((len(x), spec.n_classes))
+    with progress_bar(progress, len(x), "float reference", "window") as bar:
+        for lo in range(0, len(x), chunk):
+            res = simulate_batch(fnet, spec.held(x[lo : lo + chunk]))
+            out[lo : lo + chunk] = res.outputs[:, -1, :]
+            bar.update(len(res.outputs))
+    return out
+
+
+def float_predictions(fnet: FloatNetwork, spec: L2MUSpec, x: np.ndarray, progress: bool = False) -> np.ndarray:
+    """The float reference on windows x (N, C, T): argmax of its final scores (`float_scores`)."""
+    return np.argmax(float_scores(fnet, spec, x, progress), axis=1)
 
 
 def metrics(y: np.ndarray, pred: np.ndarray, n_classes: int) -> dict:
@@ -256,7 +376,8 @@ def run_on_device(url: str, net: Network, spec: L2MUSpec, x: np.ndarray, measure
 # Genes: what `L2MUParams` holds, each searched on a log scale except the intercept (a fraction of
 # the drive range, where linear is natural). (gene name, params field, log10?)
 GENES: tuple[tuple[str, str, bool], ...] = (
-    ("theta_s", "theta", True),
+    ("theta_fraction", "theta", True),  # theta as a fraction of the window (`_gene_unit`)
+    ("theta_ratio", "theta_ratio", True),
     ("hidden_gain", "hidden_gain", True),
     ("gain_spread", "gain_spread", True),
     ("intercept", "intercept", False),
@@ -314,16 +435,24 @@ class L2MUProblem:
                 raise HARTrainError(f"[search] {g} = [{lo}, {hi}]: need {need}")
             rows.append([np.log10(lo), np.log10(hi)] if lg else [lo, hi])
         self.bounds = np.array(rows, dtype=np.float64)
-        start = [np.log10(getattr(self.base, f)) if lg else getattr(self.base, f) for _, f, lg in self.genes]
+        start = [getattr(self.base, f) / self._gene_unit(f) for _, f, _ in self.genes]
+        start = [np.log10(v) if lg else v for v, (_, _, lg) in zip(start, self.genes, strict=True)]
         self.initial_genome = np.clip(start, self.bounds[:, 0], self.bounds[:, 1])
         self.x = np.asarray(self.x, dtype=np.float64)
         self.y = np.asarray(self.y)
-        self.pick = calibration_pick(self.y, self.calibration_windows)
+        self.pick = calibration_pick(self.y, self.calibration_windows, self.x.shape[2] * self.spec.steps_per_sample,
+                                     CALIBRATION_STEPS)  # fmt: skip
 
     def params(self, genome: np.ndarray) -> L2MUParams:
         """The L2MUParams a genome stands for (real units)."""
         vals = {f: (10.0 ** float(v) if lg else float(v)) for v, (_, f, lg) in zip(genome, self.genes, strict=True)}
+        if "theta" in vals:  # searched as a fraction of the window
+            vals["theta"] = theta_seconds(vals["theta"], self.x.shape[2], self.spec.dt)
         return replace(self.base, **vals)
+
+    def _gene_unit(self, field_name: str) -> float:
+        """Real units of one gene unit: theta is searched as a fraction of the window (s per fraction)."""
+        return theta_seconds(1.0, self.x.shape[2], self.spec.dt) if field_name == "theta" else 1.0
 
     def network(self, genome: np.ndarray) -> Network:
         """The integer network of a genome, calibrated and quantised on the fitness windows only."""
@@ -398,10 +527,14 @@ def validation_split(y: np.ndarray, fraction: float) -> tuple[np.ndarray, np.nda
     return np.setdiff1d(np.arange(len(y)), val_idx), val_idx
 
 
-def calibration_pick(y: np.ndarray, n: int) -> np.ndarray:
-    """About n window indices spread over the classes (round robin), for the quantiser's calibration."""
+def calibration_pick(y: np.ndarray, n: int, window_steps: int = 1, max_steps: int | None = None) -> np.ndarray:
+    """About n window indices spread over the classes (round robin), for the quantiser's calibration;
+    with `max_steps`, no more windows than fit in that many network steps (`window_steps` each), but
+    at least one per class: the float calibration run is stepped in Python, its length is its cost."""
     y = np.asarray(y)
     by_class = [np.flatnonzero(y == c) for c in np.unique(y)]
+    if max_steps is not None:
+        n = min(n, max(len(by_class), int(max_steps) // max(1, int(window_steps))))
     pick: list[int] = []
     k = 0
     while len(pick) < min(n, len(y)):

@@ -16,6 +16,7 @@ reports the best as `snnctl train` does. The test split is only ever scored, nev
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -86,14 +87,27 @@ SCHEMA = Section(
     ),
     model=Section(
         "the L2MU (snnctl.controllers.l2mu): memory, hidden layer, time step",
+        theta_fraction=Key(
+            float, 0.25, "window theta of the longest LMU memory, as a fraction of the data's window", gt=0, le=100
+        ),  # fmt: skip
+        hidden_per_channel=Key(
+            int, 0, "hidden neurons per input channel; 0 = 128 over all channels, >= 16 each", ge=0, le=1024
+        ),  # fmt: skip
+        steps_per_sample=Key(
+            int,
+            0,
+            "network steps per input sample (each sample held that long); "
+            "0 = about 1000 steps per window, >= 1 per sample",
+            ge=0,
+            le=1000,
+        ),  # fmt: skip
         # defaults and limits: L2MUSpec, L2MUParams and train_l2mu's state_bits; the order as configs write it
         **{
             name: _MODEL_KEYS[name]
             for name in (
                 "order",
-                "theta_s",
-                "hidden_per_channel",
-                "steps_per_sample",
+                "memories",
+                "theta_ratio",
                 "seed",
                 "encoder_neurons",
                 "memory_neurons",
@@ -119,18 +133,50 @@ SCHEMA = Section(
         **signature_keys(
             train_l2mu,
             calibration_windows=Limits(
-                "training windows (spread over the classes) the quantiser calibrates on", ge=1, le=100000
+                "training windows (spread over the classes) the quantiser calibrates on (at most 8000 steps)",
+                ge=1,
+                le=100000,
+            ),
+            max_accuracy_drop=Limits(
+                "refuse to save when the integer network's training accuracy is this far below"
+                " the readout's leave-one-out accuracy",
+                ge=0,
+                le=1,
+            ),
+            max_score_jitter=Limits(
+                "readout penalty raised until the float reference's counts move the training"
+                " scores (targets +-1) by at most this rms",
+                gt=0,
+                le=10,
+            ),
+            exit_agreement=Limits(
+                "early exit: the fitted margin's decisions agree with the full window's on this"
+                " share of the training windows",
+                gt=0,
+                le=1,
             ),  # fmt: skip
         ),
-        float_reference=Key(bool, True, "also score the float reference on the test split (slower)"),
+        float_reference=Key(
+            bool, True, "also score the float reference (the same network in floats) on the test split"
+        ),
+        validation_fraction=Key(
+            float,
+            0.0,
+            "share of each class's training windows held apart to report (and check)"
+            " the integer network's validation accuracy; 0 = none (the readout's leave-one-out"
+            " accuracy stands in)",
+            ge=0,
+            lt=0.9,
+        ),  # fmt: skip
     ),
     search=Section(
         "snnctl evolve: the spiking part's ranges (real units; [] = keep [model]'s value); fitness = the readout's "
         "leave-one-out squared error on the training split",
-        theta_s=Key(list, [0.3, 3.0], "LMU window theta (s)", item=float),
-        hidden_gain=Key(list, [0.5, 8.0], "median hidden gain", item=float),
+        theta_fraction=Key(list, [0.1, 1.0], "longest LMU window, fraction of the data's window", item=float),
+        theta_ratio=Key(list, [], "ratio of one memory's window to the next", item=float),
+        hidden_gain=Key(list, [0.1, 1.0], "hidden rate (spikes/step) at the 99th-percentile drive", item=float),
         gain_spread=Key(list, [], "hidden gain spread", item=float),
-        intercept=Key(list, [0.05, 0.9], "hidden intercept range (the thresholds, in units of the drive)", item=float),
+        intercept=Key(list, [0.1, 0.45], "hidden intercept quantiles 0.5 +- this", item=float),
         input_weight=Key(list, [0.2, 5.0], "raw-current axis weight against the memory axes", item=float),
         hidden_tau_syn_s=Key(list, [0.02, 0.5], "hidden synaptic time constant (s)", item=float),
         hidden_tau_mem_s=Key(list, [], "hidden membrane time constant (s)", item=float),
@@ -222,13 +268,21 @@ def rate_of(ds: Any, cfg: dict) -> float:
 
 
 def train_main(cfg: dict, out_dir: Path, resume: bool = False, progress: bool = True) -> dict:
-    """`snnctl train` on a HAR config: train, evaluate, write best.snn / report.json / confusion.png."""
+    """`snnctl train` on a HAR config: train, evaluate, write best.snn / report.json / confusion.png.
+
+    Returns the report (what report.json holds). Besides its sections, flat keys a benchmark reads:
+    `train_accuracy_int`, `val_accuracy_int` (only with [train] validation_fraction > 0),
+    `test_accuracy_int`, `test_accuracy_float` (None without [train] float_reference), `neurons`,
+    `arena_bytes`, `synops_per_window`, `train_s` (data loaded to best.snn saved, seconds) and
+    `peak_rss_mb` (the process's peak resident memory so far). A network that would fail silently is
+    not saved (`evolve.har.check_deployable`): SnnctlError, one line.
+    """
     from evolve.har import spec_params
 
     t0 = time.perf_counter()
     ds = load_data(cfg)
     rate = rate_of(ds, cfg)
-    spec, params = spec_params(len(ds.channels), len(ds.classes), rate, cfg["model"])
+    spec, params = spec_params(len(ds.channels), len(ds.classes), rate, cfg["model"], ds.X_train.shape[2])
     if progress:
         print(_data_line(ds, rate))
     return train_and_report(cfg, ds, rate, spec, params, Path(out_dir), t0, progress)
@@ -247,7 +301,7 @@ def evolve_main(cfg: dict, out_dir: Path, resume: bool = False, progress: bool =
     out_dir = Path(out_dir)
     ds = load_data(cfg)
     rate = rate_of(ds, cfg)
-    spec, params = spec_params(len(ds.channels), len(ds.classes), rate, cfg["model"])
+    spec, params = spec_params(len(ds.channels), len(ds.classes), rate, cfg["model"], ds.X_train.shape[2])
     search = cfg["search"]
     ranges = {k: v for k, v in search.items() if k not in ("calibration_windows", "validation_fraction") and v}
     for k, v in ranges.items():
@@ -322,15 +376,26 @@ def train_and_report(cfg: dict, ds: Any, rate: float, spec: Any, params: Any, ou
     """Train the readout for (spec, params), score it on the test split, write the run folder."""
     from dataclasses import asdict
 
-    from evolve.har import HARTrainError, evaluate, float_predictions, metrics, train_l2mu
+    from evolve.har import HARTrainError, check_deployable, evaluate, float_predictions, metrics, train_l2mu
     from firmware_bridge.memory import device_bytes
     from snnctl import snnfile
     from snnctl.controllers.l2mu import memory_error
     from snnctl.errors import SnnctlError
 
+    x_fit, y_fit, x_val, y_val = ds.X_train, ds.y_train, None, None
+    if cfg["train"]["validation_fraction"] > 0:
+        from evolve.har import validation_split
+
+        fit, val = validation_split(ds.y_train, cfg["train"]["validation_fraction"])
+        x_fit, y_fit, x_val, y_val = ds.X_train[fit], ds.y_train[fit], ds.X_train[val], ds.y_train[val]
     try:
-        tr = train_l2mu(spec, params, ds.X_train, ds.y_train, cfg["train"]["alphas"] or None,
-                        cfg["train"]["calibration_windows"], cfg["model"]["state_bits"], progress)  # fmt: skip
+        tr = train_l2mu(spec, params, x_fit, y_fit, cfg["train"]["alphas"] or None, cfg["train"]["calibration_windows"],
+                        cfg["model"]["state_bits"], progress, cfg["train"]["max_accuracy_drop"],
+                        cfg["train"]["exit_agreement"], cfg["train"]["max_score_jitter"])  # fmt: skip
+        val_acc = None
+        if x_val is not None and len(x_val):
+            val_acc = float(np.mean(evaluate(tr.net, spec, x_val).predictions == y_val))
+            check_deployable(val_acc, tr.ridge.loo_accuracy, y_val, cfg["train"]["max_accuracy_drop"])
     except (HARTrainError, ValueError) as e:
         raise SnnctlError(str(e)) from None
     net = tr.net
@@ -341,9 +406,11 @@ def train_and_report(cfg: dict, ds: Any, rate: float, spec: Any, params: Any, ou
     report: dict = {"dataset": ds.name, "classes": list(ds.classes), "train_wall_s": train_s, **(extra or {})}
     report["l2mu_params"] = asdict(params)
     report["integer"] = {**metrics(ds.y_test, ev.predictions, spec.n_classes),
-                         "train_accuracy": float(np.mean(evaluate(net, spec, ds.X_train).predictions == ds.y_train)),
+                         "train_accuracy": tr.train_accuracy_int,
                          "spikes_per_window": ev.spikes_per_window,
                          "synops_per_window": ev.synops_per_window}  # fmt: skip
+    if val_acc is not None:
+        report["integer"]["validation_accuracy"] = val_acc
     if cfg["train"]["float_reference"]:
         fpred = float_predictions(tr.fnet, spec, ds.X_test, progress)
         report["float_reference"] = metrics(ds.y_test, fpred, spec.n_classes)
@@ -351,12 +418,20 @@ def train_and_report(cfg: dict, ds: Any, rate: float, spec: Any, params: Any, ou
     report["readout"] = {"alpha": tr.ridge.alpha, "loo_accuracy": tr.ridge.loo_accuracy,
                          "loo_squared_error": tr.ridge.loo_mse, **tr.score_check}  # fmt: skip
     report["memory_error"] = memory_error(net, tr.fnet, ds.X_test[per_class(ds.y_test, 2)])
-    report["early_exit"] = _early(cfg, ev, ds.y_test, spec)
+    report["early_exit"] = _early(cfg, ev, ds.y_test, spec, net)
+    report["early_exit_fitted"] = _fitted_exit(ev, ds.y_test, net)
     report["device_bytes"] = device_bytes(net)
     report["network"] = {"neurons": net.n_neurons, "synapses": net.n_synapses, "populations": len(net.populations),
                          "projections": len(net.projections),
                          "steps_per_window": int(spec.held(ds.X_test[:1]).shape[1])}  # fmt: skip
     report["total_wall_s"] = time.perf_counter() - t0
+    # the flat keys a benchmark reads (train_main's docstring lists them)
+    report.update(train_accuracy_int=tr.train_accuracy_int, test_accuracy_int=report["integer"]["accuracy"],
+                  test_accuracy_float=report.get("float_reference", {}).get("accuracy"), neurons=net.n_neurons,
+                  arena_bytes=report["device_bytes"]["arena_bytes"], synops_per_window=ev.synops_per_window,
+                  train_s=train_s, peak_rss_mb=peak_rss_mb())  # fmt: skip
+    if val_acc is not None:
+        report["val_accuracy_int"] = val_acc
     (out_dir / "report.json").write_text(json.dumps(report, indent=2))
     plot_confusion(out_dir / "confusion.png", np.array(report["integer"]["confusion"]), ds.classes,
                    f"{ds.name} test, integer L2MU: accuracy {report['integer']['accuracy']:.1%}")  # fmt: skip
@@ -371,10 +446,34 @@ def per_class(y: np.ndarray, k: int) -> np.ndarray:
     return np.sort(np.concatenate([np.flatnonzero(y == c)[:k] for c in np.unique(y)]))
 
 
-def _early(cfg: dict, ev: Any, y: np.ndarray, spec: Any) -> list[dict]:
+def _early(cfg: dict, ev: Any, y: np.ndarray, spec: Any, net: Any) -> list[dict]:
+    """The early-exit table over the config's margins and the margin fitted in training (if any)."""
     from evolve.har import early_exit
 
-    return early_exit(ev.scores, y, list(cfg["run"]["early_exit_margins"]), spec.steps_per_sample)
+    margins = list(cfg["run"]["early_exit_margins"])
+    fitted = (net.meta.get("early_exit") or {}).get("margin")
+    if fitted is not None and fitted not in margins:
+        margins = sorted([*margins, float(fitted)])
+    return early_exit(ev.scores, y, margins, spec.steps_per_sample)
+
+
+def _fitted_exit(ev: Any, y: np.ndarray, net: Any) -> dict | None:
+    """Accuracy at fixed fractions of the window and of the rule fitted in training (`evolve.har_exit`)."""
+    from evolve.har_exit import exit_table
+
+    ee = net.meta.get("early_exit")
+    if not ee:
+        return None
+    at = np.asarray(ee["check_steps"], dtype=np.int64)
+    margin = math.inf if ee["margin"] is None else float(ee["margin"])
+    return exit_table(ev.scores[:, at, :], y, at, ev.scores.shape[1], margin)
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (MB; ru_maxrss is KB on Linux)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def run_main(cfg: dict, opts: RunOptions) -> int:
@@ -400,7 +499,8 @@ def run_main(cfg: dict, opts: RunOptions) -> int:
     ev = evaluate(net, spec, ds.X_test)
     res: dict = {"dataset": ds.name, "windows": len(ds.X_test), **metrics(ds.y_test, ev.predictions, spec.n_classes),
                  "spikes_per_window": ev.spikes_per_window, "synops_per_window": ev.synops_per_window,
-                 "device_bytes": device_bytes(net), "early_exit": _early(cfg, ev, ds.y_test, spec)}  # fmt: skip
+                 "device_bytes": device_bytes(net), "early_exit": _early(cfg, ev, ds.y_test, spec, net),
+                 "early_exit_fitted": _fitted_exit(ev, ds.y_test, net)}  # fmt: skip
     if opts.port:
         from firmware_bridge.device import DeviceError
 
@@ -449,6 +549,16 @@ def _early_lines(rows: list[dict]) -> list[str]:
     return lines
 
 
+def _fitted_lines(fx: dict | None) -> list[str]:
+    if not fx:
+        return []
+    cells = "   ".join(f"{row['fraction']:.0%}: {row['accuracy']:.1%}" for row in fx["at_fraction"])
+    rule = (f"margin {fx['margin']:.3g} (fitted on the training split): accuracy {fx['rule_accuracy']:.1%} using"
+            f" {fx['rule_fraction_of_window']:.0%} of the window on average" if fx["margin"] is not None
+            else "no margin decides before the window's end on the training split")  # fmt: skip
+    return ["  accuracy at a fraction of the window: " + cells, "  early exit " + rule]
+
+
 def format_report(r: dict) -> str:
     i, dev, net, mem = r["integer"], r["device_bytes"], r["network"], r["memory_error"]
     f = r.get("float_reference")
@@ -457,6 +567,8 @@ def format_report(r: dict) -> str:
              f"  {'accuracy':34}{i['accuracy']:>12.1%}{format(f['accuracy'], '.1%') if f else '-':>12}",
              f"  {'macro-F1':34}{i['macro_f1']:>12.3f}{format(f['macro_f1'], '.3f') if f else '-':>12}",
              f"  {'train accuracy':34}{i['train_accuracy']:>12.1%}",
+             *([f"  {'validation accuracy':34}{i['validation_accuracy']:>12.1%}"] if "validation_accuracy" in i
+               else []),
              f"  {'readout: LOO accuracy (alpha)':34}{r['readout']['loo_accuracy']:>12.1%}"
              f"   ({r['readout']['alpha']:.3g})",
              f"  {'spikes per window':34}{i['spikes_per_window']:>12.0f}",
@@ -467,7 +579,12 @@ def format_report(r: dict) -> str:
              f"  {'memory vs float LMU (rms / signal)':34}{mem['rms']:>12.4f}"
              f" / {mem['rms_signal']:.4f} = {mem['rms'] / mem['rms_signal']:.2f}",
              f"  {'wall time: train / total':34}{r['train_wall_s']:>10.1f} s / {r['total_wall_s']:.1f} s"]  # fmt: skip
-    return "\n".join(lines + _confusion_lines(i["confusion"], r["classes"]) + _early_lines(r["early_exit"]))
+    return "\n".join(
+        lines
+        + _confusion_lines(i["confusion"], r["classes"])
+        + _early_lines(r["early_exit"])
+        + _fitted_lines(r.get("early_exit_fitted"))
+    )
 
 
 def format_run(r: dict, classes: Any) -> str:
@@ -490,7 +607,12 @@ def format_run(r: dict, classes: Any) -> str:
                          f" ({d['instructions_per_step']:,} per step)")  # fmt: skip
         if "device_s_per_window" in d:
             lines.append(f"    device time per window        {d['device_s_per_window'] * 1e3:.2f} ms (device clock)")
-    return "\n".join(lines + _confusion_lines(r["confusion"], classes) + _early_lines(r["early_exit"]))
+    return "\n".join(
+        lines
+        + _confusion_lines(r["confusion"], classes)
+        + _early_lines(r["early_exit"])
+        + _fitted_lines(r.get("early_exit_fitted"))
+    )
 
 
 def plot_confusion(path: Path, conf: np.ndarray, classes: Any, title: str) -> None:
@@ -532,7 +654,8 @@ def seed_table(cfg: dict, seeds: list[int], progress: bool = True) -> list[dict]
     rows = []
     for seed in seeds:
         t0 = time.perf_counter()
-        spec, params = spec_params(len(ds.channels), len(ds.classes), rate, {**cfg["model"], "seed": int(seed)})
+        spec, params = spec_params(len(ds.channels), len(ds.classes), rate, {**cfg["model"], "seed": int(seed)},
+                                   ds.X_train.shape[2])  # fmt: skip
         tr = train_l2mu(spec, params, ds.X_train, ds.y_train, cfg["train"]["alphas"] or None,
                         cfg["train"]["calibration_windows"], cfg["model"]["state_bits"])  # fmt: skip
         train_s = time.perf_counter() - t0

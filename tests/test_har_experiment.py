@@ -25,7 +25,8 @@ family = "har"
 rate_hz = 10.0
 [model]
 order = 2
-theta_s = 1.0
+memories = 2
+theta_fraction = 0.3
 hidden_per_channel = 8
 steps_per_sample = 2
 [train]
@@ -99,10 +100,12 @@ def test_run_json(trained, capsys):
         assert key in res
     rep = json.loads((out / "report.json").read_text())
     assert res["accuracy"] == rep["integer"]["accuracy"]
-    assert [r["margin"] for r in res["early_exit"]] == [0.5, 100.0]
+    # the config's margins and the one fitted in training (on the training split's partial counts)
+    fitted = rep["early_exit_fitted"]["margin"]
+    assert [r["margin"] for r in res["early_exit"]] == sorted({0.5, 100.0, fitted})
     # a margin never reached runs every window to its end: the full-window accuracy
-    assert res["early_exit"][1]["accuracy"] == res["accuracy"]
-    assert res["early_exit"][1]["fraction_of_window"] == 1.0
+    (never,) = [r for r in res["early_exit"] if r["margin"] == 100.0]
+    assert never["accuracy"] == res["accuracy"] and never["fraction_of_window"] == 1.0
 
 
 def test_run_rejects_other_families_flags_and_bad_files(trained, tmp_path, capsys):
@@ -150,7 +153,7 @@ generations = 2
 population = 3
 backend = "serial"
 [search]
-theta_s = [0.5, 2.0]
+theta_fraction = [0.2, 0.6]
 hidden_gain = [1.0, 4.0]
 intercept = []
 input_weight = []
@@ -186,9 +189,9 @@ def test_evolve_tunes_on_the_training_split_only(trained, tmp_path):
     np.testing.assert_array_equal(genome, genome2)
     assert _same_fitness(log, log2)
     ev = rep["evolved"]
-    # genes are log10 of theta and the gain, inside the ranges
-    assert ev["params"] == pytest.approx({"theta": 10 ** genome[0], "hidden_gain": 10 ** genome[1]})
-    assert 0.5 <= ev["params"]["theta"] <= 2.0 and 1.0 <= ev["params"]["hidden_gain"] <= 4.0
+    # genes are log10 of theta (as a fraction of the 30-sample, 3-s window) and of the gain, inside the ranges
+    assert ev["params"] == pytest.approx({"theta": 3.0 * 10 ** genome[0], "hidden_gain": 10 ** genome[1]})
+    assert 0.6 <= ev["params"]["theta"] <= 1.8 and 1.0 <= ev["params"]["hidden_gain"] <= 4.0
     assert ev["evaluations"] == 6
     # the export was chosen on training windows held apart from the fitness (validated selection)
     sel = json.loads((tmp_path / "run0" / "selection.json").read_text())
@@ -218,10 +221,10 @@ def _same_fitness(a: str, b: str) -> bool:
 def test_evolve_rejects_bad_ranges(trained, tmp_path, capsys):
     _, data, _ = trained
     cfg = tmp_path / "bad.toml"
-    bad = EVOLVE_CONFIG.replace("theta_s = [0.5, 2.0]", "theta_s = [2.0, 0.5]")
+    bad = EVOLVE_CONFIG.replace("theta_fraction = [0.2, 0.6]", "theta_s = [2.0, 0.5]")
     cfg.write_text(bad.replace("[data]", f"[data]\npath = {str(data)!r}"))
     assert main(["evolve", str(cfg), "--out", str(tmp_path / "r"), "--quiet"]) == 2
-    assert "theta_s" in capsys.readouterr().err
+    assert "theta_fraction" in capsys.readouterr().err
 
 
 @settings(max_examples=150, deadline=None)
@@ -271,11 +274,11 @@ def test_interrupted_evolve_leaves_a_best_snn_of_the_validated_parameters(traine
     genome = np.load(out / "best_genome.npy")
     rep = json.loads((out / "report.json").read_text())
     assert rep["interrupted_after_generations"] == 1
-    assert rep["l2mu_params"]["theta"] == pytest.approx(10 ** genome[0])  # genes are log10 (see above)
+    assert rep["l2mu_params"]["theta"] == pytest.approx(3.0 * 10 ** genome[0])  # genes are log10 (see above)
     # second truth: `snnctl train` with those parameters written into [model] gives the same network
-    theta, gain = rep["l2mu_params"]["theta"], rep["l2mu_params"]["hidden_gain"]
+    fraction, gain = float(10 ** genome[0]), rep["l2mu_params"]["hidden_gain"]
     plain = tmp_path / "plain.toml"
-    plain.write_text(CONFIG.replace("theta_s = 1.0", f"theta_s = {theta!r}\nhidden_gain = {gain!r}"))
+    plain.write_text(CONFIG.replace("theta_fraction = 0.3", f"theta_fraction = {fraction!r}\nhidden_gain = {gain!r}"))
     assert main(["train", str(plain), "--data", str(data), "--out", str(tmp_path / "t"), "--quiet"]) == 0
     assert (out / "best.snn").read_bytes() == (tmp_path / "t" / "best.snn").read_bytes()
     (hint,) = [line for line in err.splitlines() if "snnctl evolve" in line]

@@ -146,7 +146,7 @@ def _windows(n: int, c: int = 2, t: int = 40, seed: int = 0) -> np.ndarray:
 @pytest.fixture(scope="module")
 def small():
     spec = L2MUSpec(2, 3, order=3, hidden_per_channel=8, dt=0.1, steps_per_sample=10, seed=3, encoder_neurons=1,
-                    memory_neurons=1)  # fmt: skip
+                    memory_neurons=1, memories=1)  # fmt: skip
     params = L2MUParams(theta=1.0)
     x = _windows(9)
     cal = calibrate(spec, params, x)
@@ -194,7 +194,7 @@ def test_integer_memory_tracks_the_float_lmu(small):
 def coded():
     """The same memory with 4 staggered neurons per encoder and memory element."""
     spec = L2MUSpec(2, 3, order=3, hidden_per_channel=8, dt=0.1, steps_per_sample=10, seed=3, encoder_neurons=4,
-                    memory_neurons=4)  # fmt: skip
+                    memory_neurons=4, memories=1)  # fmt: skip
     params = L2MUParams(theta=1.0)
     x = _windows(9)
     cal = calibrate(spec, params, x)

@@ -13,12 +13,17 @@ values enter as current, with no spike-encoding step. Populations, in the networ
   so its spikes s carry x~ + 1/2, where x~ = gamma_c (x_c - mean_c) in [-0.45, 0.45] is the
   normalised input: sum_t s(t) = sum_t (x~(t) + 1/2) - v(T) + v(0), with 0 <= v < 1 as long as x~
   stays in range (the sigma-delta identity: the error is one spike in a whole window).
-* `mem<c>` (d x nm LIF per channel, dimension-major): the LMU memory of order d over the window
-  theta, with A, B frozen (`snnctl.controllers.lmu`), nm neurons per dimension. The memory lives in
+* `mem<c>` (D x nm LIF per channel, dimension-major): `memories` LMU memories of order d side by
+  side (D = memories x d), over the windows theta, theta/ratio, theta/ratio^2, ... (MiniRocket's
+  dilations; `memory_thetas`), with A, B frozen (`snnctl.controllers.lmu`; block-diagonal,
+  `memory_matrices`), nm neurons per dimension. The memory lives in
   the neurons' synaptic current u, mapped as below; the neurons are sigma-delta modulators of u + 1/2.
-* `hid<c>` (H LIF per channel): the hidden layer. Each neuron sees the raw value (current) and its
-  channel's memory (spikes of all copies) along a fixed random direction e_j, with a random
-  intercept: a rectifying tuning curve over (x~, m~), as in the NEF that the LMU comes from.
+* `hid<c>` (H LIF per channel): the hidden layer. Each neuron sees the raw value (current) and one
+  of its channel's memories (spikes of all copies) along a fixed random direction e_j: a rectifying
+  tuning curve over (x~, m~), as in the NEF that the LMU comes from, or a random convolution kernel
+  and threshold, as in MiniRocket. Its intercept sits at a quantile of its own drive e_j . z on the
+  training windows and its gain sets its rate at the drive's 99th percentile (`calibrate`), so its
+  spike count is close to MiniRocket's proportion-of-positive-values feature.
 * `out` (K LI, no leak, memoryless current): the class scores. Its membrane sums, over the window,
   the hidden spikes times the readout weights plus a bias per step: the final v is exactly a linear
   map of the hidden neurons' spike counts. That map is what `snnctl.controllers.readout_fit`
@@ -49,7 +54,10 @@ is done about it:
    the identity of point 2 still holds but the error grows while it lasts);
 4. R, Bbar and the cancelling currents are rounded to int8 with a per-projection exponent
    (`snnctl.quantize`); R holds only the off-diagonal part and the small diagonal rest, so the
-   rounding error is relative to dt/theta-sized entries.
+   rounding error is relative to dt/theta-sized entries. With several memories one exponent serves
+   windows theta and theta/16, so R, Bbar and the hidden weights get a second int8 part, 7 bits
+   finer (`_fine_weights`): otherwise the longest memory's couplings lose most of their bits and
+   the float reference's spike counts drift away from the integer network's.
 
 `memory_error` measures the integer memory against the float LMU on real inputs; the tests bound it.
 
@@ -62,12 +70,24 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
 from ..config import check_params, param
-from ..network import DECAY_ONE, INPUT, MAX_OUTPUTS, Kind, Network, NetworkError, Output, Population, Projection, Reset
+from ..network import (
+    DECAY_ONE,
+    EXPONENT_RANGE,
+    INPUT,
+    MAX_OUTPUTS,
+    Kind,
+    Network,
+    NetworkError,
+    Output,
+    Population,
+    Projection,
+    Reset,
+)
 from ..reference import FloatNetwork, FloatOutput, FloatPopulation, FloatProjection, decay_factor
 from .lmu import lmu_discrete, simulate_memory
 
@@ -78,6 +98,8 @@ __all__ = [
     "L2MUParams",
     "Calibration",
     "calibrate",
+    "memory_thetas",
+    "memory_matrices",
     "hidden_encoders",
     "l2mu_float_network",
     "l2mu_network",
@@ -106,6 +128,7 @@ class L2MUSpec:
     seed: int = param(0, "seed of the hidden neurons' random tuning", ge=0, le=2**32 - 1)
     encoder_neurons: int = param(4, "sigma-delta neurons per input channel (staggered phases)", ge=1, le=64)
     memory_neurons: int = param(4, "sigma-delta neurons per memory dimension (error ~ 1 / this)", ge=1, le=64)
+    memories: int = param(3, "LMU memories per channel, windows theta, theta/ratio, theta/ratio^2, ...", ge=1, le=8)
 
     def __post_init__(self) -> None:
         checks = {"n_channels": (self.n_channels, 1, 64), "n_classes": (self.n_classes, 2, MAX_OUTPUTS)}
@@ -119,6 +142,11 @@ class L2MUSpec:
     @property
     def n_hidden(self) -> int:
         return self.n_channels * self.hidden_per_channel
+
+    @property
+    def memory_dims(self) -> int:
+        """Memory dimensions per channel: `memories` LMUs of `order` dimensions each, side by side."""
+        return self.order * self.memories
 
     @property
     def step_s(self) -> float:
@@ -135,10 +163,13 @@ class L2MUParams:
     """Real parameters of the spiking part (what evolution may tune); time constants in seconds."""
 
     # the config's [model] keys, in seconds where the name says _s (evolve.har.PARAM_KEYS)
-    theta: float = param(1.0, "LMU window theta (s)", gt=0, le=3600)
-    hidden_gain: float = param(2.0, "hidden rate (spikes/step) per unit of drive, median", gt=0, le=1000)
-    gain_spread: float = param(4.0, "hidden gains log-uniform in [gain/spread, gain*spread]", ge=1, le=1000)
-    intercept: float = param(0.3, "hidden intercepts uniform in [-intercept, intercept]", gt=0, le=10)
+    theta: float = param(1.0, "LMU window theta (s) of the longest memory", gt=0, le=3600)
+    theta_ratio: float = param(4.0, "each further memory's window is the previous one's / this", ge=1, le=1000)
+    hidden_gain: float = param(0.5, "hidden rate (spikes/step) at the drive's 99th percentile, median", gt=0,
+                               le=1000)  # fmt: skip
+    gain_spread: float = param(2.0, "hidden gains log-uniform in [gain/spread, gain*spread]", ge=1, le=1000)
+    intercept: float = param(0.4, "hidden intercepts at quantiles 0.5 +- this of the neuron's training drive",
+                             gt=0, lt=0.5)  # fmt: skip
     input_weight: float = param(1.0, "weight of the raw-current axis against the memory axes", ge=0, le=100)
     hidden_tau_syn: float = param(0.1, "hidden synaptic time constant (s)", gt=0, le=3600)
     hidden_tau_mem: float = param(0.2, "hidden membrane time constant (s)", gt=0, le=3600)
@@ -149,18 +180,21 @@ class L2MUParams:
 
 @dataclass
 class Calibration:
-    """What the training data fixes: input normalisation and the memory's per-dimension scale."""
+    """What the training data fixes: input normalisation, the memory's per-dimension scale, and each
+    hidden neuron's intercept and gain (from its drive's distribution on the training windows)."""
 
     mean: np.ndarray  # (C,) per-channel mean of the raw input
     gamma: np.ndarray  # (C,) x~ = gamma (x - mean) stays within +-RANGE on the training data
-    mem_scale: np.ndarray  # (C, d) c: memory neuron i of channel c holds m_i / c
+    mem_scale: np.ndarray  # (C, D) c: memory neuron i of channel c holds m_i / c
+    intercepts: np.ndarray  # (C, H) drive e . z at which hidden neuron j starts firing
+    gains: np.ndarray  # (C, H) its rate (spikes/step) per unit of drive above the intercept
 
     def to_dict(self) -> dict:
         return {k: np.asarray(v).tolist() for k, v in asdict(self).items()}
 
     @classmethod
     def from_dict(cls, d: dict) -> Calibration:
-        return cls(**{k: np.asarray(d[k], dtype=np.float64) for k in ("mean", "gamma", "mem_scale")})
+        return cls(**{f.name: np.asarray(d[f.name], dtype=np.float64) for f in fields(cls)})
 
 
 def _check_windows(x: np.ndarray, n_channels: int) -> np.ndarray:
@@ -174,39 +208,102 @@ def _check_windows(x: np.ndarray, n_channels: int) -> np.ndarray:
     return x
 
 
+def memory_thetas(spec: L2MUSpec, params: L2MUParams) -> np.ndarray:
+    """The windows (s) of a channel's memories: theta, theta / ratio, theta / ratio^2, ... (`spec.memories`).
+
+    Several windows play the part of MiniRocket's dilations: a hidden neuron reading a short memory
+    sees local shape, one reading the longest sees the window's slow course."""
+    return params.theta / params.theta_ratio ** np.arange(spec.memories, dtype=np.float64)
+
+
+def memory_matrices(spec: L2MUSpec, params: L2MUParams) -> tuple[np.ndarray, np.ndarray]:
+    """(Abar, Bbar) of a channel's whole memory, (D, D) and (D,): the memories' LMUs block-diagonal."""
+    d = spec.order
+    abar = np.zeros((spec.memory_dims, spec.memory_dims))
+    bbar = np.zeros(spec.memory_dims)
+    for k, theta in enumerate(memory_thetas(spec, params)):
+        a, b = lmu_discrete(d, float(theta), spec.step_s)
+        if np.any(np.rint(DECAY_ONE * (1.0 - np.diag(a))) >= DECAY_ONE):  # a dimension forgets within one step
+            raise ValueError(f"L2MU: memory {k + 1}'s window {theta:.3g} s spans {theta / spec.step_s:.2g} network "
+                             f"steps, too short for order {d}; use fewer memories, a smaller theta_ratio, a larger "
+                             "theta or more steps_per_sample")  # fmt: skip
+        abar[k * d : (k + 1) * d, k * d : (k + 1) * d] = a
+        bbar[k * d : (k + 1) * d] = b
+    return abar, bbar
+
+
+CALIBRATION_SAMPLES = 200_000  # time steps per channel the hidden intercepts' quantiles are taken over (at most)
+TOP_QUANTILE = 0.99  # the drive level at which a hidden neuron fires at its chosen rate
+MEMORY_CHUNK = 64  # windows whose float memory calibrate runs at once (bounds its RAM)
+
+
 def calibrate(spec: L2MUSpec, params: L2MUParams, x: np.ndarray) -> Calibration:
-    """Normalisation from training windows x (N, C, T): channel means and ranges, memory ranges."""
+    """Normalisation from training windows x (N, C, T): channel means and ranges, memory ranges, and
+    the hidden neurons' intercepts and gains.
+
+    Intercepts as MiniRocket sets its biases: at a quantile of the neuron's own drive e . z over the
+    training windows (levels drawn in 0.5 +- `params.intercept`), so every neuron fires for a
+    chosen share of the time whatever the data's scale, and none is silent or saturated on all
+    windows. Gains: the rate at the drive's 99th percentile is `hidden_gain` (times the neuron's
+    log-uniform spread). The memory is the exact float LMU, each window from rest as the network runs it.
+    """
     x = _check_windows(x, spec.n_channels)
     mean = x.mean(axis=(0, 2))
     span = np.abs(x - mean[None, :, None]).max(axis=(0, 2))
     gamma = RANGE / np.where(span > 0, span, 1.0)
-    abar, bbar = lmu_discrete(spec.order, params.theta, spec.step_s)
-    xn = gamma[None, None, :] * (spec.held(x) - mean[None, None, :])  # (N, T', C)
-    peak = np.zeros((spec.n_channels, spec.order))
-    for n in range(x.shape[0]):  # each window from rest, as the network runs it
-        m = simulate_memory(abar, bbar, xn[n])  # (T', C, d)
-        peak = np.maximum(peak, np.abs(m).max(axis=0))
+    abar, bbar = memory_matrices(spec, params)
+    n, c_n, t_len = x.shape
+    steps = t_len * spec.steps_per_sample
+    xn = gamma[None, :, None] * (x - mean[None, :, None])  # (N, C, T)
+    stride = max(1, int(math.ceil(steps * n / CALIBRATION_SAMPLES)))
+    kept = np.arange(0, steps, stride)  # the steps whose drive the intercepts' quantiles are taken over
+    peak = np.zeros((c_n, spec.memory_dims))
+    m_kept = np.zeros((len(kept), n, c_n, spec.memory_dims))
+    for lo in range(0, n, MEMORY_CHUNK):  # windows in chunks: the whole memory run would not fit in RAM
+        part = xn[lo : lo + MEMORY_CHUNK]
+        # every window and channel of the chunk is a column of one memory run; samples held steps_per_sample
+        cols = np.repeat(part.reshape(-1, t_len).T, spec.steps_per_sample, axis=0)  # (T', n' C)
+        m = simulate_memory(abar, bbar, cols).reshape(steps, len(part), c_n, spec.memory_dims)
+        peak = np.maximum(peak, np.abs(m).max(axis=(0, 1)))
+        m_kept[:, lo : lo + len(part)] = m[kept]
     mem_scale = np.where(peak > 1e-9, peak / RANGE, 1.0)
-    return Calibration(mean, gamma, mem_scale)
+    e, spread_u, level = hidden_encoders(spec, params)
+    x_kept = np.repeat(xn, spec.steps_per_sample, axis=2)[:, :, kept]  # (N, C, kept)
+    intercepts = np.zeros((c_n, spec.hidden_per_channel))
+    gains = np.zeros_like(intercepts)
+    for c in range(c_n):
+        z = np.concatenate([x_kept[:, c].T[:, :, None], m_kept[:, :, c] / mem_scale[c]], axis=2)
+        drive = z.reshape(-1, 1 + spec.memory_dims) @ e[c].T  # (samples, H)
+        for j in range(spec.hidden_per_channel):
+            lo, top = np.quantile(drive[:, j], [level[c, j], TOP_QUANTILE])
+            intercepts[c, j] = lo
+            gains[c, j] = params.hidden_gain * params.gain_spread ** spread_u[c, j] / max(top - lo, 1e-3)
+    return Calibration(mean, gamma, mem_scale, intercepts, gains)
 
 
 def hidden_encoders(spec: L2MUSpec, params: L2MUParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The hidden neurons' fixed random tuning: directions (C, H, 1+d), gains (C, H), intercepts (C, H).
+    """The hidden neurons' fixed random tuning: directions (C, H, 1+D), gain spreads u (C, H) in [-1, 1]
+    and intercept quantile levels (C, H).
 
-    Axis 0 of a direction is the raw input x~, axes 1.. the memory dimensions m~_i. Directions are
-    uniform on the sphere after the input axis is weighted by `input_weight`; drawn from
+    Axis 0 of a direction is the raw input x~, axes 1.. the memory dimensions m~_i. Neuron j reads
+    one memory, number j mod `memories` (a random kernel at one dilation, as in MiniRocket), along a
+    direction uniform on the sphere after the input axis is weighted by `input_weight`; drawn from
     `spec.seed` only, so the same spec gives the same hidden layer whatever the other parameters.
     """
     rng = np.random.default_rng(spec.seed)
     c, h, d = spec.n_channels, spec.hidden_per_channel, spec.order
-    e = rng.standard_normal((c, h, 1 + d))
+    draw = rng.standard_normal((c, h, 1 + d))
     gain_u = rng.uniform(-1.0, 1.0, (c, h))
-    icpt_u = rng.uniform(-1.0, 1.0, (c, h))
-    e[:, :, 0] *= params.input_weight
-    norm = np.linalg.norm(e, axis=2, keepdims=True)
-    e = e / np.where(norm > 0, norm, 1.0)
-    gains = params.hidden_gain * params.gain_spread**gain_u
-    return e, gains, params.intercept * icpt_u
+    level_u = rng.uniform(-1.0, 1.0, (c, h))
+    draw[:, :, 0] *= params.input_weight
+    norm = np.linalg.norm(draw, axis=2, keepdims=True)
+    draw = draw / np.where(norm > 0, norm, 1.0)
+    e = np.zeros((c, h, 1 + spec.memory_dims))
+    e[:, :, 0] = draw[:, :, 0]
+    for j in range(h):
+        k = j % spec.memories
+        e[:, j, 1 + k * d : 1 + (k + 1) * d] = draw[:, j, 1:]
+    return e, gain_u, 0.5 + params.intercept * level_u
 
 
 def stagger(n: int) -> np.ndarray:
@@ -237,11 +334,12 @@ def l2mu_float_network(
     readout_b: np.ndarray | None = None,
 ) -> FloatNetwork:
     """The float reference: real LMU matrices, real gains; readout (n_hidden, K) per spike, bias (K,) per step."""
-    c_n, d, h, k = spec.n_channels, spec.order, spec.hidden_per_channel, spec.n_classes
+    c_n, d, h, k = spec.n_channels, spec.memory_dims, spec.hidden_per_channel, spec.n_classes
     idx = population_index(spec)
     dt = spec.step_s
-    abar, bbar = lmu_discrete(d, params.theta, dt)
-    e, gains, icpt = hidden_encoders(spec, params)
+    abar, bbar = memory_matrices(spec, params)
+    e = hidden_encoders(spec, params)[0]
+    gains, icpt = cal.gains, cal.intercepts
     a_syn = float(decay_factor(np.array(params.hidden_tau_syn), dt))
     a_mem = float(decay_factor(np.array(params.hidden_tau_mem), dt))
     readout_w = np.zeros((spec.n_hidden, k)) if readout_w is None else np.asarray(readout_w, dtype=np.float64)
@@ -363,6 +461,26 @@ def _int_weights(q: Projection) -> np.ndarray:
     return q.weights.astype(np.float64) * 2.0**q.exponent
 
 
+def _fine_weights(q: Projection, target: np.ndarray, projs: list[Projection]) -> np.ndarray:
+    """A second int8 part for q (7 bits finer), appended to `projs`; returns what q and it deliver.
+
+    A hidden neuron's intercept sits at a quantile of its drive, where the drive is densest, so a
+    weight off by a few per cent moves its spike count by tens of spikes (the integer network's and
+    the float reference's counts parted by ~12 % on GunPoint with one int8 part). The second part,
+    exponent e - 7, takes the first part's rounding error down to ~2^-7 of it: the two networks then
+    differ only by the integer model's own rounding. `target` is q's real weight in integer units
+    (rows of q's source, columns of its destination), as the quantiser computed it.
+    """
+    e2 = max(q.exponent - 7, EXPONENT_RANGE[0])
+    rest = target - q.weights.astype(np.float64) * 2.0**q.exponent
+    w2 = np.clip(np.rint(rest / 2.0**e2), -128, 127).astype(np.int8)
+    if q.sparse:  # keep the first part's pattern: a sparse projection's zeros are not stored
+        w2[q.weights == 0] = 0
+    if np.any(w2 != 0):
+        projs.append(Projection(q.src, q.dst, w2, e2, q.recurrent, q.delay, q.sparse))
+    return _int_weights(q) + (w2.astype(np.float64) * 2.0**e2)
+
+
 def _consistent_offsets(net: Network, fnet: FloatNetwork, spec: L2MUSpec, cal: Calibration) -> None:
     """Recompute every constant offset of the integer network from its own rounded weights.
 
@@ -415,8 +533,12 @@ def _consistent_offsets(net: Network, fnet: FloatNetwork, spec: L2MUSpec, cal: C
         add(start, e_i, enc.theta * stagger(ne), max_parts=1)
         mem = net.populations[m_i]
         const_m = mem.bias / mem.theta  # constant part of each memory neuron's rate (1/2 up to rounding)
-        rec_off = np.rint(const_m @ _int_weights(by_key[(m_i, m_i, 1)]))
-        enc_off = np.rint(const_e @ _int_weights(by_key[(e_i, m_i, 0)]))
+        # the memories of all windows share one recurrent projection, whose exponent the shortest sets:
+        # a second, finer part keeps the longest memory's small couplings (dt / theta) as exact
+        w_rec = _fine_weights(by_key[(m_i, m_i, 1)], f_by_key[(m_i, m_i, 1)].weights / s[m_i], projs)
+        w_enc = _fine_weights(by_key[(e_i, m_i, 0)], f_by_key[(e_i, m_i, 0)].weights / s[m_i], projs)
+        rec_off = np.rint(const_m @ w_rec)
+        enc_off = np.rint(const_e @ w_enc)
         add(tonic, m_i, -(rec_off + enc_off))  # exact: an error here would be a standing memory error
         # memory stagger: +K into u at step 0; u then loses floor(u du / 4096) to its decay, of which
         # g(K) = K - floor(K du / 4096) stays (to 1 LSB: decay(m + K) - decay(m) is g(K) or g(K) - 1),
@@ -424,7 +546,7 @@ def _consistent_offsets(net: Network, fnet: FloatNetwork, spec: L2MUSpec, cal: C
         # g(K) = Q (g rises by 0 or 1 per unit, so it does). Step 0 also gets rec_off back (no memory
         # spike has arrived yet to need cancelling); that current is two parts, its rounding a
         # one-time kick of at most 2^(e - 1) LSB, which the memory forgets like any initial state
-        q = add(start, m_i, -mem.theta * np.tile(stagger(nm), spec.order) * (1 - mem.du / DECAY_ONE), delay=1,
+        q = add(start, m_i, -mem.theta * np.tile(stagger(nm), spec.memory_dims) * (1 - mem.du / DECAY_ONE), delay=1,
                 max_parts=1)  # fmt: skip
         k_m = np.array([kick_for(-int(qi), int(du)) for qi, du in zip(q, mem.du, strict=True)], dtype=np.float64)
         add(start, m_i, k_m + rec_off, max_parts=2)
@@ -432,7 +554,9 @@ def _consistent_offsets(net: Network, fnet: FloatNetwork, spec: L2MUSpec, cal: C
         k_syn = 1.0 - decay_factor(fhid.tau_syn, fnet.dt)  # float synapse: DC gain 1 / k_syn
         f_in, f_mem = f_by_key[(INPUT, h_i, 0)].weights[c], f_by_key[(m_i, h_i, 0)].weights
         offset_f = -(f_in * cal.mean[c] + 0.5 * f_mem.sum(axis=0)) / k_syn
-        w_in_h, w_mem_h = _int_weights(by_key[(INPUT, h_i, 0)])[c], _int_weights(by_key[(m_i, h_i, 0)])
+        f_in_all = f_by_key[(INPUT, h_i, 0)].weights * sigma[:, None] / s[h_i]  # (C, H), row c non-zero
+        w_in_h = _fine_weights(by_key[(INPUT, h_i, 0)], f_in_all, projs)[c]
+        w_mem_h = _fine_weights(by_key[(m_i, h_i, 0)], f_mem / s[h_i], projs)
         offset_i = -(w_in_h * mu_code + const_m @ w_mem_h) * DECAY_ONE / hid.du
         hid.bias = np.rint((fhid.bias - offset_f) / s[h_i] + offset_i).astype(np.int64)
     net.projections = projs
@@ -488,8 +612,31 @@ def int8_parts(target: np.ndarray, max_parts: int | None = None) -> list[tuple[n
     return parts
 
 
+def _peak_bound(w: np.ndarray, b_step: np.ndarray, steps: int, counts: np.ndarray, running: tuple | None) -> float:
+    """A bound on |v| of the readout at every step of the training windows, for weights w per spike and
+    b_step per step (real or integer units).
+
+    Without `running`: sum_j |w_j| c_j + steps |b_step| on the final counts (counts only grow; no
+    cancellation assumed). With `running` = (counts so far (N, K, n_hidden) after the steps `at`
+    (K,), the last = the window's end): |v| at each check exactly, and between two checks at most
+    the last check's |v| plus what the spikes and steps in between can add. The fitted map cancels
+    large terms (centred counts), so on long windows this bound is orders of magnitude tighter,
+    and the readout's lsb (its rounding) scales with the scores, not with the window's length.
+    """
+    if running is None:
+        return float((counts @ np.abs(w) + steps * np.abs(b_step)[None, :]).max(initial=0.0))
+    c_at, at = running
+    t_at = np.asarray(at, dtype=np.float64) + 1.0  # steps done after each check
+    v = np.abs(c_at @ w + t_at[None, :, None] * b_step[None, None, :])  # (N, K, classes)
+    dc = np.diff(c_at, axis=1, prepend=0.0)  # spikes in each interval
+    dt = np.diff(t_at, prepend=0.0)
+    inc = dc @ np.abs(w) + dt[None, :, None] * np.abs(b_step)[None, None, :]
+    before = np.concatenate([np.zeros_like(v[:, :1]), v[:, :-1]], axis=1)
+    return float(np.maximum(v, before + inc).max(initial=0.0))
+
+
 def install_readout(net: Network, fnet: FloatNetwork, w: np.ndarray, b: np.ndarray, counts: np.ndarray,
-                    steps: int) -> IntegerReadout:  # fmt: skip
+                    steps: int, running: tuple[np.ndarray, np.ndarray] | None = None) -> IntegerReadout:  # fmt: skip
     """Put the fitted linear map score = w . counts + b (w: (n_hidden, K), b: (K,)) into both networks.
 
     Integer side, exactly: the readout population is LI with du = 4096 (u = I, no synaptic memory)
@@ -503,9 +650,10 @@ def install_readout(net: Network, fnet: FloatNetwork, w: np.ndarray, b: np.ndarr
     score lsb * v differs from the fitted map only by these roundings,
         |lsb * v - (w . c + b)| <= lsb / 2 * (sum_j c_j + steps).
     `counts` (N, n_hidden), the training windows' final counts, sizes the lsb: as fine as two
-    parts allow, but coarse enough that steps * |beta| + sum_j |W_j| c_j (a bound on |v| at every
-    step of a window, counts only grow) stays below 2^22 on every training window (a factor 2 to
-    spare below 24-bit saturation); the output shift keeps their final scores inside int16, twice.
+    parts allow, but coarse enough that a bound on |v| at every step of every training window
+    (`_peak_bound`; tighter with `running` = (counts so far (N, K, n_hidden), their step indices
+    (K,))) stays below 2^22 (a factor 2 to spare below 24-bit saturation); the output shift keeps
+    their final scores inside int16, twice.
     Float side: the same w per spike and b / steps per step in the reference's readout.
     """
     w = np.asarray(w, dtype=np.float64)
@@ -525,12 +673,16 @@ def install_readout(net: Network, fnet: FloatNetwork, w: np.ndarray, b: np.ndarr
     names = [p.name for p in net.populations]
     out_pop, tonic = names.index("out"), names.index("tonic")
     w_max = float(np.abs(w).max(initial=0.0))
-    reach = float((np.abs(b)[None, :] + counts @ np.abs(w)).max(initial=0.0))  # real units
+    if running is not None:
+        running = (np.asarray(running[0], dtype=np.float64), np.asarray(running[1], dtype=np.int64))
+        if running[0].ndim != 3 or running[0].shape[2] != n_h or running[1][-1] != steps - 1:
+            raise ValueError("running must be (counts so far (N, K, n_hidden), step indices (K,) ending at steps - 1)")
+    reach = _peak_bound(w, b / steps, steps, counts, running)
     lsb = max(w_max / (127 * 128), reach / 2**22, 1e-300)
     while True:  # rounding can push a bound over by a hair: check in integers, coarsen if needed
         w_int = np.rint(w / lsb).astype(np.int64)
         b_int = np.rint(b / (steps * lsb)).astype(np.int64)
-        if float((steps * np.abs(b_int)[None, :] + counts @ np.abs(w_int)).max()) < 2**22:
+        if _peak_bound(w_int.astype(np.float64), b_int.astype(np.float64), steps, counts, running) < 2**22:
             break
         lsb *= 1.01
     final = np.abs(counts @ w_int + steps * b_int[None, :]).max(initial=1.0)
@@ -585,11 +737,15 @@ def count_networks(net: Network) -> list[Network]:
     return nets
 
 
-def hidden_counts(nets: list[Network] | list[list[Network]], codes: np.ndarray) -> np.ndarray:
+def hidden_counts(
+    nets: list[Network] | list[list[Network]], codes: np.ndarray, at: np.ndarray | None = None
+) -> np.ndarray:
     """Spike count of every hidden neuron over each window: codes (B, T, C) -> (B, n_hidden) int64.
 
     `nets` is `count_networks(net)` (one network for every row of codes), or one such list per row
     (evolution: a different network per row). Runs `snnctl.runtime.run_batch` on the integer model.
+    With `at` (step indices), the counts so far after each of those steps: (B, len(at), n_hidden),
+    the partial-window features early exit is fitted on (the same run, no extra cost).
     """
     from ..runtime import run_batch
 
@@ -598,12 +754,14 @@ def hidden_counts(nets: list[Network] | list[list[Network]], codes: np.ndarray) 
     groups = len(nets[0]) if per_row else len(nets)
     if codes.shape[1] > 32767:
         raise ValueError(f"windows of {codes.shape[1]} steps: spike counts are read as int16 codes (<= 32767)")
+    steps = np.array([codes.shape[1] - 1]) if at is None else np.asarray(at, dtype=np.int64)
     out = []
     for g in range(groups):
         batch = [row[g] for row in nets] if per_row else [nets[g]] * codes.shape[0]
         res = run_batch(batch, codes)
-        out.append(res[:, -1, :].astype(np.int64))
-    return np.concatenate(out, axis=1)
+        out.append(res[:, steps, :].astype(np.int64))
+    counts = np.concatenate(out, axis=2)
+    return counts[:, 0, :] if at is None else counts
 
 
 def memory_error(net: Network, fnet: FloatNetwork, x: np.ndarray) -> dict[str, float]:
@@ -623,7 +781,7 @@ def memory_error(net: Network, fnet: FloatNetwork, x: np.ndarray) -> dict[str, f
     params = L2MUParams(**meta["l2mu_params"])
     cal = Calibration.from_dict(meta["calibration"])
     x = _check_windows(x, spec.n_channels)
-    abar, bbar = lmu_discrete(spec.order, params.theta, spec.step_s)
+    abar, bbar = memory_matrices(spec, params)
     idx = population_index(spec)
     off = net.offsets()
     scale = net.meta.get("state_scale")
@@ -638,7 +796,11 @@ def memory_error(net: Network, fnet: FloatNetwork, x: np.ndarray) -> dict[str, f
         for c in range(spec.n_channels):
             p = idx[f"mem{c}"]
             # every copy of a dimension holds the same u (to the stagger's 1 LSB): take their mean
-            got = (tr.u[:, off[p] : off[p + 1]] * scale[p]).reshape(-1, spec.order, spec.memory_neurons).mean(axis=2)
+            got = (
+                (tr.u[:, off[p] : off[p + 1]] * scale[p])
+                .reshape(-1, spec.memory_dims, spec.memory_neurons)
+                .mean(axis=2)
+            )
             errs.append(got[1:] - ref[1:, c])  # step 0: u holds the stagger impulse (by design)
             refs.append(ref[1:, c])
     err, ref = np.concatenate(errs), np.concatenate(refs)
