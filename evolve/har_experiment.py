@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +82,8 @@ SCHEMA = Section(
             "none",
             "per channel (--normalise): none (sensor units), series (each window"
             " z-scored), dataset (z-scored with the training split's mean/std, saved with the"
-            " network)",
+            " network), auto (none or series, whichever the trained readout's leave-one-out accuracy"
+            " on the training split prefers; one extra training)",
             choices=NORMALISE_MODES,
         ),  # fmt: skip
     ),
@@ -218,6 +220,8 @@ def load_data(cfg: dict, trained: dict | None = None) -> Any:
     try:
         opts = DataOptions.from_config(cfg["data"])
         saved = (trained or {}).get("data")
+        if saved is not None and opts.normalise == "auto":  # what training chose is what the run repeats
+            opts = replace(opts, normalise=saved["normalise"])
         if saved is not None and saved["normalise"] != opts.normalise:
             raise SnnctlError(f"the network was trained with [data] normalise = \"{saved['normalise']}\", the"
                               f" config says \"{opts.normalise}\"; a run normalises as its training did:"
@@ -280,12 +284,44 @@ def train_main(cfg: dict, out_dir: Path, resume: bool = False, progress: bool = 
     from evolve.har import spec_params
 
     t0 = time.perf_counter()
+    cfg = resolve_auto_normalisation(cfg, progress)
     ds = load_data(cfg)
     rate = rate_of(ds, cfg)
     spec, params = spec_params(len(ds.channels), len(ds.classes), rate, cfg["model"], ds.X_train.shape[2])
     if progress:
         print(_data_line(ds, rate))
     return train_and_report(cfg, ds, rate, spec, params, Path(out_dir), t0, progress)
+
+
+AUTO_CANDIDATES = ("none", "series")
+
+
+def resolve_auto_normalisation(cfg: dict, progress: bool = False) -> dict:
+    """[data] normalise = "auto": the config with "none" or "series", whichever network (trained as
+    configured) has the higher readout leave-one-out accuracy on the training split; "none" on a tie
+    (a sensor's level and scale are kept unless shape alone does better). A candidate that cannot be
+    trained counts as 0. Costs one extra training; other modes pass through."""
+    from evolve.har import HARTrainError, spec_params
+
+    if cfg["data"]["normalise"] != "auto":
+        return cfg
+    loo = {}
+    for mode in AUTO_CANDIDATES:
+        trial = {**cfg, "data": {**cfg["data"], "normalise": mode}}
+        ds = load_data(trial)
+        spec, params = spec_params(len(ds.channels), len(ds.classes), rate_of(ds, trial), cfg["model"],
+                                   ds.X_train.shape[2])  # fmt: skip
+        try:
+            tr = train_l2mu(spec, params, ds.X_train, ds.y_train, cfg["train"]["alphas"] or None,
+                            cfg["train"]["calibration_windows"], cfg["model"]["state_bits"])  # fmt: skip
+            loo[mode] = float(tr.ridge.loo_accuracy)
+        except HARTrainError:
+            loo[mode] = 0.0
+    chosen = max(AUTO_CANDIDATES, key=lambda m: (loo[m], m == "none"))
+    if progress:
+        said = ", ".join(f"{m} {100 * a:.1f} %" for m, a in loo.items())
+        print(f'normalise = "auto": {chosen} (readout leave-one-out on the training split: {said})')
+    return {**cfg, "data": {**cfg["data"], "normalise": chosen}}
 
 
 def evolve_main(cfg: dict, out_dir: Path, resume: bool = False, progress: bool = True) -> dict:
@@ -299,6 +335,7 @@ def evolve_main(cfg: dict, out_dir: Path, resume: bool = False, progress: bool =
 
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
+    cfg = resolve_auto_normalisation(cfg, progress)
     ds = load_data(cfg)
     rate = rate_of(ds, cfg)
     spec, params = spec_params(len(ds.channels), len(ds.classes), rate, cfg["model"], ds.X_train.shape[2])

@@ -15,9 +15,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from evolve.har import train_l2mu
 from sim.har_data import HARDataError, HARDataset, load_csv, load_ts_split, write_ts
 from sim.har_data.dataset import _fill_nans, fit_length
-from sim.har_data.prepare import DataOptions, dataset_stats, normalise, prepare, select_channels
+from sim.har_data.prepare import (
+    DataOptions,
+    dataset_stats,
+    normalise,
+    prepare,
+    select_channels,
+)
 from snnctl.cli import main
 from tests.test_har_experiment import CONFIG, _synthetic
 
@@ -249,6 +256,43 @@ def test_run_repeats_the_trained_normalisation_and_channels(toy, capsys):
         rate = _train(toy, "rate_key", "rate_hz = 20.0")
     code, _, err = _run(toy, rate, capsys=capsys)
     assert code == 2 and "sampled at 10 Hz, but" in err and "--rate-hz 20" in err
+
+
+def test_auto_normalisation_takes_the_mode_whose_readout_generalises_on_the_training_split(toy):
+    """Two trainings, one per candidate; the choice is the higher leave-one-out accuracy (ties: none)."""
+    import tomllib
+
+    from evolve.har import spec_params
+    from evolve.har_experiment import SCHEMA, load_data, rate_of, resolve_auto_normalisation
+    from snnctl.config import load_config
+
+    cfg_path = toy["root"] / "auto.toml"
+    cfg_path.write_text(FAST.replace("[data]", f'[data]\npath = {str(toy["data"])!r}\nnormalise = "auto"'))
+    cfg = load_config(cfg_path, SCHEMA)
+    loo = {}
+    for mode in ("none", "series"):
+        trial = {**cfg, "data": {**cfg["data"], "normalise": mode}}
+        ds = load_data(trial)
+        spec, params = spec_params(len(ds.channels), len(ds.classes), rate_of(ds, trial), cfg["model"],
+                                   ds.X_train.shape[2])  # fmt: skip
+        loo[mode] = train_l2mu(spec, params, ds.X_train, ds.y_train, None, cfg["train"]["calibration_windows"],
+                               cfg["model"]["state_bits"]).ridge.loo_accuracy  # fmt: skip
+    want = "series" if loo["series"] > loo["none"] else "none"
+    assert resolve_auto_normalisation(cfg)["data"]["normalise"] == want
+    assert tomllib.loads(cfg_path.read_text())["data"]["normalise"] == "auto"  # the file is not rewritten
+    from snnctl.errors import SnnctlError
+
+    with pytest.raises(SnnctlError, match="decided by training"):
+        load_data(cfg)
+
+
+def test_run_of_an_auto_trained_network_repeats_its_choice(toy, capsys):
+    auto = _train(toy, "normalise_auto", 'normalise = "auto"')
+    chosen = _meta(auto)["data"]["normalise"]
+    assert chosen in ("none", "series")
+    cfg_auto = _run(toy, auto, "--normalise", "auto", capsys=capsys)
+    cfg_same = _run(toy, auto, "--normalise", chosen, capsys=capsys)
+    assert cfg_auto[0] == cfg_same[0] == 0 and json.loads(cfg_auto[1]) == json.loads(cfg_same[1])
 
 
 def test_missing_values_from_the_config_and_the_flag(toy, capsys):

@@ -14,12 +14,14 @@ import numpy as np
 
 from .dataset import LENGTH_MODES, NAN_MODES, HARDataError, HARDataset, _check_length, fit_length
 
-NORMALISE_MODES = ("none", "series", "dataset")
+NORMALISE_MODES = ("none", "series", "dataset", "auto")
 """``none``: the sensor's own units. ``series``: each window, each channel z-scored on its own
 (mean 0, std 1 over the window's steps; a constant channel becomes 0): the shape, not the level
 or the scale, decides. ``dataset``: each channel z-scored with the training split's mean and std
 (over all windows and steps), the same numbers applied to every later window; saved with the
-network."""
+network. ``auto``: ``none`` or ``series``, chosen by training (`evolve.har_experiment`: the
+classifier's leave-one-out accuracy on the training split under each; the test split is never
+looked at); the choice is what the network records, so a run repeats it."""
 
 _EPS = 1e-8  # a channel whose std is below this is constant: centred, not scaled
 
@@ -138,6 +140,9 @@ def prepare(ds: HARDataset, opts: DataOptions, stats: dict | None = None) -> tup
     ds = select_channels(ds, opts.channels)
     if opts.length:
         ds = fit_dataset_length(ds, opts.length, opts.length_mode)
+    if opts.normalise == "auto":
+        raise HARDataError('normalise = "auto" is decided by training (snnctl train); prepare data with'
+                           ' "none", "series" or "dataset"')  # fmt: skip
     if opts.normalise != "dataset":
         stats = None
     elif stats is None:

@@ -81,7 +81,7 @@ def _add_data_flags(group: argparse._ActionsContainer) -> None:
     group.add_argument("--nan", metavar="MODE", help="refuse | interpolate | hold: missing values ([data] nan)")
     group.add_argument("--channels", metavar="A,B",
                        help="channels used, names or 0-based indices, comma-separated ([data] channels)")  # fmt: skip
-    group.add_argument("--normalise", metavar="MODE", help="none | series | dataset ([data] normalise)")
+    group.add_argument("--normalise", metavar="MODE", help="none | series | dataset | auto ([data] normalise)")
     group.add_argument("--rate-hz", type=float, metavar="HZ",
                        help="sample rate when the data does not say it ([data] rate_hz)")  # fmt: skip
 
