@@ -4,8 +4,8 @@
 the integer network and back. What a gene means, so that the same genome means the same network
 whatever the env:
 
-- a weight gene g in [-1, 1] is the int8 weight round(127 g); with ``connectivity = "sparse"`` a
-  |g| below `prune` is no synapse at all (the projection is stored sparse), so evolution can cut
+- a weight gene g in [-1, 1] is the int8 weight w = round(127 g); with ``connectivity = "sparse"``
+  a |w| below 127 `prune` is no synapse at all (the projection is stored sparse), so evolution can cut
   synapses; dense projections keep every entry;
 - each projection's exponent is fixed by the codec from the spec's gains (exponents are powers of
   two, so a gain is met within a factor of sqrt 2): a full-scale observation through a full weight
@@ -107,8 +107,8 @@ class GymSNNCodec(LayoutCodec):
     def _weights(self, genome: np.ndarray, name: str) -> np.ndarray:
         g = self.layout.get(genome, name)
         w = np.rint(g * W_MAX).astype(np.int64)
-        if self.spec.connectivity == "sparse":
-            w[np.abs(g) < self.spec.prune] = 0
+        if self.spec.connectivity == "sparse":  # judged on the int8 weight, so encode/decode round-trips
+            w[np.abs(w) < self.spec.prune * W_MAX] = 0
         return w
 
     def _src_exponent(self, target_units: int) -> int:
