@@ -39,3 +39,19 @@ class PointMassEnv(gymnasium.Env):
 
 
 gymnasium.register("UserPointMass-v0", entry_point=PointMassEnv, max_episode_steps=100)
+
+
+class DictObsEnv(PointMassEnv):
+    """The point mass with a Dict observation: a space the gym family refuses (naming env.id)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.observation_space = spaces.Dict({"x": spaces.Box(-2, 2, (1,), np.float32)})
+
+
+class MultiBinaryActionEnv(PointMassEnv):
+    """The point mass with a MultiBinary action: refused as well."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.action_space = spaces.MultiBinary(2)

@@ -35,7 +35,9 @@ def _codec(full_scale, action, **spec) -> GymSNNCodec:
 
 
 def test_input_codes_span_the_bounds() -> None:
-    ctl = SNNController(_codec([2.0], ActionIO("discrete", 2)).decode(_codec([2.0], ActionIO("discrete", 2)).initial_genome))
+    ctl = SNNController(
+        _codec([2.0], ActionIO("discrete", 2)).decode(_codec([2.0], ActionIO("discrete", 2)).initial_genome)
+    )
     # code = round(x / 2 * 32767): 1.0 -> 16383.5 -> 16384 (half to even), 2 -> 32767, beyond saturates, -2 -> -32767
     assert ctl.encode(np.array([1.0]))[0] == 16384
     assert ctl.encode(np.array([2.0]))[0] == 32767
@@ -87,7 +89,11 @@ def test_sparse_prunes_small_genes_dense_keeps_every_entry() -> None:
     g = sparse.initial_genome.copy()
     sparse.layout.put(g, "w_in_out", [[0.2, -0.3], [0.5, 0.0], [-1.0, 0.24]])
     w = sparse.decode(g).projections[0].weights
-    assert w.tolist() == [[0, -38], [64, 0], [-127, 0]]  # round(127 g) = 25, -38, 64, 0, -127, 30; kept where >= 127 x 0.25 = 31.75
+    assert w.tolist() == [
+        [0, -38],
+        [64, 0],
+        [-127, 0],
+    ]  # round(127 g) = 25, -38, 64, 0, -127, 30; kept where >= 127 x 0.25 = 31.75
     assert sparse.decode(g).n_synapses == 3
     dense = _codec([1.0] * 3, act)
     assert dense.decode(g).n_synapses == 6

@@ -101,4 +101,3 @@ def observation_full_scale(
 def input_scale(full_scale: np.ndarray) -> np.ndarray:
     """The network's `input_scale` (real value per code): full scale / 32767."""
     return np.asarray(full_scale, dtype=np.float64) / CODE_FS
-

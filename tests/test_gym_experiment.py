@@ -1,0 +1,198 @@
+"""The gym family through the CLI: evolve and run on CartPole with a tiny budget, a user's own env class,
+the bad-input errors (one line naming the key), and the evolved network on the host board."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import gymnasium
+import numpy as np
+import pytest
+
+from snnctl import Policy, cli, snnfile
+
+TINY = """
+[experiment]
+family = "gym"
+[evolve]
+generations = 2
+population = 4
+backend = "serial"
+validation_episodes = 2
+recent_generations = 1
+[env]
+{env}
+[calibration]
+episodes = 2
+steps = 20
+[network]
+hidden = 2
+[train]
+episodes_per_generation = 1
+[run]
+episodes = 3
+"""
+
+
+def _config(tmp_path: Path, env: str, name: str = "cfg.toml", extra: str = "") -> str:
+    path = tmp_path / name
+    path.write_text(TINY.format(env=env) + extra)
+    return str(path)
+
+
+def _one_line_error(capsys, *needles: str) -> str:
+    cap = capsys.readouterr()
+    lines = cap.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("snnctl: error: "), cap.err
+    for n in needles:
+        assert n in lines[0], lines[0]
+    return lines[0]
+
+
+def _heldout_returns(env: gymnasium.Env, net_path: Path, n: int) -> list[float]:
+    """A second implementation of the held-out loop: the public Policy in a plain gymnasium loop."""
+    policy = Policy(net_path, force=True)
+    out = []
+    for k in range(n):
+        obs, _ = env.reset(seed=1_000_000 + k)
+        policy.reset()
+        total, done = 0.0, False
+        while not done:
+            obs, r, term, trunc, _ = env.step(policy(obs))
+            total += float(r)
+            done = term or trunc
+        out.append(total)
+    return out
+
+
+@pytest.fixture(scope="module")
+def cartpole_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("gym")
+    cfg = _config(tmp, 'id = "CartPole-v1"')
+    out = tmp / "run"
+    assert cli.main(["evolve", cfg, "--out", str(out), "--quiet"]) == 0
+    return cfg, out
+
+
+def test_evolve_records_calibration_and_exports_the_network(cartpole_run) -> None:
+    _, out = cartpole_run
+    cal = json.loads((out / "calibration.json").read_text())
+    net = snnfile.load(out / "best.snn")
+    # bounded dims (x, theta) from the bounds; unbounded ones (velocities) 1.5 x the largest value calibration saw
+    low, high = (
+        gymnasium.make("CartPole-v1").observation_space.low,
+        gymnasium.make("CartPole-v1").observation_space.high,
+    )
+    for i in (0, 2):
+        assert cal["full_scale"][i] == pytest.approx(float(high[i]))
+    for i in (1, 3):
+        assert math.isinf(low[i]) and cal["full_scale"][i] == pytest.approx(1.5 * cal["calibration_max"][i])
+    assert np.allclose(net.input_scale, np.float32(np.array(cal["full_scale"]) / 32767))
+    assert net.meta["combine"] == "argmax" and net.n_neurons == 2 + 2
+    assert net.control_period_s == pytest.approx(0.02)  # CartPole's tau
+    assert (out / "episode.png").stat().st_size > 0 and (out / "selection.json").is_file()
+
+
+def test_run_json_equals_a_plain_gymnasium_loop(cartpole_run, tmp_path, capsys) -> None:
+    cfg, out = cartpole_run
+    capsys.readouterr()
+    plot = tmp_path / "ep.png"
+    assert cli.main(["run", cfg, "--controller", str(out / "best.snn"), "--episodes", "2", "--json", "--quiet",
+                     "--plot", str(plot)]) == 0  # fmt: skip
+    res = json.loads(capsys.readouterr().out)
+    env = gymnasium.make("CartPole-v1")
+    assert res["returns"] == _heldout_returns(env, out / "best.snn", 2)
+    assert res["first_seed"] == 1_000_000 and res["episodes"] == 2 and plot.stat().st_size > 0
+
+
+def test_unknown_env_id_names_the_key_and_how_to_list(tmp_path, capsys) -> None:
+    cfg = _config(tmp_path, 'id = "NoSuchEnv-v9"')
+    assert cli.main(["evolve", cfg, "--out", str(tmp_path / "r"), "--quiet"]) == 2
+    _one_line_error(capsys, "env.id = 'NoSuchEnv-v9'", "pprint_registry", "module:MyEnvClass")
+
+
+@pytest.mark.parametrize("cls", ["DictObsEnv", "MultiBinaryActionEnv"])
+def test_unsupported_space_names_the_key(tmp_path, capsys, cls) -> None:
+    cfg = _config(tmp_path, f'id = "tests.gym_user_env:{cls}"\nmax_episode_steps = 10')
+    assert cli.main(["evolve", cfg, "--out", str(tmp_path / "r"), "--quiet"]) == 2
+    _one_line_error(capsys, f"env.id = 'tests.gym_user_env:{cls}'", "is not supported")
+
+
+def test_unbounded_observation_without_calibration_names_the_key(tmp_path, capsys) -> None:
+    cfg = _config(tmp_path, 'id = "CartPole-v1"', extra="")
+    text = Path(cfg).read_text().replace("episodes = 2\nsteps = 20", "episodes = 0")
+    Path(cfg).write_text(text)
+    assert cli.main(["evolve", cfg, "--out", str(tmp_path / "r"), "--quiet"]) == 2
+    _one_line_error(capsys, "dimensions 1, 3 unbounded", "calibration.episodes")
+
+
+def test_bad_env_kwargs_and_module_name_the_key(tmp_path, capsys) -> None:
+    cfg = _config(tmp_path, 'id = "CartPole-v1"\n[env.kwargs]\nno_such_arg = 1')
+    assert cli.main(["evolve", cfg, "--out", str(tmp_path / "r"), "--quiet"]) == 2
+    _one_line_error(capsys, "env.kwargs")
+    cfg = _config(tmp_path, 'id = "X-v0"\nmodule = "no_such_module_here"', name="m.toml")
+    assert cli.main(["evolve", cfg, "--out", str(tmp_path / "r2"), "--quiet"]) == 2
+    _one_line_error(capsys, "env.module = 'no_such_module_here'")
+
+
+def test_user_env_class_passes_check_env() -> None:
+    from gymnasium.utils.env_checker import check_env
+
+    from evolve.gym import make_env
+
+    for kwargs in ({}, {"discrete": True}):
+        env = make_env({"id": "tests.gym_user_env:PointMassEnv", "kwargs": kwargs, "max_episode_steps": 50})
+        check_env(env.unwrapped, skip_render_check=True)
+        assert env.spec is None or env._max_episode_steps == 50  # the TimeLimit the family adds
+
+
+@pytest.mark.parametrize(
+    "env_table",
+    [
+        'id = "tests.gym_user_env:PointMassEnv"\nmax_episode_steps = 40\n[env.kwargs]\nfriction = 0.2\ndiscrete = true',
+        'id = "UserPointMass-v0"\nmodule = "tests.gym_user_env"',
+    ],
+)
+def test_user_env_evolves_and_runs_with_no_project_change(tmp_path, capsys, env_table) -> None:
+    cfg = _config(tmp_path, env_table)
+    out = tmp_path / "run"
+    assert cli.main(["evolve", cfg, "--out", str(out), "--quiet"]) == 0
+    capsys.readouterr()
+    assert cli.main(["run", cfg, "--controller", str(out / "best.snn"), "--episodes", "2", "--json", "--quiet"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    from evolve.gym import make_env
+    from snnctl.config import load_config
+    from evolve.gym_experiment import SCHEMA
+
+    env = make_env(load_config(cfg, SCHEMA)["env"])
+    assert res["returns"] == _heldout_returns(env, out / "best.snn", 2)
+
+
+def test_evolved_network_on_the_host_board_acts_bit_identically(cartpole_run) -> None:
+    """A full CartPole episode with the network on the host board (DeviceBackend: argmax of the board's codes,
+    on the host) and in-process: every action and every output code the same."""
+    from firmware_bridge.emulators import start_emulator
+    from firmware_bridge.loop_device import DeviceBackend
+    from snnctl.controllers.snn import SNNController
+    from tests.optional_tools import require_board
+
+    require_board("host")
+    _, out = cartpole_run
+    net = snnfile.load(out / "best.snn")
+    env = gymnasium.make("CartPole-v1")
+    ctl = SNNController(net)
+    with start_emulator("host") as emu, DeviceBackend(net, emu.url, deadline_s=2.0) as board:
+        obs, _ = env.reset(seed=1_000_000)
+        ctl.reset()
+        board.reset()
+        steps, done = 0, False
+        while not done:
+            a = board.act(obs)
+            u = ctl.act(obs)
+            assert a.u == u and np.array_equal(a.codes, ctl.last_codes)
+            obs, _, term, trunc, _ = env.step(a.u)
+            steps += 1
+            done = term or trunc
+    assert steps >= 9
