@@ -231,7 +231,7 @@ def plot_episode(cfg: dict, path: Path, out: Path, first: int = 0, force_rate: b
             done = term or trunc
     finally:
         env.close()
-    fig, _ = network_figure(ctl.net, np.array(codes),
-                            title=f"{path.name} on {cfg['env']['id']}: held-out episode {first}, return {total:.1f}")  # fmt: skip
+    title = f"{path.name} on {cfg['env']['id']}: held-out episode {first}, return {total:.1f}"
+    fig, _ = network_figure(ctl.net, np.array(codes), title=title)
     fig.savefig(out, dpi=100)
     return out

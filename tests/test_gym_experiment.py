@@ -163,8 +163,8 @@ def test_user_env_evolves_and_runs_with_no_project_change(tmp_path, capsys, env_
     assert cli.main(["run", cfg, "--controller", str(out / "best.snn"), "--episodes", "2", "--json", "--quiet"]) == 0
     res = json.loads(capsys.readouterr().out)
     from evolve.gym import make_env
-    from snnctl.config import load_config
     from evolve.gym_experiment import SCHEMA
+    from snnctl.config import load_config
 
     env = make_env(load_config(cfg, SCHEMA)["env"])
     assert res["returns"] == _heldout_returns(env, out / "best.snn", 2)

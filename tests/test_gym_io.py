@@ -10,7 +10,7 @@ import pytest
 from snnctl.controllers.gym_io import ACTION_CODE_FS, ActionIO, UnboundedObservationError, observation_full_scale
 from snnctl.controllers.gym_snn import THETA, V_FS, W_MAX, GymSNNCodec, GymSNNSpec, exponent_for
 from snnctl.controllers.snn import SNNController
-from snnctl.network import Network, Output, Population, Kind
+from snnctl.network import Kind, Network, Output, Population
 
 INF = math.inf
 

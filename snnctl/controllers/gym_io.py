@@ -12,7 +12,8 @@ No gymnasium here (the core imports none): a space is described by plain arrays,
   ``code * max(|low|, |high|) / ACTION_CODE_FS`` and is clipped to [low, high] (`SNNController.decode`
   with `u_min`/`u_max`).
 - **Discrete action.** One LI readout per action; the action is `start` + the index of the largest
-  output code, the lowest index on a tie (`SNNController.decode` with ``combine = "argmax"``). The argmax is of the integer codes, so whichever executor produced them
+  output code, the lowest index on a tie (`SNNController.decode` with ``combine = "argmax"``). The
+  argmax is of the integer codes, so whichever executor produced them
   (numba in-process, the C core on a board) the action is the same bit for bit.
 """
 

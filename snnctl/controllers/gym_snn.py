@@ -142,8 +142,8 @@ class GymSNNCodec(LayoutCodec):
             projs.append(Projection(src, hid, self._weights(genome, "w_in_hid"), self._src_exponent(THETA),
                                     sparse=sparse))  # fmt: skip
             if s.recurrent:
-                projs.append(Projection(hid, hid, self._weights(genome, "w_rec"),
-                                        exponent_for(s.spike_gain * THETA, W_MAX), recurrent=True, sparse=sparse))  # fmt: skip
+                e_rec = exponent_for(s.spike_gain * THETA, W_MAX)
+                projs.append(Projection(hid, hid, self._weights(genome, "w_rec"), e_rec, recurrent=True, sparse=sparse))
         out = len(pops)
         pops.append(Population(Kind.LI, self.action.n, du=DECAY_ONE, name="readout",
                                dv=np.rint(self.layout.get(genome, "out_leak") * DECAY_ONE).astype(np.int64),
