@@ -235,3 +235,74 @@ def plot_episode(cfg: dict, path: Path, out: Path, first: int = 0, force_rate: b
     fig, _ = network_figure(ctl.net, np.array(codes), title=title)
     fig.savefig(out, dpi=100)
     return out
+
+
+def hil_main(cfg: dict, opts: Any) -> dict[str, Any]:
+    """`snnctl hil` on a gym config: held-out episodes with the network stepped on a board (`opts`:
+    `evolve.run_options.HilOptions`), every action compared bit for bit with the in-process network's.
+
+    The board's output codes become the action on the host (`SNNController.decode`, which
+    `DeviceBackend` reuses: for a `Discrete` action the argmax of the board's integer codes). The
+    env is driven by the board's actions; an episode with a step the board did not answer ends there
+    and is counted in `faults`."""
+    from firmware_bridge.loop_device import DeviceBackend
+    from snnctl.controllers.factory import load_controller
+    from snnctl.controllers.loop_backends import BackendFault
+    from snnctl.progress import progress_bar
+
+    path = Path(opts.controller)
+    env = make_env(cfg["env"])
+    try:
+        period = control_period(env)
+        try:
+            ctl = load_controller(path, period, force=opts.force_rate, env=env)
+        except ValueError as e:
+            raise SnnctlError(str(e)) from None
+        returns, steps, action_diff, code_diff, faults, spikes = [], 0, 0, 0, 0, 0
+        limit = cfg["run"]["episode_steps"] or None
+        board = DeviceBackend(ctl.net, opts.url, deadline_s=opts.deadline_s, dt=period, force_rate=opts.force_rate)
+        with board, progress_bar(not opts.quiet, opts.episodes, f"hil {opts.board}", "episode") as bar:
+            for k in range(opts.episodes):
+                obs, _ = env.reset(seed=heldout_seed(opts.seed + k))
+                ctl.reset()
+                board.reset()
+                total, n, done = 0.0, 0, False
+                while not done and (limit is None or n < limit):
+                    try:
+                        a = board.act(obs)
+                    except BackendFault:
+                        faults += 1
+                        break
+                    u = ctl.act(obs)
+                    action_diff += np.asarray(a.u).tobytes() != np.asarray(u).tobytes()
+                    code_diff += not np.array_equal(a.codes, ctl.last_codes)
+                    spikes += int(ctl.last_spike_count)
+                    obs, r, term, trunc, _ = env.step(a.u)
+                    total += float(r)
+                    n += 1
+                    done = term or trunc
+                returns.append(total)
+                steps += n
+                bar.update(1)
+    finally:
+        env.close()
+    s = summarize([{"return": r} for r in returns], ["return"], better="higher")["return"]
+    return {"controller": str(path), "env": cfg["env"]["id"], "board": opts.board, "url": opts.url,
+            "episodes": len(returns), "first_seed": HELDOUT_START + opts.seed, "steps": steps,
+            "return_mean": s["mean"], "return_std": s["std"], "return_min": s["worst"], "returns": returns,
+            "spikes_per_step": spikes / max(1, steps), "faults": faults, "action_mismatches": int(action_diff),
+            "code_mismatches": int(code_diff),
+            "identical": bool(steps > 0 and faults == 0 and action_diff == 0 and code_diff == 0)}  # fmt: skip
+
+
+def format_hil(r: dict[str, Any]) -> str:
+    """The `snnctl hil` summary of a gym config."""
+    verdict = "every action bit-identical to in-process" if r["identical"] else "NOT identical to in-process"
+    return "\n".join([
+        f"hardware in the loop: {Path(r['controller']).name} on {r['board']} ({r['url']}), {r['env']}",
+        f"  {plural(r['episodes'], 'held-out episode')} (seeds {r['first_seed']}.."
+        f"{r['first_seed'] + r['episodes'] - 1}), {plural(r['steps'], 'step')}",
+        f"  return  mean {r['return_mean']:.1f}  std {r['return_std']:.1f}  min {r['return_min']:.1f}",
+        f"  action mismatches {r['action_mismatches']}, output-code mismatches {r['code_mismatches']},"
+        f" unanswered steps {r['faults']}: {verdict}",
+    ])  # fmt: skip
