@@ -168,31 +168,33 @@ def test_user_env_evolves_and_runs_with_no_project_change(tmp_path, capsys, env_
 
     env = make_env(load_config(cfg, SCHEMA)["env"])
     assert res["returns"] == _heldout_returns(env, out / "best.snn", 2)
-
-
-def test_evolved_network_on_the_host_board_acts_bit_identically(cartpole_run) -> None:
-    """A full CartPole episode with the network on the host board (DeviceBackend: argmax of the board's codes,
-    on the host) and in-process: every action and every output code the same."""
-    from firmware_bridge.emulators import start_emulator
-    from firmware_bridge.loop_device import DeviceBackend
-    from snnctl.controllers.snn import SNNController
+    # on the host board as well (a Box action with the registered id, a Discrete one with the class)
     from tests.optional_tools import require_board
 
     require_board("host")
-    _, out = cartpole_run
-    net = snnfile.load(out / "best.snn")
-    env = gymnasium.make("CartPole-v1")
-    ctl = SNNController(net)
-    with start_emulator("host") as emu, DeviceBackend(net, emu.url, deadline_s=2.0) as board:
-        obs, _ = env.reset(seed=1_000_000)
-        ctl.reset()
-        board.reset()
-        steps, done = 0, False
-        while not done:
-            a = board.act(obs)
-            u = ctl.act(obs)
-            assert a.u == u and np.array_equal(a.codes, ctl.last_codes)
-            obs, _, term, trunc, _ = env.step(a.u)
-            steps += 1
-            done = term or trunc
-    assert steps >= 9
+    assert cli.main(["hil", cfg, "--controller", str(out / "best.snn"), "--board", "host", "--json", "--quiet"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["identical"] and r["returns"] == res["returns"][:1]
+
+
+def test_hil_on_the_host_board_is_bit_identical(cartpole_run, capsys) -> None:
+    """`snnctl hil` with a gym config: the network stepped on the host board drives CartPole (the argmax of the
+    board's integer codes, taken on the host); every action and code equals the in-process network's, and the
+    returns equal a plain gymnasium loop's with the in-process network."""
+    from tests.optional_tools import require_board
+
+    require_board("host")
+    cfg, out = cartpole_run
+    capsys.readouterr()
+    assert cli.main(["hil", cfg, "--controller", str(out / "best.snn"), "--board", "host", "--episodes", "2",
+                     "--json", "--quiet"]) == 0  # fmt: skip
+    r = json.loads(capsys.readouterr().out)
+    assert r["identical"] and r["action_mismatches"] == 0 and r["code_mismatches"] == 0 and r["faults"] == 0
+    assert r["returns"] == _heldout_returns(gymnasium.make("CartPole-v1"), out / "best.snn", 2)
+    assert r["steps"] == sum(r["returns"])  # CartPole pays 1 per step
+
+
+def test_hil_refuses_the_blimp_loops_options_for_gym(cartpole_run, capsys) -> None:
+    cfg, out = cartpole_run
+    assert cli.main(["hil", cfg, "--controller", str(out / "best.snn"), "--board", "host", "--realtime"]) == 2
+    _one_line_error(capsys, "--realtime does not apply to a gym experiment")
