@@ -1,5 +1,10 @@
 """`snnctl hil`: the blimp flies in MuJoCo while its SNN runs on a board (emulated or real).
 
+A family whose module has `hil_main(cfg, HilOptions)` (gym) plays its own env against the board
+instead (`_family_hil`): the board is started here, the episodes and the bit-for-bit comparison with
+the in-process network are the family's; the blimp's loop options (`--realtime`, `--sensing`,
+`--faults`, ...) are refused for it.
+
 `snnctl.cli.build_parser` calls `add_parsers(sub)`. Everything heavy (MuJoCo, pyserial, the
 emulators) is imported inside the handler, so `snnctl --help` stays light.
 
@@ -36,6 +41,7 @@ examples:
   snnctl hil configs/blimp_pid.toml --controller best.snn --board host --sensing delta --plot hil.png
   snnctl hil configs/blimp_pid.toml --controller best.snn --board host --log hil.npz --compare
   snnctl hil configs/blimp_pid.toml --controller best.snn --compare hil.npz     (check a saved log)
+  snnctl hil configs/gym_cartpole.toml --controller best.snn --board lm3s6965evb --episodes 5
 
 Flies held-out profiles ([run] profile, and episode_s of the config or --duration) with the network
 on a board: --board starts that board's emulator for the run (host: the POSIX virtual device; lm3s6965evb: the
@@ -46,13 +52,16 @@ noise, spike; link kinds delay (ms), drop (p), corrupt (p), silent, unplug, made
 link. After a link fault the board's network restarts from reset state; the monitor holds the safe
 action until replies are on time again. --compare replays the observations the board was given
 through the in-process integer network and reports whether every action is bit-identical.
+A gym config plays held-out episodes of its env with the board's actions and compares every action
+and output code with the in-process network's (exit status 1 unless all are identical); of the
+options above it takes --episodes, --seed, --deadline-ms (default 1 s), --force-rate, --json.
 """
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "hil",
-        help="hardware in the loop: the blimp in MuJoCo, its SNN on a board",
+        help="hardware in the loop: the blimp (or a gym env) simulated, its SNN on a board",
         description="Fly held-out blimp profiles in MuJoCo with the SNN running on a (emulated) board.",
         epilog=_HIL_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
