@@ -9,8 +9,10 @@ return over `[run] episodes` episodes with seeds from 1,000,000, never trained o
 neurons, synapses, spikes per step, evolution wall time) and `episode.png` (the network during the
 first held-out episode).
 
-`snnctl run CONFIG --controller best.snn [--episodes N] [--json] [--plot OUT.png]` plays a saved
-network on held-out episodes. `snnctl bench evolve CONFIG --seeds 1 2 3` tabulates seeds
+`snnctl run CONFIG --controller best.snn [--episodes N] [--json] [--plot OUT.png] [--video OUT.gif]`
+plays a saved network on held-out episodes (the video films the first one through the env's
+`rgb_array` rendering: MuJoCo envs offscreen; classic-control envs need pygame).
+`snnctl bench evolve CONFIG --seeds 1 2 3` tabulates seeds
 (`BENCH_METRICS`, `bench_result`; goals from `[goals]`).
 """
 
@@ -76,7 +78,7 @@ BENCH_METRICS = [
     ("evolution_s", "evolution wall time (s)", "lower"),
 ]
 
-RUN_OPTIONS: frozenset[str] = frozenset()
+RUN_OPTIONS: frozenset[str] = frozenset({"video"})
 EVOLVE_OPTIONS = {"episode_steps": "train.episode_steps"}
 
 
@@ -199,17 +201,49 @@ def run_main(cfg: dict, opts: RunOptions) -> int:
     path = Path(opts.controller)
     if not path.is_file() or path.suffix != ".snn":
         raise SnnctlError(f"{path}: no such .snn file (give the best.snn of snnctl evolve)")
+    if opts.video is not None:  # what filming needs (GL, the writer, the folder), before any episode
+        from sim.video import VideoError, VideoWriter, ensure_offscreen_gl
+
+        try:
+            ensure_offscreen_gl()
+            VideoWriter(opts.video, fps=1.0)  # checks only: nothing is written before the first frame
+        except VideoError as e:
+            raise SnnctlError(f"--video {e}") from None
     try:
         t = heldout(cfg, path, opts.episodes, opts.seed, opts.force_rate, progress=not opts.quiet)
     except (EnvConfigError, SnnFormatError, ValueError) as e:
         raise _user_error(e) from None
     if opts.plot:
         t["plot"] = str(plot_episode(cfg, path, Path(opts.plot), opts.seed, opts.force_rate))
+    if opts.video:
+        video = record_video(cfg, path, Path(opts.video), opts.seed, opts.force_rate)
+        t["video"], t["video_bytes"] = str(video), video.stat().st_size
     if opts.json:
         print(json.dumps(t, indent=2))
     else:
-        print(format_table(t) + (f"\nplot: {t['plot']}" if "plot" in t else ""))
+        print(format_table(t) + (f"\nplot: {t['plot']}" if "plot" in t else "")
+              + (f"\nvideo: {t['video']} ({t['video_bytes'] / 1e6:.1f} MB)" if "video" in t else ""))  # fmt: skip
     return 0
+
+
+def record_video(cfg: dict, path: Path, out: Path, first: int = 0, force_rate: bool = False) -> Path:
+    """Film held-out episode `first` to `out` (.gif / .mp4) through the env's `rgb_array` rendering."""
+    import gymnasium
+
+    from sim.video import VideoError, record_episode
+    from snnctl.controllers.factory import load_controller
+
+    env = make_env(cfg["env"], render_mode="rgb_array")
+    try:
+        ctl = load_controller(path, control_period(env), force=force_rate, env=env)
+        steps = cfg["run"]["episode_steps"] or None
+        record_episode(env, ctl, out, seed=heldout_seed(first), max_steps=steps, fps=env.metadata.get("render_fps")
+                       or (1.0 / (control_period(env) or 0.05)))  # fmt: skip
+    except (VideoError, gymnasium.error.DependencyNotInstalled) as e:
+        raise SnnctlError(f"--video: {e}") from None
+    finally:
+        env.close()
+    return out
 
 
 def plot_episode(cfg: dict, path: Path, out: Path, first: int = 0, force_rate: bool = False) -> Path:

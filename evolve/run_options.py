@@ -27,7 +27,7 @@ class RunOptions:
     sensing: str | None = None  # blimp: sensing policy (the sensing-to-action loop)
     faults: str | None = None  # blimp: fault injection spec
     n_links: int | None = None  # swimmer: body length
-    video: str | None = None  # swimmer: .mp4/.gif of the first episode
+    video: str | None = None  # swimmer, gym: .mp4/.gif of the first episode
     data: str | None = None  # HAR: dataset (already applied to the config's [data] path)
     port: str | None = None  # HAR: a board to run on
 

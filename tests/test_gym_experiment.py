@@ -198,3 +198,32 @@ def test_hil_refuses_the_blimp_loops_options_for_gym(cartpole_run, capsys) -> No
     cfg, out = cartpole_run
     assert cli.main(["hil", cfg, "--controller", str(out / "best.snn"), "--board", "host", "--realtime"]) == 2
     _one_line_error(capsys, "--realtime does not apply to a gym experiment")
+
+
+def test_run_video_films_a_mujoco_env(tmp_path, capsys) -> None:
+    """`--video` on a MuJoCo env: a hand-built network (zero weights) on InvertedPendulum-v5, filmed offscreen."""
+    pytest.importorskip("mujoco")
+    from evolve.gym import action_io, control_period, make_env
+    from sim.video import VideoError, ensure_offscreen_gl
+    from snnctl.controllers.gym_snn import GymSNNCodec, GymSNNSpec
+
+    try:
+        ensure_offscreen_gl()
+    except VideoError as e:
+        pytest.skip(str(e))
+    env = make_env({"id": "InvertedPendulum-v5"})
+    codec = GymSNNCodec(GymSNNSpec(), np.ones(4), action_io(env, "x"), control_period_s=control_period(env))
+    net = tmp_path / "zero.snn"
+    snnfile.save(codec.decode(codec.initial_genome), net)
+    cfg = _config(tmp_path, 'id = "InvertedPendulum-v5"')
+    gif = tmp_path / "ep.gif"
+    assert (
+        cli.main(["run", cfg, "--controller", str(net), "--episodes", "1", "--json", "--quiet", "--video", str(gif)])
+        == 0
+    )
+    res = json.loads(capsys.readouterr().out)
+    from PIL import Image
+
+    with Image.open(gif) as im:
+        assert im.format == "GIF" and im.n_frames >= 2
+    assert res["video_bytes"] == gif.stat().st_size
