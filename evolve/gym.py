@@ -12,7 +12,7 @@ observation dimensions.
 integer network (`SNNController`, the numba `Stepper`) over a few training episodes (common random
 numbers: every genome of a generation meets the same seeds, `sim.seeds.TRAINING`); with
 `spikes_objective`, spikes per step is a second objective to minimise (NSGA-II). `validate` plays
-`sim.seeds.VALIDATION` episodes; held-out episodes (`sim.seeds.heldout_seed`) are `snnctl run`'s.
+`sim.seeds.VALIDATION` episodes of the held-out kind (`validation_steps`, however short training ones are); held-out episodes (`sim.seeds.heldout_seed`) are `snnctl run`'s.
 """
 
 from __future__ import annotations
@@ -160,6 +160,9 @@ class GymProblem:
     episode_steps: int = param(0, "steps of a training episode at most; 0 = until the env ends it", ge=0)
     spikes_objective: bool = param(False, "second objective: spikes per step, minimised (use with nsga2)")
     seed: int = 0
+    # validation episodes are held-out episodes' kind (the config's [run] episode_steps; 0 = until the env ends
+    # them), so the export is chosen on what it will be judged on even when training episodes are cut short
+    validation_steps: int = 0
     name: str = "gym"
     _codec: Any = field(default=None, repr=False)
     _env: Any = field(default=None, repr=False)
@@ -192,20 +195,21 @@ class GymProblem:
             self._env = make_env(self.env_cfg)
         return self._env
 
-    def _score(self, genome: np.ndarray, seeds: list[int]) -> list[float]:
+    def _score(self, genome: np.ndarray, seeds: list[int], steps: int) -> list[float]:
         ctl = SNNController(self._codec.decode(genome))
-        rows = [episode(self.env(), ctl, s, self.episode_steps or None) for s in seeds]
+        rows = [episode(self.env(), ctl, s, steps or None) for s in seeds]
         ret = float(np.mean([r[0] for r in rows]))
         per_step = sum(r[2] for r in rows) / max(1, sum(r[1] for r in rows))
         return [ret, per_step][: len(self.objectives)]
 
     def evaluate(self, genomes: np.ndarray, seeds: np.ndarray, generation: int) -> np.ndarray:
         ep = training_seeds([self.seed, generation], self.episodes_per_generation)
-        return np.array([self._score(g, ep) for g in genomes])
+        return np.array([self._score(g, ep, self.episode_steps) for g in genomes])
 
     def validate(self, genomes: np.ndarray, episodes: np.ndarray) -> np.ndarray:
         """Row i: genome i on validation episode episodes[i] (`sim.seeds.VALIDATION`)."""
-        return np.array([self._score(g, [validation_seed(int(e))]) for g, e in zip(genomes, episodes, strict=True)])
+        pairs = zip(genomes, episodes, strict=True)
+        return np.array([self._score(g, [validation_seed(int(e))], self.validation_steps) for g, e in pairs])
 
     def export_best(self, genome: np.ndarray, out_dir: Path) -> Path:
         from snnctl.snnfile import save

@@ -112,7 +112,7 @@ def problem_of(cfg: dict, out_dir: Path | None = None) -> GymProblem:
     try:
         scale = full_scale_of(cfg, out_dir)
         return GymProblem(cfg["env"], GymSNNSpec(**cfg["network"]), tuple(scale.tolist()), seed=cfg["evolve"]["seed"],
-                          **cfg["train"])  # fmt: skip
+                          validation_steps=cfg["run"]["episode_steps"], **cfg["train"])  # fmt: skip
     except (EnvConfigError, UnboundedObservationError) as e:
         raise _user_error(e) from None
     except ValueError as e:
