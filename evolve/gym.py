@@ -12,7 +12,8 @@ observation dimensions.
 integer network (`SNNController`, the numba `Stepper`) over a few training episodes (common random
 numbers: every genome of a generation meets the same seeds, `sim.seeds.TRAINING`); with
 `spikes_objective`, spikes per step is a second objective to minimise (NSGA-II). `validate` plays
-`sim.seeds.VALIDATION` episodes of the held-out kind (`validation_steps`, however short training ones are); held-out episodes (`sim.seeds.heldout_seed`) are `snnctl run`'s.
+`sim.seeds.VALIDATION` episodes of the held-out kind (`validation_steps`, however short training
+ones are); held-out episodes (`sim.seeds.heldout_seed`) are `snnctl run`'s.
 """
 
 from __future__ import annotations
