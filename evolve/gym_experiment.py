@@ -99,12 +99,17 @@ def full_scale_of(cfg: dict, out_dir: Path | None) -> np.ndarray:
     finally:
         env.close()
     if out_dir is not None:
-        record = {"env": cfg["env"]["id"], "low": low.tolist(), "high": high.tolist(),
+        record = {"env": cfg["env"]["id"], "low": _finite(low), "high": _finite(high),
                   "calibration_max": None if cal is None else cal.tolist(), **{k: c[k] for k in c},
                   "seed": cfg["evolve"]["seed"], "full_scale": scale.tolist()}  # fmt: skip
         Path(out_dir).mkdir(parents=True, exist_ok=True)
         (Path(out_dir) / "calibration.json").write_text(json.dumps(record, indent=2) + "\n")
     return scale
+
+
+def _finite(a: np.ndarray) -> list[float | None]:
+    """The values, an infinite bound as None (JSON has no inf: null)."""
+    return [float(x) if np.isfinite(x) else None for x in a]
 
 
 def problem_of(cfg: dict, out_dir: Path | None = None) -> GymProblem:

@@ -88,7 +88,8 @@ def test_evolve_records_calibration_and_exports_the_network(cartpole_run) -> Non
     for i in (0, 2):
         assert cal["full_scale"][i] == pytest.approx(float(high[i]))
     for i in (1, 3):
-        assert math.isinf(low[i]) and cal["full_scale"][i] == pytest.approx(1.5 * cal["calibration_max"][i])
+        assert math.isinf(low[i]) and cal["low"][i] is None  # unbounded: null in the (strict) JSON
+        assert cal["full_scale"][i] == pytest.approx(1.5 * cal["calibration_max"][i])
     assert np.allclose(net.input_scale, np.float32(np.array(cal["full_scale"]) / 32767))
     assert net.meta["combine"] == "argmax" and net.n_neurons == 2 + 2
     assert net.control_period_s == pytest.approx(0.02)  # CartPole's tau
