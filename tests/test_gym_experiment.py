@@ -228,3 +228,23 @@ def test_run_video_films_a_mujoco_env(tmp_path, capsys) -> None:
     with Image.open(gif) as im:
         assert im.format == "GIF" and im.n_frames >= 2
     assert res["video_bytes"] == gif.stat().st_size
+
+
+def test_nsga2_return_vs_spikes_exports_a_validated_front_member(tmp_path, capsys) -> None:
+    """NSGA-II with spikes per step as the second objective: the run exports a network, and nsga2 without the
+    second objective is one line naming both keys."""
+    cfg = _config(tmp_path, 'id = "CartPole-v1"', extra="")
+    text = Path(cfg).read_text().replace("generations = 2\n", 'generations = 2\nalgorithm = "nsga2"\n')
+    Path(cfg).write_text(text.replace("population = 4", "population = 8"))
+    assert cli.main(["evolve", cfg, "--out", str(tmp_path / "a"), "--quiet"]) == 2
+    _one_line_error(capsys, "evolve.algorithm = 'nsga2'", "train.spikes_objective")
+    Path(cfg).write_text(
+        Path(cfg)
+        .read_text()
+        .replace("episodes_per_generation = 1", "episodes_per_generation = 1\nspikes_objective = true")
+    )
+    out = tmp_path / "b"
+    assert cli.main(["evolve", cfg, "--out", str(out), "--quiet"]) == 0
+    sel = json.loads((out / "selection.json").read_text())
+    assert snnfile.load(out / "best.snn").meta["family"] == "gym" and (out / "front.npz").is_file()
+    assert "spikes_per_step" in json.dumps(sel)
