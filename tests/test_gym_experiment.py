@@ -248,3 +248,13 @@ def test_nsga2_return_vs_spikes_exports_a_validated_front_member(tmp_path, capsy
     sel = json.loads((out / "selection.json").read_text())
     assert snnfile.load(out / "best.snn").meta["family"] == "gym" and (out / "front.npz").is_file()
     assert "spikes_per_step" in json.dumps(sel)
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (Path(__file__).parents[1] / "configs").glob("gym_*.toml")))
+def test_shipped_gym_configs_build_their_network_within_their_size_goal(name) -> None:
+    from snnctl.cli import families
+
+    mod, cfg = families.load(Path(__file__).parents[1] / "configs" / name)
+    problem = mod.problem_of(cfg)  # the env, its spaces, the calibration rollout where a dimension is unbounded
+    net = problem.codec.decode(problem.initial_genome)
+    assert net.n_neurons <= cfg["goals"]["max_neurons"] and net.meta["env_id"] == cfg["env"]["id"]
