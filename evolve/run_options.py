@@ -27,7 +27,7 @@ class RunOptions:
     sensing: str | None = None  # blimp: sensing policy (the sensing-to-action loop)
     faults: str | None = None  # blimp: fault injection spec
     n_links: int | None = None  # swimmer: body length
-    video: str | None = None  # swimmer: .mp4/.gif of the first episode
+    video: str | None = None  # swimmer, gym: .mp4/.gif of the first episode
     data: str | None = None  # HAR: dataset (already applied to the config's [data] path)
     # HAR: how the windows are prepared (already applied to the config's [data] keys of the same names)
     length: int | None = None  # steps per window
@@ -43,3 +43,21 @@ class RunOptions:
             raise ValueError(f"episodes must be at least 1, got {self.episodes}")
         if self.seed < 0:
             raise ValueError(f"seed is the first held-out episode index and must be >= 0, got {self.seed}")
+
+
+@dataclass(frozen=True)
+class HilOptions:
+    """What `snnctl hil` asks of a family's `hil_main(cfg, opts)`: the network, the board it runs on, which episodes.
+
+    The CLI starts an emulated board (`--board`) or takes a running one (`--port`) and passes its URL;
+    the family plays its env with the network stepped on the board and compares every action with
+    the in-process network's."""
+
+    controller: str  # the .snn file
+    url: str  # the board's pyserial URL
+    board: str  # what to call it in the report
+    episodes: int = 1
+    seed: int = 0  # first held-out episode index
+    deadline_s: float = 1.0  # how long one step waits for the board
+    force_rate: bool = False
+    quiet: bool = False

@@ -40,6 +40,7 @@ __all__ = [
     "ConfigError",
     "Key",
     "Section",
+    "OpenTable",
     "load_config",
     "validate",
     "defaults",
@@ -123,17 +124,28 @@ class Key:
         return ", ".join(x for x in (what, n, rng) if x)
 
 
+@dataclass(frozen=True)
+class OpenTable:
+    """A TOML table whose keys the schema cannot list: passed through as given (e.g. an env's keyword
+    arguments, checked by the env itself). Values are what :func:`dump_toml` writes: bools, numbers,
+    strings and flat lists of them."""
+
+    help: str = ""
+
+
 @dataclass(frozen=True, init=False)
 class Section:
     """A TOML table: named :class:`Key` entries and nested :class:`Section` entries."""
 
     help: str
-    fields: dict[str, Key | Section] = field(default_factory=dict)
+    fields: dict[str, Key | Section | OpenTable] = field(default_factory=dict)
 
-    def __init__(self, help: str = "", /, **fields: Key | Section):
+    def __init__(self, help: str = "", /, **fields: Key | Section | OpenTable):
         for name, f in fields.items():
-            if not isinstance(f, Key | Section):
-                raise TypeError(f"schema entry {name!r} must be a Key or a Section, not {type(f).__name__}")
+            if not isinstance(f, Key | Section | OpenTable):
+                raise TypeError(
+                    f"schema entry {name!r} must be a Key, a Section or an OpenTable, not {type(f).__name__}"
+                )
         object.__setattr__(self, "help", help)
         object.__setattr__(self, "fields", dict(fields))
 
@@ -312,6 +324,12 @@ def apply_overrides(resolved: Mapping[str, Any], schema: Section, overrides: Ite
             if part not in node.fields:
                 raise ConfigError("<command line>", path, _unknown_reason(part, node, ".".join(parts[:depth])))
             entry = node.fields[part]
+            if isinstance(entry, OpenTable):  # any key below it, as the file could have written it
+                if depth != len(parts) - 2:
+                    raise ConfigError("<command line>", path, "is a table of values; set one key: "
+                                      f"{path}.NAME=VALUE")  # fmt: skip
+                table[part][parts[-1]] = _open_table({parts[-1]: value}, "<command line>", path)[parts[-1]]
+                break
             if depth == len(parts) - 1:
                 if isinstance(entry, Section):
                     raise ConfigError("<command line>", path, "is a table; set one of its keys instead")
@@ -346,11 +364,24 @@ def _validate_section(data: Any, schema: Section, file: str, prefix: str) -> dic
         path = _join(prefix, name)
         if isinstance(entry, Section):
             out[name] = _validate_section(data.get(name, {}), entry, file, path)
+        elif isinstance(entry, OpenTable):
+            out[name] = _open_table(data.get(name, {}), file, path)
         elif name in data:
             out[name] = _check_value(entry, data[name], file, path)
         else:
             out[name] = _check_value(entry, entry.default, file, path)  # also int -> float
     return out
+
+
+def _open_table(data: Any, file: str, path: str) -> dict:
+    """An `OpenTable`'s keys as given; only what a TOML writer can write back (no nested tables)."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(file, path, f"must be a table ([{path}]), got {_describe(data)}")
+    for k, v in data.items():
+        items = v if isinstance(v, list) else [v]
+        if any(isinstance(x, Mapping | list) or not isinstance(x, bool | int | float | str) for x in items):
+            raise ConfigError(file, _join(path, k), f"expected a bool, number, string or flat list, got {_describe(v)}")
+    return {k: _copy_value(v) for k, v in data.items()}
 
 
 def _unknown_reason(name: str, schema: Section, prefix: str) -> str:

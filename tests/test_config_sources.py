@@ -16,8 +16,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evolve import blimp_experiment, har_experiment, swimmer_experiment
+from evolve import blimp_experiment, gym_experiment, har_experiment, swimmer_experiment
 from evolve.blimp import ClosedLoopProblem, MimicProblem
+from evolve.gym import GymProblem
 from evolve.har import (
     PARAM_KEYS,
     L2MUProblem,
@@ -31,12 +32,14 @@ from evolve.swimmer import SwimmerProblem
 from sim.blimp import BlimpAltitudeEnv
 from snnctl.config import ConfigError, Key, Section, apply_overrides, defaults
 from snnctl.controllers.blimp_snn import BlimpSNNSpec
+from snnctl.controllers.gym_snn import GymSNNSpec
 from snnctl.controllers.l2mu import L2MUParams, L2MUSpec
 from snnctl.controllers.linear import LinearSpec
 from snnctl.controllers.mlp import MLPSpec
 from snnctl.controllers.ncap import NCAPSpec
 
-SCHEMAS = {"blimp": blimp_experiment.SCHEMA, "swimmer": swimmer_experiment.SCHEMA, "har": har_experiment.SCHEMA}
+SCHEMAS = {"blimp": blimp_experiment.SCHEMA, "swimmer": swimmer_experiment.SCHEMA, "har": har_experiment.SCHEMA,
+           "gym": gym_experiment.SCHEMA}  # fmt: skip
 
 
 def _ctor_default(func, name):
@@ -78,6 +81,10 @@ for _k in ("episodes_per_generation", "w_rmse", "w_steady_state", "w_overshoot_u
     SOURCES["blimp", f"closed_loop.{_k}"] = _field_default(ClosedLoopProblem, _k)
 for _k in ("episodes_per_generation", "episode_steps"):
     SOURCES["swimmer", f"train.{_k}"] = _field_default(SwimmerProblem, _k)
+for _k in ("encoding", "hidden", "neuron", "recurrent", "connectivity", "prune", "skip", "input_gain", "spike_gain"):
+    SOURCES["gym", f"network.{_k}"] = _field_default(GymSNNSpec, _k)
+for _k in ("episodes_per_generation", "episode_steps", "spikes_objective"):
+    SOURCES["gym", f"train.{_k}"] = _field_default(GymProblem, _k)
 
 # keys whose schema default is deliberately not the code's default, and why
 NOT_THE_CODES = {
@@ -94,7 +101,7 @@ def _keys(section: Section, prefix: str = ""):
         path = f"{prefix}{name}"
         if isinstance(entry, Section):
             yield from _keys(entry, path + ".")
-        else:
+        elif isinstance(entry, Key):  # an OpenTable's keys are the env's to check
             yield path, entry
 
 
@@ -123,6 +130,7 @@ def test_every_key_that_feeds_code_is_checked() -> None:
         },  # fmt: skip
         "swimmer": {"controller": (NCAPSpec, MLPSpec, LinearSpec), "train": SwimmerProblem},
         "har": {"model": (L2MUSpec, L2MUParams, train_l2mu), "train": train_l2mu, "search": L2MUProblem},
+        "gym": {"network": GymSNNSpec, "train": GymProblem},
     }
     for family, sections in feeds.items():
         for section, owners in sections.items():
@@ -150,6 +158,7 @@ def test_the_default_config_builds_the_default_specs() -> None:
     ncap = {f.name for f in fields(NCAPSpec)}
     assert NCAPSpec(**{k: v for k, v in ctl.items() if k in ncap}) == NCAPSpec()
     assert MLPSpec(5, 2, hidden=ctl["hidden"], weight_bound=ctl["weight_bound"]) == MLPSpec(5, 2)
+    assert GymSNNSpec(**defaults(SCHEMAS["gym"])["network"]) == GymSNNSpec()
 
 
 def _outside(key: Key) -> list:

@@ -38,6 +38,7 @@ FAMILIES = {
     "blimp": "evolve.blimp_experiment",
     "swimmer": "evolve.swimmer_experiment",
     "har": "evolve.har_experiment",
+    "gym": "evolve.gym_experiment",
 }
 
 # `snnctl run` flags that only some families understand, with the argparse dest they set.

@@ -1,5 +1,10 @@
 """`snnctl hil`: the blimp flies in MuJoCo while its SNN runs on a board (emulated or real).
 
+A family whose module has `hil_main(cfg, HilOptions)` (gym) plays its own env against the board
+instead (`_family_hil`): the board is started here, the episodes and the bit-for-bit comparison with
+the in-process network are the family's; the blimp's loop options (`--realtime`, `--sensing`,
+`--faults`, ...) are refused for it.
+
 `snnctl.cli.build_parser` calls `add_parsers(sub)`. Everything heavy (MuJoCo, pyserial, the
 emulators) is imported inside the handler, so `snnctl --help` stays light.
 
@@ -43,6 +48,7 @@ examples:
   snnctl hil configs/blimp_pid.toml --controller best.snn --compare hil.npz     (check a saved log)
   snnctl hil configs/blimp_pid.toml --controller best.snn --board lm3s6965evb --onboard --compare
   snnctl hil configs/blimp_pid.toml --controller best.snn --board host --onboard --sensor-cut 30:1
+  snnctl hil configs/gym_cartpole.toml --controller best.snn --board lm3s6965evb --episodes 5
 
 Flies held-out profiles ([run] profile, and episode_s of the config or --duration) with the network
 on a board: --board starts that board's emulator for the run (host: the POSIX virtual device; lm3s6965evb: the
@@ -63,13 +69,16 @@ on the previous one meanwhile). --sensor-cut START:DURATION withholds the sample
 of flight (seconds): after --stale-limit periods the board holds its fail-safe outputs until they
 return. --compare checks every period the board stepped against the in-process network.
 --telemetry OUT.csv writes every board period (inputs, outputs, flags, step time) and plots it to OUT.png.
+A gym config plays held-out episodes of its env with the board's actions and compares every action
+and output code with the in-process network's (exit status 1 unless all are identical); of the
+options above it takes --episodes, --seed, --deadline-ms (default 1 s), --force-rate, --json.
 """
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "hil",
-        help="hardware in the loop: the blimp in MuJoCo, its SNN on a board",
+        help="hardware in the loop: the blimp (or a gym env) simulated, its SNN on a board",
         description="Fly held-out blimp profiles in MuJoCo with the SNN running on a (emulated) board.",
         epilog=_HIL_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -124,8 +133,11 @@ def _span(text: str) -> tuple[float, float]:
 
 def _cmd_hil(args: argparse.Namespace) -> int:
     family = families.family_of(args.config)
+    mod = families.module_of(family)
+    if hasattr(mod, "hil_main"):  # a family that plays its own env against the board (gym)
+        return _family_hil(args, family, mod)
     if family != "blimp":
-        raise UserError(f"{args.config}: snnctl hil flies blimp experiments; this one is a {family} experiment")
+        raise UserError(f"{args.config}: snnctl hil flies blimp and gym experiments; this one is a {family} experiment")
     net, _ = load_network(args.controller)
     if args.compare:  # a saved log: no flight
         if args.port or args.board:
@@ -181,6 +193,45 @@ def _cmd_hil(args: argparse.Namespace) -> int:
         print(format_report(report))
     bad = report.get("compare") is not None and not report["compare"]["identical"]
     return 1 if bad else 0
+
+
+# options of the blimp's loop that a family's own `hil_main` does not take (flag -> argparse dest, unset value)
+_LOOP_ONLY = {"--realtime": ("realtime", False), "--sensing": ("sensing", "fixed"), "--faults": ("faults", None),
+              "--duration": ("duration", None), "--plot": ("plot", None), "--log": ("log", None)}  # fmt: skip
+
+
+def _family_hil(args: argparse.Namespace, family: str, mod: Any) -> int:
+    """`snnctl hil` for a family with `hil_main(cfg, HilOptions)`: the board started here, the episodes the family's;
+    every action is compared with the in-process network's (exit 1 unless all are bit-identical)."""
+    from evolve.run_options import HilOptions
+    from firmware_bridge.device import DeviceError
+
+    for flag, (dest, unset) in _LOOP_ONLY.items():
+        if getattr(args, dest, unset) != unset:
+            raise UserError(f"{flag} does not apply to a {family} experiment (snnctl hil plays its env step by step)")
+    if args.compare:
+        raise UserError(f"--compare LOG.npz does not apply to a {family} experiment; every step is compared anyway")
+    if not (args.port or args.board):
+        raise UserError(f"say where the network runs: --board {'|'.join(boards.names('hil'))} or --port URL")
+    if args.episodes < 1 or args.seed < 0:
+        raise UserError(f"--episodes must be >= 1 and --seed >= 0, got {args.episodes} and {args.seed}")
+    if args.deadline_ms is not None and not (math.isfinite(args.deadline_ms) and args.deadline_ms > 0):
+        raise UserError(f"--deadline-ms must be a positive number, got {args.deadline_ms}")
+    load_network(args.controller)  # a missing or broken file is one line before any board starts
+    _, cfg = families.load(args.config)
+    emu = _start_board(args.board) if args.board else None
+    try:
+        opts = HilOptions(args.controller, emu.url if emu else args.port, args.board or args.port, args.episodes,
+                          args.seed, 1.0 if args.deadline_ms is None else args.deadline_ms / 1e3, args.force_rate,
+                          args.quiet)  # fmt: skip
+        report = mod.hil_main(cfg, opts)
+    except DeviceError as e:
+        raise UserError(str(e)) from None
+    finally:
+        if emu is not None:
+            emu.close()
+    print(json.dumps(report, indent=2) if args.json else mod.format_hil(report))
+    return 0 if report["identical"] else 1
 
 
 def _json_default(x: Any) -> Any:

@@ -130,6 +130,9 @@ class FloatReferenceBackend(Backend):
         x = obs if self.obs_index is None else obs[self.obs_index]
         x = np.clip(np.nan_to_num(x, nan=0.0, posinf=np.inf, neginf=-np.inf), self._x_lo, self._x_hi)
         y = self.stepper.step(x) - self._out_zero
+        if self.combine == "argmax":  # the largest readout, lowest index on a tie (as SNNController.decode)
+            start = int(self.net.meta.get("action_start", 0))
+            return Action(np.int64(start + int(np.argmax(y))), spikes=self.stepper.spikes, synops=self.stepper.synops)
         if self.combine == "sum":
             y = np.array([y.sum()])
         u = np.clip(y, self.u_min, self.u_max).astype(np.float32)

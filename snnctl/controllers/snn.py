@@ -3,7 +3,10 @@
 Which observation entries feed the inputs and how outputs become the action are read from the
 network's `meta` (written by its codec), so a `.snn` file alone is enough to fly it:
 `obs_index` (list of observation indices, default: all), `combine` ("sum": the action is the sum
-of all outputs; default: one action per output) and `u_min`/`u_max` (clip).
+of all outputs; "argmax": a discrete action, `action_start` + the index of the largest output
+*code*, the lowest index on a tie; default: one action per output) and `u_min`/`u_max` (clip).
+The argmax is taken of the integer codes on the host, so a network stepped on a board (whose codes
+`decode` turns into the action) and in-process choose the same action bit for bit.
 
 A network records the control period it was made for (`Network.control_period_s`, the `.snn`
 file's `ctrl` section). Its time constants are counted in steps, so at another rate it is another
@@ -39,7 +42,7 @@ def _io(ctl: Any) -> tuple[int, int, int, Any, str]:
     float baseline policy (`LinearPolicy`: `w` (outputs, inputs); `MLPPolicy`: `weights`)."""
     if isinstance(ctl, Network):
         n_out = ctl.n_outputs
-        gives = 1 if ctl.meta.get("combine") == "sum" else n_out
+        gives = 1 if ctl.meta.get("combine") in ("sum", "argmax") else n_out
         family = ctl.meta.get("family")
         return ctl.n_inputs, n_out, gives, ctl.meta.get("obs_index"), f"a {family} network" if family else ""
     first, last = (ctl.w, ctl.w) if hasattr(ctl, "w") else (ctl.weights[0], ctl.weights[-1])
@@ -120,8 +123,9 @@ class SNNController:
         idx = net.meta.get("obs_index")
         self.obs_index = None if idx is None else np.atleast_1d(np.asarray(idx, dtype=np.int64))
         self.combine = net.meta.get("combine")
-        self.u_min = net.meta.get("u_min", -np.inf)
-        self.u_max = net.meta.get("u_max", np.inf)
+        self.action_start = int(net.meta.get("action_start", 0))
+        self.u_min = np.asarray(net.meta.get("u_min", -np.inf), dtype=np.float64)
+        self.u_max = np.asarray(net.meta.get("u_max", np.inf), dtype=np.float64)
         self.last_spike_count = 0  # spikes, synaptic operations and output codes of the last act()
         self.last_synops = 0
         self.last_codes = np.zeros(net.n_outputs, dtype=np.int16)
@@ -162,7 +166,12 @@ class SNNController:
         return self._codes
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
-        """The network's int16 output codes -> the action (combined and clipped as `meta` says)."""
+        """The network's int16 output codes -> the action (combined and clipped as `meta` says).
+
+        "argmax": `action_start` + the first index of the largest code (np.argmax returns the lowest
+        index of a tie), an int64 scalar, as a gymnasium `Discrete` space takes it."""
+        if self.combine == "argmax":
+            return np.int64(self.action_start + int(np.argmax(codes)))
         y = (codes - self._out_zero) * self._out_scale
         if self.combine == "sum":
             y = np.array([y.sum()])
