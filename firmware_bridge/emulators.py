@@ -5,7 +5,8 @@ a serial client opens (`serial.serial_for_url(url)`, or `firmware_bridge.device`
 emulated (its `emulator`, packages, QEMU machine, `icount_shift`) is in `firmware_bridge.boards`:
 
 - `host`: the POSIX host device (`build.build_host_device()`), which prints `URL <url>` as its first
-  line; the url is a pty path such as `/dev/pts/5`.
+  line; the url is a pty path such as `/dev/pts/5`. `nv_file=PATH` gives it non-volatile memory
+  (`snndev --nv PATH`, docs/protocol.md §9): a restart with the same file is a power cycle.
 - `lm3s6965evb`: `qemu-system-arm -M lm3s6965evb` running the Cortex-M3 image of
   `build.build_firmware`; the url is `socket://127.0.0.1:PORT`.
 - `linux-aarch64`, `linux-armhf`: the edge boards' static Linux program (`build.build_linux_device`,
@@ -177,11 +178,13 @@ def available_boards() -> dict[str, str | None]:
     return {board: (" ".join(missing) if (missing := _missing_packages(board)) else None) for board in boards.names()}
 
 
-def start_emulator(board: str, *, icount: bool = True, timeout: float = 10.0) -> Emulator:
+def start_emulator(board: str, *, icount: bool = True, timeout: float = 10.0,
+                   nv_file: Path | str | None = None) -> Emulator:  # fmt: skip
     """Build and start `board` (see the module docstring); wait until its serial port can be opened.
 
-    RuntimeError naming the apt packages if tools are missing, or if the emulator does not come up
-    within `timeout` seconds (with its output).
+    `nv_file` (host board only) is the device's non-volatile memory. RuntimeError naming the apt
+    packages if tools are missing, or if the emulator does not come up within `timeout` seconds
+    (with its output).
     """
     missing = _missing_packages(board)
     if missing:
@@ -190,8 +193,10 @@ def start_emulator(board: str, *, icount: bool = True, timeout: float = 10.0) ->
             f"{build.apt_install_hint(missing)}"
         )
     spec = boards.get(board)
+    if nv_file is not None and spec.emulator != "process":
+        raise ValueError(f"board {board!r}: nv_file is supported by the host board only (docs/protocol.md §9)")
     if spec.emulator == "process":
-        return _start_host(timeout)
+        return _start_host(timeout, [] if nv_file is None else ["--nv", str(nv_file)])
     if spec.emulator == "simavr":
         elf = build.build_avr_firmware(board)
         return _start_url_printer(board, [str(build.build_simavr_runner()), str(elf)], timeout)
@@ -257,9 +262,9 @@ def start_qemu(board: str, elf: Path, *, icount: bool = True, timeout: float = 1
     )
 
 
-def _start_host(timeout: float) -> Emulator:
-    """Run the POSIX host device; its first stdout line is `URL <url>`."""
-    return _start_url_printer("host", [str(build.build_host_device())], timeout)
+def _start_host(timeout: float, args: list[str]) -> Emulator:
+    """Run the POSIX host device with `args`; its first stdout line is `URL <url>`."""
+    return _start_url_printer("host", [str(build.build_host_device()), *args], timeout)
 
 
 def _start_url_printer(board: str, cmd: list[str], timeout: float) -> Emulator:
