@@ -201,3 +201,32 @@ def test_a_damaged_newest_record_falls_back_to_the_older_one(snndev, tmp_path):
         d.deploy(newer)  # the next commit goes to the damaged record (not the active one) ...
     with device(snndev, nv) as (_, d):
         assert d.netinfo().blob_crc32 == network_crc(to_bytes(newer))  # ... and wins again
+
+
+def test_linux_edge_board_keeps_its_network_across_a_power_cut(tmp_path):
+    """The same program as the host device, cross-compiled, under qemu-aarch64 user mode."""
+    require_board("linux-aarch64")
+    from firmware_bridge.emulators import start_emulator
+
+    net = micro_blimp(seed=4)
+    nv = tmp_path / "pi.nv"
+    with start_emulator("linux-aarch64", nv_file=nv) as emu, Device(emu.url, timeout=1.0, retries=2) as d:
+        assert d.hello(connect_timeout=10.0).has(Capability.PERSIST)
+        d.deploy(net)
+        d.start(PERIOD_US)
+        emu.process.kill()  # the power cut
+    with start_emulator("linux-aarch64", nv_file=nv) as emu, Device(emu.url, timeout=1.0, retries=2) as d:
+        d.hello(connect_timeout=10.0)
+        ni = d.netinfo()
+        assert (ni.blob_crc32, ni.running, ni.period_us) == (network_crc(to_bytes(net)), True, PERIOD_US)
+        d.stop()
+        steps_like_numba(d, net)
+
+
+def test_emulate_nv_on_a_board_without_nv_is_one_clear_error(tmp_path, capsys):
+    from snnctl import cli
+
+    assert cli.main(["firmware", "emulate", "--board", "lm3s6965evb", "--nv", str(tmp_path / "x.nv")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "'lm3s6965evb' keeps no network across a restart" in err[0] and "--nv works with" in err[0]
+    assert not (tmp_path / "x.nv").exists()
