@@ -110,9 +110,8 @@ static struct {
     uint32_t sensor_samples, sensor_rejected;
 #endif
 #if SNN_DEV_PERSIST
-    uint8_t nv_index;      /* NV record holding the active network, SNN_NV_NONE if it is not persisted */
-    uint32_t nv_gen;       /* its generation */
-    uint32_t nv_next_gen;  /* generation of the next write: the newest intact header's + 1 */
+    uint8_t nv_index;      /* NV record holding the active network, SNN_NV_NONE if it is not persisted;
+                              generations are read from the headers when needed (1 byte of RAM, not 9) */
 #endif
 } dev;
 
@@ -363,14 +362,15 @@ static void activate_staging(void)
 static void persist_staging(void)
 {
     uint8_t index = dev.nv_index == 0u ? 1u : 0u;
+    snn_nv_rec_t rec[2];
     snn_nv_run_t run = {0u, 0u, 0u, 0u, 0u};
     if (snn_persist_capacity() == 0u) {
         return;
     }
-    if (snn_persist_write(index, dev.nv_next_gen, dev.staging->blob, dev.load_total) == 0) {
+    /* the new generation: one more than the newest intact header's, used or not */
+    if (snn_persist_write(index, snn_persist_records(rec) != 0u ? rec[0].gen + 1u : 0u, dev.staging->blob,
+                          dev.load_total) == 0) {
         dev.nv_index = index;
-        dev.nv_gen = dev.nv_next_gen;
-        dev.nv_next_gen++;
         return;
     }
     /* not persisted: after a reset the board would come up with the previous record's network; the
@@ -546,10 +546,12 @@ static void on_netinfo(const snn_packet_t *q)
 static void persist_run_flag(void)
 {
     snn_nv_run_t run;
-    if (dev.nv_index == SNN_NV_NONE) {
-        return;
+    snn_nv_rec_t rec[2];
+    uint8_t n = snn_persist_records(rec), k = n == 2u && rec[1].index == dev.nv_index ? 1u : 0u;
+    if (dev.nv_index == SNN_NV_NONE || n == 0u || rec[k].index != dev.nv_index) {
+        return; /* the active network's record is gone (the NV area was changed behind our back) */
     }
-    run.gen = dev.nv_gen;
+    run.gen = rec[k].gen;
     run.period_us = dev.period_us;
     run.tm_every = dev.tm_every;
     run.stale_limit = dev.stale_limit;
@@ -855,22 +857,20 @@ static void restore(void)
     snn_nv_rec_t rec[2];
     uint8_t n = snn_persist_records(rec), k;
     uint16_t detail;
+    uint32_t gen = 0u;
 #if SNN_DEV_ONBOARD
     snn_nv_run_t run;
 #endif
-    if (n != 0u) {
-        dev.nv_next_gen = rec[0].gen + 1u; /* newer than every intact header, used or not */
-    }
     for (k = 0u; k < n; k++) {
         if (snn_persist_read_blob(&rec[k], dev.staging->blob) && load_slot(dev.staging, rec[k].length, &detail) == 0u) {
             activate_staging();
             dev.nv_index = rec[k].index;
-            dev.nv_gen = rec[k].gen;
+            gen = rec[k].gen;
             break;
         }
     }
 #if SNN_DEV_ONBOARD
-    if (dev.nv_index != SNN_NV_NONE && snn_persist_read_run(&run) && run.running != 0u && run.gen == dev.nv_gen) {
+    if (dev.nv_index != SNN_NV_NONE && snn_persist_read_run(&run) && run.running != 0u && run.gen == gen) {
         (void)start_loop(run.period_us, run.tm_every, run.stale_limit, &detail); /* refused: stay stopped */
     }
 #endif
@@ -912,7 +912,6 @@ void snn_device_init(void)
 #endif
 #if SNN_DEV_PERSIST
     dev.nv_index = SNN_NV_NONE;
-    dev.nv_gen = dev.nv_next_gen = 0u;
     restore();
 #endif
 }
