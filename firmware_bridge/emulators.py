@@ -6,8 +6,8 @@ emulated (its `emulator`, packages, QEMU machine, `icount_shift`) is in `firmwar
 
 - `host`: the POSIX host device (`build.build_host_device()`), which prints `URL <url>` as its first
   line; the url is a pty path such as `/dev/pts/5`. `nv_file=PATH` gives it non-volatile memory
-  (`snndev --nv PATH`, docs/protocol.md §9; the linux-* boards too): a restart with the same file
-  is a power cycle.
+  (`snndev --nv PATH`, docs/protocol.md §9; the linux-* boards too, and the atmega328p's EEPROM):
+  a restart with the same file is a power cycle.
 - `lm3s6965evb`: `qemu-system-arm -M lm3s6965evb` running the Cortex-M3 image of
   `build.build_firmware`; the url is `socket://127.0.0.1:PORT`.
 - `linux-aarch64`, `linux-armhf`: the edge boards' static Linux program (`build.build_linux_device`,
@@ -183,15 +183,16 @@ def start_emulator(board: str, *, icount: bool = True, timeout: float = 10.0,
                    nv_file: Path | str | None = None) -> Emulator:  # fmt: skip
     """Build and start `board` (see the module docstring); wait until its serial port can be opened.
 
-    `nv_file` is the device's non-volatile memory (`snndev --nv`: the host and Linux edge boards only;
-    ValueError for the others). RuntimeError naming the apt packages if tools are missing, or if the
-    emulator does not come up within `timeout` seconds (with its output).
+    `nv_file` is the device's non-volatile memory (`snndev --nv` on the host and Linux edge boards,
+    the EEPROM file of `simavr_runner -e` on the atmega328p; ValueError for the others). RuntimeError
+    naming the apt packages if tools are missing, or if the emulator does not come up within
+    `timeout` seconds (with its output).
     """
     spec = boards.get(board)
-    if nv_file is not None and spec.emulator not in ("process", "qemu-user"):
-        raise ValueError(f"board {board!r} keeps no network across a restart (no NV memory in its emulator);"
-                         " --nv works with the host and linux-* boards (docs/firmware-boards.md §7)")  # fmt: skip
-    nv_args = [] if nv_file is None else ["--nv", str(nv_file)]
+    if nv_file is not None and spec.emulator not in ("process", "qemu-user", "simavr"):
+        raise ValueError(f"board {board!r} keeps no network across a restart (no NV memory in its emulator); --nv"
+                         " works with the host, linux-* and atmega328p boards (firmware-boards.md §7)")  # fmt: skip
+    nv_args = [] if nv_file is None else ["-e" if spec.emulator == "simavr" else "--nv", str(nv_file)]
     missing = _missing_packages(board)
     if missing:
         raise RuntimeError(
@@ -202,7 +203,7 @@ def start_emulator(board: str, *, icount: bool = True, timeout: float = 10.0,
         return _start_host(timeout, nv_args)
     if spec.emulator == "simavr":
         elf = build.build_avr_firmware(board)
-        return _start_url_printer(board, [str(build.build_simavr_runner()), str(elf)], timeout)
+        return _start_url_printer(board, [str(build.build_simavr_runner()), str(elf), *nv_args], timeout)
     if spec.emulator == "qemu-user":  # the program prints its URL itself, as the host device does
         program = build.build_linux_device(board)
         return _start_url_printer(board, [shutil.which(spec.qemu_user) or spec.qemu_user, str(program), "--tcp", "0",

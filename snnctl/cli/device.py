@@ -660,7 +660,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p_emu.add_argument("--no-icount", action="store_true",
                        help="QEMU: run at full speed instead of deterministic instruction counting")  # fmt: skip
     p_emu.add_argument("--nv", metavar="FILE",
-                       help="host and linux-* boards: FILE is the device's NV memory; the deployed network"
+                       help="host, linux-* and atmega328p boards: FILE is the device's NV memory (the AVR's EEPROM);"
+                            " the deployed network"
                             " (and a running loop) come back when emulate starts again with it")  # fmt: skip
     p_emu.set_defaults(handler=_cmd_firmware_emulate)
     p_fw.set_defaults(handler=lambda _args: print_help(p_fw))

@@ -310,7 +310,14 @@ static void on_load_chunk(const snn_packet_t *q)
 
 /* Parse and check slot s's blob of `length` bytes against the device's limits (COMMIT and the NV
  * restore): 0 and s filled in, or an ERROR code with *detail. */
-static uint8_t load_slot(slot_t *s, uint32_t length, uint16_t *detail)
+#if defined(__GNUC__)
+/* load_slot is on COMMIT's snn_load path, the deepest stack of the 2 KB AVR: inlined into both
+ * callers it adds no frame of its own there (18 bytes with avr-gcc -Os) */
+#define LOAD_SLOT_INLINE static inline __attribute__((always_inline))
+#else
+#define LOAD_SLOT_INLINE static
+#endif
+LOAD_SLOT_INLINE uint8_t load_slot(slot_t *s, uint32_t length, uint16_t *detail)
 {
     int32_t rc;
     uint32_t synapses = 0u, neurons;
@@ -354,31 +361,6 @@ static void activate_staging(void)
 #endif
 }
 
-#if SNN_DEV_PERSIST
-/* COMMIT: write the validated staging blob into the NV record that does not hold the active network
- * (blob first, header last: snn_persist_write), before the swap. If the blob does not fit or the
- * write fails, the network still becomes active, only not persisted: the old record stays valid but
- * is no longer the active network, so its RUN flag is cleared below. */
-static void persist_staging(void)
-{
-    uint8_t index = dev.nv_index == 0u ? 1u : 0u;
-    snn_nv_rec_t rec[2];
-    snn_nv_run_t run = {0u, 0u, 0u, 0u, 0u};
-    if (snn_persist_capacity() == 0u) {
-        return;
-    }
-    /* the new generation: one more than the newest intact header's, used or not */
-    if (snn_persist_write(index, snn_persist_records(rec) != 0u ? rec[0].gen + 1u : 0u, dev.staging->blob,
-                          dev.load_total) == 0) {
-        dev.nv_index = index;
-        return;
-    }
-    /* not persisted: after a reset the board would come up with the previous record's network; the
-       RUN flag must at least not start it (COMMIT is refused while running, so it is clear already) */
-    dev.nv_index = SNN_NV_NONE;
-    (void)snn_persist_write_run(&run);
-}
-#endif
 
 static void on_commit(const snn_packet_t *q)
 {
@@ -410,7 +392,9 @@ static void on_commit(const snn_packet_t *q)
         return;
     }
 #if SNN_DEV_PERSIST
-    persist_staging();
+    /* into the NV record that does not hold the active network, before the swap (protocol.md §9);
+       if it does not fit or fails, the network still becomes active, only not persisted */
+    dev.nv_index = snn_persist_commit(dev.nv_index, dev.staging->blob, dev.load_total);
 #endif
     activate_staging();
     dev.loading = 0u;
@@ -540,25 +524,6 @@ static void on_netinfo(const snn_packet_t *q)
 }
 
 #if SNN_DEV_ONBOARD
-#if SNN_DEV_PERSIST
-/* START / STOP: record in NV whether the active network's loop runs, and with which settings, so a
- * reset comes back to the same mode. Only for a persisted network; a torn write loses the flag. */
-static void persist_run_flag(void)
-{
-    snn_nv_run_t run;
-    snn_nv_rec_t rec[2];
-    uint8_t n = snn_persist_records(rec), k = n == 2u && rec[1].index == dev.nv_index ? 1u : 0u;
-    if (dev.nv_index == SNN_NV_NONE || n == 0u || rec[k].index != dev.nv_index) {
-        return; /* the active network's record is gone (the NV area was changed behind our back) */
-    }
-    run.gen = rec[k].gen;
-    run.period_us = dev.period_us;
-    run.tm_every = dev.tm_every;
-    run.stale_limit = dev.stale_limit;
-    run.running = dev.running;
-    (void)snn_persist_write_run(&run);
-}
-#endif
 
 /* Start the on-board loop of the active (loaded) network: 0, or an ERROR code with *detail
  * (BAD_PERIOD). START and the boot-time restore of a running board. */
@@ -624,7 +589,7 @@ static void on_start(const snn_packet_t *q)
         return;
     }
 #if SNN_DEV_PERSIST
-    persist_run_flag();
+    snn_persist_set_run(dev.nv_index, 1u, dev.period_us, dev.tm_every, dev.stale_limit); /* a reset resumes */
 #endif
     snn_wr32(p, dev.period_us);
     snn_wr16(p + 4, dev.tm_every);
@@ -647,7 +612,7 @@ static void on_stop(const snn_packet_t *q)
         dev.wd_last = board_millis(); /* the STEP watchdog counts again from now */
         dev.wd_armed = (uint8_t)(dev.wd_timeout != 0u);
 #if SNN_DEV_PERSIST
-        persist_run_flag();
+        snn_persist_set_run(dev.nv_index, 0u, dev.period_us, dev.tm_every, dev.stale_limit);
 #endif
     }
     snn_wr32(RESP_PAYLOAD, dev.run_done);
@@ -854,24 +819,22 @@ static void watchdog_check(void)
  * generation and says running, the on-board loop starts with its settings. */
 static void restore(void)
 {
-    snn_nv_rec_t rec[2];
-    uint8_t n = snn_persist_records(rec), k;
+    snn_nv_rec_t rec;
     uint16_t detail;
-    uint32_t gen = 0u;
-#if SNN_DEV_ONBOARD
-    snn_nv_run_t run;
-#endif
-    for (k = 0u; k < n; k++) {
-        if (snn_persist_read_blob(&rec[k], dev.staging->blob) && load_slot(dev.staging, rec[k].length, &detail) == 0u) {
+    uint8_t k;
+    for (k = 0u; k < 2u && dev.nv_index == SNN_NV_NONE; k++) {
+        if (snn_persist_record(k, &rec) && snn_persist_read_blob(&rec, dev.staging->blob) &&
+            load_slot(dev.staging, rec.length, &detail) == 0u) {
             activate_staging();
-            dev.nv_index = rec[k].index;
-            gen = rec[k].gen;
-            break;
+            dev.nv_index = rec.index;
         }
     }
 #if SNN_DEV_ONBOARD
-    if (dev.nv_index != SNN_NV_NONE && snn_persist_read_run(&run) && run.running != 0u && run.gen == gen) {
-        (void)start_loop(run.period_us, run.tm_every, run.stale_limit, &detail); /* refused: stay stopped */
+    if (dev.nv_index != SNN_NV_NONE) {
+        snn_nv_run_t run;
+        if (snn_persist_read_run(&run) && run.running != 0u && run.gen == rec.gen) {
+            (void)start_loop(run.period_us, run.tm_every, run.stale_limit, &detail); /* refused: stay stopped */
+        }
     }
 #endif
 }

@@ -57,7 +57,8 @@ static int read_header(uint8_t index, snn_nv_rec_t *out)
     return 1;
 }
 
-uint8_t snn_persist_records(snn_nv_rec_t out[2])
+/* The records whose header is intact, newest (highest generation) first; returns how many (0 .. 2). */
+static uint8_t records(snn_nv_rec_t out[2])
 {
     uint8_t n = 0u;
     snn_nv_rec_t tmp;
@@ -78,6 +79,16 @@ uint8_t snn_persist_records(snn_nv_rec_t out[2])
     return n;
 }
 
+int snn_persist_record(uint8_t k, snn_nv_rec_t *r)
+{
+    snn_nv_rec_t rec[2];
+    if (k >= records(rec)) {
+        return 0;
+    }
+    *r = rec[k];
+    return 1;
+}
+
 int snn_persist_read_blob(const snn_nv_rec_t *r, uint8_t *buf)
 {
     if (board_nv_read(record_offset(r->index) + SNN_NV_REC_HEADER, buf, r->length) != 0) {
@@ -86,9 +97,10 @@ int snn_persist_read_blob(const snn_nv_rec_t *r, uint8_t *buf)
     return snn_crc32(0u, buf, r->length) == r->crc;
 }
 
-int snn_persist_write(uint8_t index, uint32_t gen, const uint8_t *blob, uint32_t length)
+/* Write blob as generation gen into record index: -1 if it does not fit, -2 if a write failed. */
+static int write_record(uint8_t index, uint32_t gen, const uint8_t *blob, uint32_t length)
 {
-    static const uint8_t zero[4] = {0u, 0u, 0u, 0u};
+    const uint8_t zero[4] = {0u, 0u, 0u, 0u}; /* on the stack: a static one costs 4 bytes of AVR RAM */
     uint8_t h[SNN_NV_REC_HEADER];
     uint32_t off = record_offset(index);
     if (length == 0u || length > snn_persist_capacity()) {
@@ -128,7 +140,7 @@ int snn_persist_read_run(snn_nv_run_t *r)
     return 1;
 }
 
-int snn_persist_write_run(const snn_nv_run_t *r)
+static int write_run(const snn_nv_run_t *r)
 {
     uint8_t b[SNN_NV_RUN_BYTES];
     snn_wr32(b, SNN_NV_RUN_MAGIC);
@@ -140,6 +152,39 @@ int snn_persist_write_run(const snn_nv_run_t *r)
     b[17] = b[18] = b[19] = 0u;
     snn_wr32(b + 20, snn_crc32(0u, b, 20u)); /* written last: a torn write fails this check */
     return board_nv_write(0u, b, SNN_NV_RUN_BYTES) != 0 ? -2 : 0;
+}
+
+uint8_t snn_persist_commit(uint8_t active, const uint8_t *blob, uint32_t length)
+{
+    uint8_t index = active == 0u ? 1u : 0u;
+    snn_nv_rec_t rec[2];
+    snn_nv_run_t run = {0u, 0u, 0u, 0u, 0u};
+    if (record_bytes() == 0u) {
+        return SNN_NV_NONE;
+    }
+    /* the new generation: one more than the newest intact header's, used or not */
+    if (write_record(index, records(rec) != 0u ? rec[0].gen + 1u : 0u, blob, length) == 0) {
+        return index;
+    }
+    (void)write_run(&run); /* not persisted: the older record stays, stopped */
+    return SNN_NV_NONE;
+}
+
+void snn_persist_set_run(uint8_t active, uint8_t running, uint32_t period_us, uint16_t tm_every,
+                         uint16_t stale_limit)
+{
+    snn_nv_rec_t rec[2];
+    snn_nv_run_t run;
+    uint8_t n = records(rec), k = (n == 2u && rec[1].index == active) ? 1u : 0u;
+    if (active == SNN_NV_NONE || n == 0u || rec[k].index != active) {
+        return; /* not persisted, or its record is gone (the NV area was changed behind our back) */
+    }
+    run.gen = rec[k].gen;
+    run.period_us = period_us;
+    run.tm_every = tm_every;
+    run.stale_limit = stale_limit;
+    run.running = running;
+    (void)write_run(&run);
 }
 
 #else

@@ -15,6 +15,10 @@
  * all its other bytes last of all); at boot the valid record with the highest generation wins. The
  * RUN record is separate and names the generation it applies to, so a torn RUN write only loses the
  * flag, never the network.
+ *
+ * The functions keep their buffers in their own frames (this file is a separate translation unit,
+ * so none of it is inlined into snn_device_poll, whose frame is live under COMMIT's snn_load: the
+ * deepest stack on the 2 KB AVR).
  */
 #ifndef SNN_PERSIST_H
 #define SNN_PERSIST_H
@@ -52,21 +56,26 @@ typedef struct snn_nv_run {
 /* Bytes one record's blob may have on this board's NV memory (0: the board has too little or none). */
 uint32_t snn_persist_capacity(void);
 
-/* The records whose header is intact, newest (highest generation) first; returns how many (0 .. 2). */
-uint8_t snn_persist_records(snn_nv_rec_t out[2]);
+/* Boot: the k-th newest record whose header is intact (k = 0: the highest generation, 1: the other):
+ * 1 and *r, else 0. */
+int snn_persist_record(uint8_t k, snn_nv_rec_t *r);
 
 /* Read record r's blob into buf (at least r->length bytes): 1 if its CRC-32 matches, else 0. */
 int snn_persist_read_blob(const snn_nv_rec_t *r, uint8_t *buf);
 
-/* Write blob[0 .. length) as generation gen into record index: invalidate the header, write the blob,
- * then the header. 0 on success; -1 if the blob does not fit; -2 if board_nv_write failed. */
-int snn_persist_write(uint8_t index, uint32_t gen, const uint8_t *blob, uint32_t length);
+/* COMMIT: write blob[0 .. length) into the record that is not `active` (SNN_NV_NONE: record 0) as the
+ * newest generation (invalidate its header, write the blob, then the header). Returns the record
+ * that now holds it, or SNN_NV_NONE if it does not fit or a write failed (then the RUN record is
+ * cleared, so a reset never starts the older network that is left). */
+uint8_t snn_persist_commit(uint8_t active, const uint8_t *blob, uint32_t length);
 
 /* 1 and *r if the RUN record is intact, else 0. */
 int snn_persist_read_run(snn_nv_run_t *r);
 
-/* Rewrite the RUN record: 0 on success, -2 if board_nv_write failed. */
-int snn_persist_write_run(const snn_nv_run_t *r);
+/* START / STOP: rewrite the RUN record for the network in record `active` (nothing if SNN_NV_NONE or
+ * its header is gone). A torn write only loses the flag. */
+void snn_persist_set_run(uint8_t active, uint8_t running, uint32_t period_us, uint16_t tm_every,
+                         uint16_t stale_limit);
 
 #ifdef __cplusplus
 }

@@ -39,6 +39,12 @@
 #define SNN_DEV_SENSOR_CODES 1u
 #define SNN_DEV_TELEMETRY_CODES 4u
 
+/* Persistence (docs/protocol.md §9): the 1 KB EEPROM holds the RUN cell and two records of up to
+ * 476 blob bytes (32 + 2 * 496 = 1024), more than SNN_DEV_MAX_BLOB; 1 byte of RAM. */
+#ifndef SNN_DEV_PERSIST
+#define SNN_DEV_PERSIST 1
+#endif
+
 /* board_cycles() counts CPU clock cycles (Timer1 at F_CPU, no prescaler, plus its overflows). */
 #ifndef F_CPU
 #define F_CPU 16000000UL
