@@ -361,7 +361,6 @@ static void activate_staging(void)
 #endif
 }
 
-
 static void on_commit(const snn_packet_t *q)
 {
     uint8_t code;
@@ -524,7 +523,6 @@ static void on_netinfo(const snn_packet_t *q)
 }
 
 #if SNN_DEV_ONBOARD
-
 /* Start the on-board loop of the active (loaded) network: 0, or an ERROR code with *detail
  * (BAD_PERIOD). START and the boot-time restore of a running board. */
 static uint8_t start_loop(uint32_t period, uint16_t every, uint16_t stale_limit, uint16_t *detail)
