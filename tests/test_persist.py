@@ -136,12 +136,17 @@ def _cut_during(exe: Path, nv: Path, cut: int, request, dies: bool) -> None:
             assert proc.wait(5) == 3, f"cut {cut}: the device did not stop at the cut"
 
 
-def test_a_cut_commit_never_activates_a_corrupt_network(snndev, tmp_path):
-    old, new = micro_blimp(seed=5), micro_blimp(seed=9)
+@pytest.mark.parametrize("earlier", [0, 1], ids=["other-record-empty", "other-record-holds-an-older-network"])
+def test_a_cut_commit_never_activates_a_corrupt_network(snndev, tmp_path, earlier):
+    """`earlier` 1: the record being overwritten holds a still older, intact network; a cut must not
+    bring that one back either (its header is invalidated first, and generations order the rest)."""
+    oldest, old, new = micro_blimp(seed=3), micro_blimp(seed=5), micro_blimp(seed=9)
     old_crc, new_crc = network_crc(to_bytes(old)), network_crc(to_bytes(new))
     total = len(to_bytes(new)) + COMMIT_OVERHEAD
     base = tmp_path / "base.bin"
     with device(snndev, base) as (_, d):
+        if earlier:
+            d.deploy(oldest)  # record A, then old in B: new goes to A, over oldest
         d.deploy(old)
     nv = tmp_path / "nv.bin"
     for cut in range(total + 2):  # every byte of the write, and past its end
