@@ -5,7 +5,9 @@ a serial client opens (`serial.serial_for_url(url)`, or `firmware_bridge.device`
 emulated (its `emulator`, packages, QEMU machine, `icount_shift`) is in `firmware_bridge.boards`:
 
 - `host`: the POSIX host device (`build.build_host_device()`), which prints `URL <url>` as its first
-  line; the url is a pty path such as `/dev/pts/5`.
+  line; the url is a pty path such as `/dev/pts/5`. `nv_file=PATH` gives it non-volatile memory
+  (`snndev --nv PATH`, docs/protocol.md §9; the linux-* boards too, and the atmega328p's EEPROM):
+  a restart with the same file is a power cycle.
 - `lm3s6965evb`: `qemu-system-arm -M lm3s6965evb` running the Cortex-M3 image of
   `build.build_firmware`; the url is `socket://127.0.0.1:PORT`.
 - `linux-aarch64`, `linux-armhf`: the edge boards' static Linux program (`build.build_linux_device`,
@@ -177,28 +179,35 @@ def available_boards() -> dict[str, str | None]:
     return {board: (" ".join(missing) if (missing := _missing_packages(board)) else None) for board in boards.names()}
 
 
-def start_emulator(board: str, *, icount: bool = True, timeout: float = 10.0) -> Emulator:
+def start_emulator(board: str, *, icount: bool = True, timeout: float = 10.0,
+                   nv_file: Path | str | None = None) -> Emulator:  # fmt: skip
     """Build and start `board` (see the module docstring); wait until its serial port can be opened.
 
-    RuntimeError naming the apt packages if tools are missing, or if the emulator does not come up
-    within `timeout` seconds (with its output).
+    `nv_file` is the device's non-volatile memory (`snndev --nv` on the host and Linux edge boards,
+    the EEPROM file of `simavr_runner -e` on the atmega328p; ValueError for the others). RuntimeError
+    naming the apt packages if tools are missing, or if the emulator does not come up within
+    `timeout` seconds (with its output).
     """
+    spec = boards.get(board)
+    if nv_file is not None and spec.emulator not in ("process", "qemu-user", "simavr"):
+        raise ValueError(f"board {board!r} keeps no network across a restart (no NV memory in its emulator); --nv"
+                         " works with the host, linux-* and atmega328p boards (firmware-boards.md §7)")  # fmt: skip
+    nv_args = [] if nv_file is None else ["-e" if spec.emulator == "simavr" else "--nv", str(nv_file)]
     missing = _missing_packages(board)
     if missing:
         raise RuntimeError(
             f"board {board!r} needs the Debian package(s) {', '.join(missing)}; install with: "
             f"{build.apt_install_hint(missing)}"
         )
-    spec = boards.get(board)
     if spec.emulator == "process":
-        return _start_host(timeout)
+        return _start_host(timeout, nv_args)
     if spec.emulator == "simavr":
         elf = build.build_avr_firmware(board)
-        return _start_url_printer(board, [str(build.build_simavr_runner()), str(elf)], timeout)
+        return _start_url_printer(board, [str(build.build_simavr_runner()), str(elf), *nv_args], timeout)
     if spec.emulator == "qemu-user":  # the program prints its URL itself, as the host device does
         program = build.build_linux_device(board)
-        return _start_url_printer(board, [shutil.which(spec.qemu_user) or spec.qemu_user, str(program), "--tcp", "0"],
-                                  timeout)  # fmt: skip
+        return _start_url_printer(board, [shutil.which(spec.qemu_user) or spec.qemu_user, str(program), "--tcp", "0",
+                                          *nv_args], timeout)  # fmt: skip
     elf = build.build_firmware(board)
     return start_qemu(board, elf, icount=icount, timeout=timeout)
 
@@ -257,9 +266,9 @@ def start_qemu(board: str, elf: Path, *, icount: bool = True, timeout: float = 1
     )
 
 
-def _start_host(timeout: float) -> Emulator:
-    """Run the POSIX host device; its first stdout line is `URL <url>`."""
-    return _start_url_printer("host", [str(build.build_host_device())], timeout)
+def _start_host(timeout: float, args: list[str]) -> Emulator:
+    """Run the POSIX host device with `args`; its first stdout line is `URL <url>`."""
+    return _start_url_printer("host", [str(build.build_host_device()), *args], timeout)
 
 
 def _start_url_printer(board: str, cmd: list[str], timeout: float) -> Emulator:

@@ -67,6 +67,7 @@ class Capability(enum.IntFlag):
     ONBOARD = 1 << 5
     SENSOR = 1 << 6
     TELEMETRY = 1 << 7
+    PERSIST = 1 << 8  # the committed network (and the loop's running flag) survive a reset, §9
 
 
 STEP_FLAG_COUNTS = 0x01

@@ -103,6 +103,7 @@ examples:
   snnctl firmware build --board host           the POSIX virtual device
   snnctl firmware build --board linux-aarch64  the same program for a 64-bit Raspberry Pi (static, cross-compiled)
   snnctl firmware emulate --board host         run a virtual device, print its serial URL
+  snnctl firmware emulate --board host --nv dev.nv    ... whose deployed network survives a restart
   snnctl firmware flash --board atmega328p --port /dev/ttyACM0    write it to a real board (avrdude)
 """
 
@@ -469,7 +470,7 @@ def _cmd_firmware_emulate(args: argparse.Namespace) -> int:
     from firmware_bridge.emulators import start_emulator
 
     try:
-        emu = start_emulator(args.board, icount=not args.no_icount)
+        emu = start_emulator(args.board, icount=not args.no_icount, nv_file=args.nv)
     except (RuntimeError, ValueError, OSError) as exc:
         raise UserError(str(exc)) from None
     with emu:
@@ -658,5 +659,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                        type=boards.argparse_type("emulate"), help="board to emulate")  # fmt: skip
     p_emu.add_argument("--no-icount", action="store_true",
                        help="QEMU: run at full speed instead of deterministic instruction counting")  # fmt: skip
+    p_emu.add_argument("--nv", metavar="FILE",
+                       help="host, linux-* and atmega328p boards: FILE is the device's NV memory (the AVR's EEPROM);"
+                            " the deployed network"
+                            " (and a running loop) come back when emulate starts again with it")  # fmt: skip
     p_emu.set_defaults(handler=_cmd_firmware_emulate)
     p_fw.set_defaults(handler=lambda _args: print_help(p_fw))

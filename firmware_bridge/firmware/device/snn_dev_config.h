@@ -20,6 +20,8 @@
  *                         SENSOR frames; default: as many as a STEP request
  *   SNN_DEV_TELEMETRY_CODES  input + output codes one TELEMETRY frame may carry, 0 = no telemetry;
  *                         default: as many as fit max_payload
+ *   SNN_DEV_PERSIST       1: the committed network and the "was running" flag are kept in the board's
+ *                         NV memory (board_nv_* hooks, docs/protocol.md §9); 0 (default): RAM only
  */
 #ifndef SNN_DEV_CONFIG_H
 #define SNN_DEV_CONFIG_H
@@ -64,6 +66,10 @@
 
 #ifndef SNN_DEV_ONBOARD
 #define SNN_DEV_ONBOARD 1
+#endif
+
+#ifndef SNN_DEV_PERSIST
+#define SNN_DEV_PERSIST 0
 #endif
 
 #endif /* SNN_DEV_CONFIG_H */

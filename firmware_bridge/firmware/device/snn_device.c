@@ -19,6 +19,9 @@
 #include "snn_crc32.h"
 #include "snn_dev_config.h"
 #include "snn_frame.h"
+#if SNN_DEV_PERSIST
+#include "snn_persist.h"
+#endif
 
 #define MAX_PAYLOAD ((uint16_t)SNN_DEV_MAX_PAYLOAD)
 #define BLOB_WORDS (((uint32_t)SNN_DEV_MAX_BLOB + 3u) / 4u)
@@ -105,6 +108,10 @@ static struct {
     uint32_t period_us;    /* of the running loop (NETINFO reports it while running) */
     uint32_t run_periods, missed_deadlines, missing_samples, failsafe_entries;
     uint32_t sensor_samples, sensor_rejected;
+#endif
+#if SNN_DEV_PERSIST
+    uint8_t nv_index;      /* NV record holding the active network, SNN_NV_NONE if it is not persisted;
+                              generations are read from the headers when needed (1 byte of RAM, not 9) */
 #endif
 } dev;
 
@@ -225,6 +232,11 @@ static void on_hello(const snn_packet_t *q)
         caps |= SNN_CAP_TELEMETRY;
     }
 #endif
+#if SNN_DEV_PERSIST
+    if (snn_persist_capacity() != 0u) {
+        caps |= SNN_CAP_PERSIST;
+    }
+#endif
     p[0] = (uint8_t)SNN_PROTOCOL_VERSION;
     p[1] = (uint8_t)SNN_DEV_FW_MAJOR;
     p[2] = (uint8_t)SNN_DEV_FW_MINOR;
@@ -296,12 +308,63 @@ static void on_load_chunk(const snn_packet_t *q)
     reply(q->type, q->seq, 4u);
 }
 
-static void on_commit(const snn_packet_t *q)
+/* Parse and check slot s's blob of `length` bytes against the device's limits (COMMIT and the NV
+ * restore): 0 and s filled in, or an ERROR code with *detail. */
+#if defined(__GNUC__)
+/* load_slot is on COMMIT's snn_load path, the deepest stack of the 2 KB AVR: inlined into both
+ * callers it adds no frame of its own there (18 bytes with avr-gcc -Os) */
+#define LOAD_SLOT_INLINE static inline __attribute__((always_inline))
+#else
+#define LOAD_SLOT_INLINE static
+#endif
+LOAD_SLOT_INLINE uint8_t load_slot(slot_t *s, uint32_t length, uint16_t *detail)
 {
-    slot_t *s = dev.staging;
     int32_t rc;
     uint32_t synapses = 0u, neurons;
     uint16_t k;
+    *detail = 0u;
+    rc = snn_load(&s->net, s->blob, length, s->arena, (uint32_t)SNN_DEV_ARENA_BYTES);
+    if (rc == SNN_E_TOO_LARGE) {
+        return SNN_ERR_TOO_LARGE;
+    }
+    if (rc != SNN_OK) {
+        *detail = (uint16_t)(-rc);
+        return SNN_ERR_INVALID_NETWORK;
+    }
+    for (k = 0u; k < s->net.n_projs; k++) {
+        synapses += s->net.projs[k].nnz;
+    }
+    neurons = s->net.n_neurons; /* widened: on a 16-bit limit the direct comparison is always false */
+    if (neurons > (uint32_t)SNN_DEV_MAX_NEURONS || synapses > (uint32_t)SNN_DEV_MAX_SYNAPSES ||
+        s->net.n_inputs > MAX_IN || s->net.n_outputs > MAX_OUT) {
+        return SNN_ERR_TOO_LARGE;
+    }
+    s->blob_bytes = length;
+    /* NETINFO's blob_crc32 is the file's own CRC-32 (its last 4 bytes, checked by snn_load), not
+       the transfer CRC: a CRC over data + its own CRC is one constant for every valid file. */
+    s->blob_crc = snn_rd32(s->blob + length - 4u);
+    s->n_synapses = synapses;
+    s->loaded = 1u;
+    return 0u;
+}
+
+/* Make the loaded staging slot the active one: a pointer swap between two requests, so atomic with
+ * respect to STEP and the on-board loop. */
+static void activate_staging(void)
+{
+    slot_t *s = dev.staging;
+    dev.staging = dev.active;
+    dev.active = s;
+    dev.staging->loaded = 0u;
+#if SNN_DEV_ONBOARD
+    dev.sensor_fresh = 0u; /* a waiting sample was for the old network */
+#endif
+}
+
+static void on_commit(const snn_packet_t *q)
+{
+    uint8_t code;
+    uint16_t detail;
     if (q->length != 0u) {
         reply_error(q->type, q->seq, SNN_ERR_BAD_LENGTH, 0u);
         return;
@@ -322,38 +385,18 @@ static void on_commit(const snn_packet_t *q)
         reply_error(q->type, q->seq, SNN_ERR_BAD_BLOB_CRC, 0u);
         return;
     }
-    rc = snn_load(&s->net, s->blob, dev.load_total, s->arena, (uint32_t)SNN_DEV_ARENA_BYTES);
-    if (rc == SNN_E_TOO_LARGE) {
-        reply_error(q->type, q->seq, SNN_ERR_TOO_LARGE, 0u);
+    code = load_slot(dev.staging, dev.load_total, &detail);
+    if (code != 0u) {
+        reply_error(q->type, q->seq, code, detail);
         return;
     }
-    if (rc != SNN_OK) {
-        reply_error(q->type, q->seq, SNN_ERR_INVALID_NETWORK, (uint16_t)(-rc));
-        return;
-    }
-    for (k = 0u; k < s->net.n_projs; k++) {
-        synapses += s->net.projs[k].nnz;
-    }
-    neurons = s->net.n_neurons;
-    if (neurons > (uint32_t)SNN_DEV_MAX_NEURONS || synapses > (uint32_t)SNN_DEV_MAX_SYNAPSES ||
-        s->net.n_inputs > MAX_IN || s->net.n_outputs > MAX_OUT) {
-        reply_error(q->type, q->seq, SNN_ERR_TOO_LARGE, 0u);
-        return;
-    }
-    s->blob_bytes = dev.load_total;
-    /* NETINFO's blob_crc32 is the file's own CRC-32 (its last 4 bytes, checked by snn_load), not
-       the transfer CRC: a CRC over data + its own CRC is one constant for every valid file. */
-    s->blob_crc = snn_rd32(s->blob + dev.load_total - 4u);
-    s->n_synapses = synapses;
-    s->loaded = 1u;
-    /* the swap: between two requests, so atomic with respect to STEP */
-    dev.staging = dev.active;
-    dev.active = s;
-    dev.staging->loaded = 0u;
-    dev.loading = 0u;
-#if SNN_DEV_ONBOARD
-    dev.sensor_fresh = 0u; /* a waiting sample was for the old network */
+#if SNN_DEV_PERSIST
+    /* into the NV record that does not hold the active network, before the swap (protocol.md §9);
+       if it does not fit or fails, the network still becomes active, only not persisted */
+    dev.nv_index = snn_persist_commit(dev.nv_index, dev.staging->blob, dev.load_total);
 #endif
+    activate_staging();
+    dev.loading = 0u;
     reply(q->type, q->seq, put_netinfo(RESP_PAYLOAD));
 }
 
@@ -480,42 +523,30 @@ static void on_netinfo(const snn_packet_t *q)
 }
 
 #if SNN_DEV_ONBOARD
-/* START: u32 period_us (0 = the network's `ctrl` period), u16 telemetry_every, u16 stale_limit.
- * Reply: u32 period_us, u16 telemetry_every, u16 stale_limit, u32 steps. */
-static void on_start(const snn_packet_t *q)
+/* Start the on-board loop of the active (loaded) network: 0, or an ERROR code with *detail
+ * (BAD_PERIOD). START and the boot-time restore of a running board. */
+static uint8_t start_loop(uint32_t period, uint16_t every, uint16_t stale_limit, uint16_t *detail)
 {
     snn_net_t *net = &dev.active->net;
-    uint32_t period;
-    uint16_t every, k;
-    uint8_t *p = RESP_PAYLOAD;
-    if (q->length != 8u) {
-        reply_error(q->type, q->seq, SNN_ERR_BAD_LENGTH, 0u);
-        return;
-    }
-    if (!dev.active->loaded) {
-        reply_error(q->type, q->seq, SNN_ERR_NO_NETWORK, 0u);
-        return;
-    }
-    period = snn_rd32(q->payload);
-    every = snn_rd16(q->payload + 4);
+    uint16_t k;
+    *detail = 0u;
     if (period == 0u) {
         period = net->period_us;
     }
     if (period == 0u) {
-        reply_error(q->type, q->seq, SNN_ERR_BAD_PERIOD, 0u);
-        return;
+        return SNN_ERR_BAD_PERIOD;
     }
     if (every != 0u && (uint32_t)net->n_inputs + net->n_outputs > (uint32_t)SNN_DEV_TELEMETRY_CODES) {
-        reply_error(q->type, q->seq, SNN_ERR_BAD_PERIOD, 2u);
-        return;
+        *detail = 2u;
+        return SNN_ERR_BAD_PERIOD;
     }
     if (dev.running) {
         board_timer_stop(); /* a START while running restarts with the new settings */
         dev.running = 0u;
     }
     if (board_timer_start(period) != 0) {
-        reply_error(q->type, q->seq, SNN_ERR_BAD_PERIOD, 1u);
-        return;
+        *detail = 1u;
+        return SNN_ERR_BAD_PERIOD;
     }
     /* the network starts from reset state with held inputs 0; a SENSOR sample that arrived
        before START stays fresh and is the first period's input */
@@ -528,12 +559,38 @@ static void on_start(const snn_packet_t *q)
     dev.stale = 0u;
     dev.tm_every = every;
     dev.tm_count = 0u;
-    dev.stale_limit = snn_rd16(q->payload + 6);
+    dev.stale_limit = stale_limit;
     dev.period_us = period;
     dev.run_done = 0u; /* board_timer_periods() is 0 right after board_timer_start */
     dev.wd_armed = 0u; /* the STEP watchdog sleeps while the board runs itself */
-    snn_wr32(p, period);
-    snn_wr16(p + 4, every);
+    return 0u;
+}
+
+/* START: u32 period_us (0 = the network's `ctrl` period), u16 telemetry_every, u16 stale_limit.
+ * Reply: u32 period_us, u16 telemetry_every, u16 stale_limit, u32 steps. */
+static void on_start(const snn_packet_t *q)
+{
+    uint8_t *p = RESP_PAYLOAD;
+    uint8_t code;
+    uint16_t detail;
+    if (q->length != 8u) {
+        reply_error(q->type, q->seq, SNN_ERR_BAD_LENGTH, 0u);
+        return;
+    }
+    if (!dev.active->loaded) {
+        reply_error(q->type, q->seq, SNN_ERR_NO_NETWORK, 0u);
+        return;
+    }
+    code = start_loop(snn_rd32(q->payload), snn_rd16(q->payload + 4), snn_rd16(q->payload + 6), &detail);
+    if (code != 0u) {
+        reply_error(q->type, q->seq, code, detail);
+        return;
+    }
+#if SNN_DEV_PERSIST
+    snn_persist_set_run(dev.nv_index, 1u, dev.period_us, dev.tm_every, dev.stale_limit); /* a reset resumes */
+#endif
+    snn_wr32(p, dev.period_us);
+    snn_wr16(p + 4, dev.tm_every);
     snn_wr16(p + 6, dev.stale_limit);
     snn_wr32(p + 8, dev.steps);
     reply(q->type, q->seq, 12u);
@@ -552,6 +609,9 @@ static void on_stop(const snn_packet_t *q)
         dev.failsafe = 0u;
         dev.wd_last = board_millis(); /* the STEP watchdog counts again from now */
         dev.wd_armed = (uint8_t)(dev.wd_timeout != 0u);
+#if SNN_DEV_PERSIST
+        snn_persist_set_run(dev.nv_index, 0u, dev.period_us, dev.tm_every, dev.stale_limit);
+#endif
     }
     snn_wr32(RESP_PAYLOAD, dev.run_done);
     reply(q->type, q->seq, 4u);
@@ -751,6 +811,33 @@ static void watchdog_check(void)
     dev.wd_armed = 0u; /* once per silence; the next STEP re-arms it */
 }
 
+#if SNN_DEV_PERSIST
+/* Boot: the newest NV record whose header, blob CRC and snn_load all pass becomes the active
+ * network (an older one if the newest fails); then, if the RUN record is intact, names that
+ * generation and says running, the on-board loop starts with its settings. */
+static void restore(void)
+{
+    snn_nv_rec_t rec;
+    uint16_t detail;
+    uint8_t k;
+    for (k = 0u; k < 2u && dev.nv_index == SNN_NV_NONE; k++) {
+        if (snn_persist_record(k, &rec) && snn_persist_read_blob(&rec, dev.staging->blob) &&
+            load_slot(dev.staging, rec.length, &detail) == 0u) {
+            activate_staging();
+            dev.nv_index = rec.index;
+        }
+    }
+#if SNN_DEV_ONBOARD
+    if (dev.nv_index != SNN_NV_NONE) {
+        snn_nv_run_t run;
+        if (snn_persist_read_run(&run) && run.running != 0u && run.gen == rec.gen) {
+            (void)start_loop(run.period_us, run.tm_every, run.stale_limit, &detail); /* refused: stay stopped */
+        }
+    }
+#endif
+}
+#endif
+
 void snn_device_init(void)
 {
     uint8_t k;
@@ -783,6 +870,10 @@ void snn_device_init(void)
     dev.run_done = dev.period_us = 0u;
     dev.run_periods = dev.missed_deadlines = dev.missing_samples = dev.failsafe_entries = 0u;
     dev.sensor_samples = dev.sensor_rejected = 0u;
+#endif
+#if SNN_DEV_PERSIST
+    dev.nv_index = SNN_NV_NONE;
+    restore();
 #endif
 }
 

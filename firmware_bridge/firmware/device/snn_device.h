@@ -68,6 +68,7 @@ enum snn_dev_error {
 #define SNN_CAP_ONBOARD 0x20u   /* START / STOP: the on-board loop */
 #define SNN_CAP_SENSOR 0x40u    /* SENSOR frames feed board_read_inputs (emulated sensor channel) */
 #define SNN_CAP_TELEMETRY 0x80u /* TELEMETRY frames while running on board */
+#define SNN_CAP_PERSIST 0x100u  /* the committed network survives a reset (NV memory, §9) */
 
 /* TELEMETRY flags (docs/protocol.md §8) */
 #define SNN_TM_FRESH 0x01u    /* this period's inputs are a fresh sample (else the held last one) */
@@ -75,7 +76,9 @@ enum snn_dev_error {
 #define SNN_TM_LATE 0x04u     /* periods were skipped before this one (counted as missed deadlines) */
 #define SNN_TM_STEPPED 0x08u  /* the network stepped this period */
 
-/* Power-up state: no network, watchdog off, counters 0, receiver empty. Call once after board_init. */
+/* Power-up state: no network, watchdog off, counters 0, receiver empty - except that with
+ * SNN_DEV_PERSIST the newest valid network in NV memory is active, and the on-board loop runs if it
+ * was running when that network's RUN record was written. Call once after board_init. */
 void snn_device_init(void);
 
 /* Drain board_uart_getc, answer every complete request, then run the watchdog check against

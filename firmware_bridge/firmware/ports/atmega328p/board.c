@@ -29,6 +29,7 @@
  */
 #include <stdint.h>
 
+#include <avr/eeprom.h>
 #include <avr/interrupt.h>
 #include <avr/io.h>
 #include <avr/sleep.h>
@@ -250,3 +251,29 @@ int board_read_inputs(int16_t *codes, uint16_t n)
     return snn_device_sensor_take(codes, n);
 }
 #endif
+
+/* NV memory = the whole EEPROM (docs/protocol.md §9). eeprom_update_block writes only the bytes that
+ * change, one at a time in address order, each ~3.3 ms, waiting for the previous one: when it
+ * returns the last byte is being written and the next EEPROM access waits for it. */
+uint32_t board_nv_size(void)
+{
+    return (uint32_t)E2END + 1u;
+}
+
+int board_nv_read(uint32_t off, uint8_t *buf, uint32_t n)
+{
+    if (off + n > (uint32_t)E2END + 1u) {
+        return -1;
+    }
+    eeprom_read_block(buf, (const void *)(uintptr_t)off, (size_t)n);
+    return 0;
+}
+
+int board_nv_write(uint32_t off, const uint8_t *buf, uint32_t n)
+{
+    if (off + n > (uint32_t)E2END + 1u) {
+        return -1;
+    }
+    eeprom_update_block(buf, (void *)(uintptr_t)off, (size_t)n);
+    return 0;
+}

@@ -1,7 +1,7 @@
 /*
  * simavr_runner.c - run the atmega328p firmware under libsimavr with USART0 on a pseudo-terminal.
  *
- *   simavr_runner FW.elf [-f HZ] [-b BAUD]
+ *   simavr_runner FW.elf [-f HZ] [-b BAUD] [-e EEPROM_FILE]
  *
  * Prints `URL /dev/pts/N` on stdout (what firmware_bridge.emulators expects), then runs until
  * SIGTERM/SIGINT or until the firmware crashes (exit 1, message on stderr).
@@ -17,6 +17,11 @@
  *     in real time for the simulated sleep (select() on the pty with that timeout), so an idle
  *     device's millisecond clock follows the wall clock (the protocol watchdog relies on it). While
  *     the AVR computes, simulation runs as fast as the host allows.
+ *   - EEPROM (-e FILE): simavr keeps the EEPROM in memory only. With -e the runner loads FILE into
+ *     it at start (if FILE exists) and writes the whole EEPROM back to FILE whenever it changed,
+ *     checked before any byte goes out to the host and every 1024 instructions, so a reply the host
+ *     received was sent after the EEPROM writes before it reached FILE: killing the runner then is a
+ *     power cut that keeps what the chip had written (docs/protocol.md §9).
  * The runner keeps its own handle on the pty slave, in raw mode, so a client may close and reopen
  * the port without the master seeing a hang-up.
  */
@@ -32,6 +37,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <simavr/avr_eeprom.h>
 #include <simavr/avr_uart.h>
 #include <simavr/sim_avr.h>
 #include <simavr/sim_elf.h>
@@ -51,6 +57,9 @@ static int g_inject_armed;
 static avr_cycle_count_t g_byte_cycles;
 static uint8_t g_txbuf[4096];
 static size_t g_tx_len;
+static avr_t *g_avr;
+static int g_ee_fd = -1;          /* -e FILE, -1 if none */
+static uint8_t g_ee_saved[1024];  /* the EEPROM as FILE holds it (ATmega328P: 1 KB) */
 
 static void on_signal(int sig)
 {
@@ -58,9 +67,55 @@ static void on_signal(int sig)
     g_stop = 1;
 }
 
+/* -e: write the EEPROM to FILE if it changed since the last save. */
+static void ee_save(void)
+{
+    uint8_t now[sizeof g_ee_saved];
+    avr_eeprom_desc_t d;
+    if (g_ee_fd < 0) {
+        return;
+    }
+    d.ee = now;
+    d.offset = 0;
+    d.size = sizeof now;
+    /* libsimavr's EEPROM ioctls answer -1 when they worked and -2 for a bad argument */
+    if (avr_ioctl(g_avr, AVR_IOCTL_EEPROM_GET, &d) == -2 || memcmp(now, g_ee_saved, sizeof now) == 0) {
+        return;
+    }
+    if (pwrite(g_ee_fd, now, sizeof now, 0) == (ssize_t)sizeof now) {
+        memcpy(g_ee_saved, now, sizeof now);
+    }
+}
+
+/* -e: open FILE and load it into the EEPROM (a missing or short file: the erased EEPROM, 0xFF). */
+static int ee_open(const char *path)
+{
+    avr_eeprom_desc_t d;
+    ssize_t n;
+    g_ee_fd = open(path, O_RDWR | O_CREAT, 0644);
+    if (g_ee_fd < 0) {
+        fprintf(stderr, "simavr_runner: -e %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    memset(g_ee_saved, 0xFF, sizeof g_ee_saved);
+    n = pread(g_ee_fd, g_ee_saved, sizeof g_ee_saved, 0);
+    if (n < (ssize_t)sizeof g_ee_saved) {
+        memset(g_ee_saved + (n > 0 ? n : 0), 0xFF, sizeof g_ee_saved - (size_t)(n > 0 ? n : 0));
+    }
+    d.ee = g_ee_saved;
+    d.offset = 0;
+    d.size = sizeof g_ee_saved;
+    if (avr_ioctl(g_avr, AVR_IOCTL_EEPROM_SET, &d) == -2) { /* -1 is its "done" (see ee_save) */
+        fprintf(stderr, "simavr_runner: -e %s: libsimavr refused to load the EEPROM\n", path);
+        return -1;
+    }
+    return 0;
+}
+
 static void tx_flush(void)
 {
     size_t off = 0;
+    ee_save(); /* before the host can see a reply, the EEPROM it implies is in FILE */
     while (off < g_tx_len) {
         ssize_t n = write(g_master, g_txbuf + off, g_tx_len - off);
         if (n > 0) {
@@ -145,7 +200,7 @@ static void on_sleep(avr_t *avr, avr_cycle_count_t how_long)
 
 int main(int argc, char **argv)
 {
-    const char *elf = NULL;
+    const char *elf = NULL, *ee_path = NULL;
     unsigned long hz = 16000000ul, baud = 115200ul;
     elf_firmware_t fw;
     avr_t *avr;
@@ -160,15 +215,17 @@ int main(int argc, char **argv)
             hz = strtoul(argv[++i], NULL, 10);
         } else if (strcmp(argv[i], "-b") == 0 && i + 1 < argc) {
             baud = strtoul(argv[++i], NULL, 10);
+        } else if (strcmp(argv[i], "-e") == 0 && i + 1 < argc) {
+            ee_path = argv[++i];
         } else if (!elf) {
             elf = argv[i];
         } else {
-            fprintf(stderr, "usage: %s FW.elf [-f HZ] [-b BAUD]\n", argv[0]);
+            fprintf(stderr, "usage: %s FW.elf [-f HZ] [-b BAUD] [-e EEPROM_FILE]\n", argv[0]);
             return 2;
         }
     }
     if (!elf) {
-        fprintf(stderr, "usage: %s FW.elf [-f HZ] [-b BAUD]\n", argv[0]);
+        fprintf(stderr, "usage: %s FW.elf [-f HZ] [-b BAUD] [-e EEPROM_FILE]\n", argv[0]);
         return 2;
     }
     /* libsimavr chats on stdout while loading ("Loaded N .text ..."): discard that, stdout's first
@@ -196,6 +253,10 @@ int main(int argc, char **argv)
     avr_load_firmware(avr, &fw);
     avr->frequency = (uint32_t)hz;
     avr->sleep = on_sleep;
+    g_avr = avr;
+    if (ee_path != NULL && ee_open(ee_path) != 0) {
+        return 1;
+    }
     fflush(stdout);
     dup2(stdout_fd, 1);
     close(stdout_fd);
@@ -234,6 +295,7 @@ int main(int argc, char **argv)
             return 1;
         }
         if ((++counter & 1023u) == 0u) {
+            ee_save();
             rx_pump(avr);
             if (g_tx_len) {
                 tx_flush();

@@ -6,7 +6,9 @@
  * protocol.md §4: the atomic swap), its frame buffers for 64-byte payloads (the protocol's
  * minimum), the 64-byte UART ring, .data/.bss and the stack. Measured under simavr
  * (tests/test_atmega328p_port.py): the deepest stack, COMMIT -> snn_load, is ~330 bytes, plus
- * ~25 for an interrupt on top; the limits below leave ~540 bytes for it.
+ * ~25 for an interrupt on top; the limits below leave ~540 bytes for it. With persistence, the
+ * boot-time restore of a network from EEPROM (snn_load under snn_device_init) is ~15 bytes deeper
+ * still: HELLO's free_ram is 88 after such a boot, 103 after a COMMIT.
  *
  * A slot of 208 + 224 bytes runs the 3-neuron micro controller "error -> +/- LIF pair -> LI
  * readout" (blob 208 B with its fail-safe codes, arena 220 B; the arena array is only 1-aligned
@@ -38,6 +40,12 @@
 #endif
 #define SNN_DEV_SENSOR_CODES 1u
 #define SNN_DEV_TELEMETRY_CODES 4u
+
+/* Persistence (docs/protocol.md §9): the 1 KB EEPROM holds the RUN cell and two records of up to
+ * 476 blob bytes (32 + 2 * 496 = 1024), more than SNN_DEV_MAX_BLOB; 1 byte of RAM. */
+#ifndef SNN_DEV_PERSIST
+#define SNN_DEV_PERSIST 1
+#endif
 
 /* board_cycles() counts CPU clock cycles (Timer1 at F_CPU, no prescaler, plus its overflows). */
 #ifndef F_CPU

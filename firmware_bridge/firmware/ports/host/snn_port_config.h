@@ -17,5 +17,9 @@
 #define SNN_DEV_FW_PATCH 0u
 #define SNN_DEV_TICK_HZ 1000000000ul /* board_cycles() counts CLOCK_MONOTONIC nanoseconds */
 #define SNN_DEV_FREE_RAM() 0u         /* a process has no honest "free RAM": reported as unknown */
+#define SNN_DEV_PERSIST 1             /* NV memory is the --nv FILE (none without it: RAM only) */
+/* the --nv file: the RUN cell and two records that each hold a SNN_DEV_MAX_BLOB network
+   (docs/protocol.md §9: 32 + 2 * (20 + blob), a multiple of 4) */
+#define SNN_HOST_NV_BYTES (32ul + 2ul * (20ul + SNN_DEV_MAX_BLOB))
 
 #endif /* SNN_PORT_CONFIG_H */

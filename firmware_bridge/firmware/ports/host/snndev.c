@@ -13,6 +13,12 @@
  *                       and linux-armhf builds of this file, docs/firmware-boards.md) talks to a host.
  *   -v                  (before or after --tcp) log every board_outputs call on stderr as one line
  *                       "outputs c0 c1 ..." (the actuator hook: STEP results and watchdog fail-safe codes)
+ *   --nv FILE           non-volatile memory (docs/protocol.md §9): FILE, created or grown to
+ *                       SNN_HOST_NV_BYTES, keeps the committed network and the on-board loop's "was
+ *                       running" flag, so a restart with the same FILE comes back with both (a power
+ *                       cycle). Without --nv the device has no NV memory (RAM only, as before).
+ *   --nv-cut N          test aid: a power cut after N bytes written to FILE - the write that crosses
+ *                       N stores only its first bytes, then the process exits with status 3 at once
  *
  * The URL line is flushed as soon as the device is listening; the device then serves until
  * SIGTERM or SIGINT and exits 0. Diagnostics go to stderr. Exit status 2: usage or setup error.
@@ -46,6 +52,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -71,6 +78,8 @@ static int g_stalled; /* output timed out: discard writes until the client sends
 static uint8_t g_outbuf[2u * (SNN_DEV_MAX_PAYLOAD + 16u)];
 static size_t g_out_len;
 static uint64_t g_timer_start_ns, g_timer_period_ns; /* on-board loop timer; period 0 = stopped */
+static int g_nv_fd = -1;             /* --nv FILE, -1 if none */
+static long long g_nv_cut = -1;      /* --nv-cut N: bytes board_nv_write may still store, -1 = no cut */
 
 static void on_signal(int sig)
 {
@@ -244,6 +253,63 @@ int board_read_inputs(int16_t *codes, uint16_t n)
     return snn_device_sensor_take(codes, n);
 }
 
+uint32_t board_nv_size(void)
+{
+    return g_nv_fd >= 0 ? (uint32_t)SNN_HOST_NV_BYTES : 0u;
+}
+
+int board_nv_read(uint32_t off, uint8_t *buf, uint32_t n)
+{
+    ssize_t got;
+    if (g_nv_fd < 0 || (uint64_t)off + n > (uint64_t)SNN_HOST_NV_BYTES) {
+        return -1;
+    }
+    got = pread(g_nv_fd, buf, n, (off_t)off);
+    return got == (ssize_t)n ? 0 : -1;
+}
+
+/* pwrite + fdatasync: on a Linux edge board the bytes are on the medium when this returns. With
+ * --nv-cut, the write that crosses the budget stores only its first bytes and the process ends
+ * there, as a power cut would end it (nothing after that byte happens). */
+int board_nv_write(uint32_t off, const uint8_t *buf, uint32_t n)
+{
+    uint32_t keep = n;
+    if (g_nv_fd < 0 || (uint64_t)off + n > (uint64_t)SNN_HOST_NV_BYTES) {
+        return -1;
+    }
+    if (g_nv_cut >= 0 && (long long)n > g_nv_cut) {
+        keep = (uint32_t)g_nv_cut;
+    }
+    if (keep > 0u && pwrite(g_nv_fd, buf, keep, (off_t)off) != (ssize_t)keep) {
+        return -1;
+    }
+    if (keep < n) {
+        _exit(3); /* the cut: no fdatasync needed, the page cache outlives the process */
+    }
+    if (g_nv_cut >= 0) {
+        g_nv_cut -= (long long)n;
+    }
+    return fdatasync(g_nv_fd) == 0 ? 0 : -1;
+}
+
+/* --nv FILE: open or create it, grown (with zeros: no valid record) to SNN_HOST_NV_BYTES. */
+static int open_nv(const char *path)
+{
+    struct stat st;
+    g_nv_fd = open(path, O_RDWR | O_CREAT, 0644);
+    if (g_nv_fd < 0 || fstat(g_nv_fd, &st) != 0) {
+        fprintf(stderr, "snndev: --nv %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    if ((unsigned long long)st.st_size < (unsigned long long)SNN_HOST_NV_BYTES &&
+        ftruncate(g_nv_fd, (off_t)SNN_HOST_NV_BYTES) != 0) {
+        fprintf(stderr, "snndev: --nv %s: cannot size it to %lu bytes: %s\n", path,
+                (unsigned long)SNN_HOST_NV_BYTES, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 void board_idle(void)
 {
     struct pollfd p;
@@ -373,6 +439,7 @@ int main(int argc, char **argv)
 {
     struct sigaction sa;
     const char *tcp_port = NULL, *serial_path = NULL, *bind_addr = "127.0.0.1", *baud = "115200";
+    const char *nv_path = NULL, *nv_cut = NULL;
     int rc, i, usage = 0;
     for (i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-v") == 0) {
@@ -385,12 +452,27 @@ int main(int argc, char **argv)
             serial_path = argv[++i];
         } else if (strcmp(argv[i], "--baud") == 0 && i + 1 < argc) {
             baud = argv[++i];
+        } else if (strcmp(argv[i], "--nv") == 0 && i + 1 < argc && nv_path == NULL) {
+            nv_path = argv[++i];
+        } else if (strcmp(argv[i], "--nv-cut") == 0 && i + 1 < argc && nv_cut == NULL) {
+            nv_cut = argv[++i];
         } else {
             usage = 1;
         }
     }
-    if (usage || (tcp_port != NULL && serial_path != NULL)) {
-        fprintf(stderr, "usage: snndev [-v] [--tcp PORT [--bind ADDR] | --serial DEV [--baud N]]\n");
+    if (usage || (tcp_port != NULL && serial_path != NULL) || (nv_cut != NULL && nv_path == NULL)) {
+        fprintf(stderr, "usage: snndev [-v] [--tcp PORT [--bind ADDR] | --serial DEV [--baud N]] [--nv FILE [--nv-cut N]]\n");
+        return 2;
+    }
+    if (nv_cut != NULL) {
+        char *end;
+        g_nv_cut = strtoll(nv_cut, &end, 10);
+        if (*nv_cut == '\0' || *end != '\0' || g_nv_cut < 0) {
+            fprintf(stderr, "snndev: --nv-cut %s: a byte count >= 0, e.g. --nv-cut 100\n", nv_cut);
+            return 2;
+        }
+    }
+    if (nv_path != NULL && open_nv(nv_path) != 0) {
         return 2;
     }
     rc = tcp_port != NULL ? open_tcp(tcp_port, bind_addr) : serial_path != NULL ? open_serial(serial_path, baud) : open_pty();
@@ -420,6 +502,9 @@ int main(int argc, char **argv)
     /* g_serial_fd is g_fd, closed above */
     if (g_listen_fd >= 0) {
         close(g_listen_fd);
+    }
+    if (g_nv_fd >= 0) {
+        close(g_nv_fd);
     }
     return 0;
 }
