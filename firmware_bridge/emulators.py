@@ -41,6 +41,7 @@ import tempfile
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 from pathlib import Path
 
 from firmware_bridge import boards, build
@@ -177,8 +178,13 @@ def available_boards() -> dict[str, str | None]:
     return {board: (" ".join(missing) if (missing := _missing_packages(board)) else None) for board in boards.names()}
 
 
-def start_emulator(board: str, *, icount: bool = True, timeout: float = 10.0) -> Emulator:
+def start_emulator(
+    board: str, *, icount: bool = True, timeout: float = 10.0, program_args: Sequence[str] = ()
+) -> Emulator:
     """Build and start `board` (see the module docstring); wait until its serial port can be opened.
+
+    `program_args` go to a board that is a Linux program (host, linux-aarch64, linux-armhf): the
+    options of ports/host/snndev.c such as ``["--plugin", "CMD"]``; ValueError for other boards.
 
     RuntimeError naming the apt packages if tools are missing, or if the emulator does not come up
     within `timeout` seconds (with its output).
@@ -190,14 +196,17 @@ def start_emulator(board: str, *, icount: bool = True, timeout: float = 10.0) ->
             f"{build.apt_install_hint(missing)}"
         )
     spec = boards.get(board)
+    if program_args and not spec.is_program:
+        raise ValueError(f"board {board!r} is a firmware image, not a program: it takes no program_args")
     if spec.emulator == "process":
-        return _start_host(timeout)
+        return _start_host(timeout, list(program_args))
     if spec.emulator == "simavr":
         elf = build.build_avr_firmware(board)
         return _start_url_printer(board, [str(build.build_simavr_runner()), str(elf)], timeout)
     if spec.emulator == "qemu-user":  # the program prints its URL itself, as the host device does
         program = build.build_linux_device(board)
-        return _start_url_printer(board, [shutil.which(spec.qemu_user) or spec.qemu_user, str(program), "--tcp", "0"],
+        return _start_url_printer(board, [shutil.which(spec.qemu_user) or spec.qemu_user, str(program), "--tcp", "0",
+                                          *program_args],
                                   timeout)  # fmt: skip
     elf = build.build_firmware(board)
     return start_qemu(board, elf, icount=icount, timeout=timeout)
@@ -257,9 +266,9 @@ def start_qemu(board: str, elf: Path, *, icount: bool = True, timeout: float = 1
     )
 
 
-def _start_host(timeout: float) -> Emulator:
+def _start_host(timeout: float, args: list[str]) -> Emulator:
     """Run the POSIX host device; its first stdout line is `URL <url>`."""
-    return _start_url_printer("host", [str(build.build_host_device())], timeout)
+    return _start_url_printer("host", [str(build.build_host_device()), *args], timeout)
 
 
 def _start_url_printer(board: str, cmd: list[str], timeout: float) -> Emulator:
