@@ -19,6 +19,7 @@ the reference follows frame by frame.
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -39,7 +40,7 @@ from snnctl.units import ActuatorUnit, SensorUnit, derive, inputs_from_raw, outp
 from tests.test_onboard_loop import check_frames, counters, delta  # noqa: E402
 
 PLUGIN = FIRMWARE_DIR / "ports" / "host" / "plugins" / "sine_sensor.py"
-BOARDS = ("host", "linux-aarch64")
+BOARDS = ("host", "linux-aarch64", "linux-armhf")
 PERIOD_US = 40_000  # the plug-in gets 20 ms to answer: a Python script on a busy machine mostly does
 K = 3
 
@@ -168,3 +169,32 @@ def test_a_plugin_that_exits_is_logged_once_and_the_fail_safe_holds(tmp_path):
     assert not any(f.fresh for f in after) and after[-1].failsafe  # held, then fail-safe for good
     said = [line for line in output.splitlines() if "plug-in" in line]
     assert said == ["snndev: the plug-in exited with status 3: no fresh samples from now on"]
+
+
+def test_malformed_replies_are_no_fresh_sample_said_once(tmp_path):
+    """A shell plug-in answering three values to a one-input network: never a fresh sample, the
+    fail-safe after K periods, one line on stderr; its `out` lines still arrive."""
+    require_board("host")
+    net = lidar_blimp()
+    outs = tmp_path / "outs"
+    cmd = f"while read verb rest; do case $verb in read) echo 1 2 3;; out) echo $rest >> {outs};; esac; done"
+    with start_emulator("host", program_args=["--plugin", cmd]) as emu:
+        with Device(emu.url, timeout=2.0, retries=3) as dev:
+            dev.hello()
+            dev.deploy(net)
+            dev.start(PERIOD_US, telemetry_every=1, stale_limit=K)
+            frames = [dev.read_telemetry(10.0) for _ in range(2 * K + 2)]
+            dev.stop()
+            st = dev.stats()
+        emu.close()
+        output = emu.output()
+    assert all(f is not None and not f.fresh for f in frames)
+    assert st.failsafe_entries == 1 and st.missing_samples >= len(frames)
+    said = [line for line in output.splitlines() if "plug-in" in line]
+    want = (
+        r'snndev: the plug-in\'s reply to "read \d+" \("1 2 3"\) is neither "none" nor the network\'s 1 input'
+        r" value\(s\); such a reply counts as no fresh sample \(said once\)"
+    )
+    assert len(said) == 1 and re.fullmatch(want, said[0]), said
+    fail = to_raw(net, np.asarray(net.fail_safe, np.int16))
+    assert [[int(w) for w in line.split()] for line in outs.read_text().splitlines()][-1] == fail

@@ -162,8 +162,8 @@ static void take_line(const char *line, int overlong)
     ok = !overlong && parse_values(s, g_cur_raw, g_cur_n);
     if (!ok && !g_told_malformed) {
         fprintf(stderr,
-                "snndev: the plug-in's reply to \"read %lu\" (\"%.60s%s\") is not %u integers or \"none\";"
-                " such a reply counts as no fresh sample (said once)\n",
+                "snndev: the plug-in's reply to \"read %lu\" (\"%.60s%s\") is neither \"none\" nor the"
+                " network's %u input value(s); such a reply counts as no fresh sample (said once)\n",
                 (unsigned long)g_cur_period, line, overlong ? "..." : "", (unsigned)g_cur_n);
         g_told_malformed = 1;
     }
