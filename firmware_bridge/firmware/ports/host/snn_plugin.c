@@ -342,14 +342,16 @@ void snn_plugin_out(const int32_t *raw, uint16_t n)
 
 void snn_plugin_close(void)
 {
-    int k, status;
+    int status, termed = 0;
     char sink[256];
+    uint64_t t0 = now_ns(), t;
     if (!g_started) {
         return;
     }
     close(g_to); /* EOF on its stdin: a plug-in exits when it reads that */
     g_to = -1;
-    for (k = 0; k < 1500 && g_pid > 0; k++) { /* 1 s to exit, then SIGTERM, 0.5 s more, then SIGKILL */
+    /* 1 s to exit, then SIGTERM, 0.5 s more, then SIGKILL */
+    while (g_pid > 0 && (t = now_ns() - t0) < UINT64_C(1500000000)) {
         if (waitpid(g_pid, &status, WNOHANG) == g_pid) {
             g_pid = -1;
             break;
@@ -357,8 +359,9 @@ void snn_plugin_close(void)
         while (read(g_from, sink, sizeof sink) > 0) {
             /* drain: a plug-in blocked writing to us could not exit */
         }
-        if (k == 1000) {
+        if (!termed && t >= UINT64_C(1000000000)) {
             kill(g_pid, SIGTERM);
+            termed = 1;
         }
         sleep_ms(1);
     }
