@@ -78,7 +78,7 @@ def build_host_tool(name: str, out_dir: Path | None = None, sanitize: bool = Fal
 
 
 def build_host_device(out_dir: Path | None = None, sanitize: bool = False) -> Path:
-    """Build the POSIX virtual device `snndev` (`firmware/ports/host/snndev.c` + `firmware/device/` +
+    """Build the POSIX virtual device `snndev` (`firmware/ports/host/*.c` + `firmware/device/` +
     the core) and return the path of the executable.
 
     Run it with no argument to serve on a new pseudo-terminal or with ``--tcp PORT`` to serve on
@@ -87,7 +87,7 @@ def build_host_device(out_dir: Path | None = None, sanitize: bool = False) -> Pa
     """
     port = FIRMWARE_DIR / "ports" / "host"
     device = FIRMWARE_DIR / "device"
-    sources = [port / "snndev.c", *sorted(device.glob("*.c")), *sorted(CORE_DIR.glob("*.c"))]
+    sources = [*sorted(port.glob("*.c")), *sorted(device.glob("*.c")), *sorted(CORE_DIR.glob("*.c"))]
     defines = [f"-D{k}={v}" for k, v in sorted(boards.get("host").defines)]
     return _build_cached("snndev", sources, [CORE_DIR, device, port], defines, out_dir, sanitize)
 
@@ -330,7 +330,7 @@ _NO_FLOAT_FLAG = {"aarch64-linux-gnu-": "-mgeneral-regs-only"}
 def build_linux_device(board: str, out_dir: Path | None = None) -> Path:
     """Cross-compile the protocol server `snndev` for the Linux board `board` and return its path.
 
-    Core + device library + ports/host/snndev.c, static, cached like the firmware images (a `fw.map`
+    Core + device library + ports/host/*.c (snndev.c, snn_plugin.c), static, cached like the firmware images (a `fw.map`
     beside it). RuntimeError naming the apt packages if the cross gcc or its C library is missing.
     On AArch64 the core and device library are first compiled alone with -mgeneral-regs-only, which
     fails on any float or double: the same guarantee the MCU builds get from their soft-float check.
@@ -338,7 +338,7 @@ def build_linux_device(board: str, out_dir: Path | None = None) -> Path:
     spec = _board_spec(board, "linux")
     tools = cross_tools(board)
     port = PORTS_DIR / spec.port
-    sources = [*sorted(CORE_DIR.glob("*.c")), *sorted(DEVICE_DIR.glob("*.c")), port / "snndev.c"]
+    sources = [*sorted(CORE_DIR.glob("*.c")), *sorted(DEVICE_DIR.glob("*.c")), *sorted(port.glob("*.c"))]
     include_dirs = [CORE_DIR, DEVICE_DIR, port]
     flags = [*spec.cflags, *(f"-D{k}={v}" for k, v in sorted(spec.defines))]
     link = ["-Wl,--gc-sections", "-Wl,-Map=fw.map"]

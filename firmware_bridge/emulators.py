@@ -43,6 +43,7 @@ import tempfile
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 from pathlib import Path
 
 from firmware_bridge import boards, build
@@ -179,14 +180,16 @@ def available_boards() -> dict[str, str | None]:
     return {board: (" ".join(missing) if (missing := _missing_packages(board)) else None) for board in boards.names()}
 
 
-def start_emulator(board: str, *, icount: bool = True, timeout: float = 10.0,
-                   nv_file: Path | str | None = None) -> Emulator:  # fmt: skip
+def start_emulator(board: str, *, icount: bool = True, timeout: float = 10.0, nv_file: Path | str | None = None,
+                   program_args: Sequence[str] = ()) -> Emulator:  # fmt: skip
     """Build and start `board` (see the module docstring); wait until its serial port can be opened.
 
     `nv_file` is the device's non-volatile memory (`snndev --nv` on the host and Linux edge boards,
-    the EEPROM file of `simavr_runner -e` on the atmega328p; ValueError for the others). RuntimeError
-    naming the apt packages if tools are missing, or if the emulator does not come up within
-    `timeout` seconds (with its output).
+    the EEPROM file of `simavr_runner -e` on the atmega328p; ValueError for the others).
+    `program_args` go to a board that is a Linux program (host, linux-aarch64, linux-armhf): the
+    options of ports/host/snndev.c such as ``["--plugin", "CMD"]``; ValueError for other boards.
+    RuntimeError naming the apt packages if tools are missing, or if the emulator does not come up
+    within `timeout` seconds (with its output).
     """
     spec = boards.get(board)
     if nv_file is not None and spec.emulator not in ("process", "qemu-user", "simavr"):
@@ -199,15 +202,17 @@ def start_emulator(board: str, *, icount: bool = True, timeout: float = 10.0,
             f"board {board!r} needs the Debian package(s) {', '.join(missing)}; install with: "
             f"{build.apt_install_hint(missing)}"
         )
+    if program_args and not spec.is_program:
+        raise ValueError(f"board {board!r} is a firmware image, not a program: it takes no program_args")
     if spec.emulator == "process":
-        return _start_host(timeout, nv_args)
+        return _start_host(timeout, [*nv_args, *program_args])
     if spec.emulator == "simavr":
         elf = build.build_avr_firmware(board)
         return _start_url_printer(board, [str(build.build_simavr_runner()), str(elf), *nv_args], timeout)
     if spec.emulator == "qemu-user":  # the program prints its URL itself, as the host device does
         program = build.build_linux_device(board)
         return _start_url_printer(board, [shutil.which(spec.qemu_user) or spec.qemu_user, str(program), "--tcp", "0",
-                                          *nv_args], timeout)  # fmt: skip
+                                          *nv_args, *program_args], timeout)  # fmt: skip
     elf = build.build_firmware(board)
     return start_qemu(board, elf, icount=icount, timeout=timeout)
 

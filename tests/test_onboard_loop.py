@@ -104,11 +104,12 @@ class Feeder:
 
 
 def check_frames(net: Network, frames: list[Telemetry], sent: dict[int, np.ndarray], stale_limit: int,
-                 after_period: int = 0) -> dict:  # fmt: skip
+                 after_period: int = 0, key=lambda f: f.sample_seq) -> dict:  # fmt: skip
     """Every frame against the documented rules; returns the counters the device must report.
 
     The frames start at START (`after_period` 0), or at a fresh sample after a fail-safe (the network
-    was reset there) that followed period `after_period`."""
+    was reset there) that followed period `after_period`. A fresh frame carries `sent[key(frame)]`:
+    the SENSOR frame it names by default, a plug-in's reply to its period (tests/test_edge_plugin.py)."""
     stepper = Stepper(net)
     stepper.reset()
     fail = np.asarray(net.fail_safe if net.fail_safe is not None else np.zeros(net.n_outputs), np.int16)
@@ -123,7 +124,7 @@ def check_frames(net: Network, frames: list[Telemetry], sent: dict[int, np.ndarr
         prev = f.period
         n["run_periods"] += 1
         if f.fresh:
-            np.testing.assert_array_equal(f.inputs, sent[f.sample_seq], err_msg=where)
+            np.testing.assert_array_equal(f.inputs, sent[key(f)], err_msg=where)
             held, stale, failsafe = f.inputs.copy(), 0, False
         else:
             np.testing.assert_array_equal(f.inputs, held, err_msg=where)  # the last sample is held

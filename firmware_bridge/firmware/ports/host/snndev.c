@@ -19,6 +19,10 @@
  *                       cycle). Without --nv the device has no NV memory (RAM only, as before).
  *   --nv-cut N          test aid: a power cut after N bytes written to FILE - the write that crosses
  *                       N stores only its first bytes, then the process exits with status 3 at once
+ *   --plugin 'CMD ARGS' the sensor/actuator plug-in (snn_plugin.c; docs/firmware-boards.md §6): CMD
+ *                       runs under /bin/sh -c with pipes on its stdin/stdout; each on-board period
+ *                       asks it for raw sensor values ("read P"), every board_outputs call hands it the
+ *                       raw actuator values ("out V..."), both through the network's `unit` section
  *
  * The URL line is flushed as soon as the device is listening; the device then serves until
  * SIGTERM or SIGINT and exits 0. Diagnostics go to stderr. Exit status 2: usage or setup error.
@@ -36,7 +40,8 @@
  * On-board loop (docs/protocol.md §8): the timer is CLOCK_MONOTONIC - board_timer_periods() is
  * (now - start) / period in whole periods, so a period boundary is noticed within board_idle's
  * 1 ms poll - and board_read_inputs takes the latest SENSOR frame (the emulated sensor channel:
- * this "board" has no sensor of its own).
+ * this "board" has no sensor of its own), or, with --plugin, asks the plug-in and waits for its
+ * reply at most half a period (then the period has no fresh sample: the fail-safe rule counts it).
  */
 #define _DEFAULT_SOURCE 1
 #define _XOPEN_SOURCE 700
@@ -60,6 +65,11 @@
 #include "board.h"
 #include "snn_dev_config.h"
 #include "snn_device.h"
+#include "snn_plugin.h"
+
+#if !SNN_CORE_UNITS
+#error "the host port converts the plug-in's raw values with snn_units.c: build with SNN_CORE_UNITS=1"
+#endif
 
 static volatile sig_atomic_t g_stop;
 static int g_fd = -1;        /* the byte stream: pty master or the connected TCP client, -1 if none */
@@ -80,6 +90,7 @@ static size_t g_out_len;
 static uint64_t g_timer_start_ns, g_timer_period_ns; /* on-board loop timer; period 0 = stopped */
 static int g_nv_fd = -1;             /* --nv FILE, -1 if none */
 static long long g_nv_cut = -1;      /* --nv-cut N: bytes board_nv_write may still store, -1 = no cut */
+static uint32_t g_timer_last; /* the last board_timer_periods() value: the period being handled */
 
 static void on_signal(int sig)
 {
@@ -213,6 +224,8 @@ uint32_t board_cycles(void)
 
 void board_outputs(const int16_t *codes, uint16_t n)
 {
+    const snn_net_t *net;
+    int32_t raw[SNN_MAX_OUTPUTS];
     uint16_t k;
     g_n_outputs = n <= SNN_MAX_OUTPUTS ? n : (uint16_t)SNN_MAX_OUTPUTS;
     for (k = 0; k < g_n_outputs; k++) {
@@ -225,6 +238,10 @@ void board_outputs(const int16_t *codes, uint16_t n)
         }
         fputc('\n', stderr);
         fflush(stderr);
+    }
+    if (snn_plugin_active() && (net = snn_device_network()) != NULL && n == net->n_outputs) {
+        snn_outputs_to_raw(net, codes, raw); /* codes -> the actuators' raw units (`unit` section) */
+        snn_plugin_out(raw, n);
     }
 }
 
@@ -245,12 +262,28 @@ uint32_t board_timer_periods(void)
     if (g_timer_period_ns == 0) {
         return 0;
     }
-    return (uint32_t)((monotonic_ns() - g_timer_start_ns) / g_timer_period_ns);
+    g_timer_last = (uint32_t)((monotonic_ns() - g_timer_start_ns) / g_timer_period_ns);
+    return g_timer_last;
 }
 
+/* SENSOR frames, or with --plugin the plug-in's raw values for this period, converted to codes. */
 int board_read_inputs(int16_t *codes, uint16_t n)
 {
-    return snn_device_sensor_take(codes, n);
+    int32_t raw[SNN_MAX_INPUTS];
+    const snn_net_t *net = snn_device_network();
+    if (!snn_plugin_active()) {
+        return snn_device_sensor_take(codes, n);
+    }
+    if (net == NULL || n != net->n_inputs || n > SNN_MAX_INPUTS) {
+        return 0;
+    }
+    /* the device library calls this right after board_timer_periods(): g_timer_last is the
+       period of the TELEMETRY frame this sample will be reported in */
+    if (!snn_plugin_read(g_timer_last, raw, n, g_timer_period_ns / 2u)) {
+        return 0;
+    }
+    snn_inputs_from_raw(net, raw, codes);
+    return 1;
 }
 
 uint32_t board_nv_size(void)
@@ -438,7 +471,7 @@ static int open_serial(const char *path, const char *baud_arg)
 int main(int argc, char **argv)
 {
     struct sigaction sa;
-    const char *tcp_port = NULL, *serial_path = NULL, *bind_addr = "127.0.0.1", *baud = "115200";
+    const char *tcp_port = NULL, *serial_path = NULL, *bind_addr = "127.0.0.1", *baud = "115200", *plugin = NULL;
     const char *nv_path = NULL, *nv_cut = NULL;
     int rc, i, usage = 0;
     for (i = 1; i < argc; i++) {
@@ -456,12 +489,15 @@ int main(int argc, char **argv)
             nv_path = argv[++i];
         } else if (strcmp(argv[i], "--nv-cut") == 0 && i + 1 < argc && nv_cut == NULL) {
             nv_cut = argv[++i];
+        } else if (strcmp(argv[i], "--plugin") == 0 && i + 1 < argc && plugin == NULL && argv[i + 1][0] != '\0') {
+            plugin = argv[++i];
         } else {
             usage = 1;
         }
     }
     if (usage || (tcp_port != NULL && serial_path != NULL) || (nv_cut != NULL && nv_path == NULL)) {
-        fprintf(stderr, "usage: snndev [-v] [--tcp PORT [--bind ADDR] | --serial DEV [--baud N]] [--nv FILE [--nv-cut N]]\n");
+        fprintf(stderr, "usage: snndev [-v] [--tcp PORT [--bind ADDR] | --serial DEV [--baud N]] [--nv FILE [--nv-cut N]]"
+                        " [--plugin 'CMD ARGS']\n");
         return 2;
     }
     if (nv_cut != NULL) {
@@ -472,11 +508,16 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    signal(SIGPIPE, SIG_IGN); /* a dead client or plug-in is an EPIPE, not our death */
+    if (plugin != NULL && snn_plugin_start(plugin) != 0) { /* first: the child inherits none of our ports */
+        return 2;
+    }
     if (nv_path != NULL && open_nv(nv_path) != 0) {
         return 2;
     }
     rc = tcp_port != NULL ? open_tcp(tcp_port, bind_addr) : serial_path != NULL ? open_serial(serial_path, baud) : open_pty();
     if (rc != 0) {
+        snn_plugin_close();
         return 2;
     }
     fflush(stdout);
@@ -485,7 +526,6 @@ int main(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
 
     board_init();
     snn_device_init();
@@ -506,5 +546,6 @@ int main(int argc, char **argv)
     if (g_nv_fd >= 0) {
         close(g_nv_fd);
     }
+    snn_plugin_close(); /* EOF on its stdin, then it has a moment to exit */
     return 0;
 }
