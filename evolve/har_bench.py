@@ -273,7 +273,8 @@ def format_table(result: dict) -> str:
               f"{len(seeds)} seed(s) ({' '.join(map(str, seeds))}): accuracy mean ± std (worst seed) on the test split;"
               " neurons, arena, synops: mean; train s, peak MB: worst seed (a fresh process each).",
               "len* = unequal lengths, resampled to the training split's median. 1-NN: Euclidean, same split and"
-              " preparation; MiniRocket: sktime's + RidgeClassifierCV, mean over the seeds.",
+              " preparation (normalise = auto: the data as published); MiniRocket: sktime's + RidgeClassifierCV,"
+              " mean over the seeds.",
               f"targets: integer >= 1-NN; within {MINIROCKET_POINTS:g} points of MiniRocket on"
               f" {', '.join(MOTION_SETS)}; |integer - float| <= {MAX_GAP_POINTS:g} points every seed; arena <="
               f" the {ARENA_BOARD} slot for univariate; train <= {MAX_TRAIN_S:g} s and <= 1 GB every"
