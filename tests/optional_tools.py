@@ -20,3 +20,13 @@ def require_board(board: str) -> None:
     missing = available_boards()[board]
     if missing:
         skip_unless_ci(f"board {board}: tools missing; apt-get install {missing}")
+
+
+def running_emulator(board: str):
+    """For a fixture to `yield from`: the board's emulator, started once its tools are checked
+    (`require_board`), stopped when the fixture ends."""
+    from firmware_bridge.emulators import start_emulator
+
+    require_board(board)
+    with start_emulator(board) as e:
+        yield e

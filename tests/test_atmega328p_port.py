@@ -16,7 +16,7 @@ import zlib
 import numpy as np
 import pytest
 
-from tests.optional_tools import require_board
+from tests.optional_tools import running_emulator
 from tests.test_boards import hello_limits
 
 pytest.importorskip("serial")
@@ -54,11 +54,7 @@ def _codes(t: int, seed: int = 0) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def emu():
-    from firmware_bridge.emulators import start_emulator
-
-    require_board(BOARD)
-    with start_emulator(BOARD) as e:
-        yield e
+    yield from running_emulator(BOARD)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import zlib
 import numpy as np
 import pytest
 
-from tests.optional_tools import require_board
+from tests.optional_tools import require_board, running_emulator
 from tests.test_boards import hello_limits
 
 pytest.importorskip("serial")
@@ -45,11 +45,7 @@ TIMEOUT = 0.5
 
 @pytest.fixture(scope="module", params=BOARDS)
 def emu(request):
-    from firmware_bridge.emulators import start_emulator
-
-    require_board(request.param)
-    with start_emulator(request.param) as e:
-        yield e
+    yield from running_emulator(request.param)
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.optional_tools import require_board
+from tests.optional_tools import require_board, running_emulator
 
 pytest.importorskip("serial")
 
@@ -42,11 +42,7 @@ K = 3  # fail-safe after K periods without a fresh sample
 
 @pytest.fixture(scope="module", params=BOARDS)
 def emu(request):
-    from firmware_bridge.emulators import start_emulator
-
-    require_board(request.param)
-    with start_emulator(request.param) as e:
-        yield e
+    yield from running_emulator(request.param)
 
 
 @pytest.fixture
