@@ -354,6 +354,34 @@ def test_a_different_request_reusing_the_last_seq_is_refused_not_replayed(dev, b
     assert step_no == 2
 
 
+def test_check_order_hello_reuse_and_upload_edge_cases(dev, blob):
+    """The answers of protocol.md §2-§4 to issue 18's Q1, Q2, Q3, Q6 and Q7, on real bytes."""
+    dev.request(HELLO, seq=3)
+    dev.seq = 3
+    # Q2: the sequence check runs before the type is looked at; UNKNOWN_TYPE then consumes the seq
+    assert dev.request(0x40, seq=9).error()[0] == BAD_SEQ
+    assert dev.request(0x40).error() == (UNKNOWN_TYPE, 0x40, 0)  # seq 4
+    dev.ok(STATS)  # seq 5: the UNKNOWN_TYPE consumed 4
+    # Q3: a HELLO with the last seq is executed (a fresh INFO), never a replay of the STATS reply
+    assert dev.request(HELLO, seq=dev.seq).type == HELLO | 0x80
+    # Q1: STEP checks NO_NETWORK before its length; every other type checks its length first
+    assert dev.request(STEP, b"\x00\x00").error()[0] == NO_NETWORK
+    assert dev.request(RESET, b"\x00").error()[0] == BAD_LENGTH
+    assert dev.request(COMMIT, b"\x00").error()[0] == BAD_LENGTH
+    # Q7: LOAD_BEGIN of 0 bytes is accepted; COMMIT then fails snn_load as TRUNCATED (code 1)
+    dev.ok(LOAD_BEGIN, struct.pack("<II", 0, zlib.crc32(b"")))
+    assert dev.request(COMMIT).error() == (INVALID_NETWORK, COMMIT, 1)
+    # Q6: neither HELLO nor a reconnecting client abandons an upload in progress
+    dev.ok(LOAD_BEGIN, struct.pack("<II", len(blob), zlib.crc32(blob)))
+    dev.ok(LOAD_CHUNK, struct.pack("<I", 0) + blob[:500])
+    dev.request(HELLO, seq=100)
+    dev.seq = 100
+    dev.ok(LOAD_CHUNK, struct.pack("<I", 500) + blob[500:1000])
+    for off in range(1000, len(blob), 1000):
+        dev.ok(LOAD_CHUNK, struct.pack("<I", off) + blob[off : off + 1000])
+    assert dev.request(COMMIT).type == COMMIT | 0x80
+
+
 def test_sequence_numbers(dev):
     dev.request(HELLO, seq=40000)
     dev.seq = 40000

@@ -86,10 +86,11 @@ static struct {
     uint16_t resp_len;     /* bytes of g_resp, 0 if none */
     uint16_t last_seq;
     uint32_t last_crc;     /* CRC-32 field of the last executed request: a retry must match it */
-    uint8_t synced;        /* 0 until the first executed request: then any seq is accepted */
-    uint8_t loading;       /* a LOAD_BEGIN is open */
-    uint8_t wd_armed;      /* the watchdog is counting (on, and not tripped since the last STEP) */
-    uint8_t wd_tripped;    /* a trip not yet reported in a STEP status */
+    /* one-bit flags share one unsigned int (2 bytes on the AVR, whose RAM paid for last_crc) */
+    unsigned synced : 1;     /* 0 until the first executed request: then any seq is accepted */
+    unsigned loading : 1;    /* a LOAD_BEGIN is open */
+    unsigned wd_armed : 1;   /* the watchdog is counting (on, and not tripped since the last STEP) */
+    unsigned wd_tripped : 1; /* a trip not yet reported in a STEP status */
     uint16_t wd_timeout;   /* ms, 0 = off */
     uint32_t wd_last;      /* board_millis() of the last STEP or WATCHDOG request */
     uint32_t load_total, load_crc, load_received, load_running_crc;
