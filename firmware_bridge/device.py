@@ -173,6 +173,9 @@ class Device:
         self._telemetry: deque[Packet] = deque()
         self._sensor_seq = 0
         self.telemetry_garbled = 0
+        # protocol.md §1: a host opens a port with one 0x00, so a partial frame a previous client
+        # left in the device's receiver ends there instead of merging with our first request
+        self.write_raw(b"\x00")
 
     # -- context manager / lifetime ---------------------------------------------------------------
     def __enter__(self) -> Device:

@@ -112,7 +112,9 @@ class _Counter:
 class _CountingDevice(Device):
     """A `Device` that counts the bytes it writes to and reads from the port."""
 
-    counter: _Counter
+    def __init__(self, counter: _Counter, *args: Any, **kwargs: Any) -> None:
+        self.counter = counter  # before Device.__init__: it writes the opening 0x00 (protocol.md §1)
+        super().__init__(*args, **kwargs)
 
     def write_raw(self, data: bytes) -> None:
         super().write_raw(data)
@@ -210,9 +212,8 @@ class DeviceBackend(Backend):
 
     def _connect(self, connect_timeout: float, first: bool = False) -> _CountingDevice:
         """Open, HELLO, deploy unless (on a reconnect) the board still runs this network, set the watchdog."""
-        dev = _CountingDevice(self.url, timeout=self._attempt_s(self.deadline_s), retries=self.retries,
+        dev = _CountingDevice(self._count, self.url, timeout=self._attempt_s(self.deadline_s), retries=self.retries,
                               connect_timeout=connect_timeout)  # fmt: skip
-        dev.counter = self._count  # nothing is read or written before this
         try:
             info = dev.hello()
             ni = dev.netinfo()

@@ -66,8 +66,8 @@ class OnboardBackend(Backend):
         self.sensor_cut = sensor_cut
         self.wait_s = max(1.0, (self.stale_limit + 5) * self.dt)  # a running board sends a frame every period
         self._count = _Counter()
-        self.dev = _CountingDevice(url, timeout=max(0.5, 2 * self.dt), retries=2, connect_timeout=connect_timeout_s)
-        self.dev.counter = self._count
+        self.dev = _CountingDevice(self._count, url, timeout=max(0.5, 2 * self.dt), retries=2,
+                                   connect_timeout=connect_timeout_s)  # fmt: skip
         try:
             self.info: Info = self.dev.hello()
             need = Capability.ONBOARD | Capability.SENSOR | Capability.TELEMETRY

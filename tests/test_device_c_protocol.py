@@ -336,6 +336,52 @@ def test_retry_replays_without_executing_again(dev, blob, codes):
     assert struct.unpack("<I", dev.ok(LOAD_CHUNK, struct.pack("<I", 500) + blob[500:1000]))[0] == 1000
 
 
+def test_a_different_request_reusing_the_last_seq_is_refused_not_replayed(dev, blob, codes):
+    """protocol.md §2: only an identical request (same CRC) gets the stored reply; a different one
+    with the last seq is refused with BAD_SEQ (detail = the expected seq) and not executed."""
+    dev.request(HELLO, seq=7)
+    dev.seq = 7
+    assert dev.upload(blob).type == COMMIT | 0x80
+    step_no, _, _, _ = dev.step(codes[0])
+    assert step_no == 1
+    code, rtype, detail = dev.request(STATS, seq=dev.seq).error()  # a STATS must not get the STEP reply
+    assert (code, rtype, detail) == (BAD_SEQ, STATS, (dev.seq + 1) & 0xFFFF)
+    other_step = b"\x00" + codes[1].astype("<i2").tobytes()
+    code, rtype, _ = dev.request(STEP, other_step, seq=dev.seq).error()  # same type, other payload
+    assert (code, rtype) == (BAD_SEQ, STEP)
+    assert dev.stats()["steps"] == 1  # neither was executed
+    step_no, _, _, _ = dev.step(codes[1])
+    assert step_no == 2
+
+
+def test_check_order_hello_reuse_and_upload_edge_cases(dev, blob):
+    """The answers of protocol.md §2-§4 to issue 18's Q1, Q2, Q3, Q6 and Q7, on real bytes."""
+    dev.request(HELLO, seq=3)
+    dev.seq = 3
+    # Q2: the sequence check runs before the type is looked at; UNKNOWN_TYPE then consumes the seq
+    assert dev.request(0x40, seq=9).error()[0] == BAD_SEQ
+    assert dev.request(0x40).error() == (UNKNOWN_TYPE, 0x40, 0)  # seq 4
+    dev.ok(STATS)  # seq 5: the UNKNOWN_TYPE consumed 4
+    # Q3: a HELLO with the last seq is executed (a fresh INFO), never a replay of the STATS reply
+    assert dev.request(HELLO, seq=dev.seq).type == HELLO | 0x80
+    # Q1: STEP checks NO_NETWORK before its length; every other type checks its length first
+    assert dev.request(STEP, b"\x00\x00").error()[0] == NO_NETWORK
+    assert dev.request(RESET, b"\x00").error()[0] == BAD_LENGTH
+    assert dev.request(COMMIT, b"\x00").error()[0] == BAD_LENGTH
+    # Q7: LOAD_BEGIN of 0 bytes is accepted; COMMIT then fails snn_load as TRUNCATED (code 1)
+    dev.ok(LOAD_BEGIN, struct.pack("<II", 0, zlib.crc32(b"")))
+    assert dev.request(COMMIT).error() == (INVALID_NETWORK, COMMIT, 1)
+    # Q6: neither HELLO nor a reconnecting client abandons an upload in progress
+    dev.ok(LOAD_BEGIN, struct.pack("<II", len(blob), zlib.crc32(blob)))
+    dev.ok(LOAD_CHUNK, struct.pack("<I", 0) + blob[:500])
+    dev.request(HELLO, seq=100)
+    dev.seq = 100
+    dev.ok(LOAD_CHUNK, struct.pack("<I", 500) + blob[500:1000])
+    for off in range(1000, len(blob), 1000):
+        dev.ok(LOAD_CHUNK, struct.pack("<I", off) + blob[off : off + 1000])
+    assert dev.request(COMMIT).type == COMMIT | 0x80
+
+
 def test_sequence_numbers(dev):
     dev.request(HELLO, seq=40000)
     dev.seq = 40000
@@ -551,6 +597,22 @@ def test_tcp_mode_serves_one_client_after_another(exe, blob):
         assert dev.stats()["framing_errors"] == 1  # the partial frame, flushed on the new connection
     finally:
         dev.close()
+
+
+def test_client_flushes_a_partial_frame_left_by_a_previous_client(dev):
+    """protocol.md §1: a host sends 0x00 when it opens the port, so a previous client's cut-off frame
+    ends there (one framing error) instead of corrupting the new client's first request."""
+    from firmware_bridge.device import Device as Client
+
+    dev.request(HELLO, seq=5)
+    dev.write(frame(STATS, 6)[:6])  # a cut-off frame: 6 COBS bytes decode to < 10 bytes
+    with Client(dev.url, timeout=2.0, retries=0) as client:  # no retry may hide a lost first request
+        # the first request is not a HELLO (HELLO carries its own leading 0x00): only the 0x00 sent
+        # at open keeps the cut-off bytes out of it
+        reply = client.request(STATS, seq=6)
+    assert reply.type == STATS | 0x80 and reply.seq == 6
+    stats = dict(zip(STATS_FIELDS, struct.unpack("<16I", reply.payload), strict=True))
+    assert (stats["framing_errors"], stats["crc_errors"], stats["dropped_frames"]) == (1, 0, 0)
 
 
 def test_random_bytes_and_mutated_frames_never_break_the_device(dev, blob):

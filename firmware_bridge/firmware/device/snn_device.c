@@ -85,10 +85,12 @@ static struct {
     slot_t *staging;
     uint16_t resp_len;     /* bytes of g_resp, 0 if none */
     uint16_t last_seq;
-    uint8_t synced;        /* 0 until the first executed request: then any seq is accepted */
-    uint8_t loading;       /* a LOAD_BEGIN is open */
-    uint8_t wd_armed;      /* the watchdog is counting (on, and not tripped since the last STEP) */
-    uint8_t wd_tripped;    /* a trip not yet reported in a STEP status */
+    uint32_t last_crc;     /* CRC-32 field of the last executed request: a retry must match it */
+    /* one-bit flags share one unsigned int (2 bytes on the AVR, whose RAM paid for last_crc) */
+    unsigned synced : 1;     /* 0 until the first executed request: then any seq is accepted */
+    unsigned loading : 1;    /* a LOAD_BEGIN is open */
+    unsigned wd_armed : 1;   /* the watchdog is counting (on, and not tripped since the last STEP) */
+    unsigned wd_tripped : 1; /* a trip not yet reported in a STEP status */
     uint16_t wd_timeout;   /* ms, 0 = off */
     uint32_t wd_last;      /* board_millis() of the last STEP or WATCHDOG request */
     uint32_t load_total, load_crc, load_received, load_running_crc;
@@ -776,16 +778,19 @@ static void handle(const snn_packet_t *q)
     }
 #endif
     if (q->type != (uint8_t)SNN_MSG_HELLO && dev.synced) {
-        if (q->seq == dev.last_seq) {
+        if (q->seq == dev.last_seq && snn_rd32(q->payload + q->length) == dev.last_crc) {
             send_packet(g_resp, dev.resp_len); /* a retry: the stored response, nothing executed */
             return;
         }
+        /* a different request (other CRC) reusing last_seq falls through to BAD_SEQ: it never
+           receives the stored reply of another request, and is not executed (protocol.md §2) */
         if (q->seq != expected) {
             send_unstored_error(q->type, q->seq, SNN_ERR_BAD_SEQ, expected);
             return;
         }
     }
     dev.last_seq = q->seq;
+    dev.last_crc = snn_rd32(q->payload + q->length); /* the packet's CRC follows its payload */
     dev.synced = 1u;
     execute(q);
     send_packet(g_resp, dev.resp_len);
@@ -854,6 +859,7 @@ void snn_device_init(void)
     dev.staging = &g_slot[1];
     dev.resp_len = 0u;
     dev.last_seq = 0u;
+    dev.last_crc = 0u;
     dev.synced = 0u;
     dev.loading = 0u;
     dev.wd_armed = 0u;
