@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from snnctl import Policy, cli, snnfile
+from tests.optional_tools import skip_unless_ci
 
 TINY = """
 [experiment]
@@ -211,7 +212,7 @@ def test_run_video_films_a_mujoco_env(tmp_path, capsys) -> None:
     try:
         ensure_offscreen_gl()
     except VideoError as e:
-        pytest.skip(str(e))
+        skip_unless_ci(str(e))
     env = make_env({"id": "InvertedPendulum-v5"})
     codec = GymSNNCodec(GymSNNSpec(), np.ones(4), action_io(env, "x"), control_period_s=control_period(env))
     net = tmp_path / "zero.snn"
