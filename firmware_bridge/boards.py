@@ -180,6 +180,10 @@ class Board:
         return None if self.icount_shift is None else seconds * 1e9 / 2**self.icount_shift
 
 
+# The limits of ports/host/snn_port_config.h, shared by every board that runs the host port's program
+# (the POSIX device and the Linux edge builds); tick: CLOCK_MONOTONIC nanoseconds.
+HOST_PORT_LIMITS = dict(max_payload=1024, max_blob_bytes=262144, arena_bytes=262144, max_neurons=65535,
+                        max_synapses=262144, tick_hz=1_000_000_000)  # fmt: skip
 _LINUX_NO_FLASH = "a Linux board runs the program: copy the binary (scp) and start it there; docs/firmware-boards.md §6"
 _QEMU_USER_TIMES = (
     "under qemu user mode its step times are this computer's emulation speed, not the board's:"
@@ -205,12 +209,7 @@ def _linux_board(name: str, cpu: str, prefix: str, packages: tuple[str, ...], qe
         qemu_machine=None,
         ram_bytes=None,
         flash_bytes=None,
-        max_payload=1024,
-        max_blob_bytes=262144,
-        arena_bytes=262144,
-        max_neurons=65535,
-        max_synapses=262144,
-        tick_hz=1_000_000_000,  # CLOCK_MONOTONIC nanoseconds, as the host port
+        **HOST_PORT_LIMITS,  # the same program (ports/host/snndev.c), cross-compiled
         icount_shift=None,
         unsupported=(
             ("flash", _LINUX_NO_FLASH),
@@ -239,12 +238,7 @@ BOARDS: tuple[Board, ...] = (
         qemu_machine=None,
         ram_bytes=None,
         flash_bytes=None,
-        max_payload=1024,
-        max_blob_bytes=262144,
-        arena_bytes=262144,
-        max_neurons=65535,
-        max_synapses=262144,
-        tick_hz=1_000_000_000,  # CLOCK_MONOTONIC nanoseconds
+        **HOST_PORT_LIMITS,
         icount_shift=None,
         unsupported=(("flash", "it is a program on this computer, not a chip: snnctl firmware emulate --board host"),),
     ),
