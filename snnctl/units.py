@@ -188,21 +188,22 @@ def output_raw(c: FixedChannel, zero: int, code: int) -> int:
     return min(max(c.raw_zero + mul_round_shift(code - zero, c.mult, c.shift), c.raw_min), c.raw_max)
 
 
+def _per_channel(convert: Any, channels: Sequence[FixedChannel], zeros: Sequence[int], values: Any,
+                 dtype: Any) -> np.ndarray:  # fmt: skip
+    """`convert(channel, zero, value)` over an array whose last axis is the channel, exact Python ints."""
+    values = np.asarray(values, dtype=np.int64)
+    out = np.empty(values.shape, dtype=dtype)
+    for idx in np.ndindex(values.shape):
+        ch = idx[-1]
+        out[idx] = convert(channels[ch], int(zeros[ch]), int(values[idx]))
+    return out
+
+
 def inputs_from_raw(units: DeviceUnits, input_zero: Sequence[int], raw: Any) -> np.ndarray:
     """Raw readings (..., n_inputs) of int32 to int16 input codes, as the device converts them."""
-    raw = np.asarray(raw, dtype=np.int64)
-    out = np.empty(raw.shape, dtype=np.int16)
-    for idx in np.ndindex(raw.shape):
-        i = idx[-1]
-        out[idx] = input_code(units.inputs[i], int(input_zero[i]), int(raw[idx]))
-    return out
+    return _per_channel(input_code, units.inputs, input_zero, raw, np.int16)
 
 
 def outputs_to_raw(units: DeviceUnits, output_zero: Sequence[int], codes: Any) -> np.ndarray:
     """Output codes (..., n_outputs) to the actuators' raw int32 values, as the device converts them."""
-    codes = np.asarray(codes, dtype=np.int64)
-    out = np.empty(codes.shape, dtype=np.int32)
-    for idx in np.ndindex(codes.shape):
-        k = idx[-1]
-        out[idx] = output_raw(units.outputs[k], int(output_zero[k]), int(codes[idx]))
-    return out
+    return _per_channel(output_raw, units.outputs, output_zero, codes, np.int32)
