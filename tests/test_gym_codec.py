@@ -9,19 +9,30 @@ from hypothesis import strategies as st
 
 from snnctl.controllers.gym_io import ActionIO
 from snnctl.controllers.gym_snn import GymSNNCodec, GymSNNSpec
+from snnctl.network import MAX_DELAY
 from snnctl.runtime import run
 from tests.intmodel_py import simulate
 
-specs = st.builds(
-    GymSNNSpec,
-    encoding=st.sampled_from(["current", "pm"]),
-    hidden=st.integers(0, 5),
-    neuron=st.sampled_from(["lif", "alif"]),
-    recurrent=st.booleans(),
-    connectivity=st.sampled_from(["dense", "sparse"]),
-    prune=st.floats(0, 0.5),
-    skip=st.booleans(),
-)
+
+@st.composite
+def specs(draw) -> GymSNNSpec:
+    """Any shape, with each delay drawn where its projection exists (elsewhere a delay is refused)."""
+    encoding, hidden, recurrent = draw(st.sampled_from(["current", "pm"])), draw(st.integers(0, 5)), draw(st.booleans())
+    delay = st.integers(0, MAX_DELAY)
+    return GymSNNSpec(
+        encoding=encoding,
+        hidden=hidden,
+        neuron=draw(st.sampled_from(["lif", "alif"])),
+        recurrent=recurrent,
+        connectivity=draw(st.sampled_from(["dense", "sparse"])),
+        prune=draw(st.floats(0, 0.5)),
+        skip=draw(st.booleans()),
+        encoder_delay=draw(delay) if encoding == "pm" else 0,
+        hidden_delay=draw(delay) if hidden else 0,
+        recurrent_delay=draw(delay) if hidden and recurrent else 0,
+    )
+
+
 actions = st.one_of(
     st.builds(lambda n, s: ActionIO("discrete", n, start=s), st.integers(2, 4), st.integers(-2, 2)),
     st.integers(1, 3).map(lambda n: ActionIO("box", n, (-1.0,) * n, (2.0,) * n)),
@@ -41,7 +52,7 @@ def expected_length(spec: GymSNNSpec, n_obs: int, n_out: int) -> int:
 
 
 @settings(max_examples=60, deadline=None)
-@given(specs, st.integers(1, 5), actions, st.integers(0, 2**32 - 1))
+@given(specs(), st.integers(1, 5), actions, st.integers(0, 2**32 - 1))
 def test_decode_encode_round_trip(spec, n_obs, action, seed) -> None:
     codec = GymSNNCodec(spec, np.linspace(0.5, 3, n_obs), action, env_id="X", control_period_s=0.02)
     assert codec.n_params == len(codec.initial_genome) == expected_length(spec, n_obs, action.n)
@@ -59,7 +70,7 @@ def test_decode_encode_round_trip(spec, n_obs, action, seed) -> None:
 
 
 @settings(max_examples=15, deadline=None)
-@given(specs, st.integers(1, 4), actions, st.integers(0, 2**32 - 1))
+@given(specs(), st.integers(1, 4), actions, st.integers(0, 2**32 - 1))
 def test_runtime_equals_the_python_executor(spec, n_obs, action, seed) -> None:
     codec = GymSNNCodec(spec, np.ones(n_obs), action)
     rng = np.random.default_rng(seed)
