@@ -13,8 +13,9 @@ whatever the env:
   through a full weight moves its target by `spike_gain` thresholds or full-scale actions;
 - biases are in thresholds (hidden) or full-scale actions (readouts), in [-1, 1]; a leak gene l in
   [0, 1] is the membrane decay dv = round(4096 l) (1: no memory, v is this step's input; 0: a
-  perfect integrator); ALIF adds a threshold step per spike (in thresholds) and its decay, shared by
-  the population.
+  perfect integrator); ``evolve_leak = false`` drops the leak genes and every membrane forgets each
+  step (a static map of the observation: a much smaller search where the task needs no memory);
+  ALIF adds a threshold step per spike (in thresholds) and its decay, shared by the population.
 
 Observations enter as current (an INPUT projection straight into the hidden layer, or the readouts
 when there is none) or through +/- encoder pairs (`snnctl.encoders.pm_pair`: per dimension a neuron
@@ -74,6 +75,8 @@ class GymSNNSpec:
                               " (or full-scale actions)", gt=0, le=1e4)  # fmt: skip
     spike_gain: float = param(1.0, "one spike through a full weight moves its target by this many thresholds"
                               " (or full-scale actions)", gt=0, le=1e4)  # fmt: skip
+    evolve_leak: bool = param(True, "false: no leak genes; every hidden and readout membrane forgets each step"
+                              " (dv = 4096: v is this step's input)")  # fmt: skip
     encoder_delay: int = param(0, "pm: extra steps before an encoder spike reaches the hidden layer and readouts",
                                ge=0, le=MAX_DELAY)  # fmt: skip
     hidden_delay: int = param(0, "extra steps before a hidden spike reaches the readouts", ge=0, le=MAX_DELAY)
@@ -117,7 +120,8 @@ class GymSNNCodec(LayoutCodec):
         if h:
             lay.add("w_in_hid", (self.n_src, h), -1, 1, 0.0)
             lay.add("hid_bias", h, -1, 1, 0.0)
-            lay.add("hid_leak", h, 0, 1, 1.0)
+            if spec.evolve_leak:
+                lay.add("hid_leak", h, 0, 1, 1.0)
             if spec.recurrent:
                 lay.add("w_rec", (h, h), -1, 1, 0.0)
             if spec.neuron == "alif":
@@ -127,7 +131,8 @@ class GymSNNCodec(LayoutCodec):
         if not h or spec.skip:
             lay.add("w_in_out", (self.n_src, n_out), -1, 1, 0.0)
         lay.add("out_bias", n_out, -1, 1, 0.0)
-        lay.add("out_leak", n_out, 0, 1, 1.0)
+        if spec.evolve_leak:
+            lay.add("out_leak", n_out, 0, 1, 1.0)
         self.layout = lay
 
     @property
@@ -153,6 +158,20 @@ class GymSNNCodec(LayoutCodec):
         """Delay of the projections out of the inputs: encoder spikes wait `encoder_delay`; INPUT codes cannot."""
         return self.spec.encoder_delay if self.spec.encoding == "pm" else 0
 
+    def _leak(self, genome: np.ndarray, name: str, n: int) -> np.ndarray:
+        """Membrane decays dv of a population: the leak genes x 4096, or 4096 (memoryless) without them."""
+        if not self.spec.evolve_leak:
+            return np.full(n, DECAY_ONE, dtype=np.int64)
+        return np.rint(self.layout.get(genome, name) * DECAY_ONE).astype(np.int64)
+
+    def _put_leak(self, genome: np.ndarray, name: str, dv: np.ndarray) -> None:
+        if self.spec.evolve_leak:
+            self.layout.put(genome, name, dv / DECAY_ONE)
+        elif (np.asarray(dv) != DECAY_ONE).any():
+            raise ValueError(
+                f"{name}: decays {np.asarray(dv).tolist()}, this codec's spec has none (evolve_leak = false)"
+            )
+
     def decode(self, genome: np.ndarray) -> Network:
         s, genome = self.spec, self.layout.check(genome)
         sparse = s.connectivity == "sparse"
@@ -172,7 +191,7 @@ class GymSNNCodec(LayoutCodec):
                 extra = {"a_step": int(np.rint(self.layout.get(genome, "adapt_step")[0] * THETA)),
                          "da": int(np.rint(self.layout.get(genome, "adapt_leak")[0] * DECAY_ONE))}  # fmt: skip
             pops.append(Population(kind, s.hidden, du=DECAY_ONE, name="hidden", reset=Reset.HARD, theta=THETA,
-                                   dv=np.rint(self.layout.get(genome, "hid_leak") * DECAY_ONE).astype(np.int64),
+                                   dv=self._leak(genome, "hid_leak", s.hidden),
                                    bias=np.rint(self.layout.get(genome, "hid_bias") * THETA).astype(np.int64),
                                    **extra))  # fmt: skip
             projs.append(Projection(src, hid, self._weights(genome, "w_in_hid"), self._src_exponent(THETA),
@@ -183,7 +202,7 @@ class GymSNNCodec(LayoutCodec):
                                         delay=s.recurrent_delay, sparse=sparse))  # fmt: skip
         out = len(pops)
         pops.append(Population(Kind.LI, self.action.n, du=DECAY_ONE, name="readout",
-                               dv=np.rint(self.layout.get(genome, "out_leak") * DECAY_ONE).astype(np.int64),
+                               dv=self._leak(genome, "out_leak", self.action.n),
                                bias=np.rint(self.layout.get(genome, "out_bias") * V_FS).astype(np.int64)))  # fmt: skip
         if s.hidden:
             projs.append(Projection(out - 1, out, self._weights(genome, "w_hid_out"),
@@ -216,7 +235,7 @@ class GymSNNCodec(LayoutCodec):
             p = net.populations[hid]
             lay.put(genome, "w_in_hid", by_dst[(src, hid)].weights / W_MAX)
             lay.put(genome, "hid_bias", p.bias / THETA)
-            lay.put(genome, "hid_leak", p.dv / DECAY_ONE)
+            self._put_leak(genome, "hid_leak", p.dv)
             if s.recurrent:
                 lay.put(genome, "w_rec", by_dst[(hid, hid)].weights / W_MAX)
             if s.neuron == "alif":
@@ -228,7 +247,7 @@ class GymSNNCodec(LayoutCodec):
         self._check_delays(net, src, pops.get("hidden"), out)
         p = net.populations[out]
         lay.put(genome, "out_bias", p.bias / V_FS)
-        lay.put(genome, "out_leak", p.dv / DECAY_ONE)
+        self._put_leak(genome, "out_leak", p.dv)
         return genome
 
     def _check_delays(self, net: Network, src: int, hid: int | None, out: int) -> None:
