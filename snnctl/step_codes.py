@@ -32,7 +32,13 @@ def encode_into(obs, inv_scale, zero, out) -> None:  # pragma: no cover - compil
 
 @njit(cache=True, nogil=True)
 def decode_into(codes, zero, scale, low, high, out) -> None:  # pragma: no cover - compiled
-    """out[k] = float32(clip((codes[k] - zero[k]) * scale[k], low[k], high[k])), np.clip's min(max(.))."""
+    """out[k] = float32(clip((codes[k] - zero[k]) * scale[k], low[k], high[k])), as np.clip and astype."""
     for k in range(out.size):
         y = (codes[k] - zero[k]) * scale[k]  # int16 - float64: float64, as numpy
-        out[k] = min(max(y, low[k]), high[k])  # float64 -> float32: round to nearest, as astype
+        # np.clip: below low -> low, above high -> high (bounds never -0.0: SNNController passes them + 0.0,
+        # and y is never -0.0, so no signed-zero tie can tell the two orders apart)
+        if y < low[k]:
+            y = low[k]
+        if y > high[k]:
+            y = high[k]
+        out[k] = y  # float64 -> float32: round to nearest, as astype

@@ -142,7 +142,7 @@ class SNNController:
         if self.combine is None:
             try:
                 lo, hi = (np.broadcast_to(b, (net.n_outputs,)).astype(np.float64) for b in (self.u_min, self.u_max))
-                self._bounds = (np.ascontiguousarray(lo), np.ascontiguousarray(hi))
+                self._bounds = (lo + 0.0, hi + 0.0)  # contiguous copies; a bound of -0.0 becomes +0.0
             except ValueError:  # bounds of another length: decode's numpy broadcasting reports it
                 pass
 
