@@ -55,3 +55,19 @@ class MultiBinaryActionEnv(PointMassEnv):
     def __init__(self) -> None:
         super().__init__()
         self.action_space = spaces.MultiBinary(2)
+
+
+class MultiDiscreteActionEnv(PointMassEnv):
+    """The point mass with a MultiDiscrete action: refused (a Discrete or a 1-D Box only)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.action_space = spaces.MultiDiscrete([3, 3])
+
+
+class UnboundedActionEnv(PointMassEnv):
+    """The point mass with a Box action without finite bounds: refused (an action needs a full scale)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.action_space = spaces.Box(-np.inf, np.inf, (1,), np.float32)

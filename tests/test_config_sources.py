@@ -81,7 +81,8 @@ for _k in ("episodes_per_generation", "w_rmse", "w_steady_state", "w_overshoot_u
     SOURCES["blimp", f"closed_loop.{_k}"] = _field_default(ClosedLoopProblem, _k)
 for _k in ("episodes_per_generation", "episode_steps"):
     SOURCES["swimmer", f"train.{_k}"] = _field_default(SwimmerProblem, _k)
-for _k in ("encoding", "hidden", "neuron", "recurrent", "connectivity", "prune", "skip", "input_gain", "spike_gain"):
+for _k in ("encoding", "hidden", "neuron", "recurrent", "connectivity", "prune", "skip", "input_gain", "spike_gain",
+           "evolve_leak", "encoder_delay", "hidden_delay", "recurrent_delay"):  # fmt: skip
     SOURCES["gym", f"network.{_k}"] = _field_default(GymSNNSpec, _k)
 for _k in ("episodes_per_generation", "episode_steps", "spikes_objective"):
     SOURCES["gym", f"train.{_k}"] = _field_default(GymProblem, _k)

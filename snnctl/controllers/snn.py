@@ -27,6 +27,7 @@ import numpy as np
 
 from ..network import Network
 from ..runtime import Stepper
+from ..step_codes import decode_into, encode_into
 
 
 class ControlPeriodError(ValueError):
@@ -136,6 +137,14 @@ class SNNController:
         self._codes = np.zeros(n_in, dtype=np.int16)
         self._out_scale = np.array([o.scale for o in net.outputs])
         self._out_zero = np.array([o.zero for o in net.outputs], dtype=np.float64)
+        # one action per output (no combine): the clip bounds per output, for the compiled decode
+        self._bounds = None
+        if self.combine is None:
+            try:
+                lo, hi = (np.broadcast_to(b, (net.n_outputs,)).astype(np.float64) for b in (self.u_min, self.u_max))
+                self._bounds = (lo + 0.0, hi + 0.0)  # contiguous copies; a bound of -0.0 becomes +0.0
+            except ValueError:  # bounds of another length: decode's numpy broadcasting reports it
+                pass
 
     @classmethod
     def load(cls, path, dt: float | None = None, force: bool = False) -> SNNController:
@@ -153,16 +162,16 @@ class SNNController:
 
     def encode(self, obs: np.ndarray) -> np.ndarray:
         """Observation -> the network's int16 input codes (the same codes a board is sent)."""
-        obs = np.asarray(obs, dtype=np.float64).reshape(-1)
-        x = obs * self._inv_scale if self.obs_index is None else obs[self.obs_index] * self._inv_scale
-        # Network.quantize_inputs, inlined (the control loop's hot path): NaN -> zero point, overflow
-        # and +-inf saturate; the NaN/inf pass only when there is one (sensors are usually finite)
-        if not np.isfinite(x).all():
-            x = np.nan_to_num(x, nan=0.0, posinf=40000.0, neginf=-40000.0)
-        np.rint(x, out=x)
-        x += self._zero
-        np.clip(x, -32768, 32767, out=x)
-        self._codes[:] = x
+        obs = np.asarray(obs).reshape(-1)
+        if obs.dtype != np.float32 and obs.dtype != np.float64:
+            obs = obs.astype(np.float64)
+        if self.obs_index is not None:
+            obs = obs[self.obs_index]
+        if obs.size != self._codes.size:
+            raise ValueError(f"observation of {obs.size} values, the network takes {self._codes.size} inputs")
+        # Network.quantize_inputs by multiplication with 1 / scale, compiled (the control loop's hot path,
+        # snnctl.step_codes): NaN -> zero point, overflow and +-inf saturate
+        encode_into(obs, self._inv_scale, self._zero, self._codes)
         return self._codes
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
@@ -172,6 +181,11 @@ class SNNController:
         index of a tie), an int64 scalar, as a gymnasium `Discrete` space takes it."""
         if self.combine == "argmax":
             return np.int64(self.action_start + int(np.argmax(codes)))
+        codes = np.asarray(codes)
+        if self._bounds is not None and codes.shape == self._out_zero.shape:
+            u = np.empty(codes.size, dtype=np.float32)
+            decode_into(codes, self._out_zero, self._out_scale, *self._bounds, u)
+            return u
         y = (codes - self._out_zero) * self._out_scale
         if self.combine == "sum":
             y = np.array([y.sum()])
