@@ -472,9 +472,11 @@ def test_cli_every_link_fault_in_one_flight(tmp_path, capsys, snn_file):
 
     cfg = write_config(tmp_path / "blimp.toml", 20.0)
     log = tmp_path / "hil.npz"
-    spec = "delay@2:1:250,drop@5:1:0.2,corrupt@8:1:0.2,silent@11:1,unplug@14:1"
+    # the fault-flight deadline (not the 0.1-s control period, which a busy machine can miss on its own)
+    # and a delay beyond it, as in fly_through
+    spec = f"delay@2:1:{LATE_MS:g},drop@5:1:0.2,corrupt@8:1:0.2,silent@11:1,unplug@14:1"
     rc, rep = hil(capsys, cfg, "--controller", snn_file, "--board", "host", "--faults", spec, "--log", str(log),
-                  "--compare")  # fmt: skip
+                  "--compare", "--deadline-ms", f"{FAULT_DEADLINE_S * 1e3:g}")  # fmt: skip
     assert rc == 0 and rep["steps"] == 200
     flight = rep["flights"][0]
     assert [f["steps"] for f in flight["steps_to_flag"]] == [0] * 5, flight["steps_to_flag"]
