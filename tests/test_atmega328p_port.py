@@ -10,6 +10,8 @@ libsimavr-dev are missing, unless CI=true, where that fails.
 
 from __future__ import annotations
 
+import subprocess
+import tempfile
 import time
 import zlib
 
@@ -155,6 +157,50 @@ def test_a_long_single_write_arrives_whole(emu):
         after = d.stats()
     assert after.rx_bytes - before.rx_bytes == 301 + len(P.frame(P.MsgType.STATS, 1))
     assert after.dropped_frames - before.dropped_frames == 1 and after.framing_errors == before.framing_errors
+
+
+def _runner_session(*args: str) -> tuple[str, int, int]:
+    """Start simavr_runner on the image with `args`, send 300 bytes + 0x00 in one write and a STATS;
+    return the runner's stderr and the rx_bytes / dropped_frames the device counted for them."""
+    from firmware_bridge import build
+
+    cmd = [str(build.build_simavr_runner()), str(build.build_avr_firmware(BOARD)), *args]
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err)
+        try:
+            line = proc.stdout.readline().decode()
+            assert line.startswith("URL "), line
+            with Device(line.split()[1], timeout=2.0, retries=0) as d:
+                d.hello()
+                before = d.stats()
+                d.write_raw(b"A" * 300 + b"\0")
+                after = d.stats()
+        finally:
+            proc.terminate()
+            proc.wait(10)
+            proc.stdout.close()
+        err.seek(0)
+        return err.read().decode(), after.rx_bytes - before.rx_bytes, after.dropped_frames - before.dropped_frames
+
+
+def test_runner_paces_to_the_baud_rate_the_firmware_configured(emu):
+    """The runner hands bytes over at the rate in the emulated UBRR0/U2X0, not a constant: board.c
+    sets UBRR0 = 16 with U2X0 = 1, so 16 MHz / (8 * 17) = 117,647 baud, 10 bits = 10 * 8 * 17 =
+    1,360 cycles; simavr's own byte (11 bits: 1,496 cycles) is the slower, so that is the pace."""
+    log, rx, dropped = _runner_session("-v")
+    assert "UBRR0=16 U2X0=1: 117647 baud, 10 bits = 1360 cycles; simavr's byte 1496; one byte every 1496 cycles" in log
+    assert "warning" not in log  # +2.1 % from the 115,200 baud line: within the 5 % a receiver tolerates
+    assert rx == 301 + len(P.frame(P.MsgType.STATS, 1)) and dropped == 1
+
+
+def test_runner_reports_a_firmware_baud_rate_the_line_would_garble(emu):
+    """The same image clocked at 8 MHz (an F_CPU mismatch) runs its USART at 8e6 / (8 * 17) = 58,824
+    baud, -48.9 % from the 115,200 baud line: a real line would lose every byte. The runner says so
+    on stderr once, and still paces to the firmware's rate, so nothing is lost silently."""
+    log, rx, dropped = _runner_session("-f", "8000000")
+    assert "the firmware set USART0 to 58824 baud (UBRR0=16, U2X0=1 at 8000000 Hz), -48.9 %" in log, log
+    assert log.count("warning") == 1
+    assert rx == 301 + len(P.frame(P.MsgType.STATS, 1)) and dropped == 1
 
 
 def test_watchdog_fail_safe(dev):
