@@ -20,6 +20,7 @@ import pytest
 
 from tests.optional_tools import running_emulator
 from tests.test_boards import hello_limits
+from tests.test_device import InFlightMeter
 
 pytest.importorskip("serial")
 
@@ -105,6 +106,25 @@ def test_micro_blimp_runs_bit_identical(dev):
         assert 1000 < res.cycles < 100_000  # CPU cycles at 16 MHz
     # the stack never reached .bss: HELLO's free_ram is the untouched stack headroom
     assert dev.hello().free_ram >= 100
+
+
+def test_pipelining_within_the_64_byte_ring_loses_nothing(dev):
+    """docs/protocol.md §2 Pipelining: at most max_payload (64) bytes in flight, what the AVR's
+    64-byte receive ring holds while it steps: 64 // 15 = 4 STEP frames of one input, no byte lost."""
+    net = micro_blimp()
+    dev.deploy(net)
+    codes = _codes(400, 2)
+    before = dev.stats()
+    meter = InFlightMeter(dev)
+    got = dev.run(codes, window=1000)
+    after = dev.stats()
+    np.testing.assert_array_equal(got, run(net, codes))
+    assert meter.max_bytes <= dev.info.max_payload == 64 and meter.max_frames == 64 // 15
+    assert (after.crc_errors, after.framing_errors, after.dropped_frames) == (
+        before.crc_errors,
+        before.framing_errors,
+        before.dropped_frames,
+    )
 
 
 def test_larger_net_refused_old_one_keeps_running(dev):
