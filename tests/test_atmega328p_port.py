@@ -203,6 +203,18 @@ def _runner_session(*args: str) -> tuple[str, int, int]:
         return err.read().decode(), after.rx_bytes - before.rx_bytes, after.dropped_frames - before.dropped_frames
 
 
+def test_overlong_frames_are_dropped_never_framing_errors(dev):
+    """Issue 18 Q10 (docs/protocol.md §1): n = 64 + 10 = 74 < 254, so the receiver keeps C = 75
+    encoded bytes and C bytes decode to at most C - 1 = 74 = n: 76 bytes are dropped_frames, 75
+    bytes of 0x01 (74 zeros) reach the CRC check (crc_errors); framing_errors never moves."""
+    before = dev.stats()
+    dev.write_raw(b"\x01" * 76 + b"\0" + b"\x01" * 75 + b"\0")
+    after = dev.stats()
+    assert after.dropped_frames - before.dropped_frames == 1
+    assert after.crc_errors - before.crc_errors == 1
+    assert after.framing_errors == before.framing_errors
+
+
 def test_runner_paces_to_the_baud_rate_the_firmware_configured(emu):
     """The runner hands bytes over at the rate in the emulated UBRR0/U2X0, not a constant: board.c
     sets UBRR0 = 16 with U2X0 = 1, so 16 MHz / (8 * 17) = 117,647 baud, 10 bits = 10 * 8 * 17 =

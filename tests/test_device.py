@@ -153,6 +153,21 @@ def test_pipelined_run_keeps_at_most_max_payload_bytes_in_flight(dev, blimp):
     assert meter.max_frames == dev.info.max_payload // frame_bytes  # e.g. 1024 // 16 = 64 on the host
 
 
+def test_overlong_frames_counted_as_the_framing_table_says(dev):
+    """Issue 18 Q10 (docs/protocol.md §1) on every board with max_payload 1024: n = 1034 >= 254, so
+    the receiver keeps C = 1034 + 4 + 1 = 1039 encoded bytes; C + 1 bytes are dropped_frames, and C
+    bytes of 0x01 decode to 1038 zeros > n: framing_errors (the case a port with n < 254 never sees)."""
+    n = dev.info.max_payload + P.OVERHEAD
+    c = P.cobs_max_encoded(n)
+    assert c - 1 > n
+    before = dev.stats()
+    dev.write_raw(b"\x01" * (c + 1) + b"\0" + b"\x01" * c + b"\0")
+    after = dev.stats()
+    assert after.dropped_frames - before.dropped_frames == 1
+    assert after.framing_errors - before.framing_errors == 1
+    assert after.crc_errors == before.crc_errors
+
+
 def test_interrupted_uploads_leave_old_network_running(dev, blimp):
     f = _fresh(dev, blimp)
     f.check()
