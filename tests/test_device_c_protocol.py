@@ -686,6 +686,7 @@ def test_stats_byte_and_error_counters_are_what_crossed_the_line(dev):
 
 def test_every_error_detail_value(dev, net, blob):
     """Issue 18 Q9 (protocol.md §6): the detail field of each ERROR code that has one; 0 for all others."""
+    START, STOP, RUNNING = 0x0A, 0x0B, 13
     n_in = net.n_inputs
     dev.request(HELLO, seq=0)
     got = {
@@ -704,6 +705,9 @@ def test_every_error_detail_value(dev, net, blob):
     got[BAD_BLOB_CRC] = dev.request(COMMIT).error()
     assert dev.upload(blob).type == COMMIT | 0x80
     got[BAD_INPUT_COUNT] = dev.request(STEP, b"\x00" + bytes(2 * (n_in + 1))).error()
+    dev.ok(START, struct.pack("<IHH", 1_000_000, 0, 0))
+    got[RUNNING] = dev.request(RESET).error()
+    dev.ok(STOP)
     got[BAD_SEQ] = dev.request(STATS, seq=(dev.seq + 5) & 0xFFFF).error()
     got[BAD_VERSION] = dev.request(STATS, seq=(dev.seq + 1) & 0xFFFF, version=7).error()
     assert got == {
@@ -716,6 +720,7 @@ def test_every_error_detail_value(dev, net, blob):
         INCOMPLETE: (INCOMPLETE, COMMIT, 0),
         BAD_BLOB_CRC: (BAD_BLOB_CRC, COMMIT, 0),
         BAD_INPUT_COUNT: (BAD_INPUT_COUNT, STEP, n_in),
+        RUNNING: (RUNNING, RESET, 0),
         BAD_SEQ: (BAD_SEQ, STATS, (dev.seq + 1) & 0xFFFF),  # the expected seq
         BAD_VERSION: (BAD_VERSION, STATS, 2),  # the device's version
     }
