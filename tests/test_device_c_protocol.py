@@ -773,3 +773,21 @@ def test_watchdog_arming_commit_and_the_trip_bit(exe, net, codes):
         assert dev.stderr_text().splitlines()[-1] == "outputs 22 -22"
     finally:
         dev.close()
+
+
+def test_watchdog_set_before_any_network_fires_after_the_first_commit(exe, net):
+    """Issue 18 Q5 (protocol.md §5): with no network the watchdog never fires but its count runs; a
+    timeout that ran out before the first COMMIT fires once right after it (nothing fed it)."""
+    import dataclasses
+
+    dev = Device(exe, "-v")
+    try:
+        dev.request(HELLO, seq=0)
+        dev.ok(WATCHDOG, struct.pack("<H", 100))
+        time.sleep(0.3)
+        assert dev.stats()["watchdog_trips"] == 0  # nothing loaded: nothing to put in fail-safe
+        assert dev.upload(snnfile.to_bytes(dataclasses.replace(net, fail_safe=np.array([5, -5])))).type == COMMIT | 0x80
+        assert dev.stats()["watchdog_trips"] == 1
+        assert dev.stderr_text().splitlines()[-1] == "outputs 5 -5"
+    finally:
+        dev.close()
