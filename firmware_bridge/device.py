@@ -514,7 +514,9 @@ class Device:
     def run(self, codes: np.ndarray, window: int = 4, progress: Callable[[int, int], Any] | None = None) -> np.ndarray:
         """Stream input codes (T, n_in) through the device; return output codes (T, n_out) int16.
 
-        Up to `window` STEP requests are in flight at once (1 = strict stop-and-wait). A request
+        Up to `window` STEP requests are in flight at once (1 = strict stop-and-wait), and never
+        more encoded bytes than the device's max_payload (docs/protocol.md §2, *Pipelining*: what
+        every port can buffer while it executes a request; one request is always allowed). A request
         lost on the way is re-sent; a *reply* lost while later steps already ran cannot be
         recovered (the device keeps only its last reply), which raises ProtocolError — use
         window=1 on links that lose bytes.
@@ -530,6 +532,7 @@ class Device:
         if t_total == 0:
             return out
         window = max(1, int(window))
+        budget = self._ensure_info().max_payload  # bytes in flight the device can always buffer (§2)
         base = (self._seq + 1) & 0xFFFF
         step_t = MsgType.STEP
         reply_t = step_t | P.RESPONSE_BIT
@@ -578,10 +581,12 @@ class Device:
 
         while nr < t_total:
             if ns - nr < window and ns < t_total:
-                burst = b"".join(frame_of(k) for k in range(ns, min(t_total, nr + window)))
-                self._seq = seq_of(min(t_total, nr + window) - 1)
-                ns = min(t_total, nr + window)
-                self.write_raw(burst)
+                burst = [frame_of(k) for k in range(nr, min(t_total, nr + window))]
+                burst = burst[: P.in_flight_limit([len(f) for f in burst], budget)][ns - nr :]
+                if burst:
+                    ns += len(burst)
+                    self._seq = seq_of(ns - 1)
+                    self.write_raw(b"".join(burst))
             pkt = self.read_packet(self.timeout)
             recover = pkt is None
             if pkt is not None:

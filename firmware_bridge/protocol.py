@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import struct
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -403,6 +403,23 @@ def cobs_decode(enc: bytes) -> bytes:
 def cobs_max_encoded(n: int) -> int:
     """Largest COBS encoding of n bytes (without the delimiter)."""
     return n + n // 254 + 1
+
+
+def in_flight_limit(frame_bytes: Sequence[int], max_payload: int) -> int:
+    """How many of these frames (encoded lengths with delimiter, in send order) a host may have
+    unanswered at once: the longest prefix totalling at most max_payload bytes, and at least one.
+
+    docs/protocol.md §2 *Pipelining*: every port buffers max_payload received bytes while it
+    executes a request, so a pipeline within that budget never overruns the device (the
+    atmega328p's 64-byte ring with max_payload 64); a single request is stop-and-wait, always safe.
+    """
+    total = count = 0
+    for n in frame_bytes:
+        total += n
+        if count and total > max_payload:
+            break
+        count += 1
+    return count
 
 
 # -- packets ----------------------------------------------------------------------------------------

@@ -10,6 +10,8 @@ libsimavr-dev are missing, unless CI=true, where that fails.
 
 from __future__ import annotations
 
+import subprocess
+import tempfile
 import time
 import zlib
 
@@ -18,6 +20,7 @@ import pytest
 
 from tests.optional_tools import running_emulator
 from tests.test_boards import hello_limits
+from tests.test_device import InFlightMeter
 
 pytest.importorskip("serial")
 
@@ -105,6 +108,25 @@ def test_micro_blimp_runs_bit_identical(dev):
     assert dev.hello().free_ram >= 100
 
 
+def test_pipelining_within_the_64_byte_ring_loses_nothing(dev):
+    """docs/protocol.md §2 Pipelining: at most max_payload (64) bytes in flight, what the AVR's
+    64-byte receive ring holds while it steps: 64 // 15 = 4 STEP frames of one input, no byte lost."""
+    net = micro_blimp()
+    dev.deploy(net)
+    codes = _codes(400, 2)
+    before = dev.stats()
+    meter = InFlightMeter(dev)
+    got = dev.run(codes, window=1000)
+    after = dev.stats()
+    np.testing.assert_array_equal(got, run(net, codes))
+    assert meter.max_bytes <= dev.info.max_payload == 64 and meter.max_frames == 64 // 15
+    assert (after.crc_errors, after.framing_errors, after.dropped_frames) == (
+        before.crc_errors,
+        before.framing_errors,
+        before.dropped_frames,
+    )
+
+
 def test_larger_net_refused_old_one_keeps_running(dev):
     net = micro_blimp()
     dev.deploy(net)
@@ -155,6 +177,62 @@ def test_a_long_single_write_arrives_whole(emu):
         after = d.stats()
     assert after.rx_bytes - before.rx_bytes == 301 + len(P.frame(P.MsgType.STATS, 1))
     assert after.dropped_frames - before.dropped_frames == 1 and after.framing_errors == before.framing_errors
+
+
+def _runner_session(*args: str) -> tuple[str, int, int]:
+    """Start simavr_runner on the image with `args`, send 300 bytes + 0x00 in one write and a STATS;
+    return the runner's stderr and the rx_bytes / dropped_frames the device counted for them."""
+    from firmware_bridge import build
+
+    cmd = [str(build.build_simavr_runner()), str(build.build_avr_firmware(BOARD)), *args]
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err)
+        try:
+            line = proc.stdout.readline().decode()
+            assert line.startswith("URL "), line
+            with Device(line.split()[1], timeout=2.0, retries=0) as d:
+                d.hello()
+                before = d.stats()
+                d.write_raw(b"A" * 300 + b"\0")
+                after = d.stats()
+        finally:
+            proc.terminate()
+            proc.wait(10)
+            proc.stdout.close()
+        err.seek(0)
+        return err.read().decode(), after.rx_bytes - before.rx_bytes, after.dropped_frames - before.dropped_frames
+
+
+def test_overlong_frames_are_dropped_never_framing_errors(dev):
+    """Issue 18 Q10 (docs/protocol.md §1): n = 64 + 10 = 74 < 254, so the receiver keeps C = 75
+    encoded bytes and C bytes decode to at most C - 1 = 74 = n: 76 bytes are dropped_frames, 75
+    bytes of 0x01 (74 zeros) reach the CRC check (crc_errors); framing_errors never moves."""
+    before = dev.stats()
+    dev.write_raw(b"\x01" * 76 + b"\0" + b"\x01" * 75 + b"\0")
+    after = dev.stats()
+    assert after.dropped_frames - before.dropped_frames == 1
+    assert after.crc_errors - before.crc_errors == 1
+    assert after.framing_errors == before.framing_errors
+
+
+def test_runner_paces_to_the_baud_rate_the_firmware_configured(emu):
+    """The runner hands bytes over at the rate in the emulated UBRR0/U2X0, not a constant: board.c
+    sets UBRR0 = 16 with U2X0 = 1, so 16 MHz / (8 * 17) = 117,647 baud, 10 bits = 10 * 8 * 17 =
+    1,360 cycles; simavr's own byte (11 bits: 1,496 cycles) is the slower, so that is the pace."""
+    log, rx, dropped = _runner_session("-v")
+    assert "UBRR0=16 U2X0=1: 117647 baud, 10 bits = 1360 cycles; simavr's byte 1496; one byte every 1496 cycles" in log
+    assert "warning" not in log  # +2.1 % from the 115,200 baud line: within the 5 % a receiver tolerates
+    assert rx == 301 + len(P.frame(P.MsgType.STATS, 1)) and dropped == 1
+
+
+def test_runner_reports_a_firmware_baud_rate_the_line_would_garble(emu):
+    """The same image clocked at 8 MHz (an F_CPU mismatch) runs its USART at 8e6 / (8 * 17) = 58,824
+    baud, -48.9 % from the 115,200 baud line: a real line would lose every byte. The runner says so
+    on stderr once, and still paces to the firmware's rate, so nothing is lost silently."""
+    log, rx, dropped = _runner_session("-f", "8000000")
+    assert "the firmware set USART0 to 58824 baud (UBRR0=16, U2X0=1 at 8000000 Hz), -48.9 %" in log, log
+    assert log.count("warning") == 1
+    assert rx == 301 + len(P.frame(P.MsgType.STATS, 1)) and dropped == 1
 
 
 def test_watchdog_fail_safe(dev):

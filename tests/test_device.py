@@ -116,6 +116,58 @@ def test_deploy_and_run_10000_steps_bit_identical(dev, blimp):
     assert res.cycles and res.cycles > 0 and not res.watchdog_tripped
 
 
+class InFlightMeter:
+    """Wraps a client's writes and reads to measure what it had unanswered on the line: every frame
+    written joins the queue, every reply that arrives retires the oldest (docs/protocol.md §2,
+    Pipelining). Replies are counted where the client decodes them, before any queueing."""
+
+    def __init__(self, dev: Device) -> None:
+        self.queue: list[int] = []
+        self.max_bytes = self.max_frames = 0
+        write, feed = dev.write_raw, dev._feed
+
+        def write_raw(data: bytes) -> None:
+            self.queue += [len(f) + 1 for f in data.split(b"\0")[:-1] if f]  # encoded length + delimiter
+            self.max_bytes = max(self.max_bytes, sum(self.queue))
+            self.max_frames = max(self.max_frames, len(self.queue))
+            write(data)
+
+        def decode(chunk: bytes) -> list:
+            packets = feed(chunk)
+            del self.queue[: len(packets)]
+            return packets
+
+        dev.write_raw, dev._feed = write_raw, decode
+
+
+def test_pipelined_run_keeps_at_most_max_payload_bytes_in_flight(dev, blimp):
+    """run() with a window far above the byte budget: never more than max_payload encoded bytes
+    unanswered, and the budget is used (as many whole STEP frames as fit), outputs bit-exact."""
+    dev.deploy(blimp)
+    codes = _codes(600, 3)
+    frame_bytes = len(P.frame(MsgType.STEP, 1, bytes(1) + codes[0].astype("<i2").tobytes()))
+    meter = InFlightMeter(dev)
+    got = dev.run(codes, window=10_000)
+    np.testing.assert_array_equal(got, run(blimp, codes))
+    assert meter.max_bytes <= dev.info.max_payload
+    assert meter.max_frames == dev.info.max_payload // frame_bytes  # e.g. 1024 // 16 = 64 on the host
+
+
+def test_overlong_frames_counted_as_the_framing_table_says(dev):
+    """Issue 18 Q10 (docs/protocol.md §1) on every board with max_payload 1024: n = 1034 >= 254, so
+    the receiver keeps C = 1034 + 4 + 1 = 1039 encoded bytes; C + 1 bytes are dropped_frames, and C
+    bytes of 0x01 decode to 1038 zeros > n: framing_errors (the case a port with n < 254 never sees)."""
+    n = dev.info.max_payload + P.OVERHEAD
+    c = P.cobs_max_encoded(n)
+    assert c - 1 > n
+    before = dev.stats()
+    dev.write_raw(b"\x01" * (c + 1) + b"\0" + b"\x01" * c + b"\0")
+    after = dev.stats()
+    assert after.dropped_frames - before.dropped_frames == 1
+    assert after.framing_errors - before.framing_errors == 1
+    assert after.crc_errors == before.crc_errors
+
+
 def test_interrupted_uploads_leave_old_network_running(dev, blimp):
     f = _fresh(dev, blimp)
     f.check()

@@ -635,3 +635,159 @@ def test_random_bytes_and_mutated_frames_never_break_the_device(dev, blob):
     st = dev.stats()
     assert st["crc_errors"] + st["framing_errors"] + st["dropped_frames"] >= 200
     assert st["errors_sent"] == 0
+
+
+class CountingLink:
+    """Counts, on the client's side of the line, what protocol.md §3 STATS says the device counts:
+    bytes written (rx_bytes), bytes of replies read (tx_bytes) and ERROR replies read (errors_sent)."""
+
+    def __init__(self, dev: Device) -> None:
+        self.written = self.read = self.errors = 0
+        write, read_frame = dev.write, dev.read_frame
+
+        def counted_write(data: bytes) -> None:
+            self.written += len(data)
+            write(data)
+
+        def counted_read(timeout: float = 5.0) -> Reply | None:
+            reply = read_frame(timeout)
+            if reply is not None:
+                self.read += len(reply.raw)
+                self.errors += reply.type == ERROR
+            return reply
+
+        dev.write, dev.read_frame = counted_write, counted_read
+
+
+def test_stats_byte_and_error_counters_are_what_crossed_the_line(dev):
+    """Issue 18 Q9 (protocol.md §3 STATS): rx_bytes = every byte received up to and including the
+    STATS request's delimiter, garbage, flushes and refused frames included; tx_bytes = every byte
+    sent before this reply; errors_sent = ERROR packets sent, unstored ones and replays included.
+    A retried STATS gets the stored reply: the counters as they were for the original."""
+    link = CountingLink(dev)
+    dev.write(b"\0")  # the opening flush: an empty frame, counted
+    dev.request(HELLO, seq=0)
+    dev.write(b"\x05\x01\x02\0")  # COBS says 4 more bytes: a framing error, no reply
+    bad_crc = bytearray(frame(STATS, 1))
+    bad_crc[3] ^= 0x40
+    dev.write(bytes(bad_crc))  # CRC mismatch: no reply
+    assert dev.request(0x42, seq=1).error()[0] == UNKNOWN_TYPE  # stored ERROR
+    assert dev.request(0x42, seq=1).error()[0] == UNKNOWN_TYPE  # its replay: sent again, counted again
+    assert dev.request(STATS, seq=7).error()[0] == BAD_SEQ  # unstored
+    assert dev.request(STATS, seq=2, version=1).error()[0] == BAD_VERSION  # unstored
+    assert dev.request(STEP, b"\0\0\0", seq=2).error()[0] == NO_NETWORK
+    rx, tx, errors = link.written + len(frame(STATS, 3)), link.read, link.errors
+    first = dev.request(STATS, seq=3)
+    st = dict(zip(STATS_FIELDS, struct.unpack("<16I", first.payload), strict=True))
+    assert (st["rx_bytes"], st["tx_bytes"], st["errors_sent"]) == (rx, tx, errors) and errors == 5
+    assert (st["framing_errors"], st["crc_errors"]) == (1, 1)
+    assert dev.request(STATS, seq=3).payload == first.payload  # a retry: the stored counters
+
+
+def test_every_error_detail_value(dev, net, blob):
+    """Issue 18 Q9 (protocol.md §6): the detail field of each ERROR code that has one; 0 for all others."""
+    START, STOP, RUNNING = 0x0A, 0x0B, 13
+    n_in = net.n_inputs
+    dev.request(HELLO, seq=0)
+    got = {
+        UNKNOWN_TYPE: dev.request(0x42).error(),
+        NO_NETWORK: dev.request(RESET).error(),
+        NOT_LOADING: dev.request(COMMIT).error(),
+        BAD_LENGTH: dev.request(STATS, b"\x00").error(),
+        TOO_LARGE: dev.request(LOAD_BEGIN, struct.pack("<II", 1 << 30, 0)).error(),
+    }
+    dev.ok(LOAD_BEGIN, struct.pack("<II", len(blob), zlib.crc32(blob) ^ 1))
+    dev.ok(LOAD_CHUNK, struct.pack("<I", 0) + blob[:700])
+    got[BAD_OFFSET] = dev.request(LOAD_CHUNK, struct.pack("<I", 5) + blob[:8]).error()
+    got[INCOMPLETE] = dev.request(COMMIT).error()
+    for off in range(700, len(blob), 700):
+        dev.ok(LOAD_CHUNK, struct.pack("<I", off) + blob[off : off + 700])
+    got[BAD_BLOB_CRC] = dev.request(COMMIT).error()
+    assert dev.upload(blob).type == COMMIT | 0x80
+    got[BAD_INPUT_COUNT] = dev.request(STEP, b"\x00" + bytes(2 * (n_in + 1))).error()
+    dev.ok(START, struct.pack("<IHH", 1_000_000, 0, 0))
+    got[RUNNING] = dev.request(RESET).error()
+    dev.ok(STOP)
+    got[BAD_SEQ] = dev.request(STATS, seq=(dev.seq + 5) & 0xFFFF).error()
+    got[BAD_VERSION] = dev.request(STATS, seq=(dev.seq + 1) & 0xFFFF, version=7).error()
+    assert got == {
+        UNKNOWN_TYPE: (UNKNOWN_TYPE, 0x42, 0),
+        NO_NETWORK: (NO_NETWORK, RESET, 0),
+        NOT_LOADING: (NOT_LOADING, COMMIT, 0),
+        BAD_LENGTH: (BAD_LENGTH, STATS, 0),
+        TOO_LARGE: (TOO_LARGE, LOAD_BEGIN, 0),
+        BAD_OFFSET: (BAD_OFFSET, LOAD_CHUNK, 700),  # bytes received so far
+        INCOMPLETE: (INCOMPLETE, COMMIT, 0),
+        BAD_BLOB_CRC: (BAD_BLOB_CRC, COMMIT, 0),
+        BAD_INPUT_COUNT: (BAD_INPUT_COUNT, STEP, n_in),
+        RUNNING: (RUNNING, RESET, 0),
+        BAD_SEQ: (BAD_SEQ, STATS, (dev.seq + 1) & 0xFFFF),  # the expected seq
+        BAD_VERSION: (BAD_VERSION, STATS, 2),  # the device's version
+    }
+
+
+def test_overlong_frames_land_in_the_counter_the_framing_table_names(dev):
+    """Issue 18 Q10 (protocol.md §1): with n = max_payload + 10 the receiver keeps C = n + n // 254 + 1
+    encoded bytes. C + 1 bytes: dropped_frames. C bytes of 0x01 decode to C - 1 zeros, which is more
+    than n only when n >= 254 (here 1034 + 4 > 1034): framing_errors. A smaller port (atmega328p,
+    n = 74, C = 75) can never decode more than n from C bytes, so all its over-long frames are dropped."""
+    n = 1024 + 10
+    c = n + n // 254 + 1
+    assert len(cobs_decode(b"\x01" * c)) == c - 1 > n
+    dev.request(HELLO, seq=0)
+    dev.write(b"\x01" * (c + 1) + b"\0")
+    dev.write(b"\x01" * c + b"\0")
+    assert dev.read_frame(timeout=QUIET) is None
+    st = dev.stats()
+    assert (st["dropped_frames"], st["framing_errors"], st["crc_errors"]) == (1, 1, 0)
+
+
+def test_watchdog_arming_commit_and_the_trip_bit(exe, net, codes):
+    """Issue 18 Q5 (protocol.md §5): STEP and WATCHDOG requests arm the watchdog, a trip disarms it
+    (one trip per arming); COMMIT neither arms nor disarms it and keeps the timeout; the trip bit
+    reaches the next STEP even when that STEP runs a network committed after the trip, and a trip
+    puts out the fail-safe codes of the network active at that moment."""
+    import dataclasses
+
+    net_a = dataclasses.replace(net, fail_safe=np.array([11, -11]))
+    net_b = dataclasses.replace(net, fail_safe=np.array([22, -22]))
+    dev = Device(exe, "-v")
+    try:
+        dev.request(HELLO, seq=0)
+        assert dev.upload(snnfile.to_bytes(net_a)).type == COMMIT | 0x80
+        dev.ok(WATCHDOG, struct.pack("<H", 100))
+        time.sleep(0.4)
+        assert dev.stats()["watchdog_trips"] == 1
+        assert dev.stderr_text().splitlines()[-1] == "outputs 11 -11"
+        dev.ok(WATCHDOG, struct.pack("<H", 100))  # a WATCHDOG request arms it again: no STEP needed
+        time.sleep(0.4)
+        assert dev.stats()["watchdog_trips"] == 2
+        assert dev.upload(snnfile.to_bytes(net_b)).type == COMMIT | 0x80
+        time.sleep(0.4)
+        assert dev.stats()["watchdog_trips"] == 2  # disarmed since the trip: COMMIT does not arm it
+        step, status, outs, _ = dev.step(codes[0])
+        assert status & 1  # the trip of network A, reported on network B's first STEP
+        np.testing.assert_array_equal(outs, runtime.run(net_b, codes[:1])[0])  # B from reset state
+        time.sleep(0.4)
+        assert dev.stats()["watchdog_trips"] == 3  # the 100 ms timeout survived the COMMIT
+        assert dev.stderr_text().splitlines()[-1] == "outputs 22 -22"
+    finally:
+        dev.close()
+
+
+def test_watchdog_set_before_any_network_fires_after_the_first_commit(exe, net):
+    """Issue 18 Q5 (protocol.md §5): with no network the watchdog never fires but its count runs; a
+    timeout that ran out before the first COMMIT fires once right after it (nothing fed it)."""
+    import dataclasses
+
+    dev = Device(exe, "-v")
+    try:
+        dev.request(HELLO, seq=0)
+        dev.ok(WATCHDOG, struct.pack("<H", 100))
+        time.sleep(0.3)
+        assert dev.stats()["watchdog_trips"] == 0  # nothing loaded: nothing to put in fail-safe
+        assert dev.upload(snnfile.to_bytes(dataclasses.replace(net, fail_safe=np.array([5, -5])))).type == COMMIT | 0x80
+        assert dev.stats()["watchdog_trips"] == 1
+        assert dev.stderr_text().splitlines()[-1] == "outputs 5 -5"
+    finally:
+        dev.close()

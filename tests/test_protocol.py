@@ -345,3 +345,21 @@ def test_version_2_messages_by_hand():
     for bad in (tm_payload[:-1], tm_payload + b"\0\0", tm_payload[:17]):
         with pytest.raises(P.PayloadError):
             P.unpack_telemetry(bad)
+
+
+@given(st.lists(st.integers(1, 300), min_size=1, max_size=40), st.integers(64, 1024))
+def test_in_flight_limit_is_the_longest_prefix_within_the_budget(lengths, budget):
+    """protocol.md §2 Pipelining: the frames a host may have unanswered are the longest prefix whose
+    encoded bytes total at most max_payload, and never fewer than one (stop-and-wait)."""
+    m = P.in_flight_limit(lengths, budget)
+    assert 1 <= m <= len(lengths)
+    assert m == 1 or sum(lengths[:m]) <= budget
+    assert m == len(lengths) or sum(lengths[: m + 1]) > budget
+
+
+@given(st.binary(max_size=1100))
+def test_cobs_spends_at_least_one_byte(data):
+    """Why over-long frames on a port with max_payload < 244 are always dropped_frames (protocol.md
+    §1): an encoding is at least one byte longer than what it decodes to, at most the worst case."""
+    enc = P.cobs_encode(data)
+    assert len(data) + 1 <= len(enc) <= P.cobs_max_encoded(len(data)) and P.cobs_decode(enc) == data

@@ -47,6 +47,10 @@
 #if (BOARD_RX_RING & (BOARD_RX_RING - 1u)) != 0 || BOARD_RX_RING > 128u
 #error "BOARD_RX_RING must be a power of two <= 128"
 #endif
+#if BOARD_RX_RING < SNN_DEV_MAX_PAYLOAD
+/* docs/protocol.md §2 Pipelining: a host may have max_payload bytes in flight while a request runs */
+#error "BOARD_RX_RING must hold max_payload bytes (the host's pipelining budget)"
+#endif
 
 #define PAINT 0xC5u
 

@@ -1,7 +1,7 @@
 /*
  * simavr_runner.c - run the atmega328p firmware under libsimavr with USART0 on a pseudo-terminal.
  *
- *   simavr_runner FW.elf [-f HZ] [-b BAUD] [-e EEPROM_FILE]
+ *   simavr_runner FW.elf [-f HZ] [-b BAUD] [-e EEPROM_FILE] [-v]
  *
  * Prints `URL /dev/pts/N` on stdout (what firmware_bridge.emulators expects), then runs until
  * SIGTERM/SIGINT or until the firmware crashes (exit 1, message on stderr).
@@ -10,8 +10,17 @@
  * empty input FIFO (its XON signal), which an interrupt-driven receiver that sleeps never does,
  * and it moves bytes on a second thread. This bridge is single-threaded and models the line:
  *   - host -> AVR: bytes read from the pty master are queued and handed to the USART one per
- *     character time (10 bits at BAUD, in simulated cycles) by a simavr cycle timer, as a real
- *     serial line delivers them; the firmware's RX interrupt sees them at the right moments.
+ *     character time by a simavr cycle timer, as a real serial line delivers them; the firmware's
+ *     RX interrupt sees them at the right moments. The character time is the one the firmware
+ *     configured, read from the emulated registers before every byte: 10 bits (8N1) of
+ *     (U2X0 ? 8 : 16) * (UBRR0 + 1) cycles - or simavr's own byte time if that is longer (simavr
+ *     fixes it when UBRR0 is written, with U2X0 as it is then, and counts 11 bits for 8N1). So the
+ *     runner never feeds faster than the emulated USART drains. What would be lost or garbled on a real line is reported on
+ *     stderr once instead of silently: a firmware rate more than 5 % from the line rate BAUD (the
+ *     stop bit's mid-bit sample drifts by 9.5 bit times * error; at 5 % that is half a bit), and a
+ *     simavr byte time that disagrees with the registers (UBRR0 written before U2X0). Bytes are
+ *     held while the receiver is off (RXEN0 = 0, e.g. before the firmware set up the USART).
+ *     -v prints the setting on stderr once, after the first byte.
  *   - AVR -> host: every byte the USART sends is written to the pty master.
  *   - time: when the AVR sleeps (SLEEP with interrupts on) and nothing is queued, the runner waits
  *     in real time for the simulated sleep (select() on the pty with that timeout), so an idle
@@ -54,7 +63,9 @@ static avr_irq_t *g_uart_in;
 static uint8_t g_rxq[RXQ];
 static size_t g_rx_head, g_rx_tail; /* queued host bytes: [tail, head) */
 static int g_inject_armed;
-static avr_cycle_count_t g_byte_cycles;
+static unsigned long g_line_baud = 115200ul; /* -b: the rate the host side of the line runs at */
+static int g_verbose;             /* -v */
+static int g_warned_rate, g_warned_order, g_reported;
 static uint8_t g_txbuf[4096];
 static size_t g_tx_len;
 static avr_t *g_avr;
@@ -139,13 +150,76 @@ static void on_uart_out(avr_irq_t *irq, uint32_t value, void *param)
     }
 }
 
+/* ATmega328P USART0 registers (data-space addresses, datasheet §20.11) and the bits used here */
+#define REG_UCSR0A 0xC0u
+#define REG_UCSR0B 0xC1u
+#define REG_UBRR0L 0xC4u
+#define REG_UBRR0H 0xC5u
+#define BIT_U2X0 0x02u  /* UCSR0A bit 1: 8 clocks per bit instead of 16 */
+#define BIT_RXEN0 0x10u /* UCSR0B bit 4: receiver on */
+
+/* simavr's USART0 module (its byte time), found once by walking the I/O modules */
+static avr_uart_t *uart0(avr_t *avr)
+{
+    static avr_uart_t *found;
+    avr_io_t *io;
+    for (io = avr->io_port; io != NULL && found == NULL; io = io->next) {
+        if (io->kind != NULL && strcmp(io->kind, "uart") == 0 && ((avr_uart_t *)io)->name == '0') {
+            found = (avr_uart_t *)io;
+        }
+    }
+    return found;
+}
+
+/* One character time in cycles as the firmware configured USART0 (8N1: 10 bits), never shorter
+ * than simavr's own byte time; reports a rate a real line would not carry, once. */
+static avr_cycle_count_t char_cycles(avr_t *avr)
+{
+    /* UBRR0 is 12 bits: UBRR0H bits 3..0 over UBRR0L */
+    unsigned ubrr = ((unsigned)(avr->data[REG_UBRR0H] & 0x0Fu) << 8) | avr->data[REG_UBRR0L];
+    unsigned per_bit = (avr->data[REG_UCSR0A] & BIT_U2X0) ? 8u : 16u; /* clocks per bit */
+    avr_cycle_count_t ten_bits = (avr_cycle_count_t)10u * per_bit * (ubrr + 1u), cycles = ten_bits;
+    double baud = (double)avr->frequency / ((double)per_bit * (ubrr + 1u));
+    double err = (baud - (double)g_line_baud) / (double)g_line_baud;
+    avr_uart_t *u = uart0(avr);
+    if (!g_warned_rate && (err > 0.05 || err < -0.05)) {
+        g_warned_rate = 1;
+        fprintf(stderr,
+                "simavr_runner: warning: the firmware set USART0 to %.0f baud (UBRR0=%u, U2X0=%u at %u Hz), "
+                "%+.1f %% from the line's %lu baud (-b): a real line would garble every byte; "
+                "fix the firmware's UBRR0/F_CPU or the runner's -b/-f\n",
+                baud, ubrr, per_bit == 8u ? 1u : 0u, (unsigned)avr->frequency, err * 100.0, g_line_baud);
+    }
+    if (u != NULL && u->cycles_per_byte > cycles) {
+        /* simavr's byte is 11 bit times (it counts a parity bit even for 8N1): ~1.1 x ours. Twice
+         * the bit time (UBRR0 written while U2X0 was still 0) is a firmware defect worth naming. */
+        if (!g_warned_order && u->cycles_per_byte * 2u > ten_bits * 3u) {
+            g_warned_order = 1;
+            fprintf(stderr,
+                    "simavr_runner: warning: simavr drains USART0 at %llu cycles per byte, the registers say %llu: "
+                    "the firmware wrote UBRR0 before setting U2X0 (set U2X0 first); pacing to the slower\n",
+                    (unsigned long long)u->cycles_per_byte, (unsigned long long)ten_bits);
+        }
+        cycles = u->cycles_per_byte; /* never feed faster than the emulated USART takes bytes */
+    }
+    if (!g_reported && g_verbose) {
+        g_reported = 1;
+        fprintf(stderr, "simavr_runner: USART0 UBRR0=%u U2X0=%u: %.0f baud, 10 bits = %llu cycles; simavr's byte %llu; "
+                "one byte every %llu cycles\n", ubrr, per_bit == 8u ? 1u : 0u, baud, (unsigned long long)ten_bits,
+                (unsigned long long)(u != NULL ? u->cycles_per_byte : 0u), (unsigned long long)cycles);
+    }
+    return cycles;
+}
+
 static avr_cycle_count_t inject(avr_t *avr, avr_cycle_count_t when, void *param)
 {
-    (void)avr;
     (void)param;
     if (g_rx_tail == g_rx_head) {
         g_inject_armed = 0;
         return 0;
+    }
+    if ((avr->data[REG_UCSR0B] & BIT_RXEN0) == 0u) {
+        return when + 1000u; /* receiver off: hold the byte (a real line would lose it), look again soon */
     }
     avr_raise_irq(g_uart_in, g_rxq[g_rx_tail % RXQ]);
     g_rx_tail++;
@@ -153,7 +227,7 @@ static avr_cycle_count_t inject(avr_t *avr, avr_cycle_count_t when, void *param)
         g_inject_armed = 0;
         return 0;
     }
-    return when + g_byte_cycles;
+    return when + char_cycles(avr);
 }
 
 /* Read what the host sent (non-blocking) and make sure the injection timer runs. */
@@ -201,7 +275,7 @@ static void on_sleep(avr_t *avr, avr_cycle_count_t how_long)
 int main(int argc, char **argv)
 {
     const char *elf = NULL, *ee_path = NULL;
-    unsigned long hz = 16000000ul, baud = 115200ul;
+    unsigned long hz = 16000000ul;
     elf_firmware_t fw;
     avr_t *avr;
     int slave = -1, i, stdout_fd, null_fd;
@@ -214,18 +288,20 @@ int main(int argc, char **argv)
         if (strcmp(argv[i], "-f") == 0 && i + 1 < argc) {
             hz = strtoul(argv[++i], NULL, 10);
         } else if (strcmp(argv[i], "-b") == 0 && i + 1 < argc) {
-            baud = strtoul(argv[++i], NULL, 10);
+            g_line_baud = strtoul(argv[++i], NULL, 10);
         } else if (strcmp(argv[i], "-e") == 0 && i + 1 < argc) {
             ee_path = argv[++i];
+        } else if (strcmp(argv[i], "-v") == 0) {
+            g_verbose = 1;
         } else if (!elf) {
             elf = argv[i];
         } else {
-            fprintf(stderr, "usage: %s FW.elf [-f HZ] [-b BAUD] [-e EEPROM_FILE]\n", argv[0]);
+            fprintf(stderr, "usage: %s FW.elf [-f HZ] [-b BAUD] [-e EEPROM_FILE] [-v]\n", argv[0]);
             return 2;
         }
     }
     if (!elf) {
-        fprintf(stderr, "usage: %s FW.elf [-f HZ] [-b BAUD] [-e EEPROM_FILE]\n", argv[0]);
+        fprintf(stderr, "usage: %s FW.elf [-f HZ] [-b BAUD] [-e EEPROM_FILE] [-v]\n", argv[0]);
         return 2;
     }
     /* libsimavr chats on stdout while loading ("Loaded N .text ..."): discard that, stdout's first
@@ -260,8 +336,10 @@ int main(int argc, char **argv)
     fflush(stdout);
     dup2(stdout_fd, 1);
     close(stdout_fd);
-    /* host byte every 10 bit times: 8N1 */
-    g_byte_cycles = (avr_cycle_count_t)((hz * 10ul + baud - 1ul) / baud);
+    if (g_line_baud == 0ul) {
+        fprintf(stderr, "simavr_runner: -b needs a baud rate > 0\n");
+        return 2;
+    }
 
     /* no console echo of the binary stream, no usleep() on status polls */
     avr_ioctl(avr, AVR_IOCTL_UART_GET_FLAGS('0'), &flags);
