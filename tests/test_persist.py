@@ -55,7 +55,7 @@ def device(exe: Path, nv: Path, cut: int | None = None):
     try:
         line = proc.stdout.readline()
         assert line.startswith("URL "), f"{cmd}: {line!r}"
-        with Device(line.split()[1], timeout=0.5, retries=1) as d:
+        with Device(line.split()[1], timeout=2.0, retries=2) as d:  # fdatasync per write on a busy disk
             d.hello(connect_timeout=5.0)
             yield proc, d
     finally:
