@@ -558,16 +558,18 @@ def test_watchdog_trips_to_fail_safe_and_resets(exe, net, codes):
         assert dev.upload(blob).type == COMMIT | 0x80
         want = runtime.run(failing, codes[:60])
         np.testing.assert_array_equal(run_steps(dev, codes[:40]), want[:40])
-        dev.ok(WATCHDOG, struct.pack("<H", 50))
-        time.sleep(0.15)
+        # 300 ms: long against the gap between two requests of this test even on a busy machine,
+        # and the silence below lasts more than two of them
+        dev.ok(WATCHDOG, struct.pack("<H", 300))
+        time.sleep(0.8)
         st = dev.stats()
-        assert st["watchdog_trips"] == 1  # once per silence, not once per 50 ms
+        assert st["watchdog_trips"] == 1  # once per silence, not once per 300 ms
         log = dev.stderr_text().splitlines()
         assert log[-1] == "outputs 123 -4567", log[-3:]
         step, status, outs, _ = dev.step(codes[0])
         assert status & 1 and step == 41
         np.testing.assert_array_equal(outs, want[0])  # from reset state
-        for k in range(1, 20):  # the step re-armed the watchdog; stepping every few ms keeps it quiet
+        for k in range(1, 20):  # the step re-armed the watchdog; stepping back to back keeps it quiet
             step, status, outs, _ = dev.step(codes[k])
             assert status & 1 == 0
             np.testing.assert_array_equal(outs, want[k])
