@@ -4,8 +4,10 @@ Each config runs twice per seed through `evolve.multiseed.run_seeds` (the per-se
 `snnctl bench evolve`): the integer SNN (`evolve.gym_experiment`) and the float linear policy with
 the same budget (`evolve.gym_linear`). A result is cached per (config content, seed, controller
 kind) in ``OUT/<config name>/<hash>/<snn|linear>/seed<k>/``, where ``<hash>`` is the first 12 hex
-digits of the SHA-256 of the resolved config without its seed: a rerun reads back what is there,
-so after one config changes only its rows are recomputed (a code change is not seen: ``fresh``).
+digits of the SHA-256 of what the resolved config sets away from the schema's defaults, without its
+seed: a rerun reads back every finished seed (its ``bench.json``), so after one config changes only
+its rows are recomputed, and a key the schema gains at its default changes none (a code change is
+not seen: ``fresh``).
 The table marks each env's published "solved" return (`EnvSpec.reward_threshold`), or the config's
 `[goals] min_return` where the env publishes none, as met only when every seed's held-out mean
 reaches it.
@@ -23,7 +25,7 @@ import numpy as np
 from evolve import gym_experiment, gym_linear
 from evolve.gym import published_threshold
 from evolve.multiseed import run_seeds, summarise
-from snnctl.config import config_hash
+from snnctl.config import config_hash, defaults
 
 KINDS = {"snn": gym_experiment, "linear": gym_linear}
 HASH_DIGITS = 12
@@ -31,8 +33,26 @@ RESULT_FILE = "bench_gym.json"
 
 
 def config_key(cfg: dict) -> str:
-    """The cache key of a resolved config: its hash without `evolve.seed` (each seed sets it)."""
-    return config_hash(cfg, exclude=["evolve.seed"])[:HASH_DIGITS]
+    """The cache key of a resolved config: the hash of what it sets away from the schema's defaults, without
+    `evolve.seed` (each seed sets it). A key the schema gains later, at its default, keeps every key."""
+    return config_hash(_non_default(cfg, defaults(gym_experiment.SCHEMA)), exclude=["evolve.seed"])[:HASH_DIGITS]
+
+
+def _non_default(values: dict, default: dict) -> dict:
+    """The entries of `values` that differ from `default` (tables compared entry by entry)."""
+    out = {}
+    for k, v in values.items():
+        d = default.get(k, _MISSING)
+        if isinstance(v, dict) and isinstance(d, dict):
+            sub = _non_default(v, d)
+            if sub:
+                out[k] = sub
+        elif v != d:
+            out[k] = v
+    return out
+
+
+_MISSING = object()
 
 
 def bench_config(name: str, cfg: dict, seeds: list[int], out_root: Path, fresh: bool = False,
@@ -49,8 +69,11 @@ def bench_config(name: str, cfg: dict, seeds: list[int], out_root: Path, fresh: 
         for seed in seeds:
             if bar is not None:
                 bar.set_description(f"{name} {kind} seed {seed}")
-            rows += run_seeds(mod, cfg, [seed], folder / kind, reuse=True, progress=False,
-                              redo_unfinished=True)["seeds"]  # fmt: skip
+            done = folder / kind / f"seed{seed}" / "bench.json"  # the folder is the config's: its own cache
+            if done.is_file():
+                rows.append(json.loads(done.read_text()))
+            else:
+                rows += run_seeds(mod, cfg, [seed], folder / kind, progress=False, redo_unfinished=True)["seeds"]
             if bar is not None:
                 bar.update(1)
         row[kind] = {"seeds": rows, "summary": summarise(mod.BENCH_METRICS, rows)}
