@@ -134,6 +134,17 @@ def calibrate(env: Any, episodes: int, steps: int, seed: int) -> np.ndarray:
     return peak
 
 
+def published_threshold(env_cfg: dict) -> float | None:
+    """The env's registered "solved" return (`EnvSpec.reward_threshold`), None where it has none."""
+    env = make_env(env_cfg)
+    try:
+        spec = getattr(env, "spec", None)
+        value = getattr(spec, "reward_threshold", None)
+    finally:
+        env.close()
+    return None if value is None else float(value)
+
+
 def episode(env: Any, ctl: SNNController, seed: int, steps: int | None) -> tuple[float, int, int]:
     """(return, steps, spikes) of one episode from `env.reset(seed=seed)`; `steps` None: until the env ends it."""
     obs, _ = env.reset(seed=int(seed))
@@ -196,8 +207,12 @@ class GymProblem:
             self._env = make_env(self.env_cfg)
         return self._env
 
+    def controller(self, genome: np.ndarray) -> Any:
+        """What plays the episodes for `genome`: the integer network (`act`, `reset`, `last_spike_count`)."""
+        return SNNController(self._codec.decode(genome))
+
     def _score(self, genome: np.ndarray, seeds: list[int], steps: int) -> list[float]:
-        ctl = SNNController(self._codec.decode(genome))
+        ctl = self.controller(genome)
         rows = [episode(self.env(), ctl, s, steps or None) for s in seeds]
         ret = float(np.mean([r[0] for r in rows]))
         per_step = sum(r[2] for r in rows) / max(1, sum(r[1] for r in rows))

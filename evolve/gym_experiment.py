@@ -149,12 +149,23 @@ def heldout(cfg: dict, path: Path, episodes: int | None = None, first: int = 0, 
             progress: bool = False) -> dict[str, Any]:  # fmt: skip
     """The saved network on held-out episodes `first ..`: returns and their summary, size, spikes per step."""
     from snnctl.controllers.factory import load_controller
+
+    ctl, t = play_heldout(cfg, lambda env: load_controller(path, control_period(env), force=force_rate, env=env),
+                          episodes, first, progress)  # fmt: skip
+    return {"env": cfg["env"]["id"], "controller": path.name, **t, "neurons": ctl.net.n_neurons,
+            "synapses": ctl.net.n_synapses}  # fmt: skip
+
+
+def play_heldout(cfg: dict, make_ctl: Any, episodes: int | None = None, first: int = 0,
+                 progress: bool = False) -> tuple[Any, dict[str, Any]]:  # fmt: skip
+    """Any controller (`make_ctl(env)`: `act`, `reset`, `last_spike_count`) on held-out episodes `first ..`:
+    (the controller, its returns, their summary, spikes per step)."""
     from snnctl.progress import progress_bar
 
     n = episodes or cfg["run"]["episodes"]
     env = make_env(cfg["env"])
     try:
-        ctl = load_controller(path, control_period(env), force=force_rate, env=env)
+        ctl = make_ctl(env)
         rows = []
         with progress_bar(progress, n, "held-out episodes", "episode") as bar:
             for k in range(n):
@@ -164,12 +175,10 @@ def heldout(cfg: dict, path: Path, episodes: int | None = None, first: int = 0, 
         env.close()
     returns = [r[0] for r in rows]
     s = summarize([{"return": r} for r in returns], ["return"], better="higher")["return"]
-    net = ctl.net
-    return {"env": cfg["env"]["id"], "controller": path.name, "episodes": n, "first_seed": HELDOUT_START + first,
-            "return_mean": s["mean"], "return_std": s["std"], "return_min": s["worst"],
-            "return_max": float(max(returns)), "returns": returns, "neurons": net.n_neurons,
-            "synapses": net.n_synapses, "spikes_per_step": sum(r[2] for r in rows) / max(1, sum(r[1] for r in rows)),
-            "steps": int(sum(r[1] for r in rows))}  # fmt: skip
+    return ctl, {"episodes": n, "first_seed": HELDOUT_START + first, "return_mean": s["mean"],
+                 "return_std": s["std"], "return_min": s["worst"], "return_max": float(max(returns)),
+                 "returns": returns, "spikes_per_step": sum(r[2] for r in rows) / max(1, sum(r[1] for r in rows)),
+                 "steps": int(sum(r[1] for r in rows))}  # fmt: skip
 
 
 def format_table(t: dict) -> str:

@@ -20,6 +20,7 @@ import copy
 import json
 import math
 import platform
+import shutil
 import time
 from datetime import date
 from pathlib import Path
@@ -38,11 +39,14 @@ def run_seeds(
     out_root: Path,
     reuse: bool = False,
     progress: bool = True,
+    redo_unfinished: bool = False,
 ) -> dict:
     """Run ``cfg`` once per seed into ``out_root/seed<N>``; returns the per-seed results and the summary.
 
     ``reuse``: a seed whose folder already holds a finished run of the same config (its
     ``bench.json``) is read back instead of run again (e.g. after an interrupted benchmark).
+    ``redo_unfinished``: a seed folder without that (an interrupted run, or one of another config) is
+    emptied and run again instead of refused — for callers whose folders are their own cache.
     """
     if not seeds or len(set(seeds)) != len(seeds):
         raise ValueError(f"give distinct seeds, got {seeds}")
@@ -59,6 +63,8 @@ def run_seeds(
             if progress:
                 print(f"seed {seed}: reusing the finished run in {out}")
         else:
+            if redo_unfinished and out.exists():
+                shutil.rmtree(out)
             if out.exists() and any(out.iterdir()):
                 raise FileExistsError(f"{out} already holds a run; pass --reuse to keep finished seeds or choose --out")
             if progress:

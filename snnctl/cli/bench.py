@@ -3,8 +3,8 @@
 Each benchmark lives with what it measures; this module only parses the options, calls it and
 turns its errors into one line: `runtime` (`snnctl.bench_runtime`), `firmware`
 (`firmware_bridge.bench_firmware`), `loop` (`evolve.bench_loop`), `robustness`
-(`evolve.blimp_robustness`), `evolve` (`evolve.multiseed`), `har` (`evolve.har_bench`). Each is
-imported in its handler.
+(`evolve.blimp_robustness`), `evolve` (`evolve.multiseed`), `gym` (`evolve.gym_bench`), `har`
+(`evolve.har_bench`). Each is imported in its handler.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ examples:
   snnctl bench loop                    sensing policies on the blimp (--board: highest control rate)
   snnctl bench robustness CONFIG --controller NET.snn   the blimp under perturbed physics, vs the PID
   snnctl bench evolve CONFIG --seeds 1 2 3 4 5         a config's main job over seeds: spread, worst, goals
+  snnctl bench gym --seeds 1 2 3      every configs/gym_*.toml: SNN vs a float linear policy, one table
   snnctl bench har                     HAR on every UEA/UCR dataset sktime ships, vs 1-NN and MiniRocket
 """
 
@@ -170,6 +171,58 @@ def _cmd_bench_evolve(args: argparse.Namespace) -> int:
     return 0
 
 
+_BENCH_GYM_EPILOG = """\
+examples:
+  snnctl bench gym --seeds 1 2 3                              every shipped configs/gym_*.toml
+  snnctl bench gym configs/gym_cartpole.toml configs/gym_acrobot.toml --seeds 1 2 3 --json
+  snnctl bench gym --seeds 1 2 3 --fresh                      recompute everything
+
+For each config and seed, `snnctl evolve` of the integer SNN (evolution, validated selection,
+held-out episodes) and of a float linear policy with the same budget and observation scaling, then
+one table: held-out return per seed and across seeds, the worst seed, neurons, synapses, spikes per
+step, evolution wall time, the env's published threshold (met / NOT MET) and the linear baseline
+(evolve/gym_bench.py). Results are cached in OUT/<config>/<config hash>/<snn|linear>/seed<N>: a
+rerun recomputes only what changed (a config's content, a new seed); --fresh recomputes all.
+"""
+
+
+def _cmd_bench_gym(args: argparse.Namespace) -> int:
+    import shlex
+    from pathlib import Path
+
+    from evolve import gym_bench
+    from evolve.multiseed import machine_line
+    from snnctl.errors import SnnctlError
+
+    if len(set(args.seeds)) != len(args.seeds) or any(s < 0 for s in args.seeds):
+        raise UserError(f"--seeds must be distinct non-negative integers, got {args.seeds}")
+    paths = list(args.configs)
+    if not paths:
+        shipped = families.shipped_configs()
+        paths = sorted(str(p) for p in shipped.glob("gym_*.toml")) if shipped is not None else []
+        if not paths:
+            raise UserError("no shipped configs/gym_*.toml here; give gym configs: snnctl bench gym CONFIG ...")
+    configs = []
+    for path in paths:
+        _mod, cfg = families.load(path)
+        if cfg["experiment"]["family"] != "gym":
+            raise UserError(f"{path}: bench gym takes gym configs; this is a {cfg['experiment']['family']} config")
+        configs.append((Path(path).stem, cfg))
+    names = [n for n, _ in configs]
+    if len(set(names)) != len(names):
+        raise UserError(f"two configs share a file name ({', '.join(names)}): their results would share a folder")
+    out = Path(args.out or Path("runs") / "bench_gym")
+    try:
+        rows = gym_bench.run_bench(configs, args.seeds, out, fresh=args.fresh, progress=not args.quiet)
+    except (SnnctlError, ValueError) as e:
+        raise UserError(str(e)) from None
+    command = shlex.join(["snnctl", "bench", "gym", *args.configs, "--seeds", *map(str, args.seeds)])
+    result = {"command": command, "seeds": list(args.seeds), "machine": machine_line(), "rows": rows}
+    gym_bench.write_result(result, out)
+    print(json.dumps(result, indent=2) if args.json else gym_bench.format_table(result))
+    return 0
+
+
 _BENCH_HAR_EPILOG = """\
 examples:
   snnctl bench har                                   every shipped classification set, seeds 0 1 2
@@ -312,6 +365,21 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p_bevo.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
     p_bevo.add_argument("--quiet", action="store_true", help="no per-seed progress output")
     p_bevo.set_defaults(handler=_cmd_bench_evolve)
+    p_bgym = bench_sub.add_parser(
+        "gym",
+        help="every gym config over seeds, the SNN vs a float linear policy: one table (cached per config)",
+        description="Evolve each gym config's SNN and a float linear baseline over seeds; one table.",
+        epilog=_BENCH_GYM_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p_bgym.add_argument("configs", nargs="*", metavar="CONFIG", help="gym configs (default: every configs/gym_*.toml)")
+    p_bgym.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], metavar="N",
+                        help="run seeds (default 1 2 3)")  # fmt: skip
+    p_bgym.add_argument("--out", metavar="DIR", help="cache and bench_gym.json (default runs/bench_gym)")
+    p_bgym.add_argument("--fresh", action="store_true", help="recompute every result instead of reading the cache")
+    p_bgym.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
+    p_bgym.add_argument("--quiet", action="store_true", help="no progress bar")
+    p_bgym.set_defaults(handler=_cmd_bench_gym)
     p_bhar = bench_sub.add_parser(
         "har",
         help="HAR on every UEA/UCR dataset sktime ships: accuracy vs 1-NN and MiniRocket, cost, targets",
