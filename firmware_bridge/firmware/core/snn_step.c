@@ -185,6 +185,8 @@ SNN_INLINE void emit8(int32_t *cur, int32_t *t, const scale_t *sc, int fresh)
 }
 #endif
 
+#include "snn_step_fast.h" /* gather_spikes_fast: the 32-bit fast path (uses emit8) */
+
 /* List the sources that spiked `lag` steps ago as row offsets i * n_dst (each < n_src * n_dst <
  * 2^32) into list[]; returns how many (<= n_src). */
 static uint32_t list_active(const snn_net_t *net, const snn_proj_t *q, uint32_t *list)
@@ -213,7 +215,9 @@ SNN_NOINLINE static void gather_spikes(const int8_t *w, const uint32_t *list, ui
 {
     const uint32_t *const end = list + n_act;
     uint32_t j = 0u;
-#if SNN_GATHER_WIDE
+#if SNN_STEP_FAST
+    j = gather_spikes_fast(w, list, n_act, n_dst, sc, cur, fresh);
+#elif SNN_GATHER_WIDE
     for (; j + 8u <= n_dst; j += 8u) {
         const int8_t *const wj = w + j;
         const uint32_t *l = list;
