@@ -3,7 +3,8 @@
 Both builds run the same networks and input codes; outputs, spikes, state u/v/a and the per-step
 counters (spikes, synaptic events) must agree bit for bit, and both must agree with numba. The
 fast path replaces scale(acc, e) for e > 0 by one multiply and saturation when n_act * 2^e < 2^24;
-the boundary networks put n_act on both sides of that bound at e = 16.
+the boundary networks put n_act on both sides of that bound at e = 16. Projections into one
+destination are summed straight from the spike words (gather_one_fast).
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ def test_fast_path_at_the_exact_product_bound(snnrun_fast, snnrun_plain, tmp_pat
         _pop(Kind.LIF, 16, 0, 3_000_000, Reset.SOFT, 2, "dst"),
         _pop(Kind.ALIF, 12, 0, 2_000_000, Reset.HARD, 0, "dst2"),
         _pop(Kind.LIF, 300, MAX24, 1, Reset.HARD, 0, "src300"),
+        _pop(Kind.LI, 1, 0, 4096, Reset.HARD, 0, "one"),
     ]
     w255 = rng.choice(np.array([-128, 127, 0, 1]), (255, 16))
     w256 = rng.choice(np.array([-128, 127]), (256, 16))
@@ -95,8 +97,10 @@ def test_fast_path_at_the_exact_product_bound(snnrun_fast, snnrun_plain, tmp_pat
         Projection(1, 3, np.full((256, 12), -128), 16, False, 2, False),
         Projection(2, 3, rng.integers(-128, 128, (16, 12)), 3, False, 0, False),
         Projection(4, 2, np.repeat(np.array([[-128, 127] * 8]), 300, axis=0), 16, True, 0, False),
+        Projection(4, 5, np.full((300, 1), -128), 16, False, 0, False),
+        Projection(3, 5, rng.integers(-128, 128, (12, 1)), 9, False, 1, False),
     ]
-    net = Network(1, pops, projs, [Output(2, 0, 4), Output(3, 5, 2)])
+    net = Network(1, pops, projs, [Output(2, 0, 4), Output(3, 5, 2), Output(5, 0, 8)])
     codes = np.random.default_rng(1).integers(-32768, 32768, (60, 1)).astype(np.int16)
     _check(snnrun_fast, snnrun_plain, net, codes, tmp_path)
 
@@ -112,13 +116,15 @@ def test_fast_path_matches_portable_path_for_10000_steps(snnrun_fast, snnrun_pla
     ]
     pops = [_pop(k, 24 + 8 * i, 150, 3000 + 500 * i, r, refr, f"p{i}") for i, (k, r, refr) in enumerate(kinds)]
     pops.append(_pop(Kind.LI, 3, 0, 4096, Reset.HARD, 0, "out"))
+    pops.append(_pop(Kind.LI, 1, 0, 4096, Reset.HARD, 0, "one"))  # one destination: gather_one_fast
     projs = [Projection(INPUT, 0, rng.integers(-128, 128, (2, 24)), 0, False, 0, False)]
     for src, dst, e, delay, sparse in ((0, 1, 5, 0, False), (1, 2, 4, 2, True), (2, 3, 6, 0, False),
-                                       (3, 0, 2, 1, False), (3, 4, -2, 0, False), (1, 1, 3, 1, True)):  # fmt: skip
+                                       (3, 0, 2, 1, False), (3, 4, -2, 0, False), (1, 1, 3, 1, True),
+                                       (1, 5, 4, 2, False), (3, 5, -1, 0, False)):  # fmt: skip
         w = rng.integers(-128, 128, (pops[src].n, pops[dst].n))
         w[rng.random(w.shape) < (0.7 if sparse else 0.1)] = 0
         projs.append(Projection(src, dst, w, e, src >= dst, delay, sparse))
-    net = Network(2, pops, projs, [Output(4, 0, 6), Output(4, 2, 3), Output(1, 3, 0)])
+    net = Network(2, pops, projs, [Output(4, 0, 6), Output(4, 2, 3), Output(1, 3, 0), Output(5, 0, 5)])
     t = np.arange(10_000)
     codes = np.stack([2000 * np.sin(t / 30), 1500 * np.sin(t / 7 + 1)], axis=1).astype(np.int16)
     tf, cf = _run(snnrun_fast, net, codes, tmp_path)

@@ -30,6 +30,9 @@
  *     period": one pass per neuron computes u, the candidate membrane, threshold, reset and (ALIF)
  *     the adaptation, all in registers; spike bits are collected in a register and stored once per
  *     32 neurons, spikes counted per word.
+ *   - On 32-bit targets (SNN_STEP_FAST, snn_step_fast.h) the eight-destination blocks scale with
+ *     one multiply and SSAT where the product cannot overflow, and a projection into one
+ *     destination is summed straight from the spike words (no list).
  *   - decay() is one SMULL and four ALU instructions where a 32 x 32 -> 64-bit multiply is cheap
  *     (snn_fixed.h, SNN_DECAY_WIDE).
  */
@@ -524,6 +527,14 @@ void snn_step(snn_net_t *net, const int16_t *in_codes, int16_t *out_codes)
                         synops += n_nz * q->n_dst;
                         fresh = 0;
                     }
+#if SNN_STEP_FAST
+                } else if (q->n_dst == 1u) { /* one destination: summed straight from the spike words */
+                    const uint32_t n_act = gather_one_fast(net, q, w, &sc, cur, fresh);
+                    if (n_act != 0u) {
+                        synops += n_act;
+                        fresh = 0;
+                    }
+#endif
                 } else {
                     const uint32_t n_act = list_active(net, q, list);
                     if (n_act != 0u) { /* no spike: acc = 0, nothing to add */

@@ -1,8 +1,8 @@
 /*
- * snn_step_fast.h - the 32-bit fast path of the dense spike gather (included by snn_step.c only,
- * after emit8; it uses snn_step.c's scale_t, scale_of and emit8).
+ * snn_step_fast.h - the 32-bit fast paths of the dense spike gather (included by snn_step.c only,
+ * after emit8; they use snn_step.c's scale_t, scale_of, emit8, put, apply_scale, history_slot).
  *
- * WHY: benchmarks/profile_step.py showed the eight-destination blocks of gather_spikes spending
+ * gather_spikes_fast: the eight-destination blocks. WHY: benchmarks/profile_step.py showed the eight-destination blocks of gather_spikes spending
  * ~9 instructions per destination on scale(acc, e) for e > 0 (clamp to +-2^(23-e) with two
  * compare-and-move pairs, multiply, saturate), as much as the sums themselves for a block of a
  * projection with few active sources. When the exact product acc * 2^e cannot leave int32 it is
@@ -15,7 +15,9 @@
  * Otherwise (e <= 0, or a product that could overflow) emit8 scales as before, so every result
  * is bit for bit the portable path's (tests/test_c_step_fast.py builds both and compares).
  *
- * SNN_STEP_FAST (0/1) selects it; by default on where SNN_GATHER_WIDE is (int of 32 bits or more:
+ * gather_one_fast: a projection into one destination, summed straight from the spike words.
+ *
+ * SNN_STEP_FAST (0/1) selects them; by default on where SNN_GATHER_WIDE is (int of 32 bits or more:
  * the 32-bit MCUs and the host), off on 8/16-bit targets (AVR: compiled out, no flash cost).
  */
 #ifndef SNN_STEP_FAST_H
@@ -81,6 +83,34 @@ SNN_NOINLINE static uint32_t gather_spikes_fast(const int8_t *w, const uint32_t 
         }
     }
     return j;
+}
+
+/* A dense projection from a population into ONE destination (an output neuron, typically):
+ * acc = sum of w[i] over the sources i that spiked `lag` steps ago, read straight from the spike
+ * words; no list of row offsets is written and read back (list_active + the one-at-a-time
+ * gather cost ~13 instructions per active source on Cortex-M3, this ~8). |acc| <= 128 * n_act
+ * < 2^23. Writes put(cur, scale(acc)) only when a source spiked (fresh keeps its meaning) and
+ * returns the number of active sources. */
+static uint32_t gather_one_fast(const snn_net_t *net, const snn_proj_t *q, const int8_t *w, const scale_t *sc,
+                                int32_t *cur, int fresh)
+{
+    const snn_pop_t *src = &net->pops[q->src];
+    const uint32_t *bits = history_slot(net, src, q->lag);
+    const uint32_t words = src->words;
+    uint32_t wi, n = 0u, base = 0u; /* base = 32 * wi: the source index of bit 0 of word wi */
+    int32_t a = 0;
+    for (wi = 0u; wi < words; wi++, base += 32u) {
+        uint32_t word = bits[wi];
+        while (word != 0u) {
+            a += w[base + SNN_CTZ32(word)]; /* source i = base + bit, row i of an n_src x 1 matrix */
+            word &= word - 1u; /* clear the lowest set bit (unsigned arithmetic) */
+            n++;
+        }
+    }
+    if (n != 0u) {
+        put(cur, apply_scale(a, sc), fresh);
+    }
+    return n;
 }
 #endif /* SNN_STEP_FAST */
 
