@@ -30,6 +30,9 @@
  *     period": one pass per neuron computes u, the candidate membrane, threshold, reset and (ALIF)
  *     the adaptation, all in registers; spike bits are collected in a register and stored once per
  *     32 neurons, spikes counted per word.
+ *   - On 32-bit targets (SNN_STEP_FAST, snn_step_fast.h) the eight-destination blocks scale with
+ *     one multiply and SSAT where the product cannot overflow, and a projection into one
+ *     destination is summed straight from the spike words (no list).
  *   - decay() is one SMULL and four ALU instructions where a 32 x 32 -> 64-bit multiply is cheap
  *     (snn_fixed.h, SNN_DECAY_WIDE).
  */
@@ -185,6 +188,8 @@ SNN_INLINE void emit8(int32_t *cur, int32_t *t, const scale_t *sc, int fresh)
 }
 #endif
 
+#include "snn_step_fast.h" /* gather_spikes_fast: the 32-bit fast path (uses emit8) */
+
 /* List the sources that spiked `lag` steps ago as row offsets i * n_dst (each < n_src * n_dst <
  * 2^32) into list[]; returns how many (<= n_src). */
 static uint32_t list_active(const snn_net_t *net, const snn_proj_t *q, uint32_t *list)
@@ -213,7 +218,9 @@ SNN_NOINLINE static void gather_spikes(const int8_t *w, const uint32_t *list, ui
 {
     const uint32_t *const end = list + n_act;
     uint32_t j = 0u;
-#if SNN_GATHER_WIDE
+#if SNN_STEP_FAST
+    j = gather_spikes_fast(w, list, n_act, n_dst, sc, cur, fresh);
+#elif SNN_GATHER_WIDE
     for (; j + 8u <= n_dst; j += 8u) {
         const int8_t *const wj = w + j;
         const uint32_t *l = list;
@@ -520,6 +527,14 @@ void snn_step(snn_net_t *net, const int16_t *in_codes, int16_t *out_codes)
                         synops += n_nz * q->n_dst;
                         fresh = 0;
                     }
+#if SNN_STEP_FAST
+                } else if (q->n_dst == 1u) { /* one destination: summed straight from the spike words */
+                    const uint32_t n_act = gather_one_fast(net, q, w, &sc, cur, fresh);
+                    if (n_act != 0u) {
+                        synops += n_act;
+                        fresh = 0;
+                    }
+#endif
                 } else {
                     const uint32_t n_act = list_active(net, q, list);
                     if (n_act != 0u) { /* no spike: acc = 0, nothing to add */

@@ -1,13 +1,14 @@
 /*
  * snnrun - run a `.snn` network on the host with the C core, codes in, codes out.
  *
- *   snnrun NET.snn [--trace] < codes.bin > out.bin
+ *   snnrun NET.snn [--trace] [--counters] < codes.bin > out.bin
  *   snnrun NET.snn --info               prints one line "arena_bytes=N" and exits
  *
  * stdin:  per step, n_inputs int16 little-endian input codes, until EOF.
  * stdout: per step, n_outputs int16 LE output codes; with --trace, after the outputs of each
  *         step: spikes as N uint8, then u, v, a as N int32 LE each (N = total neurons, flat
- *         population order).
+ *         population order); with --counters, last in each step: the step's spike and synaptic
+ *         event counters (net.spikes, net.synops) as two uint32 LE.
  * Exit status: 0 ok; 2 usage or I/O error; 3 partial trailing step on stdin;
  *              10 + k for load error code k (11 TRUNCATED ... 19 TOO_LARGE), with one line
  *              "snnrun: NET.snn: <error name>" on stderr.
@@ -81,19 +82,23 @@ static int finish(int status)
     return status;
 }
 
-static void put32(uint8_t *p, int32_t x)
+static void put_u32(uint8_t *p, uint32_t u)
 {
-    uint32_t u = (uint32_t)x;
     p[0] = (uint8_t)(u & 0xFFu);
     p[1] = (uint8_t)((u >> 8) & 0xFFu);
     p[2] = (uint8_t)((u >> 16) & 0xFFu);
     p[3] = (uint8_t)((u >> 24) & 0xFFu);
 }
 
+static void put32(uint8_t *p, int32_t x)
+{
+    put_u32(p, (uint32_t)x);
+}
+
 int main(int argc, char **argv)
 {
     const char *path = NULL;
-    int trace = 0, info = 0, i;
+    int trace = 0, counters = 0, info = 0, i;
     uint32_t len = 0, need = 0, n_in_bytes, out_bytes, n;
     int32_t rc;
     snn_net_t net;
@@ -101,6 +106,8 @@ int main(int argc, char **argv)
     for (i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--trace") == 0) {
             trace = 1;
+        } else if (strcmp(argv[i], "--counters") == 0) {
+            counters = 1;
         } else if (strcmp(argv[i], "--info") == 0) {
             info = 1;
         } else if (path == NULL && argv[i][0] != '-') {
@@ -111,7 +118,7 @@ int main(int argc, char **argv)
         }
     }
     if (path == NULL) {
-        fprintf(stderr, "usage: snnrun NET.snn [--trace] [--info] < codes.bin > out.bin\n");
+        fprintf(stderr, "usage: snnrun NET.snn [--trace] [--counters] [--info] < codes.bin > out.bin\n");
         return finish(2);
     }
     g_blob = read_file(path, &len);
@@ -141,7 +148,7 @@ int main(int argc, char **argv)
 
     n = net.n_neurons;
     n_in_bytes = 2u * net.n_inputs;
-    out_bytes = 2u * net.n_outputs + (trace ? 13u * n : 0u);
+    out_bytes = 2u * net.n_outputs + (trace ? 13u * n : 0u) + (counters ? 8u : 0u);
     g_inbuf = (uint8_t *)malloc(n_in_bytes);
     g_outbuf = (uint8_t *)malloc(out_bytes);
     g_in_codes = (int16_t *)malloc(sizeof(int16_t) * net.n_inputs);
@@ -180,6 +187,10 @@ int main(int argc, char **argv)
                 put32(p + 4u * (n + k), net.v[k]);
                 put32(p + 4u * (2u * n + k), net.a[k]);
             }
+        }
+        if (counters) {
+            put_u32(g_outbuf + out_bytes - 8u, net.spikes);
+            put_u32(g_outbuf + out_bytes - 4u, net.synops);
         }
         if (fwrite(g_outbuf, 1, out_bytes, stdout) != out_bytes) {
             fprintf(stderr, "snnrun: write error\n");

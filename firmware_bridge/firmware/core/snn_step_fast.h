@@ -1,0 +1,117 @@
+/*
+ * snn_step_fast.h - the 32-bit fast paths of the dense spike gather (included by snn_step.c only,
+ * after emit8; they use snn_step.c's scale_t, scale_of, emit8, put, apply_scale, history_slot).
+ *
+ * gather_spikes_fast: the eight-destination blocks. WHY: benchmarks/profile_step.py showed the eight-destination blocks of gather_spikes spending
+ * ~9 instructions per destination on scale(acc, e) for e > 0 (clamp to +-2^(23-e) with two
+ * compare-and-move pairs, multiply, saturate), as much as the sums themselves for a block of a
+ * projection with few active sources. When the exact product acc * 2^e cannot leave int32 it is
+ * one multiply and one SSAT:
+ *     |acc| <= 128 * n_act (n_act int8 weights of magnitude <= 128)
+ *     n_act * 2^e < 2^24  =>  |acc * 2^e| <= 2^7 * n_act * 2^e < 2^31: exact in int32_t
+ *     scale(acc, e) = sat24(acc * 2^e): snn_scale's early returns (acc >= 2^(23-e) -> MAX24,
+ *     acc < -2^(23-e) -> MIN24) are exactly the saturation of the exact product.
+ * n_act <= 65535 < 2^16 and e <= 16, so n_act << e < 2^32 is computed without overflow.
+ * Otherwise (e <= 0, or a product that could overflow) emit8 scales as before, so every result
+ * is bit for bit the portable path's (tests/test_c_step_fast.py builds both and compares).
+ *
+ * gather_one_fast: a projection into one destination, summed straight from the spike words.
+ *
+ * SNN_STEP_FAST (0/1) selects them; by default on where SNN_GATHER_WIDE is (int of 32 bits or more:
+ * the 32-bit MCUs and the host), off on 8/16-bit targets (AVR: compiled out, no flash cost).
+ */
+#ifndef SNN_STEP_FAST_H
+#define SNN_STEP_FAST_H
+
+#if !defined(SNN_STEP_FAST)
+#define SNN_STEP_FAST SNN_GATHER_WIDE
+#endif
+#if SNN_STEP_FAST && !SNN_GATHER_WIDE
+#error "SNN_STEP_FAST needs SNN_GATHER_WIDE (emit8)"
+#endif
+
+#if SNN_STEP_FAST
+/* The eight-destination blocks of gather_spikes (n_act >= 1): for j = 0, 8, .. while j + 8 <=
+ * n_dst, acc[j + k] = sum over the listed rows of w[row + j + k] (each |.| <= 128 * n_act < 2^23),
+ * scaled into cur[]. Returns the first destination not done (gather_spikes' one-at-a-time loop
+ * finishes the rest). */
+SNN_NOINLINE static uint32_t gather_spikes_fast(const int8_t *w, const uint32_t *list, uint32_t n_act,
+                                                uint32_t n_dst, const scale_t *sc, int32_t *cur, int fresh)
+{
+    const uint32_t *const end = list + n_act;
+    /* e > 0 and n_act * 2^e < 2^24: scale is sat24(acc * 2^e) (see the top of this file) */
+    const int exact = sc->e > 0 && (n_act << (uint8_t)sc->e) < (UINT32_C(1) << 24);
+    const scale_t unit = scale_of(0); /* emit8 with e = 0: sat24 of values already in 24 bits */
+    const int8_t *wj = w;
+    uint32_t j = 0u;
+    for (; j + 8u <= n_dst; j += 8u, wj += 8) {
+        const uint32_t *l = list;
+        int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
+        int32_t t[8];
+        do {
+            const int8_t *const p = wj + *l; /* row *l, destinations j .. j + 7 */
+            a0 += p[0];
+            a1 += p[1];
+            a2 += p[2];
+            a3 += p[3];
+            a4 += p[4];
+            a5 += p[5];
+            a6 += p[6];
+            a7 += p[7];
+        } while (++l != end);
+        if (exact) {
+            const int32_t mul = sc->mul; /* 2^e */
+            t[0] = snn_sat24(a0 * mul);  /* |a * 2^e| < 2^31: exact, then saturated to 24 bits */
+            t[1] = snn_sat24(a1 * mul);
+            t[2] = snn_sat24(a2 * mul);
+            t[3] = snn_sat24(a3 * mul);
+            t[4] = snn_sat24(a4 * mul);
+            t[5] = snn_sat24(a5 * mul);
+            t[6] = snn_sat24(a6 * mul);
+            t[7] = snn_sat24(a7 * mul);
+            emit8(cur + j, t, &unit, fresh);
+        } else {
+            t[0] = a0;
+            t[1] = a1;
+            t[2] = a2;
+            t[3] = a3;
+            t[4] = a4;
+            t[5] = a5;
+            t[6] = a6;
+            t[7] = a7;
+            emit8(cur + j, t, sc, fresh);
+        }
+    }
+    return j;
+}
+
+/* A dense projection from a population into ONE destination (an output neuron, typically):
+ * acc = sum of w[i] over the sources i that spiked `lag` steps ago, read straight from the spike
+ * words; no list of row offsets is written and read back (list_active + the one-at-a-time
+ * gather cost ~13 instructions per active source on Cortex-M3, this ~8). |acc| <= 128 * n_act
+ * < 2^23. Writes put(cur, scale(acc)) only when a source spiked (fresh keeps its meaning) and
+ * returns the number of active sources. */
+static uint32_t gather_one_fast(const snn_net_t *net, const snn_proj_t *q, const int8_t *w, const scale_t *sc,
+                                int32_t *cur, int fresh)
+{
+    const snn_pop_t *src = &net->pops[q->src];
+    const uint32_t *bits = history_slot(net, src, q->lag);
+    const uint32_t words = src->words;
+    uint32_t wi, n = 0u, base = 0u; /* base = 32 * wi: the source index of bit 0 of word wi */
+    int32_t a = 0;
+    for (wi = 0u; wi < words; wi++, base += 32u) {
+        uint32_t word = bits[wi];
+        while (word != 0u) {
+            a += w[base + SNN_CTZ32(word)]; /* source i = base + bit, row i of an n_src x 1 matrix */
+            word &= word - 1u; /* clear the lowest set bit (unsigned arithmetic) */
+            n++;
+        }
+    }
+    if (n != 0u) {
+        put(cur, apply_scale(a, sc), fresh);
+    }
+    return n;
+}
+#endif /* SNN_STEP_FAST */
+
+#endif /* SNN_STEP_FAST_H */
