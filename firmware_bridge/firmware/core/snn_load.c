@@ -506,17 +506,28 @@ static void plan_arena(const uint8_t *b, const snn_blob_t *L, snn_plan_t *pl)
 {
     uint32_t p, k, hist_words = 0u;
     const uint32_t n = L->n_neurons;
+#if SNN_PACKED_STATE
+    uint32_t n_alif = 0u, n_refr = 0u; /* neurons with an adaptation cell / a refractory counter */
+#endif
     pl->total = 0u;
     pl->max_pop = 0u;
     pl->n_rows = 0u;
     pl->n_cols = 0u;
     for (p = 0u; p < L->n_pops; p++) {
-        uint16_t size = pop_size(b, L, p);
+        const uint16_t size = pop_size(b, L, p);
+#if SNN_PACKED_STATE
+        const uint8_t *rec;
+#endif
         uint32_t words = ((uint32_t)size + 31u) >> 5;
         hist_words += (uint32_t)pop_depth(b, L, (uint16_t)p) * words; /* <= 16 * (65535/32 + 254) */
         if (size > pl->max_pop) {
             pl->max_pop = size;
         }
+#if SNN_PACKED_STATE
+        rec = b + L->off[SEC_POPS] + SNN_POP_REC * p;
+        n_alif += rec[0] == (uint8_t)SNN_ALIF ? size : 0u;
+        n_refr += rec[2] != 0u ? size : 0u;
+#endif
     }
     for (k = 0u; k < L->n_projs; k++) {
         const uint8_t *rec = b + L->off[SEC_PROJ] + SNN_PROJ_REC * k;
@@ -531,6 +542,13 @@ static void plan_arena(const uint8_t *b, const snn_blob_t *L, snn_plan_t *pl)
     pl->pops = reserve(pl, (uint32_t)sizeof(snn_pop_t) * L->n_pops);
     pl->projs = reserve(pl, (uint32_t)sizeof(snn_proj_t) * L->n_projs);
     pl->outs = reserve(pl, (uint32_t)sizeof(snn_out_t) * L->n_outputs);
+#if SNN_PACKED_STATE
+    /* parameters stay in the blob; u, v, a, r must stay adjacent and in this order (snn_reset) */
+    pl->u = reserve(pl, 3u * n);
+    pl->v = reserve(pl, 3u * n);
+    pl->a = reserve(pl, 3u * n_alif);
+    pl->r = reserve(pl, (n_refr + 1u) >> 1); /* two 4-bit counters per byte */
+#else
     pl->du = reserve(pl, 2u * n);
     pl->dv = reserve(pl, 2u * n);
     pl->bias = reserve(pl, 4u * n);
@@ -539,13 +557,16 @@ static void plan_arena(const uint8_t *b, const snn_blob_t *L, snn_plan_t *pl)
     pl->v = reserve(pl, 4u * n);
     pl->a = reserve(pl, 4u * n);
     pl->r = reserve(pl, n);
+#endif
     pl->hist = reserve(pl, 4u * hist_words);
     pl->acc = reserve(pl, 4u * (uint32_t)pl->max_pop);
     pl->cur = reserve(pl, 4u * (uint32_t)pl->max_pop);
+#if !SNN_PACKED_STATE /* packed: the sparse indices are read from the blob in place */
     /* n_rows <= WGHT/4 and n_cols <= WGHT/2 (each row entry is 4 bytes, each column 2 bytes of
      * the blob), so these products do not wrap */
     pl->rows = reserve(pl, 4u * pl->n_rows);
     pl->cols = reserve(pl, 2u * pl->n_cols);
+#endif
 }
 
 /* What snn_measure and snn_load both start with: check the blob, then plan its arena. */
@@ -583,7 +604,12 @@ int32_t snn_load(snn_net_t *net, const uint8_t *blob, uint32_t len, uint8_t *are
     snn_blob_t L;
     snn_plan_t pl;
     int32_t err;
-    uint32_t p, k, i, first, skip, hist_word, row_i, col_i;
+    uint32_t p, k, first, skip, hist_word;
+#if SNN_PACKED_STATE
+    uint32_t a_index = 0u, r_index = 0u;
+#else
+    uint32_t i, row_i, col_i;
+#endif
     uint8_t *base;
 
     net->arena_bytes = 0u;
@@ -620,19 +646,24 @@ int32_t snn_load(snn_net_t *net, const uint8_t *blob, uint32_t len, uint8_t *are
     net->pops = (snn_pop_t *)(void *)(base + pl.pops);
     net->projs = (snn_proj_t *)(void *)(base + pl.projs);
     net->outs = (snn_out_t *)(void *)(base + pl.outs);
+#if SNN_PACKED_STATE
+    net->neur_off = L.off[SEC_NEUR];
+    net->pops_off = L.off[SEC_POPS];
+#else
     net->du = (uint16_t *)(void *)(base + pl.du);
     net->dv = (uint16_t *)(void *)(base + pl.dv);
     net->bias = (int32_t *)(void *)(base + pl.bias);
     net->theta = (int32_t *)(void *)(base + pl.theta);
-    net->u = (int32_t *)(void *)(base + pl.u);
-    net->v = (int32_t *)(void *)(base + pl.v);
-    net->a = (int32_t *)(void *)(base + pl.a);
+    net->rows = (uint32_t *)(void *)(base + pl.rows);
+    net->cols = (uint16_t *)(void *)(base + pl.cols);
+#endif
+    net->u = (snn_cell_t *)(void *)(base + pl.u);
+    net->v = (snn_cell_t *)(void *)(base + pl.v);
+    net->a = (snn_cell_t *)(void *)(base + pl.a);
     net->r = base + pl.r;
     net->hist = (uint32_t *)(void *)(base + pl.hist);
     net->acc = (int32_t *)(void *)(base + pl.acc);
     net->cur = (int32_t *)(void *)(base + pl.cur);
-    net->rows = (uint32_t *)(void *)(base + pl.rows);
-    net->cols = (uint16_t *)(void *)(base + pl.cols);
 
     /* populations; proj_end first counts the incoming projections */
     first = 0u;
@@ -645,14 +676,22 @@ int32_t snn_load(snn_net_t *net, const uint8_t *blob, uint32_t len, uint8_t *are
         pop->refractory = rec[2];
         pop->reserved = 0u;
         pop->n = rd16(rec + 4);
+#if SNN_PACKED_STATE /* da and a_step are read from this record by the step */
+        pop->a_index = (uint16_t)a_index;
+        pop->r_index = (uint16_t)r_index;
+        a_index += pop->kind == (uint8_t)SNN_ALIF ? pop->n : 0u;
+        r_index += pop->refractory != 0u ? pop->n : 0u;
+        pop->hist_word = (uint16_t)hist_word; /* < 2^16 (snn.h) */
+#else
         pop->da = rd16(rec + 6);
         pop->a_step = as_i32(rd32(rec + 8));
+        pop->hist_word = hist_word;
+#endif
         pop->first = (uint16_t)first;
         pop->words = (uint16_t)(((uint32_t)pop->n + 31u) >> 5);
         pop->depth = pop_depth(blob, &L, (uint16_t)p);
         pop->head = 0u;
         pop->n_spikes = 0u;
-        pop->hist_word = hist_word;
         pop->proj_end = 0u;
         hist_word += (uint32_t)pop->depth * pop->words;
         first += pop->n;
@@ -669,8 +708,10 @@ int32_t snn_load(snn_net_t *net, const uint8_t *blob, uint32_t len, uint8_t *are
         first += count;
     }
     /* projections, placed by destination in file order (the order of summation, §3) */
+#if !SNN_PACKED_STATE
     row_i = 0u;
     col_i = 0u;
+#endif
     for (k = 0u; k < L.n_projs; k++) {
         const uint8_t *rec = blob + L.off[SEC_PROJ] + SNN_PROJ_REC * k;
         uint16_t dst = rd16(rec + 2);
@@ -681,9 +722,12 @@ int32_t snn_load(snn_net_t *net, const uint8_t *blob, uint32_t len, uint8_t *are
         q->lag = (uint8_t)(rec[5] + ((rec[4] >> 1) & 1u));
         q->exponent = (int8_t)as_i8(rec[6]);
         q->reserved = 0u;
-        q->nnz = rd32(rec + 8);
         q->n_src = q->src == SNN_INPUT ? L.n_inputs : net->pops[q->src].n;
         q->n_dst = net->pops[dst].n;
+#if SNN_PACKED_STATE
+        q->w_off = L.off[SEC_WGHT] + rd32(rec + 12); /* dense: the weights; sparse: the block */
+#else
+        q->nnz = rd32(rec + 8);
         q->row_index = 0u;
         q->col_index = 0u;
         if (q->sparse) {
@@ -701,6 +745,7 @@ int32_t snn_load(snn_net_t *net, const uint8_t *blob, uint32_t len, uint8_t *are
         } else {
             q->w_off = L.off[SEC_WGHT] + rd32(rec + 12);
         }
+#endif
     }
     for (k = 0u; k < L.n_outputs; k++) {
         const uint8_t *rec = blob + L.off[SEC_OUTQ] + SNN_OUTQ_REC * k;
@@ -708,6 +753,7 @@ int32_t snn_load(snn_net_t *net, const uint8_t *blob, uint32_t len, uint8_t *are
         net->outs[k].shift = rec[4];
         net->outs[k].reserved = 0u;
     }
+#if !SNN_PACKED_STATE
     for (i = 0u; i < L.n_neurons; i++) {
         const uint8_t *rec = blob + L.off[SEC_NEUR] + SNN_NEUR_REC * i;
         net->du[i] = rd16(rec);
@@ -715,6 +761,7 @@ int32_t snn_load(snn_net_t *net, const uint8_t *blob, uint32_t len, uint8_t *are
         net->bias[i] = as_i32(rd32(rec + 4));
         net->theta[i] = as_i32(rd32(rec + 8));
     }
+#endif
     snn_reset(net);
     return SNN_OK;
 }
@@ -729,6 +776,11 @@ int16_t snn_fail_code(const snn_net_t *net, uint16_t k)
 
 /* The arena layout (snn.h, firmware_bridge/memory.py) assumes these descriptor sizes; a
  * compiler that pads them differently fails here at compile time. */
+#if SNN_PACKED_STATE
+typedef char snn_check_pop_size[sizeof(snn_pop_t) == 24u ? 1 : -1];
+typedef char snn_check_proj_size[sizeof(snn_proj_t) == 16u ? 1 : -1];
+#else
 typedef char snn_check_pop_size[sizeof(snn_pop_t) == 28u ? 1 : -1];
 typedef char snn_check_proj_size[sizeof(snn_proj_t) == 28u ? 1 : -1];
+#endif
 typedef char snn_check_out_size[sizeof(snn_out_t) == 4u ? 1 : -1];

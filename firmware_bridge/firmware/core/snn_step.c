@@ -37,6 +37,7 @@
 #include <stddef.h>
 
 #include "snn.h"
+#include "snn_cells.h"
 #include "snn_fixed.h"
 
 /* Eight destinations per pass over the active list (gather_spikes, gather_input) pays on 32-bit
@@ -306,9 +307,23 @@ SNN_NOINLINE static void gather_input(const int8_t *w, const int16_t *x, uint32_
 static uint32_t scatter_sparse(const snn_net_t *net, const snn_proj_t *q, const int16_t *x,
                                const scale_t *sc, int32_t *cur, int fresh)
 {
+#if SNN_PACKED_STATE
+    /* read in place from the block (docs/snn-format.md WGHT): n_src + 1 u32 row pointers, nnz u16
+     * column indices, nnz int8 weights; the loader checked rows and columns */
+    const uint8_t *const blk = net->blob + q->w_off;
+    const uint8_t *const col = blk + 4u * ((uint32_t)q->n_src + 1u);
+    const uint8_t *const w = col + 2u * snn_blob_u32(blk + 4u * (uint32_t)q->n_src); /* row[n_src] = nnz */
+#define SPARSE_ROW(i) snn_blob_u32(blk + 4u * (i))
+#define SPARSE_COL(k) snn_blob_u16(col + 2u * (k))
+#define SPARSE_W(k) ((int32_t)(int8_t)SNN_BLOB_U8(w + (k)))
+#else
     const int8_t *w = (const int8_t *)(const void *)(net->blob + q->w_off);
     const uint32_t *rows = net->rows + q->row_index;
     const uint16_t *cols = net->cols + q->col_index;
+#define SPARSE_ROW(i) rows[i]
+#define SPARSE_COL(k) cols[k]
+#define SPARSE_W(k) ((int32_t)w[k])
+#endif
     int32_t *acc = net->acc;
     const uint32_t n_dst = q->n_dst;
     uint32_t i, j, k, synops = 0u;
@@ -319,11 +334,11 @@ static uint32_t scatter_sparse(const snn_net_t *net, const snn_proj_t *q, const 
         for (i = 0u; i < q->n_src; i++) {
             const int32_t xi = (int32_t)x[i];
             if (xi != 0) {
-                const uint32_t hi = rows[i + 1u];
-                for (k = rows[i]; k < hi; k++) {
-                    acc[cols[k]] += (int32_t)w[k] * xi; /* int8 * int16 -> |.| <= 2^22 */
+                const uint32_t lo = SPARSE_ROW(i), hi = SPARSE_ROW(i + 1u);
+                for (k = lo; k < hi; k++) {
+                    acc[SPARSE_COL(k)] += SPARSE_W(k) * xi; /* int8 * int16 -> |.| <= 2^22 */
                 }
-                synops += hi - rows[i];
+                synops += hi - lo;
             }
         }
     } else {
@@ -333,14 +348,15 @@ static uint32_t scatter_sparse(const snn_net_t *net, const snn_proj_t *q, const 
         for (wi = 0u; wi < src->words; wi++) {
             uint32_t word = bits[wi];
             while (word != 0u) {
-                uint32_t hi;
+                uint32_t lo, hi;
                 i = (wi << 5) + SNN_CTZ32(word);
                 word &= word - 1u;
-                hi = rows[i + 1u];
-                for (k = rows[i]; k < hi; k++) {
-                    acc[cols[k]] += (int32_t)w[k]; /* spikes are 1: no multiply */
+                lo = SPARSE_ROW(i);
+                hi = SPARSE_ROW(i + 1u);
+                for (k = lo; k < hi; k++) {
+                    acc[SPARSE_COL(k)] += SPARSE_W(k); /* spikes are 1: no multiply */
                 }
-                synops += hi - rows[i];
+                synops += hi - lo;
             }
         }
     }
@@ -348,6 +364,9 @@ static uint32_t scatter_sparse(const snn_net_t *net, const snn_proj_t *q, const 
         put(cur + j, apply_scale(acc[j], sc), fresh);
     }
     return synops;
+#undef SPARSE_ROW
+#undef SPARSE_COL
+#undef SPARSE_W
 }
 
 /* Number of set bits of a spike word (portable SWAR count; every shift is of an unsigned value). */
@@ -376,42 +395,45 @@ SNN_INLINE uint32_t update_spiking(snn_net_t *net, const snn_pop_t *pop, const i
                                    int alif, int refr, int soft)
 {
     const uint32_t first = pop->first, n = pop->n;
-    int32_t *const U = net->u + first, *const V = net->v + first, *const A = net->a + first;
-    const uint16_t *const DU = net->du + first, *const DV = net->dv + first;
-    const int32_t *const B = net->bias + first, *const TH = net->theta + first;
-    uint8_t *const R = net->r + first;
+    const uint32_t p = (uint32_t)(pop - net->pops);
+    snn_cell_t *const U = snn_cell_ptr(net->u, first), *const V = snn_cell_ptr(net->v, first);
+    snn_cell_t *const A = alif ? snn_cell_ptr(net->a, SNN_POP_A_FIRST(pop)) : net->a;
+    const uint32_t r0 = refr ? SNN_POP_R_FIRST(pop) : 0u; /* counter j is r0 + j */
+    uint8_t *const R = net->r;
     const uint8_t refractory = pop->refractory;
-    const uint16_t da = pop->da;
-    const int32_t a_step = pop->a_step;
+    const uint16_t da = alif ? SNN_POP_DA(net, p) : 0u;
+    const int32_t a_step = alif ? SNN_POP_A_STEP(net, p) : 0;
     uint32_t j, j0, n_spikes = 0u;
     for (j0 = 0u; j0 < n; j0 += 32u) { /* one history word per 32 neurons */
         const uint32_t j1 = n - j0 > 32u ? j0 + 32u : n;
         uint32_t bits = 0u, bit = 1u;
         for (j = j0; j < j1; j++, bit <<= 1) {
-            const int32_t u = snn_sat24(snn_decay(U[j], DU[j]) + cur[j]); /* 24 + 24 bits */
-            U[j] = u;
-            if (refr && R[j] != 0u) {
-                R[j]--; /* refractory: v frozen, no spike; a decays (s = 0) */
+            const int32_t u = snn_sat24(snn_decay(snn_cell_get(U, j), SNN_DU(net, first + j)) + cur[j]); /* 24 + 24 */
+            uint8_t rj;
+            snn_cell_set(U, j, u);
+            if (refr && (rj = snn_refr_get(R, r0 + j)) != 0u) {
+                snn_refr_set(R, r0 + j, (uint8_t)(rj - 1u)); /* refractory: v frozen, no spike; a decays (s = 0) */
                 if (alif) {
-                    A[j] = snn_decay(A[j], da); /* sat24(decay(a) + 0): decay stays in range */
+                    snn_cell_set(A, j, snn_decay(snn_cell_get(A, j), da)); /* sat24(decay(a) + 0): in range */
                 }
             } else {
-                const int32_t a = alif ? A[j] : 0;
-                const int32_t th = TH[j] + a; /* 1 <= th < 2^24 */
-                int32_t v = snn_sat24(snn_sat24(snn_decay(V[j], DV[j]) + u) + B[j]);
+                const int32_t a = alif ? snn_cell_get(A, j) : 0;
+                const int32_t th = SNN_THETA(net, first + j) + a; /* 1 <= th < 2^24 */
+                int32_t v = snn_sat24(snn_sat24(snn_decay(snn_cell_get(V, j), SNN_DV(net, first + j)) + u) +
+                                      SNN_BIAS(net, first + j));
                 if (v >= th) {
                     v = soft ? v - th : 0; /* v - th in 0..MAX24 */
                     if (refr) {
-                        R[j] = refractory;
+                        snn_refr_set(R, r0 + j, refractory);
                     }
                     bits |= bit;
                     if (alif) {
-                        A[j] = snn_sat24(snn_decay(a, da) + a_step); /* 24 + 24 bits */
+                        snn_cell_set(A, j, snn_sat24(snn_decay(a, da) + a_step)); /* 24 + 24 bits */
                     }
                 } else if (alif) {
-                    A[j] = snn_decay(a, da);
+                    snn_cell_set(A, j, snn_decay(a, da));
                 }
-                V[j] = v;
+                snn_cell_set(V, j, v);
             }
         }
         slot[j0 >> 5] = bits;
@@ -445,9 +467,7 @@ static void update_population(snn_net_t *net, snn_pop_t *pop, int32_t *cur)
 {
     uint32_t *const slot = net->hist + pop->hist_word + (uint32_t)pop->head * pop->words;
     const uint32_t first = pop->first, n = pop->n;
-    int32_t *const U = net->u + first, *const V = net->v + first;
-    const uint16_t *const DU = net->du + first, *const DV = net->dv + first;
-    const int32_t *const B = net->bias + first, *const TH = net->theta + first;
+    snn_cell_t *const U = snn_cell_ptr(net->u, first), *const V = snn_cell_ptr(net->v, first);
     const uint8_t kind = pop->kind;
     uint32_t j, n_spikes = 0u;
 
@@ -457,15 +477,15 @@ static void update_population(snn_net_t *net, snn_pop_t *pop, int32_t *cur)
             const uint32_t j1 = n - j0 > 32u ? j0 + 32u : n;
             uint32_t bits = 0u, bit = 1u;
             for (j = j0; j < j1; j++, bit <<= 1) {
-                const int32_t u = snn_sat24(snn_decay(U[j], DU[j]) + cur[j]); /* 24 + 24 bits */
-                const int32_t v = V[j];
-                U[j] = u;
-                if (u - v >= TH[j]) { /* 25-bit difference: rose by delta, emit and re-reference */
-                    V[j] = u;
+                const int32_t u = snn_sat24(snn_decay(snn_cell_get(U, j), SNN_DU(net, first + j)) + cur[j]);
+                const int32_t v = snn_cell_get(V, j);
+                snn_cell_set(U, j, u);
+                if (u - v >= SNN_THETA(net, first + j)) { /* 25-bit difference: rose by delta, emit, re-reference */
+                    snn_cell_set(V, j, u);
                     bits |= bit;
                     n_spikes++;
                 } else if (u < v) { /* falling: track the trough silently */
-                    V[j] = u;
+                    snn_cell_set(V, j, u);
                 }
             }
             slot[j0 >> 5] = bits;
@@ -473,9 +493,10 @@ static void update_population(snn_net_t *net, snn_pop_t *pop, int32_t *cur)
     } else if (kind == SNN_LI) {
         /* u = sat24(decay(u, du) + I); v = sat24(sat24(decay(v, dv) + u) + bias); no spikes */
         for (j = 0u; j < n; j++) {
-            const int32_t u = snn_sat24(snn_decay(U[j], DU[j]) + cur[j]); /* 24 + 24 bits */
-            U[j] = u;
-            V[j] = snn_sat24(snn_sat24(snn_decay(V[j], DV[j]) + u) + B[j]);
+            const int32_t u = snn_sat24(snn_decay(snn_cell_get(U, j), SNN_DU(net, first + j)) + cur[j]); /* 24 + 24 */
+            snn_cell_set(U, j, u);
+            snn_cell_set(V, j, snn_sat24(snn_sat24(snn_decay(snn_cell_get(V, j), SNN_DV(net, first + j)) + u) +
+                                         SNN_BIAS(net, first + j)));
         }
         for (j = 0u; j < pop->words; j++) {
             slot[j] = 0u;
@@ -541,7 +562,7 @@ void snn_step(snn_net_t *net, const int16_t *in_codes, int16_t *out_codes)
     if (out_codes != NULL) {
         for (k = 0u; k < net->n_outputs; k++) {
             const snn_out_t *o = &net->outs[k];
-            out_codes[k] = snn_sat16(snn_floordiv_pow2(net->v[o->neuron], o->shift));
+            out_codes[k] = snn_sat16(snn_floordiv_pow2(snn_cell_get(net->v, o->neuron), o->shift));
         }
     }
 }

@@ -176,9 +176,11 @@ int main(int argc, char **argv)
             snn_spikes(&net, p);
             p += n;
             for (k = 0; k < n; k++) {
-                put32(p + 4u * k, net.u[k]);
-                put32(p + 4u * (n + k), net.v[k]);
-                put32(p + 4u * (2u * n + k), net.a[k]);
+                int32_t uva[3];
+                snn_neuron_state(&net, (uint16_t)k, uva);
+                put32(p + 4u * k, uva[0]);
+                put32(p + 4u * (n + k), uva[1]);
+                put32(p + 4u * (2u * n + k), uva[2]);
             }
         }
         if (fwrite(g_outbuf, 1, out_bytes, stdout) != out_bytes) {
