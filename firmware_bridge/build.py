@@ -29,6 +29,7 @@ from firmware_bridge import boards
 FIRMWARE_DIR = Path(__file__).resolve().parent / "firmware"
 CORE_DIR = FIRMWARE_DIR / "core"
 HOST_DIR = FIRMWARE_DIR / "host"
+HARVARD_DIR = HOST_DIR / "harvard"  # test build of the blob hook (snn_blob_harvard.h)
 
 BASE_FLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"]
 RELEASE_FLAGS = ["-O2"]
@@ -61,12 +62,14 @@ def _compiler_identity(cc: list[str]) -> bytes:
 
 
 def build_host_tool(name: str, out_dir: Path | None = None, sanitize: bool = False,
-                    defines: dict[str, int] | None = None) -> Path:  # fmt: skip
+                    defines: dict[str, int] | None = None, harvard: bool = False) -> Path:  # fmt: skip
     """Build `firmware/host/<name>.c` with the core and return the path of the executable.
 
     `sanitize=True` builds with AddressSanitizer and UBSan (any finding aborts the tool). `defines`
     (e.g. {"SNN_DECAY_WIDE": 0}) select the core's portable code paths on this host, so the paths an
-    8/16-bit target compiles are tested here too.
+    8/16-bit target compiles are tested here too. `harvard=True` (snnrun, snncheck) gives the core
+    the blob at an unreadable address and the byte hook of `host/harvard/snn_blob_harvard.h`, as a
+    network in AVR flash is: any read of the blob that bypasses the hook crashes the tool.
     """
     main = HOST_DIR / f"{name}.c"
     if not main.is_file():
@@ -74,6 +77,10 @@ def build_host_tool(name: str, out_dir: Path | None = None, sanitize: bool = Fal
         raise ValueError(f"no host tool {name!r} in {HOST_DIR} (known: {', '.join(known)})")
     core_c = sorted(CORE_DIR.glob("*.c"))
     flags = [f"-D{k}={v}" for k, v in sorted((defines or {}).items())]
+    if harvard:
+        flags += ["-DSNN_HARVARD=1", '-DSNN_BLOB_CONFIG="snn_blob_harvard.h"']
+        hook_c = sorted(HARVARD_DIR.glob("*.c"))
+        return _build_cached(name, [main, *core_c, *hook_c], [CORE_DIR, HARVARD_DIR], flags, out_dir, sanitize)
     return _build_cached(name, [main, *core_c], [CORE_DIR], flags, out_dir, sanitize)
 
 

@@ -2,7 +2,9 @@
 counters, parameters and sparse indices read from the blob) runs the same integer model: bit for
 bit the numba runtime and the 32-bit core, on random networks and on the blimp controller's shape,
 and its loader gives the same error codes as the Python reader. Built on this host with the
-sanitizers (an out-of-bounds cell or nibble access aborts); the AVR itself: test_atmega328p_port.py.
+sanitizers (an out-of-bounds cell or nibble access aborts) and, like the AVR with its network in
+flash, reading the blob only through the byte hook (test_blob_hook.py); the AVR itself under
+simavr: test_avr_packed.py.
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ PACKED_PORTABLE = {**PACKED, "SNN_DECAY_WIDE": 0, "SNN_GATHER_WIDE": 0}
 
 @pytest.fixture(scope="module")
 def snnrun_packed():
-    return build_host_tool("snnrun", sanitize=True, defines=PACKED_PORTABLE)
+    """The AVR's configuration on this host: packed, portable paths, and every blob read through the
+    byte hook from an unreadable address (as from AVR flash; test_blob_hook.py)."""
+    return build_host_tool("snnrun", sanitize=True, defines=PACKED_PORTABLE, harvard=True)
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +51,7 @@ def snnrun_32():
 def c_arena_bytes(tool, net: Network, tmp_path) -> int:
     path = snnfile.save(net, tmp_path / "net.snn")
     out = subprocess.run([str(tool), str(path), "--info"], capture_output=True, text=True, check=True).stdout
-    return int(out.strip().split("=")[1])
+    return int(dict(line.split("=") for line in out.split())["arena_bytes"])
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -139,7 +143,7 @@ def test_packed_arena_of_the_blimp_net_is_under_40_percent_of_the_32_bit_one() -
 
 @pytest.fixture(scope="module")
 def snncheck_packed():
-    return build_host_tool("snncheck", sanitize=True, defines=PACKED)
+    return build_host_tool("snncheck", sanitize=True, defines=PACKED, harvard=True)
 
 
 def test_packed_parser_agrees_with_python_on_every_corruption(snncheck_packed) -> None:

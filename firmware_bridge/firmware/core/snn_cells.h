@@ -14,13 +14,8 @@
 #include <stdint.h>
 
 #include "snn.h"
+#include "snn_blob.h"
 #include "snn_fixed.h"
-
-/* One byte of blob memory (docs/firmware-boards.md §3: a plain load unless the port reads the blob
- * from flash). */
-#ifndef SNN_BLOB_U8
-#define SNN_BLOB_U8(p) (*(const uint8_t *)(p))
-#endif
 
 #define SNN_NEUR_RECORD 12u /* du u16, dv u16, bias i32, theta i32 (docs/snn-format.md NEUR) */
 #define SNN_POPS_RECORD 12u /* kind, reset, refractory, 0, n u16, da u16, a_step i32 (POPS) */

@@ -10,14 +10,32 @@ static const uint32_t snn_crc_nibble[16] = {
     UINT32_C(0x9B64C2B0), UINT32_C(0x86D3D2D4), UINT32_C(0xA00AE278), UINT32_C(0xBDBDF21C),
 };
 
+/* One byte into the (inverted) running CRC: two nibble steps of the reflected shift register. */
+static uint32_t crc_byte(uint32_t crc, uint8_t byte)
+{
+    crc ^= (uint32_t)byte;
+    crc = (crc >> 4) ^ snn_crc_nibble[crc & UINT32_C(15)];
+    return (crc >> 4) ^ snn_crc_nibble[crc & UINT32_C(15)];
+}
+
 uint32_t snn_crc32(uint32_t crc, const uint8_t *p, uint32_t len)
 {
     uint32_t i;
     crc = ~crc;
     for (i = 0; i < len; i++) {
-        crc ^= (uint32_t)p[i];
-        crc = (crc >> 4) ^ snn_crc_nibble[crc & UINT32_C(15)];
-        crc = (crc >> 4) ^ snn_crc_nibble[crc & UINT32_C(15)];
+        crc = crc_byte(crc, p[i]);
     }
     return ~crc;
 }
+
+#if SNN_BLOB_HOOKED
+uint32_t snn_crc32_blob(uint32_t crc, const uint8_t *p, uint32_t len)
+{
+    uint32_t i;
+    crc = ~crc;
+    for (i = 0; i < len; i++) {
+        crc = crc_byte(crc, SNN_BLOB_U8(p + i));
+    }
+    return ~crc;
+}
+#endif

@@ -9,11 +9,15 @@
  * records are read only after the body length has been matched against the record count; weight
  * blocks only after their extent has been matched against the WGHT body.
  *
+ * Every byte of the blob is read through SNN_BLOB_U8 (snn_blob.h): rd16/rd32 and the single-byte
+ * fields below, so a port can keep the blob in program memory (AVR PROGMEM) and read it there.
+ *
  * Loading is not time-critical, so this file may divide; snn_step.c does not.
  */
 #include <stddef.h>
 
 #include "snn.h"
+#include "snn_blob.h"
 #include "snn_crc32.h"
 #include "snn_json.h"
 
@@ -71,12 +75,13 @@ typedef struct {
 /* ---- little-endian reads (byte by byte: the blob may be unaligned) ---------------------------- */
 static uint16_t rd16(const uint8_t *p)
 {
-    return (uint16_t)((uint16_t)p[0] | (uint16_t)((uint16_t)p[1] << 8));
+    return (uint16_t)((uint16_t)SNN_BLOB_U8(p) | (uint16_t)((uint16_t)SNN_BLOB_U8(p + 1) << 8));
 }
 
 static uint32_t rd32(const uint8_t *p)
 {
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+    return (uint32_t)SNN_BLOB_U8(p) | ((uint32_t)SNN_BLOB_U8(p + 1) << 8) | ((uint32_t)SNN_BLOB_U8(p + 2) << 16) |
+           ((uint32_t)SNN_BLOB_U8(p + 3) << 24);
 }
 
 /* Two's-complement reinterpretation without implementation-defined conversions. */
@@ -118,7 +123,8 @@ static int32_t check_header(const uint8_t *b, uint32_t len, snn_blob_t *L, uint3
     if (len < SNN_MIN_FILE_BYTES) {
         return SNN_E_TRUNCATED;
     }
-    if (b[0] != 'S' || b[1] != 'N' || b[2] != 'N' || b[3] != 'C') {
+    if (SNN_BLOB_U8(b) != 'S' || SNN_BLOB_U8(b + 1) != 'N' || SNN_BLOB_U8(b + 2) != 'N' ||
+        SNN_BLOB_U8(b + 3) != 'C') {
         return SNN_E_BAD_MAGIC;
     }
     if (rd16(b + 4) != SNN_FORMAT_VERSION) {
@@ -148,7 +154,7 @@ static int32_t check_header(const uint8_t *b, uint32_t len, snn_blob_t *L, uint3
         return SNN_E_BAD_COUNT;
     }
     *end = file_bytes - 4u;
-    if (snn_crc32(0u, b, *end) != rd32(b + *end)) {
+    if (snn_crc32_blob(0u, b, *end) != rd32(b + *end)) {
         return SNN_E_BAD_CRC;
     }
     L->n_pops = n_pops;
@@ -196,7 +202,7 @@ static int32_t walk_sections(const uint8_t *b, uint32_t end, snn_blob_t *L)
             L->off[idx] = body;
             L->len[idx] = body_len;
             seen++;
-        } else if (b[pos] < 'a' || b[pos] > 'z') { /* not a lower-case (optional) tag */
+        } else if ((tag & 0xFFu) < 'a' || (tag & 0xFFu) > 'z') { /* not a lower-case (optional) tag */
             return SNN_E_BAD_SECTION;
         } else {
             if (seen != SNN_N_REQUIRED) { /* optional sections follow the required ones */
@@ -244,8 +250,9 @@ static int32_t check_pops(const uint8_t *b, const snn_blob_t *L)
         int32_t a_step;
         rec = b + L->off[SEC_POPS] + SNN_POP_REC * p;
         a_step = as_i32(rd32(rec + 8));
-        if (rec[0] > (uint8_t)SNN_DELTA || rec[1] > (uint8_t)SNN_RESET_SOFT || rec[2] > SNN_MAX_REFRACTORY ||
-            rec[3] != 0u || rd16(rec + 6) > SNN_DECAY_ONE || a_step < 0 || a_step > SNN_MAX24) {
+        if (SNN_BLOB_U8(rec) > (uint8_t)SNN_DELTA || SNN_BLOB_U8(rec + 1) > (uint8_t)SNN_RESET_SOFT ||
+            SNN_BLOB_U8(rec + 2) > SNN_MAX_REFRACTORY || SNN_BLOB_U8(rec + 3) != 0u || rd16(rec + 6) > SNN_DECAY_ONE ||
+            a_step < 0 || a_step > SNN_MAX24) {
             return SNN_E_BAD_VALUE;
         }
     }
@@ -316,7 +323,7 @@ static int32_t check_sparse(const uint8_t *blk, uint32_t n_src, uint32_t n_dst, 
         }
     }
     for (k = 0u; k < nnz; k++) {
-        if (w[k] == 0u) {
+        if (SNN_BLOB_U8(w + k) == 0u) {
             return SNN_E_BAD_VALUE; /* sparse blocks store only non-zero weights */
         }
     }
@@ -333,8 +340,8 @@ static int32_t check_proj(const uint8_t *b, const snn_blob_t *L)
     for (k = 0u; k < L->n_projs; k++) {
         const uint8_t *rec = b + L->off[SEC_PROJ] + SNN_PROJ_REC * k;
         uint16_t src = rd16(rec), dst = rd16(rec + 2);
-        uint8_t flags = rec[4], delay = rec[5], reserved = rec[7];
-        int32_t expo = as_i8(rec[6]);
+        uint8_t flags = SNN_BLOB_U8(rec + 4), delay = SNN_BLOB_U8(rec + 5), reserved = SNN_BLOB_U8(rec + 7);
+        int32_t expo = as_i8(SNN_BLOB_U8(rec + 6));
         uint32_t nnz = rd32(rec + 8), woff = rd32(rec + 12);
         uint32_t lag, n_src, n_dst, prod, size;
         int sparse = (flags & 1u) != 0u;
@@ -398,8 +405,8 @@ static int32_t check_unit(const uint8_t *b, const snn_blob_t *L)
                                   : SNN_UNIT_IN_REC * k);
         const uint8_t *tail = rec + (out ? 16u : 8u); /* u8 shift, 3 reserved */
         int32_t mult = as_i32(rd32(rec + 4));
-        if (tail[0] > SNN_UNIT_MAX_SHIFT || tail[1] != 0u || tail[2] != 0u || tail[3] != 0u ||
-            mult > SNN_UNIT_MAX_MULT || mult < -SNN_UNIT_MAX_MULT) {
+        if (SNN_BLOB_U8(tail) > SNN_UNIT_MAX_SHIFT || SNN_BLOB_U8(tail + 1) != 0u || SNN_BLOB_U8(tail + 2) != 0u ||
+            SNN_BLOB_U8(tail + 3) != 0u || mult > SNN_UNIT_MAX_MULT || mult < -SNN_UNIT_MAX_MULT) {
             return SNN_E_BAD_VALUE;
         }
         if (out && as_i32(rd32(rec + 8)) > as_i32(rd32(rec + 12))) { /* raw_min > raw_max */
@@ -430,7 +437,7 @@ static int32_t check_io(const uint8_t *b, const snn_blob_t *L)
         if (pop >= L->n_pops || rd16(rec + 2) >= pop_size(b, L, pop)) {
             return SNN_E_BAD_INDEX;
         }
-        if (rec[4] > SNN_MAX_SHIFT || rec[5] != 0u || !f32_positive_finite(rd32(rec + 8))) {
+        if (SNN_BLOB_U8(rec + 4) > SNN_MAX_SHIFT || SNN_BLOB_U8(rec + 5) != 0u || !f32_positive_finite(rd32(rec + 8))) {
             return SNN_E_BAD_VALUE;
         }
     }
@@ -483,7 +490,7 @@ static uint8_t pop_depth(const uint8_t *b, const snn_blob_t *L, uint16_t p)
     for (k = 0u; k < L->n_projs; k++) {
         const uint8_t *rec = b + L->off[SEC_PROJ] + SNN_PROJ_REC * k;
         if (rd16(rec) == p) {
-            uint32_t lag = (uint32_t)rec[5] + (uint32_t)((rec[4] >> 1) & 1u);
+            uint32_t lag = (uint32_t)SNN_BLOB_U8(rec + 5) + (uint32_t)((SNN_BLOB_U8(rec + 4) >> 1) & 1u);
             if (lag + 1u > depth) {
                 depth = lag + 1u;
             }
@@ -525,13 +532,13 @@ static void plan_arena(const uint8_t *b, const snn_blob_t *L, snn_plan_t *pl)
         }
 #if SNN_PACKED_STATE
         rec = b + L->off[SEC_POPS] + SNN_POP_REC * p;
-        n_alif += rec[0] == (uint8_t)SNN_ALIF ? size : 0u;
-        n_refr += rec[2] != 0u ? size : 0u;
+        n_alif += SNN_BLOB_U8(rec) == (uint8_t)SNN_ALIF ? size : 0u;
+        n_refr += SNN_BLOB_U8(rec + 2) != 0u ? size : 0u;
 #endif
     }
     for (k = 0u; k < L->n_projs; k++) {
         const uint8_t *rec = b + L->off[SEC_PROJ] + SNN_PROJ_REC * k;
-        if ((rec[4] & 1u) != 0u) {
+        if ((SNN_BLOB_U8(rec + 4) & 1u) != 0u) {
             uint16_t src = rd16(rec);
             uint32_t n_src = src == SNN_INPUT ? (uint32_t)L->n_inputs : (uint32_t)pop_size(b, L, src);
             /* both sums are bounded by the WGHT body length, which is < 2^32 */
@@ -671,9 +678,9 @@ int32_t snn_load(snn_net_t *net, const uint8_t *blob, uint32_t len, uint8_t *are
     for (p = 0u; p < L.n_pops; p++) {
         const uint8_t *rec = blob + L.off[SEC_POPS] + SNN_POP_REC * p;
         snn_pop_t *pop = &net->pops[p];
-        pop->kind = rec[0];
-        pop->reset = rec[1];
-        pop->refractory = rec[2];
+        pop->kind = SNN_BLOB_U8(rec);
+        pop->reset = SNN_BLOB_U8(rec + 1);
+        pop->refractory = SNN_BLOB_U8(rec + 2);
         pop->reserved = 0u;
         pop->n = rd16(rec + 4);
 #if SNN_PACKED_STATE /* da and a_step are read from this record by the step */
@@ -718,9 +725,9 @@ int32_t snn_load(snn_net_t *net, const uint8_t *blob, uint32_t len, uint8_t *are
         snn_proj_t *q = &net->projs[net->pops[dst].proj_end++];
         q->src = rd16(rec);
         q->dst = dst;
-        q->sparse = (uint8_t)(rec[4] & 1u);
-        q->lag = (uint8_t)(rec[5] + ((rec[4] >> 1) & 1u));
-        q->exponent = (int8_t)as_i8(rec[6]);
+        q->sparse = (uint8_t)(SNN_BLOB_U8(rec + 4) & 1u);
+        q->lag = (uint8_t)(SNN_BLOB_U8(rec + 5) + ((SNN_BLOB_U8(rec + 4) >> 1) & 1u));
+        q->exponent = (int8_t)as_i8(SNN_BLOB_U8(rec + 6));
         q->reserved = 0u;
         q->n_src = q->src == SNN_INPUT ? L.n_inputs : net->pops[q->src].n;
         q->n_dst = net->pops[dst].n;
@@ -750,7 +757,7 @@ int32_t snn_load(snn_net_t *net, const uint8_t *blob, uint32_t len, uint8_t *are
     for (k = 0u; k < L.n_outputs; k++) {
         const uint8_t *rec = blob + L.off[SEC_OUTQ] + SNN_OUTQ_REC * k;
         net->outs[k].neuron = (uint16_t)(net->pops[rd16(rec)].first + rd16(rec + 2));
-        net->outs[k].shift = rec[4];
+        net->outs[k].shift = SNN_BLOB_U8(rec + 4);
         net->outs[k].reserved = 0u;
     }
 #if !SNN_PACKED_STATE

@@ -32,11 +32,14 @@
  *     32 neurons, spikes counted per word.
  *   - decay() is one SMULL and four ALU instructions where a 32 x 32 -> 64-bit multiply is cheap
  *     (snn_fixed.h, SNN_DECAY_WIDE).
+ * Weights are read in place from the blob through SNN_BLOB_I8 (snn_blob.h): a plain load by
+ * default, LPM from program memory on an AVR whose network is compiled into flash.
  */
 #include <limits.h>
 #include <stddef.h>
 
 #include "snn.h"
+#include "snn_blob.h"
 #include "snn_cells.h"
 #include "snn_fixed.h"
 
@@ -222,14 +225,14 @@ SNN_NOINLINE static void gather_spikes(const int8_t *w, const uint32_t *list, ui
         int32_t t[8];
         do {
             const int8_t *const p = wj + *l;
-            a0 += p[0];
-            a1 += p[1];
-            a2 += p[2];
-            a3 += p[3];
-            a4 += p[4];
-            a5 += p[5];
-            a6 += p[6];
-            a7 += p[7];
+            a0 += SNN_BLOB_I8(p + 0);
+            a1 += SNN_BLOB_I8(p + 1);
+            a2 += SNN_BLOB_I8(p + 2);
+            a3 += SNN_BLOB_I8(p + 3);
+            a4 += SNN_BLOB_I8(p + 4);
+            a5 += SNN_BLOB_I8(p + 5);
+            a6 += SNN_BLOB_I8(p + 6);
+            a7 += SNN_BLOB_I8(p + 7);
         } while (++l != end);
         t[0] = a0;
         t[1] = a1;
@@ -247,7 +250,7 @@ SNN_NOINLINE static void gather_spikes(const int8_t *w, const uint32_t *list, ui
         const uint32_t *l = list;
         int32_t a = 0;
         do {
-            a += wj[*l];
+            a += SNN_BLOB_I8(wj + *l);
         } while (++l != end);
         put(cur + j, apply_scale(a, sc), fresh);
     }
@@ -270,14 +273,14 @@ SNN_NOINLINE static void gather_input(const int8_t *w, const int16_t *x, uint32_
         for (; xp != x_end; xp++, p += n_dst) {
             const int32_t xi = (int32_t)*xp;
             if (xi != 0) {
-                a0 += (int32_t)p[0] * xi;
-                a1 += (int32_t)p[1] * xi;
-                a2 += (int32_t)p[2] * xi;
-                a3 += (int32_t)p[3] * xi;
-                a4 += (int32_t)p[4] * xi;
-                a5 += (int32_t)p[5] * xi;
-                a6 += (int32_t)p[6] * xi;
-                a7 += (int32_t)p[7] * xi;
+                a0 += (int32_t)SNN_BLOB_I8(p + 0) * xi;
+                a1 += (int32_t)SNN_BLOB_I8(p + 1) * xi;
+                a2 += (int32_t)SNN_BLOB_I8(p + 2) * xi;
+                a3 += (int32_t)SNN_BLOB_I8(p + 3) * xi;
+                a4 += (int32_t)SNN_BLOB_I8(p + 4) * xi;
+                a5 += (int32_t)SNN_BLOB_I8(p + 5) * xi;
+                a6 += (int32_t)SNN_BLOB_I8(p + 6) * xi;
+                a7 += (int32_t)SNN_BLOB_I8(p + 7) * xi;
             }
         }
         t[0] = a0;
@@ -296,7 +299,7 @@ SNN_NOINLINE static void gather_input(const int8_t *w, const int16_t *x, uint32_
         const int16_t *xp = x;
         int32_t a = 0;
         for (; xp != x_end; xp++, p += n_dst) {
-            a += (int32_t)p[0] * (int32_t)*xp;
+            a += (int32_t)SNN_BLOB_I8(p) * (int32_t)*xp;
         }
         put(cur + j, apply_scale(a, sc), fresh);
     }
@@ -315,15 +318,14 @@ static uint32_t scatter_sparse(const snn_net_t *net, const snn_proj_t *q, const 
     const uint8_t *const w = col + 2u * snn_blob_u32(blk + 4u * (uint32_t)q->n_src); /* row[n_src] = nnz */
 #define SPARSE_ROW(i) snn_blob_u32(blk + 4u * (i))
 #define SPARSE_COL(k) snn_blob_u16(col + 2u * (k))
-#define SPARSE_W(k) ((int32_t)(int8_t)SNN_BLOB_U8(w + (k)))
 #else
     const int8_t *w = (const int8_t *)(const void *)(net->blob + q->w_off);
     const uint32_t *rows = net->rows + q->row_index;
     const uint16_t *cols = net->cols + q->col_index;
 #define SPARSE_ROW(i) rows[i]
 #define SPARSE_COL(k) cols[k]
-#define SPARSE_W(k) ((int32_t)w[k])
 #endif
+#define SPARSE_W(k) ((int32_t)SNN_BLOB_I8(w + (k)))
     int32_t *acc = net->acc;
     const uint32_t n_dst = q->n_dst;
     uint32_t i, j, k, synops = 0u;
