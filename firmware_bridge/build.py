@@ -24,7 +24,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from firmware_bridge import boards
+from firmware_bridge import boards, flash_network
 
 FIRMWARE_DIR = Path(__file__).resolve().parent / "firmware"
 CORE_DIR = FIRMWARE_DIR / "core"
@@ -84,18 +84,26 @@ def build_host_tool(name: str, out_dir: Path | None = None, sanitize: bool = Fal
     return _build_cached(name, [main, *core_c], [CORE_DIR], flags, out_dir, sanitize)
 
 
-def build_host_device(out_dir: Path | None = None, sanitize: bool = False) -> Path:
+def build_host_device(out_dir: Path | None = None, sanitize: bool = False,
+                      network: NetworkArg = None) -> Path:  # fmt: skip
     """Build the POSIX virtual device `snndev` (`firmware/ports/host/*.c` + `firmware/device/` +
     the core) and return the path of the executable.
 
     Run it with no argument to serve on a new pseudo-terminal or with ``--tcp PORT`` to serve on
     127.0.0.1; its first stdout line is ``URL <path or socket://...>`` (docs/protocol.md).
-    `sanitize=True` builds with AddressSanitizer and UBSan.
+    `sanitize=True` builds with AddressSanitizer and UBSan. `network` (a `.snn` path or bytes)
+    compiles that network in (`SNN_DEV_FLASH_NETWORK`, `firmware_bridge.flash_network`).
     """
     port = FIRMWARE_DIR / "ports" / "host"
     device = FIRMWARE_DIR / "device"
     sources = [*sorted(port.glob("*.c")), *sorted(device.glob("*.c")), *sorted(CORE_DIR.glob("*.c"))]
-    defines = [f"-D{k}={v}" for k, v in sorted(boards.get("host").defines)]
+    spec = boards.get("host")
+    all_defines = dict(spec.defines)
+    if network is not None:
+        net, blob = flash_network.read_network(network)
+        all_defines.update(flash_network.defines(net, spec))
+        sources.append(flash_network.write_source(blob, Path(out_dir) if out_dir else default_cache_dir()))
+    defines = [f"-D{k}={v}" for k, v in sorted(all_defines.items())]
     return _build_cached("snndev", sources, [CORE_DIR, device, port], defines, out_dir, sanitize)
 
 
@@ -200,33 +208,56 @@ def _board_spec(board: str, toolchain: str = "arm-none-eabi") -> boards.Board:
 
 def firmware_sources(board: str) -> list[Path]:
     """The C files of `board`'s image: core, device library, port."""
-    _board_spec(board)
-    port = PORTS_DIR / board
+    port = PORTS_DIR / _board_spec(board).port
     device_c = sorted(DEVICE_DIR.glob("*.c"))
     if not (DEVICE_DIR / "snn_device.h").is_file() or not device_c:
         raise RuntimeError(f"the device library ({DEVICE_DIR}) is missing or incomplete")
     return [*sorted(CORE_DIR.glob("*.c")), *device_c, *sorted(port.glob("*.c"))]
 
 
-def build_firmware(board: str, out_dir: Path | None = None) -> Path:
+NetworkArg = str | Path | bytes | None  # a `.snn` path or its bytes, to compile into the image
+
+
+def _with_network(spec: boards.Board, defines: dict[str, str], sources: list[Path], network: NetworkArg,
+                  out_dir: Path | None) -> tuple[dict[str, str], list[Path]]:  # fmt: skip
+    """`defines` and `sources` of an image, plus a compiled-in `network` if one is given."""
+    if network is None:
+        return defines, sources
+    net, blob = flash_network.read_network(network)
+    gen = flash_network.write_source(blob, Path(out_dir) if out_dir is not None else default_cache_dir())
+    return {**defines, **flash_network.defines(net, spec)}, [*sources, gen]
+
+
+def _source_key(path: Path) -> str:
+    """A source's name in an image's hash: its path under firmware/, or its file name (generated sources,
+    which are named by their content)."""
+    try:
+        return str(path.relative_to(FIRMWARE_DIR))
+    except ValueError:
+        return path.name
+
+
+def build_firmware(board: str, out_dir: Path | None = None, network: NetworkArg = None) -> Path:
     """Cross-compile the firmware of `board` and return the path of its `fw.elf` (a `fw.map` beside it).
 
     The image is cached in a directory named after a hash of the sources, headers, linker script,
     flags and compiler version. RuntimeError if the toolchain is missing (naming the apt packages),
     if compiling fails, or if the image contains software floating-point helpers. An AVR board is
-    built by `build_avr_firmware`; the host board has no image (`build_host_device`).
+    built by `build_avr_firmware`; the host board has no image (`build_host_device`). `network` (a
+    `.snn` path or bytes) is compiled into the image: the device runs it from flash and takes no
+    uploads (`firmware_bridge.flash_network`).
     """
     if boards.get(board).toolchain == "avr":
-        return build_avr_firmware(board, out_dir)
+        return build_avr_firmware(board, out_dir, network=network)
     if boards.get(board).toolchain == "linux":
-        return build_linux_device(board, out_dir)
+        return build_linux_device(board, out_dir, network=network)
     spec = _board_spec(board)
     tools = cross_tools(board)
-    port = PORTS_DIR / board
-    sources = firmware_sources(board)
+    port = PORTS_DIR / spec.port
     ldscript = port / spec.linker_script
     include_dirs = [CORE_DIR, DEVICE_DIR, port, port / "libc"]
-    defines = [f"-D{k}={v}" for k, v in sorted(spec.defines)]
+    all_defines, sources = _with_network(spec, dict(spec.defines), firmware_sources(board), network, out_dir)
+    defines = [f"-D{k}={v}" for k, v in sorted(all_defines.items())]
     flags = [*spec.cflags, *defines]
     link = [f"-T{ldscript}", "-Wl,--gc-sections", "-Wl,-Map=fw.map", "-lgcc"]
 
@@ -257,7 +288,7 @@ def _build_image(board: str, gcc: str, flags: list[str], include_dirs: list[Path
         digest.update("\0".join(part).encode() + b"\n")
     digest.update(_compiler_identity([gcc]))
     for path in [*sources, *headers, *extra_inputs]:
-        digest.update(str(path.relative_to(FIRMWARE_DIR)).encode() + b"\0" + path.read_bytes())
+        digest.update(_source_key(path).encode() + b"\0" + path.read_bytes())
     out_dir = Path(out_dir) if out_dir is not None else default_cache_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
     final = out_dir / f"fw-{board}-{digest.hexdigest()[:16]}"
@@ -334,7 +365,7 @@ def firmware_size(elf: Path) -> dict[str, int]:
 _NO_FLOAT_FLAG = {"aarch64-linux-gnu-": "-mgeneral-regs-only"}
 
 
-def build_linux_device(board: str, out_dir: Path | None = None) -> Path:
+def build_linux_device(board: str, out_dir: Path | None = None, network: NetworkArg = None) -> Path:
     """Cross-compile the protocol server `snndev` for the Linux board `board` and return its path.
 
     Core + device library + ports/host/*.c (snndev.c, snn_plugin.c), static, cached like the firmware images (a `fw.map`
@@ -347,7 +378,8 @@ def build_linux_device(board: str, out_dir: Path | None = None) -> Path:
     port = PORTS_DIR / spec.port
     sources = [*sorted(CORE_DIR.glob("*.c")), *sorted(DEVICE_DIR.glob("*.c")), *sorted(port.glob("*.c"))]
     include_dirs = [CORE_DIR, DEVICE_DIR, port]
-    flags = [*spec.cflags, *(f"-D{k}={v}" for k, v in sorted(spec.defines))]
+    all_defines, sources = _with_network(spec, dict(spec.defines), sources, network, out_dir)
+    flags = [*spec.cflags, *(f"-D{k}={v}" for k, v in sorted(all_defines.items()))]
     link = ["-Wl,--gc-sections", "-Wl,-Map=fw.map"]
 
     def check_floats(tmp: Path) -> None:
@@ -398,23 +430,26 @@ def avr_tools() -> dict[str, str]:
 
 
 def build_avr_firmware(board: str = "atmega328p", out_dir: Path | None = None,
-                       defines: dict[str, str] | None = None) -> Path:  # fmt: skip
+                       defines: dict[str, str] | None = None, network: NetworkArg = None) -> Path:  # fmt: skip
     """Cross-compile the AVR image of `board` (core + device library + ports/<board>/) with avr-gcc.
 
-    `defines` override the port's limits (e.g. ``{"SNN_DEV_MAX_BLOB": "180u"}``). Returns `fw.elf`
+    `defines` override the port's limits (e.g. ``{"SNN_DEV_MAX_BLOB": "180u"}``); `network` (a `.snn`
+    path or bytes) is compiled into flash (PROGMEM, read with LPM through the core's blob hook) with
+    one arena sized for it, and the device takes no uploads. Returns `fw.elf`
     (a `fw.map` beside it), cached under a hash of sources, flags and compiler. RuntimeError if
     the toolchain is missing, compiling fails, or the image links software floating point.
     """
     spec = _board_spec(board, "avr")
     tools = avr_tools()
-    port = PORTS_DIR / board
+    port = PORTS_DIR / spec.port
     sources = [
         *sorted(CORE_DIR.glob("*.c")),
         *sorted(DEVICE_DIR.glob("*.c")),
         *sorted(p for p in port.glob("*.c") if p.name != _AVR_RUNNER),
     ]
     include_dirs = [CORE_DIR, DEVICE_DIR, port]
-    all_defines = {**dict(spec.defines), **(defines or {})}
+    all_defines, sources = _with_network(spec, dict(spec.defines), sources, network, out_dir)
+    all_defines.update(defines or {})
     flags = [*spec.cflags, *(f"-D{k}={v}" for k, v in sorted(all_defines.items()))]
     link = ["-Wl,--gc-sections", "-Wl,-Map=fw.map"]
 

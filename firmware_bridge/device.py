@@ -75,6 +75,19 @@ class ConnectionLost(DeviceError):
     """The port could not be opened, or closed under us (device unplugged, emulator stopped)."""
 
 
+def flash_network_refusal(info: Info, url: str, network: str = "NET.snn") -> str:
+    """The one-line refusal of an upload to a device whose network is compiled into its firmware
+    (HELLO capability bit 4), naming the command that builds `network` into the board's image."""
+    from .boards import by_device_name
+
+    board = by_device_name(info.name)
+    name = board.name if board is not None else "BOARD"
+    return (
+        f"{info.name or url} runs a network compiled into its flash and takes no uploads; build the network"
+        f" into the image instead: snnctl firmware build --board {name} --network {network}"
+    )
+
+
 _ERROR_HINTS = {
     ErrorCode.UNKNOWN_TYPE: "the firmware does not know this request; update the firmware or snnctl",
     ErrorCode.BAD_LENGTH: "the request payload has the wrong size for its type",
@@ -89,6 +102,8 @@ _ERROR_HINTS = {
     ErrorCode.INCOMPLETE: "commit before all bytes arrived; retry the deploy",
     ErrorCode.BAD_INPUT_COUNT: "the number of input codes differs from the network's inputs",
     ErrorCode.RUNNING: "the network runs on board; stop it first (snnctl device stop --port URL)",
+    ErrorCode.FLASH_NETWORK: "the network is compiled into this device's firmware: build the new one in"
+    " (snnctl firmware build --board BOARD --network NET.snn) instead of uploading it",
     ErrorCode.BAD_PERIOD: "no usable control period: the .snn has no `ctrl` section (pass --period-us), the"
     " board's timer cannot run it, or telemetry does not fit the device's frames (detail 0 / 1 / 2)",
 }
@@ -469,10 +484,8 @@ class Device:
         net, blob = _load_network(net_or_path)
         info = self._ensure_info()
         if info.has(P.Capability.NETWORK_IN_FLASH):
-            raise DeviceError(
-                f"{info.name or self.url} runs a network compiled into its flash and takes no uploads;"
-                " rebuild its firmware with the new network instead"
-            )
+            shown = str(net_or_path) if isinstance(net_or_path, str | Path) else "NET.snn"
+            raise DeviceError(flash_network_refusal(info, self.url, shown))
         check_limits(info, net, len(blob))
         ni = self.upload(blob, progress)
         want = {

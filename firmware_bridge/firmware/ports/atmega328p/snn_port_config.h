@@ -29,8 +29,12 @@
 #ifndef SNN_DEV_ARENA_BYTES
 #define SNN_DEV_ARENA_BYTES 224u
 #endif
+#ifndef SNN_DEV_MAX_NEURONS /* a compiled-in network sets it to its own size (-D) */
 #define SNN_DEV_MAX_NEURONS 16u
+#endif
+#ifndef SNN_DEV_MAX_SYNAPSES /* a compiled-in network sets it to its own size (-D) */
 #define SNN_DEV_MAX_SYNAPSES 208u
+#endif
 #define SNN_DEV_BOARD_NAME "atmega328p"
 
 /* On-board loop: a SENSOR sample of 1 code (2 B of RAM; the micro controller has one input) and
