@@ -166,6 +166,11 @@ class Board:
         """A Linux program (the host device, an edge board's binary), not a microcontroller image."""
         return self.toolchain in ("cc", "linux")
 
+    @property
+    def packed_state(self) -> bool:
+        """The core is built with SNN_PACKED_STATE (the packed arena of 8-bit targets; memory.py)."""
+        return dict(self.defines).get("SNN_PACKED_STATE") == "1"
+
     def can(self, capability: str) -> bool:
         if capability not in CAPABILITIES:
             raise ValueError(f"no board capability {capability!r} (known: {', '.join(CAPABILITIES)})")
@@ -276,7 +281,12 @@ BOARDS: tuple[Board, ...] = (
         tool_prefix="avr-",
         toolchain_packages=AVR_TOOLCHAIN_PACKAGES,
         cflags=("-mmcu=atmega328p", *AVR_FLAGS),
-        defines=(("SNN_DEV_PORT_CONFIG", "1"), ("F_CPU", "16000000UL"), ("SNN_CORE_UNITS", "0")),
+        defines=(
+            ("SNN_DEV_PORT_CONFIG", "1"),
+            ("F_CPU", "16000000UL"),
+            ("SNN_CORE_UNITS", "0"),
+            ("SNN_PACKED_STATE", "1"),
+        ),
         linker_script=None,
         emulator="simavr",
         emulator_packages=AVR_EMULATOR_PACKAGES,

@@ -129,14 +129,13 @@ def _load_network(net_or_path: Any):
 
 def check_limits(info: Info, net: Any, blob_bytes: int) -> dict[str, tuple[int, int]]:
     """Each device limit as (needed, available); NetworkTooLarge naming the first one exceeded."""
-    from .memory import device_bytes
+    from .memory import arena_bytes_on
 
-    mem = device_bytes(net)
     limits = {
         "neurons": (net.n_neurons, info.max_neurons),
         "synapses": (net.n_synapses, info.max_synapses),
         "blob_bytes": (blob_bytes, info.max_blob_bytes),
-        "arena_bytes": (mem["arena_bytes"], info.arena_bytes),
+        "arena_bytes": (arena_bytes_on(net, info.name or "")[0], info.arena_bytes),
     }
     for name, (need, have) in limits.items():
         if need > have:
@@ -479,7 +478,7 @@ class Device:
         """
         from snnctl import snnfile
 
-        from .memory import device_bytes
+        from .memory import arena_bytes_on
 
         net, blob = _load_network(net_or_path)
         info = self._ensure_info()
@@ -496,10 +495,12 @@ class Device:
             "n_synapses": net.n_synapses,
             "blob_bytes": len(blob),
             "blob_crc32": snnfile.network_crc(blob),
-            "arena_used": device_bytes(net)["arena_bytes"],
             "period_us": round(net.control_period_s * 1e6) if net.control_period_s else 0,
         }
         wrong = [f"{k} {getattr(ni, k)} (expected {v})" for k, v in want.items() if getattr(ni, k) != v]
+        arenas = arena_bytes_on(net, info.name or "")  # the core's layout of this board (memory.py)
+        if ni.arena_used not in arenas:
+            wrong.append(f"arena_used {ni.arena_used} (expected {' or '.join(map(str, arenas))})")
         if wrong:
             raise ProtocolError(f"device at {self.url} reports after commit: {', '.join(wrong)}")
         self.net = net

@@ -45,7 +45,7 @@ def step_code_limits(max_payload: int) -> tuple[int, int]:
 
 def arena_bytes(net: Network, board: Board) -> int:
     """The device arena that holds `net` on `board` (the core's layout plus the alignment slack)."""
-    return device_bytes(net)["arena_bytes"] + _ARENA_ALIGN_SLACK.get(board.toolchain, 0)
+    return device_bytes(net, packed=board.packed_state)["arena_bytes"] + _ARENA_ALIGN_SLACK.get(board.toolchain, 0)
 
 
 def defines(net: Network, board: Board) -> dict[str, str]:

@@ -98,3 +98,14 @@ def device_bytes(net: Network, packed: bool = False) -> dict[str, int]:
         "scratch_bytes": scratch,
         "sparse_index_bytes": sparse_index,
     }
+
+
+def arena_bytes_on(net: Network, device_name: str) -> tuple[int, ...]:
+    """The arena `net` takes on the device that reports `device_name` in HELLO, smallest first: one
+    value for a board of `firmware_bridge.boards` (its layout), both layouts for any other board (an
+    Arduino build, "arduino", is packed on AVR and 32-bit elsewhere)."""
+    from firmware_bridge import boards
+
+    board = boards.by_device_name(device_name)
+    layouts = (board.packed_state,) if board is not None else (True, False)
+    return tuple(sorted({device_bytes(net, packed=p)["arena_bytes"] for p in layouts}))

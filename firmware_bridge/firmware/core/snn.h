@@ -210,6 +210,7 @@ typedef struct snn_net {
     uint32_t period_us;   /* the `ctrl` time step = control period in microseconds, 0 if unknown */
     uint16_t n_pops, n_projs, n_inputs, n_outputs;
     uint16_t n_neurons;   /* total, 1..65535 */
+    uint32_t n_synapses;  /* stored weights of all projections (dense: n_src * n_dst; sparse: nnz) */
     uint16_t max_pop;     /* largest population (scratch buffer length) */
     snn_pop_t *pops;
     snn_proj_t *projs;

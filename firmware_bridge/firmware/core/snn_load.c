@@ -640,6 +640,7 @@ int32_t snn_load(snn_net_t *net, const uint8_t *blob, uint32_t len, uint8_t *are
     net->n_inputs = L.n_inputs;
     net->n_outputs = L.n_outputs;
     net->n_neurons = (uint16_t)L.n_neurons;
+    net->n_synapses = 0u;
     net->max_pop = pl.max_pop;
     net->fail_off = L.fail_off;
 #if SNN_CORE_UNITS
@@ -729,6 +730,7 @@ int32_t snn_load(snn_net_t *net, const uint8_t *blob, uint32_t len, uint8_t *are
         q->lag = (uint8_t)(SNN_BLOB_U8(rec + 5) + ((SNN_BLOB_U8(rec + 4) >> 1) & 1u));
         q->exponent = (int8_t)as_i8(SNN_BLOB_U8(rec + 6));
         q->reserved = 0u;
+        net->n_synapses += rd32(rec + 8); /* <= WGHT body length: no wrap */
         q->n_src = q->src == SNN_INPUT ? L.n_inputs : net->pops[q->src].n;
         q->n_dst = net->pops[dst].n;
 #if SNN_PACKED_STATE

@@ -356,8 +356,7 @@ static void on_load_chunk(const snn_packet_t *q)
 LOAD_SLOT_INLINE uint8_t load_slot(slot_t *s, const uint8_t *blob, uint32_t length, uint16_t *detail)
 {
     int32_t rc;
-    uint32_t synapses = 0u, neurons;
-    uint16_t k;
+    uint32_t synapses, neurons;
     const uint8_t *crc;
     *detail = 0u;
     rc = snn_load(&s->net, blob, length, s->arena, (uint32_t)SNN_DEV_ARENA_BYTES);
@@ -368,9 +367,7 @@ LOAD_SLOT_INLINE uint8_t load_slot(slot_t *s, const uint8_t *blob, uint32_t leng
         *detail = (uint16_t)(-rc);
         return SNN_ERR_INVALID_NETWORK;
     }
-    for (k = 0u; k < s->net.n_projs; k++) {
-        synapses += s->net.projs[k].nnz;
-    }
+    synapses = s->net.n_synapses;
     neurons = s->net.n_neurons; /* widened: on a 16-bit limit the direct comparison is always false */
     if (neurons > (uint32_t)SNN_DEV_MAX_NEURONS || synapses > (uint32_t)SNN_DEV_MAX_SYNAPSES ||
         s->net.n_inputs > MAX_IN || s->net.n_outputs > MAX_OUT) {
