@@ -33,6 +33,7 @@ HARVARD_DIR = HOST_DIR / "harvard"  # test build of the blob hook (snn_blob_harv
 
 BASE_FLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"]
 RELEASE_FLAGS = ["-O2"]
+NetworkArg = str | Path | bytes | None  # a `.snn` path or its bytes, to compile into an image
 SANITIZE_FLAGS = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g", "-O1"]
 
 
@@ -213,9 +214,6 @@ def firmware_sources(board: str) -> list[Path]:
     if not (DEVICE_DIR / "snn_device.h").is_file() or not device_c:
         raise RuntimeError(f"the device library ({DEVICE_DIR}) is missing or incomplete")
     return [*sorted(CORE_DIR.glob("*.c")), *device_c, *sorted(port.glob("*.c"))]
-
-
-NetworkArg = str | Path | bytes | None  # a `.snn` path or its bytes, to compile into the image
 
 
 def _with_network(spec: boards.Board, defines: dict[str, str], sources: list[Path], network: NetworkArg,

@@ -193,7 +193,7 @@ def start_emulator(board: str, *, icount: bool = True, timeout: float = 10.0, nv
     if the emulator does not come up within `timeout` seconds (with its output).
     """
     spec = boards.get(board)
-    if nv_file is not None and spec.emulator not in ("process", "qemu-user", "simavr"):
+    if nv_file is not None and (spec.emulator not in ("process", "qemu-user", "simavr") or spec.name == "atmega2560"):
         raise ValueError(f"board {board!r} keeps no network across a restart (no NV memory in its emulator); --nv"
                          " works with the host, linux-* and atmega328p boards (firmware-boards.md §7)")  # fmt: skip
     if nv_file is not None and network is not None:
@@ -212,7 +212,8 @@ def start_emulator(board: str, *, icount: bool = True, timeout: float = 10.0, nv
                                   timeout)  # fmt: skip
     if spec.emulator == "simavr":
         elf = build.build_avr_firmware(board, network=network)
-        return _start_url_printer(board, [str(build.build_simavr_runner()), str(elf), *nv_args], timeout)
+        mcu = ["-m", spec.name] if spec.name != "atmega328p" else []  # the runner's default core
+        return _start_url_printer(board, [str(build.build_simavr_runner()), str(elf), *mcu, *nv_args], timeout)
     if spec.emulator == "qemu-user":  # the program prints its URL itself, as the host device does
         program = build.build_linux_device(board, network=network)
         return _start_url_printer(board, [shutil.which(spec.qemu_user) or spec.qemu_user, str(program), "--tcp", "0",

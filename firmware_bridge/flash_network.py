@@ -61,6 +61,8 @@ def defines(net: Network, board: Board) -> dict[str, str]:
         "SNN_DEV_ARENA_BYTES": f"{arena_bytes(net, board)}u",
         "SNN_DEV_MAX_NEURONS": f"{net.n_neurons}u",
         "SNN_DEV_MAX_SYNAPSES": f"{max(net.n_synapses, 1)}u",
+        "SNN_DEV_MAX_INPUTS": f"{net.n_inputs}u",  # the STEP code buffers: exactly this network's
+        "SNN_DEV_MAX_OUTPUTS": f"{net.n_outputs}u",
     }
     if board.toolchain in _BLOB_HOOK:
         out["SNN_BLOB_CONFIG"] = _BLOB_HOOK[board.toolchain]

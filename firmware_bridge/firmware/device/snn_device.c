@@ -34,8 +34,18 @@
 #define MIN_(a, b) ((a) < (b) ? (a) : (b))
 /* STEP request: u8 flags + i16 per input. STEP response: u32 step, u8 status, i16 per output,
  * u16 spikes, u32 synops, u32 cycles. Both must fit max_payload. */
-#define MAX_IN MIN_(SNN_MAX_INPUTS, ((uint32_t)SNN_DEV_MAX_PAYLOAD - 1u) / 2u)
-#define MAX_OUT MIN_(SNN_MAX_OUTPUTS, ((uint32_t)SNN_DEV_MAX_PAYLOAD - 15u) / 2u)
+#define PAYLOAD_IN MIN_(SNN_MAX_INPUTS, ((uint32_t)SNN_DEV_MAX_PAYLOAD - 1u) / 2u)
+#define PAYLOAD_OUT MIN_(SNN_MAX_OUTPUTS, ((uint32_t)SNN_DEV_MAX_PAYLOAD - 15u) / 2u)
+/* the code buffers: what a frame can carry, or fewer where the port knows better (a compiled-in
+   network sets its own counts: 110 bytes of an atmega328p's RAM) */
+#ifndef SNN_DEV_MAX_INPUTS
+#define SNN_DEV_MAX_INPUTS PAYLOAD_IN
+#endif
+#ifndef SNN_DEV_MAX_OUTPUTS
+#define SNN_DEV_MAX_OUTPUTS PAYLOAD_OUT
+#endif
+#define MAX_IN MIN_(SNN_DEV_MAX_INPUTS, PAYLOAD_IN)
+#define MAX_OUT MIN_(SNN_DEV_MAX_OUTPUTS, PAYLOAD_OUT)
 
 #define TM_HEAD 18u /* TELEMETRY payload before the codes (docs/protocol.md §8) */
 #if SNN_DEV_ONBOARD

@@ -35,7 +35,9 @@
 #ifndef SNN_DEV_MAX_SYNAPSES /* a compiled-in network sets it to its own size (-D) */
 #define SNN_DEV_MAX_SYNAPSES 208u
 #endif
+#ifndef SNN_DEV_BOARD_NAME /* the atmega2560 build of this port names itself with -D */
 #define SNN_DEV_BOARD_NAME "atmega328p"
+#endif
 
 /* On-board loop: a SENSOR sample of 1 code (2 B of RAM; the micro controller has one input) and
  * TELEMETRY of up to 4 codes (a 36-byte packet built on the stack while it is sent) */
