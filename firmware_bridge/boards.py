@@ -178,8 +178,9 @@ class Board:
 
     @property
     def packed_state(self) -> bool:
-        """The core is built with SNN_PACKED_STATE (the packed arena of 8-bit targets; memory.py)."""
-        return dict(self.defines).get("SNN_PACKED_STATE") == "1"
+        """The core is built with SNN_PACKED_STATE (the packed arena of 8-bit targets; memory.py): as
+        snn.h defaults it, on for an AVR unless the board's defines say otherwise."""
+        return dict(self.defines).get("SNN_PACKED_STATE", "1" if self.toolchain == "avr" else "0") == "1"
 
     def can(self, capability: str) -> bool:
         if capability not in CAPABILITIES:

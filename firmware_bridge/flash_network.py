@@ -48,6 +48,14 @@ def arena_bytes(net: Network, board: Board) -> int:
     return device_bytes(net, packed=board.packed_state)["arena_bytes"] + _ARENA_ALIGN_SLACK.get(board.toolchain, 0)
 
 
+def fits_upload(net: Network, blob_bytes: int, board: Board) -> bool:
+    """`net` fits one upload slot of `board`'s stock image (blob, arena in the board's layout, neurons):
+    else it can only run there compiled in (`snnctl hil --board` then builds it in)."""
+    arena = device_bytes(net, packed=board.packed_state)["arena_bytes"] + _ARENA_ALIGN_SLACK.get(board.toolchain, 0)
+    return (blob_bytes <= board.max_blob_bytes and arena <= board.arena_bytes and net.n_neurons <= board.max_neurons
+            and net.n_synapses <= board.max_synapses)  # fmt: skip
+
+
 def defines(net: Network, board: Board) -> dict[str, str]:
     """The -D macros of `board`'s image with `net` compiled in; ValueError if the board's frames cannot carry it."""
     max_in, max_out = step_code_limits(board.max_payload)
