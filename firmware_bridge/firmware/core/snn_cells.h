@@ -11,6 +11,7 @@
 #ifndef SNN_CELLS_H
 #define SNN_CELLS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "snn.h"
@@ -43,13 +44,15 @@ SNN_INLINE int32_t snn_blob_s24(const uint8_t *p)
 }
 
 /* ---- 24-bit state cells ------------------------------------------------------------------- */
-/* Cell i of the cell array at c: three bytes, little-endian two's complement. */
-SNN_INLINE snn_cell_t *snn_cell_ptr(snn_cell_t *c, uint32_t i)
+/* Cell i of the cell array at c: three bytes, little-endian two's complement. Offsets are size_t:
+ * a cell lies in the arena, so its offset fits the address width (16 bits on AVR, where a 32-bit
+ * multiply per access is a library call). */
+SNN_INLINE snn_cell_t *snn_cell_ptr(snn_cell_t *c, size_t i)
 {
     return c + 3u * i;
 }
 
-SNN_INLINE int32_t snn_cell_get(const snn_cell_t *c, uint32_t i)
+SNN_INLINE int32_t snn_cell_get(const snn_cell_t *c, size_t i)
 {
     const uint8_t *p = c + 3u * i;
     const uint32_t x = (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16);
@@ -58,7 +61,7 @@ SNN_INLINE int32_t snn_cell_get(const snn_cell_t *c, uint32_t i)
 
 /* x in MIN24..MAX24: its two's-complement bits (unsigned conversion is modular, well defined),
  * low three bytes kept; bit 23 is the sign, so snn_cell_get restores x exactly. */
-SNN_INLINE void snn_cell_set(snn_cell_t *c, uint32_t i, int32_t x)
+SNN_INLINE void snn_cell_set(snn_cell_t *c, size_t i, int32_t x)
 {
     uint8_t *p = c + 3u * i;
     const uint32_t b = (uint32_t)x;
@@ -68,21 +71,22 @@ SNN_INLINE void snn_cell_set(snn_cell_t *c, uint32_t i, int32_t x)
 }
 
 /* ---- refractory counters: 4 bits each (0..15), counter i in byte i/2, low nibble first ----------- */
-SNN_INLINE uint8_t snn_refr_get(const uint8_t *r, uint32_t i)
+SNN_INLINE uint8_t snn_refr_get(const uint8_t *r, size_t i)
 {
     return (uint8_t)((r[i >> 1] >> ((i & 1u) << 2)) & 0x0Fu);
 }
 
-SNN_INLINE void snn_refr_set(uint8_t *r, uint32_t i, uint8_t x)
+SNN_INLINE void snn_refr_set(uint8_t *r, size_t i, uint8_t x)
 {
     uint8_t *p = r + (i >> 1);
     *p = (i & 1u) != 0u ? (uint8_t)((*p & 0x0Fu) | (uint8_t)(x << 4)) : (uint8_t)((*p & 0xF0u) | x);
 }
 
 /* ---- parameters of neuron i (flat index), from its NEUR record ---------------------------------- */
-SNN_INLINE const uint8_t *snn_neur_rec(const snn_net_t *net, uint32_t i)
+/* The blob is addressable memory (flash on AVR: below 64 KB), so its offsets fit size_t too. */
+SNN_INLINE const uint8_t *snn_neur_rec(const snn_net_t *net, size_t i)
 {
-    return net->blob + net->neur_off + SNN_NEUR_RECORD * i;
+    return net->blob + (size_t)net->neur_off + SNN_NEUR_RECORD * i;
 }
 #define SNN_DU(net, i) snn_blob_u16(snn_neur_rec((net), (i)))
 #define SNN_DV(net, i) snn_blob_u16(snn_neur_rec((net), (i)) + 2)
@@ -90,8 +94,8 @@ SNN_INLINE const uint8_t *snn_neur_rec(const snn_net_t *net, uint32_t i)
 #define SNN_THETA(net, i) snn_blob_s24(snn_neur_rec((net), (i)) + 8)
 
 /* a_step (0..MAX24) and da of population p, from its POPS record */
-#define SNN_POP_DA(net, p) snn_blob_u16((net)->blob + (net)->pops_off + SNN_POPS_RECORD * (uint32_t)(p) + 6u)
-#define SNN_POP_A_STEP(net, p) snn_blob_s24((net)->blob + (net)->pops_off + SNN_POPS_RECORD * (uint32_t)(p) + 8u)
+#define SNN_POP_DA(net, p) snn_blob_u16((net)->blob + (size_t)(net)->pops_off + SNN_POPS_RECORD * (size_t)(p) + 6u)
+#define SNN_POP_A_STEP(net, p) snn_blob_s24((net)->blob + (size_t)(net)->pops_off + SNN_POPS_RECORD * (size_t)(p) + 8u)
 /* index of the population's first adaptation cell / refractory counter */
 #define SNN_POP_A_FIRST(pop) ((uint32_t)(pop)->a_index)
 #define SNN_POP_R_FIRST(pop) ((uint32_t)(pop)->r_index)
