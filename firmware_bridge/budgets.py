@@ -54,7 +54,7 @@ BUDGETS: tuple[Budget, ...] = (
         AVR_USER_RAM,
     ),  # fmt: skip
     Budget(
-        "Arduino Nano (Optiboot, boards since 2018)",
+        "Arduino Nano (since 2018)",
         "atmega328p",
         32768 - 512,
         2048,
@@ -64,7 +64,7 @@ BUDGETS: tuple[Budget, ...] = (
         AVR_USER_RAM,
     ),  # fmt: skip
     Budget(
-        "Arduino Nano (old bootloader)",
+        "Arduino Nano (before 2018)",
         "atmega328p",
         32768 - 2048,
         2048,

@@ -71,6 +71,7 @@ def defines(net: Network, board: Board) -> dict[str, str]:
         "SNN_DEV_MAX_SYNAPSES": f"{max(net.n_synapses, 1)}u",
         "SNN_DEV_MAX_INPUTS": f"{net.n_inputs}u",  # the STEP code buffers: exactly this network's
         "SNN_DEV_MAX_OUTPUTS": f"{net.n_outputs}u",
+        "SNN_DEV_SENSOR_CODES": f"{net.n_inputs}u",  # a SENSOR sample is one input vector
     }
     if board.toolchain in _BLOB_HOOK:
         out["SNN_BLOB_CONFIG"] = _BLOB_HOOK[board.toolchain]

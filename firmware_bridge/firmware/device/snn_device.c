@@ -102,7 +102,9 @@ static int16_t g_sensor[SENSOR_CAP];     /* the latest SENSOR sample */
 static struct {
     snn_frame_rx_t rx;
     slot_t *active;
+#if !SNN_DEV_FLASH_NETWORK
     slot_t *staging;
+#endif
     uint16_t resp_len;     /* bytes of g_resp, 0 if none */
     uint16_t last_seq;
     uint32_t last_crc;     /* CRC-32 field of the last executed request: a retry must match it */
@@ -113,7 +115,9 @@ static struct {
     unsigned wd_tripped : 1; /* a trip not yet reported in a STEP status */
     uint16_t wd_timeout;   /* ms, 0 = off */
     uint32_t wd_last;      /* board_millis() of the last STEP or WATCHDOG request */
+#if !SNN_DEV_FLASH_NETWORK /* the upload in progress (a flash network takes none: 18 bytes of RAM) */
     uint32_t load_total, load_crc, load_received, load_running_crc;
+#endif
     uint32_t steps, watchdog_trips, errors_sent;
     uint32_t last_step_cycles, max_step_cycles, rx_bytes, tx_bytes;
 #if SNN_DEV_ONBOARD
@@ -912,7 +916,9 @@ void snn_device_init(void)
     }
     snn_frame_rx_init(&dev.rx, g_rx_buf, (uint16_t)sizeof g_rx_buf, MAX_PAYLOAD);
     dev.active = &g_slot[0];
-    dev.staging = &g_slot[N_SLOTS - 1u]; /* a flash network has no staging slot: nothing uses it */
+#if !SNN_DEV_FLASH_NETWORK
+    dev.staging = &g_slot[1];
+#endif
     dev.resp_len = 0u;
     dev.last_seq = 0u;
     dev.last_crc = 0u;
@@ -922,7 +928,9 @@ void snn_device_init(void)
     dev.wd_tripped = 0u;
     dev.wd_timeout = 0u;
     dev.wd_last = board_millis();
+#if !SNN_DEV_FLASH_NETWORK
     dev.load_total = dev.load_crc = dev.load_received = dev.load_running_crc = 0u;
+#endif
     dev.steps = dev.watchdog_trips = dev.errors_sent = 0u;
     dev.last_step_cycles = dev.max_step_cycles = dev.rx_bytes = dev.tx_bytes = 0u;
 #if SNN_DEV_ONBOARD

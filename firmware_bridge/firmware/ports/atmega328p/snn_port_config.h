@@ -44,7 +44,9 @@
 #ifndef SNN_DEV_ONBOARD
 #define SNN_DEV_ONBOARD 1
 #endif
+#ifndef SNN_DEV_SENSOR_CODES /* a compiled-in network sets its own input count */
 #define SNN_DEV_SENSOR_CODES 1u
+#endif
 #define SNN_DEV_TELEMETRY_CODES 4u
 
 /* Persistence (docs/protocol.md §9): the 1 KB EEPROM holds the RUN cell and two records of up to
