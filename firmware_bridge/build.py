@@ -507,9 +507,11 @@ def _arduino_network_files(network: NetworkArg) -> dict[str, str]:
     mode, one arena sized for the network + the AVR alignment slack, the network's own counts; the
     AVR blob hook) and the C file holding the blob (PROGMEM on AVR) and `board_flash_network`."""
     net, blob = flash_network.read_network(network)
+    # the arena in the core's layout of each architecture: packed on AVR (+ its alignment slack), 32-bit elsewhere
+    avr_arena = flash_network.arena_bytes(net, boards.get("atmega328p"))
+    arena = flash_network.arena_bytes(net, boards.get("lm3s6965evb"))
     settings = {
         "SNN_DEV_FLASH_NETWORK": "1",
-        "SNN_DEV_ARENA_BYTES": f"{flash_network.arena_bytes(net, boards.get('atmega328p'))}u",  # + AVR slack
         "SNN_DEV_MAX_NEURONS": f"{net.n_neurons}u",
         "SNN_DEV_MAX_SYNAPSES": f"{max(net.n_synapses, 1)}u",
         "SNN_DEV_MAX_INPUTS": f"{net.n_inputs}u",
@@ -524,7 +526,10 @@ def _arduino_network_files(network: NetworkArg) -> dict[str, str]:
         "#define SNN_NETWORK_CONFIG_H",
         *(f"#define {k} {v}" for k, v in settings.items()),
         "#if defined(__AVR__)",
+        f"#define SNN_DEV_ARENA_BYTES {avr_arena}u /* packed state (SNN_PACKED_STATE, snn.h) */",
         '#include "snn_avr_flash.h"',
+        "#else",
+        f"#define SNN_DEV_ARENA_BYTES {arena}u",
         "#endif",
         "#endif /* SNN_NETWORK_CONFIG_H */",
         "",

@@ -11,8 +11,8 @@ pointers, so the figure is the same on 16-, 32- and 64-bit targets. Two layouts:
 
 * 32-bit (default): populations 28 bytes, projections 28, outputs 4; du, dv (uint16), bias, theta,
   u, v, a (int32) and a refractory byte per neuron; native copies of the sparse indices.
-* packed (`SNN_PACKED_STATE`, the 8-bit AVR builds; `packed=True`): populations 24 bytes,
-  projections 16, outputs 4; u and v in 3-byte cells, a only for ALIF neurons, a 4-bit refractory
+* packed (`SNN_PACKED_STATE`, the 8-bit AVR builds; `packed=True`): populations 22 bytes,
+  projections 12, outputs 4; u and v in 3-byte cells, a only for ALIF neurons, a 4-bit refractory
   counter only for neurons of populations with a refractory period; the parameters and sparse
   indices are read from the blob in place. Same integer model, fewer bytes.
 """
@@ -24,8 +24,8 @@ from snnctl.network import INPUT, Kind, Network
 POP_DESCRIPTOR_BYTES = 28
 PROJ_DESCRIPTOR_BYTES = 28
 OUTPUT_DESCRIPTOR_BYTES = 4
-PACKED_POP_DESCRIPTOR_BYTES = 24
-PACKED_PROJ_DESCRIPTOR_BYTES = 16
+PACKED_POP_DESCRIPTOR_BYTES = 22
+PACKED_PROJ_DESCRIPTOR_BYTES = 12
 CELL_BYTES = 3  # one packed 24-bit state value
 
 

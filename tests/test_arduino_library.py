@@ -159,3 +159,27 @@ def test_uno_build_with_the_network_in_flash_fits_with_room_for_user_code(tmp_pa
     fit = budgets.Fit(uno, sizes["flash"], sizes["ram"])
     assert fit.fits, fit.summary()
     assert sizes["data"] < len(to_bytes(net)), sizes  # the blob is not copied to RAM
+
+
+def test_uno_build_with_the_66_neuron_blimp_controller_in_flash_fits(tmp_path):
+    """The blimp controller's shape (66 neurons: `snnctl evolve configs/blimp_pid.toml` exports it) in
+    the example sketch for an Uno: the packed arena (SNN_PACKED_STATE, on for every AVR) holds it, and
+    the image is within the Uno's flash after Optiboot with the Arduino core's RAM, the firmware's
+    deepest stack and 256 B for the user's code (firmware_bridge.budgets)."""
+    from firmware_bridge import budgets
+    from firmware_bridge.memory import device_bytes
+    from snnctl.controllers.blimp_snn import default_network
+    from snnctl.snnfile import to_bytes
+
+    net = default_network()
+    assert net.n_neurons == 66
+    (tmp_path / "libs").mkdir()
+    lib = build.export_arduino_library(tmp_path / "libs", network=to_bytes(net))
+    generated = (lib / "src" / "snn_network_config.h").read_text()
+    packed = device_bytes(net, packed=True)["arena_bytes"]
+    assert f"#define SNN_DEV_ARENA_BYTES {packed + 3}u" in generated  # + the AVR's alignment slack
+    sizes = _arduino_build(lib, "arduino:avr:uno", tmp_path)
+    uno = next(b for b in budgets.BUDGETS if b.board == "Arduino Uno")
+    fit = budgets.Fit(uno, sizes["flash"], sizes["ram"])
+    assert fit.fits, fit.summary()
+    assert sizes["ram"] < packed + 1024  # the 32-bit arena alone (2,180 B) would not fit in 2 KB

@@ -89,7 +89,7 @@ def _hand_worked_packed_arena(net: Network) -> int:
     n_refr = sum(p.n for p in net.populations if p.refractory)
     assert not any(q.lag for q in net.projections)  # every history ring is one slot deep
     return (
-        pad4(24 * len(net.populations)) + pad4(16 * len(net.projections)) + pad4(4 * net.n_outputs)
+        pad4(22 * len(net.populations)) + pad4(12 * len(net.projections)) + pad4(4 * net.n_outputs)
         + 2 * pad4(3 * n) + pad4(3 * n_alif) + pad4(-(-n_refr // 2))
         + 4 * sum(-(-p.n // 32) for p in net.populations)
         + 2 * 4 * max(p.n for p in net.populations)
@@ -138,7 +138,7 @@ def test_packed_arena_of_the_blimp_net_is_under_40_percent_of_the_32_bit_one() -
     assert packed["arena_bytes"] == _hand_worked_packed_arena(net)
     assert packed["parameter_bytes"] == 0
     assert packed["state_bytes"] == 2 * 200  # u and v: pad4(3 * 66) each; no ALIF, no refractory period
-    assert packed["arena_bytes"] < 0.4 * wide["arena_bytes"]  # 836 of 2,180 bytes
+    assert packed["arena_bytes"] < 0.4 * wide["arena_bytes"]  # 804 of 2,180 bytes
 
 
 @pytest.fixture(scope="module")

@@ -39,8 +39,8 @@
  * Packed layout (SNN_PACKED_STATE=1, for 8/16-bit targets where RAM is the limit; the integer
  * model and every result are unchanged, only where the values live). N_a = neurons of ALIF
  * populations, N_r = neurons of populations with a refractory period:
- *     pops   P * 24        snn_pop_t, 16-bit history index, a/r indices; a_step, da read from POPS
- *     projs  Q * 16        snn_proj_t, no sparse indices (read from the blob in place)
+ *     pops   P * 22        snn_pop_t, 16-bit history index, a/r indices; a_step, da read from POPS
+ *     projs  Q * 12        snn_proj_t, no sparse indices (read from the blob in place)
  *     outs   O * 4         snn_out_t
  *     u, v   2 * pad4(3N)  24-bit cells, 3 bytes each, little-endian two's complement
  *     a      pad4(3 N_a)   24-bit cells, ALIF populations only
@@ -155,8 +155,9 @@ typedef struct snn_proj {
     uint8_t reserved;
 } snn_proj_t;
 #else
-/* One population, packed (24 bytes, 2-aligned): a_step and da stay in the blob's POPS record. The
- * history of all populations is at most 16 * (65535/32 + 254) < 2^16 words. */
+/* One population, packed (22 bytes, 2-aligned): a_step and da stay in the blob's POPS record; no
+ * per-population spike count. The history of all populations is at most 16 * (65535/32 + 254)
+ * < 2^16 words. */
 typedef struct snn_pop {
     uint16_t hist_word;  /* index of this population's history in net->hist (uint32 words) */
     uint16_t first;      /* flat index of the population's neuron 0 */
@@ -164,7 +165,6 @@ typedef struct snn_pop {
     uint16_t words;      /* uint32 words per history slot = ceil(n / 32) */
     uint16_t proj_begin; /* incoming projections: net->projs[proj_begin .. proj_end) */
     uint16_t proj_end;
-    uint16_t n_spikes;   /* spikes of this population in the last step */
     uint16_t a_index;    /* ALIF: cell index of neuron 0's adaptation in net->a */
     uint16_t r_index;    /* refractory > 0: nibble index of neuron 0's counter in net->r */
     uint8_t kind;        /* enum snn_kind */
@@ -175,19 +175,25 @@ typedef struct snn_pop {
     uint8_t reserved;
 } snn_pop_t;
 
-/* One projection, packed (16 bytes): a sparse block's row pointers and column indices are read
- * from the blob (w_off is then the block's offset: rows, columns, weights, docs/snn-format.md). */
+/* One projection, packed (12 bytes): the source's size is its population's (or n_inputs), and a
+ * sparse block's row pointers and column indices are read from the blob (w_off is then the
+ * block's offset: rows, columns, weights, docs/snn-format.md). */
 typedef struct snn_proj {
     uint32_t w_off;     /* dense: byte offset of the int8 weights in the blob; sparse: of the block */
     uint16_t src;       /* source population, or SNN_INPUT */
-    uint16_t dst;       /* destination population */
-    uint16_t n_src;
     uint16_t n_dst;
     int8_t exponent;    /* -16..16 */
     uint8_t lag;        /* delay + recurrent, 0..16 */
     uint8_t sparse;     /* 1: compressed rows */
     uint8_t reserved;
 } snn_proj_t;
+#endif
+
+/* Sources of projection q: its n_src field, or in the packed layout its source's size. */
+#if SNN_PACKED_STATE
+#define SNN_PROJ_N_SRC(net, q) ((q)->src == SNN_INPUT ? (uint32_t)(net)->n_inputs : (uint32_t)(net)->pops[(q)->src].n)
+#else
+#define SNN_PROJ_N_SRC(net, q) ((uint32_t)(q)->n_src)
 #endif
 
 /* One output (4 bytes). */

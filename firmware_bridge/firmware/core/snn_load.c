@@ -699,7 +699,9 @@ int32_t snn_load(snn_net_t *net, const uint8_t *blob, uint32_t len, uint8_t *are
         pop->words = (uint16_t)(((uint32_t)pop->n + 31u) >> 5);
         pop->depth = pop_depth(blob, &L, (uint16_t)p);
         pop->head = 0u;
+#if !SNN_PACKED_STATE
         pop->n_spikes = 0u;
+#endif
         pop->proj_end = 0u;
         hist_word += (uint32_t)pop->depth * pop->words;
         first += pop->n;
@@ -725,17 +727,19 @@ int32_t snn_load(snn_net_t *net, const uint8_t *blob, uint32_t len, uint8_t *are
         uint16_t dst = rd16(rec + 2);
         snn_proj_t *q = &net->projs[net->pops[dst].proj_end++];
         q->src = rd16(rec);
+#if !SNN_PACKED_STATE
         q->dst = dst;
+#endif
         q->sparse = (uint8_t)(SNN_BLOB_U8(rec + 4) & 1u);
         q->lag = (uint8_t)(SNN_BLOB_U8(rec + 5) + ((SNN_BLOB_U8(rec + 4) >> 1) & 1u));
         q->exponent = (int8_t)as_i8(SNN_BLOB_U8(rec + 6));
         q->reserved = 0u;
         net->n_synapses += rd32(rec + 8); /* <= WGHT body length: no wrap */
-        q->n_src = q->src == SNN_INPUT ? L.n_inputs : net->pops[q->src].n;
         q->n_dst = net->pops[dst].n;
 #if SNN_PACKED_STATE
         q->w_off = L.off[SEC_WGHT] + rd32(rec + 12); /* dense: the weights; sparse: the block */
 #else
+        q->n_src = q->src == SNN_INPUT ? L.n_inputs : net->pops[q->src].n;
         q->nnz = rd32(rec + 8);
         q->row_index = 0u;
         q->col_index = 0u;
@@ -786,8 +790,8 @@ int16_t snn_fail_code(const snn_net_t *net, uint16_t k)
 /* The arena layout (snn.h, firmware_bridge/memory.py) assumes these descriptor sizes; a
  * compiler that pads them differently fails here at compile time. */
 #if SNN_PACKED_STATE
-typedef char snn_check_pop_size[sizeof(snn_pop_t) == 24u ? 1 : -1];
-typedef char snn_check_proj_size[sizeof(snn_proj_t) == 16u ? 1 : -1];
+typedef char snn_check_pop_size[sizeof(snn_pop_t) == 22u ? 1 : -1];
+typedef char snn_check_proj_size[sizeof(snn_proj_t) == 12u ? 1 : -1];
 #else
 typedef char snn_check_pop_size[sizeof(snn_pop_t) == 28u ? 1 : -1];
 typedef char snn_check_proj_size[sizeof(snn_proj_t) == 28u ? 1 : -1];

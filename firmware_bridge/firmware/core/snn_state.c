@@ -17,7 +17,9 @@ void snn_reset(snn_net_t *net)
     }
     for (p = 0u; p < net->n_pops; p++) {
         net->pops[p].head = 0u;
+#if !SNN_PACKED_STATE
         net->pops[p].n_spikes = 0u;
+#endif
     }
     net->spikes = 0u;
     net->synops = 0u;

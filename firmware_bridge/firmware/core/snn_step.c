@@ -314,8 +314,9 @@ static uint32_t scatter_sparse(const snn_net_t *net, const snn_proj_t *q, const 
     /* read in place from the block (docs/snn-format.md WGHT): n_src + 1 u32 row pointers, nnz u16
      * column indices, nnz int8 weights; the loader checked rows and columns */
     const uint8_t *const blk = net->blob + q->w_off;
-    const uint8_t *const col = blk + 4u * ((uint32_t)q->n_src + 1u);
-    const uint8_t *const w = col + 2u * snn_blob_u32(blk + 4u * (uint32_t)q->n_src); /* row[n_src] = nnz */
+    const uint32_t n_src = SNN_PROJ_N_SRC(net, q);
+    const uint8_t *const col = blk + 4u * (n_src + 1u);
+    const uint8_t *const w = col + 2u * snn_blob_u32(blk + 4u * n_src); /* row[n_src] = nnz */
 #define SPARSE_ROW(i) snn_blob_u32(blk + 4u * (i))
 #define SPARSE_COL(k) snn_blob_u16(col + 2u * (k))
 #else
@@ -333,7 +334,8 @@ static uint32_t scatter_sparse(const snn_net_t *net, const snn_proj_t *q, const 
         acc[j] = 0;
     }
     if (q->src == SNN_INPUT) {
-        for (i = 0u; i < q->n_src; i++) {
+        const uint32_t n_in = SNN_PROJ_N_SRC(net, q);
+        for (i = 0u; i < n_in; i++) {
             const int32_t xi = (int32_t)x[i];
             if (xi != 0) {
                 const uint32_t lo = SPARSE_ROW(i), hi = SPARSE_ROW(i + 1u);
@@ -506,7 +508,9 @@ static void update_population(snn_net_t *net, snn_pop_t *pop, int32_t *cur)
     } else {
         n_spikes = spiking_variant(net, pop, cur, slot);
     }
+#if !SNN_PACKED_STATE
     pop->n_spikes = (uint16_t)n_spikes;
+#endif
     net->spikes += n_spikes;
 }
 
@@ -535,11 +539,11 @@ void snn_step(snn_net_t *net, const int16_t *in_codes, int16_t *out_codes)
                 const int8_t *w = (const int8_t *)(const void *)(net->blob + q->w_off);
                 if (q->src == SNN_INPUT) {
                     uint32_t i, n_nz = 0u;
-                    for (i = 0u; i < q->n_src; i++) {
+                    for (i = 0u; i < net->n_inputs; i++) {
                         n_nz += in_codes[i] != 0 ? 1u : 0u;
                     }
                     if (n_nz != 0u) { /* all codes 0: acc = 0, nothing to add */
-                        gather_input(w, in_codes, q->n_src, q->n_dst, &sc, cur, fresh);
+                        gather_input(w, in_codes, net->n_inputs, q->n_dst, &sc, cur, fresh);
                         synops += n_nz * q->n_dst;
                         fresh = 0;
                     }
