@@ -44,7 +44,8 @@ def _check_runs_like_numba(url: str, net, steps: int, seed: int) -> Device:
         info = d.hello()
         assert info.has(P.Capability.NETWORK_IN_FLASH) and not info.has(P.Capability.ATOMIC_COMMIT)
         assert info.max_blob_bytes == 0  # protocol.md §3: no upload slot
-        assert info.arena_bytes == device_bytes(net)["arena_bytes"] + 3  # one arena, + AVR alignment slack
+        # one arena in the core's packed layout (SNN_PACKED_STATE on AVR), + the AVR alignment slack
+        assert info.arena_bytes == device_bytes(net, packed=boards.get(BOARD).packed_state)["arena_bytes"] + 3
         blob = to_bytes(net)
         ni = d.netinfo()
         assert (ni.loaded, ni.blob_bytes, ni.blob_crc32) == (True, len(blob), network_crc(blob))
