@@ -217,12 +217,13 @@ class DeviceBackend(Backend):
         try:
             info = dev.hello()
             ni = dev.netinfo()
-            if first or not self._runs_this_network(ni):
-                if info.has(Capability.NETWORK_IN_FLASH):
+            if info.has(Capability.NETWORK_IN_FLASH):  # compiled in: nothing to upload, only to check
+                if not self._runs_this_network(ni):
                     raise DeviceError(
                         f"{info.name or self.url} runs another network from flash (crc32 0x{ni.blob_crc32:08x},"
                         f" this one 0x{self.blob_crc:08x}) and takes no uploads"
                     )
+            elif first or not self._runs_this_network(ni):
                 dev.timeout = max(dev.timeout, 0.5)  # uploads are not held to the control deadline
                 dev.deploy(self.blob)
                 dev.timeout = self._attempt_s(self.deadline_s)

@@ -194,9 +194,15 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
         info = dev.info
         from firmware_bridge.device import check_limits, flash_network_refusal
         from firmware_bridge.protocol import Capability
+        from snnctl.snnfile import network_crc
 
         if info.has(Capability.NETWORK_IN_FLASH):  # max_blob_bytes is 0: say why, not "too large"
-            raise UserError(flash_network_refusal(info, args.port, args.path))
+            ni = dev.netinfo()
+            if not (ni.loaded and ni.blob_crc32 == network_crc(blob) and ni.blob_bytes == len(blob)):
+                raise UserError(flash_network_refusal(info, args.port, args.path))
+            print(f"{os.path.basename(args.path)} is the network compiled into {info.name or 'the device'} at"
+                  f" {args.port}: nothing to upload")  # fmt: skip
+            return 0
         check_limits(info, net, len(blob))  # before anything is sent (deploy checks again)
         with tqdm(total=len(blob), unit="B", unit_scale=True, desc="upload", file=sys.stderr,
                   disable=args.quiet or None, leave=False) as bar:  # fmt: skip

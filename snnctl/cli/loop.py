@@ -219,7 +219,7 @@ def _family_hil(args: argparse.Namespace, family: str, mod: Any) -> int:
         raise UserError(f"--deadline-ms must be a positive number, got {args.deadline_ms}")
     load_network(args.controller)  # a missing or broken file is one line before any board starts
     _, cfg = families.load(args.config)
-    emu = _start_board(args.board) if args.board else None
+    emu = _start_board(args.board, args.controller) if args.board else None
     try:
         opts = HilOptions(args.controller, emu.url if emu else args.port, args.board or args.port, args.episodes,
                           args.seed, 1.0 if args.deadline_ms is None else args.deadline_ms / 1e3, args.force_rate,
@@ -276,7 +276,7 @@ def fly(cfg: dict, args: argparse.Namespace, net: Any, faults: list) -> dict[str
     try:
         url = args.port
         if args.board:
-            emu = _start_board(args.board)
+            emu = _start_board(args.board, args.controller)
             url = emu.url
         link = link_faults_of(faults)
         if link:
@@ -340,7 +340,7 @@ def fly_onboard(cfg: dict, args: argparse.Namespace, net: Any) -> dict[str, Any]
     try:
         url = args.port
         if args.board:
-            emu = _start_board(args.board)
+            emu = _start_board(args.board, args.controller)
             url = emu.url
         backend = OnboardBackend(args.controller, url, period, stale_limit=args.stale_limit,
                                  force_rate=args.force_rate, sensor_cut=args.sensor_cut)  # fmt: skip
@@ -387,11 +387,15 @@ def fly_onboard(cfg: dict, args: argparse.Namespace, net: Any) -> dict[str, Any]
     return report
 
 
-def _start_board(board: str):
+def _start_board(board: str, controller: str):
+    """The emulated `board`; a controller too large for its upload slots is compiled into its image."""
+    from firmware_bridge import flash_network
     from firmware_bridge.emulators import start_emulator
 
     try:
-        return start_emulator(board)
+        net, blob = flash_network.read_network(controller)
+        built_in = None if flash_network.fits_upload(net, len(blob), boards.get(board)) else blob
+        return start_emulator(board, network=built_in)
     except (RuntimeError, ValueError, OSError) as e:
         raise UserError(str(e)) from None
 
