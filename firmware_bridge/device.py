@@ -474,7 +474,10 @@ class Device:
     def deploy(self, net_or_path: Any, progress: Callable[[int, int], Any] | None = None) -> NetInfo:
         """Check the device limits, upload, commit and verify a Network / .snn path / .snn bytes.
 
-        Raises NetworkTooLarge (before anything is sent) naming the limit that is exceeded.
+        Raises NetworkTooLarge (before anything is sent) naming the limit that is exceeded. A device
+        whose network is compiled into its flash (capability bit 4) takes no uploads: deploying the
+        network it already runs returns its NETINFO, another one raises DeviceError saying to build
+        that one into the image.
         """
         from snnctl import snnfile
 
@@ -482,7 +485,10 @@ class Device:
 
         net, blob = _load_network(net_or_path)
         info = self._ensure_info()
-        if info.has(P.Capability.NETWORK_IN_FLASH):
+        if info.has(P.Capability.NETWORK_IN_FLASH):  # no uploads: fine if it is this very network
+            ni = self.netinfo()
+            if ni.loaded and (ni.blob_bytes, ni.blob_crc32) == (len(blob), snnfile.network_crc(blob)):
+                return ni
             shown = str(net_or_path) if isinstance(net_or_path, str | Path) else "NET.snn"
             raise DeviceError(flash_network_refusal(info, self.url, shown))
         check_limits(info, net, len(blob))

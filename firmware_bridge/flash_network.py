@@ -37,6 +37,19 @@ def read_network(network: str | Path | bytes) -> tuple[Network, bytes]:
         raise ValueError(f"{where}not a valid .snn file ({exc})") from None
 
 
+def fits_upload(net: Network, blob_bytes: int, board: Board) -> bool:
+    """Whether `board`'s upload slots hold `net` (else it must be compiled into the image)."""
+    max_in, max_out = step_code_limits(board.max_payload)
+    return (
+        blob_bytes <= board.max_blob_bytes
+        and arena_bytes(net, board) <= board.arena_bytes
+        and net.n_neurons <= board.max_neurons
+        and net.n_synapses <= board.max_synapses
+        and net.n_inputs <= max_in
+        and net.n_outputs <= max_out
+    )
+
+
 def step_code_limits(max_payload: int) -> tuple[int, int]:
     """(inputs, outputs) a STEP request / response of `max_payload` bytes can carry (snn_device.c MAX_IN,
     MAX_OUT): u8 flags + i16 per input; u32 step, u8 status, i16 per output, u16 + u32 + u32 counts."""
@@ -46,14 +59,6 @@ def step_code_limits(max_payload: int) -> tuple[int, int]:
 def arena_bytes(net: Network, board: Board) -> int:
     """The device arena that holds `net` on `board` (the core's layout plus the alignment slack)."""
     return device_bytes(net, packed=board.packed_state)["arena_bytes"] + _ARENA_ALIGN_SLACK.get(board.toolchain, 0)
-
-
-def fits_upload(net: Network, blob_bytes: int, board: Board) -> bool:
-    """`net` fits one upload slot of `board`'s stock image (blob, arena in the board's layout, neurons):
-    else it can only run there compiled in (`snnctl hil --board` then builds it in)."""
-    arena = device_bytes(net, packed=board.packed_state)["arena_bytes"] + _ARENA_ALIGN_SLACK.get(board.toolchain, 0)
-    return (blob_bytes <= board.max_blob_bytes and arena <= board.arena_bytes and net.n_neurons <= board.max_neurons
-            and net.n_synapses <= board.max_synapses)  # fmt: skip
 
 
 def defines(net: Network, board: Board) -> dict[str, str]:

@@ -65,3 +65,35 @@ def test_an_invalid_network_is_refused_before_compiling(tmp_path, capsys):
     assert cli.main(["firmware", "build", "--board", "atmega328p", "--network", str(bad)]) != 0
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "not a valid .snn file" in err, err
+
+
+def test_deploying_the_built_in_network_itself_sends_nothing(nets, capsys):
+    """The network a device has compiled in is already deployed: `snnctl deploy` and Device.deploy
+    (which the HIL and on-board backends call) return without an upload instead of refusing."""
+    from firmware_bridge.device import Device
+    from firmware_bridge.emulators import start_emulator
+
+    require_board("host")
+    built_in, _ = nets
+    with start_emulator("host", network=built_in) as emu:
+        assert cli.main(["deploy", str(built_in), "--port", emu.url, "--quiet"]) == 0
+        with Device(emu.url) as d:
+            d.hello()
+            ni = d.deploy(built_in)
+            assert d.stats().rx_bytes < 200  # HELLO, NETINFO, STATS: no upload chunk was sent
+    assert "is the network compiled into host-virtual" in capsys.readouterr().out
+    assert ni.loaded and ni.n_neurons == 18
+
+
+def test_a_controller_too_large_for_the_upload_slots_is_built_in(nets):
+    """`snnctl hil --board B` compiles the controller into the image when B's slots cannot hold it."""
+    from firmware_bridge import flash_network
+    from tests.test_atmega328p_port import micro_blimp
+
+    big, _ = nets
+    net18, blob18 = flash_network.read_network(big)
+    micro = micro_blimp()
+    avr, arm = boards.get("atmega328p"), boards.get("lm3s6965evb")
+    assert flash_network.fits_upload(micro, len(to_bytes(micro)), avr)  # 208 B blob, 220 + 3 B arena
+    assert not flash_network.fits_upload(net18, len(blob18), avr)  # blob 692 B > 208 B
+    assert flash_network.fits_upload(net18, len(blob18), arm)

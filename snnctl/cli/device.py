@@ -194,9 +194,15 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
         info = dev.info
         from firmware_bridge.device import check_limits, flash_network_refusal
         from firmware_bridge.protocol import Capability
+        from snnctl.snnfile import network_crc
 
         if info.has(Capability.NETWORK_IN_FLASH):  # max_blob_bytes is 0: say why, not "too large"
-            raise UserError(flash_network_refusal(info, args.port, args.path))
+            ni = dev.netinfo()
+            if not (ni.loaded and ni.blob_crc32 == network_crc(blob) and ni.blob_bytes == len(blob)):
+                raise UserError(flash_network_refusal(info, args.port, args.path))
+            print(f"{os.path.basename(args.path)} is the network compiled into {info.name or 'the device'} at"
+                  f" {args.port}: nothing to upload")  # fmt: skip
+            return 0
         check_limits(info, net, len(blob))  # before anything is sent (deploy checks again)
         with tqdm(total=len(blob), unit="B", unit_scale=True, desc="upload", file=sys.stderr,
                   disable=args.quiet or None, leave=False) as bar:  # fmt: skip
@@ -444,7 +450,7 @@ def _cmd_firmware_flash(args: argparse.Namespace) -> int:
         raise UserError(f"--baud must be positive, got {args.baud}")
     try:
         argv = flash(args.board, args.port, tool=args.tool, image=args.image, baud=args.baud,
-                     programmer=args.programmer, dry_run=args.dry_run)  # fmt: skip
+                     programmer=args.programmer, dry_run=args.dry_run, network=args.network)  # fmt: skip
     except FlashError as exc:
         raise UserError(str(exc)) from None
     if args.dry_run:
@@ -648,6 +654,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p_flash.add_argument("--tool", choices=sorted({t.tool for b in boards.BOARDS for t in b.flash}),
                          help="flashing program (default: the board's first one that is installed)")  # fmt: skip
     p_flash.add_argument("--image", metavar="FILE", help="flash this .elf/.hex instead of building the firmware")
+    p_flash.add_argument("--network", metavar="NET.snn", help="build the image with this network in flash first")
     p_flash.add_argument("--baud", type=int, metavar="N", help="avrdude: bootloader baud rate (default 115200, Uno)")
     p_flash.add_argument("--programmer", metavar="ID", help="avrdude -c programmer id (default arduino)")
     p_flash.add_argument("--dry-run", action="store_true", help="print the command instead of running it")

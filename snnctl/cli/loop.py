@@ -219,7 +219,7 @@ def _family_hil(args: argparse.Namespace, family: str, mod: Any) -> int:
         raise UserError(f"--deadline-ms must be a positive number, got {args.deadline_ms}")
     load_network(args.controller)  # a missing or broken file is one line before any board starts
     _, cfg = families.load(args.config)
-    emu = _start_board(args.board) if args.board else None
+    emu = _start_board(args.board, args.controller) if args.board else None
     try:
         opts = HilOptions(args.controller, emu.url if emu else args.port, args.board or args.port, args.episodes,
                           args.seed, 1.0 if args.deadline_ms is None else args.deadline_ms / 1e3, args.force_rate,

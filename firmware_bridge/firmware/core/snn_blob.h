@@ -12,7 +12,9 @@
  *   SNN_BLOB_ATTR   placement of a compiled-in blob (AVR: PROGMEM), empty by default
  *
  * SNN_BLOB_HOOKED is 1 when a port replaced the plain load (then snn_crc32_blob is a separate
- * function; with plain loads it is snn_crc32 itself).
+ * function; with plain loads it is snn_crc32 itself). Code that reads the blob any other way (e.g.
+ * a word-wide fast path for 32-bit cores) must be compiled only #if !SNN_BLOB_HOOKED: the host test
+ * build of tests/test_blob_hook.py (host/harvard/) makes every other read of the blob crash.
  */
 #ifndef SNN_BLOB_H
 #define SNN_BLOB_H
