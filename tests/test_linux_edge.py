@@ -19,6 +19,7 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -213,3 +214,63 @@ def test_the_python_runtime_alone_needs_no_simulator_evolution_or_plotting(tmp_p
                           timeout=300, env=env, check=False)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip().splitlines()[-1] == "OK []"
+
+
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, from /proc (clock ticks -> seconds)."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _stderr_line(proc: subprocess.Popen, needle: str, timeout: float = 20.0) -> str:
+    """The first stderr line of proc containing needle (fails after timeout)."""
+    while True:
+        ready, _, _ = select.select([proc.stderr], [], [], timeout)
+        assert ready, f"snndev never printed {needle!r}"
+        line = proc.stderr.readline()
+        assert line, f"snndev ended before printing {needle!r}"
+        if needle in line:
+            return line
+
+
+def test_a_serial_device_that_hangs_up_is_reopened_and_keeps_its_network(tmp_path):
+    """A pulled USB-serial cable: the device path hangs up, later the same path is back. snndev
+    sleeps meanwhile (a hung-up descriptor is readable at once, so re-reading it would spin a core),
+    reopens the path, and still holds the network it had (no re-deploy needed)."""
+    exe = build.build_host_device()
+    path = tmp_path / "ttySNN"  # the stable name a udev rule gives a USB adapter
+    first = PtyBridge()
+    path.symlink_to(first.device_path)
+    proc = subprocess.Popen([str(exe), "--serial", str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)  # fmt: skip
+    second = None
+    try:
+        assert proc.stdout.readline().strip() == f"URL {path}"
+        net = blimp_shaped_network(n_enc=4, n_hidden=4, seed=3)
+        codes = np.random.default_rng(2).integers(-800, 800, (200, 1)).astype(np.int16)
+        with Device(first.client_path, timeout=1.0, retries=3) as dev:
+            dev.deploy(net)
+            np.testing.assert_array_equal(dev.run(codes), run(net, codes))
+        first.close()  # the cable is pulled: the device side of the pty hangs up
+        _stderr_line(proc, "hung up")
+        cpu0, t0 = _cpu_seconds(proc.pid), time.monotonic()
+        time.sleep(1.5)
+        cpu, wall = _cpu_seconds(proc.pid) - cpu0, time.monotonic() - t0
+        assert cpu < 0.1 * wall, f"snndev used {cpu:.2f} s of CPU in {wall:.2f} s while hung up: it spins"
+        second = PtyBridge()  # plugged in again: the same name, a new line
+        tmp_link = tmp_path / "ttySNN.new"
+        tmp_link.symlink_to(second.device_path)
+        os.replace(tmp_link, path)
+        _stderr_line(proc, "is back")
+        with Device(second.client_path, timeout=1.0, retries=3) as dev:
+            dev.reset()
+            np.testing.assert_array_equal(dev.run(codes), run(net, codes))  # the same network, not re-deployed
+    finally:
+        proc.terminate()
+        try:
+            assert proc.wait(10) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            if second is not None:
+                second.close()

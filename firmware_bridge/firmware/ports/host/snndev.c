@@ -27,6 +27,8 @@
  * The URL line is flushed as soon as the device is listening; the device then serves until
  * SIGTERM or SIGINT and exits 0. Diagnostics go to stderr. Exit status 2: usage or setup error.
  *
+ * A --serial device that hangs up (USB adapter unplugged) is closed and its path reopened every
+ * 0.5 s; the network and an on-board loop live on meanwhile.
  * The pty's slave side (and a --serial device) is put in raw mode (no echo, no newline or
  * flow-control rewriting) and the device keeps one slave descriptor open itself, so a client may
  * close and reopen the path at will.
@@ -74,7 +76,10 @@
 static volatile sig_atomic_t g_stop;
 static int g_fd = -1;        /* the byte stream: pty master or the connected TCP client, -1 if none */
 static int g_slave_fd = -1;  /* pty mode: our own slave descriptor (keeps the pty alive) */
-static int g_serial_fd = -1; /* --serial mode: the device, never dropped (a line has no "client") */
+static int g_serial_fd = -1; /* --serial mode: the device (a line has no "client"), -1 while hung up */
+static const char *g_serial_path;  /* --serial DEV, NULL in the other modes */
+static speed_t g_serial_speed;     /* its termios speed, reapplied when it comes back */
+static uint64_t g_serial_retry_ns; /* hung up: the next reopen attempt (monotonic ns) */
 static int g_listen_fd = -1; /* TCP mode */
 static uint8_t g_inbuf[4096];
 static size_t g_in_len, g_in_pos;
@@ -113,9 +118,28 @@ static void set_nonblocking(int fd)
     }
 }
 
-static void drop_client(void)
+/* --serial: the device hung up (a USB adapter unplugged, a USB gadget's host gone, a pty's other
+ * side closed). Reading it again would return the same error at once, i.e. spin a core; so close
+ * it and reopen the path every SERIAL_RETRY_NS (board_idle) - the network stays loaded and an
+ * on-board loop keeps running meanwhile, as on a board whose cable was pulled. */
+#define SERIAL_RETRY_NS UINT64_C(500000000)
+
+static void serial_lost(int err)
 {
-    if (g_listen_fd >= 0 && g_fd >= 0) {
+    fprintf(stderr, "snndev: --serial %s hung up (%s); the network stays loaded; reopening it every 0.5 s\n",
+            g_serial_path, err != 0 ? strerror(err) : "end of file");
+    close(g_serial_fd);
+    g_fd = g_serial_fd = -1;
+    g_in_len = g_in_pos = 0;
+    g_out_len = 0u;
+    g_serial_retry_ns = monotonic_ns() + SERIAL_RETRY_NS;
+}
+
+static void drop_client(int err)
+{
+    if (g_serial_path != NULL && g_fd >= 0) {
+        serial_lost(err);
+    } else if (g_listen_fd >= 0 && g_fd >= 0) {
         close(g_fd);
         g_fd = -1;
         g_in_len = g_in_pos = 0;
@@ -154,8 +178,14 @@ static void fill(void)
         g_in_pos = 0;
         g_in_len = (size_t)n;
         g_stalled = 0;
-    } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-        drop_client(); /* TCP: the client went away. pty: cannot happen while g_slave_fd is open */
+    } else if (n == 0) {
+        /* TCP: the client went away. --serial (VMIN = VTIME = 0): simply no byte yet - a hang-up
+         * shows as POLLHUP in board_idle. pty: cannot happen while g_slave_fd is open */
+        if (g_serial_path == NULL) {
+            drop_client(0);
+        }
+    } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        drop_client(errno);
     }
 }
 
@@ -194,7 +224,7 @@ static void write_all(const uint8_t *buf, size_t len)
         } else if (n < 0 && errno == EINTR) {
             continue;
         } else {
-            drop_client();
+            drop_client(n < 0 ? errno : 0);
             return;
         }
     }
@@ -343,17 +373,36 @@ static int open_nv(const char *path)
     return 0;
 }
 
+static int serial_open(void);
+
 void board_idle(void)
 {
     struct pollfd p;
     if (g_in_pos < g_in_len) {
         return;
     }
+    if (g_serial_path != NULL && g_fd < 0) { /* hung up: wait 1 ms (the loop's tick), retry now and then */
+        poll(NULL, 0, 1);
+        if (monotonic_ns() >= g_serial_retry_ns) {
+            g_serial_retry_ns = monotonic_ns() + SERIAL_RETRY_NS;
+            if (serial_open() == 0) {
+                fprintf(stderr, "snndev: --serial %s is back\n", g_serial_path);
+                g_inbuf[0] = 0u; /* virtual delimiter: a frame cut by the hang-up is not merged */
+                g_in_pos = 0;
+                g_in_len = 1;
+            }
+        }
+        return;
+    }
     p.fd = g_fd >= 0 ? g_fd : g_listen_fd;
     p.events = POLLIN;
     p.revents = 0;
-    if (poll(&p, 1, 1) > 0 && g_fd < 0 && g_listen_fd >= 0) {
-        accept_client();
+    if (poll(&p, 1, 1) > 0) {
+        if (g_fd < 0 && g_listen_fd >= 0) {
+            accept_client();
+        } else if (g_serial_path != NULL && (p.revents & (POLLHUP | POLLERR | POLLNVAL)) != 0) {
+            drop_client(EIO); /* the line hung up: every poll and read would now return at once */
+        }
     }
 }
 
@@ -435,35 +484,53 @@ static speed_t baud_constant(long baud)
     return 0;
 }
 
-/* --serial: open a real serial device in raw mode (8N1, no echo, no flow control, no line editing),
- * non-blocking like the pty master, so the device library's poll loop is the same. */
-static int open_serial(const char *path, const char *baud_arg)
+/* --serial: open the device in raw mode (8N1, no echo, no flow control, no line editing),
+ * non-blocking like the pty master, so the device library's poll loop is the same. 0 or errno. */
+static int serial_open(void)
 {
     struct termios tio;
-    char *end;
-    long baud = strtol(baud_arg, &end, 10);
-    speed_t speed = (*baud_arg != '\0' && *end == '\0') ? baud_constant(baud) : 0;
-    if (speed == 0) {
-        fprintf(stderr, "snndev: --baud %s: use one of 9600 19200 38400 57600 115200 230400 460800 921600\n",
-                baud_arg);
-        return -1;
+    int fd = open(g_serial_path, O_RDWR | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) {
+        return errno;
     }
-    g_serial_fd = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK);
-    if (g_serial_fd < 0 || tcgetattr(g_serial_fd, &tio) != 0) {
-        fprintf(stderr, "snndev: --serial %s: %s\n", path, strerror(errno));
-        return -1;
+    if (tcgetattr(fd, &tio) != 0) {
+        int err = errno;
+        close(fd);
+        return err;
     }
-    cfmakeraw(&tio);           /* no echo, no CR/LF or flow-control rewriting, 8 data bits, no parity */
+    cfmakeraw(&tio);               /* no echo, no CR/LF or flow-control rewriting, 8 data bits, no parity */
     tio.c_cflag |= CLOCAL | CREAD; /* ignore modem lines, enable the receiver */
     tio.c_cflag &= ~(tcflag_t)(CSTOPB | CRTSCTS); /* 1 stop bit, no hardware flow control */
     tio.c_cc[VMIN] = 0;
     tio.c_cc[VTIME] = 0;
-    if (cfsetispeed(&tio, speed) != 0 || cfsetospeed(&tio, speed) != 0 || tcsetattr(g_serial_fd, TCSANOW, &tio) != 0) {
-        fprintf(stderr, "snndev: --serial %s: raw mode at %ld baud: %s\n", path, baud, strerror(errno));
+    if (cfsetispeed(&tio, g_serial_speed) != 0 || cfsetospeed(&tio, g_serial_speed) != 0 ||
+        tcsetattr(fd, TCSANOW, &tio) != 0) {
+        int err = errno;
+        close(fd);
+        return err;
+    }
+    tcflush(fd, TCIOFLUSH); /* whatever arrived before we listened is not a frame of ours */
+    g_fd = g_serial_fd = fd;
+    return 0;
+}
+
+static int open_serial(const char *path, const char *baud_arg)
+{
+    char *end;
+    long baud = strtol(baud_arg, &end, 10);
+    int err;
+    g_serial_speed = (*baud_arg != '\0' && *end == '\0') ? baud_constant(baud) : 0;
+    if (g_serial_speed == 0) {
+        fprintf(stderr, "snndev: --baud %s: use one of 9600 19200 38400 57600 115200 230400 460800 921600\n",
+                baud_arg);
         return -1;
     }
-    tcflush(g_serial_fd, TCIOFLUSH); /* whatever arrived before we listened is not a frame of ours */
-    g_fd = g_serial_fd;
+    g_serial_path = path;
+    err = serial_open();
+    if (err != 0) {
+        fprintf(stderr, "snndev: --serial %s: %s\n", path, strerror(err));
+        return -1;
+    }
     printf("URL %s\n", path);
     return 0;
 }
