@@ -428,6 +428,11 @@ def _cmd_firmware_build(args: argparse.Namespace) -> int:
     print(f"{args.board}: {path}")
     if args.network:
         print(f"  network {args.network} compiled into flash: the device runs it from boot and takes no uploads")
+        from firmware_bridge.flash_network import arena_bytes, read_network
+
+        layout = "packed (SNN_PACKED_STATE)" if board.packed_state else "32-bit"
+        arena = arena_bytes(read_network(args.network)[0], board)
+        print(f"  its arena: {arena} B of RAM ({layout} layout, alignment slack included)")
     if "flash" in sizes:
         print(f"  flash {sizes['flash']} B (text {sizes['text']} B + data {sizes['data']} B), "
               f"RAM {sizes['ram']} B (data {sizes['data']} B + bss {sizes['bss']} B) before the stack")  # fmt: skip
