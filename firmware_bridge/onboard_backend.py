@@ -75,15 +75,7 @@ class OnboardBackend(Backend):
                 raise DeviceError(f"{self.info.name or url} has no on-board loop with a sensor channel and telemetry"
                                   " (protocol 2 START / SENSOR / TELEMETRY); flash the current firmware")  # fmt: skip
             self.dev.stop()  # whatever ran before
-            if self.info.has(Capability.NETWORK_IN_FLASH):  # no uploads: it must run this very network
-                from snnctl.snnfile import network_crc
-
-                crc = self.dev.netinfo().blob_crc32
-                if crc != network_crc(self.blob):
-                    raise DeviceError(f"{self.info.name or url} runs another network from flash (crc32 0x{crc:08x},"
-                                      f" this one 0x{network_crc(self.blob):08x}) and takes no uploads")  # fmt: skip
-            else:
-                self.dev.deploy(self.blob)
+            self.dev.deploy(self.blob)
         except BaseException:
             self.dev.close()
             raise
