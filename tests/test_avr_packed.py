@@ -99,9 +99,10 @@ def test_random_networks_from_flash_match_numba(data) -> None:
         _check_counts(dev, net, codes)
 
 
-def test_hil_flies_the_blimp_net_compiled_into_the_atmega328p(tmp_path, capsys) -> None:
-    """`snnctl hil --board atmega328p` builds the controller into the image (it cannot be uploaded)
-    and every action of a 5-s held-out flight is the in-process network's."""
+@pytest.mark.parametrize("onboard", [False, True], ids=["host-stepped", "onboard"])
+def test_hil_flies_the_blimp_net_compiled_into_the_atmega328p(onboard, tmp_path, capsys) -> None:
+    """`snnctl hil --board atmega328p [--onboard]` builds the controller into the image (it cannot be
+    uploaded) and every action of a 5-s held-out flight is the in-process network's."""
     from snnctl.snnfile import save
 
     from .test_hil import hil, write_config
@@ -110,10 +111,11 @@ def test_hil_flies_the_blimp_net_compiled_into_the_atmega328p(tmp_path, capsys) 
     net = blimp_nets()[1]
     path = save(net, tmp_path / "blimp66.snn")
     cfg = write_config(tmp_path / "blimp.toml", 5.0)
-    rc, rep = hil(capsys, cfg, "--controller", str(path), "--board", BOARD, "--compare")
+    rc, rep = hil(capsys, cfg, "--controller", str(path), "--board", BOARD, "--compare", *(["--onboard"] * onboard))
     assert rc == 0 and rep["board"] == BOARD and rep["steps"] == 50
     assert rep["compare"]["identical"] and rep["compare"]["steps"] == 50
-    assert rep["backend"]["uploads"] == 0
+    if not onboard:
+        assert rep["backend"]["uploads"] == 0
     im = rep["image"]
     assert im["network_in_flash"] and im["flash_bytes"] <= UNO_FLASH and im["free_ram"] >= STACK_HEADROOM
 

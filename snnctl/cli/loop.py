@@ -364,6 +364,9 @@ def fly_onboard(cfg: dict, args: argparse.Namespace, net: Any) -> dict[str, Any]
                    "tail_periods": backend.tail_periods,
                    "withheld_samples": backend.cut_steps, "device": c}  # fmt: skip
         rep = backend.replay() if args.compare is not None else None
+        image = None
+        if args.board and not boards.get(args.board).is_program:
+            image = _image_report(args.board, _flash_network(args.board, args.controller), backend.dev.hello().free_ram)
         if args.telemetry:
             log = backend.telemetry_log()
             log.write_csv(args.telemetry)
@@ -379,6 +382,8 @@ def fly_onboard(cfg: dict, args: argparse.Namespace, net: Any) -> dict[str, Any]
         env.close()
     report = summarise(results, args, board, url, period)
     report["onboard"] = onboard
+    if image is not None:
+        report["image"] = image
     report["mean"]["synops_per_s"] = None  # TELEMETRY carries spikes, not synaptic operations
     if rep is not None:
         report["compare"] = {"identical": rep.identical, "steps": rep.periods, "faulted_steps": 0,
