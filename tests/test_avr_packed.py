@@ -127,3 +127,18 @@ def test_arena_layout_follows_the_board_hello_names() -> None:
     assert arena_bytes_on(net, "atmega328p") == (packed,)
     assert arena_bytes_on(net, "host-virtual") == (wide,)
     assert arena_bytes_on(net, "arduino") == (packed, wide)  # an Arduino build: AVR packs, 32-bit does not
+
+
+def test_bench_reports_avr_cycles_of_the_66_neuron_controller() -> None:
+    """`snnctl bench firmware`'s AVR section: the controller's packed arena, its image, the headroom."""
+    from firmware_bridge.bench_firmware import avr_blimp_bench
+    from snnctl.controllers.blimp_snn import default_network
+
+    require_board(BOARD)
+    r = avr_blimp_bench(steps=20)
+    net = default_network()
+    assert (r["neurons"], r["synapses"], r["steps"]) == (66, net.n_synapses, 20)
+    assert r["net_arena_bytes"] == device_bytes(net, packed=True)["arena_bytes"]
+    assert 0 < r["cycles_per_step_min"] <= r["cycles_per_step"] <= r["cycles_per_step_max"]
+    assert r["device_step_us"] == pytest.approx(r["cycles_per_step"] / 16, abs=0.1)  # 16 cycles a microsecond
+    assert r["flash_bytes"] <= UNO_FLASH and r["free_ram_bytes"] >= STACK_HEADROOM
