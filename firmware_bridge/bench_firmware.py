@@ -6,7 +6,8 @@ instructions per STEP (from the device's cycle counter, deterministic under icou
 host <-> device round trip per STEP. For the host virtual device: the round trip and the step time.
 Round trips are stop-and-wait (one STEP, wait for its reply), median over `steps`. The boards
 measured are those of `firmware_bridge.boards` that can run the benchmark ("bench-firmware"),
-boards with instruction counting first.
+boards with instruction counting first. The 2 KB atmega328p cannot hold that network; it is measured
+on the 66-neuron blimp controller compiled into its flash (`avr_blimp_bench`): CPU cycles per step.
 """
 
 from __future__ import annotations
@@ -64,6 +65,52 @@ def _measure(board: str, net, codes: np.ndarray, steps: int) -> dict:
     return res
 
 
+# The 8-bit board of the second table: it cannot hold the 160-neuron network, but runs the 66-neuron
+# blimp controller compiled into flash (packed arena, docs/firmware-boards.md §2-§3).
+AVR_BOARD = "atmega328p"
+
+
+def avr_blimp_bench(steps: int = 500) -> dict:
+    """The 66-neuron blimp controller (`snnctl evolve configs/blimp_pid.toml`'s starting network, the
+    shape it exports) compiled into the atmega328p's flash under simavr: CPU cycles per STEP from the
+    board's Timer1 (F_CPU cycles, deterministic under simavr but for timer interrupts landing inside
+    the step), image flash and RAM, the painted stack headroom after the run."""
+    from snnctl.controllers.blimp_snn import default_network
+    from snnctl.snnfile import to_bytes
+
+    from . import build
+    from .device import Device
+    from .emulators import start_emulator
+
+    net = default_network()
+    blob = to_bytes(net)
+    t = np.arange(max(steps, 1))
+    codes = np.clip(np.rint(1500 * np.sin(t / 30) + 200 * np.sin(t / 7)), -32768, 32767).astype(np.int16)[:, None]
+    with start_emulator(AVR_BOARD, network=blob) as emu, Device(emu.url, timeout=5.0) as dev:
+        info = dev.hello()
+        ni = dev.netinfo()
+        dev.reset()
+        cycles = [dev.step(codes[k], counts=True).cycles or 0 for k in range(len(codes))]
+        free_ram = dev.hello().free_ram
+    sizes = build.firmware_size(build.build_firmware(AVR_BOARD, network=blob))
+    return {
+        "board": info.name,
+        "network": "snnctl.controllers.blimp_snn.default_network()",
+        "neurons": net.n_neurons,
+        "synapses": net.n_synapses,
+        "net_blob_bytes": len(blob),
+        "net_arena_bytes": ni.arena_used,
+        "cycles_per_step": int(statistics.median(cycles)),
+        "cycles_per_step_min": int(min(cycles)),
+        "cycles_per_step_max": int(max(cycles)),
+        "device_step_us": round(1e6 * statistics.median(cycles) / info.tick_hz, 1),
+        "flash_bytes": sizes["flash"],
+        "ram_bytes": sizes["ram"],
+        "free_ram_bytes": free_ram,
+        "steps": len(codes),
+    }
+
+
 def firmware_bench(steps: int = 500, progress: bool = True) -> dict:
     """Measure every board whose tools are installed; missing ones are listed under `skipped`."""
     from snnctl.models import blimp_shaped_network
@@ -88,7 +135,10 @@ def firmware_bench(steps: int = 500, progress: bool = True) -> dict:
         "skipped": {b: f"apt-get install {avail[b]}" for b in BOARDS if avail.get(b)},
     }
     present = [b for b in BOARDS if not avail.get(b)]
-    with progress_bar(progress, len(present), "boards (build, emulate, measure)", "board") as bar:
+    avr = not avail.get(AVR_BOARD)
+    if not avr:
+        out["skipped"][AVR_BOARD] = f"apt-get install {avail[AVR_BOARD]}"
+    with progress_bar(progress, len(present) + avr, "boards (build, emulate, measure)", "board") as bar:
         for board in present:
             bar.set_postfix_str(board)
             res = _measure(board, net, codes, steps)
@@ -97,6 +147,10 @@ def firmware_bench(steps: int = 500, progress: bool = True) -> dict:
                 res.update(flash_bytes=sizes["flash"], ram_bytes=sizes["ram"], text_bytes=sizes["text"],
                            data_bytes=sizes["data"], bss_bytes=sizes["bss"])  # fmt: skip
             out["boards"][board] = res
+            bar.update(1)
+        if avr:
+            bar.set_postfix_str(f"{AVR_BOARD} (66 neurons)")
+            out["avr_blimp"] = avr_blimp_bench(steps)
             bar.update(1)
     arm = out["boards"].get(BOARDS[0], {})  # the top-level keys: the first instruction-counting board
     for key in ("flash_bytes", "ram_bytes", "instructions_per_step", "round_trip_ms"):
@@ -134,6 +188,16 @@ def format_bench(r: dict) -> str:
                 lines.append("")
                 lines.append(f"  {b} under QEMU -icount shift={spec.icount_shift}: instruction counts are exact;"
                              " times are QEMU's, not silicon's")  # fmt: skip
+    a = r.get("avr_blimp")
+    if a:
+        lines.append("")
+        lines.append(f"{a['board']}, the {a['neurons']}-neuron blimp controller ({a['synapses']} synapses) compiled"
+                     f" into flash: blob {a['net_blob_bytes']} B, packed arena {a['net_arena_bytes']} B")  # fmt: skip
+        lines.append(f"  CPU cycles per step (Timer1, median; min / max): {a['cycles_per_step']:,}"
+                     f" ({a['cycles_per_step_min']:,} / {a['cycles_per_step_max']:,}), {a['device_step_us']:,} us at"
+                     " 16 MHz")  # fmt: skip
+        lines.append(f"  image: flash {a['flash_bytes']:,} B, RAM {a['ram_bytes']:,} B before the stack;"
+                     f" stack headroom {a['free_ram_bytes']} B (painted, never touched)")  # fmt: skip
     for b, why in r["skipped"].items():
         lines.append(f"  {b}: skipped (tools missing: {why})")
     return "\n".join(lines)

@@ -98,6 +98,16 @@ AVRDUDE_ATMEGA328P = FlashTool(
     programmer="arduino",
     baud=115200,
 )
+# An Arduino Mega 2560 over its USB serial port (its stk500v2 bootloader), as the Arduino IDE uploads.
+AVRDUDE_ATMEGA2560 = FlashTool(
+    tool="avrdude",
+    packages=("avrdude",),
+    image="hex",
+    argv=("-p", "atmega2560", "-c", "<programmer>", "-P", "<port>", "-b", "<baud>", "-D", "-U", "flash:w:<image>:i"),
+    doc="avrdude(1); the Arduino IDE's upload of a Mega 2560: -c wiring -b 115200 -D",
+    programmer="wiring",
+    baud=115200,
+)
 # The EK-LM3S6965 evaluation kit through its on-board FTDI JTAG: OpenOCD's board script and its
 # `program FILE verify reset exit` command (OpenOCD manual, "Flash programming"); the path is in Tcl
 # braces so that spaces survive.
@@ -110,8 +120,8 @@ OPENOCD_EK_LM3S6965 = FlashTool(
 )
 
 _TOO_SMALL_FOR_BLIMP = (
-    "its 2 KB of RAM holds networks of ~3 neurons, and the benchmark runs the blimp-shaped network"
-    " (blob 5.7 KB, arena 4.8 KB; docs/firmware-boards.md)"
+    "its 2 KB of RAM holds networks of ~3 neurons with uploads, ~18 compiled into flash, and the benchmark"
+    " runs the blimp-shaped network (blob 5.7 KB, arena 4.8 KB; docs/firmware-boards.md)"
 )
 
 
@@ -165,6 +175,12 @@ class Board:
     def is_program(self) -> bool:
         """A Linux program (the host device, an edge board's binary), not a microcontroller image."""
         return self.toolchain in ("cc", "linux")
+
+    @property
+    def packed_state(self) -> bool:
+        """The core is built with SNN_PACKED_STATE (the packed arena of 8-bit targets; memory.py): as
+        snn.h defaults it, on for an AVR unless the board's defines say otherwise."""
+        return dict(self.defines).get("SNN_PACKED_STATE", "1" if self.toolchain == "avr" else "0") == "1"
 
     def can(self, capability: str) -> bool:
         if capability not in CAPABILITIES:
@@ -276,7 +292,12 @@ BOARDS: tuple[Board, ...] = (
         tool_prefix="avr-",
         toolchain_packages=AVR_TOOLCHAIN_PACKAGES,
         cflags=("-mmcu=atmega328p", *AVR_FLAGS),
-        defines=(("SNN_DEV_PORT_CONFIG", "1"), ("F_CPU", "16000000UL"), ("SNN_CORE_UNITS", "0")),
+        defines=(
+            ("SNN_DEV_PORT_CONFIG", "1"),
+            ("F_CPU", "16000000UL"),
+            ("SNN_CORE_UNITS", "0"),
+            ("SNN_PACKED_STATE", "1"),
+        ),
         linker_script=None,
         emulator="simavr",
         emulator_packages=AVR_EMULATOR_PACKAGES,
@@ -292,6 +313,54 @@ BOARDS: tuple[Board, ...] = (
         icount_shift=None,
         unsupported=(("bench-firmware", _TOO_SMALL_FOR_BLIMP), ("bench-loop", _TOO_SMALL_FOR_BLIMP)),
         flash=(AVRDUDE_ATMEGA328P,),
+    ),
+    # Arduino Mega 2560: the atmega328p port built for the ATmega2560 (8 KB RAM, 256 KB flash), with the
+    # Arduino library's Mega-class limits; run under libsimavr's atmega2560 core (simavr_runner -m).
+    # No EEPROM persistence: the runner mirrors a 1 KB EEPROM file only.
+    Board(
+        name="atmega2560",
+        cpu="ATmega2560 (8-bit AVR)",
+        description="the 8-bit AVR image (Arduino Mega 2560) under libsimavr",
+        device_name="atmega2560",
+        toolchain="avr",
+        tool_prefix="avr-",
+        toolchain_packages=AVR_TOOLCHAIN_PACKAGES,
+        cflags=("-mmcu=atmega2560", *AVR_FLAGS),
+        defines=(
+            ("SNN_DEV_PORT_CONFIG", "1"),
+            ("F_CPU", "16000000UL"),
+            ("SNN_CORE_UNITS", "0"),
+            ("SNN_DEV_BOARD_NAME", '"atmega2560"'),
+            ("SNN_DEV_MAX_PAYLOAD", "128u"),
+            ("SNN_DEV_MAX_BLOB", "1024u"),
+            ("SNN_DEV_ARENA_BYTES", "1344u"),
+            ("SNN_DEV_MAX_NEURONS", "128u"),
+            ("SNN_DEV_MAX_SYNAPSES", "1024u"),
+            ("SNN_DEV_PERSIST", "0"),
+        ),  # fmt: skip
+        linker_script=None,
+        emulator="simavr",
+        emulator_packages=AVR_EMULATOR_PACKAGES,
+        qemu_machine=None,
+        ram_bytes=8 * 1024,
+        flash_bytes=256 * 1024,
+        max_payload=128,
+        max_blob_bytes=1024,
+        arena_bytes=1344,
+        max_neurons=128,
+        max_synapses=1024,
+        tick_hz=16_000_000,
+        icount_shift=None,
+        unsupported=(
+            (
+                "bench-firmware",
+                "the benchmark's 160-neuron network (blob 5.7 KB, arena 4.8 KB) does not fit two 8 KB-board"
+                " upload slots; docs/firmware-boards.md §2",
+            ),
+            ("bench-loop", "the benchmark's 160-neuron network does not fit two upload slots in 8 KB of RAM"),
+        ),  # fmt: skip
+        flash=(AVRDUDE_ATMEGA2560,),
+        port_dir="atmega328p",
     ),
     # Raspberry Pi 3/4/5, Zero 2 W with a 64-bit OS; Jetson, Rock Pi, ... (docs/firmware-boards.md §6)
     _linux_board(

@@ -24,14 +24,16 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from firmware_bridge import boards
+from firmware_bridge import boards, flash_network
 
 FIRMWARE_DIR = Path(__file__).resolve().parent / "firmware"
 CORE_DIR = FIRMWARE_DIR / "core"
 HOST_DIR = FIRMWARE_DIR / "host"
+HARVARD_DIR = HOST_DIR / "harvard"  # test build of the blob hook (snn_blob_harvard.h)
 
 BASE_FLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"]
 RELEASE_FLAGS = ["-O2"]
+NetworkArg = str | Path | bytes | None  # a `.snn` path or its bytes, to compile into an image
 SANITIZE_FLAGS = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g", "-O1"]
 
 
@@ -61,12 +63,14 @@ def _compiler_identity(cc: list[str]) -> bytes:
 
 
 def build_host_tool(name: str, out_dir: Path | None = None, sanitize: bool = False,
-                    defines: dict[str, int] | None = None) -> Path:  # fmt: skip
+                    defines: dict[str, int] | None = None, harvard: bool = False) -> Path:  # fmt: skip
     """Build `firmware/host/<name>.c` with the core and return the path of the executable.
 
     `sanitize=True` builds with AddressSanitizer and UBSan (any finding aborts the tool). `defines`
     (e.g. {"SNN_DECAY_WIDE": 0}) select the core's portable code paths on this host, so the paths an
-    8/16-bit target compiles are tested here too.
+    8/16-bit target compiles are tested here too. `harvard=True` (snnrun, snncheck) gives the core
+    the blob at an unreadable address and the byte hook of `host/harvard/snn_blob_harvard.h`, as a
+    network in AVR flash is: any read of the blob that bypasses the hook crashes the tool.
     """
     main = HOST_DIR / f"{name}.c"
     if not main.is_file():
@@ -74,21 +78,33 @@ def build_host_tool(name: str, out_dir: Path | None = None, sanitize: bool = Fal
         raise ValueError(f"no host tool {name!r} in {HOST_DIR} (known: {', '.join(known)})")
     core_c = sorted(CORE_DIR.glob("*.c"))
     flags = [f"-D{k}={v}" for k, v in sorted((defines or {}).items())]
+    if harvard:
+        flags += ["-DSNN_HARVARD=1", '-DSNN_BLOB_CONFIG="snn_blob_harvard.h"']
+        hook_c = sorted(HARVARD_DIR.glob("*.c"))
+        return _build_cached(name, [main, *core_c, *hook_c], [CORE_DIR, HARVARD_DIR], flags, out_dir, sanitize)
     return _build_cached(name, [main, *core_c], [CORE_DIR], flags, out_dir, sanitize)
 
 
-def build_host_device(out_dir: Path | None = None, sanitize: bool = False) -> Path:
+def build_host_device(out_dir: Path | None = None, sanitize: bool = False,
+                      network: NetworkArg = None) -> Path:  # fmt: skip
     """Build the POSIX virtual device `snndev` (`firmware/ports/host/*.c` + `firmware/device/` +
     the core) and return the path of the executable.
 
     Run it with no argument to serve on a new pseudo-terminal or with ``--tcp PORT`` to serve on
     127.0.0.1; its first stdout line is ``URL <path or socket://...>`` (docs/protocol.md).
-    `sanitize=True` builds with AddressSanitizer and UBSan.
+    `sanitize=True` builds with AddressSanitizer and UBSan. `network` (a `.snn` path or bytes)
+    compiles that network in (`SNN_DEV_FLASH_NETWORK`, `firmware_bridge.flash_network`).
     """
     port = FIRMWARE_DIR / "ports" / "host"
     device = FIRMWARE_DIR / "device"
     sources = [*sorted(port.glob("*.c")), *sorted(device.glob("*.c")), *sorted(CORE_DIR.glob("*.c"))]
-    defines = [f"-D{k}={v}" for k, v in sorted(boards.get("host").defines)]
+    spec = boards.get("host")
+    all_defines = dict(spec.defines)
+    if network is not None:
+        net, blob = flash_network.read_network(network)
+        all_defines.update(flash_network.defines(net, spec))
+        sources.append(flash_network.write_source(blob, Path(out_dir) if out_dir else default_cache_dir()))
+    defines = [f"-D{k}={v}" for k, v in sorted(all_defines.items())]
     return _build_cached("snndev", sources, [CORE_DIR, device, port], defines, out_dir, sanitize)
 
 
@@ -193,33 +209,53 @@ def _board_spec(board: str, toolchain: str = "arm-none-eabi") -> boards.Board:
 
 def firmware_sources(board: str) -> list[Path]:
     """The C files of `board`'s image: core, device library, port."""
-    _board_spec(board)
-    port = PORTS_DIR / board
+    port = PORTS_DIR / _board_spec(board).port
     device_c = sorted(DEVICE_DIR.glob("*.c"))
     if not (DEVICE_DIR / "snn_device.h").is_file() or not device_c:
         raise RuntimeError(f"the device library ({DEVICE_DIR}) is missing or incomplete")
     return [*sorted(CORE_DIR.glob("*.c")), *device_c, *sorted(port.glob("*.c"))]
 
 
-def build_firmware(board: str, out_dir: Path | None = None) -> Path:
+def _with_network(spec: boards.Board, defines: dict[str, str], sources: list[Path], network: NetworkArg,
+                  out_dir: Path | None) -> tuple[dict[str, str], list[Path]]:  # fmt: skip
+    """`defines` and `sources` of an image, plus a compiled-in `network` if one is given."""
+    if network is None:
+        return defines, sources
+    net, blob = flash_network.read_network(network)
+    gen = flash_network.write_source(blob, Path(out_dir) if out_dir is not None else default_cache_dir())
+    return {**defines, **flash_network.defines(net, spec)}, [*sources, gen]
+
+
+def _source_key(path: Path) -> str:
+    """A source's name in an image's hash: its path under firmware/, or its file name (generated sources,
+    which are named by their content)."""
+    try:
+        return str(path.relative_to(FIRMWARE_DIR))
+    except ValueError:
+        return path.name
+
+
+def build_firmware(board: str, out_dir: Path | None = None, network: NetworkArg = None) -> Path:
     """Cross-compile the firmware of `board` and return the path of its `fw.elf` (a `fw.map` beside it).
 
     The image is cached in a directory named after a hash of the sources, headers, linker script,
     flags and compiler version. RuntimeError if the toolchain is missing (naming the apt packages),
     if compiling fails, or if the image contains software floating-point helpers. An AVR board is
-    built by `build_avr_firmware`; the host board has no image (`build_host_device`).
+    built by `build_avr_firmware`; the host board has no image (`build_host_device`). `network` (a
+    `.snn` path or bytes) is compiled into the image: the device runs it from flash and takes no
+    uploads (`firmware_bridge.flash_network`).
     """
     if boards.get(board).toolchain == "avr":
-        return build_avr_firmware(board, out_dir)
+        return build_avr_firmware(board, out_dir, network=network)
     if boards.get(board).toolchain == "linux":
-        return build_linux_device(board, out_dir)
+        return build_linux_device(board, out_dir, network=network)
     spec = _board_spec(board)
     tools = cross_tools(board)
-    port = PORTS_DIR / board
-    sources = firmware_sources(board)
+    port = PORTS_DIR / spec.port
     ldscript = port / spec.linker_script
     include_dirs = [CORE_DIR, DEVICE_DIR, port, port / "libc"]
-    defines = [f"-D{k}={v}" for k, v in sorted(spec.defines)]
+    all_defines, sources = _with_network(spec, dict(spec.defines), firmware_sources(board), network, out_dir)
+    defines = [f"-D{k}={v}" for k, v in sorted(all_defines.items())]
     flags = [*spec.cflags, *defines]
     link = [f"-T{ldscript}", "-Wl,--gc-sections", "-Wl,-Map=fw.map", "-lgcc"]
 
@@ -250,7 +286,7 @@ def _build_image(board: str, gcc: str, flags: list[str], include_dirs: list[Path
         digest.update("\0".join(part).encode() + b"\n")
     digest.update(_compiler_identity([gcc]))
     for path in [*sources, *headers, *extra_inputs]:
-        digest.update(str(path.relative_to(FIRMWARE_DIR)).encode() + b"\0" + path.read_bytes())
+        digest.update(_source_key(path).encode() + b"\0" + path.read_bytes())
     out_dir = Path(out_dir) if out_dir is not None else default_cache_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
     final = out_dir / f"fw-{board}-{digest.hexdigest()[:16]}"
@@ -327,7 +363,7 @@ def firmware_size(elf: Path) -> dict[str, int]:
 _NO_FLOAT_FLAG = {"aarch64-linux-gnu-": "-mgeneral-regs-only"}
 
 
-def build_linux_device(board: str, out_dir: Path | None = None) -> Path:
+def build_linux_device(board: str, out_dir: Path | None = None, network: NetworkArg = None) -> Path:
     """Cross-compile the protocol server `snndev` for the Linux board `board` and return its path.
 
     Core + device library + ports/host/*.c (snndev.c, snn_plugin.c), static, cached like the firmware images (a `fw.map`
@@ -340,7 +376,8 @@ def build_linux_device(board: str, out_dir: Path | None = None) -> Path:
     port = PORTS_DIR / spec.port
     sources = [*sorted(CORE_DIR.glob("*.c")), *sorted(DEVICE_DIR.glob("*.c")), *sorted(port.glob("*.c"))]
     include_dirs = [CORE_DIR, DEVICE_DIR, port]
-    flags = [*spec.cflags, *(f"-D{k}={v}" for k, v in sorted(spec.defines))]
+    all_defines, sources = _with_network(spec, dict(spec.defines), sources, network, out_dir)
+    flags = [*spec.cflags, *(f"-D{k}={v}" for k, v in sorted(all_defines.items()))]
     link = ["-Wl,--gc-sections", "-Wl,-Map=fw.map"]
 
     def check_floats(tmp: Path) -> None:
@@ -391,23 +428,26 @@ def avr_tools() -> dict[str, str]:
 
 
 def build_avr_firmware(board: str = "atmega328p", out_dir: Path | None = None,
-                       defines: dict[str, str] | None = None) -> Path:  # fmt: skip
+                       defines: dict[str, str] | None = None, network: NetworkArg = None) -> Path:  # fmt: skip
     """Cross-compile the AVR image of `board` (core + device library + ports/<board>/) with avr-gcc.
 
-    `defines` override the port's limits (e.g. ``{"SNN_DEV_MAX_BLOB": "180u"}``). Returns `fw.elf`
+    `defines` override the port's limits (e.g. ``{"SNN_DEV_MAX_BLOB": "180u"}``); `network` (a `.snn`
+    path or bytes) is compiled into flash (PROGMEM, read with LPM through the core's blob hook) with
+    one arena sized for it, and the device takes no uploads. Returns `fw.elf`
     (a `fw.map` beside it), cached under a hash of sources, flags and compiler. RuntimeError if
     the toolchain is missing, compiling fails, or the image links software floating point.
     """
     spec = _board_spec(board, "avr")
     tools = avr_tools()
-    port = PORTS_DIR / board
+    port = PORTS_DIR / spec.port
     sources = [
         *sorted(CORE_DIR.glob("*.c")),
         *sorted(DEVICE_DIR.glob("*.c")),
         *sorted(p for p in port.glob("*.c") if p.name != _AVR_RUNNER),
     ]
     include_dirs = [CORE_DIR, DEVICE_DIR, port]
-    all_defines = {**dict(spec.defines), **(defines or {})}
+    all_defines, sources = _with_network(spec, dict(spec.defines), sources, network, out_dir)
+    all_defines.update(defines or {})
     flags = [*spec.cflags, *(f"-D{k}={v}" for k, v in sorted(all_defines.items()))]
     link = ["-Wl,--gc-sections", "-Wl,-Map=fw.map"]
 
@@ -459,14 +499,53 @@ def _project_version() -> str:
         return "0.0.0"
 
 
-def export_arduino_library(out_dir: Path) -> Path:
+_ARDUINO_NETWORK_CONFIG = "snn_network_config.h"  # a flash-network library's settings (generated)
+
+
+def _arduino_network_files(network: NetworkArg) -> dict[str, str]:
+    """The generated sources of a library with `network` compiled in: its settings header (flash
+    mode, one arena sized for the network + the AVR alignment slack, the network's own counts; the
+    AVR blob hook) and the C file holding the blob (PROGMEM on AVR) and `board_flash_network`."""
+    net, blob = flash_network.read_network(network)
+    # the arena in the core's layout of each architecture: packed on AVR (+ its alignment slack), 32-bit elsewhere
+    avr_arena = flash_network.arena_bytes(net, boards.get("atmega328p"))
+    arena = flash_network.arena_bytes(net, boards.get("lm3s6965evb"))
+    settings = {
+        "SNN_DEV_FLASH_NETWORK": "1",
+        "SNN_DEV_MAX_NEURONS": f"{net.n_neurons}u",
+        "SNN_DEV_MAX_SYNAPSES": f"{max(net.n_synapses, 1)}u",
+        "SNN_DEV_MAX_INPUTS": f"{net.n_inputs}u",
+        "SNN_DEV_MAX_OUTPUTS": f"{net.n_outputs}u",
+        "SNN_DEV_SENSOR_CODES": f"{net.n_inputs}u",
+    }
+    header = [
+        "/* snn_network_config.h - this library runs ONE network compiled into the sketch's flash",
+        " * (generated by make_library.py --network; do not edit). The device takes no uploads; HELLO",
+        " * reports capability bit 4. On AVR the blob is PROGMEM, read with pgm_read_byte (snn_avr_flash.h). */",
+        "#ifndef SNN_NETWORK_CONFIG_H",
+        "#define SNN_NETWORK_CONFIG_H",
+        *(f"#define {k} {v}" for k, v in settings.items()),
+        "#if defined(__AVR__)",
+        f"#define SNN_DEV_ARENA_BYTES {avr_arena}u /* packed state (SNN_PACKED_STATE, snn.h) */",
+        '#include "snn_avr_flash.h"',
+        "#else",
+        f"#define SNN_DEV_ARENA_BYTES {arena}u",
+        "#endif",
+        "#endif /* SNN_NETWORK_CONFIG_H */",
+        "",
+    ]
+    return {_ARDUINO_NETWORK_CONFIG: "\n".join(header), "snn_flash_network.c": flash_network.source_text(blob)}
+
+
+def export_arduino_library(out_dir: Path, network: NetworkArg = None) -> Path:
     """Write the Arduino library `snnctl` into `out_dir/snnctl/` and return that directory.
 
     Layout (Arduino library format 1.5, also a PlatformIO library): `library.properties`,
     `library.json`, `src/` = core/*.c|h + device/*.c|h + arduino/snnctl.h + arduino/snn_port_config.h
     (`src/snn_dev_config.h` gets `SNN_DEV_PORT_CONFIG` defined up front, since the Arduino IDE has
     no per-library compiler flags), `examples/SnnDevice/SnnDevice.ino`. An existing `snnctl/` is
-    replaced.
+    replaced. With `network` (a `.snn` path or bytes) the library runs that network from flash
+    (`_arduino_network_files`; `snn_blob.h` and `snn_dev_config.h` include its settings first).
     """
     import json
 
@@ -477,6 +556,8 @@ def export_arduino_library(out_dir: Path) -> Path:
     try:
         src = tmp / "src"
         src.mkdir()
+        generated = _arduino_network_files(network) if network is not None else {}
+        first = f'#include "{_ARDUINO_NETWORK_CONFIG}" /* the compiled-in network (generated line) */\n'
         for d in (CORE_DIR, DEVICE_DIR):
             for path in sorted([*d.glob("*.c"), *d.glob("*.h")]):
                 text = path.read_text()
@@ -485,7 +566,13 @@ def export_arduino_library(out_dir: Path) -> Path:
                         "/* snnctl Arduino library: use the library's snn_port_config.h (generated line). */\n"
                         "#ifndef SNN_DEV_PORT_CONFIG\n#define SNN_DEV_PORT_CONFIG 1\n#endif\n" + text
                     )
+                if generated and path.name in ("snn_dev_config.h", "snn_blob.h"):
+                    text = first + text
                 (src / path.name).write_text(text)
+        if generated:
+            shutil.copyfile(PORTS_DIR / "atmega328p" / "snn_avr_flash.h", src / "snn_avr_flash.h")
+            for name, text in generated.items():
+                (src / name).write_text(text)
         for name in ("snnctl.h", "snn_port_config.h"):
             shutil.copyfile(ARDUINO_DIR / name, src / name)
         examples = ARDUINO_DIR / "examples"

@@ -7,7 +7,10 @@
     snn_load(&net, blimp_snn, blimp_snn_len, (uint8_t *)arena, sizeof arena);
 
 The core executes the int8 weights in place from the blob, so `const` data (flash on most MCUs)
-is all it needs; the blob is read byte by byte, so it needs no alignment. The arrays are `static`,
+is all it needs; the blob is read byte by byte, so it needs no alignment. The array is declared
+`SNN_BLOB_ATTR` (core/snn_blob.h): empty by default, `PROGMEM` on an AVR built with the core's
+flash hook (-DSNN_BLOB_CONFIG='"snn_avr_flash.h"'), so the blob's placement always matches how the
+core reads it (on an AVR without the hook the bytes would sit in RAM). The arrays are `static`,
 so include the header in one translation unit.
 
 `snnctl export --c-header` writes it (`snnctl.cli.interchange`). It lives in `firmware_bridge` beside
@@ -52,7 +55,7 @@ def to_c_header(net: Network, name: str) -> str:
         " *",
         f" * {plural(net.n_inputs, 'input')}, {plural(net.n_outputs, 'output')}, {plural(net.n_neurons, 'neuron')} in "
         f"{plural(len(net.populations), 'population')}, {plural(net.n_synapses, 'synapse')}.",
-        f" * Blob {len(blob)} bytes (const: keep in flash), arena {arena} bytes of RAM for snn_load.",
+        f" * Blob {len(blob)} bytes (const, SNN_BLOB_ATTR: in flash), arena {arena} bytes of RAM for snn_load.",
         " *",
         " * Usage (include this header in one .c file; compile and link the .c files of firmware/core):",
         f" *     static uint32_t arena[{up}_ARENA_WORDS];",
@@ -76,6 +79,8 @@ def to_c_header(net: Network, name: str) -> str:
         "",
         "#include <stdint.h>",
         "",
+        '#include "snn_blob.h" /* SNN_BLOB_ATTR: PROGMEM where the core reads the blob from program memory */',
+        "",
         f"#define {up}_N_INPUTS {net.n_inputs}u",
         f"#define {up}_N_OUTPUTS {net.n_outputs}u",
         f"#define {up}_N_NEURONS {net.n_neurons}u",
@@ -84,10 +89,19 @@ def to_c_header(net: Network, name: str) -> str:
         f"#define {up}_SNN_BYTES {len(blob)}u",
         "",
         f"static const uint32_t {name}_snn_len = {len(blob)}u;",
-        f"static const uint8_t {name}_snn[{len(blob)}] = {{",
+        f"static const uint8_t {name}_snn[{len(blob)}] SNN_BLOB_ATTR = {{",
+        *byte_array_rows(blob),
+        "};",
+        "",
+        f"#endif /* {up}_SNN_H */",
+        "",
     ]
-    for i in range(0, len(blob), _BYTES_PER_LINE):
-        chunk = blob[i : i + _BYTES_PER_LINE]
-        lines.append("    " + ", ".join(f"0x{b:02x}" for b in chunk) + ",")
-    lines += ["};", "", f"#endif /* {up}_SNN_H */", ""]
     return "\n".join(lines)
+
+
+def byte_array_rows(blob: bytes) -> list[str]:
+    """The initialiser rows of a C byte array holding `blob`, 16 bytes a row."""
+    return [
+        "    " + ", ".join(f"0x{b:02x}" for b in blob[i : i + _BYTES_PER_LINE]) + ","
+        for i in range(0, len(blob), _BYTES_PER_LINE)
+    ]

@@ -75,6 +75,19 @@ class ConnectionLost(DeviceError):
     """The port could not be opened, or closed under us (device unplugged, emulator stopped)."""
 
 
+def flash_network_refusal(info: Info, url: str, network: str = "NET.snn") -> str:
+    """The one-line refusal of an upload to a device whose network is compiled into its firmware
+    (HELLO capability bit 4), naming the command that builds `network` into the board's image."""
+    from .boards import by_device_name
+
+    board = by_device_name(info.name)
+    name = board.name if board is not None else "BOARD"
+    return (
+        f"{info.name or url} runs a network compiled into its flash and takes no uploads; build the network"
+        f" into the image instead: snnctl firmware build --board {name} --network {network}"
+    )
+
+
 _ERROR_HINTS = {
     ErrorCode.UNKNOWN_TYPE: "the firmware does not know this request; update the firmware or snnctl",
     ErrorCode.BAD_LENGTH: "the request payload has the wrong size for its type",
@@ -89,6 +102,8 @@ _ERROR_HINTS = {
     ErrorCode.INCOMPLETE: "commit before all bytes arrived; retry the deploy",
     ErrorCode.BAD_INPUT_COUNT: "the number of input codes differs from the network's inputs",
     ErrorCode.RUNNING: "the network runs on board; stop it first (snnctl device stop --port URL)",
+    ErrorCode.FLASH_NETWORK: "the network is compiled into this device's firmware: build the new one in"
+    " (snnctl firmware build --board BOARD --network NET.snn) instead of uploading it",
     ErrorCode.BAD_PERIOD: "no usable control period: the .snn has no `ctrl` section (pass --period-us), the"
     " board's timer cannot run it, or telemetry does not fit the device's frames (detail 0 / 1 / 2)",
 }
@@ -114,14 +129,13 @@ def _load_network(net_or_path: Any):
 
 def check_limits(info: Info, net: Any, blob_bytes: int) -> dict[str, tuple[int, int]]:
     """Each device limit as (needed, available); NetworkTooLarge naming the first one exceeded."""
-    from .memory import device_bytes
+    from .memory import arena_bytes_on
 
-    mem = device_bytes(net)
     limits = {
         "neurons": (net.n_neurons, info.max_neurons),
         "synapses": (net.n_synapses, info.max_synapses),
         "blob_bytes": (blob_bytes, info.max_blob_bytes),
-        "arena_bytes": (mem["arena_bytes"], info.arena_bytes),
+        "arena_bytes": (arena_bytes_on(net, info.name or "")[0], info.arena_bytes),
     }
     for name, (need, have) in limits.items():
         if need > have:
@@ -460,19 +474,23 @@ class Device:
     def deploy(self, net_or_path: Any, progress: Callable[[int, int], Any] | None = None) -> NetInfo:
         """Check the device limits, upload, commit and verify a Network / .snn path / .snn bytes.
 
-        Raises NetworkTooLarge (before anything is sent) naming the limit that is exceeded.
+        Raises NetworkTooLarge (before anything is sent) naming the limit that is exceeded. A device
+        whose network is compiled into its flash (capability bit 4) takes no uploads: deploying the
+        network it already runs returns its NETINFO, another one raises DeviceError saying to build
+        that one into the image.
         """
         from snnctl import snnfile
 
-        from .memory import device_bytes
+        from .memory import arena_bytes_on
 
         net, blob = _load_network(net_or_path)
         info = self._ensure_info()
-        if info.has(P.Capability.NETWORK_IN_FLASH):
-            raise DeviceError(
-                f"{info.name or self.url} runs a network compiled into its flash and takes no uploads;"
-                " rebuild its firmware with the new network instead"
-            )
+        if info.has(P.Capability.NETWORK_IN_FLASH):  # no uploads: fine if it is this very network
+            ni = self.netinfo()
+            if ni.loaded and (ni.blob_bytes, ni.blob_crc32) == (len(blob), snnfile.network_crc(blob)):
+                return ni
+            shown = str(net_or_path) if isinstance(net_or_path, str | Path) else "NET.snn"
+            raise DeviceError(flash_network_refusal(info, self.url, shown))
         check_limits(info, net, len(blob))
         ni = self.upload(blob, progress)
         want = {
@@ -483,10 +501,12 @@ class Device:
             "n_synapses": net.n_synapses,
             "blob_bytes": len(blob),
             "blob_crc32": snnfile.network_crc(blob),
-            "arena_used": device_bytes(net)["arena_bytes"],
             "period_us": round(net.control_period_s * 1e6) if net.control_period_s else 0,
         }
         wrong = [f"{k} {getattr(ni, k)} (expected {v})" for k, v in want.items() if getattr(ni, k) != v]
+        arenas = arena_bytes_on(net, info.name or "")  # the core's layout of this board (memory.py)
+        if ni.arena_used not in arenas:
+            wrong.append(f"arena_used {ni.arena_used} (expected {' or '.join(map(str, arenas))})")
         if wrong:
             raise ProtocolError(f"device at {self.url} reports after commit: {', '.join(wrong)}")
         self.net = net

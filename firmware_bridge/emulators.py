@@ -181,20 +181,23 @@ def available_boards() -> dict[str, str | None]:
 
 
 def start_emulator(board: str, *, icount: bool = True, timeout: float = 10.0, nv_file: Path | str | None = None,
-                   program_args: Sequence[str] = ()) -> Emulator:  # fmt: skip
+                   program_args: Sequence[str] = (), network: build.NetworkArg = None) -> Emulator:  # fmt: skip
     """Build and start `board` (see the module docstring); wait until its serial port can be opened.
 
     `nv_file` is the device's non-volatile memory (`snndev --nv` on the host and Linux edge boards,
     the EEPROM file of `simavr_runner -e` on the atmega328p; ValueError for the others).
     `program_args` go to a board that is a Linux program (host, linux-aarch64, linux-armhf): the
     options of ports/host/snndev.c such as ``["--plugin", "CMD"]``; ValueError for other boards.
-    RuntimeError naming the apt packages if tools are missing, or if the emulator does not come up
-    within `timeout` seconds (with its output).
+    `network` (a `.snn` path or bytes) is compiled into the image (`flash_network`): the device runs
+    it from boot and refuses uploads. RuntimeError naming the apt packages if tools are missing, or
+    if the emulator does not come up within `timeout` seconds (with its output).
     """
     spec = boards.get(board)
-    if nv_file is not None and spec.emulator not in ("process", "qemu-user", "simavr"):
+    if nv_file is not None and (spec.emulator not in ("process", "qemu-user", "simavr") or spec.name == "atmega2560"):
         raise ValueError(f"board {board!r} keeps no network across a restart (no NV memory in its emulator); --nv"
                          " works with the host, linux-* and atmega328p boards (firmware-boards.md §7)")  # fmt: skip
+    if nv_file is not None and network is not None:
+        raise ValueError("a compiled-in network is not persisted: --nv and --network exclude each other")
     nv_args = [] if nv_file is None else ["-e" if spec.emulator == "simavr" else "--nv", str(nv_file)]
     missing = _missing_packages(board)
     if missing:
@@ -205,15 +208,17 @@ def start_emulator(board: str, *, icount: bool = True, timeout: float = 10.0, nv
     if program_args and not spec.is_program:
         raise ValueError(f"board {board!r} is a firmware image, not a program: it takes no program_args")
     if spec.emulator == "process":
-        return _start_host(timeout, [*nv_args, *program_args])
+        return _start_url_printer("host", [str(build.build_host_device(network=network)), *nv_args, *program_args],
+                                  timeout)  # fmt: skip
     if spec.emulator == "simavr":
-        elf = build.build_avr_firmware(board)
-        return _start_url_printer(board, [str(build.build_simavr_runner()), str(elf), *nv_args], timeout)
+        elf = build.build_avr_firmware(board, network=network)
+        mcu = ["-m", spec.name] if spec.name != "atmega328p" else []  # the runner's default core
+        return _start_url_printer(board, [str(build.build_simavr_runner()), str(elf), *mcu, *nv_args], timeout)
     if spec.emulator == "qemu-user":  # the program prints its URL itself, as the host device does
-        program = build.build_linux_device(board)
+        program = build.build_linux_device(board, network=network)
         return _start_url_printer(board, [shutil.which(spec.qemu_user) or spec.qemu_user, str(program), "--tcp", "0",
                                           *nv_args, *program_args], timeout)  # fmt: skip
-    elf = build.build_firmware(board)
+    elf = build.build_firmware(board, network=network)
     return start_qemu(board, elf, icount=icount, timeout=timeout)
 
 
@@ -269,11 +274,6 @@ def start_qemu(board: str, elf: Path, *, icount: bool = True, timeout: float = 1
     raise RuntimeError(
         f"QEMU ({board}) did not open its serial port within {timeout:g} s:\n{shlex.join(cmd)}\n{last_error}"
     )
-
-
-def _start_host(timeout: float, args: list[str]) -> Emulator:
-    """Run the POSIX host device with `args`; its first stdout line is `URL <url>`."""
-    return _start_url_printer("host", [str(build.build_host_device()), *args], timeout)
 
 
 def _start_url_printer(board: str, cmd: list[str], timeout: float) -> Emulator:

@@ -83,11 +83,12 @@ def to_ihex(elf: Path, board: str) -> Path:
     return hex_path
 
 
-def image_for(board: str, t: FlashTool, image: str | Path | None = None) -> Path:
-    """The file to flash: `image` if given (an ELF converted to HEX if the tool wants HEX), else the built firmware."""
+def image_for(board: str, t: FlashTool, image: str | Path | None = None, network: build.NetworkArg = None) -> Path:
+    """The file to flash: `image` if given (an ELF converted to HEX if the tool wants HEX), else the built
+    firmware (with `network` compiled in, if given)."""
     if image is None:
         try:
-            elf = build.build_firmware(board)
+            elf = build.build_firmware(board, network=network)
         except (RuntimeError, ValueError, OSError) as exc:
             raise FlashError(str(exc).splitlines()[0]) from None
     else:
@@ -127,13 +128,17 @@ def command(t: FlashTool, image: Path, port: str | None, baud: int | None = None
 
 
 def flash(board: str, port: str | None = None, *, tool: str | None = None, image: str | Path | None = None,
-          baud: int | None = None, programmer: str | None = None, dry_run: bool = False) -> list[str]:  # fmt: skip
-    """Flash `board` (or with `dry_run` only work out the command); returns the argv that was (to be) run."""
+          baud: int | None = None, programmer: str | None = None, dry_run: bool = False,
+          network: build.NetworkArg = None) -> list[str]:  # fmt: skip
+    """Flash `board` (or with `dry_run` only work out the command); returns the argv that was (to be) run.
+    `network` (a `.snn`) is compiled into the image (docs/firmware-boards.md §3); not with `image`."""
+    if image is not None and network is not None:
+        raise FlashError("--image flashes a built image as it is: build it with --network instead")
     t = choose_tool(board, tool)
     if not dry_run:
         require_tool(t, board)  # before a possibly long build
     _need_port(t, port)  # before a possibly long build
-    argv = command(t, image_for(board, t, image), port, baud, programmer)
+    argv = command(t, image_for(board, t, image, network), port, baud, programmer)
     if dry_run:
         return argv
     try:

@@ -200,15 +200,14 @@ class DeviceBackend(Backend):
     def _attempt_s(self, remaining: float) -> float:
         return max(MIN_ATTEMPT_S, remaining / (self.retries + 1))
 
-    def _runs_this_network(self, ni: P.NetInfo) -> bool:
-        """NetInfo agrees on every field with this network (size, CRC-32, shape, arena)."""
-        from .memory import device_bytes
+    def _runs_this_network(self, info: P.Info, ni: P.NetInfo) -> bool:
+        """NetInfo agrees on every field with this network (size, CRC-32, shape, the arena of the board's layout)."""
+        from .memory import arena_bytes_on
 
         n = self.net
-        want = (True, len(self.blob), self.blob_crc, n.n_inputs, n.n_outputs, n.n_neurons, n.n_synapses,
-                device_bytes(n)["arena_bytes"])  # fmt: skip
-        return (ni.loaded, ni.blob_bytes, ni.blob_crc32, ni.n_inputs, ni.n_outputs, ni.n_neurons, ni.n_synapses,
-                ni.arena_used) == want  # fmt: skip
+        want = (True, len(self.blob), self.blob_crc, n.n_inputs, n.n_outputs, n.n_neurons, n.n_synapses)
+        got = (ni.loaded, ni.blob_bytes, ni.blob_crc32, ni.n_inputs, ni.n_outputs, ni.n_neurons, ni.n_synapses)
+        return got == want and ni.arena_used in arena_bytes_on(n, info.name or "")
 
     def _connect(self, connect_timeout: float, first: bool = False) -> _CountingDevice:
         """Open, HELLO, deploy unless (on a reconnect) the board still runs this network, set the watchdog."""
@@ -217,12 +216,13 @@ class DeviceBackend(Backend):
         try:
             info = dev.hello()
             ni = dev.netinfo()
-            if first or not self._runs_this_network(ni):
-                if info.has(Capability.NETWORK_IN_FLASH):
-                    raise DeviceError(
-                        f"{info.name or self.url} runs another network from flash (crc32 0x{ni.blob_crc32:08x},"
-                        f" this one 0x{self.blob_crc:08x}) and takes no uploads"
-                    )
+            runs = self._runs_this_network(info, ni)
+            if info.has(Capability.NETWORK_IN_FLASH) and not runs:
+                raise DeviceError(
+                    f"{info.name or self.url} runs another network from flash (crc32 0x{ni.blob_crc32:08x},"
+                    f" this one 0x{self.blob_crc:08x}) and takes no uploads"
+                )
+            if (first or not runs) and not info.has(Capability.NETWORK_IN_FLASH):
                 dev.timeout = max(dev.timeout, 0.5)  # uploads are not held to the control deadline
                 dev.deploy(self.blob)
                 dev.timeout = self._attempt_s(self.deadline_s)

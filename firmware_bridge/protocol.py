@@ -56,6 +56,7 @@ class ErrorCode(enum.IntEnum):
     BAD_INPUT_COUNT = 12
     RUNNING = 13
     BAD_PERIOD = 14
+    FLASH_NETWORK = 15  # LOAD_BEGIN / LOAD_CHUNK / COMMIT on a device running a compiled-in network
 
 
 class Capability(enum.IntFlag):

@@ -22,11 +22,11 @@ def require_board(board: str) -> None:
         skip_unless_ci(f"board {board}: tools missing; apt-get install {missing}")
 
 
-def running_emulator(board: str):
+def running_emulator(board: str, network=None):
     """For a fixture to `yield from`: the board's emulator, started once its tools are checked
-    (`require_board`), stopped when the fixture ends."""
+    (`require_board`), stopped when the fixture ends; `network` is compiled into its image."""
     from firmware_bridge.emulators import start_emulator
 
     require_board(board)
-    with start_emulator(board) as e:
+    with start_emulator(board, network=network) as e:
         yield e

@@ -110,7 +110,8 @@ def test_sources_and_sketch_compile_on_host(lib, tmp_path):
 ARDUINO_HW = Path("/usr/share/arduino/hardware")
 
 
-def test_example_builds_for_arduino_mega(lib, tmp_path):
+def _arduino_build(lib: Path, fqbn: str, tmp_path: Path) -> dict[str, int]:
+    """Build the library's example sketch with Debian's arduino-builder for `fqbn`; its flash and RAM."""
     if shutil.which("arduino-builder") is None or not (ARDUINO_HW / "arduino" / "avr" / "boards.txt").is_file():
         msg = "arduino-builder / the AVR core missing; apt-get install arduino-builder arduino-core-avr"
         if os.environ.get("CI", "").lower() == "true":
@@ -122,12 +123,63 @@ def test_example_builds_for_arduino_mega(lib, tmp_path):
     out = tmp_path / "build"
     out.mkdir()
     cmd = ["arduino-builder", "-compile", "-hardware", str(ARDUINO_HW), "-hardware", "/usr/share/arduino-builder",
-           "-tools", "/usr/bin", "-libraries", str(lib.parent), "-fqbn", "arduino:avr:mega:cpu=atmega2560",
+           "-tools", "/usr/bin", "-libraries", str(lib.parent), "-fqbn", fqbn,
            "-build-path", str(out),
            # Debian's arduino-core-avr 1.8.7 with gcc-avr 5.4: WString.cpp needs DECIMAL_DIG (a C++17 macro)
            "-prefs", "compiler.cpp.extra_flags=-DDECIMAL_DIG=17", str(sketch / "SnnDevice.ino")]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    sizes = build.firmware_size(out / "SnnDevice.ino.elf")
+    return build.firmware_size(out / "SnnDevice.ino.elf")
+
+
+def test_example_builds_for_arduino_mega(lib, tmp_path):
+    sizes = _arduino_build(lib, "arduino:avr:mega:cpu=atmega2560", tmp_path)
     assert sizes["ram"] + 1024 <= 8192, sizes  # Mega 2560: 8 KB, with >= 1 KB left for the stack
     assert sizes["flash"] <= 256 * 1024
+
+
+def test_uno_build_with_the_network_in_flash_fits_with_room_for_user_code(tmp_path):
+    """A 16-neuron blimp-shaped controller (both branches, 6 populations) compiled into the example for
+    an Uno: within the Uno's budget (firmware_bridge.budgets: 32,256 B of flash after Optiboot, 2,048 B
+    of RAM, the firmware's deepest stack, 2 KB flash and 256 B RAM kept for the user's code). The blob
+    is in flash: .data is smaller than the blob (PROGMEM is not copied to RAM). The 18-neuron version
+    is 20 B of RAM over this budget with the Arduino core's Serial buffers (it fits the bare-metal
+    atmega328p image: tests/test_avr_flash_network.py); packing the state (issue 16 item 2) is next."""
+    from firmware_bridge import budgets
+    from snnctl.models import blimp_shaped_network
+    from snnctl.snnfile import to_bytes
+
+    net = blimp_shaped_network(n_enc=4, n_hidden=3)
+    (tmp_path / "libs").mkdir()
+    lib = build.export_arduino_library(tmp_path / "libs", network=to_bytes(net))
+    generated = (lib / "src" / "snn_network_config.h").read_text()
+    assert "#define SNN_DEV_FLASH_NETWORK 1" in generated
+    sizes = _arduino_build(lib, "arduino:avr:uno", tmp_path)
+    uno = next(b for b in budgets.BUDGETS if b.board == "Arduino Uno")
+    fit = budgets.Fit(uno, sizes["flash"], sizes["ram"])
+    assert fit.fits, fit.summary()
+    assert sizes["data"] < len(to_bytes(net)), sizes  # the blob is not copied to RAM
+
+
+def test_uno_build_with_the_66_neuron_blimp_controller_in_flash_fits(tmp_path):
+    """The blimp controller's shape (66 neurons: `snnctl evolve configs/blimp_pid.toml` exports it) in
+    the example sketch for an Uno: the packed arena (SNN_PACKED_STATE, on for every AVR) holds it, and
+    the image is within the Uno's flash after Optiboot with the Arduino core's RAM, the firmware's
+    deepest stack and 256 B for the user's code (firmware_bridge.budgets)."""
+    from firmware_bridge import budgets
+    from firmware_bridge.memory import device_bytes
+    from snnctl.controllers.blimp_snn import default_network
+    from snnctl.snnfile import to_bytes
+
+    net = default_network()
+    assert net.n_neurons == 66
+    (tmp_path / "libs").mkdir()
+    lib = build.export_arduino_library(tmp_path / "libs", network=to_bytes(net))
+    generated = (lib / "src" / "snn_network_config.h").read_text()
+    packed = device_bytes(net, packed=True)["arena_bytes"]
+    assert f"#define SNN_DEV_ARENA_BYTES {packed + 3}u" in generated  # + the AVR's alignment slack
+    sizes = _arduino_build(lib, "arduino:avr:uno", tmp_path)
+    uno = next(b for b in budgets.BUDGETS if b.board == "Arduino Uno")
+    fit = budgets.Fit(uno, sizes["flash"], sizes["ram"])
+    assert fit.fits, fit.summary()
+    assert sizes["ram"] < packed + 1024  # the 32-bit arena alone (2,180 B) would not fit in 2 KB

@@ -144,8 +144,10 @@ def test_openocd_gets_the_documented_command(tmp_path, monkeypatch, capsys):
 
 
 def test_flash_tools_are_in_the_board_table():
-    assert boards.names("flash") == ("lm3s6965evb", "atmega328p")
+    assert boards.names("flash") == ("lm3s6965evb", "atmega328p", "atmega2560")
     assert [t.tool for t in boards.get("atmega328p").flash] == ["avrdude"]
+    mega = boards.get("atmega2560").flash[0]  # the Arduino IDE's Mega upload: -p atmega2560 -c wiring
+    assert (mega.tool, mega.argv[:2], mega.programmer, mega.baud) == ("avrdude", ("-p", "atmega2560"), "wiring", 115200)
     assert [t.tool for t in boards.get("lm3s6965evb").flash] == ["openocd"]
     assert "emulate --board host" in boards.get("host").why_not("flash")
 

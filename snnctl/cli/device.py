@@ -102,6 +102,8 @@ examples:
   snnctl firmware build --board lm3s6965evb    cross-compile the Cortex-M3 image, print its size
   snnctl firmware build --board host           the POSIX virtual device
   snnctl firmware build --board linux-aarch64  the same program for a 64-bit Raspberry Pi (static, cross-compiled)
+  snnctl firmware build --board atmega328p --network net.snn    an Uno/Nano image with the network in flash
+  snnctl firmware emulate --board atmega328p --network net.snn  ... run under simavr
   snnctl firmware emulate --board host         run a virtual device, print its serial URL
   snnctl firmware emulate --board host --nv dev.nv    ... whose deployed network survives a restart
   snnctl firmware flash --board atmega328p --port /dev/ttyACM0    write it to a real board (avrdude)
@@ -190,8 +192,17 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
     net, blob = load_network(args.path)
     with _open(args) as dev:
         info = dev.info
-        from firmware_bridge.device import check_limits
+        from firmware_bridge.device import check_limits, flash_network_refusal
+        from firmware_bridge.protocol import Capability
+        from snnctl.snnfile import network_crc
 
+        if info.has(Capability.NETWORK_IN_FLASH):  # max_blob_bytes is 0: say why, not "too large"
+            ni = dev.netinfo()
+            if not (ni.loaded and ni.blob_crc32 == network_crc(blob) and ni.blob_bytes == len(blob)):
+                raise UserError(flash_network_refusal(info, args.port, args.path))
+            print(f"{os.path.basename(args.path)} is the network compiled into {info.name or 'the device'} at"
+                  f" {args.port}: nothing to upload")  # fmt: skip
+            return 0
         check_limits(info, net, len(blob))  # before anything is sent (deploy checks again)
         with tqdm(total=len(blob), unit="B", unit_scale=True, desc="upload", file=sys.stderr,
                   disable=args.quiet or None, leave=False) as bar:  # fmt: skip
@@ -395,26 +406,38 @@ def _cmd_device_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_firmware_build(args: argparse.Namespace) -> int:
-    from firmware_bridge import build
+    from firmware_bridge import budgets, build
 
     board = boards.get(args.board)
     host = board.is_program  # a Linux program (the POSIX device, an edge board's binary), not a chip's image
     try:
         if host:
-            path = build.build_host_device() if board.toolchain == "cc" else build.build_linux_device(args.board)
+            path = (build.build_host_device(network=args.network) if board.toolchain == "cc"
+                    else build.build_linux_device(args.board, network=args.network))  # fmt: skip
             sizes = {"file": path.stat().st_size}
         else:
-            path = build.build_firmware(args.board)
+            path = build.build_firmware(args.board, network=args.network)
             sizes = build.firmware_size(path)
     except (RuntimeError, ValueError, OSError) as exc:
         raise UserError(str(exc).splitlines()[0] if host else str(exc)) from None
+    fits = budgets.check_image(board, sizes) if "flash" in sizes else []
     if args.json:
-        print(json.dumps({"board": args.board, "path": str(path), **sizes}, indent=2))
+        print(json.dumps({"board": args.board, "path": str(path), "network": args.network, **sizes,
+                          "budgets": [f.as_dict() for f in fits]}, indent=2))  # fmt: skip
         return 0
     print(f"{args.board}: {path}")
+    if args.network:
+        print(f"  network {args.network} compiled into flash: the device runs it from boot and takes no uploads")
+        from firmware_bridge.flash_network import arena_bytes, read_network
+
+        layout = "packed (SNN_PACKED_STATE)" if board.packed_state else "32-bit"
+        arena = arena_bytes(read_network(args.network)[0], board)
+        print(f"  its arena: {arena} B of RAM ({layout} layout, alignment slack included)")
     if "flash" in sizes:
         print(f"  flash {sizes['flash']} B (text {sizes['text']} B + data {sizes['data']} B), "
               f"RAM {sizes['ram']} B (data {sizes['data']} B + bss {sizes['bss']} B) before the stack")  # fmt: skip
+        for fit in fits:
+            print(f"  {fit.summary()}")
     else:
         print(f"  executable {sizes['file']} B")
     if board.toolchain == "linux":
@@ -432,7 +455,7 @@ def _cmd_firmware_flash(args: argparse.Namespace) -> int:
         raise UserError(f"--baud must be positive, got {args.baud}")
     try:
         argv = flash(args.board, args.port, tool=args.tool, image=args.image, baud=args.baud,
-                     programmer=args.programmer, dry_run=args.dry_run)  # fmt: skip
+                     programmer=args.programmer, dry_run=args.dry_run, network=args.network)  # fmt: skip
     except FlashError as exc:
         raise UserError(str(exc)) from None
     if args.dry_run:
@@ -470,14 +493,17 @@ def _cmd_firmware_emulate(args: argparse.Namespace) -> int:
     from firmware_bridge.emulators import start_emulator
 
     try:
-        emu = start_emulator(args.board, icount=not args.no_icount, nv_file=args.nv)
+        emu = start_emulator(args.board, icount=not args.no_icount, nv_file=args.nv, network=args.network)
     except (RuntimeError, ValueError, OSError) as exc:
         raise UserError(str(exc)) from None
     with emu:
         try:  # Ctrl-C from the first line on is the way to stop: a client may connect before the rest prints
             print(f"serving {args.board} at {emu.url}", flush=True)
             print(f"  try: snnctl device info --port {emu.url}", flush=True)
-            print(f"       snnctl deploy NET.snn --port {emu.url}", flush=True)
+            if args.network:
+                print(f"       snnctl device run --port {emu.url} ...  (runs {args.network}, built in)", flush=True)
+            else:
+                print(f"       snnctl deploy NET.snn --port {emu.url}", flush=True)
             print("press Ctrl-C to stop", flush=True)
             while emu.running:
                 time.sleep(0.2)
@@ -615,6 +641,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     )
     p_build.add_argument("--board", required=True, choices=boards.names("build"), type=boards.argparse_type("build"),
                          help="target board")  # fmt: skip
+    p_build.add_argument("--network", metavar="NET.snn",
+                         help="compile this network into the image (flash): no upload slots, so a 2 KB board runs"
+                              " far larger networks; the device then refuses uploads")  # fmt: skip
     p_build.add_argument("--json", action="store_true", help="print path and sizes as JSON")
     p_build.set_defaults(handler=_cmd_firmware_build)
     p_flash = fw_sub.add_parser(
@@ -630,6 +659,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p_flash.add_argument("--tool", choices=sorted({t.tool for b in boards.BOARDS for t in b.flash}),
                          help="flashing program (default: the board's first one that is installed)")  # fmt: skip
     p_flash.add_argument("--image", metavar="FILE", help="flash this .elf/.hex instead of building the firmware")
+    p_flash.add_argument("--network", metavar="NET.snn", help="build the image with this network in flash first")
     p_flash.add_argument("--baud", type=int, metavar="N", help="avrdude: bootloader baud rate (default 115200, Uno)")
     p_flash.add_argument("--programmer", metavar="ID", help="avrdude -c programmer id (default arduino)")
     p_flash.add_argument("--dry-run", action="store_true", help="print the command instead of running it")
@@ -663,5 +693,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                        help="host, linux-* and atmega328p boards: FILE is the device's NV memory (the AVR's EEPROM);"
                             " the deployed network"
                             " (and a running loop) come back when emulate starts again with it")  # fmt: skip
+    p_emu.add_argument("--network", metavar="NET.snn",
+                       help="run an image with this network compiled in (snnctl firmware build --network)")  # fmt: skip
     p_emu.set_defaults(handler=_cmd_firmware_emulate)
     p_fw.set_defaults(handler=lambda _args: print_help(p_fw))

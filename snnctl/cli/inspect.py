@@ -116,7 +116,9 @@ def _device_memory(net: Any) -> dict[str, Any]:
         from firmware_bridge.memory import device_bytes
     except ImportError as exc:
         return {"unavailable": f"firmware_bridge.memory not importable ({exc})"}
-    return {key: int(value) for key, value in device_bytes(net).items()}
+    out = {key: int(value) for key, value in device_bytes(net).items()}
+    out["arena_avr_bytes"] = int(device_bytes(net, packed=True)["arena_bytes"])  # the packed layout of 8-bit builds
+    return out
 
 
 def format_summary(s: dict[str, Any]) -> str:
@@ -188,7 +190,7 @@ def format_summary(s: dict[str, Any]) -> str:
     if "unavailable" in mem:
         lines.append(f"device memory: {mem['unavailable']}")
     else:
-        main = [k for k in ("arena_bytes", "weight_bytes", "blob_bytes") if k in mem]
+        main = [k for k in ("arena_bytes", "arena_avr_bytes", "weight_bytes", "blob_bytes") if k in mem]
         rest = [k for k in mem if k not in main]
         lines.append("device memory: " + ", ".join(f"{k.removesuffix('_bytes')} {mem[k]} B" for k in main))
         if rest:

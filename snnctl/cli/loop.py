@@ -219,7 +219,7 @@ def _family_hil(args: argparse.Namespace, family: str, mod: Any) -> int:
         raise UserError(f"--deadline-ms must be a positive number, got {args.deadline_ms}")
     load_network(args.controller)  # a missing or broken file is one line before any board starts
     _, cfg = families.load(args.config)
-    emu = _start_board(args.board) if args.board else None
+    emu = _start_board(args.board, args.controller) if args.board else None
     try:
         opts = HilOptions(args.controller, emu.url if emu else args.port, args.board or args.port, args.episodes,
                           args.seed, 1.0 if args.deadline_ms is None else args.deadline_ms / 1e3, args.force_rate,
@@ -276,7 +276,7 @@ def fly(cfg: dict, args: argparse.Namespace, net: Any, faults: list) -> dict[str
     try:
         url = args.port
         if args.board:
-            emu = _start_board(args.board)
+            emu = _start_board(args.board, args.controller)
             url = emu.url
         link = link_faults_of(faults)
         if link:
@@ -308,6 +308,9 @@ def fly(cfg: dict, args: argparse.Namespace, net: Any, faults: list) -> dict[str
         link_stats = None if proxy is None else proxy.stats.__dict__.copy()
         backend_stats = {"uploads": backend.uploads, "reconnects": backend.reconnects, "faults": dict(backend.faults),
                          "watchdog_trips": backend.watchdog_trips}  # fmt: skip
+        image = None
+        if args.board and not boards.get(args.board).is_program and backend.dev is not None:
+            image = _image_report(args.board, _flash_network(args.board, args.controller), backend.dev.hello().free_ram)
     finally:
         for thing in (backend, proxy, emu):
             if thing is not None:
@@ -315,6 +318,8 @@ def fly(cfg: dict, args: argparse.Namespace, net: Any, faults: list) -> dict[str
         env.close()
     report = summarise(results, args, board, url, period)
     report["backend"] = backend_stats
+    if image is not None:
+        report["image"] = image
     if link_stats is not None:
         report["link"] = link_stats
     if args.log:
@@ -340,7 +345,7 @@ def fly_onboard(cfg: dict, args: argparse.Namespace, net: Any) -> dict[str, Any]
     try:
         url = args.port
         if args.board:
-            emu = _start_board(args.board)
+            emu = _start_board(args.board, args.controller)
             url = emu.url
         backend = OnboardBackend(args.controller, url, period, stale_limit=args.stale_limit,
                                  force_rate=args.force_rate, sensor_cut=args.sensor_cut)  # fmt: skip
@@ -359,6 +364,9 @@ def fly_onboard(cfg: dict, args: argparse.Namespace, net: Any) -> dict[str, Any]
                    "tail_periods": backend.tail_periods,
                    "withheld_samples": backend.cut_steps, "device": c}  # fmt: skip
         rep = backend.replay() if args.compare is not None else None
+        image = None
+        if args.board and not boards.get(args.board).is_program:
+            image = _image_report(args.board, _flash_network(args.board, args.controller), backend.dev.hello().free_ram)
         if args.telemetry:
             log = backend.telemetry_log()
             log.write_csv(args.telemetry)
@@ -374,6 +382,8 @@ def fly_onboard(cfg: dict, args: argparse.Namespace, net: Any) -> dict[str, Any]
         env.close()
     report = summarise(results, args, board, url, period)
     report["onboard"] = onboard
+    if image is not None:
+        report["image"] = image
     report["mean"]["synops_per_s"] = None  # TELEMETRY carries spikes, not synaptic operations
     if rep is not None:
         report["compare"] = {"identical": rep.identical, "steps": rep.periods, "faulted_steps": 0,
@@ -387,13 +397,36 @@ def fly_onboard(cfg: dict, args: argparse.Namespace, net: Any) -> dict[str, Any]
     return report
 
 
-def _start_board(board: str):
+def _start_board(board: str, controller: str | None = None):
+    """Start `board`'s emulator; with the `controller` compiled into the image when the board's upload
+    slots cannot hold it (a 2 KB AVR runs the blimp controller only from flash, firmware-boards.md §3)."""
     from firmware_bridge.emulators import start_emulator
 
     try:
-        return start_emulator(board)
+        return start_emulator(board, network=_flash_network(board, controller))
     except (RuntimeError, ValueError, OSError) as e:
         raise UserError(str(e)) from None
+
+
+def _flash_network(board: str, controller: str | None) -> str | None:
+    """`controller` if it must be compiled into `board`'s image (too large to upload), else None."""
+    if controller is None or boards.get(board).is_program:
+        return None
+    from firmware_bridge.flash_network import fits_upload, read_network
+
+    net, blob = read_network(controller)
+    return None if fits_upload(net, len(blob), boards.get(board)) else controller
+
+
+def _image_report(board: str, network: str | None, free_ram: int) -> dict[str, Any]:
+    """Flash and static RAM of the image the emulator runs, and the stack headroom the board reports
+    (HELLO free_ram: painted RAM the stack never touched, after the flight)."""
+    from firmware_bridge import build
+
+    sizes = build.firmware_size(build.build_firmware(board, network=network))
+    spec = boards.get(board)
+    return {"network_in_flash": network is not None, "flash_bytes": sizes["flash"], "ram_bytes": sizes["ram"],
+            "free_ram": free_ram, "chip_flash_bytes": spec.flash_bytes, "chip_ram_bytes": spec.ram_bytes}  # fmt: skip
 
 
 # -- summary ------------------------------------------------------------------------------------
@@ -521,6 +554,12 @@ def format_report(r: dict[str, Any]) -> str:
         faults = ", ".join(f"{k} {v}" for k, v in b["faults"].items() if v) or "none"
         ups, recs = plural(b["uploads"], "upload"), plural(b["reconnects"], "reconnect")
         lines.append(f"  board: {ups}, {recs}, link faults: {faults}")
+    im = r.get("image")
+    if im:
+        where = "network compiled into flash" if im["network_in_flash"] else "network uploaded"
+        lines.append(f"  image: {where}; flash {im['flash_bytes']:,} of {im['chip_flash_bytes']:,} B, static RAM"
+                     f" {im['ram_bytes']:,} of {im['chip_ram_bytes']:,} B; stack headroom {im['free_ram']:,} B"
+                     " (painted RAM the stack never touched, after the flight)")  # fmt: skip
     c = r.get("compare")
     if c:
         lines.append(_compare_line(c))

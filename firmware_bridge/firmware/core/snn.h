@@ -9,7 +9,8 @@
  *   - the blob (the `.snn` file bytes). The int8 weights are executed IN PLACE from the blob, so
  *     the blob must stay valid and unchanged for as long as the net is used (on a device: keep it
  *     in flash). Nothing else is read from the blob after snn_load, except the optional `fail`
- *     codes (snn_fail_code).
+ *     codes (snn_fail_code) and, in the packed layout below, the neuron parameters and sparse
+ *     indices.
  *   - an arena (RAM) that snn_load fills with descriptors, parameters, state, spike history,
  *     scratch buffers and native copies of sparse index arrays. snn_measure (or snn_load itself)
  *     reports how many bytes are needed. Pass a 4-byte aligned arena to use every byte; an
@@ -34,6 +35,20 @@
  *     cols   pad4(2 * sum over sparse projections of nnz)       native uint16 column indices
  * The descriptors hold indices/offsets, never pointers, so the arena size is the same on 16-,
  * 32- and 64-bit targets.
+ *
+ * Packed layout (SNN_PACKED_STATE=1, for 8/16-bit targets where RAM is the limit; the integer
+ * model and every result are unchanged, only where the values live). N_a = neurons of ALIF
+ * populations, N_r = neurons of populations with a refractory period:
+ *     pops   P * 22        snn_pop_t, 16-bit history index, a/r indices; a_step, da read from POPS
+ *     projs  Q * 12        snn_proj_t, no sparse indices (read from the blob in place)
+ *     outs   O * 4         snn_out_t
+ *     u, v   2 * pad4(3N)  24-bit cells, 3 bytes each, little-endian two's complement
+ *     a      pad4(3 N_a)   24-bit cells, ALIF populations only
+ *     r      pad4(ceil(N_r / 2))   4-bit refractory counters (0..15), two per byte
+ *     hist, acc, cur       as above
+ * du, dv, bias, theta (the NEUR records), a_step and da (POPS) and the sparse row pointers and
+ * column indices are read from the blob in place through SNN_BLOB_U8, so with the blob in flash
+ * they cost no RAM: about 6 bytes per neuron instead of 25.
  *
  * Portability: C99, fixed-width types only, correct where `int` has 16 bits, no float, no
  * malloc, no recursion, no `>>` of a negative value, no division in the step.
@@ -71,6 +86,25 @@ enum snn_status {
 #endif
 #define SNN_INPUT 0xFFFFu /* projection source "the input codes" */
 
+/* SNN_PACKED_STATE: the packed arena above (24-bit state cells, parameters read from the blob).
+ * Default 1 on 8-bit AVR (the atmega328p port, every Arduino AVR board), 0 elsewhere: 32-bit
+ * targets keep the 32-bit arrays, which their fast paths index directly. */
+#ifndef SNN_PACKED_STATE
+#if defined(__AVR__)
+#define SNN_PACKED_STATE 1
+#else
+#define SNN_PACKED_STATE 0
+#endif
+#endif
+
+/* One stored state value: an int32_t, or with SNN_PACKED_STATE the first of three bytes
+ * (snn_cells.h reads and writes them). */
+#if SNN_PACKED_STATE
+typedef uint8_t snn_cell_t;
+#else
+typedef int32_t snn_cell_t;
+#endif
+
 #define SNN_MIN24 (-INT32_C(8388607) - 1) /* -2^23 */
 #define SNN_MAX24 INT32_C(8388607)        /*  2^23 - 1 */
 
@@ -85,6 +119,7 @@ enum snn_status {
 enum snn_kind { SNN_LIF = 0, SNN_ALIF = 1, SNN_LI = 2, SNN_DELTA = 3 };
 enum snn_reset { SNN_RESET_HARD = 0, SNN_RESET_SOFT = 1 };
 
+#if !SNN_PACKED_STATE
 /* One population (28 bytes, no padding on any common ABI). */
 typedef struct snn_pop {
     int32_t a_step;      /* ALIF threshold increase per spike, 0..MAX24 */
@@ -119,6 +154,47 @@ typedef struct snn_proj {
     uint8_t sparse;     /* 1: compressed rows */
     uint8_t reserved;
 } snn_proj_t;
+#else
+/* One population, packed (22 bytes, 2-aligned): a_step and da stay in the blob's POPS record; no
+ * per-population spike count. The history of all populations is at most 16 * (65535/32 + 254)
+ * < 2^16 words. */
+typedef struct snn_pop {
+    uint16_t hist_word;  /* index of this population's history in net->hist (uint32 words) */
+    uint16_t first;      /* flat index of the population's neuron 0 */
+    uint16_t n;          /* neurons, 1..65535 */
+    uint16_t words;      /* uint32 words per history slot = ceil(n / 32) */
+    uint16_t proj_begin; /* incoming projections: net->projs[proj_begin .. proj_end) */
+    uint16_t proj_end;
+    uint16_t a_index;    /* ALIF: cell index of neuron 0's adaptation in net->a */
+    uint16_t r_index;    /* refractory > 0: nibble index of neuron 0's counter in net->r */
+    uint8_t kind;        /* enum snn_kind */
+    uint8_t reset;       /* enum snn_reset */
+    uint8_t refractory;  /* 0..15 */
+    uint8_t depth;       /* history ring depth = 1 + max lag of the projections reading it */
+    uint8_t head;        /* ring slot holding the current (last computed) step */
+    uint8_t reserved;
+} snn_pop_t;
+
+/* One projection, packed (12 bytes): the source's size is its population's (or n_inputs), and a
+ * sparse block's row pointers and column indices are read from the blob (w_off is then the
+ * block's offset: rows, columns, weights, docs/snn-format.md). */
+typedef struct snn_proj {
+    uint32_t w_off;     /* dense: byte offset of the int8 weights in the blob; sparse: of the block */
+    uint16_t src;       /* source population, or SNN_INPUT */
+    uint16_t n_dst;
+    int8_t exponent;    /* -16..16 */
+    uint8_t lag;        /* delay + recurrent, 0..16 */
+    uint8_t sparse;     /* 1: compressed rows */
+    uint8_t reserved;
+} snn_proj_t;
+#endif
+
+/* Sources of projection q: its n_src field, or in the packed layout its source's size. */
+#if SNN_PACKED_STATE
+#define SNN_PROJ_N_SRC(net, q) ((q)->src == SNN_INPUT ? (uint32_t)(net)->n_inputs : (uint32_t)(net)->pops[(q)->src].n)
+#else
+#define SNN_PROJ_N_SRC(net, q) ((uint32_t)(q)->n_src)
+#endif
 
 /* One output (4 bytes). */
 typedef struct snn_out {
@@ -140,18 +216,26 @@ typedef struct snn_net {
     uint32_t period_us;   /* the `ctrl` time step = control period in microseconds, 0 if unknown */
     uint16_t n_pops, n_projs, n_inputs, n_outputs;
     uint16_t n_neurons;   /* total, 1..65535 */
+    uint32_t n_synapses;  /* stored weights of all projections (dense: n_src * n_dst; sparse: nnz) */
     uint16_t max_pop;     /* largest population (scratch buffer length) */
     snn_pop_t *pops;
     snn_proj_t *projs;
     snn_out_t *outs;
+#if !SNN_PACKED_STATE
     uint16_t *du, *dv;         /* per neuron, flat order */
     int32_t *bias, *theta;
-    int32_t *u, *v, *a;        /* state, each always in MIN24..MAX24 */
-    uint8_t *r;                /* refractory counters */
+#else
+    uint32_t neur_off;         /* blob offsets of the NEUR and POPS bodies (parameters read in place) */
+    uint32_t pops_off;
+#endif
+    snn_cell_t *u, *v, *a;     /* state, each always in MIN24..MAX24 (packed: a of ALIF pops only) */
+    uint8_t *r;                /* refractory counters (packed: 4-bit, of pops with a refractory period) */
     uint32_t *hist;            /* spike-history bit rings */
     int32_t *acc, *cur;        /* scratch, max_pop entries each */
+#if !SNN_PACKED_STATE
     uint32_t *rows;            /* sparse row pointers (native) */
     uint16_t *cols;            /* sparse column indices (native) */
+#endif
     /* Counters of the last step (integer-model.md §5). */
     uint32_t spikes;           /* spikes of all populations */
     uint32_t synops;           /* synaptic operations */
@@ -175,6 +259,10 @@ void snn_step(snn_net_t *net, const int16_t *in_codes, int16_t *out_codes);
 
 /* Spikes of the last step as n_neurons flags (0/1), flat population order. */
 void snn_spikes(const snn_net_t *net, uint8_t *flags);
+
+/* State of neuron i (flat index < n_neurons): uva[0] = u, uva[1] = v, uva[2] = a (0 unless ALIF).
+ * The same in the packed and the 32-bit layout (trace tools). */
+void snn_neuron_state(const snn_net_t *net, uint16_t i, int32_t *uva);
 
 /* Fail-safe output code k from the optional `fail` section (0 if the file has none). */
 int16_t snn_fail_code(const snn_net_t *net, uint16_t k);

@@ -8,12 +8,17 @@
  */
 #include "snn_json.h"
 
+#include "snn_blob.h"
+
+/* The text lies in the blob: every byte is read through the blob hook (snn_blob.h). */
+#define AT(k) SNN_BLOB_U8(p + (k))
+
 /* Strict UTF-8 (Unicode Table 3-7): no overlongs, no surrogates, nothing above U+10FFFF. */
 static int utf8_valid(const uint8_t *p, uint32_t len)
 {
     uint32_t i = 0u;
     while (i < len) {
-        uint8_t c = p[i];
+        uint8_t c = AT(i);
         uint8_t lo = 0x80u, hi = 0xBFu; /* allowed range of the first continuation byte */
         uint32_t more, k;
         if (c < 0x80u) {
@@ -43,7 +48,7 @@ static int utf8_valid(const uint8_t *p, uint32_t len)
             return 0;
         }
         for (k = 1u; k <= more; k++) {
-            uint8_t b = p[i + k];
+            uint8_t b = AT(i + k);
             if (k == 1u ? (b < lo || b > hi) : (b < 0x80u || b > 0xBFu)) {
                 return 0;
             }
@@ -55,7 +60,7 @@ static int utf8_valid(const uint8_t *p, uint32_t len)
 
 static uint32_t skip_ws(const uint8_t *p, uint32_t len, uint32_t i)
 {
-    while (i < len && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r')) {
+    while (i < len && (AT(i) == ' ' || AT(i) == '\t' || AT(i) == '\n' || AT(i) == '\r')) {
         i++;
     }
     return i;
@@ -75,7 +80,7 @@ static int is_hex(uint8_t c)
 static uint32_t match_word(const uint8_t *p, uint32_t len, uint32_t i, const char *w)
 {
     while (*w != '\0') {
-        if (i >= len || p[i] != (uint8_t)*w) {
+        if (i >= len || AT(i) != (uint8_t)*w) {
             return 0u;
         }
         i++;
@@ -89,7 +94,7 @@ static uint32_t scan_string(const uint8_t *p, uint32_t len, uint32_t i)
 {
     i++;
     while (i < len) {
-        uint8_t c = p[i];
+        uint8_t c = AT(i);
         if (c == '"') {
             return i + 1u;
         }
@@ -101,14 +106,14 @@ static uint32_t scan_string(const uint8_t *p, uint32_t len, uint32_t i)
             if (i + 1u >= len) {
                 return 0u;
             }
-            e = p[i + 1u];
+            e = AT(i + 1u);
             if (e == 'u') {
                 uint32_t k;
                 if (len - i < 6u) {
                     return 0u;
                 }
                 for (k = 2u; k < 6u; k++) {
-                    if (!is_hex(p[i + k])) {
+                    if (!is_hex(AT(i + k))) {
                         return 0u;
                     }
                 }
@@ -132,32 +137,32 @@ static uint32_t scan_string(const uint8_t *p, uint32_t len, uint32_t i)
 static uint32_t scan_number(const uint8_t *p, uint32_t len, uint32_t i)
 {
     uint32_t j;
-    if (p[i] == '-') {
+    if (AT(i) == '-') {
         i++;
     }
-    if (i >= len || !is_digit(p[i])) {
+    if (i >= len || !is_digit(AT(i))) {
         return 0u;
     }
-    if (p[i] == '0') {
+    if (AT(i) == '0') {
         i++;
     } else {
-        while (i < len && is_digit(p[i])) {
+        while (i < len && is_digit(AT(i))) {
             i++;
         }
     }
-    if (i + 1u < len && p[i] == '.' && is_digit(p[i + 1u])) {
+    if (i + 1u < len && AT(i) == '.' && is_digit(AT(i + 1u))) {
         i += 2u;
-        while (i < len && is_digit(p[i])) {
+        while (i < len && is_digit(AT(i))) {
             i++;
         }
     }
-    if (i < len && (p[i] == 'e' || p[i] == 'E')) {
+    if (i < len && (AT(i) == 'e' || AT(i) == 'E')) {
         j = i + 1u;
-        if (j < len && (p[j] == '+' || p[j] == '-')) {
+        if (j < len && (AT(j) == '+' || AT(j) == '-')) {
             j++;
         }
-        if (j < len && is_digit(p[j])) {
-            while (j < len && is_digit(p[j])) {
+        if (j < len && is_digit(AT(j))) {
+            while (j < len && is_digit(AT(j))) {
                 j++;
             }
             i = j;
@@ -169,11 +174,11 @@ static uint32_t scan_number(const uint8_t *p, uint32_t len, uint32_t i)
 /* A scalar value (string, number, literal) at p[i]; index after it, or 0. */
 static uint32_t scan_scalar(const uint8_t *p, uint32_t len, uint32_t i)
 {
-    uint8_t c = p[i];
+    uint8_t c = AT(i);
     if (c == '"') {
         return scan_string(p, len, i);
     }
-    if (c == '-' && i + 1u < len && p[i + 1u] == 'I') {
+    if (c == '-' && i + 1u < len && AT(i + 1u) == 'I') {
         return match_word(p, len, i, "-Infinity");
     }
     if (c == '-' || is_digit(c)) {
@@ -209,7 +214,7 @@ int snn_json_is_object(const uint8_t *p, uint32_t len)
         return 0;
     }
     i = skip_ws(p, len, 0u);
-    if (i >= len || p[i] != '{') {
+    if (i >= len || AT(i) != '{') {
         return 0; /* the top level must be an object */
     }
     for (;;) {
@@ -221,7 +226,7 @@ int snn_json_is_object(const uint8_t *p, uint32_t len)
             return 0;
         }
         if (state == EXPECT_KEY) {
-            if (p[i] != '"') {
+            if (AT(i) != '"') {
                 return 0;
             }
             i = scan_string(p, len, i);
@@ -229,13 +234,13 @@ int snn_json_is_object(const uint8_t *p, uint32_t len)
                 return 0;
             }
             i = skip_ws(p, len, i);
-            if (i >= len || p[i] != ':') {
+            if (i >= len || AT(i) != ':') {
                 return 0;
             }
             i++;
             state = EXPECT_VALUE;
         } else if (state == EXPECT_VALUE) {
-            uint8_t c = p[i];
+            uint8_t c = AT(i);
             if (c == '{' || c == '[') {
                 uint8_t bit = (uint8_t)(1u << (depth & 7u));
                 if (depth >= SNN_JSON_MAX_DEPTH) {
@@ -248,7 +253,7 @@ int snn_json_is_object(const uint8_t *p, uint32_t len)
                 }
                 depth++;
                 i = skip_ws(p, len, i + 1u);
-                if (i < len && p[i] == (c == '{' ? '}' : ']')) { /* empty container */
+                if (i < len && AT(i) == (c == '{' ? '}' : ']')) { /* empty container */
                     depth--;
                     i++;
                     state = AFTER_VALUE;
@@ -265,10 +270,10 @@ int snn_json_is_object(const uint8_t *p, uint32_t len)
         } else { /* AFTER_VALUE inside a container */
             uint32_t top = depth - 1u;
             int obj = (is_obj[top >> 3] >> (top & 7u)) & 1;
-            if (p[i] == ',') {
+            if (AT(i) == ',') {
                 i++;
                 state = obj ? EXPECT_KEY : EXPECT_VALUE;
-            } else if (p[i] == (obj ? '}' : ']')) {
+            } else if (AT(i) == (obj ? '}' : ']')) {
                 i++;
                 depth--;
             } else {

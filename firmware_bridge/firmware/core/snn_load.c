@@ -9,11 +9,15 @@
  * records are read only after the body length has been matched against the record count; weight
  * blocks only after their extent has been matched against the WGHT body.
  *
+ * Every byte of the blob is read through SNN_BLOB_U8 (snn_blob.h): rd16/rd32 and the single-byte
+ * fields below, so a port can keep the blob in program memory (AVR PROGMEM) and read it there.
+ *
  * Loading is not time-critical, so this file may divide; snn_step.c does not.
  */
 #include <stddef.h>
 
 #include "snn.h"
+#include "snn_blob.h"
 #include "snn_crc32.h"
 #include "snn_json.h"
 
@@ -71,12 +75,13 @@ typedef struct {
 /* ---- little-endian reads (byte by byte: the blob may be unaligned) ---------------------------- */
 static uint16_t rd16(const uint8_t *p)
 {
-    return (uint16_t)((uint16_t)p[0] | (uint16_t)((uint16_t)p[1] << 8));
+    return (uint16_t)((uint16_t)SNN_BLOB_U8(p) | (uint16_t)((uint16_t)SNN_BLOB_U8(p + 1) << 8));
 }
 
 static uint32_t rd32(const uint8_t *p)
 {
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+    return (uint32_t)SNN_BLOB_U8(p) | ((uint32_t)SNN_BLOB_U8(p + 1) << 8) | ((uint32_t)SNN_BLOB_U8(p + 2) << 16) |
+           ((uint32_t)SNN_BLOB_U8(p + 3) << 24);
 }
 
 /* Two's-complement reinterpretation without implementation-defined conversions. */
@@ -118,7 +123,8 @@ static int32_t check_header(const uint8_t *b, uint32_t len, snn_blob_t *L, uint3
     if (len < SNN_MIN_FILE_BYTES) {
         return SNN_E_TRUNCATED;
     }
-    if (b[0] != 'S' || b[1] != 'N' || b[2] != 'N' || b[3] != 'C') {
+    if (SNN_BLOB_U8(b) != 'S' || SNN_BLOB_U8(b + 1) != 'N' || SNN_BLOB_U8(b + 2) != 'N' ||
+        SNN_BLOB_U8(b + 3) != 'C') {
         return SNN_E_BAD_MAGIC;
     }
     if (rd16(b + 4) != SNN_FORMAT_VERSION) {
@@ -148,7 +154,7 @@ static int32_t check_header(const uint8_t *b, uint32_t len, snn_blob_t *L, uint3
         return SNN_E_BAD_COUNT;
     }
     *end = file_bytes - 4u;
-    if (snn_crc32(0u, b, *end) != rd32(b + *end)) {
+    if (snn_crc32_blob(0u, b, *end) != rd32(b + *end)) {
         return SNN_E_BAD_CRC;
     }
     L->n_pops = n_pops;
@@ -196,7 +202,7 @@ static int32_t walk_sections(const uint8_t *b, uint32_t end, snn_blob_t *L)
             L->off[idx] = body;
             L->len[idx] = body_len;
             seen++;
-        } else if (b[pos] < 'a' || b[pos] > 'z') { /* not a lower-case (optional) tag */
+        } else if ((tag & 0xFFu) < 'a' || (tag & 0xFFu) > 'z') { /* not a lower-case (optional) tag */
             return SNN_E_BAD_SECTION;
         } else {
             if (seen != SNN_N_REQUIRED) { /* optional sections follow the required ones */
@@ -244,8 +250,9 @@ static int32_t check_pops(const uint8_t *b, const snn_blob_t *L)
         int32_t a_step;
         rec = b + L->off[SEC_POPS] + SNN_POP_REC * p;
         a_step = as_i32(rd32(rec + 8));
-        if (rec[0] > (uint8_t)SNN_DELTA || rec[1] > (uint8_t)SNN_RESET_SOFT || rec[2] > SNN_MAX_REFRACTORY ||
-            rec[3] != 0u || rd16(rec + 6) > SNN_DECAY_ONE || a_step < 0 || a_step > SNN_MAX24) {
+        if (SNN_BLOB_U8(rec) > (uint8_t)SNN_DELTA || SNN_BLOB_U8(rec + 1) > (uint8_t)SNN_RESET_SOFT ||
+            SNN_BLOB_U8(rec + 2) > SNN_MAX_REFRACTORY || SNN_BLOB_U8(rec + 3) != 0u || rd16(rec + 6) > SNN_DECAY_ONE ||
+            a_step < 0 || a_step > SNN_MAX24) {
             return SNN_E_BAD_VALUE;
         }
     }
@@ -316,7 +323,7 @@ static int32_t check_sparse(const uint8_t *blk, uint32_t n_src, uint32_t n_dst, 
         }
     }
     for (k = 0u; k < nnz; k++) {
-        if (w[k] == 0u) {
+        if (SNN_BLOB_U8(w + k) == 0u) {
             return SNN_E_BAD_VALUE; /* sparse blocks store only non-zero weights */
         }
     }
@@ -333,8 +340,8 @@ static int32_t check_proj(const uint8_t *b, const snn_blob_t *L)
     for (k = 0u; k < L->n_projs; k++) {
         const uint8_t *rec = b + L->off[SEC_PROJ] + SNN_PROJ_REC * k;
         uint16_t src = rd16(rec), dst = rd16(rec + 2);
-        uint8_t flags = rec[4], delay = rec[5], reserved = rec[7];
-        int32_t expo = as_i8(rec[6]);
+        uint8_t flags = SNN_BLOB_U8(rec + 4), delay = SNN_BLOB_U8(rec + 5), reserved = SNN_BLOB_U8(rec + 7);
+        int32_t expo = as_i8(SNN_BLOB_U8(rec + 6));
         uint32_t nnz = rd32(rec + 8), woff = rd32(rec + 12);
         uint32_t lag, n_src, n_dst, prod, size;
         int sparse = (flags & 1u) != 0u;
@@ -398,8 +405,8 @@ static int32_t check_unit(const uint8_t *b, const snn_blob_t *L)
                                   : SNN_UNIT_IN_REC * k);
         const uint8_t *tail = rec + (out ? 16u : 8u); /* u8 shift, 3 reserved */
         int32_t mult = as_i32(rd32(rec + 4));
-        if (tail[0] > SNN_UNIT_MAX_SHIFT || tail[1] != 0u || tail[2] != 0u || tail[3] != 0u ||
-            mult > SNN_UNIT_MAX_MULT || mult < -SNN_UNIT_MAX_MULT) {
+        if (SNN_BLOB_U8(tail) > SNN_UNIT_MAX_SHIFT || SNN_BLOB_U8(tail + 1) != 0u || SNN_BLOB_U8(tail + 2) != 0u ||
+            SNN_BLOB_U8(tail + 3) != 0u || mult > SNN_UNIT_MAX_MULT || mult < -SNN_UNIT_MAX_MULT) {
             return SNN_E_BAD_VALUE;
         }
         if (out && as_i32(rd32(rec + 8)) > as_i32(rd32(rec + 12))) { /* raw_min > raw_max */
@@ -430,7 +437,7 @@ static int32_t check_io(const uint8_t *b, const snn_blob_t *L)
         if (pop >= L->n_pops || rd16(rec + 2) >= pop_size(b, L, pop)) {
             return SNN_E_BAD_INDEX;
         }
-        if (rec[4] > SNN_MAX_SHIFT || rec[5] != 0u || !f32_positive_finite(rd32(rec + 8))) {
+        if (SNN_BLOB_U8(rec + 4) > SNN_MAX_SHIFT || SNN_BLOB_U8(rec + 5) != 0u || !f32_positive_finite(rd32(rec + 8))) {
             return SNN_E_BAD_VALUE;
         }
     }
@@ -483,7 +490,7 @@ static uint8_t pop_depth(const uint8_t *b, const snn_blob_t *L, uint16_t p)
     for (k = 0u; k < L->n_projs; k++) {
         const uint8_t *rec = b + L->off[SEC_PROJ] + SNN_PROJ_REC * k;
         if (rd16(rec) == p) {
-            uint32_t lag = (uint32_t)rec[5] + (uint32_t)((rec[4] >> 1) & 1u);
+            uint32_t lag = (uint32_t)SNN_BLOB_U8(rec + 5) + (uint32_t)((SNN_BLOB_U8(rec + 4) >> 1) & 1u);
             if (lag + 1u > depth) {
                 depth = lag + 1u;
             }
@@ -506,21 +513,32 @@ static void plan_arena(const uint8_t *b, const snn_blob_t *L, snn_plan_t *pl)
 {
     uint32_t p, k, hist_words = 0u;
     const uint32_t n = L->n_neurons;
+#if SNN_PACKED_STATE
+    uint32_t n_alif = 0u, n_refr = 0u; /* neurons with an adaptation cell / a refractory counter */
+#endif
     pl->total = 0u;
     pl->max_pop = 0u;
     pl->n_rows = 0u;
     pl->n_cols = 0u;
     for (p = 0u; p < L->n_pops; p++) {
-        uint16_t size = pop_size(b, L, p);
+        const uint16_t size = pop_size(b, L, p);
+#if SNN_PACKED_STATE
+        const uint8_t *rec;
+#endif
         uint32_t words = ((uint32_t)size + 31u) >> 5;
         hist_words += (uint32_t)pop_depth(b, L, (uint16_t)p) * words; /* <= 16 * (65535/32 + 254) */
         if (size > pl->max_pop) {
             pl->max_pop = size;
         }
+#if SNN_PACKED_STATE
+        rec = b + L->off[SEC_POPS] + SNN_POP_REC * p;
+        n_alif += SNN_BLOB_U8(rec) == (uint8_t)SNN_ALIF ? size : 0u;
+        n_refr += SNN_BLOB_U8(rec + 2) != 0u ? size : 0u;
+#endif
     }
     for (k = 0u; k < L->n_projs; k++) {
         const uint8_t *rec = b + L->off[SEC_PROJ] + SNN_PROJ_REC * k;
-        if ((rec[4] & 1u) != 0u) {
+        if ((SNN_BLOB_U8(rec + 4) & 1u) != 0u) {
             uint16_t src = rd16(rec);
             uint32_t n_src = src == SNN_INPUT ? (uint32_t)L->n_inputs : (uint32_t)pop_size(b, L, src);
             /* both sums are bounded by the WGHT body length, which is < 2^32 */
@@ -531,6 +549,13 @@ static void plan_arena(const uint8_t *b, const snn_blob_t *L, snn_plan_t *pl)
     pl->pops = reserve(pl, (uint32_t)sizeof(snn_pop_t) * L->n_pops);
     pl->projs = reserve(pl, (uint32_t)sizeof(snn_proj_t) * L->n_projs);
     pl->outs = reserve(pl, (uint32_t)sizeof(snn_out_t) * L->n_outputs);
+#if SNN_PACKED_STATE
+    /* parameters stay in the blob; u, v, a, r must stay adjacent and in this order (snn_reset) */
+    pl->u = reserve(pl, 3u * n);
+    pl->v = reserve(pl, 3u * n);
+    pl->a = reserve(pl, 3u * n_alif);
+    pl->r = reserve(pl, (n_refr + 1u) >> 1); /* two 4-bit counters per byte */
+#else
     pl->du = reserve(pl, 2u * n);
     pl->dv = reserve(pl, 2u * n);
     pl->bias = reserve(pl, 4u * n);
@@ -539,13 +564,16 @@ static void plan_arena(const uint8_t *b, const snn_blob_t *L, snn_plan_t *pl)
     pl->v = reserve(pl, 4u * n);
     pl->a = reserve(pl, 4u * n);
     pl->r = reserve(pl, n);
+#endif
     pl->hist = reserve(pl, 4u * hist_words);
     pl->acc = reserve(pl, 4u * (uint32_t)pl->max_pop);
     pl->cur = reserve(pl, 4u * (uint32_t)pl->max_pop);
+#if !SNN_PACKED_STATE /* packed: the sparse indices are read from the blob in place */
     /* n_rows <= WGHT/4 and n_cols <= WGHT/2 (each row entry is 4 bytes, each column 2 bytes of
      * the blob), so these products do not wrap */
     pl->rows = reserve(pl, 4u * pl->n_rows);
     pl->cols = reserve(pl, 2u * pl->n_cols);
+#endif
 }
 
 /* What snn_measure and snn_load both start with: check the blob, then plan its arena. */
@@ -583,7 +611,12 @@ int32_t snn_load(snn_net_t *net, const uint8_t *blob, uint32_t len, uint8_t *are
     snn_blob_t L;
     snn_plan_t pl;
     int32_t err;
-    uint32_t p, k, i, first, skip, hist_word, row_i, col_i;
+    uint32_t p, k, first, skip, hist_word;
+#if SNN_PACKED_STATE
+    uint32_t a_index = 0u, r_index = 0u;
+#else
+    uint32_t i, row_i, col_i;
+#endif
     uint8_t *base;
 
     net->arena_bytes = 0u;
@@ -607,6 +640,7 @@ int32_t snn_load(snn_net_t *net, const uint8_t *blob, uint32_t len, uint8_t *are
     net->n_inputs = L.n_inputs;
     net->n_outputs = L.n_outputs;
     net->n_neurons = (uint16_t)L.n_neurons;
+    net->n_synapses = 0u;
     net->max_pop = pl.max_pop;
     net->fail_off = L.fail_off;
 #if SNN_CORE_UNITS
@@ -620,19 +654,24 @@ int32_t snn_load(snn_net_t *net, const uint8_t *blob, uint32_t len, uint8_t *are
     net->pops = (snn_pop_t *)(void *)(base + pl.pops);
     net->projs = (snn_proj_t *)(void *)(base + pl.projs);
     net->outs = (snn_out_t *)(void *)(base + pl.outs);
+#if SNN_PACKED_STATE
+    net->neur_off = L.off[SEC_NEUR];
+    net->pops_off = L.off[SEC_POPS];
+#else
     net->du = (uint16_t *)(void *)(base + pl.du);
     net->dv = (uint16_t *)(void *)(base + pl.dv);
     net->bias = (int32_t *)(void *)(base + pl.bias);
     net->theta = (int32_t *)(void *)(base + pl.theta);
-    net->u = (int32_t *)(void *)(base + pl.u);
-    net->v = (int32_t *)(void *)(base + pl.v);
-    net->a = (int32_t *)(void *)(base + pl.a);
+    net->rows = (uint32_t *)(void *)(base + pl.rows);
+    net->cols = (uint16_t *)(void *)(base + pl.cols);
+#endif
+    net->u = (snn_cell_t *)(void *)(base + pl.u);
+    net->v = (snn_cell_t *)(void *)(base + pl.v);
+    net->a = (snn_cell_t *)(void *)(base + pl.a);
     net->r = base + pl.r;
     net->hist = (uint32_t *)(void *)(base + pl.hist);
     net->acc = (int32_t *)(void *)(base + pl.acc);
     net->cur = (int32_t *)(void *)(base + pl.cur);
-    net->rows = (uint32_t *)(void *)(base + pl.rows);
-    net->cols = (uint16_t *)(void *)(base + pl.cols);
 
     /* populations; proj_end first counts the incoming projections */
     first = 0u;
@@ -640,19 +679,29 @@ int32_t snn_load(snn_net_t *net, const uint8_t *blob, uint32_t len, uint8_t *are
     for (p = 0u; p < L.n_pops; p++) {
         const uint8_t *rec = blob + L.off[SEC_POPS] + SNN_POP_REC * p;
         snn_pop_t *pop = &net->pops[p];
-        pop->kind = rec[0];
-        pop->reset = rec[1];
-        pop->refractory = rec[2];
+        pop->kind = SNN_BLOB_U8(rec);
+        pop->reset = SNN_BLOB_U8(rec + 1);
+        pop->refractory = SNN_BLOB_U8(rec + 2);
         pop->reserved = 0u;
         pop->n = rd16(rec + 4);
+#if SNN_PACKED_STATE /* da and a_step are read from this record by the step */
+        pop->a_index = (uint16_t)a_index;
+        pop->r_index = (uint16_t)r_index;
+        a_index += pop->kind == (uint8_t)SNN_ALIF ? pop->n : 0u;
+        r_index += pop->refractory != 0u ? pop->n : 0u;
+        pop->hist_word = (uint16_t)hist_word; /* < 2^16 (snn.h) */
+#else
         pop->da = rd16(rec + 6);
         pop->a_step = as_i32(rd32(rec + 8));
+        pop->hist_word = hist_word;
+#endif
         pop->first = (uint16_t)first;
         pop->words = (uint16_t)(((uint32_t)pop->n + 31u) >> 5);
         pop->depth = pop_depth(blob, &L, (uint16_t)p);
         pop->head = 0u;
+#if !SNN_PACKED_STATE
         pop->n_spikes = 0u;
-        pop->hist_word = hist_word;
+#endif
         pop->proj_end = 0u;
         hist_word += (uint32_t)pop->depth * pop->words;
         first += pop->n;
@@ -669,21 +718,29 @@ int32_t snn_load(snn_net_t *net, const uint8_t *blob, uint32_t len, uint8_t *are
         first += count;
     }
     /* projections, placed by destination in file order (the order of summation, §3) */
+#if !SNN_PACKED_STATE
     row_i = 0u;
     col_i = 0u;
+#endif
     for (k = 0u; k < L.n_projs; k++) {
         const uint8_t *rec = blob + L.off[SEC_PROJ] + SNN_PROJ_REC * k;
         uint16_t dst = rd16(rec + 2);
         snn_proj_t *q = &net->projs[net->pops[dst].proj_end++];
         q->src = rd16(rec);
+#if !SNN_PACKED_STATE
         q->dst = dst;
-        q->sparse = (uint8_t)(rec[4] & 1u);
-        q->lag = (uint8_t)(rec[5] + ((rec[4] >> 1) & 1u));
-        q->exponent = (int8_t)as_i8(rec[6]);
+#endif
+        q->sparse = (uint8_t)(SNN_BLOB_U8(rec + 4) & 1u);
+        q->lag = (uint8_t)(SNN_BLOB_U8(rec + 5) + ((SNN_BLOB_U8(rec + 4) >> 1) & 1u));
+        q->exponent = (int8_t)as_i8(SNN_BLOB_U8(rec + 6));
         q->reserved = 0u;
-        q->nnz = rd32(rec + 8);
-        q->n_src = q->src == SNN_INPUT ? L.n_inputs : net->pops[q->src].n;
+        net->n_synapses += rd32(rec + 8); /* <= WGHT body length: no wrap */
         q->n_dst = net->pops[dst].n;
+#if SNN_PACKED_STATE
+        q->w_off = L.off[SEC_WGHT] + rd32(rec + 12); /* dense: the weights; sparse: the block */
+#else
+        q->n_src = q->src == SNN_INPUT ? L.n_inputs : net->pops[q->src].n;
+        q->nnz = rd32(rec + 8);
         q->row_index = 0u;
         q->col_index = 0u;
         if (q->sparse) {
@@ -701,13 +758,15 @@ int32_t snn_load(snn_net_t *net, const uint8_t *blob, uint32_t len, uint8_t *are
         } else {
             q->w_off = L.off[SEC_WGHT] + rd32(rec + 12);
         }
+#endif
     }
     for (k = 0u; k < L.n_outputs; k++) {
         const uint8_t *rec = blob + L.off[SEC_OUTQ] + SNN_OUTQ_REC * k;
         net->outs[k].neuron = (uint16_t)(net->pops[rd16(rec)].first + rd16(rec + 2));
-        net->outs[k].shift = rec[4];
+        net->outs[k].shift = SNN_BLOB_U8(rec + 4);
         net->outs[k].reserved = 0u;
     }
+#if !SNN_PACKED_STATE
     for (i = 0u; i < L.n_neurons; i++) {
         const uint8_t *rec = blob + L.off[SEC_NEUR] + SNN_NEUR_REC * i;
         net->du[i] = rd16(rec);
@@ -715,6 +774,7 @@ int32_t snn_load(snn_net_t *net, const uint8_t *blob, uint32_t len, uint8_t *are
         net->bias[i] = as_i32(rd32(rec + 4));
         net->theta[i] = as_i32(rd32(rec + 8));
     }
+#endif
     snn_reset(net);
     return SNN_OK;
 }
@@ -729,6 +789,11 @@ int16_t snn_fail_code(const snn_net_t *net, uint16_t k)
 
 /* The arena layout (snn.h, firmware_bridge/memory.py) assumes these descriptor sizes; a
  * compiler that pads them differently fails here at compile time. */
+#if SNN_PACKED_STATE
+typedef char snn_check_pop_size[sizeof(snn_pop_t) == 22u ? 1 : -1];
+typedef char snn_check_proj_size[sizeof(snn_proj_t) == 12u ? 1 : -1];
+#else
 typedef char snn_check_pop_size[sizeof(snn_pop_t) == 28u ? 1 : -1];
 typedef char snn_check_proj_size[sizeof(snn_proj_t) == 28u ? 1 : -1];
+#endif
 typedef char snn_check_out_size[sizeof(snn_out_t) == 4u ? 1 : -1];

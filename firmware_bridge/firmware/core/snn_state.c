@@ -2,27 +2,40 @@
 #include <stddef.h>
 
 #include "snn.h"
+#include "snn_cells.h"
 
 void snn_reset(snn_net_t *net)
 {
-    uint32_t i, p, words = 0u;
-    for (i = 0u; i < net->n_neurons; i++) {
-        net->u[i] = 0;
-        net->v[i] = 0;
-        net->a[i] = 0;
-        net->r[i] = 0u;
+    /* u, v, a, r and the spike history are adjacent regions of the arena, in this order, in both
+     * layouts (snn.h; snn_load.c plan_arena): one pass zeroes them, padding included. History
+     * before the first step reads as 0. */
+    uint8_t *b = (uint8_t *)net->u;
+    uint8_t *const end = (uint8_t *)(void *)net->acc;
+    uint32_t p;
+    while (b != end) {
+        *b++ = 0u;
     }
     for (p = 0u; p < net->n_pops; p++) {
-        snn_pop_t *pop = &net->pops[p];
-        pop->head = 0u;
-        pop->n_spikes = 0u;
-        words += (uint32_t)pop->depth * pop->words;
-    }
-    for (i = 0u; i < words; i++) {
-        net->hist[i] = 0u; /* history before the first step reads as 0 */
+        net->pops[p].head = 0u;
+#if !SNN_PACKED_STATE
+        net->pops[p].n_spikes = 0u;
+#endif
     }
     net->spikes = 0u;
     net->synops = 0u;
+}
+
+void snn_neuron_state(const snn_net_t *net, uint16_t i, int32_t *uva)
+{
+    uint32_t p = 0u;
+    const snn_pop_t *pop = net->pops;
+    while (p + 1u < net->n_pops && i >= net->pops[p + 1u].first) { /* the population holding i */
+        p++;
+    }
+    pop = &net->pops[p];
+    uva[0] = snn_cell_get(net->u, i);
+    uva[1] = snn_cell_get(net->v, i);
+    uva[2] = pop->kind == SNN_ALIF ? snn_cell_get(net->a, SNN_POP_A_FIRST(pop) + (uint32_t)(i - pop->first)) : 0;
 }
 
 void snn_spikes(const snn_net_t *net, uint8_t *flags)

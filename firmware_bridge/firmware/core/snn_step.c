@@ -35,11 +35,15 @@
  *     destination is summed straight from the spike words (no list).
  *   - decay() is one SMULL and four ALU instructions where a 32 x 32 -> 64-bit multiply is cheap
  *     (snn_fixed.h, SNN_DECAY_WIDE).
+ * Weights are read in place from the blob through SNN_BLOB_I8 (snn_blob.h): a plain load by
+ * default, LPM from program memory on an AVR whose network is compiled into flash.
  */
 #include <limits.h>
 #include <stddef.h>
 
 #include "snn.h"
+#include "snn_blob.h"
+#include "snn_cells.h"
 #include "snn_fixed.h"
 
 /* Eight destinations per pass over the active list (gather_spikes, gather_input) pays on 32-bit
@@ -228,14 +232,14 @@ SNN_NOINLINE static void gather_spikes(const int8_t *w, const uint32_t *list, ui
         int32_t t[8];
         do {
             const int8_t *const p = wj + *l;
-            a0 += p[0];
-            a1 += p[1];
-            a2 += p[2];
-            a3 += p[3];
-            a4 += p[4];
-            a5 += p[5];
-            a6 += p[6];
-            a7 += p[7];
+            a0 += SNN_BLOB_I8(p + 0);
+            a1 += SNN_BLOB_I8(p + 1);
+            a2 += SNN_BLOB_I8(p + 2);
+            a3 += SNN_BLOB_I8(p + 3);
+            a4 += SNN_BLOB_I8(p + 4);
+            a5 += SNN_BLOB_I8(p + 5);
+            a6 += SNN_BLOB_I8(p + 6);
+            a7 += SNN_BLOB_I8(p + 7);
         } while (++l != end);
         t[0] = a0;
         t[1] = a1;
@@ -253,7 +257,7 @@ SNN_NOINLINE static void gather_spikes(const int8_t *w, const uint32_t *list, ui
         const uint32_t *l = list;
         int32_t a = 0;
         do {
-            a += wj[*l];
+            a += SNN_BLOB_I8(wj + *l);
         } while (++l != end);
         put(cur + j, apply_scale(a, sc), fresh);
     }
@@ -276,14 +280,14 @@ SNN_NOINLINE static void gather_input(const int8_t *w, const int16_t *x, uint32_
         for (; xp != x_end; xp++, p += n_dst) {
             const int32_t xi = (int32_t)*xp;
             if (xi != 0) {
-                a0 += (int32_t)p[0] * xi;
-                a1 += (int32_t)p[1] * xi;
-                a2 += (int32_t)p[2] * xi;
-                a3 += (int32_t)p[3] * xi;
-                a4 += (int32_t)p[4] * xi;
-                a5 += (int32_t)p[5] * xi;
-                a6 += (int32_t)p[6] * xi;
-                a7 += (int32_t)p[7] * xi;
+                a0 += (int32_t)SNN_BLOB_I8(p + 0) * xi;
+                a1 += (int32_t)SNN_BLOB_I8(p + 1) * xi;
+                a2 += (int32_t)SNN_BLOB_I8(p + 2) * xi;
+                a3 += (int32_t)SNN_BLOB_I8(p + 3) * xi;
+                a4 += (int32_t)SNN_BLOB_I8(p + 4) * xi;
+                a5 += (int32_t)SNN_BLOB_I8(p + 5) * xi;
+                a6 += (int32_t)SNN_BLOB_I8(p + 6) * xi;
+                a7 += (int32_t)SNN_BLOB_I8(p + 7) * xi;
             }
         }
         t[0] = a0;
@@ -302,7 +306,7 @@ SNN_NOINLINE static void gather_input(const int8_t *w, const int16_t *x, uint32_
         const int16_t *xp = x;
         int32_t a = 0;
         for (; xp != x_end; xp++, p += n_dst) {
-            a += (int32_t)p[0] * (int32_t)*xp;
+            a += (int32_t)SNN_BLOB_I8(p) * (int32_t)*xp;
         }
         put(cur + j, apply_scale(a, sc), fresh);
     }
@@ -313,9 +317,23 @@ SNN_NOINLINE static void gather_input(const int8_t *w, const int16_t *x, uint32_
 static uint32_t scatter_sparse(const snn_net_t *net, const snn_proj_t *q, const int16_t *x,
                                const scale_t *sc, int32_t *cur, int fresh)
 {
+#if SNN_PACKED_STATE
+    /* read in place from the block (docs/snn-format.md WGHT): n_src + 1 u32 row pointers, nnz u16
+     * column indices, nnz int8 weights; the loader checked rows and columns */
+    const uint8_t *const blk = net->blob + q->w_off;
+    const uint32_t n_src = SNN_PROJ_N_SRC(net, q);
+    const uint8_t *const col = blk + 4u * (n_src + 1u);
+    const uint8_t *const w = col + 2u * snn_blob_u32(blk + 4u * n_src); /* row[n_src] = nnz */
+#define SPARSE_ROW(i) snn_blob_u32(blk + 4u * (i))
+#define SPARSE_COL(k) snn_blob_u16(col + 2u * (k))
+#else
     const int8_t *w = (const int8_t *)(const void *)(net->blob + q->w_off);
     const uint32_t *rows = net->rows + q->row_index;
     const uint16_t *cols = net->cols + q->col_index;
+#define SPARSE_ROW(i) rows[i]
+#define SPARSE_COL(k) cols[k]
+#endif
+#define SPARSE_W(k) ((int32_t)SNN_BLOB_I8(w + (k)))
     int32_t *acc = net->acc;
     const uint32_t n_dst = q->n_dst;
     uint32_t i, j, k, synops = 0u;
@@ -323,14 +341,15 @@ static uint32_t scatter_sparse(const snn_net_t *net, const snn_proj_t *q, const 
         acc[j] = 0;
     }
     if (q->src == SNN_INPUT) {
-        for (i = 0u; i < q->n_src; i++) {
+        const uint32_t n_in = SNN_PROJ_N_SRC(net, q);
+        for (i = 0u; i < n_in; i++) {
             const int32_t xi = (int32_t)x[i];
             if (xi != 0) {
-                const uint32_t hi = rows[i + 1u];
-                for (k = rows[i]; k < hi; k++) {
-                    acc[cols[k]] += (int32_t)w[k] * xi; /* int8 * int16 -> |.| <= 2^22 */
+                const uint32_t lo = SPARSE_ROW(i), hi = SPARSE_ROW(i + 1u);
+                for (k = lo; k < hi; k++) {
+                    acc[SPARSE_COL(k)] += SPARSE_W(k) * xi; /* int8 * int16 -> |.| <= 2^22 */
                 }
-                synops += hi - rows[i];
+                synops += hi - lo;
             }
         }
     } else {
@@ -340,14 +359,15 @@ static uint32_t scatter_sparse(const snn_net_t *net, const snn_proj_t *q, const 
         for (wi = 0u; wi < src->words; wi++) {
             uint32_t word = bits[wi];
             while (word != 0u) {
-                uint32_t hi;
+                uint32_t lo, hi;
                 i = (wi << 5) + SNN_CTZ32(word);
                 word &= word - 1u;
-                hi = rows[i + 1u];
-                for (k = rows[i]; k < hi; k++) {
-                    acc[cols[k]] += (int32_t)w[k]; /* spikes are 1: no multiply */
+                lo = SPARSE_ROW(i);
+                hi = SPARSE_ROW(i + 1u);
+                for (k = lo; k < hi; k++) {
+                    acc[SPARSE_COL(k)] += SPARSE_W(k); /* spikes are 1: no multiply */
                 }
-                synops += hi - rows[i];
+                synops += hi - lo;
             }
         }
     }
@@ -355,6 +375,9 @@ static uint32_t scatter_sparse(const snn_net_t *net, const snn_proj_t *q, const 
         put(cur + j, apply_scale(acc[j], sc), fresh);
     }
     return synops;
+#undef SPARSE_ROW
+#undef SPARSE_COL
+#undef SPARSE_W
 }
 
 /* Number of set bits of a spike word (portable SWAR count; every shift is of an unsigned value). */
@@ -383,42 +406,45 @@ SNN_INLINE uint32_t update_spiking(snn_net_t *net, const snn_pop_t *pop, const i
                                    int alif, int refr, int soft)
 {
     const uint32_t first = pop->first, n = pop->n;
-    int32_t *const U = net->u + first, *const V = net->v + first, *const A = net->a + first;
-    const uint16_t *const DU = net->du + first, *const DV = net->dv + first;
-    const int32_t *const B = net->bias + first, *const TH = net->theta + first;
-    uint8_t *const R = net->r + first;
+    const uint32_t p = (uint32_t)(pop - net->pops);
+    snn_cell_t *const U = snn_cell_ptr(net->u, first), *const V = snn_cell_ptr(net->v, first);
+    snn_cell_t *const A = alif ? snn_cell_ptr(net->a, SNN_POP_A_FIRST(pop)) : net->a;
+    const uint32_t r0 = refr ? SNN_POP_R_FIRST(pop) : 0u; /* counter j is r0 + j */
+    uint8_t *const R = net->r;
     const uint8_t refractory = pop->refractory;
-    const uint16_t da = pop->da;
-    const int32_t a_step = pop->a_step;
+    const uint16_t da = alif ? SNN_POP_DA(net, p) : 0u;
+    const int32_t a_step = alif ? SNN_POP_A_STEP(net, p) : 0;
     uint32_t j, j0, n_spikes = 0u;
     for (j0 = 0u; j0 < n; j0 += 32u) { /* one history word per 32 neurons */
         const uint32_t j1 = n - j0 > 32u ? j0 + 32u : n;
         uint32_t bits = 0u, bit = 1u;
         for (j = j0; j < j1; j++, bit <<= 1) {
-            const int32_t u = snn_sat24(snn_decay(U[j], DU[j]) + cur[j]); /* 24 + 24 bits */
-            U[j] = u;
-            if (refr && R[j] != 0u) {
-                R[j]--; /* refractory: v frozen, no spike; a decays (s = 0) */
+            const int32_t u = snn_sat24(snn_decay(snn_cell_get(U, j), SNN_DU(net, first + j)) + cur[j]); /* 24 + 24 */
+            uint8_t rj;
+            snn_cell_set(U, j, u);
+            if (refr && (rj = snn_refr_get(R, r0 + j)) != 0u) {
+                snn_refr_set(R, r0 + j, (uint8_t)(rj - 1u)); /* refractory: v frozen, no spike; a decays (s = 0) */
                 if (alif) {
-                    A[j] = snn_decay(A[j], da); /* sat24(decay(a) + 0): decay stays in range */
+                    snn_cell_set(A, j, snn_decay(snn_cell_get(A, j), da)); /* sat24(decay(a) + 0): in range */
                 }
             } else {
-                const int32_t a = alif ? A[j] : 0;
-                const int32_t th = TH[j] + a; /* 1 <= th < 2^24 */
-                int32_t v = snn_sat24(snn_sat24(snn_decay(V[j], DV[j]) + u) + B[j]);
+                const int32_t a = alif ? snn_cell_get(A, j) : 0;
+                const int32_t th = SNN_THETA(net, first + j) + a; /* 1 <= th < 2^24 */
+                int32_t v = snn_sat24(snn_sat24(snn_decay(snn_cell_get(V, j), SNN_DV(net, first + j)) + u) +
+                                      SNN_BIAS(net, first + j));
                 if (v >= th) {
                     v = soft ? v - th : 0; /* v - th in 0..MAX24 */
                     if (refr) {
-                        R[j] = refractory;
+                        snn_refr_set(R, r0 + j, refractory);
                     }
                     bits |= bit;
                     if (alif) {
-                        A[j] = snn_sat24(snn_decay(a, da) + a_step); /* 24 + 24 bits */
+                        snn_cell_set(A, j, snn_sat24(snn_decay(a, da) + a_step)); /* 24 + 24 bits */
                     }
                 } else if (alif) {
-                    A[j] = snn_decay(a, da);
+                    snn_cell_set(A, j, snn_decay(a, da));
                 }
-                V[j] = v;
+                snn_cell_set(V, j, v);
             }
         }
         slot[j0 >> 5] = bits;
@@ -452,9 +478,7 @@ static void update_population(snn_net_t *net, snn_pop_t *pop, int32_t *cur)
 {
     uint32_t *const slot = net->hist + pop->hist_word + (uint32_t)pop->head * pop->words;
     const uint32_t first = pop->first, n = pop->n;
-    int32_t *const U = net->u + first, *const V = net->v + first;
-    const uint16_t *const DU = net->du + first, *const DV = net->dv + first;
-    const int32_t *const B = net->bias + first, *const TH = net->theta + first;
+    snn_cell_t *const U = snn_cell_ptr(net->u, first), *const V = snn_cell_ptr(net->v, first);
     const uint8_t kind = pop->kind;
     uint32_t j, n_spikes = 0u;
 
@@ -464,15 +488,15 @@ static void update_population(snn_net_t *net, snn_pop_t *pop, int32_t *cur)
             const uint32_t j1 = n - j0 > 32u ? j0 + 32u : n;
             uint32_t bits = 0u, bit = 1u;
             for (j = j0; j < j1; j++, bit <<= 1) {
-                const int32_t u = snn_sat24(snn_decay(U[j], DU[j]) + cur[j]); /* 24 + 24 bits */
-                const int32_t v = V[j];
-                U[j] = u;
-                if (u - v >= TH[j]) { /* 25-bit difference: rose by delta, emit and re-reference */
-                    V[j] = u;
+                const int32_t u = snn_sat24(snn_decay(snn_cell_get(U, j), SNN_DU(net, first + j)) + cur[j]);
+                const int32_t v = snn_cell_get(V, j);
+                snn_cell_set(U, j, u);
+                if (u - v >= SNN_THETA(net, first + j)) { /* 25-bit difference: rose by delta, emit, re-reference */
+                    snn_cell_set(V, j, u);
                     bits |= bit;
                     n_spikes++;
                 } else if (u < v) { /* falling: track the trough silently */
-                    V[j] = u;
+                    snn_cell_set(V, j, u);
                 }
             }
             slot[j0 >> 5] = bits;
@@ -480,9 +504,10 @@ static void update_population(snn_net_t *net, snn_pop_t *pop, int32_t *cur)
     } else if (kind == SNN_LI) {
         /* u = sat24(decay(u, du) + I); v = sat24(sat24(decay(v, dv) + u) + bias); no spikes */
         for (j = 0u; j < n; j++) {
-            const int32_t u = snn_sat24(snn_decay(U[j], DU[j]) + cur[j]); /* 24 + 24 bits */
-            U[j] = u;
-            V[j] = snn_sat24(snn_sat24(snn_decay(V[j], DV[j]) + u) + B[j]);
+            const int32_t u = snn_sat24(snn_decay(snn_cell_get(U, j), SNN_DU(net, first + j)) + cur[j]); /* 24 + 24 */
+            snn_cell_set(U, j, u);
+            snn_cell_set(V, j, snn_sat24(snn_sat24(snn_decay(snn_cell_get(V, j), SNN_DV(net, first + j)) + u) +
+                                         SNN_BIAS(net, first + j)));
         }
         for (j = 0u; j < pop->words; j++) {
             slot[j] = 0u;
@@ -490,7 +515,9 @@ static void update_population(snn_net_t *net, snn_pop_t *pop, int32_t *cur)
     } else {
         n_spikes = spiking_variant(net, pop, cur, slot);
     }
+#if !SNN_PACKED_STATE
     pop->n_spikes = (uint16_t)n_spikes;
+#endif
     net->spikes += n_spikes;
 }
 
@@ -519,11 +546,11 @@ void snn_step(snn_net_t *net, const int16_t *in_codes, int16_t *out_codes)
                 const int8_t *w = (const int8_t *)(const void *)(net->blob + q->w_off);
                 if (q->src == SNN_INPUT) {
                     uint32_t i, n_nz = 0u;
-                    for (i = 0u; i < q->n_src; i++) {
+                    for (i = 0u; i < net->n_inputs; i++) {
                         n_nz += in_codes[i] != 0 ? 1u : 0u;
                     }
                     if (n_nz != 0u) { /* all codes 0: acc = 0, nothing to add */
-                        gather_input(w, in_codes, q->n_src, q->n_dst, &sc, cur, fresh);
+                        gather_input(w, in_codes, net->n_inputs, q->n_dst, &sc, cur, fresh);
                         synops += n_nz * q->n_dst;
                         fresh = 0;
                     }
@@ -556,7 +583,7 @@ void snn_step(snn_net_t *net, const int16_t *in_codes, int16_t *out_codes)
     if (out_codes != NULL) {
         for (k = 0u; k < net->n_outputs; k++) {
             const snn_out_t *o = &net->outs[k];
-            out_codes[k] = snn_sat16(snn_floordiv_pow2(net->v[o->neuron], o->shift));
+            out_codes[k] = snn_sat16(snn_floordiv_pow2(snn_cell_get(net->v, o->neuron), o->shift));
         }
     }
 }

@@ -25,13 +25,14 @@
  * The blob stays valid while the net is used (snn.h), so the constants are read from it in place.
  */
 #include "snn.h"
+#include "snn_blob.h"
 
 #define SNN_UNIT_IN_REC 12u  /* i32 raw_zero, i32 mult, u8 shift, 3 reserved */
 #define SNN_UNIT_OUT_REC 20u /* i32 raw_zero, i32 mult, i32 raw_min, i32 raw_max, u8 shift, 3 reserved */
 #define SNN_INPQ_ZERO(k) (8u * (uint32_t)(k) + 4u)  /* INPQ record: f32 scale, i16 zero, u16 0 */
 #define SNN_OUTQ_ZERO(k) (12u * (uint32_t)(k) + 6u) /* OUTQ record: u16, u16, u8, u8, i16 zero, f32 */
 
-/* little-endian reads from the (possibly unaligned) blob; two's complement via unsigned casts,
+/* little-endian reads from the (possibly unaligned) blob, through the blob hook (snn_blob.h); two's complement via unsigned casts,
  * which C99 defines for the exact-width types */
 uint32_t snn_period_us(const snn_net_t *net)
 {
@@ -41,14 +42,15 @@ uint32_t snn_period_us(const snn_net_t *net)
 #if SNN_CORE_UNITS
 static int32_t unit_rd32(const uint8_t *p)
 {
-    uint32_t u = (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+    uint32_t u = (uint32_t)SNN_BLOB_U8(p) | ((uint32_t)SNN_BLOB_U8(p + 1) << 8) | ((uint32_t)SNN_BLOB_U8(p + 2) << 16) |
+                 ((uint32_t)SNN_BLOB_U8(p + 3) << 24);
     /* u >= 2^31 is a negative value: -(2^32 - u), formed without overflowing int32 */
     return u < UINT32_C(0x80000000) ? (int32_t)u : -(int32_t)(UINT32_C(0xFFFFFFFF) - u) - 1;
 }
 
 static int32_t unit_rd16(const uint8_t *p)
 {
-    uint16_t u = (uint16_t)((uint16_t)p[0] | (uint16_t)((uint16_t)p[1] << 8));
+    uint16_t u = (uint16_t)((uint16_t)SNN_BLOB_U8(p) | (uint16_t)((uint16_t)SNN_BLOB_U8(p + 1) << 8));
     return u < 0x8000u ? (int32_t)u : (int32_t)u - INT32_C(65536);
 }
 
@@ -90,7 +92,7 @@ int16_t snn_input_code(const snn_net_t *net, uint16_t i, int32_t raw)
     } else {
         rec = net->blob + net->unit_off + SNN_UNIT_IN_REC * (uint32_t)i;
         t = (int64_t)raw - (int64_t)unit_rd32(rec);      /* d = raw - raw_zero, |d| <= 2^32 - 1 */
-        t = mul_round_shift(t, unit_rd32(rec + 4), rec[8]); /* R(d * mult, shift), |t| < 2^62 */
+        t = mul_round_shift(t, unit_rd32(rec + 4), SNN_BLOB_U8(rec + 8)); /* R(d * mult, shift), |t| < 2^62 */
         t += unit_rd16(net->blob + net->inpq_off + SNN_INPQ_ZERO(i)); /* + zero */
     }
     if (t > INT64_C(32767)) { /* sat16 */
@@ -114,7 +116,7 @@ int32_t snn_output_raw(const snn_net_t *net, uint16_t k, int16_t code)
     }
     rec = net->blob + net->unit_off + SNN_UNIT_IN_REC * (uint32_t)net->n_inputs + SNN_UNIT_OUT_REC * (uint32_t)k;
     t = (int64_t)code - (int64_t)unit_rd16(net->blob + net->outq_off + SNN_OUTQ_ZERO(k)); /* d, 17 bits */
-    t = mul_round_shift(t, unit_rd32(rec + 4), rec[16]);                                  /* |t| < 2^47 */
+    t = mul_round_shift(t, unit_rd32(rec + 4), SNN_BLOB_U8(rec + 16));                     /* |t| < 2^47 */
     t += unit_rd32(rec);                                                                  /* + raw_zero */
     lo = unit_rd32(rec + 8);
     hi = unit_rd32(rec + 12);

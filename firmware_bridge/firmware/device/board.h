@@ -39,6 +39,11 @@ int      board_nv_read(uint32_t off, uint8_t *buf, uint32_t n);        /* 0 ok, 
 int      board_nv_write(uint32_t off, const uint8_t *buf, uint32_t n); /* 0 ok: the bytes are durable,
                                                                            written in order of address */
 
+/* Compiled-in network (SNN_DEV_FLASH_NETWORK 1): the `.snn` blob built into the image and its length
+ * in bytes. The blob may be in program memory (AVR: PROGMEM, read through the core's blob hook,
+ * core/snn_blob.h); snn_device_init loads it once and the device takes no uploads. */
+const uint8_t *board_flash_network(uint32_t *len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -22,6 +22,12 @@
  *                         default: as many as fit max_payload
  *   SNN_DEV_PERSIST       1: the committed network and the "was running" flag are kept in the board's
  *                         NV memory (board_nv_* hooks, docs/protocol.md §9); 0 (default): RAM only
+ *   SNN_DEV_MAX_INPUTS / SNN_DEV_MAX_OUTPUTS  codes of a STEP (COMMIT refuses more); default: what a
+ *                         max_payload frame carries (the int16 code buffers are sized by them)
+ *   SNN_DEV_FLASH_NETWORK 1: the network is compiled into the image (board_flash_network): ONE arena of
+ *                         SNN_DEV_ARENA_BYTES, no blob buffers, no uploads (HELLO capability bit 4,
+ *                         max_blob_bytes 0; LOAD_BEGIN / LOAD_CHUNK / COMMIT answer FLASH_NETWORK);
+ *                         SNN_DEV_MAX_BLOB and SNN_DEV_PERSIST do not apply. 0 (default): uploads
  */
 #ifndef SNN_DEV_CONFIG_H
 #define SNN_DEV_CONFIG_H
@@ -70,6 +76,14 @@
 
 #ifndef SNN_DEV_PERSIST
 #define SNN_DEV_PERSIST 0
+#endif
+
+#ifndef SNN_DEV_FLASH_NETWORK
+#define SNN_DEV_FLASH_NETWORK 0
+#endif
+#if SNN_DEV_FLASH_NETWORK
+#undef SNN_DEV_PERSIST
+#define SNN_DEV_PERSIST 0 /* nothing to persist: the network is in the image */
 #endif
 
 #endif /* SNN_DEV_CONFIG_H */

@@ -12,10 +12,15 @@
  * With SNN_DEV_ONBOARD: + 2 * SC (the SENSOR sample, SC = SNN_DEV_SENSOR_CODES) + ~45 bytes of
  * state; a TELEMETRY packet (TM_HEAD + 2 * TC + 10 bytes, TC = SNN_DEV_TELEMETRY_CODES) is built on
  * the stack while it is sent - never at the same time as the deeper COMMIT -> snn_load path.
+ *
+ * SNN_DEV_FLASH_NETWORK (a network compiled into the image, board_flash_network): ONE slot, its
+ * arena only (A instead of 2 * B + 2 * A); the blob is read in place from the image (program
+ * memory on an AVR, through the core's blob hook) and the upload requests answer FLASH_NETWORK.
  */
 #include "snn_device.h"
 
 #include "board.h"
+#include "snn_blob.h"
 #include "snn_crc32.h"
 #include "snn_dev_config.h"
 #include "snn_frame.h"
@@ -29,8 +34,18 @@
 #define MIN_(a, b) ((a) < (b) ? (a) : (b))
 /* STEP request: u8 flags + i16 per input. STEP response: u32 step, u8 status, i16 per output,
  * u16 spikes, u32 synops, u32 cycles. Both must fit max_payload. */
-#define MAX_IN MIN_(SNN_MAX_INPUTS, ((uint32_t)SNN_DEV_MAX_PAYLOAD - 1u) / 2u)
-#define MAX_OUT MIN_(SNN_MAX_OUTPUTS, ((uint32_t)SNN_DEV_MAX_PAYLOAD - 15u) / 2u)
+#define PAYLOAD_IN MIN_(SNN_MAX_INPUTS, ((uint32_t)SNN_DEV_MAX_PAYLOAD - 1u) / 2u)
+#define PAYLOAD_OUT MIN_(SNN_MAX_OUTPUTS, ((uint32_t)SNN_DEV_MAX_PAYLOAD - 15u) / 2u)
+/* the code buffers: what a frame can carry, or fewer where the port knows better (a compiled-in
+   network sets its own counts: 110 bytes of an atmega328p's RAM) */
+#ifndef SNN_DEV_MAX_INPUTS
+#define SNN_DEV_MAX_INPUTS PAYLOAD_IN
+#endif
+#ifndef SNN_DEV_MAX_OUTPUTS
+#define SNN_DEV_MAX_OUTPUTS PAYLOAD_OUT
+#endif
+#define MAX_IN MIN_(SNN_DEV_MAX_INPUTS, PAYLOAD_IN)
+#define MAX_OUT MIN_(SNN_DEV_MAX_OUTPUTS, PAYLOAD_OUT)
 
 #define TM_HEAD 18u /* TELEMETRY payload before the codes (docs/protocol.md §8) */
 #if SNN_DEV_ONBOARD
@@ -59,7 +74,7 @@ typedef char snn_dev_check_onboard[(SNN_DEV_SENSOR_CODES <= MAX_IN &&
                                     TM_HEAD + 2u * (uint32_t)SNN_DEV_TELEMETRY_CODES <= SNN_DEV_MAX_PAYLOAD) ? 1 : -1];
 
 typedef struct slot {
-    uint8_t *blob;       /* SNN_DEV_MAX_BLOB bytes */
+    uint8_t *blob;       /* SNN_DEV_MAX_BLOB bytes (upload mode; unused with a flash network) */
     uint8_t *arena;      /* SNN_DEV_ARENA_BYTES bytes, 4-aligned */
     snn_net_t net;       /* valid when loaded */
     uint32_t blob_bytes; /* of the loaded network */
@@ -68,9 +83,14 @@ typedef struct slot {
     uint8_t loaded;
 } slot_t;
 
-static uint32_t g_blob_mem[2][BLOB_WORDS];
-static uint32_t g_arena_mem[2][ARENA_WORDS];
-static slot_t g_slot[2];
+#if SNN_DEV_FLASH_NETWORK
+#define N_SLOTS 1u /* the compiled-in network's arena; no blob buffer, no staging slot */
+#else
+#define N_SLOTS 2u /* active + staging: the atomic upload (docs/protocol.md §4) */
+static uint32_t g_blob_mem[N_SLOTS][BLOB_WORDS];
+#endif
+static uint32_t g_arena_mem[N_SLOTS][ARENA_WORDS];
+static slot_t g_slot[N_SLOTS];
 static uint8_t g_rx_buf[SNN_FRAME_RX_BYTES(SNN_DEV_MAX_PAYLOAD)];
 static uint8_t g_resp[SNN_FRAME_PACKET_BYTES(SNN_DEV_MAX_PAYLOAD)]; /* the stored last response */
 static int16_t g_in[MAX_IN];
@@ -82,7 +102,9 @@ static int16_t g_sensor[SENSOR_CAP];     /* the latest SENSOR sample */
 static struct {
     snn_frame_rx_t rx;
     slot_t *active;
+#if !SNN_DEV_FLASH_NETWORK
     slot_t *staging;
+#endif
     uint16_t resp_len;     /* bytes of g_resp, 0 if none */
     uint16_t last_seq;
     uint32_t last_crc;     /* CRC-32 field of the last executed request: a retry must match it */
@@ -93,7 +115,9 @@ static struct {
     unsigned wd_tripped : 1; /* a trip not yet reported in a STEP status */
     uint16_t wd_timeout;   /* ms, 0 = off */
     uint32_t wd_last;      /* board_millis() of the last STEP or WATCHDOG request */
+#if !SNN_DEV_FLASH_NETWORK /* the upload in progress (a flash network takes none: 18 bytes of RAM) */
     uint32_t load_total, load_crc, load_received, load_running_crc;
+#endif
     uint32_t steps, watchdog_trips, errors_sent;
     uint32_t last_step_cycles, max_step_cycles, rx_bytes, tx_bytes;
 #if SNN_DEV_ONBOARD
@@ -216,7 +240,13 @@ static void on_hello(const snn_packet_t *q)
 {
     static const char name[] = SNN_DEV_BOARD_NAME;
     uint8_t *p = RESP_PAYLOAD;
+#if SNN_DEV_FLASH_NETWORK
+    uint32_t caps = SNN_CAP_WATCHDOG | SNN_CAP_SPIKE_COUNTS | SNN_CAP_FLASH_NETWORK;
+    const uint32_t max_blob = 0u; /* no uploads */
+#else
     uint32_t caps = SNN_CAP_WATCHDOG | SNN_CAP_SPIKE_COUNTS | SNN_CAP_ATOMIC_COMMIT;
+    const uint32_t max_blob = (uint32_t)SNN_DEV_MAX_BLOB;
+#endif
     uint8_t k, n = (uint8_t)(sizeof name - 1u);
     if (q->length != 0u) {
         reply_error(q->type, q->seq, SNN_ERR_BAD_LENGTH, 0u);
@@ -247,7 +277,7 @@ static void on_hello(const snn_packet_t *q)
     snn_wr16(p + 8, MAX_PAYLOAD);
     snn_wr16(p + 10, (uint16_t)SNN_DEV_MAX_NEURONS);
     snn_wr32(p + 12, (uint32_t)SNN_DEV_MAX_SYNAPSES);
-    snn_wr32(p + 16, (uint32_t)SNN_DEV_MAX_BLOB);
+    snn_wr32(p + 16, max_blob);
     snn_wr32(p + 20, (uint32_t)SNN_DEV_ARENA_BYTES);
     snn_wr32(p + 24, (uint32_t)SNN_DEV_FREE_RAM());
     snn_wr32(p + 28, (uint32_t)SNN_DEV_TICK_HZ);
@@ -258,6 +288,22 @@ static void on_hello(const snn_packet_t *q)
     reply(q->type, q->seq, (uint16_t)(33u + n));
 }
 
+#if SNN_DEV_FLASH_NETWORK
+/* A compiled-in network takes no uploads: LOAD_BEGIN, LOAD_CHUNK and COMMIT check their payload
+ * length as usual (protocol.md §3), then answer FLASH_NETWORK. */
+static void on_upload_refused(const snn_packet_t *q)
+{
+    uint8_t bad_length;
+    if (q->type == (uint8_t)SNN_MSG_LOAD_BEGIN) {
+        bad_length = (uint8_t)(q->length != 8u);
+    } else if (q->type == (uint8_t)SNN_MSG_LOAD_CHUNK) {
+        bad_length = (uint8_t)(q->length < 5u);
+    } else {
+        bad_length = (uint8_t)(q->length != 0u);
+    }
+    reply_error(q->type, q->seq, bad_length ? SNN_ERR_BAD_LENGTH : SNN_ERR_FLASH_NETWORK, 0u);
+}
+#else
 static void on_load_begin(const snn_packet_t *q)
 {
     uint32_t total;
@@ -310,6 +356,8 @@ static void on_load_chunk(const snn_packet_t *q)
     reply(q->type, q->seq, 4u);
 }
 
+#endif
+
 /* Parse and check slot s's blob of `length` bytes against the device's limits (COMMIT and the NV
  * restore): 0 and s filled in, or an ERROR code with *detail. */
 #if defined(__GNUC__)
@@ -319,13 +367,13 @@ static void on_load_chunk(const snn_packet_t *q)
 #else
 #define LOAD_SLOT_INLINE static
 #endif
-LOAD_SLOT_INLINE uint8_t load_slot(slot_t *s, uint32_t length, uint16_t *detail)
+LOAD_SLOT_INLINE uint8_t load_slot(slot_t *s, const uint8_t *blob, uint32_t length, uint16_t *detail)
 {
     int32_t rc;
-    uint32_t synapses = 0u, neurons;
-    uint16_t k;
+    uint32_t synapses, neurons;
+    const uint8_t *crc;
     *detail = 0u;
-    rc = snn_load(&s->net, s->blob, length, s->arena, (uint32_t)SNN_DEV_ARENA_BYTES);
+    rc = snn_load(&s->net, blob, length, s->arena, (uint32_t)SNN_DEV_ARENA_BYTES);
     if (rc == SNN_E_TOO_LARGE) {
         return SNN_ERR_TOO_LARGE;
     }
@@ -333,9 +381,7 @@ LOAD_SLOT_INLINE uint8_t load_slot(slot_t *s, uint32_t length, uint16_t *detail)
         *detail = (uint16_t)(-rc);
         return SNN_ERR_INVALID_NETWORK;
     }
-    for (k = 0u; k < s->net.n_projs; k++) {
-        synapses += s->net.projs[k].nnz;
-    }
+    synapses = s->net.n_synapses;
     neurons = s->net.n_neurons; /* widened: on a 16-bit limit the direct comparison is always false */
     if (neurons > (uint32_t)SNN_DEV_MAX_NEURONS || synapses > (uint32_t)SNN_DEV_MAX_SYNAPSES ||
         s->net.n_inputs > MAX_IN || s->net.n_outputs > MAX_OUT) {
@@ -344,12 +390,15 @@ LOAD_SLOT_INLINE uint8_t load_slot(slot_t *s, uint32_t length, uint16_t *detail)
     s->blob_bytes = length;
     /* NETINFO's blob_crc32 is the file's own CRC-32 (its last 4 bytes, checked by snn_load), not
        the transfer CRC: a CRC over data + its own CRC is one constant for every valid file. */
-    s->blob_crc = snn_rd32(s->blob + length - 4u);
+    crc = blob + length - 4u; /* read through the blob hook: the blob may be in program memory */
+    s->blob_crc = (uint32_t)SNN_BLOB_U8(crc) | ((uint32_t)SNN_BLOB_U8(crc + 1) << 8) |
+                  ((uint32_t)SNN_BLOB_U8(crc + 2) << 16) | ((uint32_t)SNN_BLOB_U8(crc + 3) << 24);
     s->n_synapses = synapses;
     s->loaded = 1u;
     return 0u;
 }
 
+#if !SNN_DEV_FLASH_NETWORK
 /* Make the loaded staging slot the active one: a pointer swap between two requests, so atomic with
  * respect to STEP and the on-board loop. */
 static void activate_staging(void)
@@ -387,7 +436,7 @@ static void on_commit(const snn_packet_t *q)
         reply_error(q->type, q->seq, SNN_ERR_BAD_BLOB_CRC, 0u);
         return;
     }
-    code = load_slot(dev.staging, dev.load_total, &detail);
+    code = load_slot(dev.staging, dev.staging->blob, dev.load_total, &detail);
     if (code != 0u) {
         reply_error(q->type, q->seq, code, detail);
         return;
@@ -401,6 +450,7 @@ static void on_commit(const snn_packet_t *q)
     dev.loading = 0u;
     reply(q->type, q->seq, put_netinfo(RESP_PAYLOAD));
 }
+#endif
 
 static void on_step(const snn_packet_t *q)
 {
@@ -748,9 +798,15 @@ static void execute(const snn_packet_t *q)
 {
     switch (q->type) {
     case SNN_MSG_HELLO: on_hello(q); break;
+#if SNN_DEV_FLASH_NETWORK
+    case SNN_MSG_LOAD_BEGIN:
+    case SNN_MSG_LOAD_CHUNK:
+    case SNN_MSG_COMMIT: on_upload_refused(q); break;
+#else
     case SNN_MSG_LOAD_BEGIN: on_load_begin(q); break;
     case SNN_MSG_LOAD_CHUNK: on_load_chunk(q); break;
     case SNN_MSG_COMMIT: on_commit(q); break;
+#endif
     case SNN_MSG_STEP: on_step(q); break;
     case SNN_MSG_RESET: on_reset(q); break;
     case SNN_MSG_WATCHDOG: on_watchdog(q); break;
@@ -827,7 +883,7 @@ static void restore(void)
     uint8_t k;
     for (k = 0u; k < 2u && dev.nv_index == SNN_NV_NONE; k++) {
         if (snn_persist_record(k, &rec) && snn_persist_read_blob(&rec, dev.staging->blob) &&
-            load_slot(dev.staging, rec.length, &detail) == 0u) {
+            load_slot(dev.staging, dev.staging->blob, rec.length, &detail) == 0u) {
             activate_staging();
             dev.nv_index = rec.index;
         }
@@ -846,8 +902,12 @@ static void restore(void)
 void snn_device_init(void)
 {
     uint8_t k;
-    for (k = 0u; k < 2u; k++) {
+    for (k = 0u; k < N_SLOTS; k++) {
+#if SNN_DEV_FLASH_NETWORK
+        g_slot[k].blob = (uint8_t *)0;
+#else
         g_slot[k].blob = (uint8_t *)g_blob_mem[k];
+#endif
         g_slot[k].arena = (uint8_t *)g_arena_mem[k];
         g_slot[k].blob_bytes = 0u;
         g_slot[k].blob_crc = 0u;
@@ -856,7 +916,9 @@ void snn_device_init(void)
     }
     snn_frame_rx_init(&dev.rx, g_rx_buf, (uint16_t)sizeof g_rx_buf, MAX_PAYLOAD);
     dev.active = &g_slot[0];
+#if !SNN_DEV_FLASH_NETWORK
     dev.staging = &g_slot[1];
+#endif
     dev.resp_len = 0u;
     dev.last_seq = 0u;
     dev.last_crc = 0u;
@@ -866,7 +928,9 @@ void snn_device_init(void)
     dev.wd_tripped = 0u;
     dev.wd_timeout = 0u;
     dev.wd_last = board_millis();
+#if !SNN_DEV_FLASH_NETWORK
     dev.load_total = dev.load_crc = dev.load_received = dev.load_running_crc = 0u;
+#endif
     dev.steps = dev.watchdog_trips = dev.errors_sent = 0u;
     dev.last_step_cycles = dev.max_step_cycles = dev.rx_bytes = dev.tx_bytes = 0u;
 #if SNN_DEV_ONBOARD
@@ -880,6 +944,18 @@ void snn_device_init(void)
 #if SNN_DEV_PERSIST
     dev.nv_index = SNN_NV_NONE;
     restore();
+#endif
+#if SNN_DEV_FLASH_NETWORK
+    {
+        uint32_t len = 0u;
+        uint16_t detail;
+        const uint8_t *blob = board_flash_network(&len);
+        /* a blob the build did not check (invalid, or beyond the limits) leaves no network: NETINFO
+           says loaded 0 and STEP answers NO_NETWORK */
+        if (blob != (const uint8_t *)0) {
+            (void)load_slot(dev.active, blob, len, &detail);
+        }
+    }
 #endif
 }
 

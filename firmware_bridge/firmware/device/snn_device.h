@@ -55,8 +55,10 @@ enum snn_dev_error {
     SNN_ERR_INCOMPLETE = 11,
     SNN_ERR_BAD_INPUT_COUNT = 12,
     SNN_ERR_RUNNING = 13,   /* STEP / RESET / COMMIT while the on-board loop runs: STOP first */
-    SNN_ERR_BAD_PERIOD = 14 /* START without a usable period; detail 0: none given and no `ctrl`,
-                               1: the board's timer cannot run it, 2: telemetry does not fit */
+    SNN_ERR_BAD_PERIOD = 14, /* START without a usable period; detail 0: none given and no `ctrl`,
+                                1: the board's timer cannot run it, 2: telemetry does not fit */
+    SNN_ERR_FLASH_NETWORK = 15 /* LOAD_BEGIN / LOAD_CHUNK / COMMIT on a device whose network is
+                                  compiled into its flash (capability bit 4): no uploads */
 };
 
 /* INFO capability bits. */

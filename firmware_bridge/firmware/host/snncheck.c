@@ -15,6 +15,9 @@
 #include <stdlib.h>
 
 #include "snn.h"
+#ifdef SNN_HARVARD
+#include "snn_blob_harvard.h" /* test build: the core sees the blob only through its hook */
+#endif
 
 static int read_exact(uint8_t *p, size_t n)
 {
@@ -45,6 +48,7 @@ int main(void)
     for (;;) {
         uint32_t len, need = 0;
         uint8_t *blob, *arena;
+        const uint8_t *view; /* what the core is given: blob, or its Harvard stand-in */
         int32_t rc, rc2;
         size_t got = fread(hdr, 1, 4, stdin);
         snn_net_t net;
@@ -66,10 +70,14 @@ int main(void)
             fprintf(stderr, "snncheck: truncated record (%lu bytes expected)\n", (unsigned long)len);
             return 3;
         }
-        rc = snn_measure(blob, len, &need);
+        view = blob;
+#ifdef SNN_HARVARD
+        view = snn_harvard_place(blob, len);
+#endif
+        rc = snn_measure(view, len, &need);
         if (rc != SNN_OK) {
             /* snn_load must report the same problem, whatever the arena */
-            rc2 = snn_load(&net, blob, len, NULL, 0u);
+            rc2 = snn_load(&net, view, len, NULL, 0u);
             if (rc2 != rc) {
                 return fail("snn_load and snn_measure disagree", rc2, rc);
             }
@@ -79,11 +87,11 @@ int main(void)
                 fprintf(stderr, "snncheck: cannot allocate %lu arena bytes\n", (unsigned long)need);
                 return 3;
             }
-            rc2 = snn_load(&net, blob, len, arena, need - 1u);
+            rc2 = snn_load(&net, view, len, arena, need - 1u);
             if (rc2 != SNN_E_TOO_LARGE || net.arena_bytes != need) {
                 return fail("arena one byte short not reported as TOO_LARGE", rc2, SNN_E_TOO_LARGE);
             }
-            rc = snn_load(&net, blob, len, arena, need);
+            rc = snn_load(&net, view, len, arena, need);
             if (rc != SNN_OK || net.arena_bytes != need) {
                 return fail("snn_load rejects what snn_measure accepted", rc, SNN_OK);
             }

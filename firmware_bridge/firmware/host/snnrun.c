@@ -20,6 +20,9 @@
 #include <string.h>
 
 #include "snn.h"
+#ifdef SNN_HARVARD
+#include "snn_blob_harvard.h" /* test build: the core sees the blob only through its hook */
+#endif
 
 static uint8_t *read_file(const char *path, uint32_t *len)
 {
@@ -102,6 +105,7 @@ int main(int argc, char **argv)
     uint32_t len = 0, need = 0, n_in_bytes, out_bytes, n;
     int32_t rc;
     snn_net_t net;
+    const uint8_t *blob; /* what the core is given: the file's bytes, or their Harvard stand-in */
 
     for (i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--trace") == 0) {
@@ -126,7 +130,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "snnrun: %s: cannot read file\n", path);
         return finish(2);
     }
-    rc = snn_measure(g_blob, len, &need);
+    blob = g_blob;
+#ifdef SNN_HARVARD
+    blob = snn_harvard_place(g_blob, len);
+#endif
+    rc = snn_measure(blob, len, &need);
     if (rc != SNN_OK) {
         fprintf(stderr, "snnrun: %s: %s\n", path, snn_error_name(rc));
         return finish(10 - rc);
@@ -136,13 +144,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "snnrun: %s: cannot allocate %lu arena bytes\n", path, (unsigned long)need);
         return finish(2);
     }
-    rc = snn_load(&net, g_blob, len, g_arena, need);
+    rc = snn_load(&net, blob, len, g_arena, need);
     if (rc != SNN_OK) {
         fprintf(stderr, "snnrun: %s: %s\n", path, snn_error_name(rc));
         return finish(10 - rc);
     }
     if (info) {
         printf("arena_bytes=%lu\n", (unsigned long)net.arena_bytes);
+#ifdef SNN_HARVARD
+        printf("blob_reads=%llu\n", (unsigned long long)snn_harvard_reads()); /* measure + load */
+#endif
         return finish(0);
     }
 
@@ -183,9 +194,11 @@ int main(int argc, char **argv)
             snn_spikes(&net, p);
             p += n;
             for (k = 0; k < n; k++) {
-                put32(p + 4u * k, net.u[k]);
-                put32(p + 4u * (n + k), net.v[k]);
-                put32(p + 4u * (2u * n + k), net.a[k]);
+                int32_t uva[3];
+                snn_neuron_state(&net, (uint16_t)k, uva);
+                put32(p + 4u * k, uva[0]);
+                put32(p + 4u * (n + k), uva[1]);
+                put32(p + 4u * (2u * n + k), uva[2]);
             }
         }
         if (counters) {

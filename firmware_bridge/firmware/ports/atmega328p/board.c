@@ -70,7 +70,12 @@ static volatile uint32_t g_periods;
 
 extern uint8_t __heap_start; /* end of .bss (avr-libc linker script) */
 
-ISR(USART_RX_vect)
+#if defined(USART0_RX_vect) /* ATmega2560 (Arduino Mega) names USART0's vector; the ATmega328P has one USART */
+#define BOARD_RX_VECT USART0_RX_vect
+#else
+#define BOARD_RX_VECT USART_RX_vect
+#endif
+ISR(BOARD_RX_VECT)
 {
     const uint8_t byte = UDR0;
     const uint8_t head = g_rx_head;

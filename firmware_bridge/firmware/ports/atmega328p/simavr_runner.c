@@ -274,7 +274,7 @@ static void on_sleep(avr_t *avr, avr_cycle_count_t how_long)
 
 int main(int argc, char **argv)
 {
-    const char *elf = NULL, *ee_path = NULL;
+    const char *elf = NULL, *ee_path = NULL, *mcu = "atmega328p";
     unsigned long hz = 16000000ul;
     elf_firmware_t fw;
     avr_t *avr;
@@ -293,15 +293,17 @@ int main(int argc, char **argv)
             ee_path = argv[++i];
         } else if (strcmp(argv[i], "-v") == 0) {
             g_verbose = 1;
+        } else if (strcmp(argv[i], "-m") == 0 && i + 1 < argc) {
+            mcu = argv[++i]; /* the same port built for another AVR, e.g. atmega2560 (Arduino Mega) */
         } else if (!elf) {
             elf = argv[i];
         } else {
-            fprintf(stderr, "usage: %s FW.elf [-f HZ] [-b BAUD] [-e EEPROM_FILE] [-v]\n", argv[0]);
+            fprintf(stderr, "usage: %s FW.elf [-f HZ] [-b BAUD] [-e EEPROM_FILE] [-m MCU] [-v]\n", argv[0]);
             return 2;
         }
     }
     if (!elf) {
-        fprintf(stderr, "usage: %s FW.elf [-f HZ] [-b BAUD] [-e EEPROM_FILE] [-v]\n", argv[0]);
+        fprintf(stderr, "usage: %s FW.elf [-f HZ] [-b BAUD] [-e EEPROM_FILE] [-m MCU] [-v]\n", argv[0]);
         return 2;
     }
     /* libsimavr chats on stdout while loading ("Loaded N .text ..."): discard that, stdout's first
@@ -318,9 +320,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "simavr_runner: cannot read %s\n", elf);
         return 1;
     }
-    avr = avr_make_mcu_by_name("atmega328p");
+    avr = avr_make_mcu_by_name(mcu);
     if (!avr) {
-        fprintf(stderr, "simavr_runner: libsimavr has no atmega328p core\n");
+        fprintf(stderr, "simavr_runner: libsimavr has no %s core\n", mcu);
         return 1;
     }
     avr_init(avr);

@@ -29,16 +29,24 @@
 #ifndef SNN_DEV_ARENA_BYTES
 #define SNN_DEV_ARENA_BYTES 224u
 #endif
+#ifndef SNN_DEV_MAX_NEURONS /* a compiled-in network sets it to its own size (-D) */
 #define SNN_DEV_MAX_NEURONS 16u
+#endif
+#ifndef SNN_DEV_MAX_SYNAPSES /* a compiled-in network sets it to its own size (-D) */
 #define SNN_DEV_MAX_SYNAPSES 208u
+#endif
+#ifndef SNN_DEV_BOARD_NAME /* the atmega2560 build of this port names itself with -D */
 #define SNN_DEV_BOARD_NAME "atmega328p"
+#endif
 
 /* On-board loop: a SENSOR sample of 1 code (2 B of RAM; the micro controller has one input) and
  * TELEMETRY of up to 4 codes (a 36-byte packet built on the stack while it is sent) */
 #ifndef SNN_DEV_ONBOARD
 #define SNN_DEV_ONBOARD 1
 #endif
+#ifndef SNN_DEV_SENSOR_CODES /* a compiled-in network sets its own input count */
 #define SNN_DEV_SENSOR_CODES 1u
+#endif
 #define SNN_DEV_TELEMETRY_CODES 4u
 
 /* Persistence (docs/protocol.md §9): the 1 KB EEPROM holds the RUN cell and two records of up to

@@ -6,9 +6,15 @@
 
 #define SNN_DEV_MAX_PAYLOAD 1024u
 #define SNN_DEV_MAX_BLOB 262144ul
+#ifndef SNN_DEV_ARENA_BYTES /* a compiled-in network sets it to its own size (-D) */
 #define SNN_DEV_ARENA_BYTES 262144ul
+#endif
+#ifndef SNN_DEV_MAX_NEURONS /* a compiled-in network sets it to its own size (-D) */
 #define SNN_DEV_MAX_NEURONS 65535u
+#endif
+#ifndef SNN_DEV_MAX_SYNAPSES /* a compiled-in network sets it to its own size (-D) */
 #define SNN_DEV_MAX_SYNAPSES 262144ul
+#endif
 #ifndef SNN_DEV_BOARD_NAME /* the Linux edge-board builds of this port name themselves with -D */
 #define SNN_DEV_BOARD_NAME "host-virtual"
 #endif

@@ -13,9 +13,15 @@
 
 #define SNN_DEV_MAX_PAYLOAD 1024u
 #define SNN_DEV_MAX_BLOB 16384u
+#ifndef SNN_DEV_ARENA_BYTES /* a compiled-in network sets it to its own size (-D) */
 #define SNN_DEV_ARENA_BYTES 10240u
+#endif
+#ifndef SNN_DEV_MAX_NEURONS /* a compiled-in network sets it to its own size (-D) */
 #define SNN_DEV_MAX_NEURONS 2048u
+#endif
+#ifndef SNN_DEV_MAX_SYNAPSES /* a compiled-in network sets it to its own size (-D) */
 #define SNN_DEV_MAX_SYNAPSES 16384u
+#endif
 #define SNN_DEV_BOARD_NAME "lm3s6965evb"
 
 /* board_cycles() counts SysTick clock ticks at the system clock QEMU gives this board after reset:

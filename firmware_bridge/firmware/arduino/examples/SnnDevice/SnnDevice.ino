@@ -3,7 +3,9 @@
  *
  * Upload a network from the host with
  *     snnctl deploy net.snn --port /dev/ttyACM0
- * then step it with `snnctl device run` or firmware_bridge.device.Device. The network's outputs
+ * then step it with `snnctl device run` or firmware_bridge.device.Device. On a 2 KB board (Uno, Nano)
+ * build the library with the network in flash instead (make_library.py --network net.snn): this
+ * sketch is unchanged, the device then runs that network from power-up and takes no uploads. The network's outputs
  * arrive in board_outputs(): drive your actuators there (the example maps output 0 to the PWM of
  * pin 9 and, with the watchdog on, also receives the network's fail-safe codes there).
  *
