@@ -18,16 +18,22 @@
  * gather_one_fast: a projection into one destination, summed straight from the spike words.
  *
  * SNN_STEP_FAST (0/1) selects them; by default on where SNN_GATHER_WIDE is (int of 32 bits or more:
- * the 32-bit MCUs and the host), off on 8/16-bit targets (AVR: compiled out, no flash cost).
+ * the 32-bit MCUs and the host) and the blob is read with plain loads, off on 8/16-bit targets (AVR:
+ * compiled out, no flash cost).
  */
 #ifndef SNN_STEP_FAST_H
 #define SNN_STEP_FAST_H
 
+/* The fast paths read weights with plain loads (a 32-bit MCU maps its flash), so a port that
+ * reads the blob through its own hook (SNN_BLOB_HOOKED, snn_blob.h) gets the portable path. */
 #if !defined(SNN_STEP_FAST)
-#define SNN_STEP_FAST SNN_GATHER_WIDE
+#define SNN_STEP_FAST (SNN_GATHER_WIDE && !SNN_BLOB_HOOKED)
 #endif
 #if SNN_STEP_FAST && !SNN_GATHER_WIDE
 #error "SNN_STEP_FAST needs SNN_GATHER_WIDE (emit8)"
+#endif
+#if SNN_STEP_FAST && SNN_BLOB_HOOKED
+#error "SNN_STEP_FAST reads the blob with plain loads: not with a blob access hook (SNN_BLOB_HOOKED)"
 #endif
 
 #if SNN_STEP_FAST
