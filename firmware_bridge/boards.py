@@ -337,6 +337,7 @@ BOARDS: tuple[Board, ...] = (
             ("SNN_DEV_MAX_NEURONS", "128u"),
             ("SNN_DEV_MAX_SYNAPSES", "1024u"),
             ("SNN_DEV_PERSIST", "0"),
+            ("BOARD_RX_RING", "128u"),  # holds max_payload: the host's pipelining budget (protocol.md §2)
         ),  # fmt: skip
         linker_script=None,
         emulator="simavr",
