@@ -25,9 +25,10 @@
 #define SNN_STEP_FAST_H
 
 /* The fast paths read weights with plain loads (a 32-bit MCU maps its flash), so a port that
- * reads the blob through its own hook (SNN_BLOB_HOOKED, snn_blob.h) gets the portable path. */
+ * reads the blob through its own hook (SNN_BLOB_HOOKED, snn_blob.h) gets the portable path, and
+ * so does the packed 8-bit layout (SNN_PACKED_STATE), which is what the portable path is for. */
 #if !defined(SNN_STEP_FAST)
-#define SNN_STEP_FAST (SNN_GATHER_WIDE && !SNN_BLOB_HOOKED)
+#define SNN_STEP_FAST (SNN_GATHER_WIDE && !SNN_BLOB_HOOKED && !SNN_PACKED_STATE)
 #endif
 #if SNN_STEP_FAST && !SNN_GATHER_WIDE
 #error "SNN_STEP_FAST needs SNN_GATHER_WIDE (emit8)"
