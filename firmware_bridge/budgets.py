@@ -10,7 +10,7 @@ docs/firmware-boards.md §2 has the table and the measurements.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from firmware_bridge.boards import Board
 
@@ -42,27 +42,20 @@ class Budget:
     user_ram: int
 
 
+_UNO = Budget(
+    "Arduino Uno",
+    "atmega328p",
+    32768 - 512,
+    2048,
+    "Optiboot, 512 B",
+    AVR_FIRMWARE_STACK,
+    AVR_USER_FLASH,
+    AVR_USER_RAM,
+)  # fmt: skip
+
 BUDGETS: tuple[Budget, ...] = (
-    Budget(
-        "Arduino Uno",
-        "atmega328p",
-        32768 - 512,
-        2048,
-        "Optiboot, 512 B",
-        AVR_FIRMWARE_STACK,
-        AVR_USER_FLASH,
-        AVR_USER_RAM,
-    ),  # fmt: skip
-    Budget(
-        "Arduino Nano (since 2018)",
-        "atmega328p",
-        32768 - 512,
-        2048,
-        "Optiboot, 512 B",
-        AVR_FIRMWARE_STACK,
-        AVR_USER_FLASH,
-        AVR_USER_RAM,
-    ),  # fmt: skip
+    _UNO,
+    replace(_UNO, board="Arduino Nano (since 2018)"),  # the Uno's chip and bootloader on a smaller board
     Budget(
         "Arduino Nano (before 2018)",
         "atmega328p",

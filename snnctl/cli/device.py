@@ -438,6 +438,10 @@ def _cmd_firmware_build(args: argparse.Namespace) -> int:
               f"RAM {sizes['ram']} B (data {sizes['data']} B + bss {sizes['bss']} B) before the stack")  # fmt: skip
         for fit in fits:
             print(f"  {fit.summary()}")
+        if not args.network and any(not fit.fits for fit in fits):
+            print("  the upload image keeps two network slots in RAM; for these boards build your network in:"
+                  f" snnctl firmware build --board {args.board} --network NET.snn"
+                  " (docs/firmware-boards.md §2)")  # fmt: skip
     else:
         print(f"  executable {sizes['file']} B")
     if board.toolchain == "linux":
