@@ -49,3 +49,38 @@ def test_decode_equals_numpy_for_every_code(scale, zero, low, high) -> None:
     decode_into(codes, z, sc, lo, hi, out)
     ref = np.clip((codes - z) * sc, lo, hi).astype(np.float32)
     assert out.tobytes() == ref.tobytes()
+
+
+_FIRST_ACT_COMPILES_NOTHING = """
+import dataclasses, numpy as np
+from snnctl import kernel
+from snnctl.controllers.snn import SNNController
+from snnctl.models import blimp_shaped_network
+from snnctl.runtime import run
+from snnctl.step_codes import decode_into, encode_into
+
+net = blimp_shaped_network(seed=3)
+net = dataclasses.replace(net, meta={**net.meta, "u_min": -1.0, "u_max": 1.0})
+ctl = SNNController(net)
+compiled = [list(f.signatures) for f in (encode_into, decode_into, kernel.step)]
+assert all(compiled), compiled
+rng = np.random.default_rng(0)
+obs = [rng.normal(0, 0.3, net.n_inputs).astype(dt) for dt in (np.float64, np.float32) * 10]
+codes = np.array([ctl.encode(o).copy() for o in obs])
+acts = [ctl.act(o) for o in obs]
+assert [list(f.signatures) for f in (encode_into, decode_into, kernel.step)] == compiled
+ref, _ = run(net, codes, counts=True)
+assert all(np.array_equal(ctl.decode(r), a) for r, a in zip(ref, acts)), "the warm-up left state behind"
+print("ok")
+"""
+
+
+def test_a_new_controller_has_compiled_its_hot_path_and_left_no_state() -> None:
+    """In a fresh interpreter: after `SNNController(net)` the first acts (float64 and float32
+    observations) compile nothing more (the first call of a numba function costs ~0.3 s, which in a
+    paced loop is a missed deadline), and they equal `runtime.run` from reset state."""
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, "-c", _FIRST_ACT_COMPILES_NOTHING], capture_output=True, text=True)
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr[-2000:]

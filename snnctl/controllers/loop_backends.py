@@ -75,10 +75,7 @@ class IntegerSNNBackend(Backend):
 
         self.net = net
         self.controller = SNNController(net, dt, force)
-        self.last_input_codes = np.zeros(net.n_inputs, dtype=np.int16)
-        # compile the numba step now, not in the first control step (whose deadline it would miss)
-        self.controller.stepper.step(self.last_input_codes)
-        self.controller.reset()
+        self.last_input_codes = np.zeros(net.n_inputs, dtype=np.int16)  # SNNController compiled the step already
 
     def reset(self) -> None:
         self.controller.reset()

@@ -145,6 +145,22 @@ class SNNController:
                 self._bounds = (lo + 0.0, hi + 0.0)  # contiguous copies; a bound of -0.0 becomes +0.0
             except ValueError:  # bounds of another length: decode's numpy broadcasting reports it
                 pass
+        self._compile_hot_path()
+
+    def _compile_hot_path(self) -> None:
+        """Run encode, step and decode once on scratch values, then reset.
+
+        WHY: numba compiles (or loads from its cache) on a function's first call, and the first call
+        in a process costs ~0.3 s. In a paced loop that lands in the first control step, which then
+        misses its deadline (a board backend's reply timeout starts before the encode). Both
+        observation dtypes a loop hands over (float64, and float32 from gymnasium) are compiled."""
+        scratch = np.zeros(self._codes.size, dtype=np.int16)
+        for dtype in (np.float64, np.float32):
+            encode_into(np.zeros(scratch.size, dtype=dtype), self._inv_scale, self._zero, scratch)
+        out = self.stepper.step(scratch)
+        if self._bounds is not None:
+            decode_into(out, self._out_zero, self._out_scale, *self._bounds, np.empty(out.size, dtype=np.float32))
+        self.reset()
 
     @classmethod
     def load(cls, path, dt: float | None = None, force: bool = False) -> SNNController:
