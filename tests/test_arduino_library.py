@@ -110,8 +110,9 @@ def test_sources_and_sketch_compile_on_host(lib, tmp_path):
 ARDUINO_HW = Path("/usr/share/arduino/hardware")
 
 
-def _arduino_build(lib: Path, fqbn: str, tmp_path: Path) -> dict[str, int]:
-    """Build the library's example sketch with Debian's arduino-builder for `fqbn`; its flash and RAM."""
+def _arduino_build(lib: Path, fqbn: str, tmp_path: Path, flags: str = "") -> dict[str, int]:
+    """Build the library's example sketch with Debian's arduino-builder for `fqbn` (C and C++ `flags`
+    added, e.g. "-DSNN_DEV_ONBOARD=0"); its flash and RAM."""
     if shutil.which("arduino-builder") is None or not (ARDUINO_HW / "arduino" / "avr" / "boards.txt").is_file():
         msg = "arduino-builder / the AVR core missing; apt-get install arduino-builder arduino-core-avr"
         if os.environ.get("CI", "").lower() == "true":
@@ -122,11 +123,12 @@ def _arduino_build(lib: Path, fqbn: str, tmp_path: Path) -> dict[str, int]:
     shutil.copy(lib / "examples/SnnDevice/SnnDevice.ino", sketch)
     out = tmp_path / "build"
     out.mkdir()
+    extra = [] if not flags else ["-prefs", f"compiler.c.extra_flags={flags}"]
     cmd = ["arduino-builder", "-compile", "-hardware", str(ARDUINO_HW), "-hardware", "/usr/share/arduino-builder",
            "-tools", "/usr/bin", "-libraries", str(lib.parent), "-fqbn", fqbn,
            "-build-path", str(out),
            # Debian's arduino-core-avr 1.8.7 with gcc-avr 5.4: WString.cpp needs DECIMAL_DIG (a C++17 macro)
-           "-prefs", "compiler.cpp.extra_flags=-DDECIMAL_DIG=17", str(sketch / "SnnDevice.ino")]  # fmt: skip
+           "-prefs", f"compiler.cpp.extra_flags=-DDECIMAL_DIG=17 {flags}", *extra, str(sketch / "SnnDevice.ino")]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return build.firmware_size(out / "SnnDevice.ino.elf")
@@ -183,3 +185,31 @@ def test_uno_build_with_the_66_neuron_blimp_controller_in_flash_fits(tmp_path):
     fit = budgets.Fit(uno, sizes["flash"], sizes["ram"])
     assert fit.fits, fit.summary()
     assert sizes["ram"] < packed + 1024  # the 32-bit arena alone (2,180 B) would not fit in 2 KB
+
+
+def test_uno_upload_build_takes_the_micro_controller_and_fits_without_the_onboard_loop(lib, tmp_path):
+    """The example sketch in upload mode (two RAM slots) for an Uno. Its slot limits (the header's 2 KB
+    AVR class) take the 3-neuron micro controller in the packed layout every AVR build uses, plus the
+    AVR's 3 bytes of alignment slack. With the Arduino core's Serial buffers the image leaves the
+    firmware's stack but not all of the user's 256 B (49 B short, docs/firmware-boards.md §2);
+    without the on-board loop (-DSNN_DEV_ONBOARD=0) it is within the whole Uno budget."""
+    import re
+
+    from firmware_bridge import budgets
+    from firmware_bridge.memory import device_bytes
+
+    from .test_atmega328p_port import micro_blimp
+
+    header = (lib / "src" / "snn_port_config.h").read_text()
+    avr_2k = header[header.index("#if RAMEND < 0xB00") : header.index("#else")]
+    limits = {k: int(v) for k, v in re.findall(r"#define (SNN_DEV_MAX_BLOB|SNN_DEV_ARENA_BYTES) (\d+)u", avr_2k)}
+    mem = device_bytes(micro_blimp(), packed=True)
+    assert mem["blob_bytes"] <= limits["SNN_DEV_MAX_BLOB"] and mem["arena_bytes"] + 3 <= limits["SNN_DEV_ARENA_BYTES"]
+    uno = next(b for b in budgets.BUDGETS if b.board == "Arduino Uno")
+    (tmp_path / "a").mkdir()
+    default = _arduino_build(lib, "arduino:avr:uno", tmp_path / "a")
+    assert default["ram"] + uno.firmware_stack <= uno.ram_bytes, default
+    (tmp_path / "b").mkdir()
+    lean = _arduino_build(lib, "arduino:avr:uno", tmp_path / "b", "-DSNN_DEV_ONBOARD=0")
+    fit = budgets.Fit(uno, lean["flash"], lean["ram"])
+    assert fit.fits and lean["ram"] < default["ram"], (fit.summary(), default)

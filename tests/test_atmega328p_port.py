@@ -83,7 +83,7 @@ def test_hello_and_limits(dev):
     assert not info.has(P.Capability.NETWORK_IN_FLASH)
     assert hello_limits(info) == hello_limits(boards.get(BOARD))  # the board table says what HELLO says
     net = micro_blimp()
-    mem = device_bytes(net)
+    mem = device_bytes(net, packed=True)  # the AVR build's layout (SNN_PACKED_STATE)
     assert mem["blob_bytes"] <= info.max_blob_bytes and mem["arena_bytes"] + 3 <= info.arena_bytes
 
 

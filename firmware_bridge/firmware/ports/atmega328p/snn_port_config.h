@@ -10,10 +10,12 @@
  * boot-time restore of a network from EEPROM (snn_load under snn_device_init) is ~15 bytes deeper
  * still: HELLO's free_ram is 88 after such a boot, 103 after a COMMIT.
  *
- * A slot of 208 + 224 bytes runs the 3-neuron micro controller "error -> +/- LIF pair -> LI
- * readout" (blob 208 B with its fail-safe codes, arena 220 B; the arena array is only 1-aligned
- * on AVR, so up to 3 bytes are lost to aligning it). A 4-LIF version (blob 232 B, arena 288 B)
- * would leave too little stack. docs/firmware-boards.md has the budget and what fits with the network in flash.
+ * A slot of 208 + 124 bytes runs the 3-neuron micro controller "error -> +/- LIF pair -> LI
+ * readout" (blob 208 B with its fail-safe codes, packed arena 120 B: SNN_PACKED_STATE is on for
+ * every AVR build; the arena array is only 1-aligned on AVR, so up to 3 bytes are lost to aligning
+ * it). The slots are no larger so that the image leaves the Uno budget's 256 B for the user's code
+ * (firmware_bridge/budgets.py); a 4-LIF version (blob 232 B) is refused. docs/firmware-boards.md has
+ * the budget and what fits with the network in flash.
  */
 #ifndef SNN_PORT_CONFIG_H
 #define SNN_PORT_CONFIG_H
@@ -27,7 +29,7 @@
 #define SNN_DEV_MAX_BLOB 208u
 #endif
 #ifndef SNN_DEV_ARENA_BYTES
-#define SNN_DEV_ARENA_BYTES 224u
+#define SNN_DEV_ARENA_BYTES 124u
 #endif
 #ifndef SNN_DEV_MAX_NEURONS /* a compiled-in network sets it to its own size (-D) */
 #define SNN_DEV_MAX_NEURONS 16u
