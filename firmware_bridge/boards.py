@@ -315,7 +315,8 @@ BOARDS: tuple[Board, ...] = (
         flash=(AVRDUDE_ATMEGA328P,),
     ),
     # Arduino Mega 2560: the atmega328p port built for the ATmega2560 (8 KB RAM, 256 KB flash), with the
-    # Arduino library's Mega-class limits; run under libsimavr's atmega2560 core (simavr_runner -m).
+    # Arduino library's Mega-class slots (its payload is 64 there, for the core's Serial buffer); run
+    # under libsimavr's atmega2560 core (simavr_runner -m).
     # No EEPROM persistence: the runner mirrors a 1 KB EEPROM file only.
     Board(
         name="atmega2560",

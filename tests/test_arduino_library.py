@@ -128,7 +128,8 @@ def _arduino_build(lib: Path, fqbn: str, tmp_path: Path, flags: str = "") -> dic
            "-tools", "/usr/bin", "-libraries", str(lib.parent), "-fqbn", fqbn,
            "-build-path", str(out),
            # Debian's arduino-core-avr 1.8.7 with gcc-avr 5.4: WString.cpp needs DECIMAL_DIG (a C++17 macro)
-           "-prefs", f"compiler.cpp.extra_flags=-DDECIMAL_DIG=17 {flags}", *extra, str(sketch / "SnnDevice.ino")]  # fmt: skip
+           "-prefs", f"compiler.cpp.extra_flags=-DDECIMAL_DIG=17 {flags}", *extra,
+           str(sketch / "SnnDevice.ino")]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return build.firmware_size(out / "SnnDevice.ino.elf")
@@ -138,6 +139,18 @@ def test_example_builds_for_arduino_mega(lib, tmp_path):
     sizes = _arduino_build(lib, "arduino:avr:mega:cpu=atmega2560", tmp_path)
     assert sizes["ram"] + 1024 <= 8192, sizes  # Mega 2560: 8 KB, with >= 1 KB left for the stack
     assert sizes["flash"] <= 256 * 1024
+
+
+def test_sketch_refuses_a_payload_larger_than_the_serial_receive_buffer(lib, tmp_path):
+    """A host keeps up to max_payload bytes in flight (protocol.md §2), which the AVR core's 64-byte
+    Serial buffer must hold while the board steps: the Mega class says 64, and a build that raises the
+    payload past the buffer stops with the sketch's #error instead of dropping bytes under load."""
+    (tmp_path / "ok").mkdir()
+    sizes = _arduino_build(lib, "arduino:avr:mega:cpu=atmega2560", tmp_path / "ok", "-DSNN_DEV_MAX_PAYLOAD=64u")
+    assert sizes["flash"] > 0
+    (tmp_path / "big").mkdir()
+    with pytest.raises(AssertionError, match="smaller than SNN_DEV_MAX_PAYLOAD"):
+        _arduino_build(lib, "arduino:avr:mega:cpu=atmega2560", tmp_path / "big", "-DSNN_DEV_MAX_PAYLOAD=128u")
 
 
 def test_uno_build_with_the_network_in_flash_fits_with_room_for_user_code(tmp_path):
@@ -187,12 +200,12 @@ def test_uno_build_with_the_66_neuron_blimp_controller_in_flash_fits(tmp_path):
     assert sizes["ram"] < packed + 1024  # the 32-bit arena alone (2,180 B) would not fit in 2 KB
 
 
-def test_uno_upload_build_takes_the_micro_controller_and_fits_without_the_onboard_loop(lib, tmp_path):
-    """The example sketch in upload mode (two RAM slots) for an Uno. Its slot limits (the header's 2 KB
-    AVR class) take the 3-neuron micro controller in the packed layout every AVR build uses, plus the
-    AVR's 3 bytes of alignment slack. With the Arduino core's Serial buffers the image leaves the
-    firmware's stack but not all of the user's 256 B (49 B short, docs/firmware-boards.md §2);
-    without the on-board loop (-DSNN_DEV_ONBOARD=0) it is within the whole Uno budget."""
+def test_uno_upload_build_takes_the_micro_controller_and_fits_the_budget(lib, tmp_path):
+    """The example sketch in upload mode (two RAM slots, the on-board loop on) for an Uno: its limits
+    (the header's 2 KB AVR class) take the 3-neuron micro controller in the packed layout every AVR
+    build uses (plus the AVR's 3 bytes of alignment slack, and its 1 input and 1 output within the
+    STEP buffers), and the image is within the Uno's budget with the Arduino core's Serial buffers,
+    the firmware's deepest stack and 256 B of RAM for the user's code."""
     import re
 
     from firmware_bridge import budgets
@@ -202,14 +215,13 @@ def test_uno_upload_build_takes_the_micro_controller_and_fits_without_the_onboar
 
     header = (lib / "src" / "snn_port_config.h").read_text()
     avr_2k = header[header.index("#if RAMEND < 0xB00") : header.index("#else")]
-    limits = {k: int(v) for k, v in re.findall(r"#define (SNN_DEV_MAX_BLOB|SNN_DEV_ARENA_BYTES) (\d+)u", avr_2k)}
-    mem = device_bytes(micro_blimp(), packed=True)
+    limits = dict((k, int(v)) for k, v in re.findall(r"#define (SNN_DEV_\w+) (\d+)u", avr_2k))
+    net = micro_blimp()
+    mem = device_bytes(net, packed=True)
     assert mem["blob_bytes"] <= limits["SNN_DEV_MAX_BLOB"] and mem["arena_bytes"] + 3 <= limits["SNN_DEV_ARENA_BYTES"]
+    assert net.n_inputs <= limits["SNN_DEV_MAX_INPUTS"] and net.n_outputs <= limits["SNN_DEV_MAX_OUTPUTS"]
+    assert net.n_neurons <= limits["SNN_DEV_MAX_NEURONS"]
+    sizes = _arduino_build(lib, "arduino:avr:uno", tmp_path)
     uno = next(b for b in budgets.BUDGETS if b.board == "Arduino Uno")
-    (tmp_path / "a").mkdir()
-    default = _arduino_build(lib, "arduino:avr:uno", tmp_path / "a")
-    assert default["ram"] + uno.firmware_stack <= uno.ram_bytes, default
-    (tmp_path / "b").mkdir()
-    lean = _arduino_build(lib, "arduino:avr:uno", tmp_path / "b", "-DSNN_DEV_ONBOARD=0")
-    fit = budgets.Fit(uno, lean["flash"], lean["ram"])
-    assert fit.fits and lean["ram"] < default["ram"], (fit.summary(), default)
+    fit = budgets.Fit(uno, sizes["flash"], sizes["ram"])
+    assert fit.fits, fit.summary()

@@ -10,9 +10,14 @@
  *
  *   class              detected by                       payload  blob   arena  fits
  *   AVR, 2-2.5 KB RAM  __AVR__ and RAMEND < 0xB00        64       208    124    the 3-neuron micro controller (packed arena 120 B)
- *   AVR, 8 KB RAM      __AVR__ and RAMEND >= 0xB00       128      1024   1344   blimp_shaped_network(n_enc=8, n_hidden=8), 34 neurons
+ *   AVR, 8 KB RAM      __AVR__ and RAMEND >= 0xB00       64       1024   1344   blimp_shaped_network(n_enc=8, n_hidden=8), 34 neurons
  *   32-bit, big RAM    ESP32 / RP2040 / Teensy / STM32H7 1024     16384  10240  the 160-neuron blimp (5.7 KB blob, 4.8 KB arena)
  *   other 32-bit       everything else (SAMD21 32 KB...)  256      6144   5120   the 160-neuron blimp, ~23 KB of RAM
+ *
+ * The payload is also the pipelining budget (docs/protocol.md §2): a host keeps up to that many
+ * bytes in flight, which the core's Serial receive buffer must hold while the board steps. The AVR
+ * core buffers 64 bytes (SERIAL_RX_BUFFER_SIZE), so both AVR classes say 64; the example sketch
+ * refuses to build with a payload larger than the core's buffer where the core names its size.
  *
  * The on-board loop (snnctl device start, docs/protocol.md §8) is on everywhere; on the 2 KB AVR
  * its SENSOR buffer holds 2 codes and a TELEMETRY frame 4 codes (SNN_DEV_ONBOARD=0 removes it).
@@ -40,6 +45,12 @@
 #ifndef SNN_DEV_MAX_NEURONS
 #define SNN_DEV_MAX_NEURONS 16u
 #endif
+#ifndef SNN_DEV_MAX_INPUTS /* a STEP's code buffers: 8 + 8 codes (32 B) where a 64-byte payload */
+#define SNN_DEV_MAX_INPUTS 8u /* would size them for 31 + 24 (110 B); COMMIT refuses a wider network */
+#endif
+#ifndef SNN_DEV_MAX_OUTPUTS
+#define SNN_DEV_MAX_OUTPUTS 8u
+#endif
 #ifndef SNN_DEV_SENSOR_CODES
 #define SNN_DEV_SENSOR_CODES 2u /* the on-board loop's SENSOR sample: 4 bytes of RAM */
 #endif
@@ -48,7 +59,7 @@
 #endif
 #else
 #ifndef SNN_DEV_MAX_PAYLOAD
-#define SNN_DEV_MAX_PAYLOAD 128u
+#define SNN_DEV_MAX_PAYLOAD 64u /* the AVR core's Serial receive buffer (SERIAL_RX_BUFFER_SIZE) */
 #endif
 #ifndef SNN_DEV_MAX_BLOB
 #define SNN_DEV_MAX_BLOB 1024u

@@ -10,6 +10,7 @@
 
 #include "snn.h"
 #include "board.h"
+#include "snn_dev_config.h" /* the limits (SNN_DEV_MAX_PAYLOAD ...), for the sketch's checks */
 #include "snn_device.h"
 
 #endif /* SNNCTL_ARDUINO_H */

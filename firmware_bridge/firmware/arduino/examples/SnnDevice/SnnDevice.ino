@@ -16,6 +16,12 @@
  */
 #include <snnctl.h>
 
+/* A host keeps up to max_payload bytes of requests in flight (docs/protocol.md §2 Pipelining), and
+ * Serial must hold them while the board steps: a smaller receive buffer drops bytes under load. */
+#if defined(SERIAL_RX_BUFFER_SIZE) && SERIAL_RX_BUFFER_SIZE < SNN_DEV_MAX_PAYLOAD
+#error "Serial's receive buffer (SERIAL_RX_BUFFER_SIZE) is smaller than SNN_DEV_MAX_PAYLOAD: lower SNN_DEV_MAX_PAYLOAD or raise SERIAL_RX_BUFFER_SIZE"
+#endif
+
 static const uint8_t kPwmPin = 9;
 static uint32_t g_period_us; /* on-board loop period, 0 = stopped */
 static uint32_t g_next_us;   /* micros() at the end of the current period */
