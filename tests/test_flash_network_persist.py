@@ -219,3 +219,18 @@ def test_the_record_of_this_image_wins_over_its_built_in_start(images, nets, tmp
         d.stop()
     with device(images["one@20ms"], nv2) as (_, d):
         assert _state(d) == (True, 20_000)
+
+
+def test_built_in_start_on_the_cortex_m3_which_has_no_nv_memory(nets):
+    """lm3s6965evb under QEMU keeps nothing across a restart (firmware-boards.md §7): the built-in
+    START is how it runs alone."""
+    from firmware_bridge.emulators import start_emulator
+
+    require_board("lm3s6965evb")
+    net = nets[0]
+    with start_emulator("lm3s6965evb", network=BuiltIn(to_bytes(net), Autostart(20, 1, K))) as emu:
+        with Device(emu.url, timeout=2.0, retries=2) as d:
+            info = d.hello(connect_timeout=10.0)
+            assert not info.has(Capability.PERSIST) and info.has(Capability.NETWORK_IN_FLASH)
+            assert _state(d) == (True, 20_000)
+            assert check_resumed_loop(d, net, stale_limit=K)["steps"] >= 15

@@ -894,7 +894,12 @@ static void watchdog_check(void)
 #if SNN_DEV_FLASH_NETWORK && SNN_DEV_ONBOARD
 /* Boot of a compiled-in network (loaded): an intact RUN record of this image (protocol.md §9) decides,
  * running or stopped; without one (erased or no NV memory, or another image's) the built-in start
- * SNN_DEV_AUTOSTART_US runs, if the image has one. A START the timer refuses leaves it stopped. */
+ * SNN_DEV_AUTOSTART_US runs, if the image has one. A START the timer refuses leaves it stopped.
+ * Never inlined: its RUN record would sit in snn_device_init's frame under the boot-time snn_load
+ * (the deepest stack of the 2 KB AVR: 13 bytes of free_ram). */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
 static void boot_run(void)
 {
     uint16_t detail;
