@@ -16,6 +16,7 @@
  * SNN_DEV_FLASH_NETWORK (a network compiled into the image, board_flash_network): ONE slot, its
  * arena only (A instead of 2 * B + 2 * A); the blob is read in place from the image (program
  * memory on an AVR, through the core's blob hook) and the upload requests answer FLASH_NETWORK.
+ * With SNN_DEV_PERSIST it keeps only the RUN record, keyed to the image (boot_run, protocol.md §9).
  */
 #include "snn_device.h"
 
