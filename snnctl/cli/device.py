@@ -11,10 +11,14 @@ import argparse
 import json
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from firmware_bridge import boards
 from snnctl.cli.common import UserError, load_network, print_help, read_inputs
 from snnctl.text import plural
+
+if TYPE_CHECKING:
+    from firmware_bridge.flash_network import BuiltIn
 
 _DEVICE_EPILOG = """\
 examples:
@@ -407,7 +411,7 @@ def _cmd_device_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _built_in(args: argparse.Namespace) -> object:
+def _built_in(args: argparse.Namespace) -> str | BuiltIn | None:
     """The network argument of a firmware build: --network, with --start's built-in START if given."""
     from firmware_bridge.flash_network import Autostart, BuiltIn
 
