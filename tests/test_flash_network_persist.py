@@ -138,15 +138,21 @@ def test_an_image_with_another_network_ignores_the_record(images, nets, tmp_path
         assert _state(d) == (False, 0)  # ... and image one boots stopped
 
 
-def test_an_upload_mode_record_never_starts_a_flash_image(images, nets, tmp_path):
+def test_upload_and_flash_images_never_start_on_each_others_record(images, nets, tmp_path):
     """The same network, deployed to the upload-mode device and started there: its RUN record ("SNNR",
-    a generation) is not a flash image's ("SNNF", the image key)."""
+    a generation) is not a flash image's ("SNNF", the image key), nor the other way round; the
+    upload image's network record outlives the flash image (which writes none)."""
     nv = tmp_path / "nv.bin"
     with device(images["upload"], nv) as (_, d):
-        d.deploy(nets[0])
+        d.deploy(nets[1])
         d.start(*A)
     with device(images["one"], nv) as (_, d):
         assert _state(d) == (False, 0)
+        d.start(*A)
+    with device(images["upload"], nv) as (_, d):
+        ni = d.netinfo()
+        assert (ni.loaded, ni.blob_crc32, ni.running) == (True, network_crc(to_bytes(nets[1])), False)
+        steps_like_numba(d, nets[1])
 
 
 @pytest.mark.parametrize("base_running", [False, True], ids=["was-stopped", "was-running"])
