@@ -33,9 +33,8 @@
  *     power cut that keeps what the chip had written (docs/protocol.md §9).
  *     -c N is the tests' power cut inside a write: once N EEPROM bytes have changed since start,
  *     the next changed byte is not kept - FILE gets the EEPROM as it was before that byte, and the
- *     runner exits with status 3. A byte write takes 3.4 ms (54,400 cycles), far more than the
- *     1024 instructions between checks, so each check sees at most one new byte; should it see
- *     more, they count in address order (the order eeprom_update_block writes them).
+ *     runner exits with status 3. The port writes in address order (board.c board_nv_write), so
+ *     the bytes one check finds changed, however many, are counted in address order too.
  * The runner keeps its own handle on the pty slave, in raw mode, so a client may close and reopen
  * the port without the master seeing a hang-up.
  */
