@@ -33,7 +33,8 @@ HARVARD_DIR = HOST_DIR / "harvard"  # test build of the blob hook (snn_blob_harv
 
 BASE_FLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"]
 RELEASE_FLAGS = ["-O2"]
-NetworkArg = str | Path | bytes | None  # a `.snn` path or its bytes, to compile into an image
+# a `.snn` path or its bytes to compile into an image, or a flash_network.BuiltIn (the network and a built-in START)
+NetworkArg = str | Path | bytes | flash_network.BuiltIn | None
 SANITIZE_FLAGS = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g", "-O1"]
 
 
@@ -99,11 +100,7 @@ def build_host_device(out_dir: Path | None = None, sanitize: bool = False,
     device = FIRMWARE_DIR / "device"
     sources = [*sorted(port.glob("*.c")), *sorted(device.glob("*.c")), *sorted(CORE_DIR.glob("*.c"))]
     spec = boards.get("host")
-    all_defines = dict(spec.defines)
-    if network is not None:
-        net, blob = flash_network.read_network(network)
-        all_defines.update(flash_network.defines(net, spec))
-        sources.append(flash_network.write_source(blob, Path(out_dir) if out_dir else default_cache_dir()))
+    all_defines, sources = _with_network(spec, dict(spec.defines), sources, network, out_dir)
     defines = [f"-D{k}={v}" for k, v in sorted(all_defines.items())]
     return _build_cached("snndev", sources, [CORE_DIR, device, port], defines, out_dir, sanitize)
 
@@ -218,12 +215,13 @@ def firmware_sources(board: str) -> list[Path]:
 
 def _with_network(spec: boards.Board, defines: dict[str, str], sources: list[Path], network: NetworkArg,
                   out_dir: Path | None) -> tuple[dict[str, str], list[Path]]:  # fmt: skip
-    """`defines` and `sources` of an image, plus a compiled-in `network` if one is given."""
+    """`defines` and `sources` of an image, plus a compiled-in `network` (and its built-in START) if one is given."""
     if network is None:
         return defines, sources
-    net, blob = flash_network.read_network(network)
+    source, start = flash_network.split(network)
+    net, blob = flash_network.read_network(source)
     gen = flash_network.write_source(blob, Path(out_dir) if out_dir is not None else default_cache_dir())
-    return {**defines, **flash_network.defines(net, spec)}, [*sources, gen]
+    return {**defines, **flash_network.defines(net, spec, start)}, [*sources, gen]
 
 
 def _source_key(path: Path) -> str:
@@ -506,7 +504,11 @@ def _arduino_network_files(network: NetworkArg) -> dict[str, str]:
     """The generated sources of a library with `network` compiled in: its settings header (flash
     mode, one arena sized for the network + the AVR alignment slack, the network's own counts; the
     AVR blob hook) and the C file holding the blob (PROGMEM on AVR) and `board_flash_network`."""
-    net, blob = flash_network.read_network(network)
+    source, start = flash_network.split(network)
+    if start is not None:
+        raise ValueError("the Arduino library takes no built-in START (--start): start it from the host"
+                         " with snnctl device start --port PORT")  # fmt: skip
+    net, blob = flash_network.read_network(source)
     # the arena in the core's layout of each architecture: packed on AVR (+ its alignment slack), 32-bit elsewhere
     avr_arena = flash_network.arena_bytes(net, boards.get("atmega328p"))
     arena = flash_network.arena_bytes(net, boards.get("lm3s6965evb"))

@@ -185,7 +185,8 @@ def start_emulator(board: str, *, icount: bool = True, timeout: float = 10.0, nv
     """Build and start `board` (see the module docstring); wait until its serial port can be opened.
 
     `nv_file` is the device's non-volatile memory (`snndev --nv` on the host and Linux edge boards,
-    the EEPROM file of `simavr_runner -e` on the atmega328p; ValueError for the others).
+    the EEPROM file of `simavr_runner -e` on the atmega328p; ValueError for the others); with a
+    compiled-in `network` it keeps the on-board loop's RUN record only (docs/protocol.md §9).
     `program_args` go to a board that is a Linux program (host, linux-aarch64, linux-armhf): the
     options of ports/host/snndev.c such as ``["--plugin", "CMD"]``; ValueError for other boards.
     `network` (a `.snn` path or bytes) is compiled into the image (`flash_network`): the device runs
@@ -196,8 +197,6 @@ def start_emulator(board: str, *, icount: bool = True, timeout: float = 10.0, nv
     if nv_file is not None and (spec.emulator not in ("process", "qemu-user", "simavr") or spec.name == "atmega2560"):
         raise ValueError(f"board {board!r} keeps no network across a restart (no NV memory in its emulator); --nv"
                          " works with the host, linux-* and atmega328p boards (firmware-boards.md §7)")  # fmt: skip
-    if nv_file is not None and network is not None:
-        raise ValueError("a compiled-in network is not persisted: --nv and --network exclude each other")
     nv_args = [] if nv_file is None else ["-e" if spec.emulator == "simavr" else "--nv", str(nv_file)]
     missing = _missing_packages(board)
     if missing:

@@ -7,12 +7,18 @@ and takes no uploads. This module makes the generated C file and the compile-tim
 with it: the arena sized for this network (RAM is what a small board lacks), the neuron and synapse
 limits set to the network's own counts. A network that could never run on the board (more codes
 than a STEP frame holds) is refused here, before compiling, in one line.
+
+`BuiltIn(network, Autostart(period_ms))` (`--network NET.snn --start MS`) also builds START into the
+image: it boots in the on-board loop unless NV memory holds this image's own RUN record, which wins
+(the latest START / STOP sent to this image; docs/protocol.md §9) - a robot without NV memory, or
+with it erased, runs alone from the first power-up.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from firmware_bridge.boards import Board
@@ -25,6 +31,35 @@ from snnctl.snnfile import SnnFormatError, from_bytes
 _ARENA_ALIGN_SLACK = {"avr": 3}
 # the AVR port's blob hook: pgm_read_byte (LPM) for a blob in program memory
 _BLOB_HOOK = {"avr": '"snn_avr_flash.h"'}
+# TELEMETRY codes a frame carries where the port sets them (ports/atmega328p/snn_port_config.h: 4);
+# elsewhere the device library's default, what max_payload holds after the 18-byte head (protocol.md §8)
+_TELEMETRY_CODES = {"avr": 4}
+_U16 = 0xFFFF
+_MAX_PERIOD_MS = 65535  # the AVR port's timer counts whole ms in a u16 (ports/atmega328p/board.c)
+
+
+@dataclass(frozen=True)
+class Autostart:
+    """START's settings built into an image (`SNN_DEV_AUTOSTART_*`, protocol.md §8): the period in whole
+    milliseconds (every port's timer takes them), telemetry every N periods (0: off - a robot alone has
+    no listener), and the fail-safe after K periods without a fresh sample (0: never)."""
+
+    period_ms: int
+    telemetry_every: int = 0
+    stale_limit: int = 3
+
+
+@dataclass(frozen=True)
+class BuiltIn:
+    """A network to compile into an image, with the START it boots with (None: it boots stopped)."""
+
+    network: str | Path | bytes
+    start: Autostart | None = None
+
+
+def split(arg: str | Path | bytes | BuiltIn) -> tuple[str | Path | bytes, Autostart | None]:
+    """(the `.snn` path or bytes, the built-in START or None) of a build's network argument."""
+    return (arg.network, arg.start) if isinstance(arg, BuiltIn) else (arg, None)
 
 
 def read_network(network: str | Path | bytes) -> tuple[Network, bytes]:
@@ -61,8 +96,32 @@ def arena_bytes(net: Network, board: Board) -> int:
     return device_bytes(net, packed=board.packed_state)["arena_bytes"] + _ARENA_ALIGN_SLACK.get(board.toolchain, 0)
 
 
-def defines(net: Network, board: Board) -> dict[str, str]:
-    """The -D macros of `board`'s image with `net` compiled in; ValueError if the board's frames cannot carry it."""
+def telemetry_codes(board: Board) -> int:
+    """Input + output codes one TELEMETRY frame of `board` carries (snn_device.c SNN_DEV_TELEMETRY_CODES)."""
+    return _TELEMETRY_CODES.get(board.toolchain, (board.max_payload - 18) // 2)
+
+
+def autostart_defines(net: Network, board: Board, start: Autostart) -> dict[str, str]:
+    """The SNN_DEV_AUTOSTART_* macros; ValueError in one line for what the device would refuse at boot."""
+    if not 1 <= start.period_ms <= _MAX_PERIOD_MS:
+        raise ValueError(f"--start takes a period of 1..{_MAX_PERIOD_MS} ms, got {start.period_ms}")
+    for flag, v in (("--every", start.telemetry_every), ("--stale-limit", start.stale_limit)):
+        if not 0 <= v <= _U16:
+            raise ValueError(f"{flag} must be 0..{_U16}, got {v}")
+    codes = telemetry_codes(board)
+    if start.telemetry_every and net.n_inputs + net.n_outputs > codes:
+        raise ValueError(f"{board.name} telemetry carries {codes} codes, the network has {net.n_inputs} inputs and"
+                         f" {net.n_outputs} outputs: build with --every 0")  # fmt: skip
+    return {
+        "SNN_DEV_AUTOSTART_US": f"{start.period_ms * 1000}ul",
+        "SNN_DEV_AUTOSTART_EVERY": f"{start.telemetry_every}u",
+        "SNN_DEV_AUTOSTART_STALE": f"{start.stale_limit}u",
+    }
+
+
+def defines(net: Network, board: Board, start: Autostart | None = None) -> dict[str, str]:
+    """The -D macros of `board`'s image with `net` compiled in (and `start` built in); ValueError if the
+    board's frames cannot carry it."""
     max_in, max_out = step_code_limits(board.max_payload)
     if net.n_inputs > max_in or net.n_outputs > max_out:
         raise ValueError(
@@ -80,6 +139,8 @@ def defines(net: Network, board: Board) -> dict[str, str]:
     }
     if board.toolchain in _BLOB_HOOK:
         out["SNN_BLOB_CONFIG"] = _BLOB_HOOK[board.toolchain]
+    if start is not None:
+        out.update(autostart_defines(net, board, start))
     return out
 
 

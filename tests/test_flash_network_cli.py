@@ -97,3 +97,59 @@ def test_a_controller_too_large_for_the_upload_slots_is_built_in(nets):
     assert flash_network.fits_upload(micro, len(to_bytes(micro)), avr)  # 208 B blob, 220 + 3 B arena
     assert not flash_network.fits_upload(net18, len(blob18), avr)  # blob 692 B > 208 B
     assert flash_network.fits_upload(net18, len(blob18), arm)
+
+
+def test_firmware_build_with_a_built_in_start(nets, capsys):
+    """`--start PERIOD_MS [--every N] [--stale-limit K]` builds the same image as the library call with
+    flash_network.Autostart (the running image itself: tests/test_flash_network_persist.py)."""
+    from firmware_bridge.flash_network import Autostart, BuiltIn
+
+    require_board("host")
+    built_in, _ = nets
+    argv = ["firmware", "build", "--board", "host", "--network", str(built_in), "--start", "20"]
+    assert cli.main([*argv, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["start"] == {"period_ms": 20, "telemetry_every": 0, "stale_limit": 3}  # device start's defaults
+    assert out["path"] == str(build.build_host_device(network=BuiltIn(str(built_in), Autostart(20, 0, 3))))
+    assert out["path"] != str(build.build_host_device(network=str(built_in)))
+    assert cli.main([*argv, "--every", "5", "--stale-limit", "0"]) == 0
+    text = capsys.readouterr().out
+    assert "boots in the on-board loop: period 20 ms, telemetry every 5 periods" in text
+    assert "fail-safe after 0 periods without a sample (0: never)" in text
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--start", "20"], "--start builds START into an image with a compiled-in network: give --network NET.snn"),
+        (["--every", "1"], "--every and --stale-limit set the built-in START: give --start PERIOD_MS too"),
+        (["--network", "{net}", "--start", "0"], "--start takes a period of 1..65535 ms, got 0"),
+        (
+            ["--network", "{net}", "--start", "20", "--stale-limit", "70000"],
+            "--stale-limit must be 0..65535, got 70000",
+        ),
+    ],
+    ids=["no-network", "no-start", "zero-period", "stale-range"],
+)
+def test_a_bad_built_in_start_is_one_line(nets, capsys, extra, message):
+    argv = ["firmware", "build", "--board", "atmega328p", *(a.format(net=nets[0]) for a in extra)]
+    assert cli.main(argv) != 0
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.endswith(message), err
+
+
+def test_telemetry_that_the_avr_frame_cannot_carry_is_refused_before_compiling(tmp_path, capsys):
+    """The atmega328p's TELEMETRY carries 4 codes (ports/atmega328p/snn_port_config.h): a network with
+    3 inputs and 2 outputs can start with telemetry off, not on."""
+    import numpy as np
+
+    from snnctl.network import INPUT, Kind, Network, Output, Population, Projection
+
+    li = Population(Kind.LI, 2, du=4096, dv=256)
+    net = Network(3, [li], [Projection(INPUT, 0, np.ones((3, 2), np.int64), exponent=0)], [Output(0, 0), Output(0, 1)])
+    wide = save(net, tmp_path / "wide.snn")
+    argv = ["firmware", "build", "--board", "atmega328p", "--network", str(wide), "--start", "20", "--every", "1"]
+    assert cli.main(argv) != 0
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("atmega328p telemetry carries 4 codes, the network has 3 inputs and 2 outputs: build with"
+                        " --every 0"), err  # fmt: skip

@@ -11,10 +11,14 @@ import argparse
 import json
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from firmware_bridge import boards
 from snnctl.cli.common import UserError, load_network, print_help, read_inputs
 from snnctl.text import plural
+
+if TYPE_CHECKING:
+    from firmware_bridge.flash_network import BuiltIn
 
 _DEVICE_EPILOG = """\
 examples:
@@ -104,6 +108,8 @@ examples:
   snnctl firmware build --board linux-aarch64  the same program for a 64-bit Raspberry Pi (static, cross-compiled)
   snnctl firmware build --board atmega328p --network net.snn    an Uno/Nano image with the network in flash
   snnctl firmware emulate --board atmega328p --network net.snn  ... run under simavr
+  snnctl firmware emulate --board atmega328p --network net.snn --nv ee.bin    ... a START survives a power cut
+  snnctl firmware build --board lm3s6965evb --network net.snn --start 100    boots running at 10 Hz, no host
   snnctl firmware emulate --board host         run a virtual device, print its serial URL
   snnctl firmware emulate --board host --nv dev.nv    ... whose deployed network survives a restart
   snnctl firmware flash --board atmega328p --port /dev/ttyACM0    write it to a real board (avrdude)
@@ -405,6 +411,33 @@ def _cmd_device_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _built_in(args: argparse.Namespace) -> str | BuiltIn | None:
+    """The network argument of a firmware build: --network, with --start's built-in START if given."""
+    from firmware_bridge.flash_network import Autostart, BuiltIn
+
+    if args.start is None:
+        if args.every is not None or args.stale_limit is not None:
+            raise UserError("--every and --stale-limit set the built-in START: give --start PERIOD_MS too")
+        return args.network
+    if not args.network:
+        raise UserError("--start builds START into an image with a compiled-in network: give --network NET.snn")
+    every, stale = args.every or 0, 3 if args.stale_limit is None else args.stale_limit
+    return BuiltIn(args.network, Autostart(args.start, every, stale))
+
+
+def _add_start_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--start", type=int, metavar="PERIOD_MS",
+                   help="with --network: the image boots in the on-board loop at this period (whole ms) unless"
+                        " NV memory holds this image's own RUN record (docs/protocol.md §9)")  # fmt: skip
+    p.add_argument("--every", type=int, metavar="N", help="with --start: telemetry every N periods (default 0: off)")
+    p.add_argument(
+        "--stale-limit",
+        type=int,
+        metavar="K",
+        help="with --start: fail-safe after K periods without a fresh sample (default 3; 0: never)",
+    )
+
+
 def _cmd_firmware_build(args: argparse.Namespace) -> int:
     from firmware_bridge import budgets, build
 
@@ -412,17 +445,18 @@ def _cmd_firmware_build(args: argparse.Namespace) -> int:
     host = board.is_program  # a Linux program (the POSIX device, an edge board's binary), not a chip's image
     try:
         if host:
-            path = (build.build_host_device(network=args.network) if board.toolchain == "cc"
-                    else build.build_linux_device(args.board, network=args.network))  # fmt: skip
+            path = (build.build_host_device(network=_built_in(args)) if board.toolchain == "cc"
+                    else build.build_linux_device(args.board, network=_built_in(args)))  # fmt: skip
             sizes = {"file": path.stat().st_size}
         else:
-            path = build.build_firmware(args.board, network=args.network)
+            path = build.build_firmware(args.board, network=_built_in(args))
             sizes = build.firmware_size(path)
     except (RuntimeError, ValueError, OSError) as exc:
         raise UserError(str(exc).splitlines()[0] if host else str(exc)) from None
     fits = budgets.check_image(board, sizes) if "flash" in sizes else []
     if args.json:
-        print(json.dumps({"board": args.board, "path": str(path), "network": args.network, **sizes,
+        start = None if args.start is None else vars(_built_in(args).start)
+        print(json.dumps({"board": args.board, "path": str(path), "network": args.network, "start": start, **sizes,
                           "budgets": [f.as_dict() for f in fits]}, indent=2))  # fmt: skip
         return 0
     print(f"{args.board}: {path}")
@@ -433,6 +467,11 @@ def _cmd_firmware_build(args: argparse.Namespace) -> int:
         layout = "packed (SNN_PACKED_STATE)" if board.packed_state else "32-bit"
         arena = arena_bytes(read_network(args.network)[0], board)
         print(f"  its arena: {arena} B of RAM ({layout} layout, alignment slack included)")
+        if args.start is not None:
+            st = _built_in(args).start
+            print(f"  boots in the on-board loop: period {st.period_ms} ms, telemetry every {st.telemetry_every}"
+                  f" periods (0: off), fail-safe after {st.stale_limit} periods without a sample (0: never);"
+                  " an intact RUN record of this image in NV memory wins (docs/protocol.md §9)")  # fmt: skip
     if "flash" in sizes:
         print(f"  flash {sizes['flash']} B (text {sizes['text']} B + data {sizes['data']} B), "
               f"RAM {sizes['ram']} B (data {sizes['data']} B + bss {sizes['bss']} B) before the stack")  # fmt: skip
@@ -459,7 +498,7 @@ def _cmd_firmware_flash(args: argparse.Namespace) -> int:
         raise UserError(f"--baud must be positive, got {args.baud}")
     try:
         argv = flash(args.board, args.port, tool=args.tool, image=args.image, baud=args.baud,
-                     programmer=args.programmer, dry_run=args.dry_run, network=args.network)  # fmt: skip
+                     programmer=args.programmer, dry_run=args.dry_run, network=_built_in(args))  # fmt: skip
     except FlashError as exc:
         raise UserError(str(exc)) from None
     if args.dry_run:
@@ -497,7 +536,7 @@ def _cmd_firmware_emulate(args: argparse.Namespace) -> int:
     from firmware_bridge.emulators import start_emulator
 
     try:
-        emu = start_emulator(args.board, icount=not args.no_icount, nv_file=args.nv, network=args.network)
+        emu = start_emulator(args.board, icount=not args.no_icount, nv_file=args.nv, network=_built_in(args))
     except (RuntimeError, ValueError, OSError) as exc:
         raise UserError(str(exc)) from None
     with emu:
@@ -648,6 +687,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p_build.add_argument("--network", metavar="NET.snn",
                          help="compile this network into the image (flash): no upload slots, so a 2 KB board runs"
                               " far larger networks; the device then refuses uploads")  # fmt: skip
+    _add_start_args(p_build)
     p_build.add_argument("--json", action="store_true", help="print path and sizes as JSON")
     p_build.set_defaults(handler=_cmd_firmware_build)
     p_flash = fw_sub.add_parser(
@@ -664,6 +704,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                          help="flashing program (default: the board's first one that is installed)")  # fmt: skip
     p_flash.add_argument("--image", metavar="FILE", help="flash this .elf/.hex instead of building the firmware")
     p_flash.add_argument("--network", metavar="NET.snn", help="build the image with this network in flash first")
+    _add_start_args(p_flash)
     p_flash.add_argument("--baud", type=int, metavar="N", help="avrdude: bootloader baud rate (default 115200, Uno)")
     p_flash.add_argument("--programmer", metavar="ID", help="avrdude -c programmer id (default arduino)")
     p_flash.add_argument("--dry-run", action="store_true", help="print the command instead of running it")
@@ -695,9 +736,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                        help="QEMU: run at full speed instead of deterministic instruction counting")  # fmt: skip
     p_emu.add_argument("--nv", metavar="FILE",
                        help="host, linux-* and atmega328p boards: FILE is the device's NV memory (the AVR's EEPROM);"
-                            " the deployed network"
-                            " (and a running loop) come back when emulate starts again with it")  # fmt: skip
+                            " the deployed network (and a running loop) come back when emulate starts again with it;"
+                            " with --network, the loop's last START or STOP does")  # fmt: skip
     p_emu.add_argument("--network", metavar="NET.snn",
                        help="run an image with this network compiled in (snnctl firmware build --network)")  # fmt: skip
+    _add_start_args(p_emu)
     p_emu.set_defaults(handler=_cmd_firmware_emulate)
     p_fw.set_defaults(handler=lambda _args: print_help(p_fw))

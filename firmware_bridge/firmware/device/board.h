@@ -33,7 +33,8 @@ int      board_read_inputs(int16_t *codes, uint16_t n); /* 1: a fresh sample in 
                                                             the last call, codes left untouched */
 
 /* Non-volatile memory (docs/protocol.md §9), needed when SNN_DEV_PERSIST is 1: the committed network
- * and the "was running" flag survive a reset. Offsets and sizes are bytes of the port's NV area. */
+ * and the on-board loop's RUN record survive a reset (a compiled-in network: the RUN record only).
+ * Offsets and sizes are bytes of the port's NV area. */
 uint32_t board_nv_size(void);                    /* bytes of the NV area, 0 if none (persistence off) */
 int      board_nv_read(uint32_t off, uint8_t *buf, uint32_t n);        /* 0 ok, else failed */
 int      board_nv_write(uint32_t off, const uint8_t *buf, uint32_t n); /* 0 ok: the bytes are durable,

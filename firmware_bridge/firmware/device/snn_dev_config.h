@@ -20,14 +20,21 @@
  *                         SENSOR frames; default: as many as a STEP request
  *   SNN_DEV_TELEMETRY_CODES  input + output codes one TELEMETRY frame may carry, 0 = no telemetry;
  *                         default: as many as fit max_payload
- *   SNN_DEV_PERSIST       1: the committed network and the "was running" flag are kept in the board's
- *                         NV memory (board_nv_* hooks, docs/protocol.md §9); 0 (default): RAM only
+ *   SNN_DEV_PERSIST       1: the committed network and the on-board loop's RUN record (START's
+ *                         settings, running or not) are kept in the board's NV memory (board_nv_* hooks,
+ *                         docs/protocol.md §9); with SNN_DEV_FLASH_NETWORK only the RUN record, keyed
+ *                         to the compiled-in image (§9 "Flash-network boards"); 0 (default): RAM only
  *   SNN_DEV_MAX_INPUTS / SNN_DEV_MAX_OUTPUTS  codes of a STEP (COMMIT refuses more); default: what a
  *                         max_payload frame carries (the int16 code buffers are sized by them)
  *   SNN_DEV_FLASH_NETWORK 1: the network is compiled into the image (board_flash_network): ONE arena of
  *                         SNN_DEV_ARENA_BYTES, no blob buffers, no uploads (HELLO capability bit 4,
  *                         max_blob_bytes 0; LOAD_BEGIN / LOAD_CHUNK / COMMIT answer FLASH_NETWORK);
- *                         SNN_DEV_MAX_BLOB and SNN_DEV_PERSIST do not apply. 0 (default): uploads
+ *                         SNN_DEV_MAX_BLOB does not apply. 0 (default): uploads
+ *   SNN_DEV_AUTOSTART_US  with SNN_DEV_FLASH_NETWORK and SNN_DEV_ONBOARD: nonzero = the image boots in
+ *                         the on-board loop at this period (µs) when NV memory holds no intact RUN
+ *                         record of this image (erased, or none); 0 (default): boots stopped
+ *   SNN_DEV_AUTOSTART_EVERY / SNN_DEV_AUTOSTART_STALE   that loop's telemetry_every and stale_limit
+ *                         (START's fields, protocol.md §8); default 0
  */
 #ifndef SNN_DEV_CONFIG_H
 #define SNN_DEV_CONFIG_H
@@ -81,9 +88,16 @@
 #ifndef SNN_DEV_FLASH_NETWORK
 #define SNN_DEV_FLASH_NETWORK 0
 #endif
-#if SNN_DEV_FLASH_NETWORK
-#undef SNN_DEV_PERSIST
-#define SNN_DEV_PERSIST 0 /* nothing to persist: the network is in the image */
+/* A flash network with SNN_DEV_PERSIST keeps only the RUN record: the network is in the image. */
+
+#ifndef SNN_DEV_AUTOSTART_US
+#define SNN_DEV_AUTOSTART_US 0u
+#endif
+#ifndef SNN_DEV_AUTOSTART_EVERY
+#define SNN_DEV_AUTOSTART_EVERY 0u
+#endif
+#ifndef SNN_DEV_AUTOSTART_STALE
+#define SNN_DEV_AUTOSTART_STALE 0u
 #endif
 
 #endif /* SNN_DEV_CONFIG_H */

@@ -16,6 +16,7 @@
  * SNN_DEV_FLASH_NETWORK (a network compiled into the image, board_flash_network): ONE slot, its
  * arena only (A instead of 2 * B + 2 * A); the blob is read in place from the image (program
  * memory on an AVR, through the core's blob hook) and the upload requests answer FLASH_NETWORK.
+ * With SNN_DEV_PERSIST it keeps only the RUN record, keyed to the image (boot_run, protocol.md §9).
  */
 #include "snn_device.h"
 
@@ -70,6 +71,8 @@ typedef char snn_dev_check_payload[(SNN_DEV_MAX_PAYLOAD >= 64u && SNN_DEV_MAX_PA
 typedef char snn_dev_check_name[(sizeof(SNN_DEV_BOARD_NAME) >= 2u && sizeof(SNN_DEV_BOARD_NAME) <= 25u) ? 1 : -1];
 typedef char snn_dev_check_neurons[(SNN_DEV_MAX_NEURONS >= 1u && SNN_DEV_MAX_NEURONS <= 65535u) ? 1 : -1];
 typedef char snn_dev_check_sizes[(SNN_DEV_MAX_BLOB >= 28u && SNN_DEV_ARENA_BYTES >= 4u) ? 1 : -1];
+/* a built-in start needs the on-board loop and a compiled-in network to run */
+typedef char snn_dev_check_autostart[(SNN_DEV_AUTOSTART_US == 0u || (SNN_DEV_ONBOARD && SNN_DEV_FLASH_NETWORK)) ? 1 : -1];
 typedef char snn_dev_check_onboard[(SNN_DEV_SENSOR_CODES <= MAX_IN &&
                                     TM_HEAD + 2u * (uint32_t)SNN_DEV_TELEMETRY_CODES <= SNN_DEV_MAX_PAYLOAD) ? 1 : -1];
 
@@ -135,7 +138,7 @@ static struct {
     uint32_t run_periods, missed_deadlines, missing_samples, failsafe_entries;
     uint32_t sensor_samples, sensor_rejected;
 #endif
-#if SNN_DEV_PERSIST
+#if SNN_DEV_PERSIST && !SNN_DEV_FLASH_NETWORK
     uint8_t nv_index;      /* NV record holding the active network, SNN_NV_NONE if it is not persisted;
                               generations are read from the headers when needed (1 byte of RAM, not 9) */
 #endif
@@ -264,7 +267,11 @@ static void on_hello(const snn_packet_t *q)
         caps |= SNN_CAP_TELEMETRY;
     }
 #endif
-#if SNN_DEV_PERSIST
+#if SNN_DEV_PERSIST && SNN_DEV_FLASH_NETWORK
+    if (snn_persist_has_run()) {
+        caps |= SNN_CAP_PERSIST; /* the RUN record survives a reset (the network is in the image) */
+    }
+#elif SNN_DEV_PERSIST
     if (snn_persist_capacity() != 0u) {
         caps |= SNN_CAP_PERSIST;
     }
@@ -618,6 +625,19 @@ static uint8_t start_loop(uint32_t period, uint16_t every, uint16_t stale_limit,
     return 0u;
 }
 
+#if SNN_DEV_PERSIST
+/* START / STOP: the RUN record (protocol.md §9) for the active network - its NV record's generation,
+ * or with a compiled-in network the image's key (derived from its .snn CRC-32) */
+static void save_run(uint8_t run)
+{
+#if SNN_DEV_FLASH_NETWORK
+    snn_persist_set_image_run(dev.active->blob_crc, run, dev.period_us, dev.tm_every, dev.stale_limit);
+#else
+    snn_persist_set_run(dev.nv_index, run, dev.period_us, dev.tm_every, dev.stale_limit);
+#endif
+}
+#endif
+
 /* START: u32 period_us (0 = the network's `ctrl` period), u16 telemetry_every, u16 stale_limit.
  * Reply: u32 period_us, u16 telemetry_every, u16 stale_limit, u32 steps. */
 static void on_start(const snn_packet_t *q)
@@ -639,7 +659,7 @@ static void on_start(const snn_packet_t *q)
         return;
     }
 #if SNN_DEV_PERSIST
-    snn_persist_set_run(dev.nv_index, 1u, dev.period_us, dev.tm_every, dev.stale_limit); /* a reset resumes */
+    save_run(1u); /* a reset resumes */
 #endif
     snn_wr32(p, dev.period_us);
     snn_wr16(p + 4, dev.tm_every);
@@ -662,7 +682,7 @@ static void on_stop(const snn_packet_t *q)
         dev.wd_last = board_millis(); /* the STEP watchdog counts again from now */
         dev.wd_armed = (uint8_t)(dev.wd_timeout != 0u);
 #if SNN_DEV_PERSIST
-        snn_persist_set_run(dev.nv_index, 0u, dev.period_us, dev.tm_every, dev.stale_limit);
+        save_run(0u);
 #endif
     }
     snn_wr32(RESP_PAYLOAD, dev.run_done);
@@ -872,7 +892,35 @@ static void watchdog_check(void)
     dev.wd_armed = 0u; /* once per silence; the next STEP re-arms it */
 }
 
+#if SNN_DEV_FLASH_NETWORK && SNN_DEV_ONBOARD
+/* Boot of a compiled-in network (loaded): an intact RUN record of this image (protocol.md §9) decides,
+ * running or stopped; without one (erased or no NV memory, or another image's) the built-in start
+ * SNN_DEV_AUTOSTART_US runs, if the image has one. A START the timer refuses leaves it stopped.
+ * Never inlined: its RUN record would sit in snn_device_init's frame under the boot-time snn_load,
+ * the deepest stack of the 2 KB AVR (inlined, HELLO's free_ram was 420 B instead of 435 B). */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void boot_run(void)
+{
+    uint16_t detail;
 #if SNN_DEV_PERSIST
+    snn_nv_run_t run;
+    if (snn_persist_image_run(dev.active->blob_crc, &run)) {
+        if (run.running != 0u) {
+            (void)start_loop(run.period_us, run.tm_every, run.stale_limit, &detail);
+        }
+        return; /* the latest START / STOP on this image wins over its built-in start */
+    }
+#endif
+    if ((uint32_t)SNN_DEV_AUTOSTART_US != 0u) {
+        (void)start_loop((uint32_t)SNN_DEV_AUTOSTART_US, (uint16_t)SNN_DEV_AUTOSTART_EVERY,
+                         (uint16_t)SNN_DEV_AUTOSTART_STALE, &detail);
+    }
+}
+#endif
+
+#if SNN_DEV_PERSIST && !SNN_DEV_FLASH_NETWORK
 /* Boot: the newest NV record whose header, blob CRC and snn_load all pass becomes the active
  * network (an older one if the newest fails); then, if the RUN record is intact, names that
  * generation and says running, the on-board loop starts with its settings. */
@@ -941,7 +989,7 @@ void snn_device_init(void)
     dev.run_periods = dev.missed_deadlines = dev.missing_samples = dev.failsafe_entries = 0u;
     dev.sensor_samples = dev.sensor_rejected = 0u;
 #endif
-#if SNN_DEV_PERSIST
+#if SNN_DEV_PERSIST && !SNN_DEV_FLASH_NETWORK
     dev.nv_index = SNN_NV_NONE;
     restore();
 #endif
@@ -952,8 +1000,10 @@ void snn_device_init(void)
         const uint8_t *blob = board_flash_network(&len);
         /* a blob the build did not check (invalid, or beyond the limits) leaves no network: NETINFO
            says loaded 0 and STEP answers NO_NETWORK */
-        if (blob != (const uint8_t *)0) {
-            (void)load_slot(dev.active, blob, len, &detail);
+        if (blob != (const uint8_t *)0 && load_slot(dev.active, blob, len, &detail) == 0u) {
+#if SNN_DEV_ONBOARD
+            boot_run();
+#endif
         }
     }
 #endif

@@ -80,7 +80,9 @@ enum snn_dev_error {
 
 /* Power-up state: no network, watchdog off, counters 0, receiver empty - except that with
  * SNN_DEV_PERSIST the newest valid network in NV memory is active, and the on-board loop runs if it
- * was running when that network's RUN record was written. Call once after board_init. */
+ * was running when that network's RUN record was written. With SNN_DEV_FLASH_NETWORK the compiled-in
+ * network is active, and the loop runs if this image's RUN record says so, or (no such record) if
+ * the image has a built-in START (SNN_DEV_AUTOSTART_US). Call once after board_init. */
 void snn_device_init(void);
 
 /* Drain board_uart_getc, answer every complete request, then run the watchdog check against

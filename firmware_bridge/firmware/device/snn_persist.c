@@ -3,6 +3,8 @@
  * docs/protocol.md §9). Only board_nv_read / board_nv_write touch the memory, so a port maps them
  * to a file, EEPROM or a flash page as it likes; every write here is ordered so that a cut after
  * any byte leaves either the old or the new content valid, never a mixture that passes the checks.
+ * A flash-network image (SNN_DEV_FLASH_NETWORK) compiles only the RUN record's part: read_run,
+ * write_run and the image key.
  */
 #include "snn_dev_config.h"
 
@@ -13,6 +15,13 @@
 #include "board.h"
 #include "snn_crc32.h"
 #include "snn_frame.h"
+
+#if SNN_DEV_FLASH_NETWORK
+#define RUN_MAGIC SNN_NV_RUNF_MAGIC                            /* another image's "SNNR" never matches */
+#define RUN_AREA_OK() (board_nv_size() >= SNN_NV_RUN_CELL)     /* no network records in this mode */
+#else
+#define RUN_MAGIC SNN_NV_RUN_MAGIC
+#define RUN_AREA_OK() (record_bytes() != 0u)
 
 /* Bytes of one network record (header + blob), a multiple of 4; 0 if the area is too small. */
 static uint32_t record_bytes(void)
@@ -123,13 +132,15 @@ static int write_record(uint8_t index, uint32_t gen, const uint8_t *blob, uint32
     return board_nv_write(off, h, SNN_NV_REC_HEADER) != 0 ? -2 : 0;
 }
 
+#endif /* !SNN_DEV_FLASH_NETWORK */
+
 int snn_persist_read_run(snn_nv_run_t *r)
 {
     uint8_t b[SNN_NV_RUN_BYTES];
-    if (record_bytes() == 0u || board_nv_read(0u, b, SNN_NV_RUN_BYTES) != 0) {
+    if (!RUN_AREA_OK() || board_nv_read(0u, b, SNN_NV_RUN_BYTES) != 0) {
         return 0;
     }
-    if (snn_rd32(b) != SNN_NV_RUN_MAGIC || snn_rd32(b + 20) != snn_crc32(0u, b, 20u)) {
+    if (snn_rd32(b) != RUN_MAGIC || snn_rd32(b + 20) != snn_crc32(0u, b, 20u)) {
         return 0;
     }
     r->gen = snn_rd32(b + 4);
@@ -143,7 +154,7 @@ int snn_persist_read_run(snn_nv_run_t *r)
 static int write_run(const snn_nv_run_t *r)
 {
     uint8_t b[SNN_NV_RUN_BYTES];
-    snn_wr32(b, SNN_NV_RUN_MAGIC);
+    snn_wr32(b, RUN_MAGIC);
     snn_wr32(b + 4, r->gen);
     snn_wr32(b + 8, r->period_us);
     snn_wr16(b + 12, r->tm_every);
@@ -154,6 +165,45 @@ static int write_run(const snn_nv_run_t *r)
     return board_nv_write(0u, b, SNN_NV_RUN_BYTES) != 0 ? -2 : 0;
 }
 
+#if SNN_DEV_FLASH_NETWORK
+int snn_persist_has_run(void)
+{
+    return RUN_AREA_OK();
+}
+
+/* The key of this image's RUN record: CRC-32 of u32 blob_crc, u32 AUTOSTART_US, u16 AUTOSTART_EVERY,
+ * u16 AUTOSTART_STALE (little-endian). Reflashing with another network, or the same network with
+ * other built-in start settings, changes it: the old record is then another image's and ignored. */
+static uint32_t image_key(uint32_t blob_crc)
+{
+    uint8_t k[12];
+    snn_wr32(k, blob_crc);
+    snn_wr32(k + 4, (uint32_t)SNN_DEV_AUTOSTART_US);
+    snn_wr16(k + 8, (uint16_t)SNN_DEV_AUTOSTART_EVERY);
+    snn_wr16(k + 10, (uint16_t)SNN_DEV_AUTOSTART_STALE);
+    return snn_crc32(0u, k, 12u);
+}
+
+int snn_persist_image_run(uint32_t blob_crc, snn_nv_run_t *r)
+{
+    return snn_persist_read_run(r) && r->gen == image_key(blob_crc);
+}
+
+void snn_persist_set_image_run(uint32_t blob_crc, uint8_t running, uint32_t period_us, uint16_t tm_every,
+                               uint16_t stale_limit)
+{
+    snn_nv_run_t run;
+    if (!RUN_AREA_OK()) {
+        return; /* no NV memory: nothing persists (HELLO does not announce bit 8) */
+    }
+    run.gen = image_key(blob_crc);
+    run.period_us = period_us;
+    run.tm_every = tm_every;
+    run.stale_limit = stale_limit;
+    run.running = running;
+    (void)write_run(&run);
+}
+#else
 uint8_t snn_persist_commit(uint8_t active, const uint8_t *blob, uint32_t length)
 {
     uint8_t index = active == 0u ? 1u : 0u;
@@ -186,6 +236,7 @@ void snn_persist_set_run(uint8_t active, uint8_t running, uint32_t period_us, ui
     run.running = running;
     (void)write_run(&run);
 }
+#endif /* SNN_DEV_FLASH_NETWORK */
 
 #else
 typedef int snn_persist_unused; /* ISO C forbids an empty translation unit */

@@ -1,6 +1,8 @@
 /*
- * snn_persist.h - the committed network and the on-board loop's "was running" flag in the board's
- * non-volatile memory (docs/protocol.md §9), so both survive a reset or a power cut.
+ * snn_persist.h - the committed network and the on-board loop's RUN record (START's settings and
+ * the running flag) in the board's non-volatile memory (docs/protocol.md §9), so both survive a
+ * reset or a power cut. With SNN_DEV_FLASH_NETWORK the network is in the image and only the RUN
+ * record is kept, keyed to that image (snn_persist_image_run below): nothing else is written.
  *
  * Compiled in when the port sets SNN_DEV_PERSIST to 1 and implements board_nv_size / board_nv_read /
  * board_nv_write (board.h). The NV area is laid out as
@@ -25,6 +27,8 @@
 
 #include <stdint.h>
 
+#include "snn_dev_config.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -34,6 +38,7 @@ extern "C" {
 #define SNN_NV_RUN_BYTES 24u    /* RUN record: magic, gen, period, every, stale, running, pad, CRC */
 #define SNN_NV_REC_MAGIC 0x504E4E53ul /* "SNNP" little-endian */
 #define SNN_NV_RUN_MAGIC 0x524E4E53ul /* "SNNR" little-endian */
+#define SNN_NV_RUNF_MAGIC 0x464E4E53ul /* "SNNF": a flash-network image's RUN record (gen = image key) */
 #define SNN_NV_NONE 0xFFu       /* "no record" index */
 
 /* A network record whose header is intact (the blob is checked by snn_persist_read_blob). */
@@ -44,7 +49,8 @@ typedef struct snn_nv_rec {
     uint8_t index;   /* 0 = record A, 1 = record B */
 } snn_nv_rec_t;
 
-/* The RUN record: START's settings and whether the loop was running, for network generation gen. */
+/* The RUN record: START's settings and whether the loop was running, for network generation gen
+ * (a flash-network image: gen holds the image key, snn_persist_image_run). */
 typedef struct snn_nv_run {
     uint32_t gen;
     uint32_t period_us;
@@ -53,6 +59,24 @@ typedef struct snn_nv_run {
     uint8_t running;
 } snn_nv_run_t;
 
+/* 1 and *r if the RUN record is intact (its magic is this mode's: "SNNR" uploads, "SNNF" a flash
+ * network, whose key snn_persist_image_run checks), else 0. */
+int snn_persist_read_run(snn_nv_run_t *r);
+
+#if SNN_DEV_FLASH_NETWORK
+/* 1 if the board's NV memory holds the RUN cell (board_nv_size() >= SNN_NV_RUN_CELL), else 0. */
+int snn_persist_has_run(void);
+
+/* Boot: 1 and *r if the RUN record is intact (magic "SNNF", CRC) and its key is this image's: the
+ * CRC-32 of the 12 bytes u32 blob_crc (the compiled-in .snn file's own CRC-32), u32
+ * SNN_DEV_AUTOSTART_US, u16 SNN_DEV_AUTOSTART_EVERY, u16 SNN_DEV_AUTOSTART_STALE, little-endian;
+ * else 0 (erased, torn, or written by another image). */
+int snn_persist_image_run(uint32_t blob_crc, snn_nv_run_t *r);
+
+/* START / STOP: rewrite the RUN record for this image (key as above), its CRC last. */
+void snn_persist_set_image_run(uint32_t blob_crc, uint8_t running, uint32_t period_us, uint16_t tm_every,
+                               uint16_t stale_limit);
+#else
 /* Bytes one record's blob may have on this board's NV memory (0: the board has too little or none). */
 uint32_t snn_persist_capacity(void);
 
@@ -69,13 +93,11 @@ int snn_persist_read_blob(const snn_nv_rec_t *r, uint8_t *buf);
  * cleared, so a reset never starts the older network that is left). */
 uint8_t snn_persist_commit(uint8_t active, const uint8_t *blob, uint32_t length);
 
-/* 1 and *r if the RUN record is intact, else 0. */
-int snn_persist_read_run(snn_nv_run_t *r);
-
 /* START / STOP: rewrite the RUN record for the network in record `active` (nothing if SNN_NV_NONE or
  * its header is gone). A torn write only loses the flag. */
 void snn_persist_set_run(uint8_t active, uint8_t running, uint32_t period_us, uint16_t tm_every,
                          uint16_t stale_limit);
+#endif /* SNN_DEV_FLASH_NETWORK */
 
 #ifdef __cplusplus
 }

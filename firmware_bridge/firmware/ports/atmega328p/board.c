@@ -261,9 +261,9 @@ int board_read_inputs(int16_t *codes, uint16_t n)
 }
 #endif
 
-/* NV memory = the whole EEPROM (docs/protocol.md §9). eeprom_update_block writes only the bytes that
- * change, one at a time in address order, each ~3.3 ms, waiting for the previous one: when it
- * returns the last byte is being written and the next EEPROM access waits for it. */
+/* NV memory = the whole EEPROM (docs/protocol.md §9). eeprom_update_byte writes a byte only if it
+ * changes, ~3.3 ms each, waiting for the previous one: when board_nv_write returns the last byte is
+ * being written and the next EEPROM access waits for it. */
 uint32_t board_nv_size(void)
 {
     return (uint32_t)E2END + 1u;
@@ -283,6 +283,10 @@ int board_nv_write(uint32_t off, const uint8_t *buf, uint32_t n)
     if (off + n > (uint32_t)E2END + 1u) {
         return -1;
     }
-    eeprom_update_block(buf, (void *)(uintptr_t)off, (size_t)n);
+    /* byte by byte, in address order as board.h asks (a record's CRC, at its end, goes last):
+       avr-libc's eeprom_update_block writes from the last byte down to the first */
+    for (; n > 0u; n--) {
+        eeprom_update_byte((uint8_t *)(uintptr_t)off++, *buf++);
+    }
     return 0;
 }

@@ -1,7 +1,7 @@
 /*
  * simavr_runner.c - run the atmega328p firmware under libsimavr with USART0 on a pseudo-terminal.
  *
- *   simavr_runner FW.elf [-f HZ] [-b BAUD] [-e EEPROM_FILE] [-v]
+ *   simavr_runner FW.elf [-f HZ] [-b BAUD] [-e EEPROM_FILE [-c N]] [-v]
  *
  * Prints `URL /dev/pts/N` on stdout (what firmware_bridge.emulators expects), then runs until
  * SIGTERM/SIGINT or until the firmware crashes (exit 1, message on stderr).
@@ -31,6 +31,10 @@
  *     checked before any byte goes out to the host and every 1024 instructions, so a reply the host
  *     received was sent after the EEPROM writes before it reached FILE: killing the runner then is a
  *     power cut that keeps what the chip had written (docs/protocol.md §9).
+ *     -c N is the tests' power cut inside a write: once N EEPROM bytes have changed since start,
+ *     the next changed byte is not kept - FILE gets the EEPROM as it was before that byte, and the
+ *     runner exits with status 3. The port writes in address order (board.c board_nv_write), so
+ *     the bytes one check finds changed, however many, are counted in address order too.
  * The runner keeps its own handle on the pty slave, in raw mode, so a client may close and reopen
  * the port without the master seeing a hang-up.
  */
@@ -71,6 +75,7 @@ static size_t g_tx_len;
 static avr_t *g_avr;
 static int g_ee_fd = -1;          /* -e FILE, -1 if none */
 static uint8_t g_ee_saved[1024];  /* the EEPROM as FILE holds it (ATmega328P: 1 KB) */
+static long g_ee_cut = -1;        /* -c N: changed EEPROM bytes still kept before the cut, -1 = no cut */
 
 static void on_signal(int sig)
 {
@@ -92,6 +97,22 @@ static void ee_save(void)
     /* libsimavr's EEPROM ioctls answer -1 when they worked and -2 for a bad argument */
     if (avr_ioctl(g_avr, AVR_IOCTL_EEPROM_GET, &d) == -2 || memcmp(now, g_ee_saved, sizeof now) == 0) {
         return;
+    }
+    if (g_ee_cut >= 0) {
+        size_t k;
+        for (k = 0; k < sizeof now; k++) {
+            if (now[k] == g_ee_saved[k]) {
+                continue;
+            }
+            if (g_ee_cut == 0) { /* the power fails before byte k: the rest is as it was */
+                memcpy(now + k, g_ee_saved + k, sizeof now - k);
+                if (pwrite(g_ee_fd, now, sizeof now, 0) != (ssize_t)sizeof now) {
+                    _exit(1);
+                }
+                _exit(3);
+            }
+            g_ee_cut--;
+        }
     }
     if (pwrite(g_ee_fd, now, sizeof now, 0) == (ssize_t)sizeof now) {
         memcpy(g_ee_saved, now, sizeof now);
@@ -291,6 +312,8 @@ int main(int argc, char **argv)
             g_line_baud = strtoul(argv[++i], NULL, 10);
         } else if (strcmp(argv[i], "-e") == 0 && i + 1 < argc) {
             ee_path = argv[++i];
+        } else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
+            g_ee_cut = strtol(argv[++i], NULL, 10);
         } else if (strcmp(argv[i], "-v") == 0) {
             g_verbose = 1;
         } else if (strcmp(argv[i], "-m") == 0 && i + 1 < argc) {
@@ -298,12 +321,12 @@ int main(int argc, char **argv)
         } else if (!elf) {
             elf = argv[i];
         } else {
-            fprintf(stderr, "usage: %s FW.elf [-f HZ] [-b BAUD] [-e EEPROM_FILE] [-m MCU] [-v]\n", argv[0]);
+            fprintf(stderr, "usage: %s FW.elf [-f HZ] [-b BAUD] [-e EEPROM_FILE [-c N]] [-m MCU] [-v]\n", argv[0]);
             return 2;
         }
     }
-    if (!elf) {
-        fprintf(stderr, "usage: %s FW.elf [-f HZ] [-b BAUD] [-e EEPROM_FILE] [-m MCU] [-v]\n", argv[0]);
+    if (!elf || (g_ee_cut >= 0 && ee_path == NULL)) {
+        fprintf(stderr, "usage: %s FW.elf [-f HZ] [-b BAUD] [-e EEPROM_FILE [-c N]] [-m MCU] [-v]\n", argv[0]);
         return 2;
     }
     /* libsimavr chats on stdout while loading ("Loaded N .text ..."): discard that, stdout's first

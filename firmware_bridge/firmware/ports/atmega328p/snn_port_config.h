@@ -52,7 +52,8 @@
 #define SNN_DEV_TELEMETRY_CODES 4u
 
 /* Persistence (docs/protocol.md §9): the 1 KB EEPROM holds the RUN cell and two records of up to
- * 476 blob bytes (32 + 2 * 496 = 1024), more than SNN_DEV_MAX_BLOB; 1 byte of RAM. */
+ * 476 blob bytes (32 + 2 * 496 = 1024), more than SNN_DEV_MAX_BLOB; 1 byte of RAM. An image with its
+ * network in flash keeps only the RUN record (24 bytes at offset 0, keyed to the image; no RAM). */
 #ifndef SNN_DEV_PERSIST
 #define SNN_DEV_PERSIST 1
 #endif
