@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -188,3 +189,23 @@ def test_no_board_list_outside_the_table():
             if path.name != "boards.py" and pattern.search(path.read_text()):
                 offenders.append(str(path.relative_to(root)))
     assert not offenders, f"a tuple of board names outside firmware_bridge/boards.py: {offenders}"
+
+
+def test_firmware_emulate_says_how_its_emulator_ended(tmp_path):
+    """When the emulator dies under `snnctl firmware emulate` (here: SIGKILL, as a user killing it to
+    cut the power), the command ends with status 2 and one line naming the signal, not a bare colon."""
+    require_board("host")
+    proc = subprocess.Popen([sys.executable, "-m", "snnctl", "firmware", "emulate", "--board", "host"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert proc.stdout.readline().startswith("serving host at ")
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        assert len(children) == 1, children
+        os.kill(int(children[0]), signal.SIGKILL)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 2
+    assert err.strip().splitlines()[-1] == "snnctl: error: the host emulator exited unexpectedly (killed by signal 9)"

@@ -553,7 +553,10 @@ def _cmd_firmware_emulate(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             print("stopped", file=sys.stderr)
             return 0
-    raise UserError(f"the {args.board} emulator exited unexpectedly: {emu.output().strip()[-500:]}")
+    rc = emu.process.returncode
+    how = f"killed by signal {-rc}" if rc is not None and rc < 0 else f"exit status {rc}"
+    said = emu.output().strip()[-500:]
+    raise UserError(f"the {args.board} emulator exited unexpectedly ({how})" + (f": {said}" if said else ""))
 
 
 def _add_port_args(p: argparse.ArgumentParser) -> None:
