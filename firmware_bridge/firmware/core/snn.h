@@ -136,7 +136,8 @@ typedef struct snn_pop {
     uint8_t refractory;  /* 0..15 */
     uint8_t depth;       /* history ring depth = 1 + max lag of the projections reading it */
     uint8_t head;        /* ring slot holding the current (last computed) step */
-    uint8_t reserved;
+    uint8_t shared;      /* 1: du, dv and theta are the same for every neuron (set by snn_load; the
+                          * step's neuron fast path, snn_update_fast.h, hoists them) */
 } snn_pop_t;
 
 /* One projection (28 bytes). */

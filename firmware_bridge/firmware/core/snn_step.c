@@ -472,6 +472,8 @@ static uint32_t spiking_variant(snn_net_t *net, const snn_pop_t *pop, const int3
 #endif
 }
 
+#include "snn_update_fast.h" /* spiking_fast: the 32-bit neuron fast path (uses popcount32) */
+
 /* Neuron update of one population (§3) from the summed current cur[]; writes s_p(t) into the
  * population's current history slot. The kind's branch is taken once per population. */
 static void update_population(snn_net_t *net, snn_pop_t *pop, int32_t *cur)
@@ -513,7 +515,11 @@ static void update_population(snn_net_t *net, snn_pop_t *pop, int32_t *cur)
             slot[j] = 0u;
         }
     } else {
+#if SNN_NEURON_FAST
+        n_spikes = pop->shared ? spiking_fast(net, pop, cur, slot) : spiking_variant(net, pop, cur, slot);
+#else
         n_spikes = spiking_variant(net, pop, cur, slot);
+#endif
     }
 #if !SNN_PACKED_STATE
     pop->n_spikes = (uint16_t)n_spikes;
