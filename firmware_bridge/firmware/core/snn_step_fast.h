@@ -37,7 +37,124 @@
 #error "SNN_STEP_FAST reads the blob with plain loads: not with a blob access hook (SNN_BLOB_HOOKED)"
 #endif
 
+/* SNN_GATHER_SWAR (0/1): the byte-lane sums below. On by default with SNN_STEP_FAST where GCC/Clang
+ * compile for a little-endian core that loads a word from any address in one instruction
+ * (Cortex-M3 and up, x86, AArch64): the weights of a row are not word-aligned in general. */
+#if !defined(SNN_GATHER_SWAR)
+#if SNN_STEP_FAST && defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && \
+    (defined(__ARM_FEATURE_UNALIGNED) || defined(__x86_64__) || defined(__i386__) || defined(__aarch64__))
+#define SNN_GATHER_SWAR 1
+#else
+#define SNN_GATHER_SWAR 0
+#endif
+#endif
+#if SNN_GATHER_SWAR && !(SNN_STEP_FAST && defined(__GNUC__))
+#error "SNN_GATHER_SWAR needs SNN_STEP_FAST and GCC/Clang (__builtin_memcpy)"
+#endif
+
 #if SNN_STEP_FAST
+#if SNN_GATHER_SWAR
+/* Byte-lane sums (SWAR) of `words` x 4 destinations (words = 2 or 4) over the listed rows, for at
+ * most 256 active sources. WHY: summing int8 weights one load and one add each costs ~2.5
+ * instructions per synaptic event on Cortex-M3; here one 32-bit load brings four weights and
+ * ~1.5 instructions per event add them, two lanes at a time:
+ *   x = four weights (little-endian: byte k is destination k) XOR 0x80808080: each byte b of two's
+ *       complement int8 w becomes w + 128, in 0..255 (flipping bit 7 adds 128 modulo 256).
+ *   e += x AND 0x00FF00FF          bytes 0 and 2 in the 16-bit lanes of e (bits 0..15, 16..31)
+ *   o += (x >> 8) AND 0x00FF00FF   bytes 1 and 3 in the lanes of o
+ *   after m <= 256 rows a lane holds sum(w + 128) <= 255 * 256 = 65280 < 2^16: no carry crosses
+ *   into the next lane, so each lane is exact and sum(w) = lane - 128 * m, |.| <= 128 * m.
+ * Destination 4i + k of the block: k = 0: e_i low lane, 1: o_i low, 2: e_i high, 3: o_i high.
+ * Writes the sums a[0 .. 4 * words) for the caller to scale; exactly gather_spikes' integers. */
+SNN_INLINE uint32_t swar_load(const int8_t *p)
+{
+    uint32_t x;
+    __builtin_memcpy(&x, p, 4u); /* one unaligned LDR where the core has it */
+    return x;
+}
+
+#define SNN_SWAR_WORD(p, e, o, mask)                                                                                 \
+    do {                                                                                                             \
+        const uint32_t x_ = swar_load(p) ^ UINT32_C(0x80808080); /* each byte w -> w + 128 */                        \
+        (e) += x_ & (mask);                                                                                          \
+        (o) += (x_ >> 8) & (mask);                                                                                   \
+    } while (0)
+
+SNN_INLINE void swar_sums(const int8_t *wj, const uint32_t *list, const uint32_t *end, int32_t *a, int words)
+{
+    uint32_t mask = UINT32_C(0x00FF00FF);
+    uint32_t e0 = 0u, o0 = 0u, e1 = 0u, o1 = 0u, e2 = 0u, o2 = 0u;
+    const uint32_t *l = list;
+    int32_t bias;
+    /* the mask in a register: AND with a shifted register operand is one instruction (ARM) */
+    __asm__("" : "+r"(mask));
+    do {
+        const int8_t *const p = wj + *l; /* row *l, destinations j .. j + 4 * words - 1 */
+        SNN_SWAR_WORD(p, e0, o0, mask);
+        SNN_SWAR_WORD(p + 4, e1, o1, mask);
+        if (words == 3) {
+            SNN_SWAR_WORD(p + 8, e2, o2, mask);
+        }
+    } while (++l != end);
+    bias = (int32_t)((uint32_t)(end - list) << 7); /* 128 * m, m <= 256 */
+    /* lane - 128 m: each lane < 2^16, so the int32_t conversions are exact */
+    a[0] = (int32_t)(e0 & 0xFFFFu) - bias;
+    a[1] = (int32_t)(o0 & 0xFFFFu) - bias;
+    a[2] = (int32_t)(e0 >> 16) - bias;
+    a[3] = (int32_t)(o0 >> 16) - bias;
+    a[4] = (int32_t)(e1 & 0xFFFFu) - bias;
+    a[5] = (int32_t)(o1 & 0xFFFFu) - bias;
+    a[6] = (int32_t)(e1 >> 16) - bias;
+    a[7] = (int32_t)(o1 >> 16) - bias;
+    if (words == 3) {
+        a[8] = (int32_t)(e2 & 0xFFFFu) - bias;
+        a[9] = (int32_t)(o2 & 0xFFFFu) - bias;
+        a[10] = (int32_t)(e2 >> 16) - bias;
+        a[11] = (int32_t)(o2 >> 16) - bias;
+    }
+}
+#undef SNN_SWAR_WORD
+
+/* swar_sums for 12 and 8 destinations, each out of line so that its loop has the registers to
+ * itself (12 destinations: 6 lane pairs + mask, list cursor and end, row, word, temporary = 13;
+ * 16 would need 15 of the 14 and spill in the loop) */
+SNN_NOINLINE static void swar_sums12(const int8_t *wj, const uint32_t *list, const uint32_t *end, int32_t *a)
+{
+    swar_sums(wj, list, end, a, 3);
+}
+
+SNN_NOINLINE static void swar_sums8(const int8_t *wj, const uint32_t *list, const uint32_t *end, int32_t *a)
+{
+    swar_sums(wj, list, end, a, 2);
+}
+#endif /* SNN_GATHER_SWAR */
+
+/* put(cur + k, scale(t[k])) for k = 0..7 where `exact` (see the top of this file): sat24(t * 2^e)
+ * is the scale; otherwise emit8. */
+SNN_INLINE void emit8_fast(int32_t *cur, int32_t *t, const scale_t *sc, int exact, int fresh)
+{
+    if (exact) {
+        const int32_t mul = sc->mul; /* 2^e */
+        uint32_t k;
+        for (k = 0u; k < 8u; k++) {
+            const int32_t x = snn_sat24(t[k] * mul); /* |t * 2^e| < 2^31: exact, then saturated */
+            cur[k] = fresh ? x : snn_sat24(cur[k] + x); /* 24 + 24 bits */
+        }
+    } else {
+        emit8(cur, t, sc, fresh);
+    }
+}
+
+/* put(cur + k, scale(t[k])) for k = 0..3 (the tail of a 12-destination block). */
+SNN_INLINE void emit4_fast(int32_t *cur, const int32_t *t, const scale_t *sc, int exact, int fresh)
+{
+    uint32_t k;
+    for (k = 0u; k < 4u; k++) {
+        const int32_t x = exact ? snn_sat24(t[k] * sc->mul) : apply_scale(t[k], sc); /* as emit8_fast */
+        cur[k] = fresh ? x : snn_sat24(cur[k] + x);                                   /* 24 + 24 bits */
+    }
+}
+
 /* The eight-destination blocks of gather_spikes (n_act >= 1): for j = 0, 8, .. while j + 8 <=
  * n_dst, acc[j + k] = sum over the listed rows of w[row + j + k] (each |.| <= 128 * n_act < 2^23),
  * scaled into cur[]. Returns the first destination not done (gather_spikes' one-at-a-time loop
@@ -51,6 +168,25 @@ SNN_NOINLINE static uint32_t gather_spikes_fast(const int8_t *w, const uint32_t 
     const scale_t unit = scale_of(0); /* emit8 with e = 0: sat24 of values already in 24 bits */
     const int8_t *wj = w;
     uint32_t j = 0u;
+#if SNN_GATHER_SWAR
+    if (n_act <= 256u) { /* the lane bound of swar_sums */
+        int32_t t[12];
+        /* blocks of 12 while at least 20 or exactly 12 destinations remain, then of 8 (40 = 12 +
+         * 12 + 8 + 8); fewer than 8 are left to gather_spikes' one-at-a-time loop */
+        while (n_dst - j >= 20u || n_dst - j == 12u) {
+            swar_sums12(wj, list, end, t);
+            emit8_fast(cur + j, t, sc, exact, fresh);
+            emit4_fast(cur + j + 8u, t + 8, sc, exact, fresh);
+            j += 12u;
+            wj += 12;
+        }
+        for (; j + 8u <= n_dst; j += 8u, wj += 8) {
+            swar_sums8(wj, list, end, t);
+            emit8_fast(cur + j, t, sc, exact, fresh);
+        }
+        return j;
+    }
+#endif
     for (; j + 8u <= n_dst; j += 8u, wj += 8) {
         const uint32_t *l = list;
         int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
