@@ -192,6 +192,15 @@ SNN_INLINE void emit8(int32_t *cur, int32_t *t, const scale_t *sc, int fresh)
 }
 #endif
 
+/* Number of set bits of a spike word (portable SWAR count; every shift is of an unsigned value). */
+static uint32_t popcount32(uint32_t x)
+{
+    x = x - ((x >> 1) & UINT32_C(0x55555555));
+    x = (x & UINT32_C(0x33333333)) + ((x >> 2) & UINT32_C(0x33333333));
+    x = (x + (x >> 4)) & UINT32_C(0x0F0F0F0F);
+    return (x * UINT32_C(0x01010101)) >> 24; /* byte sums <= 32: no carry between bytes */
+}
+
 #include "snn_step_fast.h" /* gather_spikes_fast: the 32-bit fast path (uses emit8) */
 
 /* List the sources that spiked `lag` steps ago as row offsets i * n_dst (each < n_src * n_dst <
@@ -378,15 +387,6 @@ static uint32_t scatter_sparse(const snn_net_t *net, const snn_proj_t *q, const 
 #undef SPARSE_ROW
 #undef SPARSE_COL
 #undef SPARSE_W
-}
-
-/* Number of set bits of a spike word (portable SWAR count; every shift is of an unsigned value). */
-static uint32_t popcount32(uint32_t x)
-{
-    x = x - ((x >> 1) & UINT32_C(0x55555555));
-    x = (x & UINT32_C(0x33333333)) + ((x >> 2) & UINT32_C(0x33333333));
-    x = (x + (x >> 4)) & UINT32_C(0x0F0F0F0F);
-    return (x * UINT32_C(0x01010101)) >> 24; /* byte sums <= 32: no carry between bytes */
 }
 
 /* Neuron update of a LIF (alif = 0) or ALIF (alif = 1) population in one pass (§3), from the summed
