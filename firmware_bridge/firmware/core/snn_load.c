@@ -560,8 +560,8 @@ static void plan_arena(const uint8_t *b, const snn_blob_t *L, snn_plan_t *pl)
     pl->dv = reserve(pl, 2u * n);
     pl->bias = reserve(pl, 4u * n);
     pl->theta = reserve(pl, 4u * n);
-    pl->u = reserve(pl, 4u * n);
-    pl->v = reserve(pl, 4u * n);
+    pl->u = reserve(pl, 8u * n); /* u and v interleaved: u_i, v_i, u_{i+1}, ... (snn_cells.h) */
+    pl->v = pl->u + 4u;
     pl->a = reserve(pl, 4u * n);
     pl->r = reserve(pl, n);
 #endif

@@ -407,7 +407,7 @@ SNN_INLINE uint32_t update_spiking(snn_net_t *net, const snn_pop_t *pop, const i
 {
     const uint32_t first = pop->first, n = pop->n;
     const uint32_t p = (uint32_t)(pop - net->pops);
-    snn_cell_t *const U = snn_cell_ptr(net->u, first), *const V = snn_cell_ptr(net->v, first);
+    snn_cell_t *const U = snn_uv_ptr(net->u, first), *const V = snn_uv_ptr(net->v, first);
     snn_cell_t *const A = alif ? snn_cell_ptr(net->a, SNN_POP_A_FIRST(pop)) : net->a;
     const uint32_t r0 = refr ? SNN_POP_R_FIRST(pop) : 0u; /* counter j is r0 + j */
     uint8_t *const R = net->r;
@@ -419,9 +419,9 @@ SNN_INLINE uint32_t update_spiking(snn_net_t *net, const snn_pop_t *pop, const i
         const uint32_t j1 = n - j0 > 32u ? j0 + 32u : n;
         uint32_t bits = 0u, bit = 1u;
         for (j = j0; j < j1; j++, bit <<= 1) {
-            const int32_t u = snn_sat24(snn_decay(snn_cell_get(U, j), SNN_DU(net, first + j)) + cur[j]); /* 24 + 24 */
+            const int32_t u = snn_sat24(snn_decay(snn_uv_get(U, j), SNN_DU(net, first + j)) + cur[j]); /* 24 + 24 */
             uint8_t rj;
-            snn_cell_set(U, j, u);
+            snn_uv_set(U, j, u);
             if (refr && (rj = snn_refr_get(R, r0 + j)) != 0u) {
                 snn_refr_set(R, r0 + j, (uint8_t)(rj - 1u)); /* refractory: v frozen, no spike; a decays (s = 0) */
                 if (alif) {
@@ -430,7 +430,7 @@ SNN_INLINE uint32_t update_spiking(snn_net_t *net, const snn_pop_t *pop, const i
             } else {
                 const int32_t a = alif ? snn_cell_get(A, j) : 0;
                 const int32_t th = SNN_THETA(net, first + j) + a; /* 1 <= th < 2^24 */
-                int32_t v = snn_sat24(snn_sat24(snn_decay(snn_cell_get(V, j), SNN_DV(net, first + j)) + u) +
+                int32_t v = snn_sat24(snn_sat24(snn_decay(snn_uv_get(V, j), SNN_DV(net, first + j)) + u) +
                                       SNN_BIAS(net, first + j));
                 if (v >= th) {
                     v = soft ? v - th : 0; /* v - th in 0..MAX24 */
@@ -444,7 +444,7 @@ SNN_INLINE uint32_t update_spiking(snn_net_t *net, const snn_pop_t *pop, const i
                 } else if (alif) {
                     snn_cell_set(A, j, snn_decay(a, da));
                 }
-                snn_cell_set(V, j, v);
+                snn_uv_set(V, j, v);
             }
         }
         slot[j0 >> 5] = bits;
@@ -480,7 +480,7 @@ static void update_population(snn_net_t *net, snn_pop_t *pop, int32_t *cur)
 {
     uint32_t *const slot = net->hist + pop->hist_word + (uint32_t)pop->head * pop->words;
     const uint32_t first = pop->first, n = pop->n;
-    snn_cell_t *const U = snn_cell_ptr(net->u, first), *const V = snn_cell_ptr(net->v, first);
+    snn_cell_t *const U = snn_uv_ptr(net->u, first), *const V = snn_uv_ptr(net->v, first);
     const uint8_t kind = pop->kind;
     uint32_t j, n_spikes = 0u;
 
@@ -490,15 +490,15 @@ static void update_population(snn_net_t *net, snn_pop_t *pop, int32_t *cur)
             const uint32_t j1 = n - j0 > 32u ? j0 + 32u : n;
             uint32_t bits = 0u, bit = 1u;
             for (j = j0; j < j1; j++, bit <<= 1) {
-                const int32_t u = snn_sat24(snn_decay(snn_cell_get(U, j), SNN_DU(net, first + j)) + cur[j]);
-                const int32_t v = snn_cell_get(V, j);
-                snn_cell_set(U, j, u);
+                const int32_t u = snn_sat24(snn_decay(snn_uv_get(U, j), SNN_DU(net, first + j)) + cur[j]);
+                const int32_t v = snn_uv_get(V, j);
+                snn_uv_set(U, j, u);
                 if (u - v >= SNN_THETA(net, first + j)) { /* 25-bit difference: rose by delta, emit, re-reference */
-                    snn_cell_set(V, j, u);
+                    snn_uv_set(V, j, u);
                     bits |= bit;
                     n_spikes++;
                 } else if (u < v) { /* falling: track the trough silently */
-                    snn_cell_set(V, j, u);
+                    snn_uv_set(V, j, u);
                 }
             }
             slot[j0 >> 5] = bits;
@@ -506,9 +506,9 @@ static void update_population(snn_net_t *net, snn_pop_t *pop, int32_t *cur)
     } else if (kind == SNN_LI) {
         /* u = sat24(decay(u, du) + I); v = sat24(sat24(decay(v, dv) + u) + bias); no spikes */
         for (j = 0u; j < n; j++) {
-            const int32_t u = snn_sat24(snn_decay(snn_cell_get(U, j), SNN_DU(net, first + j)) + cur[j]); /* 24 + 24 */
-            snn_cell_set(U, j, u);
-            snn_cell_set(V, j, snn_sat24(snn_sat24(snn_decay(snn_cell_get(V, j), SNN_DV(net, first + j)) + u) +
+            const int32_t u = snn_sat24(snn_decay(snn_uv_get(U, j), SNN_DU(net, first + j)) + cur[j]); /* 24 + 24 */
+            snn_uv_set(U, j, u);
+            snn_uv_set(V, j, snn_sat24(snn_sat24(snn_decay(snn_uv_get(V, j), SNN_DV(net, first + j)) + u) +
                                          SNN_BIAS(net, first + j)));
         }
         for (j = 0u; j < pop->words; j++) {
@@ -589,7 +589,7 @@ void snn_step(snn_net_t *net, const int16_t *in_codes, int16_t *out_codes)
     if (out_codes != NULL) {
         for (k = 0u; k < net->n_outputs; k++) {
             const snn_out_t *o = &net->outs[k];
-            out_codes[k] = snn_sat16(snn_floordiv_pow2(snn_cell_get(net->v, o->neuron), o->shift));
+            out_codes[k] = snn_sat16(snn_floordiv_pow2(snn_uv_get(net->v, o->neuron), o->shift));
         }
     }
 }

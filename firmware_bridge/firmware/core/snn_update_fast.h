@@ -5,7 +5,7 @@
  * WHY: benchmarks/profile_step.py showed the neuron update taking ~29 instructions per non-spiking
  * LIF neuron-step on Cortex-M3 and more for ALIF (registers spilled), most of the step. Most
  * populations give every neuron the same du, dv and theta (snn_load marks them: pop->shared), so
- * this loop keeps those three in registers, walks u, v, cur and bias with pointers, and replaces
+ * this loop keeps those three in registers, walks the u/v pairs, cur and bias with pointers, and replaces
  * decay()'s SMULL + shift + OR + subtract by SMULL + one multiply-accumulate:
  *
  *   decay(x, d) = x - floor(x * d / 4096)      x in MIN24..MAX24, 0 <= d <= 4096 (snn_fixed.h)
@@ -93,9 +93,9 @@ SNN_INLINE void adapt_shared(int32_t *a, const uint32_t *slot, uint32_t n, leak_
     }
 }
 
-/* The walk of one population through update_shared's membrane pass: its pointers advance. */
+/* Where one history word's neurons start (their u/v pairs, currents, ...) and the shared values. */
 typedef struct {
-    int32_t *u, *v;
+    int32_t *uv; /* u and v of the next neuron (interleaved, snn_cells.h) */
     const int32_t *cur, *bias, *a;
     uint8_t *r;
     leak_t lu, lv;
@@ -108,9 +108,9 @@ typedef struct {
  * those until `bit` (the first neuron's bit, 2^(32 - count)) has been shifted out. Returns the
  * spike bits, neuron k at bit 32 - count + k. Inlined with constant alif, refr and soft into the
  * eight functions below, each kept out of line so that its loop has the register file to itself. */
-SNN_INLINE uint32_t walk_word(walk_t *w, uint32_t bit, int alif, int refr, int soft)
+SNN_INLINE uint32_t walk_word(const walk_t *w, uint32_t bit, int alif, int refr, int soft)
 {
-    int32_t *u = w->u, *v = w->v;
+    int32_t *uv = w->uv;
     const int32_t *cur = w->cur, *bias = w->bias, *a = w->a;
     uint8_t *r = w->r;
     const leak_t lu = w->lu, lv = w->lv;
@@ -118,13 +118,14 @@ SNN_INLINE uint32_t walk_word(walk_t *w, uint32_t bit, int alif, int refr, int s
     const uint8_t refractory = w->refractory;
     uint32_t bits = 0u;
     do {
-        const int32_t un = leak_add(*u, lu, *cur); /* u = sat24(decay(u, du) + I) */
-        *u = un;
+        const int32_t u0 = uv[0], v0 = uv[1];       /* the pair in one load */
+        const int32_t un = leak_add(u0, lu, *cur); /* u = sat24(decay(u, du) + I) */
+        int32_t x = v0;
         if (refr && *r != 0u) {
             *r = (uint8_t)(*r - 1u); /* refractory: v frozen, no spike (a: adapt_shared) */
         } else {
             const int32_t th = alif ? theta + *a : theta; /* 1 <= th < 2^24 */
-            int32_t x = snn_sat24(leak_add(*v, lv, un) + *bias); /* 24 + 24 bits */
+            x = snn_sat24(leak_add(v0, lv, un) + *bias); /* 24 + 24 bits */
             if (x >= th) {
                 x = soft ? x - th : 0; /* x - th in 0..MAX24 */
                 bits |= bit;
@@ -132,10 +133,10 @@ SNN_INLINE uint32_t walk_word(walk_t *w, uint32_t bit, int alif, int refr, int s
                     *r = refractory;
                 }
             }
-            *v = x;
         }
-        u++;
-        v++;
+        uv[0] = un; /* and in one store */
+        uv[1] = x;
+        uv += 2;
         cur++;
         bias++;
         if (alif) {
@@ -146,18 +147,12 @@ SNN_INLINE uint32_t walk_word(walk_t *w, uint32_t bit, int alif, int refr, int s
         }
         bit <<= 1;
     } while (bit != 0u);
-    w->u = u;
-    w->v = v;
-    w->cur = cur;
-    w->bias = bias;
-    w->a = a;
-    w->r = r;
     return bits;
 }
 
-typedef uint32_t (*walk_fn)(walk_t *w, uint32_t bit);
+typedef uint32_t (*walk_fn)(const walk_t *w, uint32_t bit);
 #define SNN_WALK(name, alif, refr, soft)                                                                             \
-    SNN_NOINLINE static uint32_t name(walk_t *w, uint32_t bit)                                                       \
+    SNN_NOINLINE static uint32_t name(const walk_t *w, uint32_t bit)                                                       \
     {                                                                                                                \
         return walk_word(w, bit, alif, refr, soft);                                                                  \
     }
@@ -185,8 +180,7 @@ static uint32_t spiking_fast(snn_net_t *net, const snn_pop_t *pop, const int32_t
                                  (pop->reset == SNN_RESET_SOFT ? 1u : 0u)];
     walk_t w;
     uint32_t j0, n_spikes = 0u;
-    w.u = net->u + first;
-    w.v = net->v + first;
+    w.uv = net->u + 2u * first;
     w.cur = cur;
     w.bias = net->bias + first;
     w.a = net->a + first;
@@ -197,7 +191,15 @@ static uint32_t spiking_fast(snn_net_t *net, const snn_pop_t *pop, const int32_t
     w.refractory = pop->refractory;
     for (j0 = 0u; j0 < n; j0 += 32u) {
         const uint32_t skip = n - j0 >= 32u ? 0u : 32u - (n - j0); /* 0..31 */
-        const uint32_t bits = step(&w, UINT32_C(1) << skip) >> skip;
+        uint32_t bits;
+        if (j0 != 0u) { /* the next 32 neurons */
+            w.uv += 64;
+            w.cur += 32;
+            w.bias += 32;
+            w.a += 32;
+            w.r += 32;
+        }
+        bits = step(&w, UINT32_C(1) << skip) >> skip;
         slot[j0 >> 5] = bits;
         if (bits != 0u) {
             n_spikes += popcount32(bits);
