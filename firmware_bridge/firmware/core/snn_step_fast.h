@@ -80,12 +80,63 @@ SNN_INLINE uint32_t swar_load(const int8_t *p)
         (o) += (x_ >> 8) & (mask);                                                                                   \
     } while (0)
 
-SNN_INLINE void swar_sums(const int8_t *wj, const uint32_t *list, const uint32_t *end, int32_t *a, int words)
+/* Where swar_sums puts its sums: with `exact` (scale(acc, e) = sat24(acc * mul), see
+ * gather_spikes_fast) straight into cur[] as put() would, otherwise into t[] for emit8. */
+typedef struct {
+    int32_t *cur; /* cur[0 ..) of the block's first destination */
+    int32_t *t;   /* the raw sums, when not exact */
+    int32_t mul;  /* 2^e */
+    int exact, fresh;
+} swar_sink_t;
+
+/* put(cur + k, scale(a[k])) for k < n (8 or 12), the scale sat24(a * mul) (exact), or a[] to t[];
+ * the branches taken once for the block, not per value, and written out so that a[] stays in
+ * registers (a loop would go through the stack). */
+#define SNN_SWAR_EACH(n, DO)                                                                                        \
+    do {                                                                                                             \
+        DO(0);                                                                                                       \
+        DO(1);                                                                                                       \
+        DO(2);                                                                                                       \
+        DO(3);                                                                                                       \
+        DO(4);                                                                                                       \
+        DO(5);                                                                                                       \
+        DO(6);                                                                                                       \
+        DO(7);                                                                                                       \
+        if ((n) == 12u) {                                                                                            \
+            DO(8);                                                                                                   \
+            DO(9);                                                                                                   \
+            DO(10);                                                                                                  \
+            DO(11);                                                                                                  \
+        }                                                                                                            \
+    } while (0)
+#define SNN_SWAR_STORE(k) cur[k] = snn_sat24(a[k] * mul)                      /* |a 2^e| < 2^31, saturated */
+#define SNN_SWAR_ADD(k) cur[k] = snn_sat24(cur[k] + snn_sat24(a[k] * mul))    /* 24 + 24 bits */
+#define SNN_SWAR_RAW(k) t[k] = a[k]
+
+SNN_INLINE void swar_emit(const swar_sink_t *s, const int32_t *a, uint32_t n)
+{
+    int32_t *const cur = s->cur, *const t = s->t;
+    const int32_t mul = s->mul;
+    if (s->exact && s->fresh) {
+        SNN_SWAR_EACH(n, SNN_SWAR_STORE);
+    } else if (s->exact) {
+        SNN_SWAR_EACH(n, SNN_SWAR_ADD);
+    } else {
+        SNN_SWAR_EACH(n, SNN_SWAR_RAW);
+    }
+}
+#undef SNN_SWAR_EACH
+#undef SNN_SWAR_STORE
+#undef SNN_SWAR_ADD
+#undef SNN_SWAR_RAW
+
+SNN_INLINE void swar_sums(const int8_t *wj, const uint32_t *list, const uint32_t *end, const swar_sink_t *s,
+                          int words)
 {
     uint32_t mask = UINT32_C(0x00FF00FF);
     uint32_t e0 = 0u, o0 = 0u, e1 = 0u, o1 = 0u, e2 = 0u, o2 = 0u;
     const uint32_t *l = list;
-    int32_t bias;
+    int32_t bias, a[12];
     /* the mask in a register: AND with a shifted register operand is one instruction (ARM) */
     __asm__("" : "+r"(mask));
     do {
@@ -112,46 +163,31 @@ SNN_INLINE void swar_sums(const int8_t *wj, const uint32_t *list, const uint32_t
         a[10] = (int32_t)(e2 >> 16) - bias;
         a[11] = (int32_t)(o2 >> 16) - bias;
     }
+    swar_emit(s, a, 4u * (uint32_t)words);
 }
 #undef SNN_SWAR_WORD
 
 /* swar_sums for 12 and 8 destinations, each out of line so that its loop has the registers to
  * itself (12 destinations: 6 lane pairs + mask, list cursor and end, row, word, temporary = 13;
  * 16 would need 15 of the 14 and spill in the loop) */
-SNN_NOINLINE static void swar_sums12(const int8_t *wj, const uint32_t *list, const uint32_t *end, int32_t *a)
+SNN_NOINLINE static void swar_sums12(const int8_t *wj, const uint32_t *list, const uint32_t *end,
+                                     const swar_sink_t *s)
 {
-    swar_sums(wj, list, end, a, 3);
+    swar_sums(wj, list, end, s, 3);
 }
 
-SNN_NOINLINE static void swar_sums8(const int8_t *wj, const uint32_t *list, const uint32_t *end, int32_t *a)
+SNN_NOINLINE static void swar_sums8(const int8_t *wj, const uint32_t *list, const uint32_t *end, const swar_sink_t *s)
 {
-    swar_sums(wj, list, end, a, 2);
+    swar_sums(wj, list, end, s, 2);
 }
 #endif /* SNN_GATHER_SWAR */
 
-/* put(cur + k, scale(t[k])) for k = 0..7 where `exact` (see the top of this file): sat24(t * 2^e)
- * is the scale; otherwise emit8. */
-SNN_INLINE void emit8_fast(int32_t *cur, int32_t *t, const scale_t *sc, int exact, int fresh)
-{
-    if (exact) {
-        const int32_t mul = sc->mul; /* 2^e */
-        uint32_t k;
-        for (k = 0u; k < 8u; k++) {
-            const int32_t x = snn_sat24(t[k] * mul); /* |t * 2^e| < 2^31: exact, then saturated */
-            cur[k] = fresh ? x : snn_sat24(cur[k] + x); /* 24 + 24 bits */
-        }
-    } else {
-        emit8(cur, t, sc, fresh);
-    }
-}
-
 /* put(cur + k, scale(t[k])) for k = 0..3 (the tail of a 12-destination block). */
-SNN_INLINE void emit4_fast(int32_t *cur, const int32_t *t, const scale_t *sc, int exact, int fresh)
+SNN_INLINE void emit4(int32_t *cur, const int32_t *t, const scale_t *sc, int fresh)
 {
     uint32_t k;
     for (k = 0u; k < 4u; k++) {
-        const int32_t x = exact ? snn_sat24(t[k] * sc->mul) : apply_scale(t[k], sc); /* as emit8_fast */
-        cur[k] = fresh ? x : snn_sat24(cur[k] + x);                                   /* 24 + 24 bits */
+        put(cur + k, apply_scale(t[k], sc), fresh);
     }
 }
 
@@ -163,26 +199,38 @@ SNN_NOINLINE static uint32_t gather_spikes_fast(const int8_t *w, const uint32_t 
                                                 uint32_t n_dst, const scale_t *sc, int32_t *cur, int fresh)
 {
     const uint32_t *const end = list + n_act;
-    /* e > 0 and n_act * 2^e < 2^24: scale is sat24(acc * 2^e) (see the top of this file) */
-    const int exact = sc->e > 0 && (n_act << (uint8_t)sc->e) < (UINT32_C(1) << 24);
+    /* e >= 0 and n_act * 2^e < 2^24: scale is sat24(acc * 2^e) (see the top of this file; e = 0:
+     * scale(acc, 0) = sat24(acc) = sat24(acc * 1), mul = 1) */
+    const int exact = sc->e >= 0 && (n_act << (uint8_t)sc->e) < (UINT32_C(1) << 24);
     const scale_t unit = scale_of(0); /* emit8 with e = 0: sat24 of values already in 24 bits */
     const int8_t *wj = w;
     uint32_t j = 0u;
 #if SNN_GATHER_SWAR
     if (n_act <= 256u) { /* the lane bound of swar_sums */
         int32_t t[12];
+        swar_sink_t sink;
+        sink.t = t;
+        sink.mul = sc->mul;
+        sink.exact = exact;
+        sink.fresh = fresh;
         /* blocks of 12 while at least 20 or exactly 12 destinations remain, then of 8 (40 = 12 +
          * 12 + 8 + 8); fewer than 8 are left to gather_spikes' one-at-a-time loop */
         while (n_dst - j >= 20u || n_dst - j == 12u) {
-            swar_sums12(wj, list, end, t);
-            emit8_fast(cur + j, t, sc, exact, fresh);
-            emit4_fast(cur + j + 8u, t + 8, sc, exact, fresh);
+            sink.cur = cur + j;
+            swar_sums12(wj, list, end, &sink);
+            if (!exact) {
+                emit8(cur + j, t, sc, fresh);
+                emit4(cur + j + 8u, t + 8, sc, fresh);
+            }
             j += 12u;
             wj += 12;
         }
         for (; j + 8u <= n_dst; j += 8u, wj += 8) {
-            swar_sums8(wj, list, end, t);
-            emit8_fast(cur + j, t, sc, exact, fresh);
+            sink.cur = cur + j;
+            swar_sums8(wj, list, end, &sink);
+            if (!exact) {
+                emit8(cur + j, t, sc, fresh);
+            }
         }
         return j;
     }
