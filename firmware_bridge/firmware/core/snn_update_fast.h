@@ -79,14 +79,16 @@ SNN_INLINE int32_t leak_add(int32_t x, leak_t l, int32_t y)
  * spike bit of this step (refractory neurons did not spike: s = 0, a only decays, as in
  * update_spiking). The membrane pass read the old a for its threshold, so doing this afterwards
  * is the same order of operations; a separate pass keeps both loops' constants in registers. */
-SNN_INLINE void adapt_shared(int32_t *a, const uint32_t *slot, uint32_t n, leak_t la, int32_t a_step)
+SNN_NOINLINE static void adapt_shared(int32_t *a, const uint32_t *slot, uint32_t n, leak_t la, int32_t a_step)
 {
     uint32_t j0;
     for (j0 = 0u; j0 < n; j0 += 32u) {
         const int32_t *const end = a + (n - j0 >= 32u ? 32u : n - j0);
         uint32_t bits = *slot++;
         do {
-            *a = leak_add(*a, la, (bits & 1u) != 0u ? a_step : 0); /* 24 + 24 bits */
+            int32_t s = (int32_t)(bits & 1u); /* the spike, 0 or 1 */
+            __asm__("" : "+r"(s));              /* s * a_step: one multiply, no branch (as leak_of) */
+            *a = leak_add(*a, la, s * a_step); /* 24 + 24 bits */
             a++;
             bits >>= 1;
         } while (a != end);
