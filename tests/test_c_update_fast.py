@@ -154,3 +154,38 @@ def test_byte_lane_gather_at_the_lane_bound(n_dst: int, snnrun_fast, snnrun_plai
     net = Network(1, pops, projs, [Output(2, 0, 4), Output(3, n_dst - 1, 6)])
     codes = np.random.default_rng(1).integers(-32768, 32768, (30, 1)).astype(np.int16)
     _check(snnrun_fast, snnrun_plain, net, codes, tmp_path)
+
+
+@pytest.mark.parametrize("n_src", [3, 4, 7, 33, 38, 64, 257])
+def test_one_destination_gather_on_dense_and_sparse_words(n_src: int, snnrun_fast, snnrun_plain, tmp_path) -> None:
+    """A projection into one neuron from an always-firing source (every word dense: the
+    four-at-a-time masked sums, with the row's last 0..3 weights one at a time) and from a source
+    whose neurons fire at random (sparse and dense words), weights at both extremes."""
+    rng = np.random.default_rng(n_src)
+    pops = [
+        _always_firing(n_src, "all"),
+        Population(
+            Kind.LIF,
+            n_src,
+            du=4096,
+            dv=1000,
+            bias=rng.integers(-4000, 6000, n_src),
+            theta=3000,
+            reset=Reset.SOFT,
+            name="some",
+        ),  # fmt: skip
+        Population(Kind.LI, 1, du=4096, dv=300, name="one"),
+        Population(Kind.LIF, 1, du=100, dv=3000, theta=500_000, reset=Reset.HARD, name="one2"),
+    ]
+    projs = [
+        Projection(INPUT, 0, np.ones((1, n_src), dtype=np.int64), 0, False, 0, False),
+        Projection(INPUT, 1, rng.integers(-128, 128, (1, n_src)), 0, False, 0, False),
+        Projection(0, 2, rng.choice(np.array([-128, 127]), (n_src, 1)), 3, False, 0, False),
+        Projection(1, 2, rng.choice(np.array([-128, 127, 5]), (n_src, 1)), 16, False, 1, False),
+        Projection(1, 3, rng.integers(-128, 128, (n_src, 1)), -2, False, 0, False),
+        Projection(0, 3, np.full((n_src, 1), -128), 0, False, 0, False),
+    ]
+    net = Network(1, pops, projs, [Output(2, 0, 3), Output(3, 0, 0)])
+    t = np.arange(40)
+    codes = (3000 * np.sin(t / 3)).astype(np.int16)[:, None]
+    _check(snnrun_fast, snnrun_plain, net, codes, tmp_path)

@@ -276,6 +276,34 @@ SNN_NOINLINE static uint32_t gather_spikes_fast(const int8_t *w, const uint32_t 
     return j;
 }
 
+#if SNN_GATHER_SWAR
+/* Sum of the weights p[k] whose bit k of `word` is set, k < 4 * g (g = 1..8 groups of four), in
+ * byte lanes as swar_sums does:
+ *   m1 = the group's four bits spread to bit 0 of each byte: nibble * 0x00204081 puts bit k at
+ *        bit 8k (shifts 0, 7, 14, 21: the four copies do not overlap, no carries), AND 0x01010101
+ *   m  = m1 * 255 = (m1 << 8) - m1: 0xFF in the selected bytes (bytes of 1 become 0xFF, no borrow)
+ *   x  = (four weights XOR 0x80808080) AND m: w + 128 (0..255) where selected, 0 elsewhere
+ *   lanes += (x AND 0x00FF00FF) + ((x >> 8) AND 0x00FF00FF): each 16-bit lane gains <= 510 per
+ *        group, <= 8 * 510 < 2^16 in all, so no carry crosses lanes
+ *   cnt += m1: selected bytes counted per byte (<= 8 each, no carry)
+ * sum = both lanes - 128 * (selected bytes); |sum| <= 128 * 32. */
+SNN_NOINLINE static int32_t masked_sum(const int8_t *p, uint32_t word, uint32_t g)
+{
+    const uint32_t lane = UINT32_C(0x00FF00FF);
+    uint32_t lanes = 0u, cnt = 0u;
+    do {
+        const uint32_t m1 = ((word & 15u) * UINT32_C(0x00204081)) & UINT32_C(0x01010101);
+        const uint32_t x = (swar_load(p) ^ UINT32_C(0x80808080)) & ((m1 << 8) - m1);
+        lanes += (x & lane) + ((x >> 8) & lane);
+        cnt += m1;
+        p += 4;
+        word >>= 4;
+    } while (--g != 0u);
+    cnt = (cnt * UINT32_C(0x01010101)) >> 24; /* the four byte counts summed (<= 32: no carry) */
+    return (int32_t)((lanes & 0xFFFFu) + (lanes >> 16)) - (int32_t)(cnt << 7);
+}
+#endif
+
 /* A dense projection from a population into ONE destination (an output neuron, typically):
  * acc = sum of w[i] over the sources i that spiked `lag` steps ago, read straight from the spike
  * words; no list of row offsets is written and read back (list_active + the one-at-a-time
@@ -305,12 +333,27 @@ static uint32_t gather_one_fast(const snn_net_t *net, const snn_proj_t *q, const
          * sum either way (x * s with s = 0 or 1). span = index of the highest set bit + 1
          * (unsigned int has >= 32 bits where SNN_STEP_FAST is on). */
         if (5u * (32u - (uint32_t)__builtin_clz((unsigned int)word)) < 7u * c) {
+#if SNN_GATHER_SWAR
+            /* four positions per load where all four weights lie inside the row (g groups) */
+            const uint32_t g = q->n_src - base >= 32u ? 8u : (q->n_src - base) >> 2;
+            if (g != 0u) {
+                a += masked_sum(p, word, g);
+                p += 4u * g;
+                word = g == 8u ? 0u : word >> (4u * g); /* g < 8: shift < 32 */
+            }
+            while (word != 0u) {
+#else
             do {
+#endif
                 int32_t s = (int32_t)(word & 1u);
                 __asm__("" : "+r"(s)); /* one MLA, not GCC's compare and two conditional steps */
                 a += (int32_t)*p++ * s;
                 word >>= 1;
+#if SNN_GATHER_SWAR
+            }
+#else
             } while (word != 0u);
+#endif
             continue;
         }
 #endif
