@@ -87,7 +87,9 @@ SNN_NOINLINE static void adapt_shared(int32_t *a, const uint32_t *slot, uint32_t
         uint32_t bits = *slot++;
         do {
             int32_t s = (int32_t)(bits & 1u); /* the spike, 0 or 1 */
-            __asm__("" : "+r"(s));              /* s * a_step: one multiply, no branch (as leak_of) */
+#if defined(__GNUC__)
+            __asm__("" : "+r"(s)); /* s * a_step: one multiply, no branch (as in leak_of) */
+#endif
             *a = leak_add(*a, la, s * a_step); /* 24 + 24 bits */
             a++;
             bits >>= 1;
