@@ -182,11 +182,13 @@ SNN_NOINLINE static void swar_sums8(const int8_t *wj, const uint32_t *list, cons
 }
 #endif /* SNN_GATHER_SWAR */
 
-/* put(cur + k, scale(t[k])) for k = 0..3 (the tail of a 12-destination block). */
-SNN_INLINE void emit4(int32_t *cur, const int32_t *t, const scale_t *sc, int fresh)
+/* put(cur + k, scale(t[k])) for k < n (8 or 12): the byte-lane blocks whose scale is not exact
+ * (e < 0, or a product that could overflow), out of line (one copy of emit8 for both sizes). */
+SNN_NOINLINE static void emit_block(int32_t *cur, int32_t *t, uint32_t n, const scale_t *sc, int fresh)
 {
     uint32_t k;
-    for (k = 0u; k < 4u; k++) {
+    emit8(cur, t, sc, fresh);
+    for (k = 8u; k < n; k++) {
         put(cur + k, apply_scale(t[k], sc), fresh);
     }
 }
@@ -219,8 +221,7 @@ SNN_NOINLINE static uint32_t gather_spikes_fast(const int8_t *w, const uint32_t 
             sink.cur = cur + j;
             swar_sums12(wj, list, end, &sink);
             if (!exact) {
-                emit8(cur + j, t, sc, fresh);
-                emit4(cur + j + 8u, t + 8, sc, fresh);
+                emit_block(cur + j, t, 12u, sc, fresh);
             }
             j += 12u;
             wj += 12;
@@ -229,7 +230,7 @@ SNN_NOINLINE static uint32_t gather_spikes_fast(const int8_t *w, const uint32_t 
             sink.cur = cur + j;
             swar_sums8(wj, list, end, &sink);
             if (!exact) {
-                emit8(cur + j, t, sc, fresh);
+                emit_block(cur + j, t, 8u, sc, fresh);
             }
         }
         return j;
@@ -270,7 +271,7 @@ SNN_NOINLINE static uint32_t gather_spikes_fast(const int8_t *w, const uint32_t 
             t[5] = a5;
             t[6] = a6;
             t[7] = a7;
-            emit8(cur + j, t, sc, fresh);
+            emit_block(cur + j, t, 8u, sc, fresh); /* not exact: out of line */
         }
     }
     return j;
