@@ -139,14 +139,22 @@ SNN_INLINE void swar_sums(const int8_t *wj, const uint32_t *list, const uint32_t
     int32_t bias, a[12];
     /* the mask in a register: AND with a shifted register operand is one instruction (ARM) */
     __asm__("" : "+r"(mask));
-    do {
-        const int8_t *const p = wj + *l; /* row *l, destinations j .. j + 4 * words - 1 */
-        SNN_SWAR_WORD(p, e0, o0, mask);
-        SNN_SWAR_WORD(p + 4, e1, o1, mask);
-        if (words == 3) {
+    if (words == 3) {
+        do {
+            const int8_t *const p = wj + *l; /* row *l, destinations j .. j + 11 */
+            SNN_SWAR_WORD(p, e0, o0, mask);
+            SNN_SWAR_WORD(p + 4, e1, o1, mask);
             SNN_SWAR_WORD(p + 8, e2, o2, mask);
-        }
-    } while (++l != end);
+        } while (++l != end);
+    } else {
+        const int8_t *wj4 = wj + 4; /* two bases, each load indexed by the row: no address add */
+        __asm__("" : "+r"(wj4));
+        do {
+            const uint32_t off = *l; /* row *l, destinations j .. j + 7 */
+            SNN_SWAR_WORD(wj + off, e0, o0, mask);
+            SNN_SWAR_WORD(wj4 + off, e1, o1, mask);
+        } while (++l != end);
+    }
     bias = (int32_t)((uint32_t)(end - list) << 7); /* 128 * m, m <= 256 */
     /* lane - 128 m: each lane < 2^16, so the int32_t conversions are exact */
     a[0] = (int32_t)(e0 & 0xFFFFu) - bias;
