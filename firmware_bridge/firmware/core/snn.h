@@ -26,7 +26,9 @@
  *     dv     pad4(2N)      uint16
  *     bias   4N            int32
  *     theta  4N            int32
- *     u,v,a  3 * 4N        int32 state
+ *     u,v    8N            int32 state, interleaved: u_0, v_0, u_1, v_1, ... (net->v = net->u + 1;
+ *                          the neuron fast path loads and stores a pair at once)
+ *     a      4N            int32 state
  *     r      pad4(N)       uint8 refractory counters
  *     hist   sum_p depth_p * ceil(n_p / 32) * 4    spike-history rings, one bit per neuron
  *     acc    4M            int32 synapse accumulator (scratch)
@@ -229,7 +231,8 @@ typedef struct snn_net {
     uint32_t neur_off;         /* blob offsets of the NEUR and POPS bodies (parameters read in place) */
     uint32_t pops_off;
 #endif
-    snn_cell_t *u, *v, *a;     /* state, each always in MIN24..MAX24 (packed: a of ALIF pops only) */
+    snn_cell_t *u, *v, *a;     /* state, each always in MIN24..MAX24 (packed: a of ALIF pops only;
+                                * 32-bit: u and v interleaved, stride 2, snn_cells.h snn_uv_*) */
     uint8_t *r;                /* refractory counters (packed: 4-bit, of pops with a refractory period) */
     uint32_t *hist;            /* spike-history bit rings */
     int32_t *acc, *cur;        /* scratch, max_pop entries each */

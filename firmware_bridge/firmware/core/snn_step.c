@@ -30,9 +30,13 @@
  *     period": one pass per neuron computes u, the candidate membrane, threshold, reset and (ALIF)
  *     the adaptation, all in registers; spike bits are collected in a register and stored once per
  *     32 neurons, spikes counted per word.
- *   - On 32-bit targets (SNN_STEP_FAST, snn_step_fast.h) the eight-destination blocks scale with
- *     one multiply and SSAT where the product cannot overflow, and a projection into one
- *     destination is summed straight from the spike words (no list).
+ *   - On 32-bit targets (SNN_STEP_FAST, snn_step_fast.h) the blocks scale with one multiply and
+ *     SSAT where the product cannot overflow, up to 256 active rows are summed four weights per
+ *     load in 16-bit byte lanes (SNN_GATHER_SWAR), and a projection into one destination is
+ *     summed straight from the spike words (no list; dense words four positions per load).
+ *   - Populations whose neurons share du, dv and theta (pop->shared) are updated by
+ *     snn_update_fast.h (SNN_NEURON_FAST): the three in registers, decay by SMULL + MLA, u and v
+ *     as one interleaved pair, one out-of-line loop per (ALIF, refractory period, reset).
  *   - decay() is one SMULL and four ALU instructions where a 32 x 32 -> 64-bit multiply is cheap
  *     (snn_fixed.h, SNN_DECAY_WIDE).
  * Weights are read in place from the blob through SNN_BLOB_I8 (snn_blob.h): a plain load by
