@@ -75,35 +75,14 @@ SNN_INLINE int32_t leak_add(int32_t x, leak_t l, int32_t y)
     return snn_sat24(x * l.c + y - hi32(x, l.k)); /* |.| < 2^25 */
 }
 
-/* ALIF, after the membrane pass: a = sat24(decay(a, da) + s * a_step) for every neuron, s its
- * spike bit of this step (refractory neurons did not spike: s = 0, a only decays, as in
- * update_spiking). The membrane pass read the old a for its threshold, so doing this afterwards
- * is the same order of operations; a separate pass keeps both loops' constants in registers. */
-SNN_NOINLINE static void adapt_shared(int32_t *a, const uint32_t *slot, uint32_t n, leak_t la, int32_t a_step)
-{
-    uint32_t j0;
-    for (j0 = 0u; j0 < n; j0 += 32u) {
-        const int32_t *const end = a + (n - j0 >= 32u ? 32u : n - j0);
-        uint32_t bits = *slot++;
-        do {
-            int32_t s = (int32_t)(bits & 1u); /* the spike, 0 or 1 */
-#if defined(__GNUC__)
-            __asm__("" : "+r"(s)); /* s * a_step: one multiply, no branch (as in leak_of) */
-#endif
-            *a = leak_add(*a, la, s * a_step); /* 24 + 24 bits */
-            a++;
-            bits >>= 1;
-        } while (a != end);
-    }
-}
-
 /* Where one history word's neurons start (their u/v pairs, currents, ...) and the shared values. */
 typedef struct {
     int32_t *uv; /* u and v of the next neuron (interleaved, snn_cells.h) */
-    const int32_t *cur, *bias, *a;
+    const int32_t *cur, *bias;
+    int32_t *a;
     uint8_t *r;
-    leak_t lu, lv;
-    int32_t theta;
+    leak_t lu, lv, la;
+    int32_t theta, a_step;
     uint8_t refractory;
 } walk_t;
 
@@ -115,28 +94,34 @@ typedef struct {
 SNN_INLINE uint32_t walk_word(const walk_t *w, uint32_t bit, int alif, int refr, int soft)
 {
     int32_t *uv = w->uv;
-    const int32_t *cur = w->cur, *bias = w->bias, *a = w->a;
+    const int32_t *cur = w->cur, *bias = w->bias;
+    int32_t *a = w->a;
     uint8_t *r = w->r;
-    const leak_t lu = w->lu, lv = w->lv;
-    const int32_t theta = w->theta;
+    const leak_t lu = w->lu, lv = w->lv, la = w->la;
+    const int32_t theta = w->theta, a_step = w->a_step;
     const uint8_t refractory = w->refractory;
     uint32_t bits = 0u;
     do {
         const int32_t u0 = uv[0], v0 = uv[1];       /* the pair in one load */
         const int32_t un = leak_add(u0, lu, *cur); /* u = sat24(decay(u, du) + I) */
-        int32_t x = v0;
+        const int32_t a0 = alif ? *a : 0;
+        int32_t x = v0, step = 0;
         if (refr && *r != 0u) {
-            *r = (uint8_t)(*r - 1u); /* refractory: v frozen, no spike (a: adapt_shared) */
+            *r = (uint8_t)(*r - 1u); /* refractory: v frozen, no spike; a decays (s = 0) */
         } else {
-            const int32_t th = alif ? theta + *a : theta; /* 1 <= th < 2^24 */
+            const int32_t th = theta + a0; /* 1 <= th < 2^24 */
             x = snn_sat24(leak_add(v0, lv, un) + *bias); /* 24 + 24 bits */
             if (x >= th) {
                 x = soft ? x - th : 0; /* x - th in 0..MAX24 */
                 bits |= bit;
+                step = a_step;
                 if (refr) {
                     *r = refractory;
                 }
             }
+        }
+        if (alif) {
+            *a = leak_add(a0, la, step); /* a = sat24(decay(a, da) + s * a_step), after th used the old a */
         }
         uv[0] = un; /* and in one store */
         uv[1] = x;
@@ -171,7 +156,7 @@ SNN_WALK(walk_alif_refr_soft, 1, 1, 1)
 #undef SNN_WALK
 
 /* The LIF/ALIF update of a population with pop->shared: the membrane pass one history word at a
- * time through the variant for its (ALIF, refractory period, reset), then adapt_shared (ALIF). */
+ * time through the variant for its (ALIF, refractory period, reset). */
 static uint32_t spiking_fast(snn_net_t *net, const snn_pop_t *pop, const int32_t *cur, uint32_t *slot)
 {
     static const walk_fn variants[8] = {
@@ -192,6 +177,8 @@ static uint32_t spiking_fast(snn_net_t *net, const snn_pop_t *pop, const int32_t
     w.lu = leak_of(net->du[first]);
     w.lv = leak_of(net->dv[first]);
     w.theta = net->theta[first];
+    w.la = leak_of(alif ? pop->da : 0u);
+    w.a_step = pop->a_step;
     w.refractory = pop->refractory;
     for (j0 = 0u; j0 < n; j0 += 32u) {
         const uint32_t skip = n - j0 >= 32u ? 0u : 32u - (n - j0); /* 0..31 */
@@ -208,9 +195,6 @@ static uint32_t spiking_fast(snn_net_t *net, const snn_pop_t *pop, const int32_t
         if (bits != 0u) {
             n_spikes += popcount32(bits);
         }
-    }
-    if (alif) {
-        adapt_shared(net->a + first, slot, n, leak_of(pop->da), pop->a_step);
     }
     return n_spikes;
 }
