@@ -136,7 +136,7 @@ SNN_INLINE void swar_sums(const int8_t *wj, const uint32_t *list, const uint32_t
     uint32_t mask = UINT32_C(0x00FF00FF);
     uint32_t e0 = 0u, o0 = 0u, e1 = 0u, o1 = 0u, e2 = 0u, o2 = 0u;
     const uint32_t *l = list;
-    int32_t bias, a[12];
+    int32_t bias, a[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}; /* a[8..11]: 12-wide blocks only */
     /* the mask in a register: AND with a shifted register operand is one instruction (ARM) */
     __asm__("" : "+r"(mask));
     if (words == 3) {
