@@ -1,21 +1,27 @@
 /*
  * snn_step_fast.h - the 32-bit fast paths of the dense spike gather (included by snn_step.c only,
- * after emit8; they use snn_step.c's scale_t, scale_of, emit8, put, apply_scale, history_slot).
+ * after emit8; they use snn_step.c's scale_t, scale_of, emit8, put, apply_scale, history_slot,
+ * popcount32).
  *
- * gather_spikes_fast: the eight-destination blocks. WHY: benchmarks/profile_step.py showed the eight-destination blocks of gather_spikes spending
- * ~9 instructions per destination on scale(acc, e) for e > 0 (clamp to +-2^(23-e) with two
- * compare-and-move pairs, multiply, saturate), as much as the sums themselves for a block of a
- * projection with few active sources. When the exact product acc * 2^e cannot leave int32 it is
- * one multiply and one SSAT:
+ * gather_spikes_fast: the blocks of destinations. WHY: benchmarks/profile_step.py showed the
+ * eight-destination blocks of gather_spikes spending ~9 instructions per destination on
+ * scale(acc, e) for e > 0 (clamp to +-2^(23-e) with two compare-and-move pairs, multiply,
+ * saturate), as much as the sums themselves for a block of a projection with few active sources.
+ * When the exact product acc * 2^e cannot leave int32 it is one multiply and one SSAT:
  *     |acc| <= 128 * n_act (n_act int8 weights of magnitude <= 128)
  *     n_act * 2^e < 2^24  =>  |acc * 2^e| <= 2^7 * n_act * 2^e < 2^31: exact in int32_t
  *     scale(acc, e) = sat24(acc * 2^e): snn_scale's early returns (acc >= 2^(23-e) -> MAX24,
- *     acc < -2^(23-e) -> MIN24) are exactly the saturation of the exact product.
+ *     acc < -2^(23-e) -> MIN24) are exactly the saturation of the exact product; for e = 0,
+ *     scale(acc, 0) = sat24(acc) = sat24(acc * 1).
  * n_act <= 65535 < 2^16 and e <= 16, so n_act << e < 2^32 is computed without overflow.
- * Otherwise (e <= 0, or a product that could overflow) emit8 scales as before, so every result
- * is bit for bit the portable path's (tests/test_c_step_fast.py builds both and compares).
+ * Otherwise (e < 0, or a product that could overflow) emit8 / emit_block scale as before, so every
+ * result is bit for bit the portable path's (tests/test_c_step_fast.py and
+ * tests/test_c_update_fast.py build both and compare). With up to 256 active sources the sums are
+ * formed four weights per load in 16-bit byte lanes (swar_sums, SNN_GATHER_SWAR), 12 or 8
+ * destinations per pass over the list.
  *
- * gather_one_fast: a projection into one destination, summed straight from the spike words.
+ * gather_one_fast: a projection into one destination, summed straight from the spike words (words
+ * with many spikes four positions per load, masked_sum).
  *
  * SNN_STEP_FAST (0/1) selects them; by default on where SNN_GATHER_WIDE is (int of 32 bits or more:
  * the 32-bit MCUs and the host) and the blob is read with plain loads, off on 8/16-bit targets (AVR:

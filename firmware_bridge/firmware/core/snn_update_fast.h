@@ -141,7 +141,7 @@ SNN_INLINE uint32_t walk_word(const walk_t *w, uint32_t bit, int alif, int refr,
 
 typedef uint32_t (*walk_fn)(const walk_t *w, uint32_t bit);
 #define SNN_WALK(name, alif, refr, soft)                                                                             \
-    SNN_NOINLINE static uint32_t name(const walk_t *w, uint32_t bit)                                                       \
+    SNN_NOINLINE static uint32_t name(const walk_t *w, uint32_t bit)                                                 \
     {                                                                                                                \
         return walk_word(w, bit, alif, refr, soft);                                                                  \
     }
