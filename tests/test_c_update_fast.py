@@ -189,3 +189,32 @@ def test_one_destination_gather_on_dense_and_sparse_words(n_src: int, snnrun_fas
     t = np.arange(40)
     codes = (3000 * np.sin(t / 3)).astype(np.int16)[:, None]
     _check(snnrun_fast, snnrun_plain, net, codes, tmp_path)
+
+
+@pytest.mark.parametrize("e", [-1, 0, 1, 8, 9, 16])
+def test_one_nonzero_input_code(e: int, snnrun_fast, snnrun_plain, tmp_path) -> None:
+    """Steps where exactly one input code is nonzero take gather_input_one for 0 <= e <= 8 (its
+    product row[j] * x * 2^e reaches 2^30 at e = 8 with w = -128, x = -32768); e = -1, 9 and 16
+    and the steps with several nonzero codes take gather_input. Two input projections into one
+    population: the second adds to the first (not fresh)."""
+    rng = np.random.default_rng(e + 20)
+    n = 13
+    pops = [
+        Population(
+            Kind.LIF, n, du=0, dv=2048, bias=rng.integers(-100, 100, n), theta=MAX24, reset=Reset.SOFT, name="a"
+        ),  # fmt: skip
+        Population(Kind.LI, 3, du=4096, dv=4096, name="b"),
+    ]
+    extremes = np.array([-128, 127, 0, 1, -1])
+    projs = [
+        Projection(INPUT, 0, rng.choice(extremes, (3, n)), e, False, 0, False),
+        Projection(INPUT, 0, rng.choice(extremes, (3, n)), max(e - 3, -16), False, 0, False),
+        Projection(INPUT, 1, np.full((3, 3), -128), e, False, 0, False),
+    ]
+    net = Network(3, pops, projs, [Output(0, 0, 0), Output(1, 2, 0)])
+    pool = np.array([-32768, 32767, -1, 1, 500, -700], dtype=np.int16)
+    codes = np.zeros((60, 3), dtype=np.int16)
+    for t in range(60):  # one nonzero code in most steps, two or none in some
+        k = rng.choice([1, 1, 1, 2, 0])
+        codes[t, rng.choice(3, k, replace=False)] = rng.choice(pool, k)
+    _check(snnrun_fast, snnrun_plain, net, codes, tmp_path)

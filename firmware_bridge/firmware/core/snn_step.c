@@ -560,7 +560,15 @@ void snn_step(snn_net_t *net, const int16_t *in_codes, int16_t *out_codes)
                         n_nz += in_codes[i] != 0 ? 1u : 0u;
                     }
                     if (n_nz != 0u) { /* all codes 0: acc = 0, nothing to add */
-                        gather_input(w, in_codes, net->n_inputs, q->n_dst, &sc, cur, fresh);
+#if SNN_STEP_FAST
+                        for (i = 0u; in_codes[i] == 0; i++) { /* the first nonzero code (n_nz >= 1) */
+                        }
+                        if (n_nz != 1u || !gather_input_one(w + i * (uint32_t)q->n_dst, (int32_t)in_codes[i], q->n_dst,
+                                                            &sc, cur, fresh))
+#endif
+                        {
+                            gather_input(w, in_codes, net->n_inputs, q->n_dst, &sc, cur, fresh);
+                        }
                         synops += n_nz * q->n_dst;
                         fresh = 0;
                     }

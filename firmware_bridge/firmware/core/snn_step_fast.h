@@ -382,6 +382,34 @@ static uint32_t gather_one_fast(const snn_net_t *net, const snn_proj_t *q, const
     }
     return n;
 }
+
+/* A dense projection from the input codes when exactly one code x is nonzero (row = its weights,
+ * destination j at row[j]): acc[j] = row[j] * x, |.| <= 2^7 * 2^15 = 2^22. For 0 <= e <= 8,
+ * xm = x * 2^e (|.| <= 2^23) and acc * 2^e = row[j] * xm, |.| <= 2^30: exact in int32_t, so
+ * scale(acc, e) = sat24(row[j] * xm) (the argument at the top of this file). One load, multiply,
+ * SSAT and store per destination instead of gather_input's eight-wide blocks over all codes.
+ * Returns 0, having done nothing, for other exponents. */
+static int gather_input_one(const int8_t *row, int32_t x, uint32_t n_dst, const scale_t *sc, int32_t *cur,
+                            int fresh)
+{
+    int32_t *const end = cur + n_dst;
+    int32_t xm;
+    if (sc->e < 0 || sc->e > 8) {
+        return 0;
+    }
+    xm = x * sc->mul; /* 2^15 * 2^8 = 2^23 */
+    if (fresh) {
+        do {
+            *cur++ = snn_sat24((int32_t)*row++ * xm);
+        } while (cur != end);
+    } else {
+        do {
+            *cur = snn_sat24(*cur + snn_sat24((int32_t)*row++ * xm)); /* 24 + 24 bits */
+            cur++;
+        } while (cur != end);
+    }
+    return 1;
+}
 #endif /* SNN_STEP_FAST */
 
 #endif /* SNN_STEP_FAST_H */
