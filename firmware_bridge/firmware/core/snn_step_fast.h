@@ -95,7 +95,7 @@ typedef struct {
     int exact, fresh;
 } swar_sink_t;
 
-/* put(cur + k, scale(a[k])) for k < n (8 or 12), the scale sat24(a * mul) (exact), or a[] to t[];
+/* put(cur + k, scale(a[k])) for k < n (8, 12 or 16), the scale sat24(a * mul) (exact), or a[] to t[];
  * the branches taken once for the block, not per value, and written out so that a[] stays in
  * registers (a loop would go through the stack). */
 #define SNN_SWAR_EACH(n, DO)                                                                                        \
@@ -108,11 +108,17 @@ typedef struct {
         DO(5);                                                                                                       \
         DO(6);                                                                                                       \
         DO(7);                                                                                                       \
-        if ((n) == 12u) {                                                                                            \
+        if ((n) >= 12u) {                                                                                            \
             DO(8);                                                                                                   \
             DO(9);                                                                                                   \
             DO(10);                                                                                                  \
             DO(11);                                                                                                  \
+        }                                                                                                            \
+        if ((n) == 16u) {                                                                                            \
+            DO(12);                                                                                                  \
+            DO(13);                                                                                                  \
+            DO(14);                                                                                                  \
+            DO(15);                                                                                                  \
         }                                                                                                            \
     } while (0)
 #define SNN_SWAR_STORE(k) cur[k] = snn_sat24(a[k] * mul)                      /* |a 2^e| < 2^31, saturated */
@@ -194,9 +200,57 @@ SNN_NOINLINE static void swar_sums8(const int8_t *wj, const uint32_t *list, cons
 {
     swar_sums(wj, list, end, s, 2);
 }
+
+/* 16 destinations: 8 lane pairs + list cursor and end, block, row, word, temporary = 14 registers,
+ * so the masks are immediates (0x00FF00FF and 0xFF00FF00 are Thumb-2 constants) and the odd bytes
+ * are added shifted down: o += (x AND 0xFF00FF00) >> 8, the same lanes as swar_sums' o. */
+#define SNN_SWAR_WORD_IMM(p, e, o)                                                                                   \
+    do {                                                                                                             \
+        uint32_t x_, h_;                                                                                             \
+        __asm__ volatile("" ::: "memory"); /* one word at a time: 14 registers suffice */                            \
+        x_ = swar_load(p) ^ UINT32_C(0x80808080); /* each byte w -> w + 128 */                                       \
+        h_ = x_ & UINT32_C(0xFF00FF00);                                                                              \
+        __asm__("" : "+r"(h_)); /* an AND and an ADD with a shifted operand, not GCC's shift-then-AND */             \
+        (e) += x_ & UINT32_C(0x00FF00FF);                                                                            \
+        (o) += h_ >> 8;                                                                                              \
+    } while (0)
+SNN_NOINLINE static void swar_sums16(const int8_t *wj, const uint32_t *list, const uint32_t *end,
+                                     const swar_sink_t *s)
+{
+    uint32_t e0 = 0u, o0 = 0u, e1 = 0u, o1 = 0u, e2 = 0u, o2 = 0u, e3 = 0u, o3 = 0u;
+    const uint32_t *l = list;
+    int32_t bias, a[16];
+    do {
+        const int8_t *const p = wj + *l; /* row *l, destinations j .. j + 15 */
+        SNN_SWAR_WORD_IMM(p, e0, o0);
+        SNN_SWAR_WORD_IMM(p + 4, e1, o1);
+        SNN_SWAR_WORD_IMM(p + 8, e2, o2);
+        SNN_SWAR_WORD_IMM(p + 12, e3, o3);
+    } while (++l != end);
+    bias = (int32_t)((uint32_t)(end - list) << 7); /* 128 * m, m <= 256 */
+    /* lane - 128 m: each lane < 2^16, so the int32_t conversions are exact */
+    a[0] = (int32_t)(e0 & 0xFFFFu) - bias;
+    a[1] = (int32_t)(o0 & 0xFFFFu) - bias;
+    a[2] = (int32_t)(e0 >> 16) - bias;
+    a[3] = (int32_t)(o0 >> 16) - bias;
+    a[4] = (int32_t)(e1 & 0xFFFFu) - bias;
+    a[5] = (int32_t)(o1 & 0xFFFFu) - bias;
+    a[6] = (int32_t)(e1 >> 16) - bias;
+    a[7] = (int32_t)(o1 >> 16) - bias;
+    a[8] = (int32_t)(e2 & 0xFFFFu) - bias;
+    a[9] = (int32_t)(o2 & 0xFFFFu) - bias;
+    a[10] = (int32_t)(e2 >> 16) - bias;
+    a[11] = (int32_t)(o2 >> 16) - bias;
+    a[12] = (int32_t)(e3 & 0xFFFFu) - bias;
+    a[13] = (int32_t)(o3 & 0xFFFFu) - bias;
+    a[14] = (int32_t)(e3 >> 16) - bias;
+    a[15] = (int32_t)(o3 >> 16) - bias;
+    swar_emit(s, a, 16u);
+}
+#undef SNN_SWAR_WORD_IMM
 #endif /* SNN_GATHER_SWAR */
 
-/* put(cur + k, scale(t[k])) for k < n (8 or 12): the byte-lane blocks whose scale is not exact
+/* put(cur + k, scale(t[k])) for k < n (8, 12 or 16): the byte-lane blocks whose scale is not exact
  * (e < 0, or a product that could overflow), out of line (one copy of emit8 for both sizes). */
 SNN_NOINLINE static void emit_block(int32_t *cur, int32_t *t, uint32_t n, const scale_t *sc, int fresh)
 {
@@ -223,15 +277,22 @@ SNN_NOINLINE static uint32_t gather_spikes_fast(const int8_t *w, const uint32_t 
     uint32_t j = 0u;
 #if SNN_GATHER_SWAR
     if (n_act <= 256u) { /* the lane bound of swar_sums */
-        int32_t t[12];
+        int32_t t[16];
         swar_sink_t sink;
         sink.t = t;
         sink.mul = sc->mul;
         sink.exact = exact;
         sink.fresh = fresh;
-        /* blocks of 12 while at least 20 or exactly 12 destinations remain, then of 8 (40 = 12 +
-         * 12 + 8 + 8); fewer than 8 are left to gather_spikes' one-at-a-time loop */
-        while (n_dst - j >= 20u || n_dst - j == 12u) {
+        /* blocks of 16, then one of 12 and one of 8 as the rest allows (40 = 16 + 16 + 8); fewer
+         * than 8 are left to gather_spikes' one-at-a-time loop */
+        for (; j + 16u <= n_dst; j += 16u, wj += 16) {
+            sink.cur = cur + j;
+            swar_sums16(wj, list, end, &sink);
+            if (!exact) {
+                emit_block(cur + j, t, 16u, sc, fresh);
+            }
+        }
+        if (j + 12u <= n_dst) {
             sink.cur = cur + j;
             swar_sums12(wj, list, end, &sink);
             if (!exact) {
@@ -240,12 +301,13 @@ SNN_NOINLINE static uint32_t gather_spikes_fast(const int8_t *w, const uint32_t 
             j += 12u;
             wj += 12;
         }
-        for (; j + 8u <= n_dst; j += 8u, wj += 8) {
+        if (j + 8u <= n_dst) {
             sink.cur = cur + j;
             swar_sums8(wj, list, end, &sink);
             if (!exact) {
                 emit_block(cur + j, t, 8u, sc, fresh);
             }
+            j += 8u;
         }
         return j;
     }
