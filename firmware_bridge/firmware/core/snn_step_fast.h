@@ -142,6 +142,24 @@ SNN_INLINE void swar_emit(const swar_sink_t *s, const int32_t *a, uint32_t n)
 #undef SNN_SWAR_ADD
 #undef SNN_SWAR_RAW
 
+/* The four sums of lane pair (e, o), destinations k .. k + 3 (lane - 128 m: each lane < 2^16, so
+ * the int32_t conversions are exact): stored scaled into cur[] (exact, fresh: the common first
+ * projection, each value computed and stored at once, no array in between) or into a[]. */
+#define SNN_SWAR_GROUP_STORE(e, o, k)                                                                                \
+    do {                                                                                                             \
+        cur[(k) + 0u] = snn_sat24(((int32_t)((e) & 0xFFFFu) - bias) * mul); /* |.| < 2^31, saturated */             \
+        cur[(k) + 1u] = snn_sat24(((int32_t)((o) & 0xFFFFu) - bias) * mul);                                          \
+        cur[(k) + 2u] = snn_sat24(((int32_t)((e) >> 16) - bias) * mul);                                              \
+        cur[(k) + 3u] = snn_sat24(((int32_t)((o) >> 16) - bias) * mul);                                              \
+    } while (0)
+#define SNN_SWAR_GROUP_RAW(e, o, k)                                                                                  \
+    do {                                                                                                             \
+        a[(k) + 0u] = (int32_t)((e) & 0xFFFFu) - bias;                                                               \
+        a[(k) + 1u] = (int32_t)((o) & 0xFFFFu) - bias;                                                               \
+        a[(k) + 2u] = (int32_t)((e) >> 16) - bias;                                                                   \
+        a[(k) + 3u] = (int32_t)((o) >> 16) - bias;                                                                   \
+    } while (0)
+
 SNN_INLINE void swar_sums(const int8_t *wj, const uint32_t *list, const uint32_t *end, const swar_sink_t *s,
                           int words)
 {
@@ -168,20 +186,20 @@ SNN_INLINE void swar_sums(const int8_t *wj, const uint32_t *list, const uint32_t
         } while (++l != end);
     }
     bias = (int32_t)((uint32_t)(end - list) << 7); /* 128 * m, m <= 256 */
-    /* lane - 128 m: each lane < 2^16, so the int32_t conversions are exact */
-    a[0] = (int32_t)(e0 & 0xFFFFu) - bias;
-    a[1] = (int32_t)(o0 & 0xFFFFu) - bias;
-    a[2] = (int32_t)(e0 >> 16) - bias;
-    a[3] = (int32_t)(o0 >> 16) - bias;
-    a[4] = (int32_t)(e1 & 0xFFFFu) - bias;
-    a[5] = (int32_t)(o1 & 0xFFFFu) - bias;
-    a[6] = (int32_t)(e1 >> 16) - bias;
-    a[7] = (int32_t)(o1 >> 16) - bias;
+    if (s->exact && s->fresh) {
+        int32_t *const cur = s->cur;
+        const int32_t mul = s->mul;
+        SNN_SWAR_GROUP_STORE(e0, o0, 0u);
+        SNN_SWAR_GROUP_STORE(e1, o1, 4u);
+        if (words == 3) {
+            SNN_SWAR_GROUP_STORE(e2, o2, 8u);
+        }
+        return;
+    }
+    SNN_SWAR_GROUP_RAW(e0, o0, 0u);
+    SNN_SWAR_GROUP_RAW(e1, o1, 4u);
     if (words == 3) {
-        a[8] = (int32_t)(e2 & 0xFFFFu) - bias;
-        a[9] = (int32_t)(o2 & 0xFFFFu) - bias;
-        a[10] = (int32_t)(e2 >> 16) - bias;
-        a[11] = (int32_t)(o2 >> 16) - bias;
+        SNN_SWAR_GROUP_RAW(e2, o2, 8u);
     }
     swar_emit(s, a, 4u * (uint32_t)words);
 }
@@ -228,26 +246,24 @@ SNN_NOINLINE static void swar_sums16(const int8_t *wj, const uint32_t *list, con
         SNN_SWAR_WORD_IMM(p + 12, e3, o3);
     } while (++l != end);
     bias = (int32_t)((uint32_t)(end - list) << 7); /* 128 * m, m <= 256 */
-    /* lane - 128 m: each lane < 2^16, so the int32_t conversions are exact */
-    a[0] = (int32_t)(e0 & 0xFFFFu) - bias;
-    a[1] = (int32_t)(o0 & 0xFFFFu) - bias;
-    a[2] = (int32_t)(e0 >> 16) - bias;
-    a[3] = (int32_t)(o0 >> 16) - bias;
-    a[4] = (int32_t)(e1 & 0xFFFFu) - bias;
-    a[5] = (int32_t)(o1 & 0xFFFFu) - bias;
-    a[6] = (int32_t)(e1 >> 16) - bias;
-    a[7] = (int32_t)(o1 >> 16) - bias;
-    a[8] = (int32_t)(e2 & 0xFFFFu) - bias;
-    a[9] = (int32_t)(o2 & 0xFFFFu) - bias;
-    a[10] = (int32_t)(e2 >> 16) - bias;
-    a[11] = (int32_t)(o2 >> 16) - bias;
-    a[12] = (int32_t)(e3 & 0xFFFFu) - bias;
-    a[13] = (int32_t)(o3 & 0xFFFFu) - bias;
-    a[14] = (int32_t)(e3 >> 16) - bias;
-    a[15] = (int32_t)(o3 >> 16) - bias;
+    if (s->exact && s->fresh) {
+        int32_t *const cur = s->cur;
+        const int32_t mul = s->mul;
+        SNN_SWAR_GROUP_STORE(e0, o0, 0u);
+        SNN_SWAR_GROUP_STORE(e1, o1, 4u);
+        SNN_SWAR_GROUP_STORE(e2, o2, 8u);
+        SNN_SWAR_GROUP_STORE(e3, o3, 12u);
+        return;
+    }
+    SNN_SWAR_GROUP_RAW(e0, o0, 0u);
+    SNN_SWAR_GROUP_RAW(e1, o1, 4u);
+    SNN_SWAR_GROUP_RAW(e2, o2, 8u);
+    SNN_SWAR_GROUP_RAW(e3, o3, 12u);
     swar_emit(s, a, 16u);
 }
 #undef SNN_SWAR_WORD_IMM
+#undef SNN_SWAR_GROUP_STORE
+#undef SNN_SWAR_GROUP_RAW
 #endif /* SNN_GATHER_SWAR */
 
 /* put(cur + k, scale(t[k])) for k < n (8, 12 or 16): the byte-lane blocks whose scale is not exact
