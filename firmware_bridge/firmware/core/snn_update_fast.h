@@ -75,6 +75,12 @@ SNN_INLINE int32_t leak_add(int32_t x, leak_t l, int32_t y)
     return snn_sat24(x * l.c + y - hi32(x, l.k)); /* |.| < 2^25 */
 }
 
+/* leak_add where d < 2048 is known (c = 1): sat24(x + y - floor(x * k / 2^32)), no multiply by c. */
+SNN_INLINE int32_t leak_add1(int32_t x, leak_t l, int32_t y)
+{
+    return snn_sat24(x + y - hi32(x, l.k)); /* |.| < 2^25 */
+}
+
 /* Where one history word's neurons start (their u/v pairs, currents, ...) and the shared values. */
 typedef struct {
     int32_t *uv; /* u and v of the next neuron (interleaved, snn_cells.h) */
@@ -91,7 +97,7 @@ typedef struct {
  * those until `bit` (the first neuron's bit, 2^(32 - count)) has been shifted out. Returns the
  * spike bits, neuron k at bit 32 - count + k. Inlined with constant alif, refr and soft into the
  * eight functions below, each kept out of line so that its loop has the register file to itself. */
-SNN_INLINE uint32_t walk_word(const walk_t *w, uint32_t bit, int alif, int refr, int soft)
+SNN_INLINE uint32_t walk_word(const walk_t *w, uint32_t bit, int alif, int refr, int soft, int slow)
 {
     int32_t *uv = w->uv;
     const int32_t *cur = w->cur, *bias = w->bias;
@@ -103,14 +109,14 @@ SNN_INLINE uint32_t walk_word(const walk_t *w, uint32_t bit, int alif, int refr,
     uint32_t bits = 0u;
     do {
         const int32_t u0 = uv[0], v0 = uv[1];       /* the pair in one load */
-        const int32_t un = leak_add(u0, lu, *cur); /* u = sat24(decay(u, du) + I) */
+        const int32_t un = slow ? leak_add1(u0, lu, *cur) : leak_add(u0, lu, *cur); /* sat24(decay(u, du) + I) */
         const int32_t a0 = alif ? *a : 0;
         int32_t x = v0, step = 0;
         if (refr && *r != 0u) {
             *r = (uint8_t)(*r - 1u); /* refractory: v frozen, no spike; a decays (s = 0) */
         } else {
             const int32_t th = theta + a0; /* 1 <= th < 2^24 */
-            x = snn_sat24(leak_add(v0, lv, un) + *bias); /* 24 + 24 bits */
+            x = snn_sat24((slow ? leak_add1(v0, lv, un) : leak_add(v0, lv, un)) + *bias); /* 24 + 24 bits */
             if (x >= th) {
                 x = soft ? x - th : 0; /* x - th in 0..MAX24 */
                 bits |= bit;
@@ -121,7 +127,8 @@ SNN_INLINE uint32_t walk_word(const walk_t *w, uint32_t bit, int alif, int refr,
             }
         }
         if (alif) {
-            *a = leak_add(a0, la, step); /* a = sat24(decay(a, da) + s * a_step), after th used the old a */
+            /* a = sat24(decay(a, da) + s * a_step), after th used the old a */
+            *a = slow ? leak_add1(a0, la, step) : leak_add(a0, la, step);
         }
         uv[0] = un; /* and in one store */
         uv[1] = x;
@@ -140,32 +147,40 @@ SNN_INLINE uint32_t walk_word(const walk_t *w, uint32_t bit, int alif, int refr,
 }
 
 typedef uint32_t (*walk_fn)(const walk_t *w, uint32_t bit);
-#define SNN_WALK(name, alif, refr, soft)                                                                             \
+#define SNN_WALK(name, alif, refr, soft, slow)                                                                       \
     SNN_NOINLINE static uint32_t name(const walk_t *w, uint32_t bit)                                                 \
     {                                                                                                                \
-        return walk_word(w, bit, alif, refr, soft);                                                                  \
+        return walk_word(w, bit, alif, refr, soft, slow);                                                            \
     }
-SNN_WALK(walk_lif_hard, 0, 0, 0)
-SNN_WALK(walk_lif_soft, 0, 0, 1)
-SNN_WALK(walk_lif_refr_hard, 0, 1, 0)
-SNN_WALK(walk_lif_refr_soft, 0, 1, 1)
-SNN_WALK(walk_alif_hard, 1, 0, 0)
-SNN_WALK(walk_alif_soft, 1, 0, 1)
-SNN_WALK(walk_alif_refr_hard, 1, 1, 0)
-SNN_WALK(walk_alif_refr_soft, 1, 1, 1)
+SNN_WALK(walk_lif_hard, 0, 0, 0, 0)
+SNN_WALK(walk_lif_soft, 0, 0, 1, 0)
+SNN_WALK(walk_lif_refr_hard, 0, 1, 0, 0)
+SNN_WALK(walk_lif_refr_soft, 0, 1, 1, 0)
+SNN_WALK(walk_alif_hard, 1, 0, 0, 0)
+SNN_WALK(walk_alif_soft, 1, 0, 1, 0)
+SNN_WALK(walk_alif_refr_hard, 1, 1, 0, 0)
+SNN_WALK(walk_alif_refr_soft, 1, 1, 1, 0)
+/* ALIF with du, dv and da all below 2048 (slow leaks, the usual case for an adaptive neuron): the
+ * three factors c = 1 are constants, three registers fewer in the loop that needs the most */
+SNN_WALK(walk_alif_slow_hard, 1, 0, 0, 1)
+SNN_WALK(walk_alif_slow_soft, 1, 0, 1, 1)
+SNN_WALK(walk_alif_slow_refr_hard, 1, 1, 0, 1)
+SNN_WALK(walk_alif_slow_refr_soft, 1, 1, 1, 1)
 #undef SNN_WALK
 
 /* The LIF/ALIF update of a population with pop->shared: the membrane pass one history word at a
  * time through the variant for its (ALIF, refractory period, reset). */
 static uint32_t spiking_fast(snn_net_t *net, const snn_pop_t *pop, const int32_t *cur, uint32_t *slot)
 {
-    static const walk_fn variants[8] = {
-        walk_lif_hard,  walk_lif_soft,  walk_lif_refr_hard,  walk_lif_refr_soft,
-        walk_alif_hard, walk_alif_soft, walk_alif_refr_hard, walk_alif_refr_soft,
+    static const walk_fn variants[12] = {
+        walk_lif_hard,       walk_lif_soft,       walk_lif_refr_hard,       walk_lif_refr_soft,
+        walk_alif_hard,      walk_alif_soft,      walk_alif_refr_hard,      walk_alif_refr_soft,
+        walk_alif_slow_hard, walk_alif_slow_soft, walk_alif_slow_refr_hard, walk_alif_slow_refr_soft,
     };
     const uint32_t first = pop->first, n = pop->n;
     const int alif = pop->kind == SNN_ALIF;
-    const walk_fn step = variants[(alif ? 4u : 0u) + (pop->refractory != 0u ? 2u : 0u) +
+    const int slow = alif && net->du[first] < 2048u && net->dv[first] < 2048u && pop->da < 2048u;
+    const walk_fn step = variants[(slow ? 8u : alif ? 4u : 0u) + (pop->refractory != 0u ? 2u : 0u) +
                                  (pop->reset == SNN_RESET_SOFT ? 1u : 0u)];
     walk_t w;
     uint32_t j0, n_spikes = 0u;
