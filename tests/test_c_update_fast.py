@@ -218,3 +218,37 @@ def test_one_nonzero_input_code(e: int, snnrun_fast, snnrun_plain, tmp_path) -> 
         k = rng.choice([1, 1, 1, 2, 0])
         codes[t, rng.choice(3, k, replace=False)] = rng.choice(pool, k)
     _check(snnrun_fast, snnrun_plain, net, codes, tmp_path)
+
+
+@pytest.mark.parametrize("decays", [(0, 1, 2047), (1024, 512, 64), (2047, 0, 1), (2047, 2047, 2047)])
+def test_alif_with_slow_leaks(decays: tuple[int, int, int], snnrun_fast, snnrun_plain, tmp_path) -> None:
+    """ALIF populations whose du, dv and da are all below 2048 take the loops with c = 1 as a
+    constant: both resets, with and without a refractory period, driven to saturation both ways
+    and through threshold many times (a grows and decays)."""
+    du, dv, da = decays
+    rng = np.random.default_rng(du + dv + da)
+    n = 37
+    pops = [
+        Population(
+            Kind.ALIF,
+            n,
+            du=du,
+            dv=dv,
+            bias=rng.integers(-5000, 5000, n),
+            theta=40_000,
+            reset=reset,
+            refractory=refr,
+            da=da,
+            a_step=a_step,
+            name=f"alif{i}",
+        )  # fmt: skip
+        for i, (reset, refr, a_step) in enumerate(
+            [(Reset.SOFT, 0, 3000), (Reset.HARD, 0, MAX24), (Reset.SOFT, 2, 1), (Reset.HARD, 15, 20_000)]
+        )
+    ]
+    projs = [Projection(INPUT, k, rng.integers(-128, 128, (2, n)), 8, False, 0, False) for k in range(4)]
+    projs += [Projection(k, (k + 1) % 4, rng.integers(-128, 128, (n, n)), 10, True, 0, False) for k in range(4)]
+    net = Network(2, pops, projs, [Output(k, k, 4) for k in range(4)])
+    t = np.arange(200)
+    codes = np.stack([32767 * np.sin(t / 5), 20000 * np.cos(t / 11)], axis=1).astype(np.int16)
+    _check(snnrun_fast, snnrun_plain, net, codes, tmp_path)
