@@ -19,7 +19,7 @@ from firmware_bridge.build import build_host_tool
 from snnctl.network import INPUT, MAX24, MIN24, Kind, Network, Output, Population, Projection, Reset
 
 from .randnet import inputs
-from .test_c_step_fast import _check
+from .test_c_step_fast import _check, _run
 
 # decays at the edges of the two forms of the leak factor (c = 1 below 2048, 0 from 2048 on)
 EDGE_DECAYS = [0, 1, 2, 1024, 2047, 2048, 2049, 4095, 4096]
@@ -251,4 +251,20 @@ def test_alif_with_slow_leaks(decays: tuple[int, int, int], snnrun_fast, snnrun_
     net = Network(2, pops, projs, [Output(k, k, 4) for k in range(4)])
     t = np.arange(200)
     codes = np.stack([32767 * np.sin(t / 5), 20000 * np.cos(t / 11)], axis=1).astype(np.int16)
+    _check(snnrun_fast, snnrun_plain, net, codes, tmp_path)
+
+
+def test_one_input_code_at_the_no_saturation_bound(snnrun_fast, snnrun_plain, tmp_path) -> None:
+    """|x * 2^e| = 65534 needs no saturation (128 * 65534 < 2^23), 65536 does (-128 * -65536 = 2^23 >
+    MAX24): u without leak (du = 0) is first driven to MIN24, then one step adds the product, which
+    shows whether it was saturated (MIN24 + MAX24 = -1) or not (0)."""
+    pops = [Population(Kind.LIF, 4, du=0, dv=0, theta=MAX24, name="a"), Population(Kind.LI, 1, name="b")]
+    projs = [
+        Projection(INPUT, 0, np.array([[-128, 127, -128, 1]]), 1, False, 0, False),
+        Projection(INPUT, 1, np.array([[-128]]), 1, False, 0, False),
+    ]
+    net = Network(1, pops, projs, [Output(0, 0, 0), Output(1, 0, 0)])
+    codes = np.array([32767, 32767, 32767, -32768, -32768, 32767, 0, -32767, 32767], dtype=np.int16)[:, None]
+    trace, _ = _run(snnrun_fast, net, codes, tmp_path)
+    assert trace.u[2, 0] == MIN24 and trace.u[3, 0] == MIN24 + MAX24, "the bound case is reached"
     _check(snnrun_fast, snnrun_plain, net, codes, tmp_path)

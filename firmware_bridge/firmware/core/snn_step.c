@@ -214,16 +214,17 @@ static uint32_t list_active(const snn_net_t *net, const snn_proj_t *q, uint32_t 
     const snn_pop_t *src = &net->pops[q->src];
     const uint32_t *bits = history_slot(net, src, q->lag);
     const uint32_t n_dst = q->n_dst, words = src->words;
-    uint32_t wi, n = 0u, base = 0u; /* base = 32 * wi * n_dst: the row offset of bit 0 of word wi */
+    uint32_t wi, base = 0u; /* base = 32 * wi * n_dst: the row offset of bit 0 of word wi */
+    uint32_t *o = list;
     for (wi = 0u; wi < words; wi++) {
         uint32_t word = bits[wi];
         while (word != 0u) {
-            list[n++] = base + SNN_CTZ32(word) * n_dst;
+            *o++ = base + SNN_CTZ32(word) * n_dst;
             word &= word - 1u; /* clear the lowest set bit (unsigned arithmetic) */
         }
         base += n_dst << 5;
     }
-    return n;
+    return (uint32_t)(o - list);
 }
 
 /* Dense projection from a population: for every destination j, acc = sum over the listed rows of

@@ -505,7 +505,21 @@ static int gather_input_one(const int8_t *row, int32_t x, uint32_t n_dst, const 
         return 0;
     }
     xm = x * sc->mul; /* 2^15 * 2^8 = 2^23 */
-    if (fresh) {
+    if (fresh && xm > -INT32_C(65536) && xm < INT32_C(65536)) {
+        /* |row[j] * xm| <= 2^7 * (2^16 - 1) < 2^23: already in MIN24..MAX24, no saturation */
+        int32_t *const end4 = cur + (n_dst & ~UINT32_C(3)); /* four destinations per pass */
+        while (cur != end4) {
+            cur[0] = (int32_t)row[0] * xm;
+            cur[1] = (int32_t)row[1] * xm;
+            cur[2] = (int32_t)row[2] * xm;
+            cur[3] = (int32_t)row[3] * xm;
+            cur += 4;
+            row += 4;
+        }
+        while (cur != end) {
+            *cur++ = (int32_t)*row++ * xm;
+        }
+    } else if (fresh) {
         int32_t *const end4 = cur + (n_dst & ~UINT32_C(3)); /* four destinations per pass */
         while (cur != end4) {
             cur[0] = snn_sat24((int32_t)row[0] * xm);
