@@ -451,7 +451,9 @@ static uint32_t gather_one_fast(const snn_net_t *net, const snn_proj_t *q, const
                  * 8 instructions per group and 7 per silent source, against 17 per group) */
                 const uint32_t cover = g == 8u ? ~UINT32_C(0) : (UINT32_C(1) << (4u * g)) - 1u;
                 uint32_t silent = ~word & cover;
-                if (7u * popcount32(silent) < 9u * g) {
+                /* silent sources among the 4g: at least 4g - c (c counts the word's other bits too;
+                 * only the choice of method depends on it, not the sum) */
+                if (7u * (4u * g > c ? 4u * g - c : 0u) < 9u * g) {
                     a += row_sum(p, g);
                     while (silent != 0u) {
                         a -= p[SNN_CTZ32(silent)];
