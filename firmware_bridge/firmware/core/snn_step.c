@@ -584,7 +584,14 @@ void snn_step(snn_net_t *net, const int16_t *in_codes, int16_t *out_codes)
                 } else {
                     const uint32_t n_act = list_active(net, q, list);
                     if (n_act != 0u) { /* no spike: acc = 0, nothing to add */
-                        gather_spikes(w, list, n_act, q->n_dst, &sc, cur, fresh);
+#if SNN_GATHER_SWAR
+                        if (n_act <= 256u && (q->n_dst & 7u) == 0u) { /* all in byte-lane blocks */
+                            (void)gather_swar(w, list, n_act, q->n_dst, &sc, cur, fresh);
+                        } else
+#endif
+                        {
+                            gather_spikes(w, list, n_act, q->n_dst, &sc, cur, fresh);
+                        }
                         synops += n_act * q->n_dst; /* <= 65535^2 < 2^32 */
                         fresh = 0;
                     }

@@ -277,6 +277,54 @@ SNN_NOINLINE static void emit_block(int32_t *cur, int32_t *t, uint32_t n, const 
     }
 }
 
+#if SNN_GATHER_SWAR
+/* gather_spikes_fast's blocks for n_act <= 256 (the lane bound of swar_sums): 16, then one of 12
+ * and one of 8 destinations as the rest allows (40 = 16 + 16 + 8); returns the first destination
+ * not done (fewer than 8 are left to gather_spikes' one-at-a-time loop). snn_step calls it directly
+ * when it leaves nothing (n_dst a multiple of 8). */
+SNN_NOINLINE static uint32_t gather_swar(const int8_t *w, const uint32_t *list, uint32_t n_act, uint32_t n_dst,
+                                         const scale_t *sc, int32_t *cur, int fresh)
+{
+    const uint32_t *const end = list + n_act;
+    /* e >= 0 and n_act * 2^e < 2^24: scale is sat24(acc * 2^e) (see the top of this file; e = 0:
+     * scale(acc, 0) = sat24(acc) = sat24(acc * 1), mul = 1) */
+    const int exact = sc->e >= 0 && (n_act << (uint8_t)sc->e) < (UINT32_C(1) << 24);
+    const int8_t *wj = w;
+    uint32_t j = 0u;
+    int32_t t[16];
+    swar_sink_t sink;
+    sink.t = t;
+    sink.mul = sc->mul;
+    sink.exact = exact;
+    sink.fresh = fresh;
+    for (; j + 16u <= n_dst; j += 16u, wj += 16) {
+        sink.cur = cur + j;
+        swar_sums16(wj, list, end, &sink);
+        if (!exact) {
+            emit_block(cur + j, t, 16u, sc, fresh);
+        }
+    }
+    if (j + 12u <= n_dst) {
+        sink.cur = cur + j;
+        swar_sums12(wj, list, end, &sink);
+        if (!exact) {
+            emit_block(cur + j, t, 12u, sc, fresh);
+        }
+        j += 12u;
+        wj += 12;
+    }
+    if (j + 8u <= n_dst) {
+        sink.cur = cur + j;
+        swar_sums8(wj, list, end, &sink);
+        if (!exact) {
+            emit_block(cur + j, t, 8u, sc, fresh);
+        }
+        j += 8u;
+    }
+    return j;
+}
+#endif
+
 /* The eight-destination blocks of gather_spikes (n_act >= 1): for j = 0, 8, .. while j + 8 <=
  * n_dst, acc[j + k] = sum over the listed rows of w[row + j + k] (each |.| <= 128 * n_act < 2^23),
  * scaled into cur[]. Returns the first destination not done (gather_spikes' one-at-a-time loop
@@ -293,39 +341,7 @@ SNN_NOINLINE static uint32_t gather_spikes_fast(const int8_t *w, const uint32_t 
     uint32_t j = 0u;
 #if SNN_GATHER_SWAR
     if (n_act <= 256u) { /* the lane bound of swar_sums */
-        int32_t t[16];
-        swar_sink_t sink;
-        sink.t = t;
-        sink.mul = sc->mul;
-        sink.exact = exact;
-        sink.fresh = fresh;
-        /* blocks of 16, then one of 12 and one of 8 as the rest allows (40 = 16 + 16 + 8); fewer
-         * than 8 are left to gather_spikes' one-at-a-time loop */
-        for (; j + 16u <= n_dst; j += 16u, wj += 16) {
-            sink.cur = cur + j;
-            swar_sums16(wj, list, end, &sink);
-            if (!exact) {
-                emit_block(cur + j, t, 16u, sc, fresh);
-            }
-        }
-        if (j + 12u <= n_dst) {
-            sink.cur = cur + j;
-            swar_sums12(wj, list, end, &sink);
-            if (!exact) {
-                emit_block(cur + j, t, 12u, sc, fresh);
-            }
-            j += 12u;
-            wj += 12;
-        }
-        if (j + 8u <= n_dst) {
-            sink.cur = cur + j;
-            swar_sums8(wj, list, end, &sink);
-            if (!exact) {
-                emit_block(cur + j, t, 8u, sc, fresh);
-            }
-            j += 8u;
-        }
-        return j;
+        return gather_swar(w, list, n_act, n_dst, sc, cur, fresh);
     }
 #endif
     for (; j + 8u <= n_dst; j += 8u, wj += 8) {
