@@ -97,12 +97,12 @@ typedef struct {
  * those until `bit` (the first neuron's bit, 2^(32 - count)) has been shifted out. Returns the
  * spike bits, neuron k at bit 32 - count + k. Inlined with constant alif, refr and soft into the
  * eight functions below, each kept out of line so that its loop has the register file to itself. */
-SNN_INLINE uint32_t walk_word(const walk_t *w, uint32_t bit, int alif, int refr, int soft, int slow)
+SNN_INLINE uint32_t walk_word(const walk_t *w, uint32_t j0, uint32_t bit, int alif, int refr, int soft, int slow)
 {
-    int32_t *uv = w->uv;
-    const int32_t *cur = w->cur, *bias = w->bias;
-    int32_t *a = w->a;
-    uint8_t *r = w->r;
+    int32_t *uv = w->uv + 2u * j0; /* neuron j0 of the population: the word's first */
+    const int32_t *cur = w->cur + j0, *bias = w->bias + j0;
+    int32_t *a = w->a + j0;
+    uint8_t *r = w->r + j0;
     const leak_t lu = w->lu, lv = w->lv, la = w->la;
     const int32_t theta = w->theta, a_step = w->a_step;
     const uint8_t refractory = w->refractory;
@@ -146,11 +146,11 @@ SNN_INLINE uint32_t walk_word(const walk_t *w, uint32_t bit, int alif, int refr,
     return bits;
 }
 
-typedef uint32_t (*walk_fn)(const walk_t *w, uint32_t bit);
+typedef uint32_t (*walk_fn)(const walk_t *w, uint32_t j0, uint32_t bit);
 #define SNN_WALK(name, alif, refr, soft, slow)                                                                       \
-    SNN_NOINLINE static uint32_t name(const walk_t *w, uint32_t bit)                                                 \
+    SNN_NOINLINE static uint32_t name(const walk_t *w, uint32_t j0, uint32_t bit)                                    \
     {                                                                                                                \
-        return walk_word(w, bit, alif, refr, soft, slow);                                                            \
+        return walk_word(w, j0, bit, alif, refr, soft, slow);                                                        \
     }
 SNN_WALK(walk_lif_hard, 0, 0, 0, 0)
 SNN_WALK(walk_lif_soft, 0, 0, 1, 0)
@@ -192,20 +192,14 @@ static uint32_t spiking_fast(snn_net_t *net, const snn_pop_t *pop, const int32_t
     w.lu = leak_of(net->du[first]);
     w.lv = leak_of(net->dv[first]);
     w.theta = net->theta[first];
-    w.la = leak_of(alif ? pop->da : 0u);
-    w.a_step = pop->a_step;
+    if (alif) {
+        w.la = leak_of(pop->da);
+        w.a_step = pop->a_step;
+    }
     w.refractory = pop->refractory;
     for (j0 = 0u; j0 < n; j0 += 32u) {
         const uint32_t skip = n - j0 >= 32u ? 0u : 32u - (n - j0); /* 0..31 */
-        uint32_t bits;
-        if (j0 != 0u) { /* the next 32 neurons */
-            w.uv += 64;
-            w.cur += 32;
-            w.bias += 32;
-            w.a += 32;
-            w.r += 32;
-        }
-        bits = step(&w, UINT32_C(1) << skip) >> skip;
+        const uint32_t bits = step(&w, j0, UINT32_C(1) << skip) >> skip;
         slot[j0 >> 5] = bits;
         if (bits != 0u) {
             n_spikes += popcount32(bits);
