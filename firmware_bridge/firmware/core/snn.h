@@ -138,9 +138,12 @@ typedef struct snn_pop {
     uint8_t refractory;  /* 0..15 */
     uint8_t depth;       /* history ring depth = 1 + max lag of the projections reading it */
     uint8_t head;        /* ring slot holding the current (last computed) step */
-    uint8_t shared;      /* 1: du, dv and theta are the same for every neuron (set by snn_load; the
-                          * step's neuron fast path, snn_update_fast.h, hoists them) */
+    uint8_t shared;      /* SNN_SHARED_PARAMS: du, dv and theta are the same for every neuron, and
+                          * SNN_SHARED_BIAS (with it): bias too (set by snn_load; the step's neuron
+                          * fast path, snn_update_fast.h, hoists them) */
 } snn_pop_t;
+#define SNN_SHARED_PARAMS 1u
+#define SNN_SHARED_BIAS 2u
 
 /* One projection (28 bytes). */
 typedef struct snn_proj {

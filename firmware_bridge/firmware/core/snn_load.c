@@ -774,14 +774,17 @@ int32_t snn_load(snn_net_t *net, const uint8_t *blob, uint32_t len, uint8_t *are
         net->bias[i] = as_i32(rd32(rec + 4));
         net->theta[i] = as_i32(rd32(rec + 8));
     }
-    for (p = 0u; p < L.n_pops; p++) { /* populations whose neurons share du, dv and theta */
+    for (p = 0u; p < L.n_pops; p++) { /* what the neurons of each population share (snn.h) */
         snn_pop_t *pop = &net->pops[p];
         const uint32_t f = pop->first;
-        pop->shared = 1u;
+        pop->shared = SNN_SHARED_PARAMS | SNN_SHARED_BIAS;
         for (i = f + 1u; i < f + pop->n; i++) {
             if (net->du[i] != net->du[f] || net->dv[i] != net->dv[f] || net->theta[i] != net->theta[f]) {
                 pop->shared = 0u;
                 break;
+            }
+            if (net->bias[i] != net->bias[f]) {
+                pop->shared &= (uint8_t)~SNN_SHARED_BIAS;
             }
         }
     }

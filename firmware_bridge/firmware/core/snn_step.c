@@ -521,7 +521,8 @@ static void update_population(snn_net_t *net, snn_pop_t *pop, int32_t *cur)
         }
     } else {
 #if SNN_NEURON_FAST
-        n_spikes = pop->shared ? spiking_fast(net, pop, cur, slot) : spiking_variant(net, pop, cur, slot);
+        n_spikes = (pop->shared & SNN_SHARED_PARAMS) != 0u ? spiking_fast(net, pop, cur, slot)
+                                                           : spiking_variant(net, pop, cur, slot);
 #else
         n_spikes = spiking_variant(net, pop, cur, slot);
 #endif

@@ -97,8 +97,10 @@ typedef struct {
  * those until `bit` (the first neuron's bit, 2^(32 - count)) has been shifted out. Returns the
  * spike bits, neuron k at bit 32 - count + k. Inlined with constant alif, refr and soft into the
  * eight functions below, each kept out of line so that its loop has the register file to itself. */
-SNN_INLINE uint32_t walk_word(const walk_t *w, uint32_t j0, uint32_t bit, int alif, int refr, int soft, int slow)
+SNN_INLINE uint32_t walk_word(const walk_t *w, uint32_t j0, uint32_t bit, int alif, int refr, int soft, int slow,
+                              int sb)
 {
+    const int32_t bias0 = sb ? w->bias[0] : 0; /* sb: the population's one bias (SNN_SHARED_BIAS) */
     int32_t *uv = w->uv + 2u * j0; /* neuron j0 of the population: the word's first */
     const int32_t *cur = w->cur + j0, *bias = w->bias + j0;
     int32_t *a = w->a + j0;
@@ -116,7 +118,7 @@ SNN_INLINE uint32_t walk_word(const walk_t *w, uint32_t j0, uint32_t bit, int al
             *r = (uint8_t)(*r - 1u); /* refractory: v frozen, no spike; a decays (s = 0) */
         } else {
             const int32_t th = theta + a0; /* 1 <= th < 2^24 */
-            x = snn_sat24((slow ? leak_add1(v0, lv, un) : leak_add(v0, lv, un)) + *bias); /* 24 + 24 bits */
+            x = snn_sat24((slow ? leak_add1(v0, lv, un) : leak_add(v0, lv, un)) + (sb ? bias0 : *bias)); /* 24+24 */
             if (x >= th) {
                 x = soft ? x - th : 0; /* x - th in 0..MAX24 */
                 bits |= bit;
@@ -147,40 +149,46 @@ SNN_INLINE uint32_t walk_word(const walk_t *w, uint32_t j0, uint32_t bit, int al
 }
 
 typedef uint32_t (*walk_fn)(const walk_t *w, uint32_t j0, uint32_t bit);
-#define SNN_WALK(name, alif, refr, soft, slow)                                                                       \
+#define SNN_WALK(name, alif, refr, soft, slow, sb)                                                                   \
     SNN_NOINLINE static uint32_t name(const walk_t *w, uint32_t j0, uint32_t bit)                                    \
     {                                                                                                                \
-        return walk_word(w, j0, bit, alif, refr, soft, slow);                                                        \
+        return walk_word(w, j0, bit, alif, refr, soft, slow, sb);                                                    \
     }
-SNN_WALK(walk_lif_hard, 0, 0, 0, 0)
-SNN_WALK(walk_lif_soft, 0, 0, 1, 0)
-SNN_WALK(walk_lif_refr_hard, 0, 1, 0, 0)
-SNN_WALK(walk_lif_refr_soft, 0, 1, 1, 0)
-SNN_WALK(walk_alif_hard, 1, 0, 0, 0)
-SNN_WALK(walk_alif_soft, 1, 0, 1, 0)
-SNN_WALK(walk_alif_refr_hard, 1, 1, 0, 0)
-SNN_WALK(walk_alif_refr_soft, 1, 1, 1, 0)
+SNN_WALK(walk_lif_hard, 0, 0, 0, 0, 0)
+SNN_WALK(walk_lif_soft, 0, 0, 1, 0, 0)
+SNN_WALK(walk_lif_refr_hard, 0, 1, 0, 0, 0)
+SNN_WALK(walk_lif_refr_soft, 0, 1, 1, 0, 0)
+SNN_WALK(walk_alif_hard, 1, 0, 0, 0, 0)
+SNN_WALK(walk_alif_soft, 1, 0, 1, 0, 0)
+SNN_WALK(walk_alif_refr_hard, 1, 1, 0, 0, 0)
+SNN_WALK(walk_alif_refr_soft, 1, 1, 1, 0, 0)
+/* LIF without a refractory period whose neurons share their bias too (encoders, typically): the
+ * bias in a register, one load per neuron fewer */
+SNN_WALK(walk_lif_bias_hard, 0, 0, 0, 0, 1)
+SNN_WALK(walk_lif_bias_soft, 0, 0, 1, 0, 1)
 /* ALIF with du, dv and da all below 2048 (slow leaks, the usual case for an adaptive neuron): the
  * three factors c = 1 are constants, three registers fewer in the loop that needs the most */
-SNN_WALK(walk_alif_slow_hard, 1, 0, 0, 1)
-SNN_WALK(walk_alif_slow_soft, 1, 0, 1, 1)
-SNN_WALK(walk_alif_slow_refr_hard, 1, 1, 0, 1)
-SNN_WALK(walk_alif_slow_refr_soft, 1, 1, 1, 1)
+SNN_WALK(walk_alif_slow_hard, 1, 0, 0, 1, 0)
+SNN_WALK(walk_alif_slow_soft, 1, 0, 1, 1, 0)
+SNN_WALK(walk_alif_slow_refr_hard, 1, 1, 0, 1, 0)
+SNN_WALK(walk_alif_slow_refr_soft, 1, 1, 1, 1, 0)
 #undef SNN_WALK
 
 /* The LIF/ALIF update of a population with pop->shared: the membrane pass one history word at a
  * time through the variant for its (ALIF, refractory period, reset). */
 static uint32_t spiking_fast(snn_net_t *net, const snn_pop_t *pop, const int32_t *cur, uint32_t *slot)
 {
-    static const walk_fn variants[12] = {
+    static const walk_fn variants[16] = {
         walk_lif_hard,       walk_lif_soft,       walk_lif_refr_hard,       walk_lif_refr_soft,
         walk_alif_hard,      walk_alif_soft,      walk_alif_refr_hard,      walk_alif_refr_soft,
         walk_alif_slow_hard, walk_alif_slow_soft, walk_alif_slow_refr_hard, walk_alif_slow_refr_soft,
+        walk_lif_bias_hard,  walk_lif_bias_soft,  walk_lif_refr_hard,       walk_lif_refr_soft,
     };
     const uint32_t first = pop->first, n = pop->n;
     const int alif = pop->kind == SNN_ALIF;
     const int slow = alif && net->du[first] < 2048u && net->dv[first] < 2048u && pop->da < 2048u;
-    const walk_fn step = variants[(slow ? 8u : alif ? 4u : 0u) + (pop->refractory != 0u ? 2u : 0u) +
+    const int sb = !alif && (pop->shared & SNN_SHARED_BIAS) != 0u; /* the refractory ones: walk_lif_refr */
+    const walk_fn step = variants[(slow ? 8u : alif ? 4u : sb ? 12u : 0u) + (pop->refractory != 0u ? 2u : 0u) +
                                  (pop->reset == SNN_RESET_SOFT ? 1u : 0u)];
     walk_t w;
     uint32_t j0, n_spikes = 0u;
