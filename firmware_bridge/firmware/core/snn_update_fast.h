@@ -209,9 +209,7 @@ static uint32_t spiking_fast(snn_net_t *net, const snn_pop_t *pop, const int32_t
         const uint32_t skip = n - j0 >= 32u ? 0u : 32u - (n - j0); /* 0..31 */
         const uint32_t bits = step(&w, j0, UINT32_C(1) << skip) >> skip;
         slot[j0 >> 5] = bits;
-        if (bits != 0u) {
-            n_spikes += popcount32(bits);
-        }
+        n_spikes += popcount32(bits);
     }
     return n_spikes;
 }
