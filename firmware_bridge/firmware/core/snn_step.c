@@ -563,7 +563,11 @@ void snn_step(snn_net_t *net, const int16_t *in_codes, int16_t *out_codes)
                     }
                     if (n_nz != 0u) { /* all codes 0: acc = 0, nothing to add */
 #if SNN_STEP_FAST
-                        for (i = 0u; in_codes[i] == 0; i++) { /* the first nonzero code (n_nz >= 1) */
+                        i = 0u;
+                        if (n_nz == 1u) {
+                            while (in_codes[i] == 0) { /* the one nonzero code */
+                                i++;
+                            }
                         }
                         if (n_nz != 1u || !gather_input_one(w + i * (uint32_t)q->n_dst, (int32_t)in_codes[i], q->n_dst,
                                                             &sc, cur, fresh))

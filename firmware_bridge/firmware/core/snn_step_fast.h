@@ -503,7 +503,9 @@ static uint32_t gather_one_fast(const snn_net_t *net, const snn_proj_t *q, const
         } while (word != 0u);
     }
     if (n != 0u) {
-        put(cur, apply_scale(a, sc), fresh);
+        /* e >= 0 and n * 2^e < 2^24: scale(a, e) = sat24(a * 2^e) (the top of this file) */
+        const int exact = sc->e >= 0 && (n << (uint8_t)sc->e) < (UINT32_C(1) << 24);
+        put(cur, exact ? snn_sat24(a * sc->mul) : apply_scale(a, sc), fresh);
     }
     return n;
 }
