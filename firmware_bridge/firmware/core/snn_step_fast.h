@@ -529,10 +529,12 @@ static int gather_input_one(const int8_t *row, int32_t x, uint32_t n_dst, const 
         /* |row[j] * xm| <= 2^7 * (2^16 - 1) < 2^23: already in MIN24..MAX24, no saturation */
         int32_t *const end4 = cur + (n_dst & ~UINT32_C(3)); /* four destinations per pass */
         while (cur != end4) {
-            cur[0] = (int32_t)row[0] * xm;
-            cur[1] = (int32_t)row[1] * xm;
-            cur[2] = (int32_t)row[2] * xm;
-            cur[3] = (int32_t)row[3] * xm;
+            const int32_t p0 = (int32_t)row[0] * xm, p1 = (int32_t)row[1] * xm; /* all four first: */
+            const int32_t p2 = (int32_t)row[2] * xm, p3 = (int32_t)row[3] * xm; /* paired stores */
+            cur[0] = p0;
+            cur[1] = p1;
+            cur[2] = p2;
+            cur[3] = p3;
             cur += 4;
             row += 4;
         }
