@@ -543,7 +543,9 @@ void snn_step(snn_net_t *net, const int16_t *in_codes, int16_t *out_codes)
     /* every population moves to a fresh history slot; slots of earlier steps stay readable */
     for (p = 0u; p < net->n_pops; p++) {
         snn_pop_t *pop = &net->pops[p];
-        pop->head = (uint8_t)(pop->head + 1u >= pop->depth ? 0u : pop->head + 1u);
+        if (pop->depth > 1u) { /* depth 1: the one slot, head stays 0 */
+            pop->head = (uint8_t)(pop->head + 1u >= pop->depth ? 0u : pop->head + 1u);
+        }
     }
     for (p = 0u; p < net->n_pops; p++) {
         snn_pop_t *pop = &net->pops[p];
