@@ -36,7 +36,10 @@
  *     summed straight from the spike words (no list; dense words four positions per load).
  *   - Populations whose neurons share du, dv and theta (pop->shared) are updated by
  *     snn_update_fast.h (SNN_NEURON_FAST): the three in registers, decay by SMULL + MLA, u and v
- *     as one interleaved pair, one out-of-line loop per (ALIF, refractory period, reset).
+ *     as one interleaved pair, one out-of-line loop per (ALIF, refractory period, reset) and for
+ *     a shared bias / slow ALIF leaks.
+ *   - A dense input projection with one nonzero code takes one multiply per destination
+ *     (gather_input_one, 32-bit targets).
  *   - decay() is one SMULL and four ALU instructions where a 32 x 32 -> 64-bit multiply is cheap
  *     (snn_fixed.h, SNN_DECAY_WIDE).
  * Weights are read in place from the blob through SNN_BLOB_I8 (snn_blob.h): a plain load by

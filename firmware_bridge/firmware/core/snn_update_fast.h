@@ -5,8 +5,11 @@
  * WHY: benchmarks/profile_step.py showed the neuron update taking ~29 instructions per non-spiking
  * LIF neuron-step on Cortex-M3 and more for ALIF (registers spilled), most of the step. Most
  * populations give every neuron the same du, dv and theta (snn_load marks them: pop->shared), so
- * this loop keeps those three in registers, walks the u/v pairs, cur and bias with pointers, and replaces
- * decay()'s SMULL + shift + OR + subtract by SMULL + one multiply-accumulate:
+ * these loops keep those three in registers, walk the u/v pairs, cur and bias with pointers, and
+ * replace decay()'s SMULL + shift + OR + subtract by SMULL + one multiply-accumulate (below). One
+ * out-of-line loop per (ALIF, refractory period, reset); LIF populations sharing their bias too
+ * keep it in a register, ALIF populations whose three leaks are all below 2048 use c = 1 as a
+ * constant (three registers fewer, fewer spills):
  *
  *   decay(x, d) = x - floor(x * d / 4096)      x in MIN24..MAX24, 0 <= d <= 4096 (snn_fixed.h)
  *   Let m = d * 2^20 mod 2^32 and k its two's-complement value (int32_t), c = [d < 2048]:
