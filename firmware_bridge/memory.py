@@ -10,7 +10,8 @@ rounded up to a multiple of 4); descriptors are fixed-size structs of fixed-widt
 pointers, so the figure is the same on 16-, 32- and 64-bit targets. Two layouts:
 
 * 32-bit (default): populations 28 bytes, projections 28, outputs 4; du, dv (uint16), bias, theta,
-  u, v, a (int32) and a refractory byte per neuron; native copies of the sparse indices.
+  u, v (int32, interleaved in pairs), a (int32) and a refractory byte per neuron; native copies of
+  the sparse indices.
 * packed (`SNN_PACKED_STATE`, the 8-bit AVR builds; `packed=True`): populations 22 bytes,
   projections 12, outputs 4; u and v in 3-byte cells, a only for ALIF neurons, a 4-bit refractory
   counter only for neurons of populations with a refractory period; the parameters and sparse

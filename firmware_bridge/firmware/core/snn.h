@@ -26,7 +26,9 @@
  *     dv     pad4(2N)      uint16
  *     bias   4N            int32
  *     theta  4N            int32
- *     u,v,a  3 * 4N        int32 state
+ *     u,v    8N            int32 state, interleaved: u_0, v_0, u_1, v_1, ... (net->v = net->u + 1;
+ *                          the neuron fast path loads and stores a pair at once)
+ *     a      4N            int32 state
  *     r      pad4(N)       uint8 refractory counters
  *     hist   sum_p depth_p * ceil(n_p / 32) * 4    spike-history rings, one bit per neuron
  *     acc    4M            int32 synapse accumulator (scratch)
@@ -136,8 +138,12 @@ typedef struct snn_pop {
     uint8_t refractory;  /* 0..15 */
     uint8_t depth;       /* history ring depth = 1 + max lag of the projections reading it */
     uint8_t head;        /* ring slot holding the current (last computed) step */
-    uint8_t reserved;
+    uint8_t shared;      /* SNN_SHARED_PARAMS: du, dv and theta are the same for every neuron, and
+                          * SNN_SHARED_BIAS (with it): bias too (set by snn_load; the step's neuron
+                          * fast path, snn_update_fast.h, hoists them) */
 } snn_pop_t;
+#define SNN_SHARED_PARAMS 1u
+#define SNN_SHARED_BIAS 2u
 
 /* One projection (28 bytes). */
 typedef struct snn_proj {
@@ -228,7 +234,8 @@ typedef struct snn_net {
     uint32_t neur_off;         /* blob offsets of the NEUR and POPS bodies (parameters read in place) */
     uint32_t pops_off;
 #endif
-    snn_cell_t *u, *v, *a;     /* state, each always in MIN24..MAX24 (packed: a of ALIF pops only) */
+    snn_cell_t *u, *v, *a;     /* state, each always in MIN24..MAX24 (packed: a of ALIF pops only;
+                                * 32-bit: u and v interleaved, stride 2, snn_cells.h snn_uv_*) */
     uint8_t *r;                /* refractory counters (packed: 4-bit, of pops with a refractory period) */
     uint32_t *hist;            /* spike-history bit rings */
     int32_t *acc, *cur;        /* scratch, max_pop entries each */

@@ -70,6 +70,11 @@ SNN_INLINE void snn_cell_set(snn_cell_t *c, size_t i, int32_t x)
     p[2] = (uint8_t)((b >> 16) & 0xFFu);
 }
 
+/* u and v: cell arrays of their own (snn_uv_* = snn_cell_*; the 32-bit layout interleaves them) */
+#define snn_uv_ptr snn_cell_ptr
+#define snn_uv_get snn_cell_get
+#define snn_uv_set snn_cell_set
+
 /* ---- refractory counters: 4 bits each (0..15), counter i in byte i/2, low nibble first ----------- */
 SNN_INLINE uint8_t snn_refr_get(const uint8_t *r, size_t i)
 {
@@ -115,6 +120,24 @@ SNN_INLINE int32_t snn_cell_get(const snn_cell_t *c, uint32_t i)
 SNN_INLINE void snn_cell_set(snn_cell_t *c, uint32_t i, int32_t x)
 {
     c[i] = x;
+}
+
+/* u and v interleaved (snn.h): u of neuron i is word 2i of the u/v region, v word 2i + 1; net->u
+ * points at word 0 and net->v at word 1, so both are read with stride 2 (the neuron fast path
+ * loads and stores a neuron's u and v as one pair). */
+SNN_INLINE snn_cell_t *snn_uv_ptr(snn_cell_t *c, uint32_t i)
+{
+    return c + 2u * i;
+}
+
+SNN_INLINE int32_t snn_uv_get(const snn_cell_t *c, uint32_t i)
+{
+    return c[2u * i];
+}
+
+SNN_INLINE void snn_uv_set(snn_cell_t *c, uint32_t i, int32_t x)
+{
+    c[2u * i] = x;
 }
 
 SNN_INLINE uint8_t snn_refr_get(const uint8_t *r, uint32_t i)

@@ -560,8 +560,8 @@ static void plan_arena(const uint8_t *b, const snn_blob_t *L, snn_plan_t *pl)
     pl->dv = reserve(pl, 2u * n);
     pl->bias = reserve(pl, 4u * n);
     pl->theta = reserve(pl, 4u * n);
-    pl->u = reserve(pl, 4u * n);
-    pl->v = reserve(pl, 4u * n);
+    pl->u = reserve(pl, 8u * n); /* u and v interleaved: u_i, v_i, u_{i+1}, ... (snn_cells.h) */
+    pl->v = pl->u + 4u;
     pl->a = reserve(pl, 4u * n);
     pl->r = reserve(pl, n);
 #endif
@@ -682,7 +682,6 @@ int32_t snn_load(snn_net_t *net, const uint8_t *blob, uint32_t len, uint8_t *are
         pop->kind = SNN_BLOB_U8(rec);
         pop->reset = SNN_BLOB_U8(rec + 1);
         pop->refractory = SNN_BLOB_U8(rec + 2);
-        pop->reserved = 0u;
         pop->n = rd16(rec + 4);
 #if SNN_PACKED_STATE /* da and a_step are read from this record by the step */
         pop->a_index = (uint16_t)a_index;
@@ -694,6 +693,7 @@ int32_t snn_load(snn_net_t *net, const uint8_t *blob, uint32_t len, uint8_t *are
         pop->da = rd16(rec + 6);
         pop->a_step = as_i32(rd32(rec + 8));
         pop->hist_word = hist_word;
+        pop->shared = 0u; /* set below, once the parameters are copied */
 #endif
         pop->first = (uint16_t)first;
         pop->words = (uint16_t)(((uint32_t)pop->n + 31u) >> 5);
@@ -773,6 +773,20 @@ int32_t snn_load(snn_net_t *net, const uint8_t *blob, uint32_t len, uint8_t *are
         net->dv[i] = rd16(rec + 2);
         net->bias[i] = as_i32(rd32(rec + 4));
         net->theta[i] = as_i32(rd32(rec + 8));
+    }
+    for (p = 0u; p < L.n_pops; p++) { /* what the neurons of each population share (snn.h) */
+        snn_pop_t *pop = &net->pops[p];
+        const uint32_t f = pop->first;
+        pop->shared = SNN_SHARED_PARAMS | SNN_SHARED_BIAS;
+        for (i = f + 1u; i < f + pop->n; i++) {
+            if (net->du[i] != net->du[f] || net->dv[i] != net->dv[f] || net->theta[i] != net->theta[f]) {
+                pop->shared = 0u;
+                break;
+            }
+            if (net->bias[i] != net->bias[f]) {
+                pop->shared &= (uint8_t)~SNN_SHARED_BIAS;
+            }
+        }
     }
 #endif
     snn_reset(net);

@@ -33,8 +33,8 @@ void snn_neuron_state(const snn_net_t *net, uint16_t i, int32_t *uva)
         p++;
     }
     pop = &net->pops[p];
-    uva[0] = snn_cell_get(net->u, i);
-    uva[1] = snn_cell_get(net->v, i);
+    uva[0] = snn_uv_get(net->u, i);
+    uva[1] = snn_uv_get(net->v, i);
     uva[2] = pop->kind == SNN_ALIF ? snn_cell_get(net->a, SNN_POP_A_FIRST(pop) + (uint32_t)(i - pop->first)) : 0;
 }
 

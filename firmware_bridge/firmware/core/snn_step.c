@@ -30,9 +30,16 @@
  *     period": one pass per neuron computes u, the candidate membrane, threshold, reset and (ALIF)
  *     the adaptation, all in registers; spike bits are collected in a register and stored once per
  *     32 neurons, spikes counted per word.
- *   - On 32-bit targets (SNN_STEP_FAST, snn_step_fast.h) the eight-destination blocks scale with
- *     one multiply and SSAT where the product cannot overflow, and a projection into one
- *     destination is summed straight from the spike words (no list).
+ *   - On 32-bit targets (SNN_STEP_FAST, snn_step_fast.h) the blocks scale with one multiply and
+ *     SSAT where the product cannot overflow, up to 256 active rows are summed four weights per
+ *     load in 16-bit byte lanes (SNN_GATHER_SWAR), and a projection into one destination is
+ *     summed straight from the spike words (no list; dense words four positions per load).
+ *   - Populations whose neurons share du, dv and theta (pop->shared) are updated by
+ *     snn_update_fast.h (SNN_NEURON_FAST): the three in registers, decay by SMULL + MLA, u and v
+ *     as one interleaved pair, one out-of-line loop per (ALIF, refractory period, reset) and for
+ *     a shared bias / slow ALIF leaks.
+ *   - A dense input projection with one nonzero code takes one multiply per destination
+ *     (gather_input_one, 32-bit targets).
  *   - decay() is one SMULL and four ALU instructions where a 32 x 32 -> 64-bit multiply is cheap
  *     (snn_fixed.h, SNN_DECAY_WIDE).
  * Weights are read in place from the blob through SNN_BLOB_I8 (snn_blob.h): a plain load by
@@ -192,6 +199,15 @@ SNN_INLINE void emit8(int32_t *cur, int32_t *t, const scale_t *sc, int fresh)
 }
 #endif
 
+/* Number of set bits of a spike word (portable SWAR count; every shift is of an unsigned value). */
+static uint32_t popcount32(uint32_t x)
+{
+    x = x - ((x >> 1) & UINT32_C(0x55555555));
+    x = (x & UINT32_C(0x33333333)) + ((x >> 2) & UINT32_C(0x33333333));
+    x = (x + (x >> 4)) & UINT32_C(0x0F0F0F0F);
+    return (x * UINT32_C(0x01010101)) >> 24; /* byte sums <= 32: no carry between bytes */
+}
+
 #include "snn_step_fast.h" /* gather_spikes_fast: the 32-bit fast path (uses emit8) */
 
 /* List the sources that spiked `lag` steps ago as row offsets i * n_dst (each < n_src * n_dst <
@@ -201,16 +217,17 @@ static uint32_t list_active(const snn_net_t *net, const snn_proj_t *q, uint32_t 
     const snn_pop_t *src = &net->pops[q->src];
     const uint32_t *bits = history_slot(net, src, q->lag);
     const uint32_t n_dst = q->n_dst, words = src->words;
-    uint32_t wi, n = 0u, base = 0u; /* base = 32 * wi * n_dst: the row offset of bit 0 of word wi */
+    uint32_t wi, base = 0u; /* base = 32 * wi * n_dst: the row offset of bit 0 of word wi */
+    uint32_t *o = list;
     for (wi = 0u; wi < words; wi++) {
         uint32_t word = bits[wi];
         while (word != 0u) {
-            list[n++] = base + SNN_CTZ32(word) * n_dst;
+            *o++ = base + SNN_CTZ32(word) * n_dst;
             word &= word - 1u; /* clear the lowest set bit (unsigned arithmetic) */
         }
         base += n_dst << 5;
     }
-    return n;
+    return (uint32_t)(o - list);
 }
 
 /* Dense projection from a population: for every destination j, acc = sum over the listed rows of
@@ -380,15 +397,6 @@ static uint32_t scatter_sparse(const snn_net_t *net, const snn_proj_t *q, const 
 #undef SPARSE_W
 }
 
-/* Number of set bits of a spike word (portable SWAR count; every shift is of an unsigned value). */
-static uint32_t popcount32(uint32_t x)
-{
-    x = x - ((x >> 1) & UINT32_C(0x55555555));
-    x = (x & UINT32_C(0x33333333)) + ((x >> 2) & UINT32_C(0x33333333));
-    x = (x + (x >> 4)) & UINT32_C(0x0F0F0F0F);
-    return (x * UINT32_C(0x01010101)) >> 24; /* byte sums <= 32: no carry between bytes */
-}
-
 /* Neuron update of a LIF (alif = 0) or ALIF (alif = 1) population in one pass (§3), from the summed
  * current cur[]; writes the spike words, returns the number of spikes. Per neuron:
  *     u = sat24(decay(u, du) + I)                                     24 + 24 bits
@@ -407,7 +415,7 @@ SNN_INLINE uint32_t update_spiking(snn_net_t *net, const snn_pop_t *pop, const i
 {
     const uint32_t first = pop->first, n = pop->n;
     const uint32_t p = (uint32_t)(pop - net->pops);
-    snn_cell_t *const U = snn_cell_ptr(net->u, first), *const V = snn_cell_ptr(net->v, first);
+    snn_cell_t *const U = snn_uv_ptr(net->u, first), *const V = snn_uv_ptr(net->v, first);
     snn_cell_t *const A = alif ? snn_cell_ptr(net->a, SNN_POP_A_FIRST(pop)) : net->a;
     const uint32_t r0 = refr ? SNN_POP_R_FIRST(pop) : 0u; /* counter j is r0 + j */
     uint8_t *const R = net->r;
@@ -419,9 +427,9 @@ SNN_INLINE uint32_t update_spiking(snn_net_t *net, const snn_pop_t *pop, const i
         const uint32_t j1 = n - j0 > 32u ? j0 + 32u : n;
         uint32_t bits = 0u, bit = 1u;
         for (j = j0; j < j1; j++, bit <<= 1) {
-            const int32_t u = snn_sat24(snn_decay(snn_cell_get(U, j), SNN_DU(net, first + j)) + cur[j]); /* 24 + 24 */
+            const int32_t u = snn_sat24(snn_decay(snn_uv_get(U, j), SNN_DU(net, first + j)) + cur[j]); /* 24 + 24 */
             uint8_t rj;
-            snn_cell_set(U, j, u);
+            snn_uv_set(U, j, u);
             if (refr && (rj = snn_refr_get(R, r0 + j)) != 0u) {
                 snn_refr_set(R, r0 + j, (uint8_t)(rj - 1u)); /* refractory: v frozen, no spike; a decays (s = 0) */
                 if (alif) {
@@ -430,7 +438,7 @@ SNN_INLINE uint32_t update_spiking(snn_net_t *net, const snn_pop_t *pop, const i
             } else {
                 const int32_t a = alif ? snn_cell_get(A, j) : 0;
                 const int32_t th = SNN_THETA(net, first + j) + a; /* 1 <= th < 2^24 */
-                int32_t v = snn_sat24(snn_sat24(snn_decay(snn_cell_get(V, j), SNN_DV(net, first + j)) + u) +
+                int32_t v = snn_sat24(snn_sat24(snn_decay(snn_uv_get(V, j), SNN_DV(net, first + j)) + u) +
                                       SNN_BIAS(net, first + j));
                 if (v >= th) {
                     v = soft ? v - th : 0; /* v - th in 0..MAX24 */
@@ -444,7 +452,7 @@ SNN_INLINE uint32_t update_spiking(snn_net_t *net, const snn_pop_t *pop, const i
                 } else if (alif) {
                     snn_cell_set(A, j, snn_decay(a, da));
                 }
-                snn_cell_set(V, j, v);
+                snn_uv_set(V, j, v);
             }
         }
         slot[j0 >> 5] = bits;
@@ -472,13 +480,15 @@ static uint32_t spiking_variant(snn_net_t *net, const snn_pop_t *pop, const int3
 #endif
 }
 
+#include "snn_update_fast.h" /* spiking_fast: the 32-bit neuron fast path (uses popcount32) */
+
 /* Neuron update of one population (§3) from the summed current cur[]; writes s_p(t) into the
  * population's current history slot. The kind's branch is taken once per population. */
 static void update_population(snn_net_t *net, snn_pop_t *pop, int32_t *cur)
 {
     uint32_t *const slot = net->hist + pop->hist_word + (uint32_t)pop->head * pop->words;
     const uint32_t first = pop->first, n = pop->n;
-    snn_cell_t *const U = snn_cell_ptr(net->u, first), *const V = snn_cell_ptr(net->v, first);
+    snn_cell_t *const U = snn_uv_ptr(net->u, first), *const V = snn_uv_ptr(net->v, first);
     const uint8_t kind = pop->kind;
     uint32_t j, n_spikes = 0u;
 
@@ -488,15 +498,15 @@ static void update_population(snn_net_t *net, snn_pop_t *pop, int32_t *cur)
             const uint32_t j1 = n - j0 > 32u ? j0 + 32u : n;
             uint32_t bits = 0u, bit = 1u;
             for (j = j0; j < j1; j++, bit <<= 1) {
-                const int32_t u = snn_sat24(snn_decay(snn_cell_get(U, j), SNN_DU(net, first + j)) + cur[j]);
-                const int32_t v = snn_cell_get(V, j);
-                snn_cell_set(U, j, u);
+                const int32_t u = snn_sat24(snn_decay(snn_uv_get(U, j), SNN_DU(net, first + j)) + cur[j]);
+                const int32_t v = snn_uv_get(V, j);
+                snn_uv_set(U, j, u);
                 if (u - v >= SNN_THETA(net, first + j)) { /* 25-bit difference: rose by delta, emit, re-reference */
-                    snn_cell_set(V, j, u);
+                    snn_uv_set(V, j, u);
                     bits |= bit;
                     n_spikes++;
                 } else if (u < v) { /* falling: track the trough silently */
-                    snn_cell_set(V, j, u);
+                    snn_uv_set(V, j, u);
                 }
             }
             slot[j0 >> 5] = bits;
@@ -504,16 +514,21 @@ static void update_population(snn_net_t *net, snn_pop_t *pop, int32_t *cur)
     } else if (kind == SNN_LI) {
         /* u = sat24(decay(u, du) + I); v = sat24(sat24(decay(v, dv) + u) + bias); no spikes */
         for (j = 0u; j < n; j++) {
-            const int32_t u = snn_sat24(snn_decay(snn_cell_get(U, j), SNN_DU(net, first + j)) + cur[j]); /* 24 + 24 */
-            snn_cell_set(U, j, u);
-            snn_cell_set(V, j, snn_sat24(snn_sat24(snn_decay(snn_cell_get(V, j), SNN_DV(net, first + j)) + u) +
+            const int32_t u = snn_sat24(snn_decay(snn_uv_get(U, j), SNN_DU(net, first + j)) + cur[j]); /* 24 + 24 */
+            snn_uv_set(U, j, u);
+            snn_uv_set(V, j, snn_sat24(snn_sat24(snn_decay(snn_uv_get(V, j), SNN_DV(net, first + j)) + u) +
                                          SNN_BIAS(net, first + j)));
         }
         for (j = 0u; j < pop->words; j++) {
             slot[j] = 0u;
         }
     } else {
+#if SNN_NEURON_FAST
+        n_spikes = (pop->shared & SNN_SHARED_PARAMS) != 0u ? spiking_fast(net, pop, cur, slot)
+                                                           : spiking_variant(net, pop, cur, slot);
+#else
         n_spikes = spiking_variant(net, pop, cur, slot);
+#endif
     }
 #if !SNN_PACKED_STATE
     pop->n_spikes = (uint16_t)n_spikes;
@@ -531,7 +546,9 @@ void snn_step(snn_net_t *net, const int16_t *in_codes, int16_t *out_codes)
     /* every population moves to a fresh history slot; slots of earlier steps stay readable */
     for (p = 0u; p < net->n_pops; p++) {
         snn_pop_t *pop = &net->pops[p];
-        pop->head = (uint8_t)(pop->head + 1u >= pop->depth ? 0u : pop->head + 1u);
+        if (pop->depth > 1u) { /* depth 1: the one slot, head stays 0 */
+            pop->head = (uint8_t)(pop->head + 1u >= pop->depth ? 0u : pop->head + 1u);
+        }
     }
     for (p = 0u; p < net->n_pops; p++) {
         snn_pop_t *pop = &net->pops[p];
@@ -550,7 +567,19 @@ void snn_step(snn_net_t *net, const int16_t *in_codes, int16_t *out_codes)
                         n_nz += in_codes[i] != 0 ? 1u : 0u;
                     }
                     if (n_nz != 0u) { /* all codes 0: acc = 0, nothing to add */
-                        gather_input(w, in_codes, net->n_inputs, q->n_dst, &sc, cur, fresh);
+#if SNN_STEP_FAST
+                        i = 0u;
+                        if (n_nz == 1u) {
+                            while (in_codes[i] == 0) { /* the one nonzero code */
+                                i++;
+                            }
+                        }
+                        if (n_nz != 1u || !gather_input_one(w + i * (uint32_t)q->n_dst, (int32_t)in_codes[i], q->n_dst,
+                                                            &sc, cur, fresh))
+#endif
+                        {
+                            gather_input(w, in_codes, net->n_inputs, q->n_dst, &sc, cur, fresh);
+                        }
                         synops += n_nz * q->n_dst;
                         fresh = 0;
                     }
@@ -565,7 +594,14 @@ void snn_step(snn_net_t *net, const int16_t *in_codes, int16_t *out_codes)
                 } else {
                     const uint32_t n_act = list_active(net, q, list);
                     if (n_act != 0u) { /* no spike: acc = 0, nothing to add */
-                        gather_spikes(w, list, n_act, q->n_dst, &sc, cur, fresh);
+#if SNN_GATHER_SWAR
+                        if (n_act <= 256u && (q->n_dst & 7u) == 0u) { /* all in byte-lane blocks */
+                            (void)gather_swar(w, list, n_act, q->n_dst, &sc, cur, fresh);
+                        } else
+#endif
+                        {
+                            gather_spikes(w, list, n_act, q->n_dst, &sc, cur, fresh);
+                        }
                         synops += n_act * q->n_dst; /* <= 65535^2 < 2^32 */
                         fresh = 0;
                     }
@@ -583,7 +619,7 @@ void snn_step(snn_net_t *net, const int16_t *in_codes, int16_t *out_codes)
     if (out_codes != NULL) {
         for (k = 0u; k < net->n_outputs; k++) {
             const snn_out_t *o = &net->outs[k];
-            out_codes[k] = snn_sat16(snn_floordiv_pow2(snn_cell_get(net->v, o->neuron), o->shift));
+            out_codes[k] = snn_sat16(snn_floordiv_pow2(snn_uv_get(net->v, o->neuron), o->shift));
         }
     }
 }
