@@ -31,7 +31,7 @@ otherwise (an in-process run that is not paced has no wall-clock contract, and i
 depend on machine load). A reply after the deadline is a miss: counted, flagged ``late``, and the safe
 action is applied in that step. In-process link faults (`sim.faults.FaultyBackend`) use the deadline,
 or the control period, as the host's reply timeout. An episode runs with the heap that existed
-before it frozen (`heap_frozen`), so a full collection of a large process cannot stall a step.
+before it frozen (`snnctl.heap.heap_frozen`), so a full collection of a large process cannot stall a step.
 
 Defaults from the spec: a sensing policy given by name is `sim.sensing.make_sensing` with the spec's
 defaults; the monitor is the spec's (blimp: safe action u = 1.0, a gentle descent), else one that
@@ -43,11 +43,9 @@ injected fault, the steps from its start to the monitor's flag.
 
 from __future__ import annotations
 
-import gc
 import math
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,6 +55,7 @@ from sim.faults import DEFAULT_FRAME_BYTES, FaultSpec, FaultyBackend, SensorFaul
 from sim.monitor import ReliabilityMonitor
 from sim.sensing import FixedRate, SenseContext, SensingPolicy, make_sensing
 from snnctl.controllers.loop_backends import Action, Backend, BackendDisconnected, BackendFault, BackendTimeout
+from snnctl.heap import heap_frozen
 
 
 @dataclass(frozen=True)
@@ -394,26 +393,6 @@ class LoopRunner:
             dict(mon.flags), dict(mon.detections), list(mon.events), total,
             tuple(getattr(profile, "change_times", ())), seed, metrics=self._metrics,
         )  # fmt: skip
-
-
-@contextmanager
-def heap_frozen() -> Iterator[None]:
-    """Keep Python's full collections from walking the objects that exist when the block starts.
-
-    WHY: a generation-2 collection walks every tracked object. In a process holding a large heap (a
-    notebook, a test session: 670,000 objects gave 260-560 ms pauses) one such pause inside a control
-    step is a missed deadline or a board reply timed out. `gc.freeze()` moves the existing objects out
-    of the collector's reach for the episode (O(1), nothing is freed or copied), so collections in
-    the loop see only what the episode allocates; `gc.unfreeze()` hands them back afterwards. A caller
-    that froze the heap itself keeps that arrangement: nothing is frozen or unfrozen here then."""
-    if gc.get_freeze_count():
-        yield
-        return
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
 
 
 # -- held-out episodes through the loop: the one runner `snnctl run --sensing/--faults`, `snnctl hil` and

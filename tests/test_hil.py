@@ -28,6 +28,7 @@ from firmware_bridge.loop_device import DeviceBackend, max_control_rate, replay,
 from snnctl.controllers.blimp_snn import BlimpSNNCodec, BlimpSNNSpec  # noqa: E402
 from snnctl.controllers.loop_backends import BackendDisconnected, BackendFault, BackendTimeout  # noqa: E402
 from snnctl.controllers.snn import SNNController  # noqa: E402
+from snnctl.heap import heap_frozen  # noqa: E402
 
 BOARDS = ("host", "lm3s6965evb")
 DT = 0.1  # the blimp's 10-Hz loop
@@ -260,7 +261,8 @@ def fly_through(url: str, net, fault: LinkFault, deadline: float = FAULT_DEADLIN
     env = heldout_env(STEPS * DT)
     obs, _ = env.reset(seed=HELDOUT_SEEDS[1])
     outcome, restarted, latency = [], [], []
-    with LinkFaultProxy(url, faults=[fault], seed=seed) as proxy:
+    # the heap frozen as `LoopRunner` has it: a full collection of this big test process (~0.5 s) is no link fault
+    with LinkFaultProxy(url, faults=[fault], seed=seed) as proxy, heap_frozen():
         backend = DeviceBackend(net, proxy.url, deadline_s=deadline, reconnect_interval_s=0.05)
         try:
             backend.reset()
