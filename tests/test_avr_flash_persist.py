@@ -12,10 +12,7 @@ inside a write it is `simavr_runner -c N` (the EEPROM keeps the first N bytes th
 from __future__ import annotations
 
 import shutil
-import signal
-import subprocess
 import zlib
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -32,6 +29,7 @@ from firmware_bridge.protocol import Capability  # noqa: E402
 from snnctl.controllers.blimp_snn import default_network  # noqa: E402
 from snnctl.snnfile import network_crc, to_bytes  # noqa: E402
 from tests.test_atmega328p_port import micro_blimp  # noqa: E402
+from tests.test_persist import powered  # noqa: E402
 
 BOARD = "atmega328p"
 K = 3
@@ -107,22 +105,10 @@ def test_blimp_image_with_persistence_fits_the_uno():
         assert uno.fits, uno.summary()
 
 
-@contextmanager
 def _runner(elf: Path, ee: Path, cut: int | None = None):
-    """`simavr_runner ELF -e ee [-c cut]`: yield (process, Device after HELLO); killed at the end."""
+    """`simavr_runner ELF -e ee [-c cut]` under `tests.test_persist.powered`: (process, Device after HELLO)."""
     cmd = [str(build.build_simavr_runner()), str(elf), "-e", str(ee)] + ([] if cut is None else ["-c", str(cut)])
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        line = proc.stdout.readline()
-        assert line.startswith("URL "), f"{cmd}: {line!r}"
-        with Device(line.split()[1], timeout=2.0, retries=2) as d:
-            d.hello(connect_timeout=10.0)
-            yield proc, d
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-        proc.wait(5)
-        proc.stdout.close()
+    return powered(cmd, connect_timeout=10.0)
 
 
 def test_a_run_record_torn_in_the_eeprom_never_boots_with_wrong_settings(tmp_path):

@@ -11,9 +11,6 @@ A power cut is SIGKILL; a cut inside the RUN write is `--nv-cut`. Nothing looks 
 from __future__ import annotations
 
 import shutil
-import signal
-import subprocess
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +28,7 @@ from firmware_bridge.protocol import Capability  # noqa: E402
 from snnctl.models import blimp_shaped_network  # noqa: E402
 from snnctl.network import Network  # noqa: E402
 from snnctl.snnfile import network_crc, to_bytes  # noqa: E402
-from tests.test_persist import steps_like_numba  # noqa: E402
+from tests.test_persist import powered, steps_like_numba  # noqa: E402
 
 K = 3
 A = (30_000, 0, 0)  # (period_us, telemetry_every, stale_limit): quiet, no fail-safe
@@ -64,22 +61,11 @@ def images(nets) -> dict[str, Path]:
     }
 
 
-@contextmanager
 def device(exe: Path, nv: Path | None, cut: int | None = None):
-    """Run `exe [--nv nv [--nv-cut cut]]`; yield (process, Device after HELLO); SIGKILL at the end."""
-    cmd = [str(exe)] + ([] if nv is None else ["--nv", str(nv)]) + ([] if cut is None else ["--nv-cut", str(cut)])
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        line = proc.stdout.readline()
-        assert line.startswith("URL "), f"{cmd}: {line!r}"
-        with Device(line.split()[1], timeout=2.0, retries=2) as d:
-            d.hello(connect_timeout=5.0)
-            yield proc, d
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)  # the power cut
-        proc.wait(5)
-        proc.stdout.close()
+    """`exe [--nv nv [--nv-cut cut]]` under `tests.test_persist.powered`: SIGKILL at the end is the power cut."""
+    return powered(
+        [str(exe)] + ([] if nv is None else ["--nv", str(nv)]) + ([] if cut is None else ["--nv-cut", str(cut)])
+    )
 
 
 def _state(d: Device) -> tuple[bool, int]:

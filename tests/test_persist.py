@@ -48,21 +48,26 @@ def snndev() -> Path:
 
 
 @contextmanager
-def device(exe: Path, nv: Path, cut: int | None = None):
-    """Run `snndev --nv nv [--nv-cut cut]` and yield (process, Device after HELLO)."""
-    cmd = [str(exe), "--nv", str(nv)] + ([] if cut is None else ["--nv-cut", str(cut)])
+def powered(cmd: list[str], connect_timeout: float = 5.0):
+    """Run `cmd`, a device that prints `URL <url>` first (snndev, simavr_runner); yield (process, Device
+    after HELLO); SIGKILL at the end, the power cut: no clean shutdown."""
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         line = proc.stdout.readline()
         assert line.startswith("URL "), f"{cmd}: {line!r}"
         with Device(line.split()[1], timeout=2.0, retries=2) as d:  # fdatasync per write on a busy disk
-            d.hello(connect_timeout=5.0)
+            d.hello(connect_timeout=connect_timeout)
             yield proc, d
     finally:
         if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)  # the power cut: no clean shutdown
+            proc.send_signal(signal.SIGKILL)
         proc.wait(5)
         proc.stdout.close()
+
+
+def device(exe: Path, nv: Path, cut: int | None = None):
+    """`snndev --nv nv [--nv-cut cut]` under `powered`."""
+    return powered([str(exe), "--nv", str(nv)] + ([] if cut is None else ["--nv-cut", str(cut)]))
 
 
 def steps_like_numba(d: Device, net: Network, seed: int = 1) -> None:
